@@ -1,0 +1,3 @@
+"""pipemap.io (work in progress)."""
+
+__all__: list[str] = []

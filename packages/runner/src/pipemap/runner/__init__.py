@@ -1,0 +1,3 @@
+"""pipemap.runner (work in progress)."""
+
+__all__: list[str] = []

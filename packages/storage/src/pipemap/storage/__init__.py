@@ -1,0 +1,3 @@
+"""pipemap.storage (work in progress)."""
+
+__all__: list[str] = []
