@@ -1,0 +1,394 @@
+"""`ArraySpec` and `MapSpec`: the parsed, validated form of a mapspec string.
+
+Parsing and every check happen here, in Python, once; the per-element index math runs in the
+compiled kernels (`_kernels.pyx`) through a `CompiledSpec` cached on each `MapSpec`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pipemap.mapspec._errors import MapSpecError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from pipemap.mapspec._kernels import CompiledSpec
+
+__all__ = ["ArraySpec", "MapSpec"]
+
+UNKNOWN = "?"
+
+_ARRAY_PATTERN = re.compile(r"([^\s,\[\]]+)\s*\[([^\[\]]*)\]")
+
+
+def _is_identifier(name: str) -> bool:
+    return name.isidentifier()
+
+
+def _is_array_name(name: str) -> bool:
+    parts = name.split(".")
+    return len(parts) <= 2 and all(_is_identifier(p) for p in parts)
+
+
+@dataclass(frozen=True, slots=True)
+class ArraySpec:
+    """One array of a mapspec: a name and its axes (``None`` is an unnamed ``:`` slot).
+
+    >>> spec = ArraySpec("a", ("i", None, "j"))
+    >>> str(spec), spec.indices, spec.rank
+    ('a[i, :, j]', ('i', 'j'), 3)
+    """
+
+    name: str
+    axes: tuple[str | None, ...]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _is_array_name(self.name):
+            msg = f"Array name '{self.name}' is not a valid Python identifier"
+            raise MapSpecError(msg)
+        for axis in self.axes:
+            if axis is not None and (not isinstance(axis, str) or not _is_identifier(axis)):
+                msg = f"Index name '{axis}' is not a valid Python identifier"
+                raise MapSpecError(msg)
+
+    def __str__(self) -> str:
+        axes = ", ".join(":" if axis is None else axis for axis in self.axes)
+        return f"{self.name}[{axes}]"
+
+    @property
+    def indices(self) -> tuple[str, ...]:
+        """The named axes, in order.
+
+        >>> ArraySpec("a", ("i", None)).indices
+        ('i',)
+        """
+        return tuple(axis for axis in self.axes if axis is not None)
+
+    @property
+    def rank(self) -> int:
+        """The number of axes, named or not.
+
+        >>> ArraySpec("a", ("i", None)).rank
+        2
+        """
+        return len(self.axes)
+
+    def validate(self, shape: tuple[int | str, ...]) -> None:
+        """Raise ``ValueError`` if ``shape`` does not have this array's rank.
+
+        >>> ArraySpec("a", ("i", "j")).validate((2, 3))
+        """
+        if len(shape) != self.rank:
+            msg = f"Expecting array of rank {self.rank}, but got array of shape {shape} for `{self}`."
+            raise MapSpecError(msg)
+
+    def add_axes(self, *axes: str | None) -> ArraySpec:
+        """Return a copy with ``axes`` appended (``None`` appends ``:``).
+
+        >>> str(ArraySpec("a", ("i",)).add_axes("j", None))
+        'a[i, j, :]'
+        """
+        duplicates = {a for a in axes if a is not None and a in self.axes}
+        if duplicates:
+            msg = f"Duplicate axes are not allowed: {sorted(duplicates)} already in `{self}`."
+            raise MapSpecError(msg)
+        return ArraySpec(self.name, self.axes + tuple(axes))
+
+    def rename(self, renames: Mapping[str, str]) -> ArraySpec:
+        """Rename the array itself if its name is in ``renames``.
+
+        >>> str(ArraySpec("a", ("i",)).rename({"a": "b"}))
+        'b[i]'
+        """
+        return ArraySpec(renames.get(self.name, self.name), self.axes)
+
+    def rename_axes(self, renames: Mapping[str, str]) -> ArraySpec:
+        """Rename axes; unnamed slots are kept.
+
+        >>> str(ArraySpec("a", ("i", None)).rename_axes({"i": "x"}))
+        'a[x, :]'
+        """
+        axes = tuple(None if a is None else renames.get(a, a) for a in self.axes)
+        return ArraySpec(self.name, axes)
+
+
+@dataclass(frozen=True, slots=True)
+class MapSpec:
+    """How the axes of a function's inputs map to the axes of its outputs.
+
+    >>> spec = MapSpec.from_string("x[i, j], y[j, :, k] -> z[i, j, k]")
+    >>> spec.output_key((5, 2, 3), 23)
+    (3, 1, 2)
+    >>> spec.input_keys((5, 2, 3), 23)
+    {'x': (3, 1), 'y': (1, slice(None, None, None), 2)}
+    """
+
+    inputs: tuple[ArraySpec, ...]
+    outputs: tuple[ArraySpec, ...]
+    _is_generated: bool = False
+    _compiled_cache: list[Any] = field(
+        default_factory=list, init=False, repr=False, compare=False, hash=False
+    )
+
+    def __post_init__(self) -> None:
+        if not self.outputs:
+            msg = f"MapSpec `{self}` has no output arrays."
+            raise MapSpecError(msg)
+        if any(axis is None for out in self.outputs for axis in out.axes):
+            msg = f"Output array must have all axes indexed (no ':'). Got `{self}`."
+            raise MapSpecError(msg)
+        first = self.outputs[0].axes
+        if any(out.axes != first for out in self.outputs[1:]):
+            msg = f"All output arrays must have identical indices. Got `{self}`."
+            raise MapSpecError(msg)
+        for array in (*self.inputs, *self.outputs):
+            named = array.indices
+            if len(set(named)) != len(named):
+                msg = f"Array `{array}` in `{self}` repeats an axis."
+                raise MapSpecError(msg)
+        missing = self.input_indices - set(first)
+        if missing:
+            msg = (
+                "Input arrays have indices that do not appear in the output: "
+                f"{_set_repr(missing)}. Got `{self}`."
+            )
+            raise MapSpecError(msg)
+        names = [a.name for a in self.inputs]
+        if len(set(names)) != len(names):
+            msg = f"An input array appears twice in `{self}`."
+            raise MapSpecError(msg)
+        out_names = self.output_names
+        if len(set(out_names)) != len(out_names):
+            msg = f"An output array appears twice in `{self}`."
+            raise MapSpecError(msg)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The compiled kernel cache is rebuilt on demand; never pickle it.
+        return (MapSpec, (self.inputs, self.outputs, self._is_generated))
+
+    # -- parsing and printing -------------------------------------------------------------
+    @classmethod
+    def from_string(cls, expr: str) -> MapSpec:
+        """Parse a mapspec string.
+
+        >>> str(MapSpec.from_string("a[i,j],b[i, j]->q[i ,j]"))
+        'a[i, j], b[i, j] -> q[i, j]'
+        >>> MapSpec.from_string("... -> x[i]").input_names
+        ()
+        """
+        if not isinstance(expr, str):
+            msg = f"A mapspec must be a string, got {type(expr).__name__}: {expr!r}"
+            raise TypeError(msg)
+        parts = expr.split("->")
+        if len(parts) != 2:
+            msg = f"Expected expression of form 'a -> b', but got '{expr}'."
+            raise MapSpecError(msg)
+        inputs = _parse_side(parts[0], expr, allow_ellipsis=True)
+        outputs = _parse_side(parts[1], expr, allow_ellipsis=False)
+        try:
+            return cls(inputs, outputs)
+        except MapSpecError as e:
+            if expr in str(e):
+                raise
+            msg = f"{e} (in mapspec '{expr}')"
+            raise MapSpecError(msg) from None
+
+    def to_string(self) -> str:
+        """The canonical text form.
+
+        >>> MapSpec.from_string("x[i]->y[i]").to_string()
+        'x[i] -> y[i]'
+        """
+        inputs = ", ".join(map(str, self.inputs)) if self.inputs else "..."
+        return f"{inputs} -> {', '.join(map(str, self.outputs))}"
+
+    def __str__(self) -> str:
+        return self.to_string()
+
+    # -- names and indices ----------------------------------------------------------------
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """Input array names, in written order.
+
+        >>> MapSpec.from_string("a[i], b[j] -> c[i, j]").input_names
+        ('a', 'b')
+        """
+        return tuple(a.name for a in self.inputs)
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        """Output array names, in written order.
+
+        >>> MapSpec.from_string("a[i] -> b[i], c[i]").output_names
+        ('b', 'c')
+        """
+        return tuple(a.name for a in self.outputs)
+
+    @property
+    def input_indices(self) -> set[str]:
+        """The set of named axes used by the inputs.
+
+        >>> sorted(MapSpec.from_string("a[i, :], b[j] -> c[i, j]").input_indices)
+        ['i', 'j']
+        """
+        return {axis for a in self.inputs for axis in a.indices}
+
+    @property
+    def output_indices(self) -> tuple[str, ...]:
+        """The axes of the (first) output.
+
+        >>> MapSpec.from_string("a[i] -> b[i, j]").output_indices
+        ('i', 'j')
+        """
+        return self.outputs[0].indices
+
+    @property
+    def external_indices(self) -> tuple[str, ...]:
+        """Output axes that also appear in an input, in output order.
+
+        >>> MapSpec.from_string("a[i] -> b[i, j]").external_indices
+        ('i',)
+        """
+        used = self.input_indices
+        return tuple(axis for axis in self.output_indices if axis in used)
+
+    # -- index math (compiled) ------------------------------------------------------------
+    def _compiled(self) -> CompiledSpec:
+        cache = self._compiled_cache
+        if not cache:
+            from pipemap.mapspec._kernels import CompiledSpec
+            from pipemap.mapspec.index_plan import axis_maps_for
+
+            cache.append(
+                CompiledSpec(
+                    self.to_string(),
+                    self.input_names,
+                    axis_maps_for(self),
+                    len(self.external_indices),
+                )
+            )
+        return cache[0]
+
+    def output_key(self, shape: tuple[int, ...], linear_index: int) -> tuple[int, ...]:
+        """The output multi-index of linear index ``linear_index`` over the external ``shape``.
+
+        >>> MapSpec.from_string("x[i], y[j] -> z[i, j]").output_key((3, 2), 3)
+        (1, 1)
+        """
+        return self._compiled().output_key(shape, linear_index)
+
+    def input_keys(
+        self, shape: tuple[int, ...], linear_index: int
+    ) -> dict[str, tuple[int | slice, ...]]:
+        """Keys to index each input with, for linear index ``linear_index``.
+
+        >>> MapSpec.from_string("x[i], y[j] -> z[i, j]").input_keys((3, 2), 3)
+        {'x': (1,), 'y': (1,)}
+        """
+        return self._compiled().input_keys(shape, linear_index)
+
+    # -- shapes ---------------------------------------------------------------------------
+    def shape(
+        self,
+        input_shapes: Mapping[str, tuple[int | str, ...]],
+        internal_shapes: Mapping[str, tuple[int | str, ...]] | None = None,
+    ) -> tuple[tuple[int | str, ...], tuple[bool, ...]]:
+        """The output's full shape and shape mask (True = external axis), SPEC 1.5.
+
+        >>> MapSpec.from_string("a[j] -> b[i, j, k, l]").shape({"a": (2,)}, {"b": (3, 4, 5)})
+        ((3, 2, 4, 5), (False, True, False, False))
+        """
+        from pipemap.mapspec._shapes import mapspec_shape
+
+        return mapspec_shape(self, input_shapes, internal_shapes)
+
+    # -- transformations ------------------------------------------------------------------
+    def rename(self, renames: Mapping[str, str]) -> MapSpec:
+        """Rename arrays; returns ``self`` when no name matches.
+
+        >>> str(MapSpec.from_string("a[i] -> b[i]").rename({"a": "x"}))
+        'x[i] -> b[i]'
+        """
+        if not any(a.name in renames for a in (*self.inputs, *self.outputs)):
+            return self
+        return MapSpec(
+            tuple(a.rename(renames) for a in self.inputs),
+            tuple(a.rename(renames) for a in self.outputs),
+            self._is_generated,
+        )
+
+    def rename_axes(self, renames: Mapping[str, str]) -> MapSpec:
+        """Rename axes everywhere; returns a new object.
+
+        >>> str(MapSpec.from_string("a[i, :], b[:, j] -> c[i, j]").rename_axes({"i": "x", "j": "y"}))
+        'a[x, :], b[:, y] -> c[x, y]'
+        """
+        return MapSpec(
+            tuple(a.rename_axes(renames) for a in self.inputs),
+            tuple(a.rename_axes(renames) for a in self.outputs),
+            self._is_generated,
+        )
+
+    def add_axes(self, *axes: str | None) -> MapSpec:
+        """Append ``axes`` to every input and output.
+
+        >>> str(MapSpec.from_string("a[i], b[j] -> c[i, j]").add_axes("k"))
+        'a[i, k], b[j, k] -> c[i, j, k]'
+        """
+        return MapSpec(
+            tuple(a.add_axes(*axes) for a in self.inputs),
+            tuple(a.add_axes(*axes) for a in self.outputs),
+            self._is_generated,
+        )
+
+    def with_generated(self, is_generated: bool = True) -> MapSpec:
+        """A copy with the generated flag set.
+
+        >>> MapSpec.from_string("... -> x[i]").with_generated()._is_generated
+        True
+        """
+        return MapSpec(self.inputs, self.outputs, is_generated)
+
+
+def _set_repr(items: Iterable[str]) -> str:
+    return "{" + ", ".join(repr(x) for x in sorted(items)) + "}"
+
+
+def _parse_side(text: str, expr: str, *, allow_ellipsis: bool) -> tuple[ArraySpec, ...]:
+    stripped = text.strip()
+    if allow_ellipsis and stripped == "...":
+        return ()
+    if "[" not in stripped or "]" not in stripped:
+        msg = (
+            f"Expression '{expr}' must include array indices in square brackets, "
+            f"e.g. 'x[i] -> y[i]' (problem in '{stripped}')."
+        )
+        raise MapSpecError(msg)
+    arrays = []
+    for name, inside in _ARRAY_PATTERN.findall(stripped):
+        axes = tuple(_parse_axis(part, expr) for part in inside.split(","))
+        arrays.append(_make_array(name, axes, expr))
+    if not arrays:
+        msg = f"Expression '{expr}' has no well-formed array like 'x[i]' in '{stripped}'."
+        raise MapSpecError(msg)
+    return tuple(arrays)
+
+
+def _parse_axis(part: str, expr: str) -> str | None:
+    axis = part.strip()
+    if axis == ":":
+        return None
+    if not _is_identifier(axis):
+        msg = f"Index name '{axis}' is not a valid Python identifier (in mapspec '{expr}')."
+        raise MapSpecError(msg)
+    return axis
+
+
+def _make_array(name: str, axes: tuple[str | None, ...], expr: str) -> ArraySpec:
+    if not _is_array_name(name):
+        msg = f"Array name '{name}' is not a valid Python identifier (in mapspec '{expr}')."
+        raise MapSpecError(msg)
+    return ArraySpec(name, axes)
