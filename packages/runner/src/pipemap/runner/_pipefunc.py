@@ -1,0 +1,707 @@
+"""`PipeFunc`: a function with output name(s), renames, defaults, bound values and a mapspec.
+
+Names and calling conventions follow pipefunc so that porting a pipeline is an import change.
+Everything derived from the user's settings (renamed parameters, merged defaults, the fast call
+path, the output picker) is computed once in `PipeFunc._refresh` and recomputed on every
+``update_*``, so the engine's per-element calls do no signature work.
+
+>>> @pipefunc(output_name="c", renames={"a": "x"})
+... def add(a, b=1):
+...     return a + b
+>>> add.parameters, add.defaults
+(('x', 'b'), {'b': 1})
+>>> add(x=2)
+3
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import operator
+import typing
+import weakref
+from typing import TYPE_CHECKING, Any, Literal
+
+import cloudpickle
+
+from pipemap.mapspec import MapSpec
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pipemap.runner._pipeline import Pipeline
+
+__all__ = ["PipeFunc", "normalize_internal_shape", "pipefunc"]
+
+OutputName = str | tuple[str, ...]
+
+# Attributes computed by `_refresh`; dropped on pickling and rebuilt on unpickling.
+_DERIVED = (
+    "output_name",
+    "output_names",
+    "parameters",
+    "defaults",
+    "_inverse_renames",
+    "_call_with_renamed_kwargs",
+    "_pick_outputs",
+    "requires_mapping",
+    "parameter_scopes",
+)
+
+
+def _error_types() -> tuple[type, ...]:
+    """The storage package's error-snapshot classes (empty until it provides them)."""
+    cached = _ERROR_TYPES_CACHE
+    if cached:
+        return cached[0]
+    try:
+        from pipemap.storage import ErrorSnapshot, PropagatedErrorSnapshot
+    except ImportError:
+        return ()
+    _ERROR_TYPES_CACHE.append((ErrorSnapshot, PropagatedErrorSnapshot))
+    return _ERROR_TYPES_CACHE[0]
+
+
+_ERROR_TYPES_CACHE: list[tuple[type, ...]] = []
+
+
+def _is_name(name: object) -> bool:
+    """A Python identifier, or a scoped ``scope.name`` pair of identifiers."""
+    if not isinstance(name, str):
+        return False
+    parts = name.split(".")
+    return len(parts) <= 2 and all(p.isidentifier() for p in parts)
+
+
+def normalize_internal_shape(
+    shape: int | str | tuple[int | str, ...] | None, name: str = "output"
+) -> tuple[int | str, ...] | None:
+    """Normalise an internal shape: an int or ``"?"`` becomes a 1-tuple; entries are checked.
+
+    >>> normalize_internal_shape(3), normalize_internal_shape("?"), normalize_internal_shape((2, "?"))
+    ((3,), ('?',), (2, '?'))
+    """
+    if shape is None:
+        return None
+    if isinstance(shape, (int, str)) and not isinstance(shape, bool):
+        shape = (shape,)
+    if not isinstance(shape, (tuple, list)):
+        msg = f"Internal shape for '{name}' must be a tuple of integers or '?', got {shape!r}."
+        raise TypeError(msg)
+    out: list[int | str] = []
+    for entry in shape:
+        is_int = isinstance(entry, int) and not isinstance(entry, bool)
+        if not ((is_int and entry >= 0) or entry == "?"):
+            msg = f"Internal shape for '{name}' must be a tuple of integers or '?', got {shape!r}."
+            raise TypeError(msg)
+        out.append(int(entry) if is_int else "?")
+    return tuple(out)
+
+
+def _signature_parameters(func: Callable[..., Any]) -> dict[str, inspect.Parameter]:
+    try:
+        return dict(inspect.signature(func).parameters)
+    except (TypeError, ValueError) as e:
+        msg = f"Cannot read the signature of `{func!r}`: {e}"
+        raise TypeError(msg) from e
+
+
+def _signature_defaults(func: Callable[..., Any], params: dict[str, inspect.Parameter]) -> dict:
+    """Defaults written in the function's signature (dataclass factories are called)."""
+    if dataclasses.is_dataclass(func) and isinstance(func, type):
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(func):
+            if not f.init:
+                continue
+            if f.default_factory is not dataclasses.MISSING:
+                out[f.name] = f.default_factory()
+            elif f.default is not dataclasses.MISSING:
+                out[f.name] = f.default
+        return out
+    return {
+        name: p.default
+        for name, p in params.items()
+        if p.default is not inspect.Parameter.empty
+        and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    }
+
+
+class PipeFunc:
+    """A function in a pipeline: its output name(s), mapspec, renames, defaults and bound values.
+
+    ``defaults`` and ``bound`` use the renamed parameter names; ``renames`` maps original names
+    (signature parameters and the given output names) to new ones; ``mapspec`` uses the renamed
+    names. ``profile``, ``debug``, ``cache`` and ``resources`` are stored for the engine.
+
+    >>> f = PipeFunc(lambda x, y=2: x * y, "z", mapspec="x[i] -> z[i]")
+    >>> f.parameters, f.output_names, str(f.mapspec), f.requires_mapping
+    (('x', 'y'), ('z',), 'x[i] -> z[i]', True)
+    >>> f(x=3)
+    6
+    """
+
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        output_name: OutputName,
+        *,
+        output_picker: Callable[[Any, str], Any] | None = None,
+        renames: dict[str, str] | None = None,
+        defaults: dict[str, Any] | None = None,
+        bound: dict[str, Any] | None = None,
+        profile: bool = False,
+        debug: bool = False,
+        cache: bool = False,
+        mapspec: str | MapSpec | None = None,
+        internal_shape: int | str | tuple[int | str, ...] | None = None,
+        resources: Any = None,
+        scope: str | None = None,
+    ) -> None:
+        if not callable(func):
+            msg = f"`func` must be callable, got {type(func).__name__}: {func!r}"
+            raise TypeError(msg)
+        self.func = func
+        self.__name__: str = getattr(func, "__name__", type(func).__name__)
+        doc = getattr(func, "__doc__", None)
+        if doc and doc != getattr(type(func), "__doc__", None):
+            self.__doc__ = doc
+        if isinstance(output_name, list):
+            output_name = tuple(output_name)
+        self._output_name: OutputName = output_name
+        self._output_picker = output_picker
+        self._renames: dict[str, str] = dict(renames or {})
+        self._defaults: dict[str, Any] = dict(defaults or {})
+        self._bound: dict[str, Any] = dict(bound or {})
+        self.profile = profile
+        self.debug = debug
+        self.cache = cache
+        self.mapspec: MapSpec | None = _parse_mapspec(mapspec)
+        self.resources = resources
+        self.error_snapshot: Any = None
+        self._pipelines: weakref.WeakSet[Pipeline] = weakref.WeakSet()
+        self._original_parameters = _signature_parameters(func)
+        self._signature_defaults = _signature_defaults(func, self._original_parameters)
+        self._validate_output_name()
+        self._refresh()
+        self.internal_shape = normalize_internal_shape(internal_shape, ",".join(self.output_names))
+        if scope is not None:
+            self.update_scope(scope, inputs="*", outputs="*")
+
+    # -- read-only views ------------------------------------------------------------------
+    @property
+    def renames(self) -> dict[str, str]:
+        """Original name (parameter or output) -> new name. Change it with `update_renames`.
+
+        >>> PipeFunc(lambda a: a, "b", renames={"a": "x"}).renames
+        {'a': 'x'}
+        """
+        return self._renames
+
+    @property
+    def bound(self) -> dict[str, Any]:
+        """Fixed argument values by renamed parameter name. Change them with `update_bound`.
+
+        >>> PipeFunc(lambda a, b: a + b, "c", bound={"b": 1}).bound
+        {'b': 1}
+        """
+        return self._bound
+
+    @property
+    def original_parameters(self) -> dict[str, inspect.Parameter]:
+        """The signature's parameters by their original names.
+
+        >>> list(PipeFunc(lambda a, b: a, "c", renames={"a": "x"}).original_parameters)
+        ['a', 'b']
+        """
+        return self._original_parameters
+
+    @property
+    def output_picker(self) -> Callable[[Any, str], Any] | None:
+        """The custom ``output_picker(value, name)``, or ``None`` for the default one.
+
+        >>> PipeFunc(lambda: {"a": 1}, ("a",), output_picker=dict.__getitem__).output_picker
+        <method '__getitem__' of 'dict' objects>
+        """
+        return self._output_picker
+
+    @property
+    def output_annotation(self) -> dict[str, Any]:
+        """{output name: return annotation}; ``inspect.Parameter.empty`` where unknown.
+
+        >>> def f(a) -> tuple[int, float]: ...
+        >>> PipeFunc(f, ("x", "y")).output_annotation
+        {'x': <class 'int'>, 'y': <class 'float'>}
+        """
+        empty = inspect.Parameter.empty
+        hint: Any = empty
+        if self._output_picker is None:
+            target = self.func if inspect.isfunction(self.func) else getattr(self.func, "__call__", None)
+            if isinstance(self.func, type):
+                hint = self.func
+            else:
+                try:
+                    hint = typing.get_type_hints(target).get("return", empty)
+                except Exception:
+                    hint = empty
+        if isinstance(self.output_name, str):
+            return {self.output_name: hint}
+        if typing.get_origin(hint) is tuple:
+            args = typing.get_args(hint)
+            if len(args) == len(self.output_names) and Ellipsis not in args:
+                return dict(zip(self.output_names, args))
+        return dict.fromkeys(self.output_names, empty)
+
+    @property
+    def __wrapped__(self) -> Callable[..., Any]:
+        return self.func
+
+    # -- derived state --------------------------------------------------------------------
+    def _refresh(self) -> None:
+        """Recompute every derived attribute; called after construction and each update."""
+        renames = self._renames
+        out = self._output_name
+        self.output_name = renames.get(out, out) if isinstance(out, str) else tuple(renames.get(n, n) for n in out)
+        self.output_names = (self.output_name,) if isinstance(self.output_name, str) else self.output_name
+        self.parameters = tuple(renames.get(p, p) for p in self._original_parameters)
+        self._inverse_renames = {
+            new: old for old, new in renames.items() if old in self._original_parameters
+        }
+        defaults = {}
+        for original in self._original_parameters:
+            name = renames.get(original, original)
+            if name in self._defaults:
+                defaults[name] = self._defaults[name]
+            elif original in self._signature_defaults and name not in self._bound:
+                defaults[name] = self._signature_defaults[original]
+        self.defaults = defaults
+        self.requires_mapping = self.mapspec is not None and bool(self.mapspec.inputs)
+        self.parameter_scopes = {p.split(".", 1)[0] for p in self.parameters if "." in p}
+        self._validate()
+        self._call_with_renamed_kwargs = self._make_fast_call()
+        self._pick_outputs = self._make_picker()
+        for pipeline in list(self._pipelines):
+            pipeline._clear_cache()
+
+    def _make_fast_call(self) -> Callable[[dict[str, Any]], Any]:
+        """Build ``call(kwargs)``: kwargs by renamed names; bound values win; no checks.
+
+        The engine's per-element path. ``kwargs`` should hold every unbound parameter (the
+        engine resolves pipeline defaults); a default set with ``defaults=`` is used for a
+        missing key, signature defaults apply as in any call.
+        """
+        func = self.func
+        inverse = {new: old for new, old in self._inverse_renames.items() if new != old}
+        native = inverse.get
+        bound = {native(k, k): v for k, v in self._bound.items()}
+        overrides = {native(k, k): v for k, v in self._defaults.items()}
+        if not inverse and not bound and not overrides:
+
+            def call(kwargs: dict[str, Any]) -> Any:
+                return func(**kwargs)
+
+        elif not inverse:
+
+            def call(kwargs: dict[str, Any]) -> Any:
+                return func(**{**overrides, **kwargs, **bound})
+
+        else:
+
+            def call(kwargs: dict[str, Any]) -> Any:
+                renamed = {native(k, k): v for k, v in kwargs.items()}
+                return func(**{**overrides, **renamed, **bound})
+
+        call.__doc__ = f"Call `{self.__name__}` with kwargs by renamed parameter names."
+        return call
+
+    def _make_picker(self) -> Callable[[Any], tuple[Any, ...]]:
+        """Build ``pick(value) -> tuple`` in the order of `output_names`.
+
+        Error snapshots pass through to every output.
+        """
+        names = self.output_names
+        n = len(names)
+        picker = self._output_picker
+        if picker is None and isinstance(self.output_name, str):
+            return _pick_single
+        if picker is None:
+            getter = operator.itemgetter(*range(n))
+            if n == 1:
+
+                def pick(value: Any) -> tuple[Any, ...]:
+                    if isinstance(value, _error_types()):
+                        return (value,)
+                    return (value[0],)
+
+            else:
+
+                def pick(value: Any) -> tuple[Any, ...]:
+                    if isinstance(value, _error_types()):
+                        return (value,) * n
+                    return getter(value)
+
+            return pick
+
+        def pick_custom(value: Any) -> tuple[Any, ...]:
+            if isinstance(value, _error_types()):
+                return (value,) * n
+            return tuple(picker(value, name) for name in names)
+
+        return pick_custom
+
+    # -- validation -----------------------------------------------------------------------
+    def _validate_output_name(self) -> None:
+        out = self._output_name
+        names = (out,) if isinstance(out, str) else out
+        if not isinstance(out, (str, tuple)) or not names or not all(isinstance(n, str) for n in names):
+            msg = f"The `output_name` should be a string or a non-empty tuple of strings, got {out!r}."
+            raise TypeError(msg)
+        if len(set(names)) != len(names):
+            msg = f"The `output_name` {out!r} of `{self.__name__}` repeats a name."
+            raise ValueError(msg)
+
+    def _validate(self) -> None:
+        name = self.__name__
+        params = self.parameters
+        for o in self.output_names:
+            if not _is_name(o):
+                msg = f"The output name {o!r} of `{name}` is not a valid Python identifier."
+                raise ValueError(msg)
+        allowed = set(self._original_parameters) | set(
+            (self._output_name,) if isinstance(self._output_name, str) else self._output_name
+        )
+        if extra := set(self._renames) - allowed:
+            msg = (
+                f"Unexpected `renames` for `{name}`: {sorted(extra)}; the allowed names are the"
+                f" parameters {tuple(self._original_parameters)} and outputs {self._output_name!r}."
+            )
+            raise ValueError(msg)
+        for new in self._renames.values():
+            if not _is_name(new):
+                msg = f"The rename target {new!r} of `{name}` is not a valid Python identifier."
+                raise ValueError(msg)
+        if len(set(params)) != len(params):
+            msg = f"The `renames` of `{name}` map two parameters to one name: {params}."
+            raise ValueError(msg)
+        for kind, mapping in (("defaults", self._defaults), ("bound", self._bound)):
+            if extra := set(mapping) - set(params):
+                msg = (
+                    f"Unexpected `{kind}` for `{name}`: {sorted(extra)};"
+                    f" the parameters are {params}."
+                )
+                raise ValueError(msg)
+        if common := set(self._defaults) & set(self._bound):
+            msg = f"Parameters of `{name}` cannot be both defaults and bound: {sorted(common)}."
+            raise ValueError(msg)
+        if overlap := set(params) & set(self.output_names):
+            msg = (
+                f"The `output_name` of `{name}` cannot be the same as any of its input"
+                f" parameter names. The overlap is: {sorted(overlap)}"
+            )
+            raise ValueError(msg)
+        self._validate_mapspec()
+
+    def _validate_mapspec(self) -> None:
+        spec = self.mapspec
+        if spec is None:
+            return
+        inputs = set(spec.input_names)
+        if extra := inputs - set(self.parameters):
+            msg = (
+                f"The input of the function `{self.__name__}` should match the input of the"
+                f" MapSpec `{spec}`: `{_set_str(extra)} not in {self.parameters}`."
+            )
+            raise ValueError(msg)
+        if bound_inputs := inputs & set(self._bound):
+            msg = (
+                "The bound arguments cannot be part of the MapSpec input names. The violating"
+                f" bound arguments of `{self.__name__}` are: `{_set_str(bound_inputs)}`."
+            )
+            raise ValueError(msg)
+        if set(spec.output_names) != set(self.output_names):
+            msg = (
+                f"The output of the function `{self.__name__}` should match the output of the"
+                f" MapSpec `{spec}`: `{_set_str(set(spec.output_names))} !="
+                f" {_set_str(set(self.output_names))}`."
+            )
+            raise ValueError(msg)
+
+    # -- calling --------------------------------------------------------------------------
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call with renamed parameter names; defaults and bound values are applied.
+
+        >>> f = PipeFunc(lambda a, b: a - b, "c", renames={"a": "x"}, bound={"b": 1})
+        >>> f(x=5), f(5)
+        (4, 4)
+        """
+        if self.parameter_scopes and self.parameter_scopes & kwargs.keys():
+            kwargs = self._flatten_scopes(kwargs)
+        if args:
+            free = [p for p in self.parameters if p not in self._bound]
+            if len(args) > len(free):
+                msg = f"`{self.__name__}` takes {len(free)} positional arguments, got {len(args)}."
+                raise TypeError(msg)
+            for p, v in zip(free, args):
+                if p in kwargs:
+                    msg = f"Multiple values provided for parameter `{p}` of `{self.__name__}`."
+                    raise TypeError(msg)
+                kwargs[p] = v
+        if extra := kwargs.keys() - set(self.parameters):
+            msg = (
+                f"Unexpected keyword arguments for `{self.__name__}`: `{_set_str(extra)}`."
+                f" The allowed arguments are: `{self.parameters}`."
+            )
+            raise ValueError(msg)
+        merged = {**self.defaults, **kwargs, **self._bound}
+        inverse = self._inverse_renames
+        return self.func(**{inverse.get(k, k): v for k, v in merged.items()})
+
+    def _flatten_scopes(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        flat: dict[str, Any] = {}
+        for k, v in kwargs.items():
+            if k in self.parameter_scopes and isinstance(v, dict):
+                flat.update({f"{k}.{name}": value for name, value in v.items()})
+            else:
+                flat[k] = v
+        return flat
+
+    # -- updates --------------------------------------------------------------------------
+    def update_defaults(self, defaults: dict[str, Any], *, overwrite: bool = False) -> None:
+        """Set defaults by renamed parameter names (``overwrite`` replaces all earlier ones).
+
+        >>> f = PipeFunc(lambda a, b=1: a + b, "c")
+        >>> f.update_defaults({"b": 5}); f.defaults
+        {'b': 5}
+        """
+        self._check_keys(defaults, "defaults", self.parameters)
+        old = self._defaults
+        self._defaults = dict(defaults) if overwrite else {**self._defaults, **defaults}
+        self._apply_or_revert("_defaults", old)
+
+    def update_bound(self, bound: dict[str, Any], *, overwrite: bool = False) -> None:
+        """Fix arguments by renamed parameter names (``overwrite`` replaces all earlier ones).
+
+        >>> f = PipeFunc(lambda a, b: a + b, "c")
+        >>> f.update_bound({"b": 5}); f(a=1)
+        6
+        """
+        self._check_keys(bound, "bound", self.parameters)
+        old = self._bound
+        self._bound = dict(bound) if overwrite else {**self._bound, **bound}
+        self._apply_or_revert("_bound", old)
+
+    def update_renames(
+        self,
+        renames: dict[str, str],
+        *,
+        update_from: Literal["current", "original"] = "current",
+        overwrite: bool = False,
+    ) -> None:
+        """Rename parameters and outputs; defaults, bound values and the mapspec follow.
+
+        ``update_from="current"``: keys are the current names; ``"original"``: the names of the
+        signature and of the original ``output_name``.
+
+        >>> f = PipeFunc(lambda a: a, "b", mapspec="a[i] -> b[i]")
+        >>> f.update_renames({"a": "x", "b": "y"}); str(f.mapspec), f.output_name
+        ('x[i] -> y[i]', 'y')
+        """
+        if update_from not in ("current", "original"):
+            msg = f"`update_from` must be 'current' or 'original', got {update_from!r}."
+            raise ValueError(msg)
+        original_outputs = (
+            (self._output_name,) if isinstance(self._output_name, str) else self._output_name
+        )
+        if update_from == "current":
+            allowed = self.parameters + self.output_names
+            self._check_keys(renames, "renames", allowed)
+            to_original = {self._renames.get(o, o): o for o in (*self._original_parameters, *original_outputs)}
+            renames = {to_original[k]: v for k, v in renames.items()}
+        else:
+            allowed = (*self._original_parameters, *original_outputs)
+            self._check_keys(renames, "renames", allowed)
+        old_renames = self._renames
+        new_renames = dict(renames) if overwrite else {**old_renames, **renames}
+        current_to_new = {}
+        for o in (*self._original_parameters, *original_outputs):
+            before, after = old_renames.get(o, o), new_renames.get(o, o)
+            if before != after:
+                current_to_new[before] = after
+        old = (self._renames, self._defaults, self._bound, self.mapspec)
+        self._renames = {k: v for k, v in new_renames.items() if k != v}
+        self._defaults = {current_to_new.get(k, k): v for k, v in self._defaults.items()}
+        self._bound = {current_to_new.get(k, k): v for k, v in self._bound.items()}
+        if self.mapspec is not None:
+            self.mapspec = self.mapspec.rename(current_to_new)
+        try:
+            self._refresh()
+        except Exception:
+            self._renames, self._defaults, self._bound, self.mapspec = old
+            self._refresh()
+            raise
+
+    def update_scope(
+        self,
+        scope: str | None,
+        inputs: set[str] | Literal["*"] | None = None,
+        outputs: set[str] | Literal["*"] | None = None,
+        exclude: set[str] | None = None,
+    ) -> None:
+        """Prefix names with ``scope.`` (``None`` removes a scope), via `update_renames`.
+
+        >>> f = PipeFunc(lambda a: a, "b")
+        >>> f.update_scope("s", inputs="*", outputs="*"); f.parameters, f.output_name
+        (('s.a',), 's.b')
+        """
+        chosen: set[str] = set()
+        chosen |= set(self.parameters) if inputs == "*" else set(inputs or ())
+        chosen |= set(self.output_names) if outputs == "*" else set(outputs or ())
+        chosen -= set(exclude or ())
+        renames = {}
+        for name in chosen:
+            bare = name.split(".", 1)[-1]
+            new = bare if scope is None else f"{scope}.{bare}"
+            if new != name:
+                renames[name] = new
+        if renames:
+            self.update_renames(renames, update_from="current")
+
+    def update_mapspec_axes(self, renames: dict[str, str]) -> None:
+        """Rename axes of the mapspec (no-op without one).
+
+        >>> f = PipeFunc(lambda a: a, "b", mapspec="a[i] -> b[i]")
+        >>> f.update_mapspec_axes({"i": "k"}); str(f.mapspec)
+        'a[k] -> b[k]'
+        """
+        if self.mapspec is None:
+            return
+        self.mapspec = self.mapspec.rename_axes(renames)
+        self._refresh()
+
+    def _set_mapspec(self, mapspec: MapSpec | None) -> None:
+        """Replace the mapspec (used by the pipeline's automatic generation)."""
+        old = self.mapspec
+        self.mapspec = mapspec
+        self._apply_or_revert("mapspec", old)
+
+    def _apply_or_revert(self, attr: str, old: Any) -> None:
+        try:
+            self._refresh()
+        except Exception:
+            setattr(self, attr, old)
+            self._refresh()
+            raise
+
+    def _check_keys(self, update: dict[str, Any], kind: str, allowed: tuple[str, ...]) -> None:
+        if extra := set(update) - set(allowed):
+            msg = (
+                f"Unexpected `{kind}` arguments for `{self.__name__}`: `{_set_str(extra)}`."
+                f" The allowed arguments are: `{allowed}`."
+            )
+            raise ValueError(msg)
+
+    # -- copying, printing, pickling --------------------------------------------------------
+    def copy(self, **changes: Any) -> PipeFunc:
+        """A new `PipeFunc` with the same settings, except ``changes`` (constructor arguments).
+
+        >>> f = PipeFunc(lambda a: a, "b")
+        >>> g = f.copy(output_name="c"); g.output_name, f.output_name
+        ('c', 'b')
+        """
+        kwargs: dict[str, Any] = {
+            "func": self.func,
+            "output_name": self._output_name,
+            "output_picker": self._output_picker,
+            "renames": self._renames,
+            "defaults": self._defaults,
+            "bound": self._bound,
+            "profile": self.profile,
+            "debug": self.debug,
+            "cache": self.cache,
+            "mapspec": self.mapspec,
+            "internal_shape": self.internal_shape,
+            "resources": self.resources,
+        }
+        kwargs.update(changes)
+        return type(self)(**kwargs)
+
+    def __str__(self) -> str:
+        return f"{self.__name__}(...) → {', '.join(self.output_names)}"
+
+    def __repr__(self) -> str:
+        return f"PipeFunc({self.__name__})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = {k: v for k, v in self.__dict__.items() if k not in _DERIVED and k != "_pipelines"}
+        state["func"] = cloudpickle.dumps(self.func)
+        state["_original_parameters"] = state["_signature_defaults"] = None  # rebuilt on load
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.func = cloudpickle.loads(state["func"])
+        self._pipelines = weakref.WeakSet()
+        self._original_parameters = _signature_parameters(self.func)
+        self._signature_defaults = _signature_defaults(self.func, self._original_parameters)
+        self._refresh()
+
+
+def _pick_single(value: Any) -> tuple[Any]:
+    return (value,)
+
+
+def _set_str(items: set[str]) -> str:
+    return "{" + ", ".join(repr(x) for x in sorted(items)) + "}"
+
+
+def _parse_mapspec(mapspec: str | MapSpec | None) -> MapSpec | None:
+    if mapspec is None or isinstance(mapspec, MapSpec):
+        return mapspec
+    if isinstance(mapspec, str):
+        return MapSpec.from_string(mapspec)
+    msg = f"`mapspec` must be a string or a MapSpec, got {type(mapspec).__name__}: {mapspec!r}"
+    raise TypeError(msg)
+
+
+def pipefunc(
+    output_name: OutputName,
+    *,
+    output_picker: Callable[[Any, str], Any] | None = None,
+    renames: dict[str, str] | None = None,
+    defaults: dict[str, Any] | None = None,
+    bound: dict[str, Any] | None = None,
+    profile: bool = False,
+    debug: bool = False,
+    cache: bool = False,
+    mapspec: str | MapSpec | None = None,
+    internal_shape: int | str | tuple[int | str, ...] | None = None,
+    resources: Any = None,
+    scope: str | None = None,
+) -> Callable[[Callable[..., Any]], PipeFunc]:
+    """Decorator that wraps a function in a `PipeFunc` (same arguments as `PipeFunc`).
+
+    >>> @pipefunc(output_name="y", mapspec="x[i] -> y[i]")
+    ... def double(x):
+    ...     return 2 * x
+    >>> double(x=4), str(double)
+    (8, 'double(...) → y')
+    """
+
+    def decorator(func: Callable[..., Any]) -> PipeFunc:
+        return PipeFunc(
+            func,
+            output_name,
+            output_picker=output_picker,
+            renames=renames,
+            defaults=defaults,
+            bound=bound,
+            profile=profile,
+            debug=debug,
+            cache=cache,
+            mapspec=mapspec,
+            internal_shape=internal_shape,
+            resources=resources,
+            scope=scope,
+        )
+
+    return decorator
