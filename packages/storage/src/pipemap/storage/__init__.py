@@ -1,3 +1,100 @@
-"""pipemap.storage (work in progress)."""
+"""pipemap.storage: storage backends, their registry, error records and the run-folder format.
 
-__all__: list[str] = []
+Every backend implements :class:`StorageBase` (the seed's members plus bulk ``dump_many``,
+``get_many``, ``done_mask``, ``missing_indices``). Built-in ids: ``file_array``, ``dict``,
+``shared_memory_dict``, ``chunked`` and, when ``zarr`` is installed, ``zarr_file_array``,
+``zarr_memory``, ``zarr_shared_memory``. Writes to disk are atomic; corrupt elements read as
+missing with a :class:`CorruptElementWarning`.
+
+>>> import tempfile
+>>> from pipemap.storage import get_storage_class
+>>> arr = get_storage_class("file_array")(tempfile.mkdtemp(), (2, 2))
+>>> arr.dump_many([0, 3], ["a", "d"])
+>>> arr.to_array().tolist()
+[['a', None], [None, 'd']]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._atomic import MISSING, CorruptElementWarning
+from ._base import StorageBase
+from ._dict_array import DictArray
+from ._file_array import FileArray
+from ._registry import (
+    get_storage_class,
+    register_storage,
+    storage_class_for,
+    storage_id_for,
+    storage_registry,
+    zarr_available,
+)
+from ._run_record import (
+    FORMAT_VERSION,
+    RunFolderError,
+    RunRecord,
+    mapped_outputs,
+    open_run_folder,
+    open_store,
+    output_folder,
+)
+from ._shared_memory import SharedMemoryDictArray
+from ._snapshots import ErrorInfo, ErrorSnapshot, PropagatedErrorSnapshot
+from ._values import DirectValue, FileValue
+
+_LAZY = {
+    "ChunkedArray": "pipemap.storage._chunked",
+    "ZarrFileArray": "pipemap.storage._zarr",
+    "ZarrMemoryArray": "pipemap.storage._zarr",
+    "ZarrSharedMemoryArray": "pipemap.storage._zarr",
+}
+_ZARR_NAMES = ("ZarrFileArray", "ZarrMemoryArray", "ZarrSharedMemoryArray")
+
+__all__ = [
+    "FORMAT_VERSION",
+    "MISSING",
+    "ChunkedArray",
+    "CorruptElementWarning",
+    "DictArray",
+    "DirectValue",
+    "ErrorInfo",
+    "ErrorSnapshot",
+    "FileArray",
+    "FileValue",
+    "PropagatedErrorSnapshot",
+    "RunFolderError",
+    "RunRecord",
+    "SharedMemoryDictArray",
+    "StorageBase",
+    "get_storage_class",
+    "mapped_outputs",
+    "open_run_folder",
+    "open_store",
+    "output_folder",
+    "register_storage",
+    "storage_class_for",
+    "storage_id_for",
+    "storage_registry",
+    "zarr_available",
+]
+if zarr_available():
+    __all__ += list(_ZARR_NAMES)
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None or (name in _ZARR_NAMES and not zarr_available()):
+        msg = f"module 'pipemap.storage' has no attribute {name!r}"
+        if name in _ZARR_NAMES:
+            msg += " (zarr is not installed: `pip install 'pipemap-storage[zarr]'`)"
+        raise AttributeError(msg)
+    import importlib
+
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,185 @@
+"""Atomic file writes and tolerant element (de)serialization.
+
+Every file pipemap writes goes through :func:`atomic_write_bytes`: the bytes land in a
+temporary file in the destination folder which is then renamed over the target with
+``os.replace``. A process killed at any instant leaves the old file (or none) or the new one,
+never a torn file. (Durability against power loss would need ``fsync``; it is not done.)
+
+>>> import tempfile, pathlib
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "x.pickle"
+>>> atomic_write_bytes(path, serialize(41 + 1))
+>>> deserialize(path.read_bytes())
+42
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import os
+import pickle
+import warnings
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+
+PARQUET_MAGIC = b"PAR1"
+_counter = itertools.count()
+_TMP_MARK = ".tmp-"
+
+
+class CorruptElementWarning(UserWarning):
+    """Warning emitted when a stored element cannot be decoded and is treated as missing."""
+
+
+def temporary_name(target: str) -> str:
+    """Return a unique hidden temporary file name next to ``target`` (same folder).
+
+    >>> temporary_name("/a/__1__.pickle").startswith("/a/.__1__.pickle.tmp-")
+    True
+    """
+    folder, _, name = target.rpartition(os.sep)
+    return f"{folder}{os.sep}.{name}{_TMP_MARK}{os.getpid()}-{next(_counter)}"
+
+
+def is_temporary(name: str) -> bool:
+    """Return whether a file name is one of our temporary files.
+
+    >>> is_temporary(".__1__.pickle.tmp-12-0")
+    True
+    """
+    return name.startswith(".") and _TMP_MARK in name
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temporary file + ``os.replace``).
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "f"
+    >>> atomic_write_bytes(p, b"abc"); p.read_bytes()
+    b'abc'
+    """
+    target = os.fspath(path)
+    tmp = temporary_name(target)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+    except BaseException:
+        os.close(fd)
+        _unlink_quietly(tmp)
+        raise
+    os.close(fd)
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _is_polars_frame(value: Any) -> bool:
+    cls = type(value)
+    return cls.__name__ == "DataFrame" and cls.__module__.startswith("polars")
+
+
+def serialize(value: Any) -> bytes:
+    """Encode one element: cloudpickle, or Parquet for polars DataFrames.
+
+    >>> deserialize(serialize([1, 2]))
+    [1, 2]
+    """
+    if _is_polars_frame(value):
+        buffer = io.BytesIO()
+        value.write_parquet(buffer)
+        return buffer.getvalue()
+    return cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def deserialize(data: bytes) -> Any:
+    """Decode bytes written by :func:`serialize` (raises on corrupt data).
+
+    >>> deserialize(serialize("x"))
+    'x'
+    """
+    if data[:4] == PARQUET_MAGIC:
+        import polars as pl
+
+        return pl.read_parquet(io.BytesIO(data))
+    return pickle.loads(data)
+
+
+class _Missing:
+    """Sentinel for an absent element (distinct from any stored value, including None)."""
+
+    _instance: _Missing | None = None
+
+    def __new__(cls) -> _Missing:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __reduce__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
+
+def read_element_file(path: str, owner: str) -> Any:
+    """Read and decode one element file; return :data:`MISSING` if absent or corrupt.
+
+    A corrupt or truncated file triggers a :class:`CorruptElementWarning` naming the file and
+    ``owner`` (the storage's description); it is never returned as data.
+
+    >>> read_element_file("/nonexistent/__0__.pickle", "FileArray")
+    MISSING
+    """
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        return MISSING
+    return decode_or_missing(data, path, owner)
+
+
+def decode_or_missing(data: bytes, path: str, owner: str) -> Any:
+    """Decode ``data``; on failure warn (naming ``path``) and return :data:`MISSING`.
+
+    >>> decode_or_missing(b"garbage", "f", "X") is MISSING  # doctest: +SKIP
+    True
+    """
+    try:
+        return deserialize(data)
+    except Exception as exc:  # noqa: BLE001 - any decoding failure means "not a valid element"
+        warnings.warn(
+            f"{owner}: element file `{path}` is corrupt or truncated ({type(exc).__name__}: {exc});"
+            " treating it as missing.",
+            CorruptElementWarning,
+            stacklevel=3,
+        )
+        return MISSING
+
+
+def ensure_folder(folder: str | os.PathLike[str]) -> Path:
+    """Return ``folder`` as an absolute path, creating it if needed.
+
+    >>> import tempfile
+    >>> ensure_folder(tempfile.mkdtemp()).is_dir()
+    True
+    """
+    path = Path(folder).absolute()
+    path.mkdir(parents=True, exist_ok=True)
+    return path

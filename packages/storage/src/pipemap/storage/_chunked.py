@@ -1,0 +1,306 @@
+"""`ChunkedArray`: elements packed per chunk of linear indices (``storage_id="chunked"``).
+
+Layout of ``folder``::
+
+    chunked.json                {"format": "pipemap-chunked", "version": 1, "chunk_size": 1024}
+    c<k>/<time>-<pid>-<n>.pack  one immutable pack per write batch for chunk k (linear indices
+                                k*chunk_size ... (k+1)*chunk_size - 1), see ``_packfile``
+
+Each write batch writes one pack per touched chunk with an atomic rename, so a process killed at
+any instant leaves every element absent or complete, and concurrent writers (worker processes)
+never overwrite each other's files. The mask is the union of the packs' index tables (cached per
+immutable file). When a chunk holds more than ``max_packs`` packs they are merged into one
+(concatenating raw segments, without unpickling); the merge writes the new pack before deleting
+the ones it merged, so concurrent merges at worst leave duplicates. Later packs win on overlap.
+
+>>> import tempfile
+>>> from pipemap.storage import ChunkedArray
+>>> arr = ChunkedArray(tempfile.mkdtemp(), (100_000,))
+>>> arr.dump_many(range(100_000), list(range(100_000)))
+>>> int(arr.done_mask().sum()), arr[99_999]
+(100000, 99999)
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import time
+import warnings
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._atomic import MISSING, CorruptElementWarning, atomic_write_bytes, ensure_folder
+from ._base import StorageBase
+from ._packfile import PackError, decode_pack, encode_pack, encode_segment, merge_packs, read_indices
+from ._shapes import ShapeTuple
+
+__all__ = ["ChunkedArray"]
+
+META = "chunked.json"
+PACK_SUFFIX = ".pack"
+_counter = itertools.count()
+_CACHE_CHUNKS = 8
+
+
+def _pack_name() -> str:
+    return f"{time.time_ns():020d}-{os.getpid():08d}-{next(_counter):08d}{PACK_SUFFIX}"
+
+
+class ChunkedArray(StorageBase):
+    """A few packed files per chunk of elements plus an index table per pack.
+
+    Extras: ``chunk_size`` (elements per chunk, default 1024; an existing folder keeps its own)
+    and ``max_packs`` (packs per chunk before they are merged, default 8).
+
+    >>> import tempfile
+    >>> arr = ChunkedArray(tempfile.mkdtemp(), (3, 4), chunk_size=5)
+    >>> arr.dump((2, 3), "last"); arr.get_from_index(11)
+    'last'
+    """
+
+    storage_id = "chunked"
+    requires_serialization = True
+    folder: Path
+
+    def __init__(
+        self,
+        folder: str | Path,
+        shape: ShapeTuple,
+        internal_shape: ShapeTuple | None = None,
+        shape_mask: Sequence[bool] | None = None,
+        *,
+        chunk_size: int = 1024,
+        max_packs: int = 8,
+    ) -> None:
+        super().__init__(folder, shape, internal_shape, shape_mask)
+        if int(chunk_size) < 1 or int(max_packs) < 2:
+            msg = f"chunk_size must be >= 1 and max_packs >= 2, got {chunk_size} and {max_packs}"
+            raise ValueError(msg)
+        self.folder = ensure_folder(folder)
+        self.max_packs = int(max_packs)
+        self.chunk_size = self._init_meta(int(chunk_size))
+        self._reset_caches()
+
+    def _init_meta(self, chunk_size: int) -> int:
+        path = self.folder / META
+        try:
+            meta = json.loads(path.read_text())
+        except FileNotFoundError:
+            meta = {"format": "pipemap-chunked", "version": 1, "chunk_size": chunk_size}
+            atomic_write_bytes(path, json.dumps(meta).encode())
+            return chunk_size
+        except ValueError as exc:
+            msg = f"{self._describe()}: `{path}` is not valid JSON ({exc})"
+            raise ValueError(msg) from exc
+        if meta.get("format") != "pipemap-chunked" or meta.get("version") != 1:
+            msg = f"{self._describe()}: `{path}` describes an unknown format {meta!r}"
+            raise ValueError(msg)
+        return int(meta["chunk_size"])
+
+    def _reset_caches(self) -> None:
+        self._index_cache: dict[str, np.ndarray] = {}
+        self._chunk_cache: OrderedDict[int, tuple[tuple[str, ...], dict[int, Any]]] = OrderedDict()
+        self._known_dirs: set[int] = set()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        for name in ("_index_cache", "_chunk_cache", "_known_dirs"):
+            state.pop(name, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._reset_caches()
+
+    def __repr__(self) -> str:
+        return super().__repr__()[:-1] + f", chunk_size={self.chunk_size})"
+
+    @property
+    def dump_in_subprocess(self) -> bool:
+        """True: every write batch is its own file, so workers write directly and concurrently."""
+        return True
+
+    # ------------------------------------------------------------------ files
+    def _chunk_dir(self, chunk: int) -> str:
+        return f"{self.folder}{os.sep}c{chunk}"
+
+    def _list_packs(self, chunk: int) -> list[str]:
+        try:
+            names = os.listdir(self._chunk_dir(chunk))
+        except FileNotFoundError:
+            return []
+        return sorted(n for n in names if n.endswith(PACK_SUFFIX) and not n.startswith("."))
+
+    def _chunks_on_disk(self) -> list[int]:
+        chunks = []
+        for name in os.listdir(self.folder):
+            if name[:1] == "c" and name[1:].isdigit():
+                chunks.append(int(name[1:]))
+        return chunks
+
+    def _warn_corrupt(self, path: str, exc: Exception) -> None:
+        warnings.warn(
+            f"{self._describe()}: pack file `{path}` is corrupt or truncated ({type(exc).__name__}: {exc});"
+            " its elements are treated as missing.",
+            CorruptElementWarning,
+            stacklevel=4,
+        )
+
+    # ------------------------------------------------------------------ writes
+    def _put_many(self, indices: np.ndarray, values: list[Any]) -> None:
+        chunks = indices // self.chunk_size
+        if len(chunks) > 1 and np.any(chunks[1:] < chunks[:-1]):
+            order = np.argsort(chunks, kind="stable")
+            indices, chunks = indices[order], chunks[order]
+            values = [values[i] for i in order.tolist()]
+        bounds = np.flatnonzero(np.diff(chunks)) + 1
+        starts = [0, *bounds.tolist()]
+        stops = [*bounds.tolist(), len(indices)]
+        blobs = []
+        for start, stop in zip(starts, stops):  # serialize all first: a failure writes nothing
+            segment = encode_segment(values[start:stop])
+            blobs.append((int(chunks[start]), encode_pack(indices[start:stop], [segment])))
+        for chunk, blob in blobs:
+            directory = self._chunk_dir(chunk)
+            if chunk not in self._known_dirs:
+                os.makedirs(directory, exist_ok=True)
+                self._known_dirs.add(chunk)
+            atomic_write_bytes(directory + os.sep + _pack_name(), blob)
+            self._maybe_compact(chunk)
+
+    def _maybe_compact(self, chunk: int) -> None:
+        names = self._list_packs(chunk)
+        if len(names) > self.max_packs:
+            self._compact_chunk(chunk, names)
+
+    def _compact_chunk(self, chunk: int, names: list[str]) -> None:
+        directory = self._chunk_dir(chunk) + os.sep
+        blobs = []
+        for name in names:
+            try:
+                with open(directory + name, "rb") as handle:
+                    blobs.append(handle.read())
+            except FileNotFoundError:
+                return  # a concurrent merge got there first
+        try:
+            merged = merge_packs(blobs)
+        except PackError:
+            return  # leave corrupt files alone; readers warn about them
+        last = names[-1]
+        merged_name = f"{last[:-len(PACK_SUFFIX)]}-m{os.getpid()}-{next(_counter)}{PACK_SUFFIX}"
+        atomic_write_bytes(directory + merged_name, merged)
+        for name in names:
+            try:
+                os.unlink(directory + name)
+            except FileNotFoundError:
+                pass
+
+    def compact(self) -> None:
+        """Merge the packs of every chunk into one file per chunk."""
+        for chunk in self._chunks_on_disk():
+            names = self._list_packs(chunk)
+            if len(names) > 1:
+                self._compact_chunk(chunk, names)
+
+    # ------------------------------------------------------------------ reads
+    def _pack_indices(self, path: str) -> np.ndarray | None:
+        cached = self._index_cache.get(path)
+        if cached is not None:
+            return cached
+        try:
+            indices = read_indices(path)
+        except FileNotFoundError:
+            raise
+        except (PackError, OSError) as exc:
+            self._warn_corrupt(path, exc)
+            return None
+        self._index_cache[path] = indices
+        return indices
+
+    def done_mask(self) -> np.ndarray:
+        """True where some pack holds the element (index tables only; values are not read).
+
+        >>> import tempfile
+        >>> a = ChunkedArray(tempfile.mkdtemp(), (4,)); a.dump_many([1, 3], "ab"); a.done_mask().tolist()
+        [False, True, False, True]
+        """
+        size = self.size
+        mask = np.zeros(size, dtype=bool)
+        live: set[str] = set()
+        for chunk in self._chunks_on_disk():
+            for _attempt in range(5):
+                directory = self._chunk_dir(chunk) + os.sep
+                paths = [directory + n for n in self._list_packs(chunk)]
+                try:
+                    tables = [self._pack_indices(p) for p in paths]
+                    break
+                except FileNotFoundError:  # merged away while listing: list again
+                    continue
+            else:  # pragma: no cover - pathological churn
+                tables = []
+            for path, table in zip(paths, tables):
+                live.add(path)
+                if table is not None:
+                    mask[table[table < size]] = True
+        for stale in set(self._index_cache) - live:
+            del self._index_cache[stale]
+        return mask
+
+    def _load_chunk(self, chunk: int) -> dict[int, Any]:
+        for _attempt in range(5):
+            names = tuple(self._list_packs(chunk))
+            cached = self._chunk_cache.get(chunk)
+            if cached is not None and cached[0] == names:
+                self._chunk_cache.move_to_end(chunk)
+                return cached[1]
+            try:
+                content = self._read_packs(chunk, names)
+            except FileNotFoundError:
+                continue
+            self._chunk_cache[chunk] = (names, content)
+            if len(self._chunk_cache) > _CACHE_CHUNKS:
+                self._chunk_cache.popitem(last=False)
+            return content
+        return {}  # pragma: no cover - pathological churn
+
+    def _read_packs(self, chunk: int, names: tuple[str, ...]) -> dict[int, Any]:
+        directory = self._chunk_dir(chunk) + os.sep
+        content: dict[int, Any] = {}
+        for name in names:
+            path = directory + name
+            with open(path, "rb") as handle:
+                blob = handle.read()
+            try:
+                indices, values = decode_pack(blob)
+            except Exception as exc:  # noqa: BLE001 - any decoding failure: treat as missing
+                self._warn_corrupt(path, exc)
+                continue
+            content.update(zip(indices.tolist(), values))
+        return content
+
+    def _get_linear(self, index: int) -> Any:
+        return self._load_chunk(index // self.chunk_size).get(index, MISSING)
+
+    def _has_linear(self, index: int) -> bool:
+        return self._get_linear(index) is not MISSING
+
+    def _get_many(self, indices: np.ndarray) -> list[Any]:
+        chunk_size = self.chunk_size
+        out: list[Any] = [MISSING] * len(indices)
+        idx_list = indices.tolist()
+        chunk_of = (indices // chunk_size).tolist()
+        by_chunk: dict[int, list[int]] = {}
+        for position, chunk in enumerate(chunk_of):
+            by_chunk.setdefault(chunk, []).append(position)
+        for chunk, positions in by_chunk.items():
+            content = self._load_chunk(chunk)
+            get = content.get
+            for position in positions:
+                out[position] = get(idx_list[position], MISSING)
+        return out

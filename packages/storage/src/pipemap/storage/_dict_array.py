@@ -1,0 +1,147 @@
+"""`DictArray`: elements in a dict keyed by external index tuples (``storage_id="dict"``).
+
+``persist()`` writes ``dict_array.cloudpickle`` into ``folder`` (atomically); a new instance on
+the same folder loads it (memory-storage resume).
+
+>>> from pipemap.storage import DictArray
+>>> arr = DictArray(None, (2, 3))
+>>> arr.dump((0, 0), "a"); arr.dump((1, 2), "b")
+>>> arr[0, 1] is np.ma.masked, arr.to_array().count()
+(True, 2)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import MutableMapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._atomic import MISSING, atomic_write_bytes, deserialize, serialize
+from ._base import StorageBase
+from ._shapes import ShapeTuple, c_strides
+
+__all__ = ["DICT_FILENAME", "DictArray"]
+
+DICT_FILENAME = "dict_array.cloudpickle"
+
+
+class DictArray(StorageBase):
+    """A dict-backed array living in the main process's memory.
+
+    Slices return a plain object ``ndarray`` whose missing cells hold ``np.ma.masked`` (with
+    internal axes, missing cells read as ``None``: pipefunc's behaviour, kept for compatibility).
+
+    >>> arr = DictArray(None, (3,)); arr.dump((1,), 5); arr[:].tolist()
+    [masked, 5, masked]
+    """
+
+    storage_id = "dict"
+    requires_serialization = False
+
+    def __init__(
+        self,
+        folder: str | Path | None,
+        shape: ShapeTuple,
+        internal_shape: ShapeTuple | None = None,
+        shape_mask: Sequence[bool] | None = None,
+        *,
+        mapping: MutableMapping[tuple[int, ...], Any] | None = None,
+    ) -> None:
+        super().__init__(folder, shape, internal_shape, shape_mask)
+        self._dict: MutableMapping[tuple[int, ...], Any] = {} if mapping is None else mapping
+        self.load()
+
+    @property
+    def dump_in_subprocess(self) -> bool:
+        """False: the dict lives in the main process; workers return values instead."""
+        return False
+
+    @property
+    def supports_persist(self) -> bool:
+        """True when a ``folder`` is set: ``persist()`` writes ``dict_array.cloudpickle``."""
+        return self.folder is not None
+
+    # ------------------------------------------------------------------ primitives
+    def _key(self, index: int) -> tuple[int, ...]:
+        return tuple((index // s) % n for s, n in zip(self.strides, self.resolved_shape))
+
+    def _keys(self, indices: np.ndarray) -> list[tuple[int, ...]]:
+        shape = self.resolved_shape
+        if not shape:
+            return [()] * len(indices)
+        if len(shape) == 1:
+            return [(i,) for i in indices.tolist()]
+        columns = [c.tolist() for c in np.unravel_index(indices, shape)]
+        return list(zip(*columns))
+
+    def _get_linear(self, index: int) -> Any:
+        return self._dict.get(self._key(index), MISSING)
+
+    def _get_many(self, indices: np.ndarray) -> list[Any]:
+        get = self._dict.get
+        return [get(k, MISSING) for k in self._keys(indices)]
+
+    def _put_many(self, indices: np.ndarray, values: list[Any]) -> None:
+        self._dict.update(zip(self._keys(indices), values))
+
+    def done_mask(self) -> np.ndarray:
+        """True where a key is present.
+
+        >>> a = DictArray(None, (2, 2)); a.dump((1, 0), 0); a.done_mask().tolist()
+        [False, False, True, False]
+        """
+        shape = self.resolved_shape
+        mask = np.zeros(self.size, dtype=bool)
+        keys = list(self._dict.keys())
+        if keys:
+            if shape:
+                multi = np.asarray(keys, dtype=np.int64).reshape(len(keys), len(shape))
+                mask[multi @ np.asarray(c_strides(shape), dtype=np.int64)] = True
+            else:
+                mask[0] = True
+        return mask
+
+    def _missing_cell(self) -> Any:
+        return None if self.internal_shape else np.ma.masked
+
+    def _wrap_slice(self, data: np.ndarray, mask: np.ndarray) -> Any:
+        return data
+
+    # ------------------------------------------------------------------ persistence
+    def _path(self) -> Path:
+        assert self.folder is not None
+        return self.folder / DICT_FILENAME
+
+    def persist(self) -> None:
+        """Write the content to ``folder/dict_array.cloudpickle`` atomically (no-op without folder).
+
+        >>> import tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> a = DictArray(folder, (2,)); a.dump((1,), "x"); a.persist()
+        >>> DictArray(folder, (2,))[1]
+        'x'
+        """
+        if self.folder is None:
+            return
+        os.makedirs(self.folder, exist_ok=True)
+        atomic_write_bytes(self._path(), serialize(dict(self._dict)))
+
+    def load(self) -> None:
+        """Load ``folder/dict_array.cloudpickle`` into the mapping if it exists."""
+        if self.folder is None:
+            return
+        path = self._path()
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return
+        try:
+            loaded = deserialize(data)
+        except Exception as exc:
+            msg = f"{type(self).__name__}: could not load `{path}` ({type(exc).__name__}: {exc})"
+            raise ValueError(msg) from exc
+        self._dict.clear()
+        self._dict.update(loaded)

@@ -1,0 +1,146 @@
+"""`FileArray`: one cloudpickle file per element, named ``__{n}__.pickle`` by linear index.
+
+Writes are atomic (temporary file in the same folder + ``os.replace``); a torn or corrupt file reads
+as missing with a :class:`~pipemap.storage.CorruptElementWarning`.
+
+>>> import tempfile
+>>> from pipemap.storage import FileArray
+>>> arr = FileArray(tempfile.mkdtemp(), (3, 4, 5))
+>>> arr.dump((1, 2, 3), {"a": 1})
+>>> sorted(p.name for p in arr.folder.iterdir())
+['__33__.pickle']
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._atomic import MISSING, atomic_write_bytes, ensure_folder, read_element_file, serialize
+from ._base import StorageBase
+from ._shapes import ShapeTuple
+
+__all__ = ["FILENAME_TEMPLATE", "FileArray"]
+
+FILENAME_TEMPLATE = "__{:d}__.pickle"
+_PROBE = 987654321
+
+
+class FileArray(StorageBase):
+    """Array interface to a folder of element files (``storage_id="file_array"``).
+
+    ``__getitem__`` returns ``np.ma.masked`` for absent files; slices return masked arrays.
+
+    >>> import tempfile
+    >>> arr = FileArray(tempfile.mkdtemp(), (2,))
+    >>> arr.dump((0,), "x"); arr[0], arr[1] is np.ma.masked
+    ('x', True)
+    """
+
+    storage_id = "file_array"
+    requires_serialization = True
+    folder: Path
+
+    def __init__(
+        self,
+        folder: str | Path,
+        shape: ShapeTuple,
+        internal_shape: ShapeTuple | None = None,
+        shape_mask: Sequence[bool] | None = None,
+        *,
+        filename_template: str = FILENAME_TEMPLATE,
+    ) -> None:
+        super().__init__(folder, shape, internal_shape, shape_mask)
+        self.folder = ensure_folder(folder)
+        self.filename_template = str(filename_template)
+        probe = self.filename_template.format(_PROBE)
+        prefix, found, suffix = probe.partition(str(_PROBE))
+        if not found or os.sep in probe:
+            msg = f"filename_template {filename_template!r} must format a linear index into a plain file name"
+            raise ValueError(msg)
+        self._prefix, self._suffix = prefix, suffix
+        self._dir = str(self.folder) + os.sep
+
+    def __repr__(self) -> str:
+        return super().__repr__()[:-1] + f", filename_template={self.filename_template!r})"
+
+    @property
+    def dump_in_subprocess(self) -> bool:
+        """True: every element is its own file, so workers write directly."""
+        return True
+
+    def _path(self, index: int) -> str:
+        return self._dir + self._prefix + str(index) + self._suffix
+
+    def _get_linear(self, index: int) -> Any:
+        return read_element_file(self._path(index), self._describe())
+
+    def _has_linear(self, index: int) -> bool:
+        return os.path.isfile(self._path(index))
+
+    def _put_many(self, indices: np.ndarray, values: list[Any]) -> None:
+        payloads = [serialize(v) for v in values]  # serialize everything first: a failure writes nothing
+        path = self._path
+        for index, payload in zip(indices.tolist(), payloads):
+            atomic_write_bytes(path(index), payload)
+
+    def _stored_indices(self) -> np.ndarray:
+        prefix, suffix = self._prefix, self._suffix
+        start, stop = len(prefix), -len(suffix) if suffix else None
+        names = os.listdir(self.folder)
+        found = [
+            name[start:stop]
+            for name in names
+            if name.startswith(prefix) and name.endswith(suffix)
+        ]
+        digits = [s for s in found if s.isdigit()]
+        return np.array(digits, dtype=np.int64) if digits else np.empty(0, dtype=np.int64)
+
+    def done_mask(self) -> np.ndarray:
+        """True where an element file exists (one directory listing, no per-file stat).
+
+        >>> import tempfile
+        >>> a = FileArray(tempfile.mkdtemp(), (3,)); a.dump((2,), 1); a.done_mask().tolist()
+        [False, False, True]
+        """
+        size = self.size
+        mask = np.zeros(size, dtype=bool)
+        indices = self._stored_indices()
+        mask[indices[indices < size]] = True
+        return mask
+
+    def get_from_index(self, index: int) -> Any:
+        """Return the element at linear ``index``; ``FileNotFoundError`` if absent (or corrupt)."""
+        path = self._path(int(index))
+        value = read_element_file(path, self._describe())
+        if value is MISSING:
+            msg = f"Element file `{path}` of {self._describe()} does not exist or is corrupt"
+            raise FileNotFoundError(msg)
+        return value
+
+    @classmethod
+    def from_data(cls, data: Any, folder: str | Path) -> FileArray:
+        """Create a FileArray of shape ``np.shape(data)`` in ``folder`` holding every element of ``data``.
+
+        Useful to pass large inputs by reference (the object carries a folder, not data).
+
+        >>> import tempfile
+        >>> arr = FileArray.from_data([1, 2, 3], tempfile.mkdtemp())
+        >>> arr.to_array().tolist()
+        [1, 2, 3]
+        """
+        if isinstance(data, np.ndarray):
+            flat = list(data.ravel())
+            shape = data.shape
+        else:
+            shape = np.shape(data)
+            holder = np.empty(shape, dtype=object)
+            holder[...] = data if len(shape) != 1 else list(data)
+            flat = holder.ravel().tolist() if len(shape) != 1 else list(data)
+        array = cls(folder, shape)
+        array.dump_many(range(len(flat)), flat)
+        return array

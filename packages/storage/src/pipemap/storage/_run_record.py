@@ -1,0 +1,389 @@
+"""The run folder's ``run_info.json`` record and the readers that reopen its stores.
+
+See ``packages/storage/FORMAT.md`` for the on-disk layout. Reading a run folder needs only this
+package: mapped outputs are found by parsing ``mapspecs_as_strings``.
+
+>>> import tempfile
+>>> folder = tempfile.mkdtemp()
+>>> rec = RunRecord(inputs={"x": [1, 2]}, defaults={}, all_output_names={"y"}, shapes={"x": (2,), "y": (2,)},
+...     resolved_shapes={"x": (2,), "y": (2,)}, internal_shapes=None, shape_masks={"y": (True,)},
+...     run_folder=folder, mapspecs_as_strings=["x[i] -> y[i]"], storage="file_array")
+>>> rec.dump()
+>>> loaded, stores = open_run_folder(folder)
+>>> loaded.inputs, type(stores["y"]).__name__
+({'x': [1, 2]}, 'FileArray')
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ._atomic import atomic_write_bytes, deserialize, serialize
+from ._base import StorageBase
+from ._registry import get_storage_class, storage_id_for as _storage_id_for
+from ._values import FileValue
+
+__all__ = [
+    "FORMAT_VERSION",
+    "RunFolderError",
+    "RunRecord",
+    "mapped_outputs",
+    "open_run_folder",
+    "open_store",
+    "output_folder",
+]
+
+FORMAT_VERSION = 1
+RUN_INFO = "run_info.json"
+
+
+def _package_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("pipemap-storage")
+    except Exception:  # noqa: BLE001
+        return "unknown"
+
+
+class RunFolderError(ValueError):
+    """A run folder (or its ``run_info.json``) is missing, malformed or from a newer format."""
+
+
+def check_name(name: str) -> str:
+    """Validate an input/output name that becomes a file or folder name.
+
+    >>> check_name("foo.a")
+    'foo.a'
+    >>> check_name("../x")
+    Traceback (most recent call last):
+    ...
+    ValueError: Name `../x` cannot be used as a file name in a run folder (it contains a path separator or '..')
+    """
+    if not isinstance(name, str) or not name or "/" in name or "\\" in name or name in {".", ".."} or ".." in name:
+        msg = f"Name `{name}` cannot be used as a file name in a run folder (it contains a path separator or '..')"
+        raise ValueError(msg)
+    return name
+
+
+def output_folder(run_folder: str | Path, output_name: str) -> Path:
+    """``<run_folder>/outputs/<output_name>`` (the name is validated).
+
+    >>> output_folder("/r", "y").as_posix()
+    '/r/outputs/y'
+    """
+    return Path(run_folder) / "outputs" / check_name(output_name)
+
+
+_ARRAY_NAME = re.compile(r"([^\s,\[\]]+)\s*\[")
+
+
+def mapped_outputs(mapspecs_as_strings: list[str]) -> dict[str, tuple[str, ...]]:
+    """{output name: all outputs of its spec} for every spec with inputs (those map their outputs).
+
+    >>> mapped_outputs(["x[i] -> y1[i], y2[i]", "... -> g[i]"])
+    {'y1': ('y1', 'y2'), 'y2': ('y1', 'y2')}
+    """
+    result: dict[str, tuple[str, ...]] = {}
+    for spec in mapspecs_as_strings:
+        lhs, arrow, rhs = spec.partition("->")
+        if not arrow:
+            msg = f"Malformed mapspec string {spec!r} in run_info.json (no '->')"
+            raise RunFolderError(msg)
+        inputs = [n for n in _ARRAY_NAME.findall(lhs) if n != "..."]
+        if not inputs:
+            continue
+        outputs = tuple(_ARRAY_NAME.findall(rhs))
+        for name in outputs:
+            result[name] = outputs
+    return result
+
+
+def _encode_key(key: str | tuple[str, ...]) -> str:
+    return ",".join(key) if isinstance(key, tuple) else key
+
+
+def _decode_key(key: str) -> str | tuple[str, ...]:
+    return tuple(key.split(",")) if "," in key else key
+
+
+def _encode_dict(d: Mapping[Any, Any] | None, value: Any = lambda v: list(v)) -> Any:
+    if d is None:
+        return None
+    return {_encode_key(k): value(v) for k, v in d.items()}
+
+
+def _shape_value(v: Any) -> Any:
+    return list(v) if isinstance(v, (tuple, list)) else v
+
+
+@dataclass
+class RunRecord:
+    """The ``run_info.json`` record of a run (format version 1).
+
+    A plain, subclassable dataclass; ``resolved_shapes`` is updated as ``"?"`` sizes resolve.
+    Tuple names (multi-output functions) are keys like ``("y1", "y2")`` in memory and
+    ``"y1,y2"`` on disk.
+    """
+
+    inputs: dict[str, Any]
+    defaults: dict[str, Any]
+    all_output_names: set[str]
+    shapes: dict[str | tuple[str, ...], tuple[Any, ...]]
+    resolved_shapes: dict[str | tuple[str, ...], tuple[Any, ...]]
+    internal_shapes: dict[str, Any] | None
+    shape_masks: dict[str | tuple[str, ...], tuple[bool, ...]]
+    run_folder: Path | None
+    mapspecs_as_strings: list[str]
+    storage: str | dict[str | tuple[str, ...], str]
+    error_handling: str = "raise"
+    pipemap_version: str = field(default_factory=_package_version)
+    created_at: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat())
+
+    version: ClassVar[int] = FORMAT_VERSION
+
+    def __post_init__(self) -> None:
+        if self.run_folder is not None:
+            self.run_folder = Path(self.run_folder).absolute()
+
+    # -------------------------------------------------------------- paths
+    @staticmethod
+    def path(run_folder: str | Path) -> Path:
+        """``<run_folder>/run_info.json``."""
+        return Path(run_folder) / RUN_INFO
+
+    def _folder(self) -> Path:
+        if self.run_folder is None:
+            msg = "This run has no run_folder"
+            raise ValueError(msg)
+        return self.run_folder
+
+    @property
+    def input_paths(self) -> dict[str, Path]:
+        """{input name: ``<run_folder>/inputs/<name>.cloudpickle``}."""
+        folder = self._folder()
+        return {name: folder / "inputs" / f"{check_name(name)}.cloudpickle" for name in self.inputs}
+
+    @property
+    def defaults_path(self) -> Path:
+        """``<run_folder>/defaults/defaults.cloudpickle``."""
+        return self._folder() / "defaults" / "defaults.cloudpickle"
+
+    # -------------------------------------------------------------- helpers
+    def mapped_outputs(self) -> dict[str, tuple[str, ...]]:
+        """{mapped output name: outputs of the same function}."""
+        return mapped_outputs(self.mapspecs_as_strings)
+
+    def storage_id_for(self, output_name: str) -> str:
+        """The storage id chosen for ``output_name`` (per-output dict with ``""`` default resolved)."""
+        group = self.mapped_outputs().get(output_name, (output_name,))
+        return _storage_id_for(self.storage, group if len(group) > 1 else output_name)
+
+    def _lookup(self, table: Mapping[Any, Any], name: str) -> Any:
+        if name in table:
+            return table[name]
+        for key, value in table.items():
+            if isinstance(key, tuple) and name in key:
+                return value
+        msg = f"Output `{name}` has no entry in this run's shapes/shape_masks (known: {sorted(map(str, table))})"
+        raise KeyError(msg)
+
+    def full_shape_and_mask(self, output_name: str) -> tuple[tuple[Any, ...], tuple[bool, ...]]:
+        """The (resolved where known) full shape and shape mask of a mapped output."""
+        shape = tuple(self._lookup(self.resolved_shapes or self.shapes, output_name))
+        mask = tuple(self._lookup(self.shape_masks, output_name))
+        return shape, mask
+
+    # -------------------------------------------------------------- dump/load
+    def to_json_dict(self) -> dict[str, Any]:
+        """The JSON-ready dict written to ``run_info.json``."""
+        folder = self._folder()
+        storage = self.storage if isinstance(self.storage, str) else _encode_dict(self.storage, lambda v: v)
+        internal = None
+        if self.internal_shapes is not None:
+            internal = {_encode_key(k): _shape_value(v) for k, v in self.internal_shapes.items()}
+        data: dict[str, Any] = {"version": FORMAT_VERSION}
+        for f in fields(self):
+            name = f.name
+            if name in {"inputs", "defaults"}:
+                continue
+            value = getattr(self, name)
+            if name == "all_output_names":
+                value = sorted(value)
+            elif name in {"shapes", "resolved_shapes", "shape_masks"}:
+                value = _encode_dict(value, _shape_value)
+            elif name == "internal_shapes":
+                value = internal
+            elif name == "storage":
+                value = storage
+            elif name == "run_folder":
+                value = str(folder)
+            elif name == "mapspecs_as_strings":
+                value = list(value)
+            elif isinstance(value, Path):
+                value = str(value)
+            data[name] = value
+        data["input_paths"] = {k: str(p.relative_to(folder)) for k, p in self.input_paths.items()}
+        data["defaults_path"] = str(self.defaults_path.relative_to(folder))
+        return data
+
+    def dump(self) -> None:
+        """Write inputs, defaults and ``run_info.json`` (each file atomically)."""
+        folder = self._folder()
+        for name, path in self.input_paths.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(path, serialize(self.inputs[name]))
+        self.defaults_path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(self.defaults_path, serialize(self.defaults))
+        text = json.dumps(self.to_json_dict(), indent=4)
+        atomic_write_bytes(self.path(folder), text.encode())
+
+    @classmethod
+    def load(cls, run_folder: str | Path) -> RunRecord:
+        """Read ``<run_folder>/run_info.json`` (format versions 0 = pipefunc layout, and 1).
+
+        The folder where the json was found becomes ``run_folder`` (moved folders work).
+        """
+        folder = Path(run_folder).absolute()
+        path = cls.path(folder)
+        if not folder.is_dir():
+            msg = f"`{folder}` is not a run folder: the directory does not exist"
+            raise RunFolderError(msg)
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            msg = f"`{folder}` is not a run folder: it has no `{RUN_INFO}`"
+            raise RunFolderError(msg) from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            msg = f"`{path}` is not valid JSON: {exc}"
+            raise RunFolderError(msg) from exc
+        if not isinstance(data, dict):
+            msg = f"`{path}` must hold a JSON object, got {type(data).__name__}"
+            raise RunFolderError(msg)
+        version = data.get("version", 0)
+        if not isinstance(version, int) or version > FORMAT_VERSION or version < 0:
+            msg = (
+                f"`{path}` has format version {version!r}; this pipemap-storage reads versions up to"
+                f" {FORMAT_VERSION}. Upgrade pipemap to read it."
+            )
+            raise RunFolderError(msg)
+        kwargs = _decode_fields(data, path)
+        kwargs["run_folder"] = folder
+        kwargs["inputs"] = _load_inputs(folder, data, path)
+        kwargs["defaults"] = _load_pickle(_relocate(folder, data.get("defaults_path", "defaults/defaults.cloudpickle")), path, "defaults")
+        known = {f.name for f in fields(cls) if f.init}
+        return cls(**{k: v for k, v in kwargs.items() if k in known})
+
+
+_REQUIRED: dict[str, type | tuple[type, ...]] = {
+    "all_output_names": list,
+    "shapes": dict,
+    "shape_masks": dict,
+    "mapspecs_as_strings": list,
+    "storage": (str, dict),
+}
+
+
+def _decode_fields(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    for name, kind in _REQUIRED.items():
+        if name not in data:
+            msg = f"`{path}` is missing the required field `{name}`"
+            raise RunFolderError(msg)
+        if not isinstance(data[name], kind):
+            msg = f"`{path}`: field `{name}` has type {type(data[name]).__name__}, expected {kind}"
+            raise RunFolderError(msg)
+    for name, kind in {"internal_shapes": (dict, type(None)), "resolved_shapes": dict, "error_handling": str}.items():
+        if name in data and data[name] is not None and not isinstance(data[name], kind):
+            msg = f"`{path}`: field `{name}` has type {type(data[name]).__name__}, expected {kind}"
+            raise RunFolderError(msg)
+
+    def shapes(d: dict[str, Any]) -> dict[Any, tuple[Any, ...]]:
+        return {_decode_key(k): tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+
+    storage = data["storage"]
+    if isinstance(storage, dict):
+        storage = {_decode_key(k): v for k, v in storage.items()}
+    internal = data.get("internal_shapes")
+    if internal is not None:
+        internal = {_decode_key(k): tuple(v) if isinstance(v, list) else v for k, v in internal.items()}
+    out: dict[str, Any] = {
+        "all_output_names": set(data["all_output_names"]),
+        "shapes": shapes(data["shapes"]),
+        "resolved_shapes": shapes(data.get("resolved_shapes") or data["shapes"]),
+        "internal_shapes": internal,
+        "shape_masks": {k: tuple(bool(b) for b in v) for k, v in shapes(data["shape_masks"]).items()},
+        "mapspecs_as_strings": [str(s) for s in data["mapspecs_as_strings"]],
+        "storage": storage,
+        "error_handling": data.get("error_handling") or "raise",
+        "pipemap_version": str(data.get("pipemap_version", data.get("pipefunc_version", "unknown"))),
+    }
+    if "created_at" in data:
+        out["created_at"] = str(data["created_at"])
+    return out
+
+
+def _relocate(folder: Path, stored: str) -> Path:
+    """Resolve a stored path against ``folder`` (legacy absolute paths keep their tail)."""
+    p = Path(stored)
+    if not p.is_absolute():
+        return folder / p
+    if p.exists() and folder in p.parents:
+        return p
+    parts = p.parts
+    for anchor in ("inputs", "defaults", "outputs"):
+        if anchor in parts:
+            return folder.joinpath(*parts[len(parts) - parts[::-1].index(anchor) - 1 :])
+    return p
+
+
+def _load_pickle(path: Path, json_path: Path, what: str) -> Any:
+    try:
+        return deserialize(path.read_bytes())
+    except Exception as exc:
+        msg = f"Could not load {what} of the run in `{json_path.parent}` from `{path}` ({type(exc).__name__}: {exc})"
+        raise RunFolderError(msg) from exc
+
+
+def _load_inputs(folder: Path, data: dict[str, Any], json_path: Path) -> dict[str, Any]:
+    paths = data.get("input_paths")
+    if not isinstance(paths, dict):
+        msg = f"`{json_path}` is missing the required field `input_paths` (a dict)"
+        raise RunFolderError(msg)
+    return {name: _load_pickle(_relocate(folder, p), json_path, f"input `{name}`") for name, p in paths.items()}
+
+
+def open_store(record: RunRecord, output_name: str) -> StorageBase:
+    """Reopen the storage of a mapped output from its record.
+
+    Uses the recorded storage id, the external/internal shape split by the shape mask and the
+    folder ``outputs/<name>``.
+    """
+    if output_name not in record.mapped_outputs():
+        msg = f"`{output_name}` is not a mapped output of this run (mapped: {sorted(record.mapped_outputs())})"
+        raise ValueError(msg)
+    folder = output_folder(record._folder(), output_name)
+    full, mask = record.full_shape_and_mask(output_name)
+    external = tuple(s for s, m in zip(full, mask) if m)
+    internal = tuple(s for s, m in zip(full, mask) if not m)
+    cls = get_storage_class(record.storage_id_for(output_name))
+    return cls(folder, external, internal or None, mask if internal else None)
+
+
+def open_run_folder(run_folder: str | Path) -> tuple[RunRecord, dict[str, StorageBase | FileValue]]:
+    """Load the record and open every output: storages for mapped ones, `FileValue`s for the others."""
+    record = RunRecord.load(run_folder)
+    folder = record._folder()
+    mapped = record.mapped_outputs()
+    stores: dict[str, StorageBase | FileValue] = {}
+    for name in sorted(record.all_output_names):
+        if name in mapped:
+            stores[name] = open_store(record, name)
+        else:
+            stores[name] = FileValue(folder / "outputs" / f"{check_name(name)}.cloudpickle")
+    return record, stores

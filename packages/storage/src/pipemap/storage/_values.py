@@ -1,0 +1,90 @@
+"""Holders for single (non-mapped) outputs: `FileValue` on disk, `DirectValue` in memory.
+
+>>> import tempfile, pathlib
+>>> fv = FileValue(pathlib.Path(tempfile.mkdtemp()) / "outputs" / "s.cloudpickle")
+>>> fv.exists()
+False
+>>> fv.dump({"sum": 3}); fv.load()
+{'sum': 3}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ._atomic import MISSING, atomic_write_bytes, deserialize, serialize
+
+__all__ = ["DirectValue", "FileValue"]
+
+
+class FileValue:
+    """One value in one file (cloudpickle), written atomically.
+
+    >>> import tempfile, pathlib
+    >>> FileValue.from_data([1, 2], pathlib.Path(tempfile.mkdtemp()) / "x.cloudpickle").load()
+    [1, 2]
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path).absolute()
+
+    def exists(self) -> bool:
+        """Whether the value has been written."""
+        return self.path.is_file()
+
+    def load(self) -> Any:
+        """Read the value (``FileNotFoundError`` if it was never written)."""
+        return deserialize(self.path.read_bytes())
+
+    def dump(self, value: Any) -> None:
+        """Write ``value`` atomically (parent folders are created)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(self.path, serialize(value))
+
+    @classmethod
+    def from_data(cls, data: Any, path: str | Path) -> FileValue:
+        """Write ``data`` to ``path`` and return the holder (pass large inputs by reference)."""
+        value = cls(path)
+        value.dump(data)
+        return value
+
+    def __repr__(self) -> str:
+        return f"FileValue(path={str(self.path)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FileValue) and other.path == self.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+
+class DirectValue:
+    """An in-memory holder for a single output when there is no run folder.
+
+    >>> holder = DirectValue(); holder.exists()
+    False
+    >>> holder.value = 3; holder.exists(), holder.value
+    (True, 3)
+    """
+
+    def __init__(self, value: Any = MISSING) -> None:
+        self.value = value
+
+    def exists(self) -> bool:
+        """Whether a value is set."""
+        return self.value is not MISSING
+
+    def load(self) -> Any:
+        """Return the value (``ValueError`` if unset)."""
+        if self.value is MISSING:
+            msg = "DirectValue has no value yet"
+            raise ValueError(msg)
+        return self.value
+
+    def dump(self, value: Any) -> None:
+        """Set the value."""
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"DirectValue({self.value!r})"
