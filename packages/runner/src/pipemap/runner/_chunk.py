@@ -1,0 +1,395 @@
+"""THE chunk-executing code path: one chunk of one mapped function.
+
+A :class:`FunctionTask` holds everything a worker needs for one mapped function of one run
+(the PipeFunc, its mapspec, the resolved external shape, the inputs, the output storages); a
+chunk is a ``range`` or an int64 array of linear indices. :func:`run_chunk` gathers the
+chunk's inputs in bulk with the mapspec's :class:`~pipemap.mapspec.IndexPlan`, calls the
+function once per element (through a call compiled for the chunk: no per-element dict), picks
+the outputs, and writes them with one ``dump_many`` per output and batch (or returns them when
+the parent must write). Sequential runs call it in-process with one big chunk; long chunks
+write in batches (every ~0.25 s), so a crash loses at most one batch.
+
+>>> from pipemap.runner import PipeFunc
+>>> from pipemap.storage import DictArray
+>>> f = PipeFunc(lambda x: 2 * x, "y", mapspec="x[i] -> y[i]")
+>>> out = DictArray(None, (3,))
+>>> task = FunctionTask(f, (3,), {"x": [1, 2, 3]}, {}, (out,))
+>>> run_chunk(task, range(3)).n_done
+3
+>>> out.get_many(range(3))
+[2, 4, 6]
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from pipemap.mapspec import IndexPlan, shape_is_resolved
+
+from ._errors import (
+    error_types,
+    full_info,
+    make_error_snapshot,
+    propagated_snapshot,
+    raise_with_note,
+    scan_for_errors,
+)
+
+#: first batch of a long chunk; later batches are sized to take about BATCH_SECONDS
+FIRST_BATCH = 1024
+BATCH_SECONDS = 0.25
+
+
+@dataclass
+class FunctionTask:
+    """Everything needed to run chunks of one mapped function (picklable, sent once per worker).
+
+    ``mapped``: renamed mapspec input name -> indexable value (list, ndarray, storage, ...);
+    ``const``: renamed name -> value for every other parameter the call needs;
+    ``outputs``: the storages to write (one per output name), or None to return values;
+    ``return_values``: also return the values (the parent keeps them for the results).
+    """
+
+    func: Any
+    external_shape: tuple[int, ...]
+    mapped: dict[str, Any]
+    const: dict[str, Any]
+    outputs: tuple[Any, ...] | None
+    return_values: bool = False
+    error_handling: str = "raise"
+    n_internal: int = 0
+    check_internal: bool = False
+    internal_shape: tuple[Any, ...] = ()
+    on_batch: Callable[[ChunkResult], None] | None = field(default=None, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["on_batch"] = None
+        state.pop("_cache", None)
+        return state
+
+
+@dataclass
+class ChunkResult:
+    """What a chunk (or one batch of it) reports back: counts, optional values, first shape."""
+
+    linear: Any
+    n_done: int
+    n_failed: int = 0
+    values: tuple[list[Any], ...] | None = None
+    internal_shape: tuple[int, ...] | None = None
+    elapsed: float = 0.0
+
+
+# --------------------------------------------------------------------------- the call
+def _native_name(pf: Any, name: str) -> str:
+    return pf._inverse_renames.get(name, name)
+
+
+def compile_call(pf: Any, mapped_names: Sequence[str], const: dict[str, Any]) -> Callable[..., Any]:
+    """``call(*values)`` = ``pf.func(**{mapped: values}, **const)``, renames and bound applied.
+
+    This is the model's calling convention (``pf._call_with_renamed_kwargs``: renamed names,
+    bound values win, ``defaults=`` overrides for absent keys) compiled once per chunk into a
+    lambda with literal keywords, so no dict is built per element.
+    """
+    bound = pf.bound
+    consts: dict[str, Any] = {}
+    overrides = getattr(pf, "_defaults", {})
+    for name, value in overrides.items():
+        consts[_native_name(pf, name)] = value
+    for name, value in const.items():
+        consts[_native_name(pf, name)] = value
+    for name, value in bound.items():
+        consts[_native_name(pf, name)] = value
+    positional = [n for n in mapped_names if n not in bound]
+    natives = [_native_name(pf, n) for n in positional]
+    for native in natives:
+        consts.pop(native, None)
+    params = ", ".join(f"_a{k}" for k in range(len(natives)))
+    kwargs = ", ".join(f"{native}=_a{k}" for k, native in enumerate(natives))
+    rest = ", **_c" if consts else ""
+    sep = ", " if kwargs and rest else ""
+    src = f"lambda {params}: _f({kwargs}{sep}{rest.lstrip(', ')})" if rest else f"lambda {params}: _f({kwargs})"
+    call = eval(src, {"_f": pf.func, "_c": consts})  # noqa: S307 - names are validated identifiers
+    call.__positional__ = positional  # type: ignore[attr-defined]
+    return call
+
+
+# --------------------------------------------------------------------------- gathering
+def _gather(value: Any, sel: np.ndarray, linear: Any, strides: np.ndarray | None) -> list[Any]:
+    """The elements of ``value`` picked by selector rows ``sel`` (n, rank); -1 means ``:``."""
+    rank = sel.shape[1]
+    has_slice = bool((sel < 0).any()) if sel.size else False
+    if not has_slice:
+        if isinstance(value, list | range) and rank == 1:
+            col = sel[:, 0]
+            if isinstance(linear, range) and len(col) and col[0] == linear.start and col[-1] == linear.stop - 1 and len(col) == len(linear):
+                return list(value[linear.start : linear.stop])
+            return list(map(value.__getitem__, col.tolist()))
+        if isinstance(value, np.ndarray) and value.ndim == rank:
+            return list(value[tuple(sel.T)])
+        if hasattr(value, "get_many") and not value.internal_shape and rank == len(value.shape):
+            lin = sel @ np.asarray(value.strides, dtype=np.int64)
+            return value.get_many(lin)
+    return _gather_slow(value, sel)
+
+
+def _gather_slow(value: Any, sel: np.ndarray) -> list[Any]:
+    full = slice(None)
+    out = []
+    getitem = value.__getitem__
+    for row in sel.tolist():
+        key = tuple(full if k < 0 else k for k in row)
+        out.append(getitem(key[0]) if len(key) == 1 else getitem(key))
+    return out
+
+
+def gather_inputs(task: FunctionTask, plan: IndexPlan, linear: Any) -> tuple[list[str], list[list[Any]]]:
+    """Per mapped input (renamed name), the list of its values for each element of ``linear``."""
+    selectors = plan.input_selectors(linear)
+    names = []
+    columns = []
+    for name, value in task.mapped.items():
+        names.append(name)
+        columns.append(_gather(value, selectors[name], linear, None))
+    return names, columns
+
+
+# --------------------------------------------------------------------------- running
+def _task_cache(task: FunctionTask) -> dict[str, Any]:
+    cache = task.__dict__.get("_cache")
+    if cache is None:
+        pf = task.func
+        plan = IndexPlan(pf.mapspec, task.external_shape)
+        names = list(task.mapped)
+        call = compile_call(pf, names, task.const)
+        const_error = scan_for_errors(task.const) if task.error_handling == "continue" else None
+        cache = {"plan": plan, "names": names, "call": call, "const_error": const_error}
+        task.__dict__["_cache"] = cache
+    return cache
+
+
+def _kwargs_of(names: list[str], columns: list[list[Any]], k: int, const: dict[str, Any]) -> dict[str, Any]:
+    kwargs = {name: col[k] for name, col in zip(names, columns)}
+    return {**kwargs, **const}
+
+
+def _call_block(task: FunctionTask, cache: dict[str, Any], columns: list[list[Any]], linear: Any) -> tuple[list[Any], int]:
+    """Call the function for each element; returns (values, n_failed)."""
+    call = cache["call"]
+    pf = task.func
+    names = cache["names"]
+    used = [columns[names.index(n)] for n in call.__positional__]
+    n = len(linear)
+    if task.error_handling != "continue":
+        values: list[Any] = []
+        try:
+            values.extend(map(call, *used) if used else (call() for _ in range(n)))
+        except Exception as exc:  # noqa: BLE001 - re-raised with a note naming the element
+            k = len(values)
+            index = int(linear[k])
+            raise_with_note(exc, pf, _kwargs_of(names, columns, k, task.const), index)
+        return values, 0
+    # continue mode: scan inputs for errors, then call the rest, recording failures
+    const_error = cache["const_error"]
+    failed = 0
+    bad: dict[int, list[tuple[str, Any]]] = {}
+    for name, col in zip(names, columns):
+        for k, found in scan_for_errors_column(col):
+            bad.setdefault(k, []).append((name, found))
+    values = []
+    its = [iter(c) for c in used]
+    k = 0
+    while k < n:
+        if const_error is not None or k in bad:
+            errs = list(bad.get(k, []))
+            if const_error is not None:
+                errs.extend(const_error)
+            for it in its:
+                next(it)
+            values.append(propagated_snapshot(pf, errs, _kwargs_of(names, columns, k, task.const)))
+            failed += 1
+            k += 1
+            continue
+        stop = min((j for j in bad if j > k), default=n)
+        before = len(values)
+        try:
+            if its:
+                values.extend(map(call, *[_islice(it, stop - k) for it in its]))
+            else:
+                values.extend(call() for _ in range(stop - k))
+        except Exception as exc:  # noqa: BLE001 - recorded as an ErrorSnapshot
+            j = k + (len(values) - before)
+            values.append(make_error_snapshot(pf, exc, _kwargs_of(names, columns, j, task.const)))
+            failed += 1
+            k = j + 1
+            continue
+        k = stop
+    return values, failed
+
+
+def _islice(it: Any, n: int) -> Any:
+    import itertools
+
+    return itertools.islice(it, n)
+
+
+def scan_for_errors_column(col: list[Any]) -> list[tuple[int, Any]]:
+    """Positions in ``col`` whose value is (or contains) an error snapshot."""
+    types = error_types()
+    if not types:
+        return []
+    out = []
+    for k, v in enumerate(col):
+        if isinstance(v, types):
+            out.append((k, full_info(v)))
+        elif isinstance(v, np.ndarray) and v.dtype == object:
+            found = scan_for_errors({"_": v})
+            if found:
+                out.append((k, found[0][1]))
+    return out
+
+
+def _pick(task: FunctionTask, values: list[Any], cache: dict[str, Any]) -> tuple[list[Any], ...]:
+    pf = task.func
+    n_out = len(pf.output_names)
+    if n_out == 1 and pf.output_picker is None and isinstance(pf.output_name, str):
+        return (values,)
+    pick = pf._pick_outputs
+    try:
+        picked = list(map(pick, values))
+    except Exception:  # noqa: BLE001 - redo element by element to localise the failure
+        if task.error_handling != "continue":
+            picked = []
+            for v in values:
+                picked.append(pick(v))
+        picked = []
+        for v in values:
+            try:
+                picked.append(pick(v))
+            except Exception:  # noqa: BLE001
+                picked.append(_pick_each(pf, v))
+    if not picked:
+        return tuple([] for _ in range(n_out))
+    return tuple(list(col) for col in zip(*picked))
+
+
+def _pick_each(pf: Any, value: Any) -> tuple[Any, ...]:
+    """Pick outputs one by one, an ErrorSnapshot for each output whose picker raises."""
+    out = []
+    for k, name in enumerate(pf.output_names):
+        try:
+            if pf.output_picker is None:
+                out.append(value[k])
+            else:
+                out.append(pf.output_picker(value, name))
+        except Exception as exc:  # noqa: BLE001
+            out.append(make_error_snapshot(pf, exc, {"output_name": name}))
+    return tuple(out)
+
+
+def _first_internal_shape(values: list[Any], n_internal: int) -> tuple[int, ...] | None:
+    from ._shapes import value_internal_shape
+
+    types = error_types()
+    for v in values:
+        if types and isinstance(v, types):
+            continue
+        return value_internal_shape(v, n_internal)
+    return None
+
+
+def check_internal_shapes(task: FunctionTask, per_output: tuple[list[Any], ...]) -> None:
+    """SPEC 2.4: every element's leading shape must equal the internal shape (first output's
+    declared shape, or the first element's when it is ``"?"``)."""
+    from ._shapes import value_internal_shape
+
+    pf = task.func
+    types = error_types()
+    expected = task.internal_shape if task.internal_shape and shape_is_resolved(task.internal_shape) else None
+    for name, values in zip(pf.output_names, per_output):
+        for v in values:
+            if types and isinstance(v, types):
+                continue
+            got = value_internal_shape(v, task.n_internal)
+            if expected is None:
+                expected = got
+            if tuple(got) != tuple(expected):
+                msg = (
+                    f"Output shape {tuple(got)} of function '{pf.__name__}' (output '{name}') does not match"
+                    f" the expected internal shape {tuple(expected)} used in the `mapspec`"
+                    f" '{pf.mapspec}'. This error typically occurs when a `PipeFunc` returns values"
+                    " with inconsistent shapes across different invocations. Ensure that the output"
+                    " shape is consistent for all inputs."
+                )
+                raise ValueError(msg)
+
+
+def run_batch(task: FunctionTask, linear: Any) -> ChunkResult:
+    """Run one batch: gather, call, pick, write (or keep) the values."""
+    t0 = time.perf_counter()
+    cache = _task_cache(task)
+    _, columns = gather_inputs(task, cache["plan"], linear)
+    values, failed = _call_block(task, cache, columns, linear)
+    per_output = _pick(task, values, cache)
+    shape = _first_internal_shape(per_output[0], task.n_internal) if task.n_internal else None
+    if task.n_internal and task.check_internal:
+        check_internal_shapes(task, per_output)
+    if task.outputs is not None:
+        for storage, vals in zip(task.outputs, per_output):
+            if task.n_internal:
+                if shape is not None and not shape_is_resolved(storage.internal_shape):
+                    storage.internal_shape = shape
+                # the engine checks internal shapes itself (SPEC 2.4: only when results are
+                # collected); error snapshots and declared-but-wrong shapes must still be stored
+                storage._put_many(storage._check_linear(linear), vals)
+            else:
+                storage.dump_many(linear, vals)
+    keep = per_output if (task.return_values or task.outputs is None) else None
+    return ChunkResult(linear, len(values), failed, keep, shape, time.perf_counter() - t0)
+
+
+def run_chunk(task: FunctionTask, linear: Any) -> ChunkResult:
+    """Run a whole chunk, in batches when it is long (write after each, report via ``on_batch``)."""
+    n = len(linear)
+    if n <= FIRST_BATCH or (task.on_batch is None and task.outputs is None):
+        result = run_batch(task, linear)
+        if task.on_batch is not None:
+            task.on_batch(result)
+        return result
+    start = 0
+    size = FIRST_BATCH
+    total_done = total_failed = 0
+    kept: list[list[Any]] | None = None
+    shape = None
+    elapsed = 0.0
+    while start < n:
+        part = linear[start : start + size]
+        result = run_batch(task, part)
+        if task.on_batch is not None:
+            task.on_batch(result)
+        total_done += result.n_done
+        total_failed += result.n_failed
+        elapsed += result.elapsed
+        if shape is None:
+            shape = result.internal_shape
+        if result.values is not None:
+            if kept is None:
+                kept = [list(v) for v in result.values]
+            else:
+                for acc, v in zip(kept, result.values):
+                    acc.extend(v)
+        start += len(part)
+        per_element = result.elapsed / max(1, len(part))
+        size = max(FIRST_BATCH, min(1 << 20, int(BATCH_SECONDS / per_element) if per_element > 0 else 1 << 20))
+    return ChunkResult(linear, total_done, total_failed, tuple(kept) if kept is not None else None, shape, elapsed)
+
+
+def execute(task: FunctionTask, linear: Any) -> ChunkResult:
+    """Worker entry point: run a chunk and drop the values the parent does not need."""
+    return run_chunk(task, linear)

@@ -1,0 +1,146 @@
+"""``ResultDict`` and ``Result`` (SPEC 4.7).
+
+>>> r = ResultDict({"y": Result("f", {}, "y", [1, 2], None)})
+>>> r["y"].output
+[1, 2]
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+MAX_RESULT_LENGTH = 10_000
+
+
+@dataclass
+class Result:
+    """One output of a run: the producing function's name, its kwargs, the output and its store."""
+
+    function: str
+    kwargs: dict[str, Any]
+    output_name: str
+    output: Any
+    store: Any
+
+
+def _is_np_subdtype(annotation: Any) -> bool:
+    try:
+        return bool(
+            np.issubdtype(annotation, np.integer)
+            or np.issubdtype(annotation, np.floating)
+            or np.issubdtype(annotation, np.bool_)
+        )
+    except (TypeError, ValueError):
+        return False
+
+
+class ResultDict(dict[str, Result]):
+    """A ``dict[str, Result]`` in processing order, remembering the pipeline and inputs.
+
+    >>> ResultDict().copy()
+    {}
+    """
+
+    def __init__(self, *args: Any, _pipeline_: Any = None, _inputs_: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        self._pipeline = _pipeline_
+        self._inputs = _inputs_
+        super().__init__(*args, **kwargs)
+
+    def copy(self) -> ResultDict:  # type: ignore[override]
+        """A shallow copy that keeps the pipeline and inputs."""
+        return ResultDict(self, _pipeline_=self._pipeline, _inputs_=self._inputs)
+
+    def __repr__(self) -> str:
+        text = super().__repr__()
+        if len(text) > MAX_RESULT_LENGTH:
+            warnings.warn(
+                f"ResultDict is too large to display completely ({len(text):,} characters, truncated at "
+                f"{MAX_RESULT_LENGTH:,} characters). Use `dict(result_dict)` or access items by key.",
+                UserWarning,
+                stacklevel=2,
+            )
+            return text[:MAX_RESULT_LENGTH] + "..."
+        return text
+
+    def _annotations(self) -> dict[str, Any]:
+        pipeline = self._pipeline
+        out: dict[str, Any] = {}
+        if pipeline is None:
+            return out
+        if hasattr(pipeline, "output_annotations"):
+            return dict(pipeline.output_annotations)
+        import typing
+
+        for f in pipeline.functions:
+            try:
+                ann = typing.get_type_hints(f.func).get("return")
+            except Exception:  # noqa: BLE001
+                ann = getattr(f.func, "__annotations__", {}).get("return")
+            if ann is not None and isinstance(f.output_name, str):
+                out[f.output_name] = ann
+        return out
+
+    def type_cast(self, *, inplace: bool = True) -> ResultDict:
+        """Cast mapped object arrays to their numpy int/float/bool return annotation."""
+        if self._pipeline is None:
+            msg = "ResultDict was not created by Pipeline.map"
+            raise ValueError(msg)
+        result = self if inplace else self.copy()
+        names = set(getattr(self._pipeline, "mapspec_names", ()))
+        for name, annotation in self._annotations().items():
+            if name not in names or name not in result or not _is_np_subdtype(annotation):
+                continue
+            if not inplace:
+                result[name] = copy.copy(result[name])
+            try:
+                cast = np.asarray(result[name].output).astype(annotation)
+            except (TypeError, ValueError) as e:
+                warnings.warn(
+                    f"Could not cast output '{name}' to {annotation} due to error: {e}. "
+                    "Likely due to an incorrect type annotation. Leaving as original dtype.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+            else:
+                result[name].output = cast
+        return result
+
+    def _require_origin(self, what: str) -> None:
+        if self._pipeline is None or self._inputs is None:
+            msg = (
+                f"The `{what}` method can only be used when the `ResultDict` was created"
+                " by calling `pipefunc.Pipeline.map` or `pipefunc.Pipeline.map_async`"
+                " (pipemap: `run_map`/`Pipeline.map`)."
+            )
+            raise ValueError(msg)
+
+    def to_xarray(self, *, load_intermediate: bool = True, type_cast: bool = True) -> Any:
+        """Convert to an ``xarray.Dataset`` (needs pipemap.io with xarray)."""
+        self._require_origin("to_xarray")
+        from pipemap.io import xarray_dataset_from_results  # lazy: io is optional here
+
+        results = self.type_cast(inplace=False) if type_cast else self
+        return xarray_dataset_from_results(self._inputs, results, self._pipeline, load_intermediate=load_intermediate)
+
+    def to_dataframe(
+        self,
+        *,
+        load_intermediate: bool = True,
+        type_cast: bool = True,
+        backend: Literal["pandas", "polars"] = "pandas",
+    ) -> Any:
+        """Convert to a pandas (or polars) DataFrame (needs pipemap.io)."""
+        self._require_origin("to_dataframe")
+        from pipemap.io import xarray_dataset_to_dataframe
+
+        df = xarray_dataset_to_dataframe(self.to_xarray(load_intermediate=load_intermediate, type_cast=type_cast))
+        if backend == "polars":
+            import polars as pl
+
+            return pl.from_pandas(df)
+        return df

@@ -1,0 +1,134 @@
+"""Resume checks (SPEC 4.4): compare a new run with the one recorded in the run folder.
+
+>>> tolerant_equal({"a": [1.0, 2.0]}, {"a": [1.0, 2.0 + 1e-12]})
+True
+>>> tolerant_equal(1, 1.0)
+False
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+ResumeValidation = Literal["auto", "strict", "skip"]
+
+
+class _Undecidable(Exception):
+    pass
+
+
+def _eq(a: Any, b: Any) -> bool:  # noqa: PLR0911
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, Mapping):
+        if a.keys() != b.keys():
+            return False
+        return all(_eq(a[k], b[k]) for k in a)
+    if isinstance(a, np.ndarray):
+        if a.shape != b.shape:
+            return False
+        if a.dtype.kind in "fc":
+            return bool(np.array_equal(a, b, equal_nan=True) or np.allclose(a, b, rtol=1e-9, atol=0, equal_nan=True))
+        if a.dtype == object:
+            return all(_eq(x, y) for x, y in zip(a.flat, b.flat))
+        return bool(np.array_equal(a, b))
+    if isinstance(a, float):
+        if math.isnan(a) and math.isnan(b):
+            return True
+        return math.isclose(a, b, rel_tol=1e-9)
+    if isinstance(a, str | bytes):
+        return a == b
+    if isinstance(a, Sequence):
+        return len(a) == len(b) and all(_eq(x, y) for x, y in zip(a, b))
+    module = type(a).__module__ or ""
+    if module.startswith(("pandas", "polars")) and hasattr(a, "equals"):
+        return bool(a.equals(b))
+    try:
+        return bool(a == b)
+    except Exception as e:
+        raise _Undecidable(str(e)) from e
+
+
+def tolerant_equal(a: Any, b: Any) -> bool | None:
+    """Equality tolerant to float noise and NaN; None when it cannot be decided (a broken ``__eq__``)."""
+    try:
+        return _eq(a, b)
+    except _Undecidable as e:
+        warnings.warn(f"Could not compare values for equality: {e}", UserWarning, stacklevel=2)
+        return None
+    except Exception as e:  # noqa: BLE001 - any failure while comparing is undecidable
+        warnings.warn(f"Could not compare values for equality: {e!r}", UserWarning, stacklevel=2)
+        return None
+
+
+def _check_dict(name: str, new: dict[str, Any], old: dict[str, Any], validation: ResumeValidation) -> bool:
+    """Raise when unequal; return False when undecidable in ``auto`` mode (stop checking)."""
+    result = tolerant_equal(new, old)
+    if result is None:
+        if validation == "strict":
+            msg = (
+                f"Cannot compare {name} for equality ({name} may have broken `__eq__` implementations). "
+                "Cannot use `resume=True` with `resume_validation='strict'`. "
+                "Use `resume_validation='skip'` if you are certain they are identical."
+            )
+            raise ValueError(msg)
+        print(
+            f"Could not compare new `{name}` to `{name}` from previous run."
+            " Proceeding with `resume=True`, hoping for the best.",
+        )
+        return False
+    if not result:
+        changed = sorted(k for k in set(new) | set(old) if k not in new or k not in old or not tolerant_equal(new[k], old[k]))
+        detail = f" (changed: {', '.join(f'`{k}`' for k in changed)})" if changed else ""
+        msg = f"`{name}` do not match previous run, cannot use `resume=True`.{detail}"
+        raise ValueError(msg)
+    return True
+
+
+def compare_to_previous(
+    old: Any,
+    *,
+    error_handling: str,
+    internal_shapes: dict | None,
+    mapspecs_as_strings: list[str],
+    shapes: dict,
+    inputs: dict[str, Any],
+    defaults: dict[str, Any],
+    resume_validation: ResumeValidation,
+) -> None:
+    """Refuse to resume ``old`` (a loaded run record) when the new run differs (SPEC 4.4 order)."""
+    if error_handling != old.error_handling:
+        msg = (
+            f"`error_handling='{error_handling}'` does not match previous run "
+            f"(`error_handling='{old.error_handling}'`), cannot use `resume=True`. "
+            "Resuming with a different error handling mode could lead to incorrect results."
+        )
+        raise ValueError(msg)
+    if _normalize_internal(internal_shapes) != _normalize_internal(old.internal_shapes):
+        msg = "Internal shapes do not match previous run, cannot use `resume=True`."
+        raise ValueError(msg)
+    if list(mapspecs_as_strings) != list(old.mapspecs_as_strings):
+        msg = "`MapSpec`s do not match previous run, cannot use `resume=True`."
+        raise ValueError(msg)
+    old_shapes = {k: tuple(v) for k, v in old.shapes.items()}
+    new_shapes = {k: tuple(v) for k, v in shapes.items()}
+    if new_shapes != old_shapes:
+        diff = sorted(str(k) for k in set(new_shapes) | set(old_shapes) if new_shapes.get(k) != old_shapes.get(k))
+        msg = f"Shapes do not match previous run, cannot use `resume=True`. Changed: {', '.join(diff)}."
+        raise ValueError(msg)
+    if resume_validation == "skip":
+        return
+    if not _check_dict("inputs", inputs, old.inputs, resume_validation):
+        return
+    _check_dict("defaults", defaults, old.defaults, resume_validation)
+
+
+def _normalize_internal(shapes: dict | None) -> dict | None:
+    if not shapes:
+        return None
+    return {k: tuple(v) if isinstance(v, list | tuple) else v for k, v in shapes.items()}

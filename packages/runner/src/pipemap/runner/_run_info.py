@@ -1,0 +1,219 @@
+"""``RunInfo``: the run record of :mod:`pipemap.storage` plus how a run creates it (SPEC 5).
+
+>>> from pipemap.runner import Pipeline, PipeFunc
+>>> p = Pipeline([PipeFunc(lambda x: 2 * x, "y", mapspec="x[i] -> y[i]")])
+>>> info = RunInfo.create(None, p, {"x": [1, 2, 3]}, storage=None)
+>>> info.shapes["y"], info.storage, info.run_folder
+((3,), 'dict', None)
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+from pipemap.mapspec import MapSpec, external_shape_from_mask, internal_shape_from_mask, shape_is_resolved
+from pipemap.storage import DirectValue, FileValue, RunRecord, get_storage_class, storage_class_for
+from pipemap.storage._atomic import atomic_write_bytes
+
+from ._resume import compare_to_previous
+from ._shapes import at_least_tuple, map_shapes, resolve_downstream
+
+CLEANUP_DEPRECATION = (
+    "The 'cleanup' parameter is deprecated and will be removed in a future version. "
+    "Use 'resume' instead: cleanup=False is equivalent to resume=True, "
+    "cleanup=True is equivalent to resume=False"
+)
+
+
+def resolve_cleanup(cleanup: bool | None, resume: bool, *, stacklevel: int = 3) -> bool:
+    """``cleanup`` (deprecated) wins over ``resume`` as ``resume = not cleanup``."""
+    if cleanup is not None:
+        warnings.warn(CLEANUP_DEPRECATION, DeprecationWarning, stacklevel=stacklevel)
+        return not cleanup
+    return resume
+
+
+def _requires_serialization(storage: str | dict) -> bool:
+    if isinstance(storage, str):
+        return get_storage_class(storage).requires_serialization
+    return any(get_storage_class(s).requires_serialization for s in storage.values())
+
+
+def resolve_storage_and_folder(run_folder: str | Path | None, storage: str | dict | None) -> tuple[str | dict, Path | None]:
+    """SPEC 4.3: ``file_array`` with a folder, ``dict`` without; a temporary folder when needed."""
+    if run_folder is not None:
+        return storage or "file_array", Path(run_folder).absolute()
+    if storage is None:
+        return "dict", None
+    if _requires_serialization(storage):
+        temp = Path(tempfile.mkdtemp(prefix="pipemap-"))
+        warnings.warn(
+            f"{storage} storage requires a `run_folder`. Using temporary folder: `{temp}`.",
+            UserWarning,
+            stacklevel=4,
+        )
+        return storage, temp
+    return storage, None
+
+
+def merged_internal_shapes(internal_shapes: dict | None, pipeline: Any) -> dict | None:
+    """User internal shapes, then each PipeFunc's ``internal_shape`` for outputs not given."""
+    merged: dict[str, Any] = dict(internal_shapes or {})
+    for f in pipeline.functions:
+        if f.output_name in merged or f.internal_shape is None:
+            continue
+        for name in f.output_names:
+            merged.setdefault(name, f.internal_shape)
+    return merged or None
+
+
+def check_input_ranks(pipeline: Any, inputs: dict[str, Any]) -> None:
+    """Lists/tuples cannot feed a mapspec input of rank > 1 (SPEC 4.1 step 7)."""
+    dims = pipeline.mapspec_dimensions if hasattr(pipeline, "mapspec_dimensions") else {}
+    for name, value in inputs.items():
+        dim = dims.get(name, 0)
+        if dim > 1 and isinstance(value, list | tuple):
+            msg = f"Expected {dim}D `numpy.ndarray` for input `{name}`, got {type(value)}."
+            raise ValueError(msg)
+
+
+class RunInfo(RunRecord):
+    """The record of a ``run_map`` call; ``resolved_shapes`` changes as ``"?"`` sizes resolve.
+
+    With a ``run_folder`` the record, inputs and defaults are written on creation.
+    """
+
+    @classmethod
+    def create(
+        cls,
+        run_folder: str | Path | None,
+        pipeline: Any,
+        inputs: dict[str, Any],
+        internal_shapes: dict | None = None,
+        *,
+        executor: Any = None,  # noqa: ARG003 - seed signature
+        storage: str | dict | None,
+        error_handling: str = "raise",
+        cleanup: bool | None = None,
+        resume: bool = False,
+        resume_validation: str = "auto",
+    ) -> RunInfo:
+        """Choose storage and folder, clean or validate a previous run, compute shapes, write files."""
+        resume = resolve_cleanup(cleanup, resume)
+        storage, folder = resolve_storage_and_folder(run_folder, storage)
+        internal = merged_internal_shapes(internal_shapes, pipeline)
+        check_input_ranks(pipeline, inputs)
+        shapes, masks = map_shapes(pipeline, inputs, internal)
+        if folder is not None:
+            if not resume:
+                shutil.rmtree(folder, ignore_errors=True)
+            elif RunRecord.path(folder).is_file():
+                try:
+                    old = RunRecord.load(folder)
+                except Exception as e:  # noqa: BLE001
+                    msg = f"Could not load previous run info: {e}, cannot use `resume=True`."
+                    raise ValueError(msg) from None
+                compare_to_previous(
+                    old,
+                    error_handling=error_handling,
+                    internal_shapes=internal,
+                    mapspecs_as_strings=pipeline.mapspecs_as_strings,
+                    shapes=shapes,
+                    inputs=inputs,
+                    defaults=pipeline.defaults,
+                    resume_validation=resume_validation,  # type: ignore[arg-type]
+                )
+        info = cls(
+            inputs=inputs,
+            defaults=dict(pipeline.defaults),
+            all_output_names={n for f in pipeline.functions for n in f.output_names},
+            shapes=shapes,
+            resolved_shapes=dict(shapes),
+            internal_shapes=internal,
+            shape_masks=masks,
+            run_folder=folder,
+            mapspecs_as_strings=list(pipeline.mapspecs_as_strings),
+            storage=storage,
+            error_handling=error_handling,
+        )
+        if folder is not None:
+            info.dump()
+        return info
+
+    @property
+    def mapspecs(self) -> list[MapSpec]:
+        """The parsed mapspecs, in topological order."""
+        cached = self.__dict__.get("_mapspecs")
+        if cached is None:
+            cached = [MapSpec.from_string(s) for s in self.mapspecs_as_strings]
+            self.__dict__["_mapspecs"] = cached
+        return cached
+
+    def storage_class(self, output_name: str | tuple[str, ...]) -> type:
+        """The storage class for a (tuple) output name (SPEC 3.3 lookup)."""
+        return storage_class_for(self.storage, output_name)
+
+    def init_store(self) -> dict[str, Any]:
+        """A storage object per mapped output; ``FileValue``/``DirectValue`` for single outputs."""
+        store: dict[str, Any] = {}
+        for spec in self.mapspecs:
+            if not spec.inputs:
+                continue
+            names = spec.output_names
+            key = names if len(names) > 1 else names[0]
+            cls = self.storage_class(key)
+            shape = self.resolved_shapes[key]
+            mask = self.shape_masks[key]
+            external = external_shape_from_mask(shape, mask)
+            internal = internal_shape_from_mask(shape, mask)
+            for name in names:
+                folder = None if self.run_folder is None else self.run_folder / "outputs" / name
+                store[name] = cls(folder, external, internal or None, mask if internal else None)
+        for name in sorted(self.all_output_names):
+            if name not in store:
+                if self.run_folder is not None:
+                    store[name] = FileValue(self.run_folder / "outputs" / f"{name}.cloudpickle")
+                else:
+                    store[name] = DirectValue()
+        return store
+
+    def dump_record(self) -> None:
+        """Rewrite only ``run_info.json`` (after a shape became resolved)."""
+        if self.run_folder is None:
+            return
+        text = json.dumps(self.to_json_dict(), indent=4)
+        atomic_write_bytes(self.path(self.run_folder), text.encode())
+
+    def resolve_downstream_shapes(
+        self,
+        output_name: str,
+        store: dict[str, Any],
+        output: Any | None = None,
+        shape: tuple[int, ...] | None = None,
+    ) -> list[Any]:
+        """``output_name``'s full shape became known (from ``output`` or ``shape``): recompute the
+        unresolved shapes, update the storages' external/internal shapes; return changed keys."""
+        if output_name not in self.resolved_shapes or shape_is_resolved(self.resolved_shapes[output_name]):
+            return []
+        if shape is None:
+            from ._shapes import full_shape_from_value
+
+            mask = self.shape_masks[output_name]
+            shape = full_shape_from_value(output, mask, self.resolved_shapes[output_name])
+        changed = resolve_downstream(self.resolved_shapes, self.shape_masks, self.mapspecs, {output_name: tuple(shape)})
+        for key in changed:
+            for name in at_least_tuple(key):
+                storage = store.get(name)
+                if storage is not None and hasattr(storage, "get_many"):
+                    full = self.resolved_shapes[key]
+                    mask = self.shape_masks[key]
+                    storage.shape = external_shape_from_mask(full, mask)
+                    storage.internal_shape = internal_shape_from_mask(full, mask)
+        if any(shape_is_resolved(self.resolved_shapes[k]) for k in changed):
+            self.dump_record()
+        return changed

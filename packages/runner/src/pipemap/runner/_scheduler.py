@@ -1,0 +1,374 @@
+"""The asynchronous scheduling core, written once (``run_map`` is a synchronous facade over it).
+
+:func:`run_prepared` walks the pipeline generation by generation (or eagerly), runs single
+functions, and splits each mapped function's missing elements into chunks that go through
+the executor boundary (or run inline when sequential: then the coroutine never suspends,
+so the facade can drive it without an event loop). Results are written in bulk, ``"?"``
+shapes resolved, progress events emitted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+import numpy as np
+from pipemap.mapspec import external_shape_from_mask, internal_shape_from_mask, shape_is_resolved
+
+from ._chunk import ChunkResult, FunctionTask, run_chunk
+from ._chunksizes import chunksize_for, split_indices
+from ._errors import error_types, raise_with_note
+from ._events import ChunkDone, FunctionDone, RunFinished, RunStarted, ShapeResolved
+from ._executors import default_executor, executor_for, is_thread_or_sync, n_workers
+from ._prepare import Prepared
+from ._results import Result
+from ._single import run_single
+from ._store import is_storage, is_value_holder, output_array
+
+#: payloads bigger than this go through a file that each worker process reads once
+PAYLOAD_INLINE_LIMIT = 1 << 20
+_WORKER_TASKS: dict[str, FunctionTask] = {}
+
+
+class TaskRef:
+    """A small, picklable handle to a :class:`FunctionTask` that workers unpickle once per process."""
+
+    __slots__ = ("blob", "path", "token")
+
+    def __init__(self, task: FunctionTask, folder: Path | None) -> None:
+        data = cloudpickle.dumps(task)
+        self.token = hashlib.blake2b(data, digest_size=16).hexdigest()
+        self.blob: bytes | None = None
+        self.path: str | None = None
+        if len(data) <= PAYLOAD_INLINE_LIMIT:
+            self.blob = data
+            return
+        base = folder / ".tasks" if folder is not None else Path(tempfile.gettempdir()) / "pipemap-tasks"
+        base.mkdir(parents=True, exist_ok=True)
+        path = base / f"{self.token}.cloudpickle"
+        if not path.exists():
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(data)
+            tmp.replace(path)
+        self.path = str(path)
+
+    def __getstate__(self) -> tuple:
+        return (self.blob, self.path, self.token)
+
+    def __setstate__(self, state: tuple) -> None:
+        self.blob, self.path, self.token = state
+
+    def load(self) -> FunctionTask:
+        task = _WORKER_TASKS.get(self.token)
+        if task is None:
+            data = self.blob if self.blob is not None else Path(self.path).read_bytes()  # type: ignore[arg-type]
+            task = cloudpickle.loads(data)
+            if len(_WORKER_TASKS) > 16:
+                _WORKER_TASKS.clear()
+            _WORKER_TASKS[self.token] = task
+        return task
+
+
+def execute_ref(ref: TaskRef, linear: Any) -> ChunkResult:
+    """Worker entry point: run one chunk of the referenced task."""
+    return run_chunk(ref.load(), linear)
+
+
+class _Runner:
+    """State of one run while the coroutine executes."""
+
+    def __init__(self, prep: Prepared) -> None:
+        self.prep = prep
+        self.info = prep.run_info
+        self.store = prep.store
+        self.pipeline = prep.pipeline
+        self.inputs = prep.run_info.inputs
+        self.defaults = self.pipeline.defaults
+        self.events = prep.events
+        self.owned_executor: Any = None
+        self.parallel = prep.parallel
+
+    # ------------------------------------------------------------------ executors
+    def executor_for(self, f: Any) -> Any:
+        if not self.parallel:
+            return None
+        if self.prep.executor is not None:
+            return executor_for(self.prep.executor, f.output_name)
+        if self.owned_executor is None:
+            self.owned_executor = default_executor()
+        return self.owned_executor
+
+    # ------------------------------------------------------------------ arguments
+    def arg_value(self, f: Any, p: str) -> Any:
+        """Input, upstream output (mapped: storage; single: the value), pipeline default."""
+        if p in self.inputs:
+            return self.inputs[p]
+        if p in self.store:
+            holder = self.store[p]
+            if is_value_holder(holder):
+                return holder.load()
+            return holder
+        if p in self.defaults:
+            return self.defaults[p]
+        return _ABSENT
+
+    # ------------------------------------------------------------------ mapped functions
+    def _selected_indices(self, f: Any, ext_shape: tuple[int, ...]) -> np.ndarray | range:
+        size = int(np.prod(ext_shape)) if ext_shape else 1
+        fixed = self.prep.fixed_indices
+        if not fixed:
+            return range(size)
+        axes = [a for a in f.mapspec.output_indices if a in f.mapspec.external_indices]
+        keys = []
+        for axis, n in zip(axes, ext_shape):
+            sel = fixed.get(axis, slice(None))
+            keys.append(np.arange(n)[sel] if isinstance(sel, slice) else np.array([range(n)[sel]]))
+        grids = np.meshgrid(*keys, indexing="ij")
+        strides = np.array([int(np.prod(ext_shape[k + 1 :])) for k in range(len(ext_shape))], dtype=np.int64)
+        lin = sum(g.astype(np.int64) * s for g, s in zip(grids, strides))
+        return np.sort(np.asarray(lin, dtype=np.int64).reshape(-1))
+
+    async def run_mapped(self, f: Any) -> None:
+        key = f.output_name
+        full = self.info.resolved_shapes[key]
+        mask = self.info.shape_masks[key]
+        ext_shape = external_shape_from_mask(full, mask)
+        if not shape_is_resolved(ext_shape):
+            if self.prep.fixed_indices:
+                msg = "Cannot mask fixed axes when unresolved dimensions are present in the external shape"
+                raise ValueError(msg)
+            msg = f"The external shape {ext_shape} of `{key}` is still unresolved when `{f.__name__}` runs."
+            raise RuntimeError(msg)
+        internal = internal_shape_from_mask(full, mask)
+        storages = tuple(self.store[n] for n in f.output_names)
+        for s in storages:
+            s.shape = tuple(ext_shape)
+        selected = self._selected_indices(f, ext_shape)
+        todo: Any = selected
+        resumed = self.info.run_folder is not None and any(s.done_mask().any() for s in storages)
+        if resumed:
+            missing = np.unique(np.concatenate([s.missing_indices() for s in storages]))
+            todo = np.intersect1d(missing, np.asarray(selected, dtype=np.int64)) if not isinstance(selected, range) or len(missing) != len(selected) else selected
+            if isinstance(todo, np.ndarray) and len(todo) and todo[-1] - todo[0] + 1 == len(todo):
+                todo = range(int(todo[0]), int(todo[-1]) + 1)
+        mapped = {}
+        const = {}
+        for p in f.parameters:
+            if p in f.bound:
+                continue
+            value = self.arg_value(f, p)
+            if value is _ABSENT:
+                continue
+            if p in f.mapspec.input_names:
+                mapped[p] = value
+            else:
+                const[p] = value.to_array() if is_storage(value) else value
+        keep = self.prep.return_results
+        task = FunctionTask(
+            func=f,
+            external_shape=tuple(int(d) for d in ext_shape),
+            mapped=mapped,
+            const=const,
+            outputs=storages,
+            return_values=keep,
+            error_handling=self.prep.error_handling,
+            n_internal=len(internal),
+            check_internal=keep,
+            internal_shape=tuple(internal),
+        )
+        name = f.output_names[0]
+        executor = self.executor_for(f)
+        computed: list[list[Any]] | None = [[] for _ in f.output_names] if keep else None
+        computed_linear: list[Any] = []
+        first_shape: list[Any] = [None]
+
+        def absorb(result: ChunkResult) -> None:
+            if result.internal_shape is not None and first_shape[0] is None:
+                first_shape[0] = result.internal_shape
+            if computed is not None and result.values is not None:
+                computed_linear.append(result.linear)
+                for acc, vals in zip(computed, result.values):
+                    acc.extend(vals)
+            if self.events:
+                self.events.emit(ChunkDone(name, result.n_done, result.n_failed, result.elapsed))
+
+        if len(todo):
+            if executor is None:
+                task.on_batch = absorb if True else None
+                task.return_values = keep
+                run_chunk(task, todo)
+            else:
+                await self._run_parallel(f, task, todo, executor, absorb)
+        if task.n_internal:
+            shape = first_shape[0]
+            if shape is not None:
+                for s in storages:
+                    if not shape_is_resolved(s.internal_shape):
+                        s.internal_shape = tuple(shape)
+            if not shape_is_resolved(full) and shape is not None:
+                new_full = _merge(ext_shape, tuple(shape), mask)
+                self.info.resolve_downstream_shapes(name, self.store, shape=new_full)
+                self._emit_resolved()
+        if self.events:
+            self.events.emit(FunctionDone(name))
+        if keep:
+            lin_all = _concat_linear(computed_linear)
+            internal_now = self.info.resolved_shapes[key]
+            internal_now = internal_shape_from_mask(internal_now, mask)
+            for k, (out_name, s) in enumerate(zip(f.output_names, storages)):
+                comp = (lin_all, computed[k]) if computed is not None else None
+                arr = output_array(s, comp, tuple(internal_now) if task.n_internal else None)
+                self.prep.outputs[out_name] = Result(f.__name__, {**mapped, **const}, out_name, arr, s)
+
+    async def _run_parallel(self, f: Any, task: FunctionTask, todo: Any, executor: Any, absorb: Any) -> None:
+        loop = asyncio.get_running_loop()
+        shares_memory = is_thread_or_sync(executor)
+        write_in_worker = shares_memory or all(s.dump_in_subprocess for s in task.outputs or ())
+        if not write_in_worker:
+            task.outputs = None  # workers return values, the parent writes them
+        size = chunksize_for(f.output_name, len(todo), self.prep.chunksizes, n_workers(executor))
+        chunks = split_indices(todo, size)
+        if shares_memory:
+            ref: Any = task
+            fn: Any = run_chunk
+        else:
+            ref = TaskRef(task, self.info.run_folder)
+            fn = execute_ref
+        futures = [asyncio.wrap_future(executor.submit(fn, ref, chunk), loop=loop) for chunk in chunks]
+        storages = tuple(self.store[n] for n in f.output_names)
+        try:
+            for fut in futures:
+                result = await fut
+                if not write_in_worker and result.values is not None:
+                    for s, vals in zip(storages, result.values):
+                        if task.n_internal:
+                            s._put_many(s._check_linear(result.linear), vals)
+                        else:
+                            s.dump_many(result.linear, vals)
+                absorb(result)
+        except BaseException as exc:
+            for fut in futures:
+                fut.cancel()
+            snap = getattr(exc, "_pipemap_snapshot", None)
+            if snap is not None:
+                f.error_snapshot = snap
+            raise
+
+    def _emit_resolved(self) -> None:
+        if not self.events:
+            return
+        for key, shape in self.info.resolved_shapes.items():
+            if isinstance(key, str) and shape_is_resolved(shape):
+                mask = self.info.shape_masks.get(key)
+                if mask is not None:
+                    ext = external_shape_from_mask(shape, mask)
+                    self.events.emit(ShapeResolved(key, int(np.prod(ext)) if ext else 1))
+
+    # ------------------------------------------------------------------ single functions
+    async def run_single_function(self, f: Any) -> None:
+        executor = self.executor_for(f)
+        await run_single(self, f, executor)
+        name = f.output_names[0]
+        if self.events:
+            self.events.emit(ChunkDone(name, 1, 0, 0.0))
+            self.events.emit(FunctionDone(name))
+
+    async def run_function(self, f: Any) -> None:
+        if f.requires_mapping:
+            await self.run_mapped(f)
+        else:
+            await self.run_single_function(f)
+
+    def totals(self) -> dict[str, int | None]:
+        out: dict[str, int | None] = {}
+        for f in self.pipeline.sorted_functions:
+            name = f.output_names[0]
+            if f.requires_mapping:
+                full = self.info.resolved_shapes[f.output_name]
+                ext = external_shape_from_mask(full, self.info.shape_masks[f.output_name])
+                out[name] = int(np.prod(ext)) if shape_is_resolved(ext) and ext else (1 if not ext else None)
+            else:
+                out[name] = 1
+        return out
+
+
+class _Absent:
+    def __repr__(self) -> str:
+        return "<absent>"
+
+
+_ABSENT = _Absent()
+
+
+def _merge(ext: tuple, internal: tuple, mask: tuple[bool, ...]) -> tuple:
+    e, i = iter(ext), iter(internal)
+    return tuple(next(e) if m else next(i) for m in mask)
+
+
+def _concat_linear(parts: list[Any]) -> Any:
+    if not parts:
+        return range(0)
+    if len(parts) == 1:
+        return parts[0]
+    if all(isinstance(p, range) for p in parts) and all(parts[k].stop == parts[k + 1].start for k in range(len(parts) - 1)):
+        return range(parts[0].start, parts[-1].stop)
+    return np.concatenate([np.asarray(p, dtype=np.int64) for p in parts])
+
+
+async def run_prepared(prep: Prepared, *, scheduling_strategy: str = "generation") -> Any:
+    """Execute a prepared run; returns its ``ResultDict``. Never suspends when sequential."""
+    runner = _Runner(prep)
+    if prep.events:
+        folder = prep.run_info.run_folder
+        prep.events.emit(RunStarted(runner.totals(), str(folder) if folder is not None else None))
+    error: BaseException | None = None
+    try:
+        generations = prep.pipeline.topological_generations.function_lists
+        if not runner.parallel or scheduling_strategy != "eager":
+            for generation in generations:
+                if runner.parallel and len(generation) > 1:
+                    await asyncio.gather(*(runner.run_function(f) for f in generation))
+                else:
+                    for f in generation:
+                        await runner.run_function(f)
+        else:
+            await _run_eager(runner)
+        if prep.persist_memory:
+            for name, s in prep.store.items():
+                if is_storage(s) and getattr(s, "supports_persist", False):
+                    s.persist()
+    except BaseException as e:
+        error = e
+        raise
+    finally:
+        if runner.owned_executor is not None:
+            runner.owned_executor.shutdown(wait=error is None, cancel_futures=error is not None)
+        if prep.events:
+            prep.events.emit(RunFinished(error))
+    return prep.outputs
+
+
+async def _run_eager(runner: _Runner) -> None:
+    """Start each function as soon as all its producers finished."""
+    functions = runner.pipeline.sorted_functions
+    produced_by = {n: f for f in functions for n in f.output_names}
+    deps = {f: {produced_by[p] for p in f.parameters if p in produced_by and p not in f.bound} for f in functions}
+    tasks: dict[Any, asyncio.Task] = {}
+
+    async def run(f: Any) -> None:
+        for d in deps[f]:
+            await tasks[d]
+        await runner.run_function(f)
+
+    for f in functions:
+        tasks[f] = asyncio.ensure_future(run(f))
+    await asyncio.gather(*tasks.values())
+
+
+__all__ = ["TaskRef", "execute_ref", "raise_with_note", "run_prepared", "error_types", "time"]

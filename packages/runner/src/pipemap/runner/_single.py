@@ -1,0 +1,107 @@
+"""Non-mapped functions (including generators ``... -> x[i]`` and full reductions), SPEC 2.5/4.6.
+
+A single function is called once: storages among its arguments become ``to_array()`` (a full
+reduction receives the object masked array), the outputs are stored as single values, and an
+output that is an array name with ``"?"`` sizes resolves the downstream shapes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from ._errors import make_error_snapshot, propagated_snapshot, raise_with_note, scan_for_errors
+from ._results import Result
+from ._store import is_storage
+
+
+def _call_single(f: Any, kwargs: dict[str, Any], error_handling: str) -> Any:
+    """Call ``f`` once; errors are re-raised with a note or returned as snapshots."""
+    if error_handling == "continue":
+        found = scan_for_errors(kwargs)
+        if found:
+            return propagated_snapshot(f, found, kwargs)
+        try:
+            return f._call_with_renamed_kwargs(kwargs)
+        except Exception as exc:  # noqa: BLE001
+            return make_error_snapshot(f, exc, kwargs)
+    try:
+        return f._call_with_renamed_kwargs(kwargs)
+    except Exception as exc:  # noqa: BLE001
+        raise_with_note(exc, f, kwargs, None)
+        raise  # pragma: no cover
+
+
+def _pick(f: Any, value: Any, error_handling: str) -> tuple[Any, ...]:
+    try:
+        return f._pick_outputs(value)
+    except Exception as exc:
+        if error_handling != "continue":
+            raise
+        from ._chunk import _pick_each
+
+        del exc
+        return _pick_each(f, value)
+
+
+async def run_single(runner: Any, f: Any, executor: Any) -> None:
+    """Run (or reuse, when all outputs exist) one non-mapped function."""
+    store = runner.store
+    holders = [store[n] for n in f.output_names]
+    info = runner.info
+    kwargs: dict[str, Any] = {}
+    for p in f.parameters:
+        if p in f.bound:
+            continue
+        value = runner.arg_value(f, p)
+        if value is _absent():
+            continue
+        kwargs[p] = value.to_array() if is_storage(value) else value
+    if all(h.exists() for h in holders):
+        picked = tuple(h.load() for h in holders)
+    else:
+        if executor is None:
+            value = _call_single(f, kwargs, runner.prep.error_handling)
+        else:
+            fut = executor.submit(_call_single, f, kwargs, runner.prep.error_handling)
+            try:
+                value = await asyncio.wrap_future(fut)
+            except BaseException as exc:
+                snap = getattr(exc, "_pipemap_snapshot", None)
+                if snap is not None:
+                    f.error_snapshot = snap
+                raise
+        picked = _pick(f, value, runner.prep.error_handling)
+        for h, v in zip(holders, picked):
+            h.dump(v)
+    for name, v in zip(f.output_names, picked):
+        if name in info.resolved_shapes and f.mapspec is not None:
+            _resolve_from_value(runner, f, name, v)
+    if runner.prep.return_results:
+        for name, h, v in zip(f.output_names, holders, picked):
+            runner.prep.outputs[name] = Result(f.__name__, kwargs, name, v, h)
+
+
+def _resolve_from_value(runner: Any, f: Any, name: str, value: Any) -> None:
+    from pipemap.mapspec import shape_is_resolved
+
+    from ._errors import error_types
+
+    info = runner.info
+    if shape_is_resolved(info.resolved_shapes[name]):
+        return
+    types = error_types()
+    if types and isinstance(value, types):
+        msg = f"Internal shape for '{name}' is too short."
+        raise ValueError(msg)
+    from ._shapes import full_shape_from_value
+
+    shape = full_shape_from_value(value, info.shape_masks[name], info.resolved_shapes[name], name)
+    info.resolve_downstream_shapes(name, runner.store, shape=shape)
+    runner._emit_resolved()
+
+
+def _absent() -> Any:
+    from ._scheduler import _ABSENT
+
+    return _ABSENT

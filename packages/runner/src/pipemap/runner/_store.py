@@ -1,0 +1,108 @@
+"""Storage helpers of a run: argument values from the store, result arrays, single values.
+
+>>> from pipemap.storage import DictArray
+>>> s = DictArray(None, (3,)); s.dump_many(range(2), [5, [1, 2]])
+>>> output_array(s, None, None).tolist()
+[5, [1, 2], None]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+_MISSING = object()
+
+
+def is_storage(value: Any) -> bool:
+    """A mapped output's storage object (duck-typed on the bulk API)."""
+    return hasattr(value, "get_many") and hasattr(value, "missing_indices")
+
+
+def is_value_holder(value: Any) -> bool:
+    """A single output's holder (``FileValue`` or ``DirectValue``)."""
+    return hasattr(value, "exists") and hasattr(value, "load") and not is_storage(value)
+
+
+def load_single(holder: Any) -> Any:
+    """The value in a single-output holder."""
+    return holder.load()
+
+
+def as_object_array(values: list[Any]) -> np.ndarray:
+    """A 1-D object array holding ``values`` as elements (sequences are not unpacked)."""
+    return np.fromiter(values, dtype=object, count=len(values))
+
+
+def _flat_values(storage: Any, computed: tuple[Any, list[Any]] | None) -> np.ndarray:
+    """All elements of ``storage`` in linear order (None where missing), reusing ``computed``
+    (linear indices, values) so that elements written in this run are not read back."""
+    size = storage.size
+    flat = np.empty(size, dtype=object)
+    if computed is not None:
+        linear, values = computed
+        n = len(values)
+        if n:
+            arr = as_object_array(values)
+            if isinstance(linear, range):
+                flat[linear.start : linear.start + n] = arr
+            else:
+                flat[np.asarray(linear)] = arr
+        if n == size:
+            return flat
+        done = np.ones(size, dtype=bool)
+        if isinstance(linear, range):
+            done[linear.start : linear.start + n] = False
+        else:
+            done[np.asarray(linear, dtype=np.int64)] = False
+        rest = np.flatnonzero(done & storage.done_mask())
+    else:
+        rest = np.flatnonzero(storage.done_mask())
+    if len(rest):
+        got = storage.get_many(rest)
+        flat[rest] = as_object_array([None if v is np.ma.masked else v for v in got])
+    return flat
+
+
+def output_array(storage: Any, computed: tuple[Any, list[Any]] | None, internal_shape: tuple[int, ...] | None) -> np.ndarray:
+    """SPEC 4.7: a plain object ndarray of the full shape (internal axes splatted), None where
+    nothing was computed."""
+    flat = _flat_values(storage, computed)
+    ext = tuple(storage.shape)
+    if not internal_shape:
+        return flat.reshape(ext)
+    mask = storage.shape_mask
+    internal = tuple(internal_shape)
+    n_int = len(internal)
+    full = np.empty((*ext, *internal), dtype=object)
+    for k in range(flat.size):
+        value = flat[k]
+        if value is None:
+            continue
+        idx = np.unravel_index(k, ext) if ext else ()
+        try:
+            full[idx] = _as_internal_block(value, internal)
+        except (ValueError, TypeError):
+            full[idx] = value
+    if tuple(mask) == (True,) * len(ext) + (False,) * n_int:
+        return full
+    # reorder axes: full currently has external axes first, then internal ones
+    ext_pos = [i for i, m in enumerate(mask) if m]
+    int_pos = [i for i, m in enumerate(mask) if not m]
+    order = ext_pos + int_pos
+    inverse = np.argsort(order)
+    return np.transpose(full, inverse)
+
+
+def _as_internal_block(value: Any, internal: tuple[int, ...]) -> np.ndarray:
+    block = np.empty(internal, dtype=object)
+    if len(internal) == 1:
+        for j in range(internal[0]):
+            block[j] = value[j]
+        return block
+    arr = np.asarray(value, dtype=object) if not isinstance(value, np.ndarray) else value
+    sub = arr[tuple(slice(0, n) for n in internal)] if arr.ndim >= len(internal) else arr
+    for idx in np.ndindex(*internal):
+        block[idx] = sub[idx]
+    return block
