@@ -10,5 +10,20 @@
 
 from pipemap.runner._pipefunc import PipeFunc, pipefunc
 from pipemap.runner._pipeline import Generations, Pipeline, UnknownNameError
+from pipemap.runner._results import Result, ResultDict
+from pipemap.runner._run import AsyncMap, run_map, run_map_async
+from pipemap.runner._run_info import RunInfo
 
-__all__: list[str] = ["Generations", "PipeFunc", "Pipeline", "UnknownNameError", "pipefunc"]
+__all__: list[str] = [
+    "AsyncMap",
+    "Generations",
+    "PipeFunc",
+    "Pipeline",
+    "Result",
+    "ResultDict",
+    "RunInfo",
+    "UnknownNameError",
+    "pipefunc",
+    "run_map",
+    "run_map_async",
+]
