@@ -1,3 +1,50 @@
-"""pipemap.io (work in progress)."""
+"""pipemap.io: read the results of a run folder as arrays, xarray Datasets or DataFrames.
 
-__all__: list[str] = []
+Reading a run folder needs only ``pipemap-mapspec`` and ``pipemap-storage`` (never the runner):
+the folder describes itself in ``run_info.json``.
+
+* :func:`load_outputs` / :func:`load_all_outputs`: mapped outputs as object masked arrays of their
+  full shape (missing **and failed** elements masked), single outputs as values (``None`` if absent
+  or failed); :func:`load_errors` lists the failed elements.
+* :func:`load_xarray_dataset` (extra ``xarray``): dims from the mapspec axes, mapped inputs as
+  coordinates, numeric dtypes where every element is a number, NaN for missing elements.
+* :func:`load_dataframe` (extras ``pandas`` / ``polars``): one row per element.
+* The ``pipemap status | export | errors`` command line lives in :mod:`pipemap.io.cli`.
+
+>>> import tempfile
+>>> import pipemap.io as pio
+>>> from pipemap.storage import RunRecord, open_store
+>>> folder = tempfile.mkdtemp()
+>>> record = RunRecord(inputs={"x": [1, 2, 3]}, defaults={}, all_output_names={"y"},
+...     shapes={"x": (3,), "y": (3,)}, resolved_shapes={"x": (3,), "y": (3,)}, internal_shapes=None,
+...     shape_masks={"y": (True,)}, run_folder=folder, mapspecs_as_strings=["x[i] -> y[i]"],
+...     storage="file_array")
+>>> record.dump()
+>>> open_store(record, "y").dump_many([0, 2], [2, 6])   # element 1 not computed (yet)
+>>> pio.load_outputs("y", run_folder=folder).tolist()
+[2, None, 6]
+>>> pio.load_dataframe(run_folder=folder).to_dict("list")
+{'x': [1, 2, 3], 'y': [2.0, nan, 6.0]}
+"""
+
+from __future__ import annotations
+
+from pipemap.io._dataframe import dataframe_from_data, load_dataframe
+from pipemap.io._folder import OutputNotFoundError, RunFolderError
+from pipemap.io._load import CorruptOutputError, ElementError, load_all_outputs, load_errors, load_outputs
+from pipemap.io.xarray import DimensionlessArray, load_xarray_dataset, xarray_dataset_from_data
+
+__all__ = [
+    "CorruptOutputError",
+    "DimensionlessArray",
+    "ElementError",
+    "OutputNotFoundError",
+    "RunFolderError",
+    "dataframe_from_data",
+    "load_all_outputs",
+    "load_dataframe",
+    "load_errors",
+    "load_outputs",
+    "load_xarray_dataset",
+    "xarray_dataset_from_data",
+]

@@ -1,0 +1,203 @@
+"""Array helpers shared by the loaders: object arrays, splatting, numeric typing.
+
+>>> import numpy as np
+>>> arr = object_array([1, 2, 3], (3,))
+>>> arr.dtype, typed_values(np.ma.MaskedArray(arr, mask=[False, True, False])).tolist()
+(dtype('O'), [1.0, nan, 3.0])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "NUMERIC_TYPES",
+    "as_object_array",
+    "infer_shape",
+    "object_array",
+    "splat_internal",
+    "typed_values",
+]
+
+#: Element types that may go into a typed numpy array (bool is handled apart).
+NUMERIC_TYPES: frozenset[type] = frozenset(
+    {int, float, complex}
+    | {t for t in np.sctypeDict.values() if isinstance(t, type) and issubclass(t, np.number)}
+)
+_BOOL_TYPES = frozenset({bool, np.bool_})
+
+
+def object_array(values: Sequence[Any], shape: tuple[int, ...]) -> np.ndarray:
+    """Pack a flat sequence of Python objects into an object array of ``shape`` (no nesting).
+
+    >>> object_array([[1, 2], (3,)], (2,))[0]
+    [1, 2]
+    """
+    data = np.fromiter(values, dtype=object, count=len(values))
+    return data.reshape(shape)
+
+
+def infer_shape(x: Any) -> tuple[int, ...]:
+    """The regular nested shape of lists/tuples/arrays (stops where lengths disagree).
+
+    >>> infer_shape([[1, 2], [3, 4], [5, 6]]), infer_shape([[1], [2, 3]]), infer_shape(5)
+    ((3, 2), (2,), ())
+    """
+    if isinstance(x, np.ndarray):
+        return x.shape
+    if not isinstance(x, (list, tuple, range)):
+        return ()
+    if len(x) == 0:
+        return (0,)
+    inner = [infer_shape(item) for item in x]
+    first = inner[0]
+    if all(s == first for s in inner):
+        return (len(x), *first)
+    return (len(x),)
+
+
+def as_object_array(x: Any, ndim: int | None = None) -> Any:
+    """Turn lists and arrays into arrays whose first ``ndim`` axes are the mapped axes.
+
+    Lists become object arrays of their regular nested shape; arrays with more than ``ndim``
+    dimensions are re-wrapped as object arrays over the leading ``ndim`` axes (each cell holds a
+    sub-array). Anything else (scalars, custom objects) is returned unchanged.
+
+    >>> as_object_array([[1, 2], [3, 4]], 1)[0]
+    [1, 2]
+    >>> as_object_array(np.zeros((2, 3)), 1).shape
+    (2,)
+    """
+    if isinstance(x, np.ma.MaskedArray):
+        arr: np.ndarray = x
+    elif isinstance(x, np.ndarray):
+        arr = x
+    elif isinstance(x, (list, tuple, range)):
+        shape = infer_shape(x)
+        if ndim is not None:
+            shape = shape[:ndim]
+        arr = np.empty(shape, dtype=object)
+        _fill(arr, x, shape)
+        return arr
+    else:
+        return x
+    if ndim is None or arr.ndim <= ndim:
+        return arr
+    lead = arr.shape[:ndim]
+    out = np.empty(lead, dtype=object)
+    flat = arr.reshape((-1, *arr.shape[ndim:]))
+    for k in range(flat.shape[0]):
+        out.flat[k] = flat[k]
+    if isinstance(arr, np.ma.MaskedArray):
+        mask = np.ma.getmaskarray(arr).reshape(flat.shape).all(axis=tuple(range(1, flat.ndim)))
+        return np.ma.MaskedArray(out, mask=mask.reshape(lead))
+    return out
+
+
+def _fill(out: np.ndarray, x: Any, shape: tuple[int, ...]) -> None:
+    if len(shape) == 1:
+        out[...] = object_array(list(x), shape) if shape[0] else out
+        return
+    for k, item in enumerate(x):
+        _fill(out[k], item, shape[1:])
+
+
+def splat_internal(
+    values: Sequence[Any],
+    missing: np.ndarray,
+    external: tuple[int, ...],
+    internal: tuple[int, ...],
+    shape_mask: Sequence[bool],
+) -> np.ma.MaskedArray:
+    """Spread stored sub-arrays (one per external element) over the full shape.
+
+    ``missing`` (bool, one per external element) marks elements whose sub-array is absent;
+    ``shape_mask`` says which full axes are external (True).
+
+    >>> out = splat_internal([[1, 2], None], np.array([False, True]), (2,), (2,), (True, False))
+    >>> out.tolist()
+    [[1, 2], [None, None]]
+    """
+    n_ext = len(external)
+    size = int(np.prod(external, dtype=np.int64))
+    data = np.empty((size, *internal), dtype=object)
+    mask = np.ones((size, *internal), dtype=bool)
+    for k in np.flatnonzero(~missing):
+        value = values[k]
+        sub = np.asarray(value) if not isinstance(value, np.ndarray) else value
+        if sub.shape[: len(internal)] != internal:
+            sub = as_object_array(value, len(internal))
+        if sub.ndim > len(internal):
+            sub = as_object_array(sub, len(internal))
+        data[k] = sub
+        mask[k] = False
+    data = data.reshape(external + internal)
+    mask = mask.reshape(external + internal)
+    # external-first layout -> the output's axis order given by shape_mask
+    ext_pos = [i for i, m in enumerate(shape_mask) if m]
+    int_pos = [i for i, m in enumerate(shape_mask) if not m]
+    order = ext_pos + int_pos  # order[k] = full axis of layout axis k
+    if order != list(range(len(order))):
+        perm = [order.index(axis) for axis in range(len(order))]
+        data = data.transpose(perm)
+        mask = mask.transpose(perm)
+    assert data.ndim == n_ext + len(internal)
+    return np.ma.MaskedArray(data, mask=mask)
+
+
+def typed_values(arr: Any) -> np.ndarray:
+    """Numeric typing for presentation (xarray, DataFrames).
+
+    If every present element is a number, return a typed array: int/bool stay int/bool when nothing
+    is missing, and become float64 with NaN for missing elements otherwise. Else return an object
+    array with NaN for missing elements. Plain (unmasked) arrays are typed the same way.
+
+    >>> typed_values(np.array([1, 2], dtype=object)).dtype
+    dtype('int64')
+    >>> typed_values(np.ma.MaskedArray(np.array(["a", "b"], dtype=object), mask=[0, 1])).tolist()
+    ['a', nan]
+    """
+    if isinstance(arr, np.ma.MaskedArray):
+        mask = np.ma.getmaskarray(arr)
+        data = np.ma.getdata(arr)
+    else:
+        data = np.asarray(arr)
+        mask = None
+    if data.dtype != object:
+        if mask is not None and mask.any():
+            if data.dtype.kind in "iub":
+                data = data.astype(np.float64)
+            elif data.dtype.kind not in "fc":
+                data = data.astype(object)
+            data = data.copy()
+            data[mask] = np.nan
+        return data
+    has_missing = mask is not None and bool(mask.any())
+    present = data[~mask] if has_missing else data.ravel()
+    types = set(map(type, present))
+    typed: np.ndarray | None = None
+    if present.size and types <= NUMERIC_TYPES | _BOOL_TYPES:
+        if types <= _BOOL_TYPES:
+            if not has_missing:
+                typed = data.astype(bool)
+        else:
+            try:
+                candidate = np.array(present.tolist())
+            except (OverflowError, ValueError):  # huge Python ints
+                candidate = None
+            if candidate is not None and candidate.dtype.kind in "iufcb":
+                if not has_missing:
+                    typed = candidate.reshape(data.shape)
+                else:
+                    kind = np.result_type(candidate.dtype, np.float64)
+                    typed = np.full(data.shape, np.nan, dtype=kind)
+                    typed[~mask] = candidate
+    if typed is not None:
+        return typed
+    if has_missing:
+        data = data.copy()
+        data[mask] = np.nan
+    return data

@@ -1,0 +1,190 @@
+"""DataFrames (pandas or polars) of a run: one row per element of the grid of all dims.
+
+Columns: every coordinate source (zipped ``"a:b"`` coordinates are split into ``a`` and ``b``),
+every mapped output, every single output (repeated on each row). Numeric columns are typed;
+nested objects stay objects. Polars frames are built natively from numpy columns.
+
+>>> import numpy as np
+>>> from pipemap.io._model import build_model
+>>> model = build_model(["x[i], w[j] -> z[i, j]"], {"x": [1, 2], "w": [10, 20]},
+...                     {"z": np.array([[1, 2], [3, 4]])})
+>>> model_to_pandas(model).to_dict("list")
+{'x': [1, 1, 2, 2], 'w': [10, 20, 10, 20], 'z': [1, 2, 3, 4]}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from ._model import Model, build_model
+from .xarray import DimensionlessArray
+
+if TYPE_CHECKING:
+    from pipemap.mapspec import MapSpec
+
+__all__ = ["dataframe_from_data", "load_dataframe", "model_columns", "model_to_pandas", "model_to_polars"]
+
+Backend = Literal["pandas", "polars"]
+
+
+def _broadcast(data: np.ndarray, dims: tuple[str, ...], all_dims: list[str], sizes: list[int]) -> np.ndarray:
+    """Flatten ``data`` (axes ``dims``) over the C-ordered grid of ``all_dims``."""
+    order = sorted(range(len(dims)), key=lambda k: all_dims.index(dims[k]))
+    arr = data.transpose(order) if order != list(range(len(dims))) else data
+    present = {dims[k] for k in order}
+    shape = [sizes[i] if d in present else 1 for i, d in enumerate(all_dims)]
+    arr = arr.reshape(shape)
+    return np.broadcast_to(arr, sizes).reshape(-1)
+
+
+def _single_cell(value: Any) -> Any:
+    if isinstance(value, DimensionlessArray):
+        return value.arr
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype == object:
+        return value.item()
+    return value
+
+
+def model_columns(model: Model) -> tuple[dict[str, np.ndarray | list[Any]], int]:
+    """The frame's columns in order, and the number of rows.
+
+    >>> from pipemap.io._model import build_model
+    >>> model_columns(build_model([], {}, {"t": 3}))
+    ({'t': [3]}, 1)
+    """
+    columns: dict[str, Any] = {}
+    if not model.coords:
+        for name, var in model.variables.items():
+            columns[name] = [var.data]
+        for name, value in model.singles.items():
+            columns[name] = [_single_cell(value)]
+        return columns, 1
+    used = {d for v in model.variables.values() for d in v.dims} | {
+        d for c in model.coords.values() for d in c.dims
+    }
+    all_dims = [d for d in model.dims if d in used]
+    sizes = [model.dims[d] for d in all_dims]
+    n_rows = int(np.prod(sizes, dtype=np.int64))
+    seen: set[str] = set()
+    for name, var in model.variables.items():
+        for coord_name in model.var_coords.get(name, []):
+            if coord_name in seen:
+                continue
+            seen.add(coord_name)
+            coord = model.coords[coord_name]
+            for part, array in coord.parts.items():
+                columns[part] = _broadcast(array, coord.dims, all_dims, sizes)
+        columns[name] = _broadcast(var.data, var.dims, all_dims, sizes)
+    for coord_name, coord in model.coords.items():
+        if coord_name not in seen:
+            for part, array in coord.parts.items():
+                columns[part] = _broadcast(array, coord.dims, all_dims, sizes)
+    for name, value in model.singles.items():
+        cell = _single_cell(value)
+        col = np.empty(n_rows, dtype=object)
+        _fill_same(col, cell)
+        columns[name] = col
+    return columns, n_rows
+
+
+def _fill_same(col: np.ndarray, cell: Any) -> None:
+    if isinstance(cell, (list, tuple, np.ndarray)):  # fill() would broadcast sequences
+        for k in range(len(col)):
+            col[k] = cell
+    else:
+        col.fill(cell)
+
+
+def model_to_pandas(model: Model) -> Any:
+    """A ``pandas.DataFrame`` with one row per grid element."""
+    import pandas as pd
+
+    columns, n_rows = model_columns(model)
+    frame_data = {}
+    for name, col in columns.items():
+        if isinstance(col, list):
+            cell = np.empty(1, dtype=object)
+            cell[0] = col[0]
+            frame_data[name] = cell
+        else:
+            frame_data[name] = col
+    return pd.DataFrame(frame_data, index=pd.RangeIndex(n_rows), copy=False)
+
+
+def _polars_series(name: str, col: Any) -> Any:
+    import polars as pl
+
+    if isinstance(col, np.ndarray) and col.dtype != object:
+        return pl.Series(name, col)
+    values = [None if (type(v) is float and v != v) else v for v in col]
+    if any(isinstance(v, np.ndarray) for v in values):
+        return pl.Series(name, values, dtype=pl.Object)
+    try:
+        return pl.Series(name, values, strict=True)
+    except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
+        return pl.Series(name, values, dtype=pl.Object)
+
+
+def model_to_polars(model: Model) -> Any:
+    """A ``polars.DataFrame`` built natively (numeric columns straight from numpy)."""
+    import polars as pl
+
+    columns, _ = model_columns(model)
+    return pl.DataFrame([_polars_series(name, col) for name, col in columns.items()])
+
+
+def _to_backend(model: Model, backend: str) -> Any:
+    if backend == "pandas":
+        return model_to_pandas(model)
+    if backend == "polars":
+        return model_to_polars(model)
+    msg = f"Unknown backend {backend!r}. Expected 'pandas' or 'polars'."
+    raise ValueError(msg)
+
+
+def dataframe_from_data(
+    mapspecs: Sequence[MapSpec | str],
+    inputs: Mapping[str, Any],
+    outputs: Mapping[str, Any],
+    *,
+    output_names: Sequence[str] | None = None,
+    load_intermediate: bool = True,
+    backend: Backend = "pandas",
+) -> Any:
+    """Build a DataFrame from in-memory results (same arguments as ``xarray_dataset_from_data``).
+
+    >>> dataframe_from_data(["x[i] -> y[i]"], {"x": [1, 2]}, {"y": np.array([2, 4])}).to_dict("list")
+    {'x': [1, 2], 'y': [2, 4]}
+    """
+    if backend not in ("pandas", "polars"):
+        msg = f"Unknown backend {backend!r}. Expected 'pandas' or 'polars'."
+        raise ValueError(msg)
+    model = build_model(mapspecs, inputs, outputs, output_names=output_names, load_intermediate=load_intermediate)
+    return _to_backend(model, backend)
+
+
+def load_dataframe(
+    *output_names: str,
+    run_folder: str | Path,
+    load_intermediate: bool = True,
+    backend: Backend = "pandas",
+) -> Any:
+    """Load the outputs of a run folder (default: all) as a pandas or polars DataFrame.
+
+    One row per element of the grid of all dims; a column per coordinate source and per output.
+    Missing and failed elements are NaN (pandas) / null (polars).
+
+    >>> import pipemap.io as pio  # doctest: +SKIP
+    >>> pio.load_dataframe(run_folder="my_run", backend="polars")  # doctest: +SKIP
+    """
+    if backend not in ("pandas", "polars"):
+        msg = f"Unknown backend {backend!r}. Expected 'pandas' or 'polars'."
+        raise ValueError(msg)
+    from ._load import model_from_run_folder
+
+    model = model_from_run_folder(output_names, run_folder, load_intermediate=load_intermediate)
+    return _to_backend(model, backend)

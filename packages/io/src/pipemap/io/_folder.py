@@ -1,0 +1,215 @@
+"""A read-only view of a run folder built from ``run_info.json`` alone (nothing is unpickled).
+
+Inputs are loaded lazily, one at a time, only when a loader needs them (coordinates), so a run
+whose inputs cannot be unpickled here can still be inspected and its outputs loaded.
+
+>>> import tempfile
+>>> from pipemap.storage import RunRecord
+>>> folder = tempfile.mkdtemp()
+>>> RunRecord(inputs={"x": [1, 2]}, defaults={}, all_output_names={"y"}, shapes={"x": (2,), "y": (2,)},
+...     resolved_shapes={"x": (2,), "y": (2,)}, internal_shapes=None, shape_masks={"y": (True,)},
+...     run_folder=folder, mapspecs_as_strings=["x[i] -> y[i]"], storage="file_array").dump()
+>>> view = RunFolder.open(folder)
+>>> view.output_names, view.is_mapped("y"), view.load_input("x")
+(['y'], True, [1, 2])
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipemap.storage import FORMAT_VERSION, FileValue, RunFolderError, RunRecord, StorageBase, open_store
+
+__all__ = ["LazyInputs", "OutputNotFoundError", "RunFolder", "RunFolderError"]
+
+RUN_INFO = "run_info.json"
+
+
+class OutputNotFoundError(KeyError):
+    """An output name that the run does not have (the message lists the existing ones)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+def _key(key: str) -> str | tuple[str, ...]:
+    return tuple(key.split(",")) if "," in key else key
+
+
+def _shapes(d: Any, path: Path, field_name: str) -> dict[Any, tuple[Any, ...]]:
+    if d is None:
+        return {}
+    if not isinstance(d, dict):
+        msg = f"`{path}`: field `{field_name}` must be a JSON object, got {type(d).__name__}"
+        raise RunFolderError(msg)
+    return {_key(k): tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+
+
+@dataclass
+class RunFolder:
+    """The metadata of a run folder plus lazy access to its inputs and outputs."""
+
+    folder: Path
+    info: dict[str, Any]
+    record: RunRecord
+    _stores: dict[str, StorageBase] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, run_folder: str | Path) -> RunFolder:
+        """Read ``run_info.json``; :class:`RunFolderError` if it is absent, malformed or too new."""
+        folder = Path(run_folder).absolute()
+        if not folder.exists():
+            msg = f"`{run_folder}` is not a run folder: it does not exist"
+            raise RunFolderError(msg)
+        if not folder.is_dir():
+            msg = f"`{run_folder}` is not a run folder: it is a file, not a directory"
+            raise RunFolderError(msg)
+        path = folder / RUN_INFO
+        if not path.is_file():
+            msg = f"`{run_folder}` is not a run folder: it has no `{RUN_INFO}` (pass the folder given as `run_folder` to run_map)"
+            raise RunFolderError(msg)
+        try:
+            info = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            msg = f"`{path}` is not valid JSON ({exc}); the run folder is damaged"
+            raise RunFolderError(msg) from None
+        if not isinstance(info, dict):
+            msg = f"`{path}` must hold a JSON object, got {type(info).__name__}"
+            raise RunFolderError(msg)
+        version = info.get("version", 0)
+        if not isinstance(version, int) or isinstance(version, bool) or not 0 <= version <= FORMAT_VERSION:
+            msg = (
+                f"`{path}` has format version {version!r}, but this pipemap reads versions up to"
+                f" {FORMAT_VERSION}: upgrade pipemap (pipemap-storage) to read this run folder"
+            )
+            raise RunFolderError(msg)
+        missing = [k for k in ("all_output_names", "shapes", "shape_masks", "mapspecs_as_strings", "storage") if k not in info]
+        if missing:
+            msg = f"`{path}` is missing the required field(s) {', '.join(f'`{m}`' for m in missing)}; the run folder is damaged"
+            raise RunFolderError(msg)
+        storage = info["storage"]
+        if isinstance(storage, dict):
+            storage = {_key(k): v for k, v in storage.items()}
+        shapes = _shapes(info["shapes"], path, "shapes")
+        internal = info.get("internal_shapes")
+        record = RunRecord(
+            inputs={},
+            defaults={},
+            all_output_names=set(info["all_output_names"]),
+            shapes=shapes,
+            resolved_shapes=_shapes(info.get("resolved_shapes"), path, "resolved_shapes") or shapes,
+            internal_shapes=_shapes(internal, path, "internal_shapes") if internal is not None else None,
+            shape_masks={k: tuple(bool(b) for b in v) for k, v in _shapes(info["shape_masks"], path, "shape_masks").items()},
+            run_folder=folder,
+            mapspecs_as_strings=[str(s) for s in info["mapspecs_as_strings"]],
+            storage=storage,
+            error_handling=info.get("error_handling") or "raise",
+        )
+        return cls(folder, info, record)
+
+    # ------------------------------------------------------------------ metadata
+    @property
+    def output_names(self) -> list[str]:
+        """All output names, sorted."""
+        return sorted(self.record.all_output_names)
+
+    @property
+    def mapspecs(self) -> list[str]:
+        """The run's mapspecs as strings."""
+        return list(self.record.mapspecs_as_strings)
+
+    @property
+    def version(self) -> int:
+        """The format version of ``run_info.json``."""
+        return int(self.info.get("version", 0))
+
+    @property
+    def created_at(self) -> str | None:
+        """The run's start time (ISO 8601) if recorded."""
+        value = self.info.get("created_at")
+        return str(value) if value is not None else None
+
+    @property
+    def pipemap_version(self) -> str:
+        """The version of the engine that wrote the run."""
+        return str(self.info.get("pipemap_version", self.info.get("pipefunc_version", "unknown")))
+
+    def is_mapped(self, name: str) -> bool:
+        """Whether ``name`` is a mapped output (stored element by element)."""
+        return name in self.record.mapped_outputs()
+
+    def check_names(self, names: tuple[str, ...] | list[str]) -> None:
+        """Raise :class:`OutputNotFoundError` listing the existing outputs for unknown names."""
+        known = self.record.all_output_names
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            msg = (
+                f"Output(s) {', '.join(f'`{n}`' for n in unknown)} not found in the run at `{self.folder}`;"
+                f" existing outputs: {', '.join(self.output_names) or '(none)'}"
+            )
+            raise OutputNotFoundError(msg)
+
+    # ------------------------------------------------------------------ stores
+    def store(self, name: str) -> StorageBase:
+        """The (cached) storage of mapped output ``name``."""
+        if name not in self._stores:
+            self._stores[name] = open_store(self.record, name)
+        return self._stores[name]
+
+    def value_file(self, name: str) -> FileValue:
+        """The file holding single output ``name``."""
+        return FileValue(self.folder / "outputs" / f"{name}.cloudpickle")
+
+    # ------------------------------------------------------------------ inputs
+    def input_path(self, name: str) -> Path:
+        """Where input ``name`` is stored."""
+        stored = (self.info.get("input_paths") or {}).get(name, f"inputs/{name}.cloudpickle")
+        p = Path(stored)
+        if p.is_absolute():  # legacy layout: keep the part from `inputs/` on
+            parts = p.parts
+            if "inputs" in parts:
+                p = Path(*parts[parts.index("inputs") :])
+        return self.folder / p
+
+    @property
+    def input_names(self) -> list[str]:
+        """Names of the run's inputs."""
+        return list((self.info.get("input_paths") or {}).keys())
+
+    def load_input(self, name: str) -> Any:
+        """Unpickle input ``name`` (a clear error if that fails)."""
+        path = self.input_path(name)
+        try:
+            return FileValue(path).load()
+        except Exception as exc:
+            msg = f"Could not load input `{name}` of the run at `{self.folder}` from `{path}` ({type(exc).__name__}: {exc})"
+            raise RunFolderError(msg) from None
+
+
+class LazyInputs(Mapping[str, Any]):
+    """The run's inputs, each unpickled on first access."""
+
+    def __init__(self, view: RunFolder) -> None:
+        self._view = view
+        self._names = view.input_names
+        self._cache: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._names:
+            raise KeyError(name)
+        if name not in self._cache:
+            self._cache[name] = self._view.load_input(name)
+        return self._cache[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)

@@ -1,0 +1,221 @@
+"""Loading outputs of a run folder: masked arrays, single values, failures, and the table model.
+
+Mapped outputs come back as object ``numpy.ma.MaskedArray`` of their full shape (internal axes
+splatted). **Missing and failed elements are masked** (pipefunc stores the failure records in the
+array instead; use :func:`load_errors` to get them). A failed single output loads as ``None``.
+
+>>> import pipemap.io as pio  # doctest: +SKIP
+>>> y = pio.load_outputs("y", run_folder="my_run")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pipemap.mapspec import MapSpec
+from pipemap.storage import FileValue, RunFolderError, StorageBase
+
+from ._folder import LazyInputs, RunFolder
+from ._model import Model, build_model
+from ._read import StorageRead, is_error, read_storage
+
+__all__ = [
+    "CorruptOutputError",
+    "ElementError",
+    "load_all_outputs",
+    "load_errors",
+    "load_outputs",
+    "model_from_run_folder",
+]
+
+
+class CorruptOutputError(RunFolderError):
+    """A stored output that cannot be read back (damaged file, missing class...)."""
+
+
+def _unresolved(store: StorageBase) -> bool:
+    return not store.full_shape_is_resolved()
+
+
+def _empty_like(store: StorageBase) -> np.ma.MaskedArray:
+    shape = tuple(s if isinstance(s, int) else 0 for s in store.full_shape)
+    return np.ma.MaskedArray(np.empty(shape, dtype=object), mask=np.ones(shape, dtype=bool))
+
+
+def _read_mapped(view: RunFolder, name: str) -> StorageRead:
+    store = view.store(name)
+    if _unresolved(store):  # a "?" size was never resolved: nothing of it was stored
+        return StorageRead(array=_empty_like(store))
+    try:
+        return read_storage(store)
+    except RunFolderError:
+        raise
+    except Exception as exc:
+        msg = f"Could not read output `{name}` of the run at `{view.folder}` ({type(exc).__name__}: {exc})"
+        raise CorruptOutputError(msg) from None
+
+
+def _read_single(view: RunFolder, name: str) -> Any:
+    holder = view.value_file(name)
+    if not holder.exists():
+        return None
+    try:
+        value = holder.load()
+    except Exception as exc:
+        msg = f"Could not read output `{name}` from `{holder.path}` ({type(exc).__name__}: {exc}); the file is damaged or needs a module that is not installed"
+        raise CorruptOutputError(msg) from None
+    return None if is_error(value) else value
+
+
+def _maybe_load(value: Any) -> Any:
+    """Inputs passed by reference (storages, file values) become their data."""
+    if isinstance(value, StorageBase):
+        return read_storage(value).array
+    if isinstance(value, FileValue):
+        return value.load()
+    return value
+
+
+def _load(view: RunFolder, name: str) -> Any:
+    return _read_mapped(view, name).array if view.is_mapped(name) else _read_single(view, name)
+
+
+def load_outputs(*output_names: str, run_folder: str | Path) -> Any:
+    """Load outputs of a (possibly partial or failed) run.
+
+    One name gives its value, several a list, none ``[]``. Mapped outputs are object masked arrays
+    (missing and failed elements masked), single outputs their value (``None`` if absent or failed).
+
+    >>> import pipemap.io as pio  # doctest: +SKIP
+    >>> y, s = pio.load_outputs("y", "s", run_folder="my_run")  # doctest: +SKIP
+    """
+    view = RunFolder.open(run_folder)
+    view.check_names(output_names)
+    outputs = [_load(view, name) for name in output_names]
+    return outputs[0] if len(output_names) == 1 else outputs
+
+
+def load_all_outputs(run_folder: str | Path) -> dict[str, Any]:
+    """Load every output of a run: ``{name: value}`` over the sorted output names.
+
+    >>> import pipemap.io as pio  # doctest: +SKIP
+    >>> pio.load_all_outputs("my_run").keys()  # doctest: +SKIP
+    """
+    view = RunFolder.open(run_folder)
+    return {name: _load(view, name) for name in view.output_names}
+
+
+@dataclass
+class ElementError:
+    """One failed element: where it is, which function failed, why, and with which inputs."""
+
+    output_name: str
+    index: tuple[int, ...] | None
+    function: str
+    exception: str
+    kwargs: dict[str, Any]
+    propagated: bool
+    record: Any
+
+    def describe(self) -> str:
+        """A one-line human description.
+
+        >>> ElementError("y", (2,), "f", "ValueError: bad", {"x": 3}, False, None).describe()
+        'y[2]: f(x=3) raised ValueError: bad'
+        """
+        where = f"{self.output_name}[{', '.join(map(str, self.index))}]" if self.index is not None else self.output_name
+        args = ", ".join(f"{k}={_short(v)}" for k, v in self.kwargs.items())
+        verb = "was skipped because its inputs failed:" if self.propagated else "raised"
+        return f"{where}: {self.function}({args}) {verb} {self.exception}"
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _element_error(name: str, index: tuple[int, ...] | None, record: Any) -> ElementError:
+    from pipemap.storage import PropagatedErrorSnapshot
+
+    if isinstance(record, PropagatedErrorSnapshot):
+        causes = record.get_root_causes()
+        reason = "; ".join(f"{c.exception_type}: {c.message}" for c in causes) or record.reason
+        return ElementError(name, index, record.function_name, reason, dict(record.attempted_kwargs), True, record)
+    return ElementError(
+        name, index, record.function_name, f"{record.exception_type}: {record.message}", dict(record.kwargs), False, record
+    )
+
+
+def load_errors(*output_names: str, run_folder: str | Path) -> list[ElementError]:
+    """The failed elements of a run (default: of every output), in output and index order.
+
+    >>> import pipemap.io as pio  # doctest: +SKIP
+    >>> for err in pio.load_errors(run_folder="my_run"): print(err.describe())  # doctest: +SKIP
+    """
+    view = RunFolder.open(run_folder)
+    view.check_names(output_names)
+    errors: list[ElementError] = []
+    for name in output_names or view.output_names:
+        if view.is_mapped(name):
+            read = _read_mapped(view, name)
+            if not read.errors:
+                continue
+            shape = view.store(name).resolved_shape
+            for linear, record in zip(read.failed.tolist(), read.errors):
+                index = tuple(int(i) for i in np.unravel_index(linear, shape))
+                errors.append(_element_error(name, index, record))
+        else:
+            holder = view.value_file(name)
+            if holder.exists():
+                try:
+                    value = holder.load()
+                except Exception:  # noqa: BLE001 - damaged single outputs are reported by load_outputs
+                    continue
+                if is_error(value):
+                    errors.append(_element_error(name, None, value))
+    return errors
+
+
+class _LazyOutputs(Mapping[str, Any]):
+    """Outputs of a run folder, each read on first access."""
+
+    def __init__(self, view: RunFolder) -> None:
+        self._view = view
+        self._cache: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._view.record.all_output_names:
+            raise KeyError(name)
+        if name not in self._cache:
+            self._cache[name] = _load(self._view, name)
+        return self._cache[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._view.record.all_output_names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._view.output_names)
+
+    def __len__(self) -> int:
+        return len(self._view.output_names)
+
+
+def model_from_run_folder(
+    output_names: Sequence[str], run_folder: str | Path, *, load_intermediate: bool = True
+) -> Model:
+    """The presentation model (see :mod:`pipemap.io._model`) of a run folder's outputs."""
+    view = RunFolder.open(run_folder)
+    view.check_names(tuple(output_names))
+    specs = [MapSpec.from_string(s) for s in view.mapspecs]
+    return build_model(
+        specs,
+        LazyInputs(view),
+        _LazyOutputs(view),
+        output_names=list(output_names) or view.output_names,
+        load_intermediate=load_intermediate,
+        load_input=_maybe_load,
+    )

@@ -1,0 +1,165 @@
+"""A library-neutral table model of a run's results: dims, coordinates, variables, single values.
+
+Both the xarray builder and the DataFrame builders start from :func:`build_model`, so they agree
+on which arrays become coordinates, how zipped inputs are combined, and how elements are typed.
+
+>>> model = build_model(["x[i] -> y[i]"], {"x": [1, 2]}, {"y": np.array([2, 4], dtype=object)})
+>>> model.dims, list(model.coords), model.variables["y"].data.tolist()
+({'i': 2}, ['x'], [2, 4])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from pipemap.mapspec import MapSpec, mapspec_axes, trace_dependencies
+
+from ._arrays import as_object_array, typed_values
+
+__all__ = ["Coordinate", "Model", "Variable", "build_model", "parse_mapspecs"]
+
+
+@dataclass
+class Variable:
+    """A mapped output: its axes (dims) and its typed data (full shape)."""
+
+    dims: tuple[str, ...]
+    data: np.ndarray
+
+
+@dataclass
+class Coordinate:
+    """A coordinate on ``dims``: one source array, or several zipped ones (``parts``)."""
+
+    dims: tuple[str, ...]
+    parts: dict[str, np.ndarray]
+
+    @property
+    def name(self) -> str:
+        """``"a"`` for one source, ``"a:b"`` for zipped sources."""
+        return ":".join(self.parts)
+
+    def combined(self) -> np.ndarray:
+        """The coordinate values: the array itself, or an object array of tuples when zipped."""
+        if len(self.parts) == 1:
+            return next(iter(self.parts.values()))
+        arrays = [np.asarray(a, dtype=object) for a in self.parts.values()]
+        shape = arrays[0].shape
+        flat = [a.ravel().tolist() for a in arrays]
+        out = np.empty(len(flat[0]), dtype=object)
+        out[:] = list(zip(*flat)) if flat[0] else []
+        return out.reshape(shape)
+
+
+@dataclass
+class Model:
+    """Everything a Dataset or DataFrame needs, in insertion order."""
+
+    dims: dict[str, int] = field(default_factory=dict)
+    coords: dict[str, Coordinate] = field(default_factory=dict)
+    variables: dict[str, Variable] = field(default_factory=dict)
+    singles: dict[str, Any] = field(default_factory=dict)
+    #: per variable, the coordinate names attached to it (for column order)
+    var_coords: dict[str, list[str]] = field(default_factory=dict)
+
+
+def parse_mapspecs(mapspecs: Sequence[MapSpec | str]) -> list[MapSpec]:
+    """Accept parsed mapspecs or their strings.
+
+    >>> parse_mapspecs(["x[i] -> y[i]"])[0].output_names
+    ('y',)
+    """
+    return [m if isinstance(m, MapSpec) else MapSpec.from_string(m) for m in mapspecs]
+
+
+def _no_loader(name: str) -> Any:
+    raise KeyError(name)
+
+
+def build_model(
+    mapspecs: Sequence[MapSpec | str],
+    inputs: Mapping[str, Any],
+    outputs: Mapping[str, Any],
+    *,
+    output_names: Sequence[str] | None = None,
+    load_intermediate: bool = True,
+    load_input: Callable[[Any], Any] | None = None,
+) -> Model:
+    """Arrange results for presentation.
+
+    ``outputs`` maps output names to arrays (mapped outputs: masked or plain arrays of the full
+    shape; masked elements are missing) or values (single outputs); it may be a lazy mapping.
+    ``output_names`` selects the outputs to present (default: every key of ``outputs``).
+    ``load_input`` turns file-backed inputs into values (default: identity).
+    """
+    specs = parse_mapspecs(mapspecs)
+    names = list(output_names) if output_names else sorted(outputs)
+    axes_of = mapspec_axes(specs) if specs else {}
+    deps = trace_dependencies(specs) if specs else {}
+    mapped: list[str] = []
+    for spec in specs:
+        for name in spec.output_names:
+            if name in names and name not in mapped:
+                mapped.append(name)
+    singles = [n for n in names if n not in mapped]
+    model = Model()
+    cache: dict[str, Any] = {}
+
+    def source_array(name: str) -> Any:
+        if name in cache:
+            return cache[name]
+        if name in inputs:
+            value = inputs[name]
+            if load_input is not None:
+                value = load_input(value)
+        elif load_intermediate and name in outputs:
+            value = outputs[name]
+        else:
+            value = None
+        if value is not None:
+            value = as_object_array(value, len(axes_of[name]))
+            if isinstance(value, np.ndarray):
+                value = typed_values(value)
+        cache[name] = value
+        return value
+
+    for name in mapped:
+        dims = tuple(a for a in axes_of[name] if a is not None)
+        zipped: dict[tuple[str, ...], dict[str, np.ndarray]] = {}
+        for source, axes in deps.get(name, {}).items():
+            if axes != axes_of[source]:
+                continue
+            array = source_array(source)
+            if not isinstance(array, np.ndarray):
+                continue
+            zipped.setdefault(axes, {})[source] = array
+        coord_names = []
+        for axes, parts in zipped.items():
+            coord = Coordinate(axes, parts)
+            model.coords.setdefault(coord.name, coord)
+            coord_names.append(coord.name)
+            for axis, size in zip(axes, next(iter(parts.values())).shape):
+                model.dims.setdefault(axis, size)
+        data = cache[name] if name in cache and cache[name] is not None else source_array_of_output(outputs, name, len(dims))
+        for axis, size in zip(dims, data.shape):
+            model.dims.setdefault(axis, size)
+        model.variables[name] = Variable(dims, data)
+        model.var_coords[name] = coord_names
+    # outputs used as another output's coordinate are shown as the coordinate only
+    for coord in model.coords.values():
+        for part in coord.parts:
+            model.variables.pop(part, None)
+    for name in singles:
+        model.singles[name] = outputs[name]
+    return model
+
+
+def source_array_of_output(outputs: Mapping[str, Any], name: str, ndim: int) -> np.ndarray:
+    """The typed full-shape array of mapped output ``name``."""
+    value = as_object_array(outputs[name], ndim)
+    if not isinstance(value, np.ndarray):
+        value = np.asarray(value)
+    return typed_values(value)

@@ -1,0 +1,86 @@
+"""Bulk reads of one storage: one mask query, one ``get_many`` for the stored elements.
+
+Failed elements (``ErrorSnapshot`` / ``PropagatedErrorSnapshot``) are masked like missing ones
+and reported apart, so that callers can show them.
+
+>>> from pipemap.storage import DictArray
+>>> arr = DictArray(None, (3,)); arr.dump_many([0, 2], ["a", "c"])
+>>> read_storage(arr).array.tolist()
+['a', None, 'c']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from pipemap.storage import ErrorSnapshot, PropagatedErrorSnapshot, StorageBase
+
+from ._arrays import object_array, splat_internal
+
+__all__ = ["ERROR_TYPES", "StorageRead", "is_error", "read_storage"]
+
+ERROR_TYPES: tuple[type, ...] = (ErrorSnapshot, PropagatedErrorSnapshot)
+_MASKED_TYPE = type(np.ma.masked)
+
+
+def is_error(value: Any) -> bool:
+    """Whether ``value`` is a stored failure record.
+
+    >>> is_error(3)
+    False
+    """
+    return isinstance(value, ERROR_TYPES)
+
+
+@dataclass
+class StorageRead:
+    """The outcome of reading a whole storage."""
+
+    #: object masked array of the full shape (internal axes splatted); missing/failed masked
+    array: np.ma.MaskedArray
+    #: linear (external) indices of failed elements, and their records
+    failed: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    errors: list[Any] = field(default_factory=list)
+    n_done: int = 0
+
+
+def read_storage(store: StorageBase, *, splat: bool = True) -> StorageRead:
+    """Read every element of ``store`` in bulk; see :class:`StorageRead`."""
+    external = tuple(int(s) for s in store.resolved_shape)
+    internal = tuple(int(s) for s in store.resolved_internal_shape) if store.internal_shape else ()
+    size = int(np.prod(external, dtype=np.int64))
+    done = np.asarray(store.done_mask(), dtype=bool)
+    present = np.flatnonzero(done).astype(np.int64)
+    values = store.get_many(present) if present.size else []
+    bad_types = {_MASKED_TYPE, *ERROR_TYPES}
+    types = list(map(type, values))
+    errors: list[Any] = []
+    if bad_types.intersection(types):
+        flags = np.fromiter((t in bad_types for t in types), dtype=bool, count=len(types))
+        failed_flags = np.fromiter((t in ERROR_TYPES for t in types), dtype=bool, count=len(types))
+        failed = present[failed_flags]
+        errors = [values[k] for k in np.flatnonzero(failed_flags)]
+        keep = ~flags
+        good_idx = present[keep]
+        good_values = [v for v, k in zip(values, keep) if k]
+    else:
+        failed = np.empty(0, dtype=np.int64)
+        good_idx = present
+        good_values = values
+    missing = np.ones(size, dtype=bool)
+    missing[good_idx] = False
+    if internal and splat:
+        full_values: list[Any] = [None] * size
+        for k, v in zip(good_idx.tolist(), good_values):
+            full_values[k] = v
+        array = splat_internal(full_values, missing, external, internal, store.shape_mask)
+    else:
+        data = np.empty(size, dtype=object)
+        if len(good_values) == size:
+            data = object_array(good_values, (size,))
+        elif good_values:
+            data[good_idx] = object_array(good_values, (len(good_values),))
+        array = np.ma.MaskedArray(data.reshape(external), mask=missing.reshape(external))
+    return StorageRead(array=array, failed=failed, errors=errors, n_done=len(good_values))

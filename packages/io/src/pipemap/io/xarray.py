@@ -1,0 +1,129 @@
+"""xarray views of a run: from a run folder or from in-memory results.
+
+* :func:`load_xarray_dataset` reads a run folder.
+* :func:`xarray_dataset_from_data` builds the same Dataset from plain data (this is what
+  ``ResultDict.to_xarray()`` calls): mapspecs, the run's inputs and ``{output name: array or value}``.
+
+Dims come from the mapspec axes; mapped inputs become coordinates (zipped inputs share one
+coordinate ``"a:b"`` holding tuples; multi-dimensional inputs are multi-dimensional coordinates);
+numeric elements get numeric dtypes; missing elements are NaN. Single (unmapped) outputs are 0-d
+variables (arrays wrapped in :class:`DimensionlessArray`).
+
+>>> import numpy as np
+>>> ds = xarray_dataset_from_data(["x[i] -> y[i]"], {"x": [1, 2, 3]}, {"y": np.array([2, 4, 6])})
+>>> ds["y"].dims, ds["y"].dtype, ds["x"].values.tolist()
+(('i',), dtype('int64'), [1, 2, 3])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ._model import Model, build_model
+
+if TYPE_CHECKING:
+    import xarray as xr
+    from pipemap.mapspec import MapSpec
+
+__all__ = [
+    "DimensionlessArray",
+    "load_xarray_dataset",
+    "model_to_dataset",
+    "xarray_dataset_from_data",
+]
+
+
+@dataclass
+class DimensionlessArray:
+    """An array kept whole as one 0-d value of a Dataset (xarray would otherwise want dims).
+
+    >>> DimensionlessArray(np.zeros(2)).arr.shape
+    (2,)
+    """
+
+    arr: np.ndarray
+
+
+def _require_xarray() -> Any:
+    try:
+        import xarray as xr
+    except ImportError as exc:  # pragma: no cover - exercised only without the extra
+        msg = "xarray is required for this function: install `pipemap-io[xarray]`."
+        raise ImportError(msg) from exc
+    return xr
+
+
+def _zero_d(value: Any) -> np.ndarray:
+    cell = np.empty((), dtype=object)
+    if isinstance(value, np.ndarray):
+        cell[()] = DimensionlessArray(value)
+    else:
+        cell[()] = value
+    return cell
+
+
+def model_to_dataset(model: Model) -> xr.Dataset:
+    """Turn a :class:`~pipemap.io._model.Model` into an ``xarray.Dataset``."""
+    xr = _require_xarray()
+    coords = {name: (coord.dims, coord.combined()) for name, coord in model.coords.items()}
+    data_vars: dict[str, Any] = {name: (var.dims, var.data) for name, var in model.variables.items()}
+    for name, value in model.singles.items():
+        data_vars[name] = ((), _zero_d(value))
+    used_dims = {d for c in coords.values() for d in c[0]} | {d for v in data_vars.values() for d in v[0]}
+    ds = xr.Dataset(data_vars, coords=coords)
+    # keep the model's dim order (insertion order of first use)
+    order = [d for d in model.dims if d in used_dims]
+    if list(ds.dims) != order and order:
+        ds = ds.transpose(*order)
+    return ds
+
+
+def xarray_dataset_from_data(
+    mapspecs: Sequence[MapSpec | str],
+    inputs: Mapping[str, Any],
+    outputs: Mapping[str, Any],
+    *,
+    output_names: Sequence[str] | None = None,
+    load_intermediate: bool = True,
+) -> xr.Dataset:
+    """Build a Dataset from in-memory results.
+
+    ``mapspecs``: the pipeline's mapspecs (objects or strings); ``inputs``: the run's inputs;
+    ``outputs``: ``{output name: value}`` where mapped outputs are arrays of their full shape
+    (masked arrays: masked = missing; plain object arrays are taken as they are) and single outputs
+    are their values. ``output_names`` selects what to present (default all keys of ``outputs``);
+    intermediate outputs serve as coordinates only if ``load_intermediate``.
+
+    >>> ds = xarray_dataset_from_data(
+    ...     ["x[i], w[j] -> z[i, j]"], {"x": [1, 2], "w": [10, 20, 30]},
+    ...     {"z": np.arange(6).reshape(2, 3), "total": 15})
+    >>> dict(ds.sizes), ds["total"].item()
+    ({'i': 2, 'j': 3}, 15)
+    """
+    model = build_model(
+        mapspecs, inputs, outputs, output_names=output_names, load_intermediate=load_intermediate
+    )
+    return model_to_dataset(model)
+
+
+def load_xarray_dataset(
+    *output_names: str,
+    run_folder: str | Path,
+    load_intermediate: bool = True,
+) -> xr.Dataset:
+    """Load the outputs of a run folder (default: all) as an ``xarray.Dataset``.
+
+    Failed and missing elements are NaN. See :func:`xarray_dataset_from_data` for the layout.
+
+    >>> import pipemap.io as pio  # doctest: +SKIP
+    >>> pio.load_xarray_dataset("z", run_folder="my_run")  # doctest: +SKIP
+    """
+    from ._load import model_from_run_folder
+
+    model = model_from_run_folder(output_names, run_folder, load_intermediate=load_intermediate)
+    return model_to_dataset(model)
