@@ -188,6 +188,18 @@ class PipeFunc:
         if scope is not None:
             self.update_scope(scope, inputs="*", outputs="*")
 
+    @classmethod
+    def from_pipefunc(cls, func: Any) -> PipeFunc:
+        """Convert a `pipefunc.PipeFunc` (pipefunc imported lazily); see `pipemap.runner._from_pipefunc`.
+
+        >>> import pipefunc
+        >>> PipeFunc.from_pipefunc(pipefunc.PipeFunc(lambda a: a, "b")).output_name
+        'b'
+        """
+        from pipemap.runner._from_pipefunc import pipefunc_to_pipemap_function
+
+        return pipefunc_to_pipemap_function(func, cls=cls)
+
     # -- read-only views ------------------------------------------------------------------
     @property
     def renames(self) -> dict[str, str]:

@@ -126,6 +126,19 @@ class Pipeline:
         if scope is not None:
             self.update_scope(scope, inputs="*", outputs="*")
 
+    @classmethod
+    def from_pipefunc(cls, pipeline: Any) -> Pipeline:
+        """Convert a `pipefunc.Pipeline` (pipefunc imported lazily); see `pipemap.runner._from_pipefunc`.
+
+        >>> import pipefunc
+        >>> p = pipefunc.Pipeline([pipefunc.PipeFunc(lambda x: x, "y", mapspec="x[i] -> y[i]")])
+        >>> Pipeline.from_pipefunc(p).mapspecs_as_strings
+        ['x[i] -> y[i]']
+        """
+        from pipemap.runner._from_pipefunc import from_pipefunc
+
+        return from_pipefunc(pipeline, cls=cls)
+
     # -- building -------------------------------------------------------------------------
     def _append(self, f: PipeFunc | Callable[..., Any], mapspec: str | MapSpec | None) -> PipeFunc:
         if isinstance(f, PipeFunc):
