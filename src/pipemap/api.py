@@ -24,6 +24,6 @@ __all__ = [*_mapspec_all, *_storage_all, *_runner_all, *_io_all, "main"]
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``pipemap`` command line (see ``pipemap --help``)."""
-    from pipemap.io.cli import main as cli_main
+    from pipemap.cli import main as cli_main
 
     return cli_main(argv)
