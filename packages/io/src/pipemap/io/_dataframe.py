@@ -49,7 +49,9 @@ def _single_cell(value: Any) -> Any:
     return value
 
 
-def model_columns(model: Model) -> tuple[dict[str, np.ndarray | list[Any]], int]:
+def model_columns(
+    model: Model, masks: dict[str, np.ndarray] | None = None
+) -> tuple[dict[str, np.ndarray | list[Any]], int]:
     """The frame's columns in order, and the number of rows.
 
     >>> from pipemap.io._model import build_model
@@ -79,6 +81,8 @@ def model_columns(model: Model) -> tuple[dict[str, np.ndarray | list[Any]], int]
             for part, array in coord.parts.items():
                 columns[part] = _broadcast(array, coord.dims, all_dims, sizes)
         columns[name] = _broadcast(var.data, var.dims, all_dims, sizes)
+        if masks is not None and var.missing is not None:
+            masks[name] = _broadcast(var.missing, var.dims, all_dims, sizes)
     for coord_name, coord in model.coords.items():
         if coord_name not in seen:
             for part, array in coord.parts.items():
@@ -133,8 +137,15 @@ def model_to_polars(model: Model) -> Any:
     """A ``polars.DataFrame`` built natively (numeric columns straight from numpy)."""
     import polars as pl
 
-    columns, _ = model_columns(model)
-    return pl.DataFrame([_polars_series(name, col) for name, col in columns.items()])
+    masks: dict[str, np.ndarray] = {}
+    columns, _ = model_columns(model, masks)
+    series = []
+    for name, col in columns.items():
+        s = _polars_series(name, col)
+        if name in masks and s.dtype != pl.Object:  # missing/failed elements become null
+            s = pl.select(pl.when(pl.Series(masks[name])).then(None).otherwise(s).alias(name)).to_series()
+        series.append(s)
+    return pl.DataFrame(series)
 
 
 def _to_backend(model: Model, backend: str) -> Any:

@@ -28,6 +28,8 @@ class Variable:
 
     dims: tuple[str, ...]
     data: np.ndarray
+    #: True where the element is missing or failed (None: nothing missing)
+    missing: np.ndarray | None = None
 
 
 @dataclass
@@ -143,10 +145,14 @@ def build_model(
             coord_names.append(coord.name)
             for axis, size in zip(axes, next(iter(parts.values())).shape):
                 model.dims.setdefault(axis, size)
-        data = cache[name] if name in cache and cache[name] is not None else source_array_of_output(outputs, name, len(dims))
+        raw = as_object_array(outputs[name], len(dims))
+        if not isinstance(raw, np.ndarray):
+            raw = np.asarray(raw)
+        missing = np.ma.getmaskarray(raw) if isinstance(raw, np.ma.MaskedArray) else None
+        data = cache[name] if cache.get(name) is not None else typed_values(raw)
         for axis, size in zip(dims, data.shape):
             model.dims.setdefault(axis, size)
-        model.variables[name] = Variable(dims, data)
+        model.variables[name] = Variable(dims, data, missing if missing is not None and missing.any() else None)
         model.var_coords[name] = coord_names
     # outputs used as another output's coordinate are shown as the coordinate only
     for coord in model.coords.values():
@@ -156,10 +162,3 @@ def build_model(
         model.singles[name] = outputs[name]
     return model
 
-
-def source_array_of_output(outputs: Mapping[str, Any], name: str, ndim: int) -> np.ndarray:
-    """The typed full-shape array of mapped output ``name``."""
-    value = as_object_array(outputs[name], ndim)
-    if not isinstance(value, np.ndarray):
-        value = np.asarray(value)
-    return typed_values(value)
