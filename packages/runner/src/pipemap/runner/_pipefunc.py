@@ -334,6 +334,7 @@ class PipeFunc:
         names = self.output_names
         n = len(names)
         picker = self._output_picker
+        errors = _error_types()  # bound now: no lookup per call
         if picker is None and isinstance(self.output_name, str):
             return _pick_single
         if picker is None:
@@ -341,21 +342,21 @@ class PipeFunc:
             if n == 1:
 
                 def pick(value: Any) -> tuple[Any, ...]:
-                    if isinstance(value, _error_types()):
+                    if isinstance(value, errors):
                         return (value,)
                     return (value[0],)
 
             else:
 
                 def pick(value: Any) -> tuple[Any, ...]:
-                    if isinstance(value, _error_types()):
+                    if isinstance(value, errors):
                         return (value,) * n
                     return getter(value)
 
             return pick
 
         def pick_custom(value: Any) -> tuple[Any, ...]:
-            if isinstance(value, _error_types()):
+            if isinstance(value, errors):
                 return (value,) * n
             return tuple(picker(value, name) for name in names)
 

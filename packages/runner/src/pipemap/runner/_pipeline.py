@@ -170,6 +170,9 @@ class Pipeline:
         self.functions.append(f)
         f._pipelines.add(self)
         self._clear_cache()
+        for name in (f.output_name, *f.output_names):  # keep the lookup table: O(1) per add
+            existing[name] = f
+        self.__dict__["output_to_func"] = existing
         return f
 
     def add(self, f: PipeFunc | Callable[..., Any], mapspec: str | MapSpec | None = None) -> PipeFunc:
