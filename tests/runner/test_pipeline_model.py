@@ -312,3 +312,74 @@ def test_graph_helpers_on_larger_graphs() -> None:
     with pytest.raises(graph_module.CycleError) as info:
         graph_module.topological_generations(cyclic)
     assert set(info.value.cycle) == {"a", "b", "c"}
+
+
+# -- through the engine: SPEC 8.15-8.17 and 8.19 ----------------------------------------------
+def _reduce_pipeline() -> Pipeline:
+    @pipefunc("y", mapspec="x[i] -> y[i]")
+    def double(x):
+        return 2 * x
+
+    @pipefunc("z")
+    def total(y, c):
+        return sum(y) + c
+
+    return Pipeline([double, total])
+
+
+def test_map_missing_and_extra_inputs() -> None:
+    p = _reduce_pipeline()
+    with pytest.raises(ValueError, match="Missing inputs: `c`"):
+        p.map({"x": [1, 2]}, parallel=False)
+    with pytest.raises(ValueError, match="Got extra inputs: `not_used`"):
+        p.map({"x": [1, 2], "c": 1, "not_used": 1}, parallel=False)
+
+
+def test_map_auto_subpipeline_skips_the_producer() -> None:
+    p = _reduce_pipeline()
+    result = p.map({"y": [1, 2], "c": 1}, auto_subpipeline=True, parallel=False)
+    assert list(result) == ["z"]
+    assert result["z"].output == 4
+
+
+@pytest.mark.parametrize("output_names", ["y", ["y"]])
+def test_map_output_names_restrict_the_run(output_names) -> None:
+    p = _reduce_pipeline()
+    assert list(p.map({"x": [1, 2]}, output_names=output_names, parallel=False)) == ["y"]
+    with pytest.raises(ValueError, match="Got extra inputs: `c`"):
+        p.map({"x": [1, 2], "c": 1}, output_names=output_names, parallel=False)
+
+
+def test_map_tuple_output_name() -> None:
+    p = Pipeline(
+        [
+            PipeFunc(lambda x: (x, -x), ("z1", "z2"), mapspec="x[i] -> z1[i], z2[i]"),
+            PipeFunc(lambda z1: 1, "w"),
+        ]
+    )
+    result = p.map({"x": [1, 2]}, output_names=("z1", "z2"), parallel=False)
+    assert list(result) == ["z1", "z2"]
+    assert list(result["z2"].output) == [-1, -2]
+
+
+def test_map_list_producer_with_generated_spec(tmp_path) -> None:
+    @pipefunc("x")
+    def make(n):
+        return list(range(n))
+
+    @pipefunc("y", mapspec="x[i] -> y[i]")
+    def double(x):
+        return 2 * x
+
+    p = Pipeline([make, double])
+    result = p.map({"n": 3}, run_folder=tmp_path, parallel=False)
+    assert result["x"].output == [0, 1, 2]
+    assert list(result["y"].output) == [0, 2, 4]
+    assert (tmp_path / "outputs" / "x.cloudpickle").is_file()
+
+
+def test_map_eager_strategy_gives_the_same_values() -> None:
+    p = _reduce_pipeline()
+    inputs = {"x": [1, 2, 3], "c": 10}
+    eager = p.map(inputs, parallel=False, scheduling_strategy="eager")
+    assert eager["z"].output == p.map(inputs, parallel=False)["z"].output == 22
