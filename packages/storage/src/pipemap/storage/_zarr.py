@@ -1,0 +1,502 @@
+"""Zarr v3 backends: `ZarrFileArray`, `ZarrMemoryArray`, `ZarrSharedMemoryArray` (needs ``zarr``).
+
+Layout in the store: ``array`` (full shape, variable-length bytes, one chunk per element: chunk
+size 1 on external axes and the whole extent on internal axes, no compressor) holding one
+encoded object per cell, and ``mask`` (external shape, bool, fill True). Both are ordinary zarr
+arrays readable by zarr itself.
+
+Element chunks are encoded here (the ``vlen-bytes`` layout) and written straight to the store in
+bulk: for a ``LocalStore`` as files with an atomic rename, for other stores with one batch of
+``Store.set`` calls. An element exists when its data chunk exists; the ``mask`` chunk is written
+after it. Arrays created with other codecs (e.g. by pipefunc) are read and written through the
+zarr array API instead.
+
+>>> import tempfile
+>>> from pipemap.storage import ZarrFileArray
+>>> arr = ZarrFileArray(tempfile.mkdtemp(), (2, 2))
+>>> arr.dump_many([0, 3], [{"a": 1}, "d"])
+>>> arr.to_array().tolist()
+[[{'a': 1}, None], [None, 'd']]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import multiprocessing
+import os
+import pickle
+import struct
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+import numpy as np
+import zarr
+from zarr.abc.store import Store
+from zarr.core.buffer import default_buffer_prototype
+from zarr.core.buffer.cpu import Buffer
+from zarr.core.sync import sync
+from zarr.storage import LocalStore, MemoryStore
+
+from ._atomic import MISSING, CorruptElementWarning, atomic_write_bytes
+from ._base import StorageBase
+from ._shapes import ShapeTuple, merge_by_mask, prod
+
+__all__ = ["CloudPickleCodec", "ZarrFileArray", "ZarrMemoryArray", "ZarrSharedMemoryArray"]
+
+_U32 = struct.Struct("<I")
+_MASK_PRESENT = b"\x00"
+
+
+class CloudPickleCodec:
+    """Default object codec: ``encode(obj) -> bytes`` with cloudpickle, ``decode(bytes) -> obj``.
+
+    >>> CloudPickleCodec().decode(CloudPickleCodec().encode([1, "a"]))
+    [1, 'a']
+    """
+
+    codec_id = "cloudpickle"
+
+    def __init__(self, protocol: int = pickle.HIGHEST_PROTOCOL) -> None:
+        self.protocol = protocol
+
+    def encode(self, value: Any) -> bytes:
+        """Pickle ``value``."""
+        return cloudpickle.dumps(value, protocol=self.protocol)
+
+    def decode(self, data: Any) -> Any:
+        """Unpickle ``data`` (bytes or a uint8 buffer)."""
+        return pickle.loads(data if isinstance(data, (bytes, bytearray)) else bytes(data))
+
+    def __repr__(self) -> str:
+        return f"CloudPickleCodec(protocol={self.protocol})"
+
+
+def encode_vlen(items: Sequence[bytes]) -> bytes:
+    """The ``vlen-bytes`` chunk layout: u32 count, then u32 length + bytes per item.
+
+    >>> encode_vlen([b"ab", b"c"])
+    b'\\x02\\x00\\x00\\x00\\x02\\x00\\x00\\x00ab\\x01\\x00\\x00\\x00c'
+    """
+    parts = [_U32.pack(len(items))]
+    for item in items:
+        parts.append(_U32.pack(len(item)))
+        parts.append(item)
+    return b"".join(parts)
+
+
+def decode_vlen(data: bytes) -> list[bytes]:
+    """Inverse of :func:`encode_vlen` (raises ``ValueError`` on truncated data)."""
+    if len(data) < 4:
+        msg = "truncated vlen-bytes chunk"
+        raise ValueError(msg)
+    (count,) = _U32.unpack_from(data, 0)
+    offset = 4
+    items = []
+    for _ in range(count):
+        if offset + 4 > len(data):
+            msg = "truncated vlen-bytes chunk"
+            raise ValueError(msg)
+        (length,) = _U32.unpack_from(data, offset)
+        offset += 4
+        if offset + length > len(data):
+            msg = "truncated vlen-bytes chunk"
+            raise ValueError(msg)
+        items.append(data[offset : offset + length])
+        offset += length
+    if offset != len(data):
+        msg = "trailing bytes in vlen-bytes chunk"
+        raise ValueError(msg)
+    return items
+
+
+async def _gather(coros: list[Any]) -> list[Any]:
+    return list(await asyncio.gather(*coros))
+
+
+def _copy_store(source: Store, destination: Store) -> None:
+    async def copy() -> None:
+        prototype = default_buffer_prototype()
+        keys = [key async for key in source.list()]
+        buffers = await asyncio.gather(*(source.get(k, prototype=prototype) for k in keys))
+        await asyncio.gather(*(destination.set(k, b) for k, b in zip(keys, buffers) if b is not None))
+
+    sync(copy())
+
+
+def _open_or_create(store: Store, name: str, shape: tuple[int, ...], chunks: tuple[int, ...], dtype: Any, fill: Any) -> zarr.Array:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # VariableLengthBytes is flagged as an unstable spec
+        try:
+            array = zarr.open_array(store=store, path=name, mode="r+")
+        except (FileNotFoundError, KeyError, ValueError, zarr.errors.ArrayNotFoundError, zarr.errors.NodeTypeValidationError):
+            array = zarr.create_array(
+                store=store, name=name, shape=shape, chunks=chunks, dtype=dtype, fill_value=fill,
+                compressors=None, overwrite=False,
+            )  # fmt: skip
+    if array.shape != shape:
+        msg = f"Existing array '{name}' has unexpected shape {array.shape}, expected {shape}."
+        raise ValueError(msg)
+    return array
+
+
+class ZarrFileArray(StorageBase):
+    """Array interface to a zarr v3 store on disk (``storage_id="zarr_file_array"``).
+
+    Extras: ``store`` (a zarr ``Store`` or a path; default ``LocalStore(folder)``) and
+    ``object_codec`` (``encode``/``decode`` of one object; default cloudpickle). Shapes must be
+    resolved at construction. ``to_array`` always splats internal axes.
+
+    >>> import tempfile
+    >>> arr = ZarrFileArray(tempfile.mkdtemp(), (2,), (3,), (True, False))
+    >>> arr.dump((1,), [1, 2, 3]); arr[1, 2]
+    3
+    """
+
+    storage_id = "zarr_file_array"
+    requires_serialization = True
+
+    def __init__(
+        self,
+        folder: str | Path | None,
+        shape: ShapeTuple,
+        internal_shape: ShapeTuple | None = None,
+        shape_mask: Sequence[bool] | None = None,
+        *,
+        store: Store | str | Path | None = None,
+        object_codec: Any = None,
+    ) -> None:
+        super().__init__(folder, shape, internal_shape, shape_mask)
+        if not self.full_shape_is_resolved():
+            msg = (
+                f"{type(self).__name__} needs resolved shapes at construction, got shape {self.shape} and"
+                f" internal_shape {self.internal_shape}; use another storage for outputs of unknown size"
+            )
+            raise ValueError(msg)
+        self.store = self._make_store(store)
+        self.object_codec = object_codec if object_codec is not None else CloudPickleCodec()
+        self._before_open()
+        self._open()
+
+    # ------------------------------------------------------------------ setup
+    def _make_store(self, store: Store | str | Path | None) -> Store:
+        if isinstance(store, Store):
+            return store
+        if store is None and self.folder is None:
+            msg = "Either a `store` or `folder` must be provided"
+            raise ValueError(msg)
+        root = Path(store if store is not None else self.folder).absolute()  # type: ignore[arg-type]
+        root.mkdir(parents=True, exist_ok=True)
+        return LocalStore(str(root))
+
+    def _before_open(self) -> None:
+        """Hook for memory variants (load a persisted copy first)."""
+
+    def _open(self) -> None:
+        shape, internal, smask = self.resolved_shape, self.resolved_internal_shape, self.shape_mask
+        full = merge_by_mask(smask, shape, internal)
+        chunks = merge_by_mask(smask, (1,) * len(shape), tuple(max(1, s) for s in internal))
+        self.array = _open_or_create(self.store, "array", full, chunks, zarr.dtype.VariableLengthBytes(), b"")
+        self._mask = _open_or_create(self.store, "mask", shape, (1,) * len(shape), bool, True)
+        names = [type(c).__name__ for c in self.array.metadata.codecs]
+        mask_names = [type(c).__name__ for c in self._mask.metadata.codecs]
+        self._fast = names == ["VLenBytesCodec"] and mask_names == ["BytesCodec"]
+        self._root = Path(self.store.root) if isinstance(self.store, LocalStore) else None
+        self._made_dirs: set[str] = set()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        for name in ("array", "_mask", "_made_dirs", "_manager"):
+            state.pop(name, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._open()
+
+    def __repr__(self) -> str:
+        return super().__repr__()[:-1] + f", store={self.store!r}, object_codec={self.object_codec!r})"
+
+    @property
+    def dump_in_subprocess(self) -> bool:
+        """True: one chunk per element, so workers write their own chunks."""
+        return True
+
+    # ------------------------------------------------------------------ keys
+    def _chunk_key(self, ext: tuple[int, ...], array: str = "array") -> str:
+        if array == "mask":
+            coords = ext
+        else:
+            coords = merge_by_mask(self.shape_mask, ext, (0,) * len(self.internal_shape))
+        if not coords:
+            return f"{array}/c"
+        return f"{array}/c/" + "/".join(map(str, coords))
+
+    def _ext_keys(self, indices: np.ndarray) -> list[tuple[int, ...]]:
+        shape = self.resolved_shape
+        if not shape:
+            return [()] * len(indices)
+        return list(zip(*[c.tolist() for c in np.unravel_index(indices, shape)]))
+
+    def _check_value(self, value: Any, key: Any) -> Any:
+        try:
+            return super()._check_value(value, key)
+        except ValueError as exc:
+            msg = f"Value has incorrect internal_shape: {exc}"
+            raise ValueError(msg) from None
+
+    # ------------------------------------------------------------------ encoding
+    def _encode_element(self, value: Any) -> bytes:
+        encode = self.object_codec.encode
+        internal = self.resolved_internal_shape
+        if not internal:
+            return encode_vlen([encode(value)])
+        arr = value if isinstance(value, np.ndarray) else np.asarray(value, dtype=object)
+        if arr.ndim > len(internal) and arr.dtype != object:
+            cells = [arr[inner] for inner in np.ndindex(*internal)]
+        else:
+            cells = [arr[inner] for inner in np.ndindex(*internal)]
+        return encode_vlen([encode(c.item() if isinstance(c, np.ndarray) and c.shape == () and c.dtype == object else c) for c in cells])
+
+    def _decode_element(self, data: bytes, where: str) -> Any:
+        try:
+            items = decode_vlen(data)
+            decode = self.object_codec.decode
+            internal = self.resolved_internal_shape
+            if not internal:
+                if len(items) != 1:
+                    msg = f"expected 1 item, found {len(items)}"
+                    raise ValueError(msg)
+                return decode(items[0])
+            if len(items) != prod(internal):
+                msg = f"expected {prod(internal)} items, found {len(items)}"
+                raise ValueError(msg)
+            out = np.empty(len(items), dtype=object)
+            for n, item in enumerate(items):
+                out[n] = decode(item)
+            return out.reshape(internal)
+        except Exception as exc:  # noqa: BLE001 - corrupt chunk: treat as missing
+            warnings.warn(
+                f"{self._describe()}: zarr chunk `{where}` is corrupt or truncated ({type(exc).__name__}: {exc});"
+                " treating it as missing.",
+                CorruptElementWarning,
+                stacklevel=4,
+            )
+            return MISSING
+
+    # ------------------------------------------------------------------ raw chunk I/O
+    def _write_chunks(self, items: list[tuple[str, bytes]]) -> None:
+        if self._root is not None:
+            root = str(self._root) + os.sep
+            made = self._made_dirs
+            for key, data in items:
+                path = root + key
+                parent = path.rpartition("/")[0]
+                if parent not in made:
+                    os.makedirs(parent, exist_ok=True)
+                    made.add(parent)
+                atomic_write_bytes(path, data)
+            return
+        store = self.store
+        sync(_gather([store.set(key, Buffer.from_bytes(data)) for key, data in items]))
+
+    def _read_chunks(self, keys: list[str]) -> list[bytes | None]:
+        if self._root is not None:
+            root = str(self._root) + os.sep
+            out: list[bytes | None] = []
+            for key in keys:
+                try:
+                    with open(root + key, "rb") as handle:
+                        out.append(handle.read())
+                except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+                    out.append(None)
+            return out
+        prototype = default_buffer_prototype()
+        buffers = sync(_gather([self.store.get(key, prototype=prototype) for key in keys]))
+        return [None if b is None else b.to_bytes() for b in buffers]
+
+    # ------------------------------------------------------------------ primitives
+    def _put_many(self, indices: np.ndarray, values: list[Any]) -> None:
+        ext_keys = self._ext_keys(indices)
+        if not self._fast:
+            self._put_many_slow(ext_keys, values)
+            return
+        data = [(self._chunk_key(ext), self._encode_element(v)) for ext, v in zip(ext_keys, values)]
+        self._write_chunks(data)  # data first: an element exists once its chunk exists
+        self._write_chunks([(self._chunk_key(ext, "mask"), _MASK_PRESENT) for ext in ext_keys])
+
+    def _put_many_slow(self, ext_keys: list[tuple[int, ...]], values: list[Any]) -> None:
+        internal = self.resolved_internal_shape
+        for ext, value in zip(ext_keys, values):
+            target = merge_by_mask(self.shape_mask, ext, (slice(None),) * len(internal))
+            items = decode_vlen(self._encode_element(value))
+            block = np.empty(len(items), dtype=object)
+            block[:] = items
+            self.array[target] = block.reshape(internal) if internal else block[0]
+            self._mask[ext] = False
+
+    def _get_many(self, indices: np.ndarray) -> list[Any]:
+        ext_keys = self._ext_keys(indices)
+        if not self._fast:
+            return [self._get_slow(ext) for ext in ext_keys]
+        keys = [self._chunk_key(ext) for ext in ext_keys]
+        raw = self._read_chunks(keys)
+        return [MISSING if data is None else self._decode_element(data, key) for key, data in zip(keys, raw)]
+
+    def _get_slow(self, ext: tuple[int, ...]) -> Any:
+        if self._mask[ext]:
+            return MISSING
+        internal = self.resolved_internal_shape
+        target = merge_by_mask(self.shape_mask, ext, (slice(None),) * len(internal))
+        block = np.asarray(self.array[target], dtype=object)
+        items = [bytes(x) for x in block.ravel()]
+        return self._decode_element(encode_vlen(items), f"array{list(ext)}")
+
+    def _get_linear(self, index: int) -> Any:
+        return self._get_many(np.array([index], dtype=np.int64))[0]
+
+    def _missing_from_index(self, index: int) -> Any:
+        return np.ma.masked
+
+    def done_mask(self) -> np.ndarray:
+        """True where the element's data chunk exists (one listing of the chunk keys)."""
+        size = self.size
+        mask = np.zeros(size, dtype=bool)
+        if not self._fast:
+            return ~np.asarray(self._mask[...], dtype=bool).reshape(size)
+        coords = self._list_chunk_coords()
+        if coords:
+            full = np.asarray(coords, dtype=np.int64).reshape(len(coords), -1)
+            ext_cols = [a for a, m in enumerate(self.shape_mask) if m]
+            if full.shape[1] != len(self.shape_mask):
+                return ~np.asarray(self._mask[...], dtype=bool).reshape(size)
+            ext = full[:, ext_cols]
+            shape = self.resolved_shape
+            ok = np.all((ext >= 0) & (ext < np.asarray(shape, dtype=np.int64)), axis=1) if shape else np.ones(len(ext), bool)
+            linear = np.ravel_multi_index(tuple(ext[ok].T), shape) if shape else np.zeros(int(ok.sum()), np.int64)
+            mask[linear] = True
+        return mask
+
+    def _list_chunk_coords(self) -> list[tuple[int, ...]]:
+        ndim = len(self.shape_mask)
+        if ndim == 0:
+            return [()] if self._read_chunks(["array/c"])[0] is not None else []
+        if self._root is not None:
+            base = str(self._root / "array" / "c")
+            coords: list[tuple[int, ...]] = []
+            self._walk(base, (), ndim, coords)
+            return coords
+
+        async def collect() -> list[str]:
+            return [key async for key in self.store.list_prefix("array/c/")]
+
+        out = []
+        for key in sync(collect()):
+            parts = key[len("array/c/") :].split("/")
+            if len(parts) == ndim and all(p.isdigit() for p in parts):
+                out.append(tuple(int(p) for p in parts))
+        return out
+
+    def _walk(self, path: str, prefix: tuple[int, ...], remaining: int, out: list[tuple[int, ...]]) -> None:
+        try:
+            names = os.listdir(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        digits = [n for n in names if n.isdigit()]
+        if remaining == 1:
+            out.extend((*prefix, int(n)) for n in digits)
+            return
+        for name in digits:
+            self._walk(path + os.sep + name, (*prefix, int(name)), remaining - 1, out)
+
+    def to_array(self, *, splat_internal: bool | None = None) -> np.ma.MaskedArray:
+        """All elements as an object masked array; internal axes are always splatted.
+
+        ``splat_internal=False`` with internal axes raises ``NotImplementedError``.
+        """
+        if splat_internal is False and self.internal_shape:
+            msg = "splat_internal must be True"
+            raise NotImplementedError(msg)
+        return super().to_array(splat_internal=splat_internal)
+
+
+class ZarrMemoryArray(ZarrFileArray):
+    """A zarr array in a ``MemoryStore`` (``storage_id="zarr_memory"``).
+
+    Loads a persisted copy from ``folder`` on construction; ``persist()`` copies the store there.
+
+    >>> arr = ZarrMemoryArray(None, (2,)); arr.dump((0,), 1); arr.to_array().tolist()
+    [1, None]
+    """
+
+    storage_id = "zarr_memory"
+    requires_serialization = False
+
+    def __init__(
+        self,
+        folder: str | Path | None,
+        shape: ShapeTuple,
+        internal_shape: ShapeTuple | None = None,
+        shape_mask: Sequence[bool] | None = None,
+        *,
+        store: Store | None = None,
+        object_codec: Any = None,
+    ) -> None:
+        super().__init__(folder, shape, internal_shape, shape_mask, store=store if store is not None else self._new_store(), object_codec=object_codec)
+
+    def _new_store(self) -> Store:
+        return MemoryStore()
+
+    def _persistent_store(self) -> LocalStore | None:
+        if self.folder is None:
+            return None
+        return LocalStore(str(Path(self.folder).absolute()))
+
+    def _before_open(self) -> None:
+        if self.folder is not None and (Path(self.folder) / "zarr.json").exists():
+            _copy_store(self._persistent_store(), self.store)  # type: ignore[arg-type]
+
+    @property
+    def supports_persist(self) -> bool:
+        """True when a ``folder`` is set."""
+        return self.folder is not None
+
+    def persist(self) -> None:
+        """Copy the in-memory store to ``folder`` (each key written atomically)."""
+        target = self._persistent_store()
+        if target is None:
+            return
+        Path(self.folder).mkdir(parents=True, exist_ok=True)  # type: ignore[arg-type]
+        _copy_store(self.store, target)
+
+    @property
+    def dump_in_subprocess(self) -> bool:
+        """False: the store lives in the main process's memory."""
+        return False
+
+
+class ZarrSharedMemoryArray(ZarrMemoryArray):
+    """A zarr array in a ``MemoryStore`` over a ``multiprocessing.Manager`` dict
+    (``storage_id="zarr_shared_memory"``); workers write into it directly.
+
+    >>> arr = ZarrSharedMemoryArray(None, (2,)); arr.dump_in_subprocess
+    True
+    """
+
+    storage_id = "zarr_shared_memory"
+    requires_serialization = True
+
+    def _new_store(self) -> Store:
+        self._manager = multiprocessing.Manager()
+        return MemoryStore(store_dict=self._manager.dict())
+
+    @property
+    def dump_in_subprocess(self) -> bool:
+        """True: the store's dict lives in a manager process."""
+        return True
+
+
+_ = itertools  # keep import for type checkers of older versions
