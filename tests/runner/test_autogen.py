@@ -5,8 +5,7 @@ from __future__ import annotations
 import doctest
 
 import pytest
-
-from pipemap.runner import Pipeline, PipeFunc, pipefunc
+from pipemap.runner import PipeFunc, Pipeline, pipefunc
 from pipemap.runner import _autogen as autogen_module
 
 

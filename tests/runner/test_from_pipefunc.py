@@ -9,7 +9,7 @@ import pytest
 
 pipefunc = pytest.importorskip("pipefunc")
 
-from pipemap.runner import Pipeline, PipeFunc  # noqa: E402
+from pipemap.runner import PipeFunc, Pipeline  # noqa: E402
 from pipemap.runner import _from_pipefunc as from_module  # noqa: E402
 from pipemap.runner._from_pipefunc import UnsupportedPipefuncFeature  # noqa: E402
 

@@ -7,17 +7,18 @@ import pickle
 
 import cloudpickle
 import pytest
-
-from pipemap.runner import Pipeline, PipeFunc, UnknownNameError, pipefunc
+from pipemap.runner import PipeFunc, Pipeline, UnknownNameError, pipefunc
 from pipemap.runner import _graph as graph_module
 from pipemap.runner import _pipeline as pipeline_module
+from pipemap.runner import _pipeline_run as run_module
+from pipemap.runner import _pipeline_updates as updates_module
 
 
-@pytest.mark.parametrize("module", [pipeline_module, graph_module])
+@pytest.mark.parametrize("module", [pipeline_module, graph_module, run_module, updates_module])
 def test_doctests_run(module) -> None:
     result = doctest.testmod(module)
     assert result.failed == 0
-    assert result.attempted > 5
+    assert result.attempted >= 2
 
 
 def _chain() -> Pipeline:

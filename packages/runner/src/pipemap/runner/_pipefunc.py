@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import operator
 import typing
 import weakref
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import cloudpickle
-
 from pipemap.mapspec import MapSpec
+from pipemap.runner._pipefunc_calls import make_fast_call, make_picker
+from pipemap.runner._pipefunc_updates import PipeFuncUpdates
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -48,22 +48,6 @@ _DERIVED = (
     "requires_mapping",
     "parameter_scopes",
 )
-
-
-def _error_types() -> tuple[type, ...]:
-    """The storage package's error-snapshot classes (empty until it provides them)."""
-    cached = _ERROR_TYPES_CACHE
-    if cached:
-        return cached[0]
-    try:
-        from pipemap.storage import ErrorSnapshot, PropagatedErrorSnapshot
-    except ImportError:
-        return ()
-    _ERROR_TYPES_CACHE.append((ErrorSnapshot, PropagatedErrorSnapshot))
-    return _ERROR_TYPES_CACHE[0]
-
-
-_ERROR_TYPES_CACHE: list[tuple[type, ...]] = []
 
 
 def _is_name(name: object) -> bool:
@@ -127,7 +111,7 @@ def _signature_defaults(func: Callable[..., Any], params: dict[str, inspect.Para
     }
 
 
-class PipeFunc:
+class PipeFunc(PipeFuncUpdates):
     """A function in a pipeline: its output name(s), mapspec, renames, defaults and bound values.
 
     ``defaults`` and ``bound`` use the renamed parameter names; ``renames`` maps original names
@@ -248,7 +232,7 @@ class PipeFunc:
         empty = inspect.Parameter.empty
         hint: Any = empty
         if self._output_picker is None:
-            target = self.func if inspect.isfunction(self.func) else getattr(self.func, "__call__", None)
+            target = self.func if inspect.isfunction(self.func) else self.func.__call__
             if isinstance(self.func, type):
                 hint = self.func
             else:
@@ -290,77 +274,10 @@ class PipeFunc:
         self.requires_mapping = self.mapspec is not None and bool(self.mapspec.inputs)
         self.parameter_scopes = {p.split(".", 1)[0] for p in self.parameters if "." in p}
         self._validate()
-        self._call_with_renamed_kwargs = self._make_fast_call()
-        self._pick_outputs = self._make_picker()
+        self._call_with_renamed_kwargs = make_fast_call(self)
+        self._pick_outputs = make_picker(self)
         for pipeline in list(self._pipelines):
             pipeline._clear_cache()
-
-    def _make_fast_call(self) -> Callable[[dict[str, Any]], Any]:
-        """Build ``call(kwargs)``: kwargs by renamed names; bound values win; no checks.
-
-        The engine's per-element path. ``kwargs`` should hold every unbound parameter (the
-        engine resolves pipeline defaults); a default set with ``defaults=`` is used for a
-        missing key, signature defaults apply as in any call.
-        """
-        func = self.func
-        inverse = {new: old for new, old in self._inverse_renames.items() if new != old}
-        native = inverse.get
-        bound = {native(k, k): v for k, v in self._bound.items()}
-        overrides = {native(k, k): v for k, v in self._defaults.items()}
-        if not inverse and not bound and not overrides:
-
-            def call(kwargs: dict[str, Any]) -> Any:
-                return func(**kwargs)
-
-        elif not inverse:
-
-            def call(kwargs: dict[str, Any]) -> Any:
-                return func(**{**overrides, **kwargs, **bound})
-
-        else:
-
-            def call(kwargs: dict[str, Any]) -> Any:
-                renamed = {native(k, k): v for k, v in kwargs.items()}
-                return func(**{**overrides, **renamed, **bound})
-
-        call.__doc__ = f"Call `{self.__name__}` with kwargs by renamed parameter names."
-        return call
-
-    def _make_picker(self) -> Callable[[Any], tuple[Any, ...]]:
-        """Build ``pick(value) -> tuple`` in the order of `output_names`.
-
-        Error snapshots pass through to every output.
-        """
-        names = self.output_names
-        n = len(names)
-        picker = self._output_picker
-        errors = _error_types()  # bound now: no lookup per call
-        if picker is None and isinstance(self.output_name, str):
-            return _pick_single
-        if picker is None:
-            getter = operator.itemgetter(*range(n))
-            if n == 1:
-
-                def pick(value: Any) -> tuple[Any, ...]:
-                    if isinstance(value, errors):
-                        return (value,)
-                    return (value[0],)
-
-            else:
-
-                def pick(value: Any) -> tuple[Any, ...]:
-                    if isinstance(value, errors):
-                        return (value,) * n
-                    return getter(value)
-
-            return pick
-
-        def pick_custom(value: Any) -> tuple[Any, ...]:
-            if isinstance(value, errors):
-                return (value,) * n
-            return tuple(picker(value, name) for name in names)
-
-        return pick_custom
 
     # -- validation -----------------------------------------------------------------------
     def _validate_output_name(self) -> None:
@@ -478,141 +395,6 @@ class PipeFunc:
                 flat[k] = v
         return flat
 
-    # -- updates --------------------------------------------------------------------------
-    def update_defaults(self, defaults: dict[str, Any], *, overwrite: bool = False) -> None:
-        """Set defaults by renamed parameter names (``overwrite`` replaces all earlier ones).
-
-        >>> f = PipeFunc(lambda a, b=1: a + b, "c")
-        >>> f.update_defaults({"b": 5}); f.defaults
-        {'b': 5}
-        """
-        self._check_keys(defaults, "defaults", self.parameters)
-        old = self._defaults
-        self._defaults = dict(defaults) if overwrite else {**self._defaults, **defaults}
-        self._apply_or_revert("_defaults", old)
-
-    def update_bound(self, bound: dict[str, Any], *, overwrite: bool = False) -> None:
-        """Fix arguments by renamed parameter names (``overwrite`` replaces all earlier ones).
-
-        >>> f = PipeFunc(lambda a, b: a + b, "c")
-        >>> f.update_bound({"b": 5}); f(a=1)
-        6
-        """
-        self._check_keys(bound, "bound", self.parameters)
-        old = self._bound
-        self._bound = dict(bound) if overwrite else {**self._bound, **bound}
-        self._apply_or_revert("_bound", old)
-
-    def update_renames(
-        self,
-        renames: dict[str, str],
-        *,
-        update_from: Literal["current", "original"] = "current",
-        overwrite: bool = False,
-    ) -> None:
-        """Rename parameters and outputs; defaults, bound values and the mapspec follow.
-
-        ``update_from="current"``: keys are the current names; ``"original"``: the names of the
-        signature and of the original ``output_name``.
-
-        >>> f = PipeFunc(lambda a: a, "b", mapspec="a[i] -> b[i]")
-        >>> f.update_renames({"a": "x", "b": "y"}); str(f.mapspec), f.output_name
-        ('x[i] -> y[i]', 'y')
-        """
-        if update_from not in ("current", "original"):
-            msg = f"`update_from` must be 'current' or 'original', got {update_from!r}."
-            raise ValueError(msg)
-        original_outputs = (
-            (self._output_name,) if isinstance(self._output_name, str) else self._output_name
-        )
-        if update_from == "current":
-            allowed = self.parameters + self.output_names
-            self._check_keys(renames, "renames", allowed)
-            to_original = {self._renames.get(o, o): o for o in (*self._original_parameters, *original_outputs)}
-            renames = {to_original[k]: v for k, v in renames.items()}
-        else:
-            allowed = (*self._original_parameters, *original_outputs)
-            self._check_keys(renames, "renames", allowed)
-        old_renames = self._renames
-        new_renames = dict(renames) if overwrite else {**old_renames, **renames}
-        current_to_new = {}
-        for o in (*self._original_parameters, *original_outputs):
-            before, after = old_renames.get(o, o), new_renames.get(o, o)
-            if before != after:
-                current_to_new[before] = after
-        old = (self._renames, self._defaults, self._bound, self.mapspec)
-        self._renames = {k: v for k, v in new_renames.items() if k != v}
-        self._defaults = {current_to_new.get(k, k): v for k, v in self._defaults.items()}
-        self._bound = {current_to_new.get(k, k): v for k, v in self._bound.items()}
-        if self.mapspec is not None:
-            self.mapspec = self.mapspec.rename(current_to_new)
-        try:
-            self._refresh()
-        except Exception:
-            self._renames, self._defaults, self._bound, self.mapspec = old
-            self._refresh()
-            raise
-
-    def update_scope(
-        self,
-        scope: str | None,
-        inputs: set[str] | Literal["*"] | None = None,
-        outputs: set[str] | Literal["*"] | None = None,
-        exclude: set[str] | None = None,
-    ) -> None:
-        """Prefix names with ``scope.`` (``None`` removes a scope), via `update_renames`.
-
-        >>> f = PipeFunc(lambda a: a, "b")
-        >>> f.update_scope("s", inputs="*", outputs="*"); f.parameters, f.output_name
-        (('s.a',), 's.b')
-        """
-        chosen: set[str] = set()
-        chosen |= set(self.parameters) if inputs == "*" else set(inputs or ())
-        chosen |= set(self.output_names) if outputs == "*" else set(outputs or ())
-        chosen -= set(exclude or ())
-        renames = {}
-        for name in chosen:
-            bare = name.split(".", 1)[-1]
-            new = bare if scope is None else f"{scope}.{bare}"
-            if new != name:
-                renames[name] = new
-        if renames:
-            self.update_renames(renames, update_from="current")
-
-    def update_mapspec_axes(self, renames: dict[str, str]) -> None:
-        """Rename axes of the mapspec (no-op without one).
-
-        >>> f = PipeFunc(lambda a: a, "b", mapspec="a[i] -> b[i]")
-        >>> f.update_mapspec_axes({"i": "k"}); str(f.mapspec)
-        'a[k] -> b[k]'
-        """
-        if self.mapspec is None:
-            return
-        self.mapspec = self.mapspec.rename_axes(renames)
-        self._refresh()
-
-    def _set_mapspec(self, mapspec: MapSpec | None) -> None:
-        """Replace the mapspec (used by the pipeline's automatic generation)."""
-        old = self.mapspec
-        self.mapspec = mapspec
-        self._apply_or_revert("mapspec", old)
-
-    def _apply_or_revert(self, attr: str, old: Any) -> None:
-        try:
-            self._refresh()
-        except Exception:
-            setattr(self, attr, old)
-            self._refresh()
-            raise
-
-    def _check_keys(self, update: dict[str, Any], kind: str, allowed: tuple[str, ...]) -> None:
-        if extra := set(update) - set(allowed):
-            msg = (
-                f"Unexpected `{kind}` arguments for `{self.__name__}`: `{_set_str(extra)}`."
-                f" The allowed arguments are: `{allowed}`."
-            )
-            raise ValueError(msg)
-
     # -- copying, printing, pickling --------------------------------------------------------
     def copy(self, **changes: Any) -> PipeFunc:
         """A new `PipeFunc` with the same settings, except ``changes`` (constructor arguments).
@@ -657,10 +439,6 @@ class PipeFunc:
         self._original_parameters = _signature_parameters(self.func)
         self._signature_defaults = _signature_defaults(self.func, self._original_parameters)
         self._refresh()
-
-
-def _pick_single(value: Any) -> tuple[Any]:
-    return (value,)
 
 
 def _set_str(items: set[str]) -> str:

@@ -18,14 +18,14 @@ change (`add`, `drop`, ``update_*``, or an update of one of the pipeline's funct
 from __future__ import annotations
 
 import functools
-import inspect
-import warnings
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pipemap.mapspec import mapspec_axes, mapspec_dimensions, validate_consistent_axes
 from pipemap.runner import _graph
-from pipemap.runner._autogen import add_mapspec_axis, autogen_mapspecs, validate_output_names
+from pipemap.runner._autogen import autogen_mapspecs, validate_output_names
 from pipemap.runner._pipefunc import PipeFunc
+from pipemap.runner._pipeline_run import PipelineRun
+from pipemap.runner._pipeline_updates import PipelineUpdates, check_consistent_defaults
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -74,7 +74,7 @@ class RootArgs(tuple):
         return self._pipeline._root_args_for(output_name)
 
 
-class Pipeline:
+class Pipeline(PipelineUpdates, PipelineRun):
     """A pipeline of `PipeFunc` objects (copied on construction).
 
     ``functions`` may hold `PipeFunc` objects, plain callables (output name = function name) and
@@ -231,7 +231,7 @@ class Pipeline:
         Called on construction and after every change made through the pipeline.
         """
         _ = self.topological_generations  # raises on a cycle
-        _check_consistent_defaults(self.functions, self.output_to_func)
+        check_consistent_defaults(self.functions, self.output_to_func)
         validate_output_names(self.functions)
         validate_consistent_axes([f.mapspec for f in self.functions if f.mapspec is not None])
         if autogen_mapspecs(self.functions, self.topological_generations.root_args):
@@ -458,115 +458,6 @@ class Pipeline:
         """{array name: rank}."""
         return mapspec_dimensions(self.mapspecs())
 
-    def add_mapspec_axis(self, *parameters: str, axis: str) -> None:
-        """Map each of ``parameters`` (and all that is computed from it) over ``axis`` (SPEC 2.2).
-
-        >>> p = Pipeline([PipeFunc(lambda x, b: x * b, "y", mapspec="x[i] -> y[i]"),
-        ...               PipeFunc(lambda y: sum(y), "total")])
-        >>> p.add_mapspec_axis("b", axis="j"); p.mapspecs_as_strings
-        ['x[i], b[j] -> y[i, j]', 'y[:, j] -> total[j]']
-        """
-        for p in parameters:
-            if p not in self.all_arg_names:
-                msg = f"`{p}` is not a parameter of any function in the pipeline."
-                raise UnknownNameError(msg)
-        for p in parameters:
-            add_mapspec_axis(p, axis, self.sorted_functions)
-        self._clear_cache()
-        self.validate()
-
-    # -- updates --------------------------------------------------------------------------
-    def update_defaults(self, defaults: dict[str, Any], *, overwrite: bool = False) -> None:
-        """Set defaults on every function taking the parameter (not where it is bound).
-
-        >>> p = Pipeline([PipeFunc(lambda a, b=1: a + b, "c")])
-        >>> p.update_defaults({"b": 5}); p("c", a=1)
-        6
-        """
-        defaults = _flatten_scopes(defaults, self._scopes)
-        unused = set(defaults)
-        for f in self.functions:
-            update = {k: v for k, v in defaults.items() if k in f.parameters and k not in f.bound}
-            unused -= update.keys()
-            if update or overwrite:
-                f.update_defaults(update, overwrite=overwrite)
-        self._clear_cache()
-        if unused:
-            msg = f"Unused keyword arguments: `{', '.join(sorted(unused))}`. These are not settable defaults."
-            raise ValueError(msg)
-        self.validate()
-
-    def update_renames(
-        self,
-        renames: dict[str, str],
-        *,
-        update_from: Literal["current", "original"] = "current",
-        overwrite: bool = False,
-    ) -> None:
-        """Rename parameters and outputs in every function that has them.
-
-        >>> p = Pipeline([PipeFunc(lambda a: a, "b"), PipeFunc(lambda b: b, "c")])
-        >>> p.update_renames({"b": "beta"}); sorted(p.all_output_names), p.functions[1].parameters
-        (['beta', 'c'], ('beta',))
-        """
-        unused = set(renames)
-        for f in self.functions:
-            if update_from == "current":
-                names = (*f.parameters, *f.output_names)
-            else:
-                out = f._output_name
-                names = (*f.original_parameters, *((out,) if isinstance(out, str) else out))
-            update = {k: v for k, v in renames.items() if k in names}
-            unused -= update.keys()
-            if update or overwrite:
-                f.update_renames(update, update_from=update_from, overwrite=overwrite)
-        self._clear_cache()
-        if unused:
-            msg = f"Unused keyword arguments: `{', '.join(sorted(unused))}`. These are not settable renames."
-            raise ValueError(msg)
-        self.validate()
-
-    def update_mapspec_axes(self, renames: dict[str, str]) -> None:
-        """Rename mapspec axes in every function.
-
-        >>> p = Pipeline([PipeFunc(lambda x: x, "y", mapspec="x[i] -> y[i]")])
-        >>> p.update_mapspec_axes({"i": "k"}); p.mapspecs_as_strings
-        ['x[k] -> y[k]']
-        """
-        current = {a for axes in self.mapspec_axes.values() for a in axes if a is not None}
-        if unknown := set(renames) - current:
-            msg = f"Unknown axes to rename: {sorted(unknown)}. Available axes: {sorted(current)}"
-            raise ValueError(msg)
-        for f in self.functions:
-            f.update_mapspec_axes(renames)
-        self._clear_cache()
-        self.validate()
-
-    def update_scope(
-        self,
-        scope: str | None,
-        inputs: set[str] | Literal["*"] | None = None,
-        outputs: set[str] | Literal["*"] | None = None,
-        exclude: set[str] | None = None,
-    ) -> None:
-        """Prefix input and/or output names with ``scope.`` everywhere (``None`` removes scopes).
-
-        >>> p = Pipeline([PipeFunc(lambda a: a, "b")])
-        >>> p.update_scope("s", inputs="*", outputs="*"); p.root_args, sorted(p.all_output_names)
-        (('s.a',), ['s.b'])
-        """
-        all_inputs = set(self.root_args) if inputs == "*" else set(inputs or ())
-        all_outputs = set(self.all_output_names) if outputs == "*" else set(outputs or ())
-        chosen = (all_inputs | all_outputs) - set(exclude or ())
-        renames = {}
-        for name in chosen:
-            bare = name.split(".", 1)[-1]
-            new = bare if scope is None else f"{scope}.{bare}"
-            if new != name:
-                renames[name] = new
-        if renames:
-            self.update_renames(renames, update_from="current")
-
     @functools.cached_property
     def _scopes(self) -> set[str]:
         return {p.split(".", 1)[0] for p in self.all_arg_names if "." in p}
@@ -651,162 +542,7 @@ class Pipeline:
                     stack.append(producer)
         return self.copy(functions=[f for f in self.functions if f in needed])
 
-    # -- running --------------------------------------------------------------------------
-    def __call__(self, __output_name: OutputName | None = None, /, **kwargs: Any) -> Any:
-        """Evaluate one output sequentially (no mapping): ``pipeline("y", x=1)``.
-
-        >>> Pipeline([PipeFunc(lambda a, b=2: a * b, "c")])("c", a=4)
-        8
-        """
-        return self.run(__output_name, kwargs=kwargs)
-
-    def run(
-        self,
-        output_name: OutputName | None = None,
-        *,
-        full_output: bool = False,
-        kwargs: dict[str, Any] | None = None,
-    ) -> Any:
-        """Evaluate ``output_name`` (default: the unique leaf) from ``kwargs``; ``full_output`` returns every value computed.
-
-        >>> Pipeline([PipeFunc(lambda a: a + 1, "b")]).run("b", full_output=True, kwargs={"a": 1})
-        {'a': 1, 'b': 2}
-        """
-        values = _flatten_scopes(dict(kwargs or {}), self._scopes)
-        if output_name is None:
-            output_name = self.unique_leaf_node.output_name
-        target = self[output_name]
-        chain = [target, *_graph.ancestors(self._dependencies, [target])]
-        if mapped := [str(f) for f in chain if f.requires_mapping]:
-            msg = (
-                f"Cannot execute pipeline to get `{output_name}` because `{', '.join(sorted(mapped))}`"
-                " have `MapSpec`(s). Use `Pipeline.map` instead."
-            )
-            raise RuntimeError(msg)
-        if output_name in values:
-            msg = f"The `output_name='{output_name}'` argument cannot be provided in `kwargs`."
-            raise ValueError(msg)
-        results: dict[str, Any] = dict(values)
-        needed = set(chain)
-        for f in self.sorted_functions:
-            if f not in needed or all(n in results for n in f.output_names):
-                continue
-            call_kwargs = {}
-            for p in f.parameters:
-                if p in f.bound:
-                    continue
-                if p in results:
-                    call_kwargs[p] = results[p]
-                elif p in self.defaults:
-                    call_kwargs[p] = self.defaults[p]
-                elif p not in f.defaults:
-                    msg = f"Missing value for argument `{p}` in `{f}`."
-                    raise ValueError(msg)
-            value = f(**call_kwargs)
-            picked = f._pick_outputs(value)
-            for n, v in zip(f.output_names, picked):
-                results[n] = v
-            if isinstance(f.output_name, tuple):
-                results[f.output_name] = value  # type: ignore[index]
-        if full_output:
-            return {k: v for k, v in results.items() if isinstance(k, str)}
-        return results[output_name]
-
-    @property
-    def error_snapshot(self) -> Any:
-        """The error snapshot of the first function that recorded one, else None."""
-        for f in self.functions:
-            if f.error_snapshot is not None:
-                return f.error_snapshot
-        return None
-
-    def map(
-        self,
-        inputs: Any,
-        run_folder: Any = None,
-        internal_shapes: dict[str, Any] | None = None,
-        *,
-        output_names: Any = None,
-        parallel: bool = True,
-        executor: Any = None,
-        chunksizes: Any = None,
-        storage: Any = None,
-        persist_memory: bool = True,
-        cleanup: bool | None = None,
-        resume: bool = False,
-        resume_validation: str = "auto",
-        fixed_indices: dict[str, Any] | None = None,
-        auto_subpipeline: bool = False,
-        show_progress: Any = None,
-        return_results: bool = True,
-        error_handling: str = "raise",
-        scheduling_strategy: Literal["generation", "eager"] = "generation",
-    ) -> Any:
-        """Run the pipeline over its mapspecs: forwards every argument to `pipemap.runner.run_map`.
-
-        ``scheduling_strategy`` is ``"generation"`` or ``"eager"``.
-        """
-        _check_strategy(scheduling_strategy)
-        from pipemap.runner import run_map
-
-        kwargs = _strategy_kwargs(run_map, scheduling_strategy)
-        return run_map(
-            self, inputs, run_folder, internal_shapes,
-            output_names=output_names, parallel=parallel, executor=executor,
-            chunksizes=chunksizes, storage=storage, persist_memory=persist_memory,
-            cleanup=cleanup, resume=resume, resume_validation=resume_validation,
-            fixed_indices=fixed_indices, auto_subpipeline=auto_subpipeline,
-            show_progress=show_progress, return_results=return_results,
-            error_handling=error_handling, **kwargs,
-        )  # fmt: skip
-
-    def map_async(
-        self,
-        inputs: Any,
-        run_folder: Any = None,
-        internal_shapes: dict[str, Any] | None = None,
-        *,
-        output_names: Any = None,
-        executor: Any = None,
-        chunksizes: Any = None,
-        storage: Any = None,
-        persist_memory: bool = True,
-        cleanup: bool | None = None,
-        resume: bool = False,
-        resume_validation: str = "auto",
-        fixed_indices: dict[str, Any] | None = None,
-        auto_subpipeline: bool = False,
-        show_progress: Any = None,
-        return_results: bool = True,
-        error_handling: str = "raise",
-        display_widgets: bool = True,
-        start: bool = True,
-        scheduling_strategy: Literal["generation", "eager"] = "generation",
-    ) -> Any:
-        """Start an asynchronous run: forwards every argument to `pipemap.runner.run_map_async`."""
-        _check_strategy(scheduling_strategy)
-        from pipemap.runner import run_map_async
-
-        kwargs = _strategy_kwargs(run_map_async, scheduling_strategy)
-        return run_map_async(
-            self, inputs, run_folder, internal_shapes,
-            output_names=output_names, executor=executor, chunksizes=chunksizes,
-            storage=storage, persist_memory=persist_memory, cleanup=cleanup, resume=resume,
-            resume_validation=resume_validation, fixed_indices=fixed_indices,
-            auto_subpipeline=auto_subpipeline, show_progress=show_progress,
-            return_results=return_results, error_handling=error_handling,
-            display_widgets=display_widgets, start=start, **kwargs,
-        )  # fmt: skip
-
     # -- misc -----------------------------------------------------------------------------
-    @functools.cached_property
-    def output_annotations(self) -> dict[str, Any]:
-        """{output name: return annotation} (``inspect.Parameter.empty`` when unknown)."""
-        out: dict[str, Any] = {}
-        for f in self.sorted_functions:
-            out.update(f.output_annotation)
-        return out
-
     def __repr__(self) -> str:
         funcs = ", ".join(str(f) for f in self.functions)
         return f"Pipeline([{funcs}])"
@@ -821,7 +557,10 @@ class Pipeline:
 
 
 _CACHED = tuple(
-    name for name, value in vars(Pipeline).items() if isinstance(value, functools.cached_property)
+    name
+    for cls in Pipeline.__mro__
+    for name, value in vars(cls).items()
+    if isinstance(value, functools.cached_property)
 )
 
 
@@ -835,76 +574,9 @@ def _output_name_list(output_names: OutputName | Iterable[OutputName]) -> list[O
     return list(output_names)
 
 
-def _check_strategy(strategy: str) -> None:
-    if strategy not in ("generation", "eager"):
-        msg = f"Invalid scheduling type: {strategy}"
-        raise ValueError(msg)
-
-
-def _strategy_kwargs(runner: Callable[..., Any], strategy: str) -> dict[str, Any]:
-    if "scheduling_strategy" in inspect.signature(runner).parameters:
-        return {"scheduling_strategy": strategy}
-    if strategy != "generation":
-        msg = f"`scheduling_strategy={strategy!r}` is not supported by `{runner.__name__}`."
-        raise NotImplementedError(msg)
-    return {}
-
-
 def _merge_resources(own: Any, default: Any) -> Any:
     if own is None:
         return default
     if isinstance(own, dict) and isinstance(default, dict):
         return {**default, **own}
     return own
-
-
-def _flatten_scopes(kwargs: dict[str, Any], scopes: set[str]) -> dict[str, Any]:
-    if not scopes or not (scopes & kwargs.keys()):
-        return kwargs
-    flat: dict[str, Any] = {}
-    for k, v in kwargs.items():
-        if k in scopes and isinstance(v, dict):
-            flat.update({f"{k}.{n}": x for n, x in v.items()})
-        else:
-            flat[k] = v
-    return flat
-
-
-def _same_default(a: Any, b: Any) -> bool | None:
-    """True/False when decidable, None when comparing raised or was ambiguous."""
-    if a is b:
-        return True
-    try:
-        result = a == b
-        if isinstance(result, bool):
-            return result
-        import numpy as np
-
-        return bool(np.all(result)) and np.shape(a) == np.shape(b)
-    except Exception:
-        return None
-
-
-def _check_consistent_defaults(functions: list[PipeFunc], produced: dict[OutputName, PipeFunc]) -> None:
-    first: dict[str, tuple[Any, PipeFunc]] = {}
-    for f in functions:
-        for p, value in f.defaults.items():
-            if p in f.bound or p in produced:
-                continue
-            if p not in first:
-                first[p] = (value, f)
-                continue
-            same = _same_default(value, first[p][0])
-            if same is None:
-                msg = (
-                    f"Could not compare the default values of `{p}` in `{first[p][1]}` and `{f}`;"
-                    " one of them will be used."
-                )
-                warnings.warn(msg, UserWarning, stacklevel=4)
-            elif not same:
-                msg = (
-                    f"Inconsistent default values for argument '{p}' in functions `{first[p][1]}`"
-                    f" ({first[p][0]!r}) and `{f}` ({value!r}). Please make sure the shared input"
-                    " arguments have the same default value or are set only for one function."
-                )
-                raise ValueError(msg)
