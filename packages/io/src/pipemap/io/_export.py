@@ -1,0 +1,106 @@
+"""Export a run folder to netCDF / zarr (through xarray) or Parquet / CSV (through polars).
+
+File formats cannot hold arbitrary Python objects, so the export differs from the in-memory
+Dataset in two ways: a zipped coordinate ``"a:b"`` is written as separate coordinates ``a`` and
+``b`` on the shared dim, and array-valued single outputs get their own dims (``<name>_dim_0``...).
+Columns of nested objects are written to Parquet as native nested types when polars can type
+them, else (and always for CSV) as their ``repr`` text; variables of Python objects cannot go to
+netCDF or zarr, and the error names them.
+
+>>> import tempfile, pathlib  # doctest: +SKIP
+>>> export_run("my_run", "parquet", pathlib.Path(tempfile.mkdtemp()) / "out.parquet")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._load import model_from_run_folder
+from ._model import Model
+
+__all__ = ["FORMATS", "ExportError", "export_run"]
+
+FORMATS = ("netcdf", "zarr", "parquet", "csv")
+
+
+class ExportError(ValueError):
+    """The run cannot be written in the requested format (the message says why and what to do)."""
+
+
+def _file_dataset(model: Model) -> Any:
+    import xarray as xr
+
+    coords: dict[str, Any] = {}
+    for coord in model.coords.values():
+        for part, array in coord.parts.items():
+            coords[part] = (coord.dims, array)
+    data_vars: dict[str, Any] = {name: (var.dims, var.data) for name, var in model.variables.items()}
+    for name, value in model.singles.items():
+        arr = np.asarray(value) if isinstance(value, (int, float, complex, bool, np.number, np.ndarray)) else None
+        if arr is None:
+            cell = np.empty((), dtype=object)
+            cell[()] = value
+            arr = cell
+        data_vars[name] = (tuple(f"{name}_dim_{k}" for k in range(arr.ndim)), arr)
+    ds = xr.Dataset(data_vars, coords=coords)
+    bad = [name for name, var in ds.variables.items() if var.dtype == object]
+    if bad:
+        msg = (
+            f"Cannot write {', '.join(f'`{b}`' for b in bad)} (Python objects, or missing elements"
+            " in non-numeric data) to this format; export to parquet or csv instead, or select"
+            " numeric outputs with --output"
+        )
+        raise ExportError(msg)
+    return ds
+
+
+def _polars_frame(model: Model, *, text_only_primitives: bool) -> Any:
+    import polars as pl
+
+    from ._dataframe import model_to_polars
+
+    frame = model_to_polars(model)
+    casts = []
+    for name, dtype in frame.schema.items():
+        nested = dtype == pl.Object or (text_only_primitives and dtype.is_nested())
+        if nested:
+            casts.append(pl.Series(name, [None if v is None else repr(v) for v in frame[name].to_list()], dtype=pl.String))
+    return frame.with_columns(casts) if casts else frame
+
+
+def export_run(
+    run_folder: str | Path,
+    to: str,
+    out: str | Path,
+    *,
+    output_names: tuple[str, ...] = (),
+    load_intermediate: bool = True,
+) -> Path:
+    """Write the run's outputs (default: all) to ``out`` in format ``to``; return the path."""
+    if to not in FORMATS:
+        msg = f"Unknown export format {to!r}; choose one of {', '.join(FORMATS)}"
+        raise ExportError(msg)
+    model = model_from_run_folder(output_names, run_folder, load_intermediate=load_intermediate)
+    out = Path(out)
+    if to in ("netcdf", "zarr"):
+        ds = _file_dataset(model)
+        if to == "netcdf":
+            try:
+                ds.to_netcdf(out)
+            except ValueError as exc:
+                if "engine" in str(exc).lower() or "netcdf" in str(exc).lower():
+                    msg = f"Writing netCDF needs `scipy`, `netCDF4` or `h5netcdf` installed ({exc})"
+                    raise ExportError(msg) from None
+                raise
+        else:
+            ds.to_zarr(out, mode="w", consolidated=False)
+        return out
+    frame = _polars_frame(model, text_only_primitives=to == "csv")
+    if to == "parquet":
+        frame.write_parquet(out)
+    else:
+        frame.write_csv(out)
+    return out

@@ -1,0 +1,140 @@
+"""Per-output progress of a run folder from metadata and storage masks only (nothing is unpickled).
+
+Failed counts need a record of failures: elements are stored as pickled ``ErrorSnapshot`` objects,
+which this module never unpickles. Runs in ``error_handling="raise"`` mode store no failures (0);
+in ``"continue"`` mode the count comes from ``failures.json`` in the run folder when the runner
+wrote one (``{"version": 1, "outputs": {name: [linear indices]}}``), else it is unknown (None).
+
+>>> import tempfile
+>>> from pipemap.storage import RunRecord
+>>> folder = tempfile.mkdtemp()
+>>> RunRecord(inputs={"x": [1, 2]}, defaults={}, all_output_names={"y"}, shapes={"x": (2,), "y": (2,)},
+...     resolved_shapes={"x": (2,), "y": (2,)}, internal_shapes=None, shape_masks={"y": (True,)},
+...     run_folder=folder, mapspecs_as_strings=["x[i] -> y[i]"], storage="file_array").dump()
+>>> status = run_status(folder)
+>>> status.outputs[0].done, status.outputs[0].missing, status.complete
+(0, 2, False)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._folder import RunFolder
+
+__all__ = ["FAILURES_FILE", "OutputStatus", "RunStatus", "run_status"]
+
+FAILURES_FILE = "failures.json"
+#: storages persisted as one pickle: counting their elements would mean unpickling everything
+_PICKLED_WHOLE = {"dict", "shared_memory_dict"}
+
+
+@dataclass
+class OutputStatus:
+    """Counts for one output (None = unknown without unpickling)."""
+
+    name: str
+    kind: str  # "mapped" or "single"
+    shape: list[Any]
+    storage: str | None
+    total: int | None
+    done: int | None
+    failed: int | None
+    missing: int | None
+    note: str = ""
+    resolved: bool = True
+
+
+@dataclass
+class RunStatus:
+    """The status of a run folder."""
+
+    run_folder: str
+    started: str | None
+    pipemap_version: str
+    format_version: int
+    error_handling: str
+    outputs: list[OutputStatus] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        """Every element whose count is known is stored (failed ones included)."""
+        return all(o.missing == 0 for o in self.outputs if o.missing is not None) and all(
+            o.resolved for o in self.outputs
+        )
+
+    @property
+    def unknown(self) -> list[str]:
+        """Outputs whose counts are unknown without unpickling."""
+        return [o.name for o in self.outputs if o.missing is None and o.resolved]
+
+    @property
+    def has_failures(self) -> bool:
+        """Some element is known to have failed."""
+        return any(o.failed for o in self.outputs)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        data = asdict(self)
+        data["complete"] = self.complete
+        data["has_failures"] = self.has_failures
+        data["unknown_counts"] = self.unknown
+        return data
+
+
+def _failures(view: RunFolder) -> dict[str, int] | None:
+    path = view.folder / FAILURES_FILE
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        return {name: len(indices) for name, indices in data["outputs"].items()}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def run_status(run_folder: str | Path) -> RunStatus:
+    """Collect the per-output status of ``run_folder`` (see the module docstring)."""
+    view = RunFolder.open(run_folder)
+    record = view.record
+    status = RunStatus(
+        run_folder=str(view.folder),
+        started=view.created_at,
+        pipemap_version=view.pipemap_version,
+        format_version=view.version,
+        error_handling=record.error_handling,
+    )
+    failures = _failures(view)
+    for name in view.output_names:
+        if failures is not None:
+            failed: int | None = failures.get(name, 0)
+        else:
+            failed = 0 if record.error_handling == "raise" else None
+        if not view.is_mapped(name):
+            done = int(view.value_file(name).exists())
+            status.outputs.append(OutputStatus(name, "single", [], None, 1, done, failed, 1 - done))
+            continue
+        storage = record.storage_id_for(name)
+        full, _mask = record.full_shape_and_mask(name)
+        shape = [s if isinstance(s, int) else "?" for s in full]
+        entry = OutputStatus(name, "mapped", shape, storage, None, None, failed, None)
+        if "?" in shape:
+            entry.note = "shape not resolved yet (nothing stored)"
+            entry.done = 0
+            entry.resolved = False
+        elif storage in _PICKLED_WHOLE:
+            entry.total = int(np.prod([s for s, m in zip(full, _mask) if m], dtype=np.int64))
+            entry.note = f"`{storage}` storage is one pickle: counts need unpickling"
+        else:
+            store = view.store(name)
+            done_mask = np.asarray(store.done_mask(), dtype=bool)
+            entry.total = int(done_mask.size)
+            entry.done = int(done_mask.sum())
+            entry.missing = entry.total - entry.done
+        status.outputs.append(entry)
+    return status

@@ -1,0 +1,211 @@
+"""The ``pipemap`` command line for run folders: ``status``, ``export``, ``errors``.
+
+Each subcommand stores its handler with ``set_defaults(handler=...)``; the umbrella's
+``pipemap.api:main`` adds more subcommands (``demo``) to :func:`build_parser`'s parser through
+``parser.subparsers`` before dispatching the same way.
+
+Exit codes: 0 ok, 1 run incomplete or failed elements, 2 not a run folder (or bad arguments).
+
+>>> parser = build_parser()
+>>> args = parser.parse_args(["status", "some_run", "--json"])
+>>> args.handler.__name__, args.json
+('cmd_status', True)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from ._folder import OutputNotFoundError, RunFolderError
+
+__all__ = ["EXIT_INCOMPLETE", "EXIT_NOT_A_RUN", "EXIT_OK", "build_parser", "main"]
+
+EXIT_OK = 0
+EXIT_INCOMPLETE = 1
+EXIT_NOT_A_RUN = 2
+
+DESCRIPTION = """\
+pipemap runs Python functions over N-dimensional parameter grids and stores every result in a
+run folder (the `run_folder` you gave to `run_map` / `pipeline.map`). These commands inspect and
+convert such a folder; they never run anything.
+
+examples:
+  pipemap status my_run              how far is the run? (per output: done / failed / missing)
+  pipemap errors my_run              which elements failed, with which inputs and exception
+  pipemap export my_run --to parquet results.parquet
+                                     one row per element, a column per input and output
+
+exit codes: 0 ok, 1 run incomplete or has failed elements, 2 not a run folder / bad arguments
+"""
+
+
+def _print_table(rows: list[list[str]], out: TextIO) -> None:
+    widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
+    for row in rows:
+        out.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() + "\n")
+
+
+def _count(value: int | None) -> str:
+    return "n/a" if value is None else str(value)
+
+
+def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
+    """``pipemap status RUN_FOLDER``."""
+    from ._status import run_status
+
+    status = run_status(args.run_folder)
+    code = EXIT_OK if status.complete and not status.has_failures else EXIT_INCOMPLETE
+    if args.json:
+        out.write(json.dumps(status.to_json(), indent=2) + "\n")
+        return code
+    out.write(f"run folder : {status.run_folder}\n")
+    out.write(f"started    : {status.started or 'unknown'}\n")
+    out.write(
+        f"written by : pipemap {status.pipemap_version} (run folder format v{status.format_version}),"
+        f" error_handling={status.error_handling}\n\n"
+    )
+    rows = [["OUTPUT", "KIND", "SHAPE", "STORAGE", "DONE", "FAILED", "MISSING", "NOTE"]]
+    for o in status.outputs:
+        shape = "(" + ", ".join(map(str, o.shape)) + ("," if len(o.shape) == 1 else "") + ")" if o.kind == "mapped" else "-"
+        rows.append(
+            [o.name, o.kind, shape, o.storage or "-", _count(o.done), _count(o.failed), _count(o.missing), o.note]
+        )
+    _print_table(rows, out)
+    if any(o.failed is None for o in status.outputs):
+        out.write(
+            "\nfailed: n/a = not recorded in the run folder's metadata; `pipemap errors` reads the"
+            " elements to find them\n"
+        )
+    summary = "complete" if status.complete else "incomplete"
+    if status.has_failures:
+        summary += ", with failed elements"
+    if status.unknown:
+        summary += f" (counts unknown for {', '.join(status.unknown)})"
+    out.write(f"\nstatus: {summary}\n")
+    return code
+
+
+def cmd_errors(args: argparse.Namespace, out: TextIO) -> int:
+    """``pipemap errors RUN_FOLDER``."""
+    from ._load import load_errors
+
+    errors = load_errors(*args.output, run_folder=args.run_folder)
+    if args.json:
+        records = [
+            {
+                "output": e.output_name,
+                "index": list(e.index) if e.index is not None else None,
+                "function": e.function,
+                "exception": e.exception,
+                "inputs": {k: repr(v) for k, v in e.kwargs.items()},
+                "propagated": e.propagated,
+            }
+            for e in errors
+        ]
+        out.write(json.dumps(records, indent=2) + "\n")
+    elif not errors:
+        out.write("no failed elements\n")
+    else:
+        for e in errors:
+            out.write(e.describe() + "\n")
+        n_root = sum(not e.propagated for e in errors)
+        out.write(f"\n{len(errors)} failed element(s): {n_root} raised, {len(errors) - n_root} skipped because an input failed\n")
+    return EXIT_INCOMPLETE if errors else EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
+    """``pipemap export RUN_FOLDER --to FORMAT OUT``."""
+    from ._export import export_run
+
+    path = export_run(
+        args.run_folder, args.to, args.out, output_names=tuple(args.output), load_intermediate=not args.no_intermediate
+    )
+    out.write(f"wrote {path}\n")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``pipemap`` parser; ``parser.subparsers`` accepts more commands (each sets ``handler``).
+
+    >>> sorted(build_parser().subparsers.choices)
+    ['errors', 'export', 'status']
+    """
+    parser = argparse.ArgumentParser(
+        prog="pipemap",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
+    parser.subparsers = sub  # type: ignore[attr-defined]
+
+    p = sub.add_parser(
+        "status",
+        help="show per-output progress of a run folder (done / failed / missing)",
+        description="Per output: kind, shape, storage and how many elements are done, failed and missing;"
+        " plus when the run started and which pipemap wrote it. Reads only metadata and storage masks.",
+    )
+    p.add_argument("run_folder", metavar="RUN_FOLDER", help="the run folder (contains run_info.json)")
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    p.set_defaults(handler=cmd_status)
+
+    p = sub.add_parser(
+        "errors",
+        help="list the failed elements with their exception and inputs",
+        description="List every failed element (runs made with error_handling='continue'): where, which"
+        " function, the exception, and the inputs it was called with.",
+    )
+    p.add_argument("run_folder", metavar="RUN_FOLDER", help="the run folder (contains run_info.json)")
+    p.add_argument("--output", action="append", default=[], metavar="NAME", help="only this output (repeatable)")
+    p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    p.set_defaults(handler=cmd_errors)
+
+    p = sub.add_parser(
+        "export",
+        help="write the results to netcdf, zarr, parquet or csv",
+        description="Convert the results to a file: netcdf/zarr hold an xarray Dataset (dims from the"
+        " mapspec axes, inputs as coordinates); parquet/csv hold a table with one row per element.",
+    )
+    p.add_argument("run_folder", metavar="RUN_FOLDER", help="the run folder (contains run_info.json)")
+    p.add_argument("--to", required=True, choices=["netcdf", "zarr", "parquet", "csv"], help="output format")
+    p.add_argument("out", metavar="OUT", help="file (or zarr folder) to write")
+    p.add_argument("--output", action="append", default=[], metavar="NAME", help="only this output (repeatable)")
+    p.add_argument(
+        "--no-intermediate", action="store_true", help="do not use intermediate outputs as coordinates"
+    )
+    p.set_defaults(handler=cmd_export)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, parser: argparse.ArgumentParser | None = None) -> int:
+    """Parse ``argv`` and run the chosen command; return the exit code.
+
+    >>> main(["status", "/nonexistent/run"])  # the reason goes to stderr
+    2
+    """
+    from ._load import CorruptOutputError
+
+    parser = parser or build_parser()
+    args = parser.parse_args(argv)
+    handler: Any = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return EXIT_NOT_A_RUN
+    try:
+        return int(handler(args, sys.stdout))
+    except CorruptOutputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INCOMPLETE
+    except (RunFolderError, OutputNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_NOT_A_RUN
+    except ValueError as exc:  # ExportError and other clear user-facing errors
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_NOT_A_RUN
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
