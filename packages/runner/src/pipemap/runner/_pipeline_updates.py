@@ -15,6 +15,7 @@ import warnings
 from typing import TYPE_CHECKING, Any, Literal
 
 from pipemap.runner._autogen import add_mapspec_axis
+from pipemap.runner._pipeline_graph import UnknownNameError
 
 if TYPE_CHECKING:
     from pipemap.runner._pipefunc import PipeFunc
@@ -50,8 +51,6 @@ class PipelineUpdates:
         >>> p.add_mapspec_axis("b", axis="j"); p.mapspecs_as_strings
         ['x[i], b[j] -> y[i, j]', 'y[:, j] -> total[j]']
         """
-        from pipemap.runner._pipeline import UnknownNameError
-
         for p in parameters:
             if p not in self.all_arg_names:
                 msg = f"`{p}` is not a parameter of any function in the pipeline."
