@@ -6,7 +6,7 @@ the same folder loads it (memory-storage resume).
 >>> from pipemap.storage import DictArray
 >>> arr = DictArray(None, (2, 3))
 >>> arr.dump((0, 0), "a"); arr.dump((1, 2), "b")
->>> arr[0, 1] is np.ma.masked, arr.to_array().count()
+>>> arr[0, 1] is np.ma.masked, int(arr.to_array().count())
 (True, 2)
 """
 
