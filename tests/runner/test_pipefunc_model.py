@@ -334,3 +334,13 @@ def test_output_annotation() -> None:
     assert PipeFunc(typed, ("n", "s")).output_annotation == {"n": int, "s": str}
     assert PipeFunc(typed, "both").output_annotation == {"both": tuple[int, str]}
     assert PipeFunc(add, "c").output_annotation == {"c": inspect.Parameter.empty}
+
+
+def test_partial_functions_are_named_after_the_inner_function() -> None:
+    import functools
+
+    f = PipeFunc(functools.partial(add, b=5), "c")
+    assert f.__name__ == "add"
+    assert f.parameters == ("a", "b")
+    assert f.defaults == {"b": 5}
+    assert f(a=1) == 6

@@ -385,3 +385,16 @@ def test_map_eager_strategy_gives_the_same_values() -> None:
     inputs = {"x": [1, 2, 3], "c": 10}
     eager = p.map(inputs, parallel=False, scheduling_strategy="eager")
     assert eager["z"].output == p.map(inputs, parallel=False)["z"].output == 22
+
+
+def test_join_pipelines_and_functions() -> None:
+    first = Pipeline([PipeFunc(lambda x: x + 1, "y")])
+    second = Pipeline([PipeFunc(lambda y: 2 * y, "z")])
+    joined = first.join(second, PipeFunc(lambda z: -z, "w"))
+    assert [f.output_name for f in joined.sorted_functions] == ["y", "z", "w"]
+    assert (first | second)("z", x=1) == 4
+    assert [f.output_name for f in first.functions] == ["y"]
+    with pytest.raises(ValueError, match="already exists"):
+        first | first
+    with pytest.raises(TypeError, match="Can only join"):
+        first.join(3)  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ path, the output picker) is computed once in `PipeFunc._refresh` and recomputed 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import typing
 import weakref
@@ -146,7 +147,7 @@ class PipeFunc(PipeFuncUpdates):
             msg = f"`func` must be callable, got {type(func).__name__}: {func!r}"
             raise TypeError(msg)
         self.func = func
-        self.__name__: str = getattr(func, "__name__", type(func).__name__)
+        self.__name__: str = _function_name(func)
         doc = getattr(func, "__doc__", None)
         if doc and doc != getattr(type(func), "__doc__", None):
             self.__doc__ = doc
@@ -439,6 +440,13 @@ class PipeFunc(PipeFuncUpdates):
         self._original_parameters = _signature_parameters(self.func)
         self._signature_defaults = _signature_defaults(self.func, self._original_parameters)
         self._refresh()
+
+
+def _function_name(func: Callable[..., Any]) -> str:
+    """The name of a function, of the function inside a `functools.partial`, or of a callable's type."""
+    while isinstance(func, functools.partial):
+        func = func.func
+    return getattr(func, "__name__", None) or type(func).__name__
 
 
 def _set_str(items: set[str]) -> str:

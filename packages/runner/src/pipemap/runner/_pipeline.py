@@ -323,6 +323,31 @@ class Pipeline(PipelineGraph, PipelineUpdates, PipelineRun):
         kwargs.update(changes)
         return type(self)(**kwargs)
 
+    def join(self, *others: Pipeline | PipeFunc) -> Pipeline:
+        """A new pipeline with this one's functions followed by those of ``others``.
+
+        >>> a = Pipeline([PipeFunc(lambda x: x + 1, "y")])
+        >>> (a | PipeFunc(lambda y: 2 * y, "z"))("z", x=1)
+        4
+        """
+        functions = list(self.functions)
+        for other in others:
+            if isinstance(other, Pipeline):
+                functions.extend(other.functions)
+            elif isinstance(other, PipeFunc):
+                functions.append(other)
+            else:
+                msg = f"Can only join a `Pipeline` or `PipeFunc`, got {type(other).__name__}: {other!r}"
+                raise TypeError(msg)
+        return self.copy(functions=functions)
+
+    def __or__(self, other: Pipeline | PipeFunc) -> Pipeline:
+        return self.join(other)
+
+    def __repr__(self) -> str:
+        funcs = ", ".join(str(f) for f in self.functions)
+        return f"Pipeline([{funcs}])"
+
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k not in _CACHED}
 

@@ -268,10 +268,6 @@ class PipelineGraph:
                     stack.append(producer)
         return self.copy(functions=[f for f in self.functions if f in needed])
 
-    # -- misc -----------------------------------------------------------------------------
-    def __repr__(self) -> str:
-        funcs = ", ".join(str(f) for f in self.functions)
-        return f"Pipeline([{funcs}])"
 
 
 def _as_tuple(name: OutputName) -> tuple[str, ...]:
