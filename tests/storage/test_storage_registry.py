@@ -98,3 +98,29 @@ def test_third_party_backend_runs(tmp_path) -> None:
     store = storage_class_for({"": "test_list_storage"}, "y")(tmp_path, (2, 2))
     store.dump((1, 1), "x")
     assert store.to_array()[1, 1] == "x"
+
+
+def test_without_zarr_the_classes_are_absent() -> None:
+    """In an interpreter where zarr cannot be imported, the zarr names are absent and ids explain why."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import sys
+        sys.modules["zarr"] = None  # makes `import zarr` fail
+        import pipemap.storage as ps
+        assert "ZarrFileArray" not in ps.__all__
+        assert not hasattr(ps, "ZarrFileArray")
+        assert "zarr_file_array" not in ps.storage_registry
+        try:
+            ps.get_storage_class("zarr_memory")
+        except ValueError as e:
+            print(e)
+        store = ps.get_storage_class("file_array")
+        print(store.__name__)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "Storage class `zarr_memory` not found" in out
+    assert "pipemap-storage[zarr]" in out
+    assert "FileArray" in out

@@ -56,7 +56,14 @@ def zarr_available() -> bool:
     >>> isinstance(zarr_available(), bool)
     True
     """
-    return importlib.util.find_spec("zarr") is not None
+    import sys
+
+    if "zarr" in sys.modules:
+        return sys.modules["zarr"] is not None
+    try:
+        return importlib.util.find_spec("zarr") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def _load_target(target: str) -> Any:
