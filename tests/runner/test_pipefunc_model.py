@@ -344,3 +344,10 @@ def test_partial_functions_are_named_after_the_inner_function() -> None:
     assert f.parameters == ("a", "b")
     assert f.defaults == {"b": 5}
     assert f(a=1) == 6
+
+
+def test_print_error_flag_is_stored_and_copied() -> None:
+    f = PipeFunc(add, "c", print_error=False)
+    assert f.print_error is False
+    assert f.copy().print_error is False
+    assert pipefunc("c", print_error=False)(add).print_error is False

@@ -398,3 +398,9 @@ def test_join_pipelines_and_functions() -> None:
         first | first
     with pytest.raises(TypeError, match="Can only join"):
         first.join(3)  # type: ignore[arg-type]
+
+
+def test_print_error_flag_propagates() -> None:
+    p = Pipeline([PipeFunc(lambda a: a, "b")], print_error=False)
+    assert p["b"].print_error is False
+    assert p.copy()["b"].print_error is False

@@ -2,11 +2,11 @@
 
 pipefunc is optional and imported only here, lazily. What carries over: functions, output names,
 output pickers, mapspecs (generated ones keep their flag), renames (and so scopes), defaults,
-bound values, internal shapes, resources (as dicts), and the profile/debug/cache flags. What
+bound values, internal shapes, resources (as dicts), and the profile/debug/print_error/cache flags. What
 pipemap does not support raises `UnsupportedPipefuncFeature` naming the feature
 (``NestedPipeFunc``, variants, ``resources_variable``, ``post_execution_hook``,
 ``VariantPipeline``); features that only change side effects (a result cache, ``lazy``,
-``print_error=False``, element-scoped resources) give a `UserWarning` naming them.
+element-scoped resources) give a `UserWarning` naming them.
 
 >>> import pipefunc
 >>> @pipefunc.pipefunc(output_name="y", mapspec="x[i] -> y[i]")
@@ -104,8 +104,6 @@ def pipefunc_to_pipemap_function(f: Any, *, cls: type[PipeFunc] = PipeFunc) -> P
         raise _unsupported("`post_execution_hook`", where)
     if getattr(f, "resources_scope", "map") != "map":
         _warn_ignored(f"`resources_scope={f.resources_scope!r}`", where)
-    if getattr(f, "print_error", True) is False:
-        _warn_ignored("`print_error=False`", where)
     return cls(
         f.func,
         f._output_name,
@@ -115,6 +113,7 @@ def pipefunc_to_pipemap_function(f: Any, *, cls: type[PipeFunc] = PipeFunc) -> P
         bound=dict(f._bound),
         profile=bool(f.profile),
         debug=bool(f.debug),
+        print_error=bool(getattr(f, "print_error", True)),
         cache=bool(f.cache),
         mapspec=_mapspec(f.mapspec),
         internal_shape=f.internal_shape,
@@ -152,6 +151,7 @@ def from_pipefunc(pipeline: Any, *, cls: type[Pipeline] = Pipeline) -> Pipeline:
         lazy=bool(getattr(pipeline, "lazy", False)),
         debug=getattr(pipeline, "_debug", None),
         profile=getattr(pipeline, "_profile", None),
+        print_error=getattr(pipeline, "_print_error", None),
         validate_type_annotations=bool(getattr(pipeline, "validate_type_annotations", False)),
         name=getattr(pipeline, "name", None),
         description=getattr(pipeline, "description", None),

@@ -117,7 +117,7 @@ class PipeFunc(PipeFuncUpdates):
 
     ``defaults`` and ``bound`` use the renamed parameter names; ``renames`` maps original names
     (signature parameters and the given output names) to new ones; ``mapspec`` uses the renamed
-    names. ``profile``, ``debug``, ``cache`` and ``resources`` are stored for the engine.
+    names. ``profile``, ``debug``, ``print_error``, ``cache`` and ``resources`` are stored for the engine.
 
     >>> f = PipeFunc(lambda x, y=2: x * y, "z", mapspec="x[i] -> z[i]")
     >>> f.parameters, f.output_names, str(f.mapspec), f.requires_mapping
@@ -137,6 +137,7 @@ class PipeFunc(PipeFuncUpdates):
         bound: dict[str, Any] | None = None,
         profile: bool = False,
         debug: bool = False,
+        print_error: bool = True,
         cache: bool = False,
         mapspec: str | MapSpec | None = None,
         internal_shape: int | str | tuple[int | str, ...] | None = None,
@@ -160,6 +161,7 @@ class PipeFunc(PipeFuncUpdates):
         self._bound: dict[str, Any] = dict(bound or {})
         self.profile = profile
         self.debug = debug
+        self.print_error = print_error
         self.cache = cache
         self.mapspec: MapSpec | None = _parse_mapspec(mapspec)
         self.resources = resources
@@ -413,6 +415,7 @@ class PipeFunc(PipeFuncUpdates):
             "bound": self._bound,
             "profile": self.profile,
             "debug": self.debug,
+            "print_error": self.print_error,
             "cache": self.cache,
             "mapspec": self.mapspec,
             "internal_shape": self.internal_shape,
@@ -471,6 +474,7 @@ def pipefunc(
     bound: dict[str, Any] | None = None,
     profile: bool = False,
     debug: bool = False,
+    print_error: bool = True,
     cache: bool = False,
     mapspec: str | MapSpec | None = None,
     internal_shape: int | str | tuple[int | str, ...] | None = None,
@@ -496,6 +500,7 @@ def pipefunc(
             bound=bound,
             profile=profile,
             debug=debug,
+            print_error=print_error,
             cache=cache,
             mapspec=mapspec,
             internal_shape=internal_shape,

@@ -58,6 +58,7 @@ class Pipeline(PipelineGraph, PipelineUpdates, PipelineRun):
         *,
         lazy: bool = False,
         debug: bool | None = None,
+        print_error: bool | None = None,
         profile: bool | None = None,
         cache_type: str | None = None,
         cache_kwargs: dict[str, Any] | None = None,
@@ -70,6 +71,7 @@ class Pipeline(PipelineGraph, PipelineUpdates, PipelineRun):
         self.functions: list[PipeFunc] = []
         self.lazy = lazy
         self.debug = debug
+        self.print_error = print_error
         self.profile = profile
         self.cache_type = cache_type
         self.cache_kwargs = cache_kwargs
@@ -122,6 +124,8 @@ class Pipeline(PipelineGraph, PipelineUpdates, PipelineRun):
             f.debug = self.debug
         if self.profile is not None:
             f.profile = self.profile
+        if self.print_error is not None:
+            f.print_error = self.print_error
         existing = self.output_to_func
         for name in f.output_names:
             if name in existing:
@@ -312,6 +316,7 @@ class Pipeline(PipelineGraph, PipelineUpdates, PipelineRun):
             "functions": self.functions,
             "lazy": self.lazy,
             "debug": self.debug,
+            "print_error": self.print_error,
             "profile": self.profile,
             "cache_type": self.cache_type,
             "cache_kwargs": self.cache_kwargs,
