@@ -18,6 +18,7 @@ import numpy as np
 from pipemap.storage import ErrorSnapshot, PropagatedErrorSnapshot, StorageBase
 
 from ._arrays import object_array, splat_internal
+from ._fastread import get_many
 
 __all__ = ["ERROR_TYPES", "StorageRead", "is_error", "read_storage"]
 
@@ -53,7 +54,7 @@ def read_storage(store: StorageBase, *, splat: bool = True) -> StorageRead:
     size = int(np.prod(external, dtype=np.int64))
     done = np.asarray(store.done_mask(), dtype=bool)
     present = np.flatnonzero(done).astype(np.int64)
-    values = store.get_many(present) if present.size else []
+    values = get_many(store, present) if present.size else []
     bad_types = {_MASKED_TYPE, *ERROR_TYPES}
     types = list(map(type, values))
     errors: list[Any] = []
