@@ -7,8 +7,7 @@ arrays readable by zarr itself.
 
 Element chunks are encoded here (the ``vlen-bytes`` layout) and written straight to the store in
 bulk: for a ``LocalStore`` as files with an atomic rename, for other stores with one batch of
-``Store.set`` calls. An element exists when its data chunk exists; the ``mask`` chunk is written
-after it. Arrays created with other codecs (e.g. by pipefunc) are read and written through the
+``Store.set`` calls. Arrays created with other codecs (e.g. by pipefunc) are read and written through the
 zarr array API instead.
 
 >>> import tempfile
@@ -48,7 +47,6 @@ from ._shapes import ShapeTuple, merge_by_mask, prod
 __all__ = ["CloudPickleCodec", "ZarrFileArray", "ZarrMemoryArray", "ZarrSharedMemoryArray"]
 
 _U32 = struct.Struct("<I")
-_MASK_PRESENT = b"\x00"
 
 
 class CloudPickleCodec:
@@ -200,10 +198,12 @@ class ZarrFileArray(StorageBase):
         full = merge_by_mask(smask, shape, internal)
         chunks = merge_by_mask(smask, (1,) * len(shape), tuple(max(1, s) for s in internal))
         self.array = _open_or_create(self.store, "array", full, chunks, zarr.dtype.VariableLengthBytes(), b"")
-        self._mask = _open_or_create(self.store, "mask", shape, (1,) * len(shape), bool, True)
         names = [type(c).__name__ for c in self.array.metadata.codecs]
-        mask_names = [type(c).__name__ for c in self._mask.metadata.codecs]
-        self._fast = names == ["VLenBytesCodec"] and mask_names == ["BytesCodec"]
+        self._fast = names == ["VLenBytesCodec"]
+        # fast layout: the mask is one chunk, a summary refreshed by persist(); foreign layouts
+        # (e.g. pipefunc's) keep a chunk per element, written with each element
+        mask_chunks = tuple(max(1, s) for s in shape) if self._fast else (1,) * len(shape)
+        self._mask = _open_or_create(self.store, "mask", shape, mask_chunks, bool, True)
         self._root = Path(self.store.root) if isinstance(self.store, LocalStore) else None
         self._made_dirs: set[str] = set()
 
@@ -325,8 +325,7 @@ class ZarrFileArray(StorageBase):
             self._put_many_slow(ext_keys, values)
             return
         data = [(self._chunk_key(ext), self._encode_element(v)) for ext, v in zip(ext_keys, values)]
-        self._write_chunks(data)  # data first: an element exists once its chunk exists
-        self._write_chunks([(self._chunk_key(ext, "mask"), _MASK_PRESENT) for ext in ext_keys])
+        self._write_chunks(data)  # an element exists once its chunk exists
 
     def _put_many_slow(self, ext_keys: list[tuple[int, ...]], values: list[Any]) -> None:
         internal = self.resolved_internal_shape
@@ -412,6 +411,16 @@ class ZarrFileArray(StorageBase):
         for name in digits:
             self._walk(path + os.sep + name, (*prefix, int(name)), remaining - 1, out)
 
+    def refresh_mask(self) -> None:
+        """Rewrite the ``mask`` array from the data chunks present (one chunk write)."""
+        if self._fast:
+            missing = ~self.done_mask()
+            self._mask[...] = missing.reshape(self.resolved_shape) if self.shape else bool(missing[0])
+
+    def persist(self) -> None:
+        """Bring the ``mask`` summary array up to date (data chunks are always on disk)."""
+        self.refresh_mask()
+
     def to_array(self, *, splat_internal: bool | None = None) -> np.ma.MaskedArray:
         """All elements as an object masked array; internal axes are always splatted.
 
@@ -469,6 +478,7 @@ class ZarrMemoryArray(ZarrFileArray):
         target = self._persistent_store()
         if target is None:
             return
+        self.refresh_mask()
         Path(self.folder).mkdir(parents=True, exist_ok=True)  # type: ignore[arg-type]
         _copy_store(self.store, target)
 
