@@ -7,6 +7,8 @@ import pickle
 
 import cloudpickle
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pipemap.runner import PipeFunc, Pipeline, UnknownNameError, pipefunc
 from pipemap.runner import _graph as graph_module
 from pipemap.runner import _pipeline as pipeline_module
@@ -404,3 +406,37 @@ def test_print_error_flag_propagates() -> None:
     p = Pipeline([PipeFunc(lambda a: a, "b")], print_error=False)
     assert p["b"].print_error is False
     assert p.copy()["b"].print_error is False
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sets(st.integers(0, 29), max_size=4), min_size=1, max_size=30))
+def test_generations_respect_every_dependency(raw) -> None:
+    # node k may only depend on nodes < k: always a DAG
+    deps = {k: {d for d in ds if d < k} for k, ds in enumerate(raw)}
+    generations = graph_module.topological_generations(deps)
+    level = {n: g for g, nodes in enumerate(generations) for n in nodes}
+    assert sorted(level) == list(deps)
+    for node, ds in deps.items():
+        assert all(level[d] < level[node] for d in ds)
+        assert level[node] == (1 + max(level[d] for d in ds) if ds else 0)
+    for nodes in generations:
+        assert nodes == sorted(nodes)  # key order inside a generation
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sets(st.integers(0, 14), max_size=3), min_size=2, max_size=15), st.data())
+def test_cycles_are_always_found(raw, data) -> None:
+    deps = {k: {d for d in ds if d < k} for k, ds in enumerate(raw)}
+    a = data.draw(st.integers(0, len(deps) - 1))
+    b = data.draw(st.integers(0, len(deps) - 1))
+    deps[min(a, b)].add(max(a, b))  # an edge back up: a cycle when it closes a path (or a == b)
+    cycle = graph_module.find_cycle(deps)
+    has_cycle = min(a, b) in graph_module.ancestors(deps, [min(a, b)])
+    assert bool(cycle) == has_cycle
+    if cycle:
+        for k, node in enumerate(cycle):
+            assert cycle[(k + 1) % len(cycle)] in deps[node]
+        with pytest.raises(graph_module.CycleError):
+            graph_module.topological_generations(deps)
+    else:
+        graph_module.topological_generations(deps)
