@@ -1,6 +1,772 @@
 # cython: language_level=3
 # cython: freethreading_compatible=True
-"""Private compiled index kernels of pipemap.mapspec (placeholder; see index_plan.py)."""
+"""Private compiled index kernels of pipemap.mapspec.
 
-def _kernel_version():
-    return 1
+The index math of a mapspec (SPEC.md 1.4 and 1.6): a linear index ``n`` over the external
+shape maps, in C order, to the output multi-index; every input takes, per axis, the entry of
+the output multi-index for that axis, or ``slice(None)`` (``-1`` in the batched buffers) for a
+``:`` slot.
+
+Two layers live here:
+
+* :class:`CompiledSpec`, the compiled form of one mapspec. Its scalar ``input_keys`` and
+  ``output_key`` validate their arguments and compute with C integers; its ``fill_range`` and
+  ``fill_array`` fill caller-provided int64 buffers for many linear indices at once.
+* Module-level batch kernels (``unravel_range``, ``unravel_array``, ``select_range``,
+  ``select_array``) over caller-provided int64 buffers.
+
+Every entry point checks what it needs in O(rank) before the ``nogil`` loop (dimensions
+positive, buffer shapes, range bounds); array kernels also check each linear index inside the
+loop (one compare per element) and raise ``IndexError`` for the first one out of range, so no
+input can crash the process. :mod:`pipemap.mapspec.index_plan` is the friendly Python layer.
+
+>>> spec = CompiledSpec("x[i, j], y[j, :, k] -> z[i, j, k]", ("x", "y"), ((0, 1), (1, -1, 2)), 3)
+>>> spec.input_keys((5, 2, 3), 23)
+{'x': (3, 1), 'y': (1, slice(None, None, None), 2)}
+>>> spec.output_key((5, 2, 3), 23)
+(3, 1, 2)
+"""
+
+cimport cython
+from cpython.long cimport PyLong_FromLongLong
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_New, PyTuple_SET_ITEM
+from libc.stdint cimport INT64_MAX, int64_t, uint32_t, uint64_t
+
+from operator import index as _as_index
+
+cdef extern from "Python.h":
+    bint PyLong_CheckExact(object o)
+    bint PyBool_Check(object o)
+    bint PyTuple_CheckExact(object o)
+    long long PyLong_AsLongLongAndOverflow(object o, int* overflow) except? -1
+
+cdef enum:
+    MAX_AXES = 64  # same limit as numpy's maximum number of dimensions
+
+cdef object _SLICE_ALL = slice(None)
+
+
+# --------------------------------------------------------------------------------------
+# Validation helpers (Python level, O(rank))
+# --------------------------------------------------------------------------------------
+
+cdef inline str _where(str spec_text):
+    return f" (mapspec `{spec_text}`)" if spec_text else ""
+
+
+cdef int _read_dim(object d, object shape, Py_ssize_t k, str spec_text, int64_t* out) except -1:
+    """Convert one dimension of ``shape`` to a positive C integer, else ValueError."""
+    cdef int64_t v = 0
+    cdef int overflow = 0
+    cdef bint ok = False
+    if PyLong_CheckExact(d):
+        v = PyLong_AsLongLongAndOverflow(d, &overflow)
+        ok = overflow == 0 and v > 0
+    elif not PyBool_Check(d):
+        try:
+            d_int = _as_index(d)
+        except TypeError:
+            d_int = None
+        if d_int is not None and 0 < d_int <= INT64_MAX:
+            v = d_int
+            ok = True
+    if not ok:
+        raise ValueError(
+            f"Invalid dimension {d!r} at position {k} of shape {shape}{_where(spec_text)}: "
+            "every dimension must be a positive int"
+        )
+    out[0] = v
+    return 0
+
+
+cdef int64_t _read_shape(
+    object shape, Py_ssize_t n_expected, str spec_text, int64_t* dims
+) except -1:
+    """Validate ``shape`` (a sequence of ``n_expected`` positive ints) into ``dims``.
+
+    Returns the number of elements (the product), raising ValueError on overflow.
+    """
+    cdef tuple t
+    cdef Py_ssize_t k, n
+    cdef int64_t size = 1
+    if PyTuple_CheckExact(shape):
+        t = <tuple>shape
+    else:
+        try:
+            t = tuple(shape)
+        except TypeError:
+            raise ValueError(
+                f"Expected a shape of length {n_expected}, got {shape!r}{_where(spec_text)}"
+            ) from None
+    n = len(t)
+    if n != n_expected:
+        raise ValueError(f"Expected a shape of length {n_expected}, got {shape}{_where(spec_text)}")
+    for k in range(n):
+        _read_dim(<object>PyTuple_GET_ITEM(t, k), shape, k, spec_text, &dims[k])
+        if size > INT64_MAX // dims[k]:
+            raise ValueError(
+                f"Shape {shape}{_where(spec_text)} has more than 2**63 - 1 elements"
+            )
+        size *= dims[k]
+    return size
+
+
+cdef int64_t _read_shape_buffer(
+    const int64_t[::1] shape, Py_ssize_t n_expected, str spec_text, int64_t* dims
+) except -1:
+    """Like _read_shape for an int64 buffer (the batched kernels' form)."""
+    cdef Py_ssize_t k
+    cdef int64_t size = 1
+    if shape.shape[0] != n_expected:
+        raise ValueError(
+            f"Expected a shape of length {n_expected}, got {tuple(shape)}{_where(spec_text)}"
+        )
+    for k in range(n_expected):
+        if shape[k] <= 0:
+            raise ValueError(
+                f"Invalid dimension {shape[k]} at position {k} of shape {tuple(shape)}"
+                f"{_where(spec_text)}: every dimension must be a positive int"
+            )
+        if size > INT64_MAX // shape[k]:
+            raise ValueError(f"Shape {tuple(shape)}{_where(spec_text)} has more than 2**63 - 1 elements")
+        dims[k] = shape[k]
+        size *= shape[k]
+    return size
+
+
+cdef int64_t _read_linear(object linear_index, object shape, int64_t size, str spec_text) except -1:
+    """Validate one linear index: an int with 0 <= n < size."""
+    cdef object n
+    cdef int64_t v
+    cdef int overflow = 0
+    if PyLong_CheckExact(linear_index):
+        v = PyLong_AsLongLongAndOverflow(linear_index, &overflow)
+        if overflow == 0 and 0 <= v < size:
+            return v
+        n = linear_index
+    elif PyBool_Check(linear_index):
+        raise TypeError(f"Linear index must be an int, got {linear_index!r}{_where(spec_text)}")
+    else:
+        try:
+            n = _as_index(linear_index)
+        except TypeError:
+            raise TypeError(
+                f"Linear index must be an int, got {linear_index!r}{_where(spec_text)}"
+            ) from None
+    if not (0 <= n < size):
+        raise IndexError(
+            f"Linear index {linear_index} is out of range for shape {shape} "
+            f"of size {size}{_where(spec_text)}"
+        )
+    return <int64_t>n
+
+
+cdef int _check_range(int64_t start, int64_t stop, int64_t size, str spec_text) except -1:
+    if start < 0 or stop < start or stop > size:
+        raise IndexError(
+            f"Linear index range [{start}, {stop}) is out of range for size {size}"
+            f"{_where(spec_text)}"
+        )
+    return 0
+
+
+cdef int _check_out(
+    Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t n, Py_ssize_t width, str what, str spec_text
+) except -1:
+    if rows != n or cols != width:
+        raise ValueError(
+            f"Output buffer `{what}` has shape ({rows}, {cols}), expected ({n}, {width})"
+            f"{_where(spec_text)}"
+        )
+    return 0
+
+
+# --------------------------------------------------------------------------------------
+# nogil cores (inputs validated by the callers above)
+# --------------------------------------------------------------------------------------
+
+@cython.cdivision(True)
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline void _unravel_one(
+    int64_t n, const int64_t* dims, Py_ssize_t nd, int64_t* idx
+) noexcept nogil:
+    """C-order multi-index of ``n`` (0 <= n < prod(dims)); one division per axis but the first."""
+    cdef Py_ssize_t k
+    cdef uint64_t r = <uint64_t>n, q, d
+    for k in range(nd - 1, 0, -1):
+        d = <uint64_t>dims[k]
+        q = r // d
+        idx[k] = <int64_t>(r - q * d)
+        r = q
+    if nd > 0:
+        idx[0] = <int64_t>r
+
+
+@cython.cdivision(True)
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline void _unravel_one32(
+    uint32_t n, const uint32_t* dims, Py_ssize_t nd, int64_t* idx
+) noexcept nogil:
+    """As _unravel_one when the size fits in 32 bits (32-bit division is much cheaper)."""
+    cdef Py_ssize_t k
+    cdef uint32_t r = n, q, d
+    for k in range(nd - 1, 0, -1):
+        d = dims[k]
+        q = r // d
+        idx[k] = <int64_t>(r - q * d)
+        r = q
+    if nd > 0:
+        idx[0] = <int64_t>r
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline void _advance(int64_t* idx, const int64_t* dims, Py_ssize_t nd) noexcept nogil:
+    """Increment a C-order multi-index by one (odometer); past the end it wraps to zeros."""
+    cdef Py_ssize_t k = nd - 1
+    while k >= 0:
+        idx[k] += 1
+        if idx[k] < dims[k]:
+            return
+        idx[k] = 0
+        k -= 1
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline void _emit(
+    Py_ssize_t m,
+    Py_ssize_t n,
+    const int64_t* idx,
+    Py_ssize_t nd,
+    int64_t* keys,
+    const int64_t* src,
+    const Py_ssize_t* offsets,
+    Py_ssize_t n_inputs,
+    int64_t* sel,
+) noexcept nogil:
+    """Write row ``m`` of the output keys and of every input's selector block.
+
+    ``idx`` has ``nd + 1`` entries, the last one being -1, and ``src`` holds the axis maps with
+    -1 replaced by ``nd``, so a ``:`` slot reads the sentinel without a branch. ``sel`` is one
+    flat buffer: the block of input k, of shape (n, rank_k), starts at ``n * offsets[k]``.
+    """
+    cdef Py_ssize_t k, j, r, off
+    cdef int64_t* row
+    if keys != NULL:
+        row = keys + m * nd
+        for j in range(nd):
+            row[j] = idx[j]
+    if sel != NULL:
+        for k in range(n_inputs):
+            off = offsets[k]
+            r = offsets[k + 1] - off
+            row = sel + n * off + m * r
+            for j in range(r):
+                row[j] = idx[src[off + j]]
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef void _fill_range_core(
+    int64_t start,
+    Py_ssize_t n,
+    const int64_t* dims,
+    Py_ssize_t nd,
+    int64_t* keys,
+    const int64_t* src,
+    const Py_ssize_t* offsets,
+    Py_ssize_t n_inputs,
+    int64_t* sel,
+) noexcept nogil:
+    cdef int64_t idx[MAX_AXES + 1]
+    cdef Py_ssize_t m
+    idx[nd] = -1
+    if n <= 0:
+        return
+    _unravel_one(start, dims, nd, idx)
+    for m in range(n):
+        _emit(m, n, idx, nd, keys, src, offsets, n_inputs, sel)
+        _advance(idx, dims, nd)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef Py_ssize_t _fill_array_core(
+    const int64_t* linear,
+    Py_ssize_t n,
+    const int64_t* dims,
+    Py_ssize_t nd,
+    int64_t size,
+    int64_t* keys,
+    const int64_t* src,
+    const Py_ssize_t* offsets,
+    Py_ssize_t n_inputs,
+    int64_t* sel,
+) noexcept nogil:
+    """Returns -1 on success, else the position of the first linear index out of range."""
+    cdef int64_t idx[MAX_AXES + 1]
+    cdef uint32_t dims32[MAX_AXES]
+    cdef Py_ssize_t m, k
+    cdef int64_t v
+    idx[nd] = -1
+    if size <= <int64_t>0xFFFFFFFF:
+        for k in range(nd):
+            dims32[k] = <uint32_t>dims[k]
+        for m in range(n):
+            v = linear[m]
+            if v < 0 or v >= size:
+                return m
+            _unravel_one32(<uint32_t>v, dims32, nd, idx)
+            _emit(m, n, idx, nd, keys, src, offsets, n_inputs, sel)
+    else:
+        for m in range(n):
+            v = linear[m]
+            if v < 0 or v >= size:
+                return m
+            _unravel_one(v, dims, nd, idx)
+            _emit(m, n, idx, nd, keys, src, offsets, n_inputs, sel)
+    return -1
+
+
+cdef int _raise_bad_linear(
+    const int64_t[::1] linear, Py_ssize_t pos, int64_t size, str spec_text
+) except -1:
+    raise IndexError(
+        f"Linear index {linear[pos]} (at position {pos}) is out of range for size {size}"
+        f"{_where(spec_text)}"
+    )
+
+
+# --------------------------------------------------------------------------------------
+# The compiled form of one mapspec
+# --------------------------------------------------------------------------------------
+
+cdef class CompiledSpec:
+    """The compiled index math of one mapspec.
+
+    ``axis_maps[k][j]`` is the position, in the external shape, of axis ``j`` of input ``k``,
+    or -1 for a ``:`` slot; ``n_external`` is the number of external axes.
+
+    >>> c = CompiledSpec("x[i], y[j] -> z[i, j]", ("x", "y"), ((0,), (1,)), 2)
+    >>> c.input_keys((3, 4), 5)
+    {'x': (1,), 'y': (1,)}
+    >>> c.output_key((3, 4), 5)
+    (1, 1)
+    """
+
+    cdef readonly str spec_text
+    cdef readonly tuple input_names
+    cdef readonly tuple axis_maps
+    cdef readonly Py_ssize_t n_external
+    cdef readonly Py_ssize_t total_rank
+    cdef Py_ssize_t n_inputs
+    cdef Py_ssize_t* offsets   # n_inputs + 1 entries: prefix sums of the input ranks
+    cdef int64_t* maps         # total_rank entries, -1 for ':'
+    cdef int64_t* src          # same, with -1 replaced by n_external (branch-free gather)
+    cdef object slice_all
+
+    def __cinit__(self, *args, **kwargs):
+        self.offsets = NULL
+        self.maps = NULL
+        self.src = NULL
+
+    def __init__(self, str spec_text, tuple input_names, tuple axis_maps, int n_external):
+        cdef Py_ssize_t k, j, pos, total = 0
+        cdef tuple amap
+        if not 0 <= n_external <= MAX_AXES:
+            raise ValueError(
+                f"n_external must be in [0, {MAX_AXES}], got {n_external}{_where(spec_text)}"
+            )
+        if len(input_names) != len(axis_maps):
+            raise ValueError(
+                f"Got {len(input_names)} input names but {len(axis_maps)} axis maps"
+                f"{_where(spec_text)}"
+            )
+        for k in range(len(input_names)):
+            if not isinstance(input_names[k], str):
+                raise ValueError(f"Input name {input_names[k]!r} is not a str{_where(spec_text)}")
+            if not isinstance(axis_maps[k], tuple):
+                raise ValueError(
+                    f"Axis map {axis_maps[k]!r} of input {input_names[k]!r} is not a tuple"
+                    f"{_where(spec_text)}"
+                )
+            for pos in axis_maps[k]:
+                if not -1 <= pos < n_external:
+                    raise ValueError(
+                        f"Axis map {axis_maps[k]!r} of input {input_names[k]!r} has entry {pos}, "
+                        f"expected -1 or a position in [0, {n_external}){_where(spec_text)}"
+                    )
+            total += len(<tuple>axis_maps[k])
+        self.spec_text = spec_text
+        self.input_names = input_names
+        self.axis_maps = axis_maps
+        self.n_external = n_external
+        self.n_inputs = len(input_names)
+        self.total_rank = total
+        self.slice_all = _SLICE_ALL
+        PyMem_Free(self.offsets)
+        PyMem_Free(self.maps)
+        PyMem_Free(self.src)
+        self.offsets = <Py_ssize_t*>PyMem_Malloc((self.n_inputs + 1) * sizeof(Py_ssize_t))
+        self.maps = <int64_t*>PyMem_Malloc((total + 1) * sizeof(int64_t))
+        self.src = <int64_t*>PyMem_Malloc((total + 1) * sizeof(int64_t))
+        if self.offsets == NULL or self.maps == NULL or self.src == NULL:
+            raise MemoryError()
+        total = 0
+        for k in range(self.n_inputs):
+            self.offsets[k] = total
+            amap = <tuple>axis_maps[k]
+            for j in range(len(amap)):
+                pos = amap[j]
+                self.maps[total] = pos
+                self.src[total] = n_external if pos < 0 else pos
+                total += 1
+        self.offsets[self.n_inputs] = total
+
+    def __dealloc__(self):
+        PyMem_Free(self.offsets)
+        PyMem_Free(self.maps)
+        PyMem_Free(self.src)
+
+    def __reduce__(self):
+        return (CompiledSpec, (self.spec_text, self.input_names, self.axis_maps, self.n_external))
+
+    def __repr__(self):
+        return (
+            f"CompiledSpec({self.spec_text!r}, {self.input_names!r}, {self.axis_maps!r}, "
+            f"{self.n_external})"
+        )
+
+    def size_of(self, shape):
+        """Validate an external ``shape`` (ValueError) and return its number of elements.
+
+        >>> CompiledSpec("x[i], y[j] -> z[i, j]", ("x", "y"), ((0,), (1,)), 2).size_of((3, 4))
+        12
+        """
+        cdef int64_t dims[MAX_AXES]
+        return _read_shape(shape, self.n_external, self.spec_text, dims)
+
+    def rank(self, Py_ssize_t k):
+        """Rank of input ``k``.
+
+        >>> CompiledSpec("x[i, :] -> y[i]", ("x",), ((0, -1),), 1).rank(0)
+        2
+        """
+        if not 0 <= k < self.n_inputs:
+            raise IndexError(f"Input position {k} out of range{_where(self.spec_text)}")
+        return self.offsets[k + 1] - self.offsets[k]
+
+    def offset(self, Py_ssize_t k):
+        """Column offset of input ``k`` in the concatenated selectors (prefix sum of ranks).
+
+        >>> CompiledSpec("x[i], y[i, :] -> z[i]", ("x", "y"), ((0,), (0, -1)), 1).offset(1)
+        1
+        """
+        if not 0 <= k <= self.n_inputs:
+            raise IndexError(f"Input position {k} out of range{_where(self.spec_text)}")
+        return self.offsets[k]
+
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    def output_key(self, shape, linear_index):
+        """Output multi-index of ``linear_index`` over the external ``shape`` (C order).
+
+        >>> CompiledSpec("x[i, j] -> y[i, j]", ("x",), ((0, 1),), 2).output_key((3, 4), 7)
+        (1, 3)
+        """
+        cdef int64_t dims[MAX_AXES]
+        cdef int64_t idx[MAX_AXES + 1]
+        cdef Py_ssize_t k, nd = self.n_external
+        cdef int64_t size = _read_shape(shape, nd, self.spec_text, dims)
+        cdef int64_t n = _read_linear(linear_index, shape, size, self.spec_text)
+        cdef tuple key
+        _unravel_one(n, dims, nd, idx)
+        key = PyTuple_New(nd)
+        for k in range(nd):
+            v = PyLong_FromLongLong(idx[k])
+            Py_INCREF(v)
+            PyTuple_SET_ITEM(key, k, v)
+        return key
+
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    def input_keys(self, shape, linear_index):
+        """``{input name: key}`` for ``linear_index``: an int per named axis, ``slice(None)`` per ``:``.
+
+        >>> c = CompiledSpec("x[i, j], y[j, :, k] -> z[i, j, k]", ("x", "y"), ((0, 1), (1, -1, 2)), 3)
+        >>> c.input_keys((5, 2, 3), 23)
+        {'x': (3, 1), 'y': (1, slice(None, None, None), 2)}
+        """
+        cdef int64_t dims[MAX_AXES]
+        cdef int64_t idx[MAX_AXES + 1]
+        cdef Py_ssize_t k, j, r, off, pos, nd = self.n_external
+        cdef int64_t size = _read_shape(shape, nd, self.spec_text, dims)
+        cdef int64_t n = _read_linear(linear_index, shape, size, self.spec_text)
+        cdef tuple vals, key
+        cdef dict result = {}
+        cdef object item
+        _unravel_one(n, dims, nd, idx)
+        # One Python int per external axis, plus slice(None) at position nd.
+        vals = PyTuple_New(nd + 1)
+        for k in range(nd):
+            item = PyLong_FromLongLong(idx[k])
+            Py_INCREF(item)
+            PyTuple_SET_ITEM(vals, k, item)
+        item = self.slice_all
+        Py_INCREF(item)
+        PyTuple_SET_ITEM(vals, nd, item)
+        for k in range(self.n_inputs):
+            off = self.offsets[k]
+            r = self.offsets[k + 1] - off
+            key = PyTuple_New(r)
+            for j in range(r):
+                item = <object>PyTuple_GET_ITEM(vals, self.src[off + j])
+                Py_INCREF(item)
+                PyTuple_SET_ITEM(key, j, item)
+            result[<object>PyTuple_GET_ITEM(self.input_names, k)] = key
+        return result
+
+    def fill_range(
+        self,
+        int64_t start,
+        int64_t stop,
+        const int64_t[::1] shape not None,
+        int64_t[:, ::1] keys_out,
+        int64_t[::1] selectors_out,
+    ):
+        """Fill output keys and all selectors for linear indices ``start <= n < stop``.
+
+        ``keys_out`` (``n x n_external``) may be None; ``selectors_out`` (flat, ``n * total_rank``,
+        may be None) receives one C-ordered block ``(n, rank_k)`` per input, block k starting at
+        ``n * offset(k)``; -1 marks a ``:`` slot.
+
+        >>> import numpy as np
+        >>> c = CompiledSpec("x[i], y[j, :] -> z[i, j]", ("x", "y"), ((0,), (1, -1)), 2)
+        >>> keys, sel = np.empty((2, 2), np.int64), np.empty(2 * 3, np.int64)
+        >>> c.fill_range(2, 4, np.array([2, 3]), keys, sel)
+        >>> keys.tolist(), sel[:2].tolist(), sel[2:].reshape(2, 2).tolist()
+        ([[0, 2], [1, 0]], [0, 1], [[2, -1], [0, -1]])
+        """
+        cdef int64_t dims[MAX_AXES]
+        cdef Py_ssize_t nd = self.n_external
+        cdef int64_t size = _read_shape_buffer(shape, nd, self.spec_text, dims)
+        cdef Py_ssize_t n
+        cdef int64_t* kp = NULL
+        cdef int64_t* sp = NULL
+        _check_range(start, stop, size, self.spec_text)
+        n = stop - start
+        if keys_out is not None:
+            _check_out(keys_out.shape[0], keys_out.shape[1], n, nd, "keys_out", self.spec_text)
+            if n > 0 and nd > 0:
+                kp = &keys_out[0, 0]
+        if selectors_out is not None:
+            _check_out(selectors_out.shape[0], 1, n * self.total_rank, 1, "selectors_out",
+                       self.spec_text)
+            if n > 0 and self.total_rank > 0:
+                sp = &selectors_out[0]
+        with nogil:
+            _fill_range_core(start, n, dims, nd, kp, self.src, self.offsets, self.n_inputs, sp)
+
+    def fill_array(
+        self,
+        const int64_t[::1] linear not None,
+        const int64_t[::1] shape not None,
+        int64_t[:, ::1] keys_out,
+        int64_t[::1] selectors_out,
+    ):
+        """As :meth:`fill_range` for an array of linear indices (each checked: IndexError).
+
+        >>> import numpy as np
+        >>> c = CompiledSpec("x[i], y[j, :] -> z[i, j]", ("x", "y"), ((0,), (1, -1)), 2)
+        >>> sel = np.empty(2 * 3, np.int64)
+        >>> c.fill_array(np.array([5, 0]), np.array([2, 3]), None, sel)
+        >>> sel[:2].tolist(), sel[2:].reshape(2, 2).tolist()
+        ([1, 0], [[2, -1], [0, -1]])
+        """
+        cdef int64_t dims[MAX_AXES]
+        cdef Py_ssize_t nd = self.n_external
+        cdef int64_t size = _read_shape_buffer(shape, nd, self.spec_text, dims)
+        cdef Py_ssize_t n = linear.shape[0], bad
+        cdef int64_t* kp = NULL
+        cdef int64_t* sp = NULL
+        cdef const int64_t* lp = NULL
+        if keys_out is not None:
+            _check_out(keys_out.shape[0], keys_out.shape[1], n, nd, "keys_out", self.spec_text)
+            if n > 0 and nd > 0:
+                kp = &keys_out[0, 0]
+        if selectors_out is not None:
+            _check_out(selectors_out.shape[0], 1, n * self.total_rank, 1, "selectors_out",
+                       self.spec_text)
+            if n > 0 and self.total_rank > 0:
+                sp = &selectors_out[0]
+        if n > 0:
+            lp = &linear[0]
+        with nogil:
+            bad = _fill_array_core(lp, n, dims, nd, size, kp, self.src, self.offsets,
+                                   self.n_inputs, sp)
+        if bad >= 0:
+            _raise_bad_linear(linear, bad, size, self.spec_text)
+
+
+# --------------------------------------------------------------------------------------
+# Module-level batch kernels
+# --------------------------------------------------------------------------------------
+
+def unravel_range(
+    int64_t start, int64_t stop, const int64_t[::1] shape not None, int64_t[:, ::1] out not None
+):
+    """C-order multi-indices of ``start <= n < stop`` into ``out`` (``(stop - start, len(shape))``).
+
+    >>> import numpy as np
+    >>> out = np.empty((3, 2), np.int64)
+    >>> unravel_range(2, 5, np.array([2, 3]), out)
+    >>> out.tolist()
+    [[0, 2], [1, 0], [1, 1]]
+    """
+    cdef int64_t dims[MAX_AXES]
+    cdef Py_ssize_t nd = shape.shape[0]
+    cdef Py_ssize_t n
+    cdef int64_t size
+    cdef int64_t* kp = NULL
+    if nd > MAX_AXES:
+        raise ValueError(f"At most {MAX_AXES} axes are supported, got {nd}")
+    size = _read_shape_buffer(shape, nd, "", dims)
+    _check_range(start, stop, size, "")
+    n = stop - start
+    _check_out(out.shape[0], out.shape[1], n, nd, "out", "")
+    if n > 0 and nd > 0:
+        kp = &out[0, 0]
+    with nogil:
+        _fill_range_core(start, n, dims, nd, kp, NULL, NULL, 0, NULL)
+
+
+def unravel_array(
+    const int64_t[::1] linear not None,
+    const int64_t[::1] shape not None,
+    int64_t[:, ::1] out not None,
+):
+    """C-order multi-indices of each entry of ``linear`` into ``out`` (``(len(linear), len(shape))``).
+
+    >>> import numpy as np
+    >>> out = np.empty((2, 2), np.int64)
+    >>> unravel_array(np.array([5, 1]), np.array([2, 3]), out)
+    >>> out.tolist()
+    [[1, 2], [0, 1]]
+    """
+    cdef int64_t dims[MAX_AXES]
+    cdef Py_ssize_t nd = shape.shape[0]
+    cdef Py_ssize_t n = linear.shape[0], bad
+    cdef int64_t size
+    cdef int64_t* kp = NULL
+    cdef const int64_t* lp = NULL
+    if nd > MAX_AXES:
+        raise ValueError(f"At most {MAX_AXES} axes are supported, got {nd}")
+    size = _read_shape_buffer(shape, nd, "", dims)
+    _check_out(out.shape[0], out.shape[1], n, nd, "out", "")
+    if n > 0:
+        lp = &linear[0]
+        if nd > 0:
+            kp = &out[0, 0]
+    with nogil:
+        bad = _fill_array_core(lp, n, dims, nd, size, kp, NULL, NULL, 0, NULL)
+    if bad >= 0:
+        _raise_bad_linear(linear, bad, size, "")
+
+
+cdef int _prepare_axis_map(
+    const int64_t[::1] axis_map, Py_ssize_t nd, int64_t* src, Py_ssize_t* offsets
+) except -1:
+    cdef Py_ssize_t j, r = axis_map.shape[0]
+    if r > MAX_AXES:
+        raise ValueError(f"At most {MAX_AXES} axes are supported, got an axis map of length {r}")
+    for j in range(r):
+        if not -1 <= axis_map[j] < nd:
+            raise ValueError(
+                f"Axis map {tuple(axis_map)} has entry {axis_map[j]}, expected -1 or a position "
+                f"in [0, {nd})"
+            )
+        src[j] = nd if axis_map[j] < 0 else axis_map[j]
+    offsets[0] = 0
+    offsets[1] = r
+    return 0
+
+
+def select_range(
+    int64_t start,
+    int64_t stop,
+    const int64_t[::1] shape not None,
+    const int64_t[::1] axis_map not None,
+    int64_t[:, ::1] out not None,
+):
+    """One input's selectors for ``start <= n < stop`` into ``out`` (``(n, len(axis_map))``).
+
+    ``axis_map[j]`` is the external position of the input's axis ``j``, or -1 for ``:``; the
+    selector holds the index along that axis, or -1 for ``:``.
+
+    >>> import numpy as np
+    >>> out = np.empty((2, 2), np.int64)
+    >>> select_range(4, 6, np.array([2, 3]), np.array([1, -1]), out)
+    >>> out.tolist()
+    [[1, -1], [2, -1]]
+    """
+    cdef int64_t dims[MAX_AXES]
+    cdef int64_t src[MAX_AXES]
+    cdef Py_ssize_t offsets[2]
+    cdef Py_ssize_t nd = shape.shape[0]
+    cdef Py_ssize_t n, r = axis_map.shape[0]
+    cdef int64_t size
+    cdef int64_t* sp = NULL
+    if nd > MAX_AXES:
+        raise ValueError(f"At most {MAX_AXES} axes are supported, got {nd}")
+    size = _read_shape_buffer(shape, nd, "", dims)
+    _prepare_axis_map(axis_map, nd, src, offsets)
+    _check_range(start, stop, size, "")
+    n = stop - start
+    _check_out(out.shape[0], out.shape[1], n, r, "out", "")
+    if n > 0 and r > 0:
+        sp = &out[0, 0]
+    with nogil:
+        _fill_range_core(start, n, dims, nd, NULL, src, offsets, 1, sp)
+
+
+def select_array(
+    const int64_t[::1] linear not None,
+    const int64_t[::1] shape not None,
+    const int64_t[::1] axis_map not None,
+    int64_t[:, ::1] out not None,
+):
+    """As :func:`select_range` for an array of linear indices (each checked: IndexError).
+
+    >>> import numpy as np
+    >>> out = np.empty((2, 2), np.int64)
+    >>> select_array(np.array([5, 0]), np.array([2, 3]), np.array([-1, 0]), out)
+    >>> out.tolist()
+    [[-1, 1], [-1, 0]]
+    """
+    cdef int64_t dims[MAX_AXES]
+    cdef int64_t src[MAX_AXES]
+    cdef Py_ssize_t offsets[2]
+    cdef Py_ssize_t nd = shape.shape[0]
+    cdef Py_ssize_t n = linear.shape[0], bad, r = axis_map.shape[0]
+    cdef int64_t size
+    cdef int64_t* sp = NULL
+    cdef const int64_t* lp = NULL
+    if nd > MAX_AXES:
+        raise ValueError(f"At most {MAX_AXES} axes are supported, got {nd}")
+    size = _read_shape_buffer(shape, nd, "", dims)
+    _prepare_axis_map(axis_map, nd, src, offsets)
+    _check_out(out.shape[0], out.shape[1], n, r, "out", "")
+    if n > 0:
+        lp = &linear[0]
+        if r > 0:
+            sp = &out[0, 0]
+    with nogil:
+        bad = _fill_array_core(lp, n, dims, nd, size, NULL, src, offsets, 1, sp)
+    if bad >= 0:
+        _raise_bad_linear(linear, bad, size, "")
