@@ -440,3 +440,11 @@ def test_cycles_are_always_found(raw, data) -> None:
             graph_module.topological_generations(deps)
     else:
         graph_module.topological_generations(deps)
+
+
+def test_sequential_call_of_several_outputs() -> None:
+    p = Pipeline([PipeFunc(lambda a: a + 1, "b"), PipeFunc(lambda a: a * 10, "c")])
+    assert p(["b", "c"], a=1) == (2, 10)
+    assert p(a=1) == (2, 10)  # several leaves
+    with pytest.raises(ValueError, match="full_output"):
+        p.run(["b"], full_output=True, kwargs={"a": 1})

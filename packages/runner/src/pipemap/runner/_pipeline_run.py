@@ -36,11 +36,12 @@ class PipelineRun:
     _scopes: set[str]
     _dependencies: dict[PipeFunc, list[PipeFunc]]
     unique_leaf_node: PipeFunc
+    leaf_nodes: list[PipeFunc]
 
     def __getitem__(self, output_name: OutputName) -> PipeFunc:  # pragma: no cover
         raise NotImplementedError
 
-    def __call__(self, __output_name: OutputName | None = None, /, **kwargs: Any) -> Any:
+    def __call__(self, __output_name: OutputName | list[OutputName] | None = None, /, **kwargs: Any) -> Any:
         """Evaluate one output sequentially (no mapping): ``pipeline("y", x=1)``.
 
         >>> from pipemap.runner import PipeFunc, Pipeline
@@ -51,19 +52,29 @@ class PipelineRun:
 
     def run(
         self,
-        output_name: OutputName | None = None,
+        output_name: OutputName | list[OutputName] | None = None,
         *,
         full_output: bool = False,
         kwargs: dict[str, Any] | None = None,
     ) -> Any:
-        """Evaluate ``output_name`` (default: the unique leaf) from ``kwargs``; ``full_output`` returns every value computed.
+        """Evaluate ``output_name`` from ``kwargs``; ``full_output`` returns every value computed.
+
+        A list of names gives a tuple of values; ``None`` means the leaf function(s).
 
         >>> from pipemap.runner import PipeFunc, Pipeline
         >>> Pipeline([PipeFunc(lambda a: a + 1, "b")]).run("b", full_output=True, kwargs={"a": 1})
         {'a': 1, 'b': 2}
         """
+        if isinstance(output_name, list):  # several outputs: a tuple of their values
+            if full_output:
+                msg = "`full_output=True` takes one output name, not a list."
+                raise ValueError(msg)
+            return tuple(self.run(name, kwargs=kwargs) for name in output_name)
         values = flatten_scopes(dict(kwargs or {}), self._scopes)
         if output_name is None:
+            leaves = self.leaf_nodes
+            if len(leaves) > 1:
+                return self.run([f.output_name for f in leaves], kwargs=kwargs)
             output_name = self.unique_leaf_node.output_name
         target = self[output_name]
         chain = [target, *_graph.ancestors(self._dependencies, [target])]
