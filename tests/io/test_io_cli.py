@@ -101,7 +101,7 @@ def test_errors_command(tmp_path: Path, write_run: Callable[..., Any], capsys: p
     assert "no failed elements" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("fmt", ["parquet", "csv", "zarr"])
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "zarr", "netcdf"])
 def test_export(example_run: Path, tmp_path: Path, fmt: str, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / f"out.{fmt}"
     assert main(["export", str(example_run), "--to", fmt, str(out)]) == 0
@@ -113,7 +113,7 @@ def test_export(example_run: Path, tmp_path: Path, fmt: str, capsys: pytest.Capt
         frame = pl.read_csv(out)
         assert frame["z"].to_list() == [12, 22, 14, 24, 16, 26] and frame["x"].to_list() == [1, 1, 2, 2, 3, 3]
     else:
-        ds = xr.open_zarr(out, consolidated=False)
+        ds = xr.open_zarr(out, consolidated=False) if fmt == "zarr" else xr.load_dataset(out)
         assert ds["z"].values.tolist() == [[12, 22], [14, 24], [16, 26]]
         assert ds["x"].values.tolist() == [1, 2, 3]
 
