@@ -1,0 +1,240 @@
+"""Fixtures for the pipefunc parity corpus: run one pipefunc pipeline through both engines and compare.
+
+The ``parity`` fixture is a :class:`Parity` helper. A corpus case builds a fresh ``pipefunc.Pipeline``
+(so neither engine sees state left by the other), then ``parity.run_both`` runs it through
+``pipeline.map`` (pipefunc) and ``pipemap.runner.run_map`` (pipemap) with the same arguments, and the
+``assert_*`` members compare results element by element.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+_SNAPSHOT_TYPES = ("ErrorSnapshot", "PropagatedErrorSnapshot")
+
+
+def _is_snapshot(x: Any) -> bool:
+    return type(x).__name__ in _SNAPSHOT_TYPES
+
+
+def _is_missing(x: Any) -> bool:
+    """``np.ma.masked``, ``None`` and NaN all mean "no value" when comparing loaded tables."""
+    if x is None or x is np.ma.masked:
+        return True
+    return isinstance(x, float | np.floating) and math.isnan(x)
+
+
+def _masked_or_snapshot_free(x: Any) -> Any:
+    """pipefunc's loaded value with failed elements masked, as pipemap's loaders give them."""
+    if _is_snapshot(x):
+        return None
+    if isinstance(x, np.ndarray) and x.dtype == object and x.ndim == 0 and _is_snapshot(x[()]):
+        return np.empty((), dtype=object)
+    if isinstance(x, np.ndarray) and x.dtype == object and x.ndim > 0:
+        failed = np.zeros(x.shape, dtype=bool)
+        for idx in np.ndindex(x.shape):
+            failed[idx] = _is_snapshot(x[idx])
+        if failed.any():
+            return np.ma.masked_array(x, mask=np.ma.getmaskarray(x) | failed)
+    return x
+
+
+def assert_same(a: Any, b: Any, where: str = "", *, types: bool = True, loose: bool = False) -> None:
+    """Recursive element-by-element equality: ``a`` from pipefunc, ``b`` from pipemap.
+
+    ``types``: scalars must have the same Python type (``int`` vs ``np.int64`` matters, SPEC 4.6
+    step 3). ``loose``: every missing marker (None, masked, NaN) equals every other, and array
+    dtypes and maskedness may differ (loaded tables); values still compare one by one.
+    """
+    if a is np.ma.masked or b is np.ma.masked:
+        if loose and _is_missing(a) and _is_missing(b):
+            return
+        assert a is b, f"{where}: {a!r} vs {b!r} (masked on one side only)"
+        return
+    if _is_snapshot(a) or _is_snapshot(b):
+        assert type(a).__name__ == type(b).__name__, f"{where}: {type(a).__name__} != {type(b).__name__}"
+        if type(a).__name__ == "ErrorSnapshot":
+            assert type(a.exception) is type(b.exception), where
+            assert str(a.exception) == str(b.exception), where
+            assert a.kwargs.keys() == b.kwargs.keys(), where
+        else:
+            assert a.reason == b.reason, f"{where}: reason {a.reason!r} != {b.reason!r}"
+        return
+    if loose and _is_missing(a) and _is_missing(b):
+        return
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        assert isinstance(a, np.ndarray), f"{where}: pipefunc gave {type(a).__name__}, pipemap an array"
+        assert isinstance(b, np.ndarray), f"{where}: pipemap gave {type(b).__name__}, pipefunc an array"
+        assert a.shape == b.shape, f"{where}: shape {a.shape} != {b.shape}"
+        ma, mb = np.ma.getmaskarray(a), np.ma.getmaskarray(b)
+        if not loose:
+            assert a.dtype.kind == b.dtype.kind, f"{where}: dtype {a.dtype} != {b.dtype}"
+            assert isinstance(a, np.ma.MaskedArray) == isinstance(b, np.ma.MaskedArray), f"{where}: masked?"
+            assert (ma == mb).all(), f"{where}: masks differ: {ma.tolist()} vs {mb.tolist()}"
+        for idx in np.ndindex(a.shape):
+            va = np.ma.masked if ma[idx] else a[idx]
+            vb = np.ma.masked if mb[idx] else b[idx]
+            assert_same(va, vb, f"{where}{list(idx)}", types=types, loose=loose)
+        return
+    if isinstance(a, dict):
+        assert isinstance(b, dict), where
+        assert a.keys() == b.keys(), f"{where}: keys {a.keys()} != {b.keys()}"
+        for k in a:
+            assert_same(a[k], b[k], f"{where}[{k!r}]", types=types, loose=loose)
+        return
+    if isinstance(a, list | tuple):
+        assert type(a) is type(b), f"{where}: {type(a).__name__} != {type(b).__name__}"
+        assert len(a) == len(b), f"{where}: length {len(a)} != {len(b)}"
+        for k, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_same(x, y, f"{where}[{k}]", types=types, loose=loose)
+        return
+    if types:
+        assert type(a) is type(b), f"{where}: type {type(a).__name__} != {type(b).__name__} ({a!r}, {b!r})"
+    if isinstance(a, float | np.floating) and isinstance(b, float | np.floating):
+        assert (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-12), f"{where}: {a} != {b}"
+        return
+    assert a == b, f"{where}: {a!r} != {b!r}"
+
+
+class Parity:
+    """Run a pipefunc pipeline through both engines and compare what they give back.
+
+    ``known``: tags of the differences that apply to a case (listed in ``test_parity_corpus.py``);
+    the aspect they name is compared leniently or, for deliberate ones, in its documented form.
+    """
+
+    assert_same = staticmethod(assert_same)
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+
+    @staticmethod
+    def pipemap_run(pipeline: Any, inputs: dict[str, Any], **kwargs: Any) -> Any:
+        """``pipemap.runner.run_map`` on the pipefunc pipeline itself when it accepts one, else converted."""
+        from pipemap.runner import Pipeline, run_map
+
+        try:
+            return run_map(pipeline, inputs, **kwargs)
+        except TypeError as e:
+            if "must be a `pipemap.runner.Pipeline`" not in str(e):
+                raise
+        return run_map(Pipeline.from_pipefunc(pipeline), inputs, **kwargs)
+
+    def run_both(
+        self,
+        build: Callable[[], Any],
+        inputs: dict[str, Any],
+        *,
+        folder: bool = True,
+        **kwargs: Any,
+    ) -> tuple[Any, Any, Path | None, Path | None]:
+        """Build twice, run with pipefunc then pipemap; return both results and run folders."""
+        pf_folder = self.tmp_path / "pipefunc" if folder else None
+        pm_folder = self.tmp_path / "pipemap" if folder else None
+        kwargs.setdefault("parallel", False)
+        pf_result = build().map(inputs, run_folder=pf_folder, **kwargs)
+        pm_result = self.pipemap_run(build(), inputs, run_folder=pm_folder, **kwargs)
+        return pf_result, pm_result, pf_folder, pm_folder
+
+    @staticmethod
+    def assert_results(pf_result: Any, pm_result: Any, known: frozenset[str] = frozenset()) -> None:
+        """Same output names; for each, same output (values, types, shapes, dtype kinds)."""
+        assert set(pf_result) == set(pm_result)
+        types = "internal_scalars" not in known
+        for name in pf_result:
+            a, b = pf_result[name], pm_result[name]
+            assert a.output_name == b.output_name, name
+            assert_same(a.output, b.output, f"result[{name!r}]", types=types)
+
+    @staticmethod
+    def assert_load_outputs(
+        pf_folder: Path, pm_folder: Path, names: list[str], known: frozenset[str] = frozenset()
+    ) -> None:
+        """``load_outputs`` per name and ``load_all_outputs``: masked arrays, masks and values."""
+        import pipefunc.map as pfm
+
+        import pipemap.io as pio
+
+        types = "internal_scalars" not in known
+        for name in names:
+            a = pfm.load_outputs(name, run_folder=pf_folder)
+            b = pio.load_outputs(name, run_folder=pm_folder)
+            if "failed_masked" in known:
+                a = _masked_or_snapshot_free(a)
+            assert_same(a, b, f"load_outputs({name!r})", types=types)
+        all_a = pfm.load_all_outputs(run_folder=pf_folder)
+        all_b = pio.load_all_outputs(run_folder=pm_folder)
+        assert list(all_a) == list(all_b)
+
+    @staticmethod
+    def _coord_key(name: str, known: frozenset[str]) -> Any:
+        return frozenset(name.split(":")) if "zipped_coord_name" in known else name
+
+    @classmethod
+    def assert_xarray(cls, pf_folder: Path, pm_folder: Path, known: frozenset[str] = frozenset()) -> None:
+        """Same dims, coordinates and variables, values equal by value.
+
+        Deliberate difference (docs/porting.md): pipemap gives numeric dtypes where every element is
+        a number; pipefunc keeps object arrays. So a dtype may differ only as object -> numeric.
+        """
+        import pipefunc.map as pfm
+
+        import pipemap.io as pio
+
+        a = pfm.load_xarray_dataset(run_folder=pf_folder)
+        b = pio.load_xarray_dataset(run_folder=pm_folder)
+        assert dict(a.sizes) == dict(b.sizes)
+        a_names = {cls._coord_key(str(n), known): n for n in a.coords}
+        b_names = {cls._coord_key(str(n), known): n for n in b.coords}
+        assert set(a_names) == set(b_names), f"coordinates {list(a.coords)} != {list(b.coords)}"
+        assert set(a.data_vars) == set(b.data_vars)
+        pairs = [(a_names[k], b_names[k]) for k in a_names] + [(n, n) for n in a.data_vars]
+        for name_a, name_b in pairs:
+            va, vb = a[name_a], b[name_b]
+            assert va.dims == vb.dims, f"{name_a}: dims {va.dims} != {vb.dims}"
+            if va.dtype != vb.dtype:
+                assert va.dtype.kind == "O" and vb.dtype.kind in "biufc", f"{name_a}: {va.dtype} -> {vb.dtype}"
+            xa, xb = np.asarray(va.values), np.asarray(vb.values)
+            if "failed_masked" in known:
+                xa = _masked_or_snapshot_free(xa)
+            if str(name_a) != str(name_b):  # zipped names in another order: reorder pipemap's tuples
+                order = [str(name_b).split(":").index(n) for n in str(name_a).split(":")]
+                xb = np.array([tuple(t[k] for k in order) for t in xb.ravel()] + [None], dtype=object)[:-1]
+            if "single_list" in known and xa.ndim == 0 and type(xa[()]).__name__ == "DimensionlessArray":
+                xa, xb = xa[()].arr, np.asarray(xb[()], dtype=object)
+            assert_same(xa, xb, f"xarray[{name_a!r}]", types=False, loose=True)
+
+    @staticmethod
+    def assert_dataframe(pf_folder: Path, pm_folder: Path, known: frozenset[str] = frozenset()) -> None:
+        """Same columns in the same order, same number of rows, equal values by value."""
+        import pipefunc.map as pfm
+
+        import pipemap.io as pio
+
+        a = pfm.load_dataframe(run_folder=pf_folder)
+        b = pio.load_dataframe(run_folder=pm_folder)
+        if "column_order" in known:
+            assert sorted(a.columns) == sorted(b.columns)
+        else:
+            assert list(a.columns) == list(b.columns)
+        assert len(a) == len(b)
+        for column in a.columns:
+            va = list(a[column])
+            if "failed_masked" in known:
+                va = [None if _is_snapshot(v) else v for v in va]
+            if "single_list" in known:
+                va = [v.tolist() if isinstance(v, np.ndarray) else v for v in va]
+            assert_same(va, list(b[column]), f"dataframe[{column!r}]", types=False, loose=True)
+
+
+@pytest.fixture
+def parity(tmp_path: Path) -> Parity:
+    """A :class:`Parity` helper writing run folders under ``tmp_path``."""
+    pytest.importorskip("pipefunc")
+    return Parity(tmp_path)
