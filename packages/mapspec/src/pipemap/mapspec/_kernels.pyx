@@ -28,11 +28,9 @@ input can crash the process. :mod:`pipemap.mapspec.index_plan` is the friendly P
 """
 
 cimport cython
-from cpython.long cimport PyLong_FromLongLong
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.object cimport PyObject
-from cpython.ref cimport Py_INCREF
-from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_New, PyTuple_SET_ITEM
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_New
 from libc.stdint cimport INT64_MAX, int64_t, uint32_t, uint64_t
 
 from operator import index as _as_index
@@ -42,6 +40,11 @@ cdef extern from "Python.h":
     bint PyBool_Check(object o)
     bint PyTuple_CheckExact(object o)
     long long PyLong_AsLongLongAndOverflow(object o, int* overflow) except? -1
+    # Raw forms without Cython's reference counting, for building keys by hand.
+    PyObject* _PyLong_FromLongLong "PyLong_FromLongLong"(long long v)
+    void _PyTuple_SET_ITEM "PyTuple_SET_ITEM"(PyObject* t, Py_ssize_t i, PyObject* o)
+    void _Py_INCREF "Py_INCREF"(PyObject* o)
+    void _Py_DECREF "Py_DECREF"(PyObject* o)
 
 cdef enum:
     MAX_AXES = 64  # same limit as numpy's maximum number of dimensions
@@ -482,16 +485,20 @@ cdef class CompiledSpec:
         """
         cdef int64_t dims[MAX_AXES]
         cdef int64_t idx[MAX_AXES + 1]
+        cdef PyObject* item
         cdef Py_ssize_t k, nd = self.n_external
         cdef int64_t size = _read_shape(shape, nd, self.spec_text, dims)
         cdef int64_t n = _read_linear(linear_index, shape, size, self.spec_text)
         cdef tuple key
+        if nd == 1 and PyLong_CheckExact(linear_index):
+            return (linear_index,)  # 1-D: the key is the (validated) index itself
         _unravel_one(n, dims, nd, idx)
         key = PyTuple_New(nd)
         for k in range(nd):
-            v = PyLong_FromLongLong(idx[k])
-            Py_INCREF(v)
-            PyTuple_SET_ITEM(key, k, v)
+            item = _PyLong_FromLongLong(idx[k])
+            if item == NULL:
+                raise MemoryError()
+            _PyTuple_SET_ITEM(<PyObject*>key, k, item)  # steals the new reference
         return key
 
     @cython.boundscheck(False)
@@ -505,32 +512,44 @@ cdef class CompiledSpec:
         """
         cdef int64_t dims[MAX_AXES]
         cdef int64_t idx[MAX_AXES + 1]
-        cdef Py_ssize_t k, j, r, off, pos, nd = self.n_external
+        # vals[k]: a new reference to the int for external axis k; vals[nd]: slice(None), borrowed.
+        cdef PyObject* vals[MAX_AXES + 1]
+        cdef PyObject* item
+        cdef Py_ssize_t k, j, r, off, made = 0, nd = self.n_external
         cdef int64_t size = _read_shape(shape, nd, self.spec_text, dims)
         cdef int64_t n = _read_linear(linear_index, shape, size, self.spec_text)
-        cdef tuple vals, key
-        cdef dict result = {}
-        cdef object item
-        _unravel_one(n, dims, nd, idx)
-        # One Python int per external axis, plus slice(None) at position nd.
-        vals = PyTuple_New(nd + 1)
-        for k in range(nd):
-            item = PyLong_FromLongLong(idx[k])
-            Py_INCREF(item)
-            PyTuple_SET_ITEM(vals, k, item)
-        item = self.slice_all
-        Py_INCREF(item)
-        PyTuple_SET_ITEM(vals, nd, item)
-        for k in range(self.n_inputs):
-            off = self.offsets[k]
-            r = self.offsets[k + 1] - off
-            key = PyTuple_New(r)
-            for j in range(r):
-                item = <object>PyTuple_GET_ITEM(vals, self.src[off + j])
-                Py_INCREF(item)
-                PyTuple_SET_ITEM(key, j, item)
-            result[<object>PyTuple_GET_ITEM(self.input_names, k)] = key
-        return result
+        cdef tuple key
+        cdef dict result
+        if nd == 1 and PyLong_CheckExact(linear_index):
+            vals[0] = <PyObject*>linear_index  # 1-D: the key is the (validated) index itself
+            _Py_INCREF(vals[0])
+            made = 1
+        else:
+            _unravel_one(n, dims, nd, idx)
+            for k in range(nd):
+                item = _PyLong_FromLongLong(idx[k])
+                if item == NULL:
+                    break
+                vals[k] = item
+                made += 1
+        vals[nd] = <PyObject*>self.slice_all
+        try:
+            if made < nd:
+                raise MemoryError()
+            result = {}
+            for k in range(self.n_inputs):
+                off = self.offsets[k]
+                r = self.offsets[k + 1] - off
+                key = PyTuple_New(r)
+                for j in range(r):
+                    item = vals[self.src[off + j]]
+                    _Py_INCREF(item)
+                    _PyTuple_SET_ITEM(<PyObject*>key, j, item)
+                result[<object>PyTuple_GET_ITEM(self.input_names, k)] = key
+            return result
+        finally:
+            for k in range(made):
+                _Py_DECREF(vals[k])
 
     def fill_range(
         self,
