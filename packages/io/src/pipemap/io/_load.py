@@ -138,16 +138,28 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _element_error(name: str, index: tuple[int, ...] | None, record: Any) -> ElementError:
-    from pipemap.storage import PropagatedErrorSnapshot
+def _function_name(record: Any) -> str:
+    name = getattr(record, "function_name", None)
+    if isinstance(name, str):
+        return name
+    function = getattr(record, "function", None) or getattr(record, "skipped_function", None)
+    return getattr(function, "__name__", None) or "?"
 
-    if isinstance(record, PropagatedErrorSnapshot):
-        causes = record.get_root_causes()
-        reason = "; ".join(f"{c.exception_type}: {c.message}" for c in causes) or record.reason
-        return ElementError(name, index, record.function_name, reason, dict(record.attempted_kwargs), True, record)
-    return ElementError(
-        name, index, record.function_name, f"{record.exception_type}: {record.message}", dict(record.kwargs), False, record
-    )
+
+def _exception_text(record: Any) -> str:
+    if hasattr(record, "exception_type"):
+        return f"{record.exception_type}: {record.message}"
+    exc = getattr(record, "exception", None)
+    return f"{type(exc).__name__}: {exc}" if exc is not None else "?"
+
+
+def _element_error(name: str, index: tuple[int, ...] | None, record: Any) -> ElementError:
+    if hasattr(record, "attempted_kwargs"):  # a propagated (skipped) element
+        causes = record.get_root_causes() if hasattr(record, "get_root_causes") else []
+        reason = "; ".join(_exception_text(c) for c in causes) or str(getattr(record, "reason", "?"))
+        return ElementError(name, index, _function_name(record), reason, dict(record.attempted_kwargs), True, record)
+    kwargs = dict(getattr(record, "kwargs", None) or {})
+    return ElementError(name, index, _function_name(record), _exception_text(record), kwargs, False, record)
 
 
 def load_errors(*output_names: str, run_folder: str | Path) -> list[ElementError]:

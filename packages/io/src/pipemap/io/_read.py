@@ -24,6 +24,7 @@ __all__ = ["ERROR_TYPES", "StorageRead", "is_error", "read_storage"]
 
 ERROR_TYPES: tuple[type, ...] = (ErrorSnapshot, PropagatedErrorSnapshot)
 _MASKED_TYPE = type(np.ma.masked)
+_ERROR_NAMES = frozenset({"ErrorSnapshot", "PropagatedErrorSnapshot"})
 
 
 def is_error(value: Any) -> bool:
@@ -32,7 +33,7 @@ def is_error(value: Any) -> bool:
     >>> is_error(3)
     False
     """
-    return isinstance(value, ERROR_TYPES)
+    return isinstance(value, ERROR_TYPES) or type(value).__name__ in _ERROR_NAMES
 
 
 @dataclass
@@ -55,12 +56,14 @@ def read_storage(store: StorageBase, *, splat: bool = True) -> StorageRead:
     done = np.asarray(store.done_mask(), dtype=bool)
     present = np.flatnonzero(done).astype(np.int64)
     values = get_many(store, present) if present.size else []
-    bad_types = {_MASKED_TYPE, *ERROR_TYPES}
     types = list(map(type, values))
+    # failure records: ours, or pipefunc's (folders written by pipefunc), recognised by class name
+    error_types = {t for t in set(types) if t in ERROR_TYPES or t.__name__ in _ERROR_NAMES}
+    bad_types = {_MASKED_TYPE, *error_types}
     errors: list[Any] = []
     if bad_types.intersection(types):
         flags = np.fromiter((t in bad_types for t in types), dtype=bool, count=len(types))
-        failed_flags = np.fromiter((t in ERROR_TYPES for t in types), dtype=bool, count=len(types))
+        failed_flags = np.fromiter((t in error_types for t in types), dtype=bool, count=len(types))
         failed = present[failed_flags]
         errors = [values[k] for k in np.flatnonzero(failed_flags)]
         keep = ~flags

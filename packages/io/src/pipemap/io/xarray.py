@@ -74,13 +74,7 @@ def model_to_dataset(model: Model) -> xr.Dataset:
     data_vars: dict[str, Any] = {name: (var.dims, var.data) for name, var in model.variables.items()}
     for name, value in model.singles.items():
         data_vars[name] = ((), _zero_d(value))
-    used_dims = {d for c in coords.values() for d in c[0]} | {d for v in data_vars.values() for d in v[0]}
-    ds = xr.Dataset(data_vars, coords=coords)
-    # keep the model's dim order (insertion order of first use)
-    order = [d for d in model.dims if d in used_dims]
-    if list(ds.dims) != order and order:
-        ds = ds.transpose(*order)
-    return ds
+    return xr.Dataset(data_vars, coords=coords)
 
 
 def xarray_dataset_from_data(
