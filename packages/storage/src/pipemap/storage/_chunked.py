@@ -26,6 +26,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import threading
 import time
 import warnings
 from collections import OrderedDict
@@ -107,10 +108,11 @@ class ChunkedArray(StorageBase):
         self._index_cache: dict[str, np.ndarray] = {}
         self._chunk_cache: OrderedDict[int, tuple[tuple[str, ...], dict[int, Any]]] = OrderedDict()
         self._known_dirs: set[int] = set()
+        self._lock = threading.Lock()  # guards the caches when threads share this object
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        for name in ("_index_cache", "_chunk_cache", "_known_dirs"):
+        for name in ("_index_cache", "_chunk_cache", "_known_dirs", "_lock"):
             state.pop(name, None)
         return state
 
@@ -248,24 +250,27 @@ class ChunkedArray(StorageBase):
                 live.add(path)
                 if table is not None:
                     mask[table[table < size]] = True
-        for stale in set(self._index_cache) - live:
-            del self._index_cache[stale]
+        with self._lock:
+            for stale in set(self._index_cache) - live:
+                self._index_cache.pop(stale, None)
         return mask
 
     def _load_chunk(self, chunk: int) -> dict[int, Any]:
         for _attempt in range(5):
             names = tuple(self._list_packs(chunk))
-            cached = self._chunk_cache.get(chunk)
-            if cached is not None and cached[0] == names:
-                self._chunk_cache.move_to_end(chunk)
-                return cached[1]
+            with self._lock:
+                cached = self._chunk_cache.get(chunk)
+                if cached is not None and cached[0] == names:
+                    self._chunk_cache.move_to_end(chunk)
+                    return cached[1]
             try:
                 content = self._read_packs(chunk, names)
             except FileNotFoundError:
                 continue
-            self._chunk_cache[chunk] = (names, content)
-            if len(self._chunk_cache) > _CACHE_CHUNKS:
-                self._chunk_cache.popitem(last=False)
+            with self._lock:
+                self._chunk_cache[chunk] = (names, content)
+                while len(self._chunk_cache) > _CACHE_CHUNKS:
+                    self._chunk_cache.popitem(last=False)
             return content
         return {}  # pragma: no cover - pathological churn
 

@@ -131,10 +131,13 @@ def _open_or_create(store: Store, name: str, shape: tuple[int, ...], chunks: tup
         try:
             array = zarr.open_array(store=store, path=name, mode="r+")
         except (FileNotFoundError, KeyError, ValueError, zarr.errors.ArrayNotFoundError, zarr.errors.NodeTypeValidationError):
-            array = zarr.create_array(
-                store=store, name=name, shape=shape, chunks=chunks, dtype=dtype, fill_value=fill,
-                compressors=None, overwrite=False,
-            )  # fmt: skip
+            try:
+                array = zarr.create_array(
+                    store=store, name=name, shape=shape, chunks=chunks, dtype=dtype, fill_value=fill,
+                    compressors=None, overwrite=False,
+                )  # fmt: skip
+            except zarr.errors.ContainsArrayError:  # another process created it meanwhile
+                array = zarr.open_array(store=store, path=name, mode="r+")
     if array.shape != shape:
         msg = f"Existing array '{name}' has unexpected shape {array.shape}, expected {shape}."
         raise ValueError(msg)

@@ -15,7 +15,9 @@ Requires pytest (only imported by test code).
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures
+import functools
 import multiprocessing
 import pickle
 from pathlib import Path
@@ -27,7 +29,7 @@ import pytest
 from ._base import StorageBase
 from ._registry import get_storage_class
 
-__all__ = ["SHAPE_CASES", "StorageConformance", "write_chunk_in_worker"]
+__all__ = ["SHAPE_CASES", "StorageConformance", "shared_process_pool", "write_chunk_in_worker"]
 
 # (external shape, internal shape, shape mask)
 SHAPE_CASES: list[tuple[tuple[int, ...], tuple[int, ...], tuple[bool, ...] | None]] = [
@@ -56,6 +58,14 @@ def write_chunk_in_worker(store: StorageBase, indices: list[int], internal: tupl
     """Worker-side helper: write ``indices`` into a pickled ``store`` (for subprocess tests)."""
     store.dump_many(indices, [_value_for(i, internal) for i in indices])
     return len(indices)
+
+
+@functools.lru_cache(maxsize=1)
+def shared_process_pool() -> concurrent.futures.ProcessPoolExecutor:
+    """One spawn-based pool of 2 workers reused by every subprocess test (shut down at exit)."""
+    pool = concurrent.futures.ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn"))
+    atexit.register(pool.shutdown, wait=True, cancel_futures=True)
+    return pool
 
 
 def _is_missing_cell(value: Any) -> bool:
@@ -235,6 +245,19 @@ class StorageConformance:
         assert list(arr[1]) == [7, 8, 9]
         assert np.ma.getmaskarray(arr).tolist() == [True, False]
 
+    def test_unsorted_bulk_with_repeats(self, tmp_path: Path) -> None:
+        store = self.make(tmp_path / "s", (2, 3))
+        store.dump_many([5, 0, 3, 0], ["f", "first", "d", "last"])
+        assert store.get_many([0, 3, 5, 1]) == ["last", "d", "f", np.ma.masked]
+        assert store.missing_indices().tolist() == [1, 2, 4]
+
+    def test_threaded_writes(self, tmp_path: Path) -> None:
+        store = self.make(tmp_path / "s", (40,))
+        with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(lambda k: store.dump_many(range(k, 40, 4), [i * i for i in range(k, 40, 4)]), range(4)))
+        assert store.done_mask().all()
+        assert store.get_many(range(40)) == [i * i for i in range(40)]
+
     def test_overwrite(self, tmp_path: Path) -> None:
         store = self.make(tmp_path / "s", (3,))
         store.dump((1,), "old")
@@ -315,9 +338,8 @@ class StorageConformance:
         if not store.dump_in_subprocess:
             pytest.skip("dump_in_subprocess is False")
         chunks = [list(range(k, 30, 3)) for k in range(3)]
-        ctx = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(max_workers=2, mp_context=ctx) as pool:
-            counts = list(pool.map(write_chunk_in_worker, [store] * 3, chunks, [()] * 3))
+        pool = shared_process_pool()
+        counts = list(pool.map(write_chunk_in_worker, [store] * 3, chunks, [()] * 3))
         assert sum(counts) == 30
         assert store.done_mask().all()
         assert store.get_many(range(30)) == [_value_for(i, ()) for i in range(30)]
