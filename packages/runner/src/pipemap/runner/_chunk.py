@@ -39,8 +39,8 @@ from ._errors import (
     scan_for_errors,
 )
 
-#: first batch of a long chunk; later batches are sized to take about BATCH_SECONDS
-FIRST_BATCH = 1024
+#: first batch of a long chunk; later batches grow (x4 at most) towards BATCH_SECONDS each
+FIRST_BATCH = 64
 BATCH_SECONDS = 0.25
 
 
@@ -386,7 +386,8 @@ def run_chunk(task: FunctionTask, linear: Any) -> ChunkResult:
                     acc.extend(v)
         start += len(part)
         per_element = result.elapsed / max(1, len(part))
-        size = max(FIRST_BATCH, min(1 << 20, int(BATCH_SECONDS / per_element) if per_element > 0 else 1 << 20))
+        target = int(BATCH_SECONDS / per_element) if per_element > 0 else 1 << 20
+        size = max(1, min(4 * size, 1 << 20, target))
     return ChunkResult(linear, total_done, total_failed, tuple(kept) if kept is not None else None, shape, elapsed)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import warnings
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -17,15 +17,77 @@ import numpy as np
 MAX_RESULT_LENGTH = 10_000
 
 
-@dataclass
-class Result:
-    """One output of a run: the producing function's name, its kwargs, the output and its store."""
+_UNSET: Any = object()
 
-    function: str
-    kwargs: dict[str, Any]
-    output_name: str
-    output: Any
-    store: Any
+
+class Result:
+    """One output of a run: the producing function's name, its kwargs, the output and its store.
+
+    ``output`` may be given as a ``loader`` (a callable) instead: mapped outputs whose elements
+    come from a previous run (resume) are then read from storage on first access only.
+
+    >>> Result("f", {}, "y", None, None, loader=lambda: [1, 2]).output
+    [1, 2]
+    """
+
+    __slots__ = ("_loader", "_output", "function", "kwargs", "output_name", "store")
+
+    def __init__(
+        self,
+        function: str,
+        kwargs: dict[str, Any],
+        output_name: str,
+        output: Any,
+        store: Any,
+        *,
+        loader: Callable[[], Any] | None = None,
+    ) -> None:
+        self.function = function
+        self.kwargs = kwargs
+        self.output_name = output_name
+        self.store = store
+        self._output = _UNSET if loader is not None else output
+        self._loader = loader
+
+    @property
+    def output(self) -> Any:
+        """The output value (mapped: an object ndarray of the full shape)."""
+        if self._output is _UNSET:
+            assert self._loader is not None
+            self._output = self._loader()
+            self._loader = None
+        return self._output
+
+    @output.setter
+    def output(self, value: Any) -> None:
+        self._output = value
+        self._loader = None
+
+    def __repr__(self) -> str:
+        return (
+            f"Result(function={self.function!r}, kwargs={self.kwargs!r}, output_name={self.output_name!r},"
+            f" output={self.output!r}, store={self.store!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Result):
+            return NotImplemented
+        return (self.function, self.output_name) == (other.function, other.output_name) and _same(
+            self.output, other.output
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __copy__(self) -> Result:
+        return Result(self.function, self.kwargs, self.output_name, self.output, self.store)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape and all(
+            x is y or bool(x == y) for x, y in zip(a.flat, b.flat)
+        )
+    return bool(a == b)
 
 
 def _is_np_subdtype(annotation: Any) -> bool:

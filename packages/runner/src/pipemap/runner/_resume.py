@@ -44,7 +44,15 @@ def _eq(a: Any, b: Any) -> bool:  # noqa: PLR0911
     if isinstance(a, str | bytes):
         return a == b
     if isinstance(a, Sequence):
-        return len(a) == len(b) and all(_eq(x, y) for x, y in zip(a, b))
+        if len(a) != len(b):
+            return False
+        if isinstance(a, list | tuple | range):
+            try:
+                if a == b:  # exact equality implies tolerant equality (fast path)
+                    return True
+            except Exception:  # noqa: BLE001, S110 - fall back to element-wise comparison
+                pass
+        return all(_eq(x, y) for x, y in zip(a, b))
     module = type(a).__module__ or ""
     if module.startswith(("pandas", "polars")) and hasattr(a, "equals"):
         return bool(a.equals(b))

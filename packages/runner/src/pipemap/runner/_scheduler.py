@@ -23,9 +23,10 @@ from pipemap.mapspec import external_shape_from_mask, internal_shape_from_mask, 
 
 from ._chunk import ChunkResult, FunctionTask, run_chunk
 from ._chunksizes import chunksize_for, split_indices
+from ._dispatch import ChunkDispatcher, ChunkSizer, is_automatic, lost_chunk_result
 from ._errors import error_types, raise_with_note
 from ._events import ChunkDone, FunctionDone, RunFinished, RunStarted, ShapeResolved
-from ._executors import default_executor, executor_for, is_thread_or_sync, n_workers
+from ._executors import cpu_count, default_executor, executor_for, is_thread_or_sync, n_workers
 from ._prepare import Prepared
 from ._results import Result
 from ._single import run_single
@@ -151,10 +152,17 @@ class _Runner:
             s.shape = tuple(ext_shape)
         selected = self._selected_indices(f, ext_shape)
         todo: Any = selected
-        resumed = self.info.run_folder is not None and any(s.done_mask().any() for s in storages)
+        done_masks = None
+        if self.info.run_folder is not None:
+            done_masks = [s.done_mask() for s in storages]
+        resumed = done_masks is not None and any(m.any() for m in done_masks)
         if resumed:
-            missing = np.unique(np.concatenate([s.missing_indices() for s in storages]))
-            todo = np.intersect1d(missing, np.asarray(selected, dtype=np.int64)) if not isinstance(selected, range) or len(missing) != len(selected) else selected
+            done_all = np.logical_and.reduce(done_masks) if len(done_masks) > 1 else done_masks[0]
+            missing = np.flatnonzero(~done_all).astype(np.int64)
+            if isinstance(selected, range) and len(selected) == len(done_all):
+                todo = missing
+            else:
+                todo = np.intersect1d(missing, np.asarray(selected, dtype=np.int64))
             if isinstance(todo, np.ndarray) and len(todo) and todo[-1] - todo[0] + 1 == len(todo):
                 todo = range(int(todo[0]), int(todo[-1]) + 1)
         mapped = {}
@@ -221,44 +229,79 @@ class _Runner:
             lin_all = _concat_linear(computed_linear)
             internal_now = self.info.resolved_shapes[key]
             internal_now = internal_shape_from_mask(internal_now, mask)
+            internal_arg = tuple(internal_now) if task.n_internal else None
             for k, (out_name, s) in enumerate(zip(f.output_names, storages)):
                 comp = (lin_all, computed[k]) if computed is not None else None
-                arr = output_array(s, comp, tuple(internal_now) if task.n_internal else None)
-                self.prep.outputs[out_name] = Result(f.__name__, {**mapped, **const}, out_name, arr, s)
+                kwargs = {**mapped, **const}
+                if resumed:  # reused elements are read from storage on first access only
+                    done = done_masks[k] if done_masks is not None else None
+                    loader = _loader(s, comp, internal_arg, done)
+                    self.prep.outputs[out_name] = Result(f.__name__, kwargs, out_name, None, s, loader=loader)
+                else:
+                    arr = output_array(s, comp, internal_arg, None if done_masks is None else done_masks[k])
+                    self.prep.outputs[out_name] = Result(f.__name__, kwargs, out_name, arr, s)
 
     async def _run_parallel(self, f: Any, task: FunctionTask, todo: Any, executor: Any, absorb: Any) -> None:
-        loop = asyncio.get_running_loop()
+        """Chunks go through a windowed, adaptive dispatcher (:mod:`._dispatch`)."""
         shares_memory = is_thread_or_sync(executor)
         write_in_worker = shares_memory or all(s.dump_in_subprocess for s in task.outputs or ())
         if not write_in_worker:
             task.outputs = None  # workers return values, the parent writes them
-        size = chunksize_for(f.output_name, len(todo), self.prep.chunksizes, n_workers(executor))
-        chunks = split_indices(todo, size)
+        workers = n_workers(executor)
+        size = chunksize_for(f.output_name, len(todo), self.prep.chunksizes, workers)
+        automatic = is_automatic(f.output_name, self.prep.chunksizes)
+        sizer = ChunkSizer(len(todo), size, not automatic, workers or cpu_count())
         if shares_memory:
             ref: Any = task
             fn: Any = run_chunk
         else:
             ref = TaskRef(task, self.info.run_folder)
             fn = execute_ref
-        futures = [asyncio.wrap_future(executor.submit(fn, ref, chunk), loop=loop) for chunk in chunks]
         storages = tuple(self.store[n] for n in f.output_names)
+
+        def write(result: ChunkResult) -> None:
+            for s, vals in zip(storages, result.values or ()):
+                if task.n_internal:
+                    s._put_many(s._check_linear(result.linear), vals)
+                else:
+                    s.dump_many(result.linear, vals)
+
+        def handle(result: ChunkResult) -> None:
+            if not write_in_worker and result.values is not None:
+                write(result)
+            absorb(result)
+
+        def on_dead(chunk: Any, error: BaseException) -> None:
+            lost = lost_chunk_result(task, chunk, error)
+            write(lost)
+            if not self.prep.return_results:
+                lost.values = None
+            absorb(lost)
+
+        dispatcher = ChunkDispatcher(
+            function=f.__name__,
+            output_name=", ".join(f.output_names),
+            executor=executor,
+            submit=lambda ex, chunk: ex.submit(fn, ref, chunk),
+            sizer=sizer,
+            handle=handle,
+            on_dead=on_dead if self.prep.error_handling == "continue" else None,
+            renew=self._renew_owned if executor is self.owned_executor else None,
+        )
         try:
-            for fut in futures:
-                result = await fut
-                if not write_in_worker and result.values is not None:
-                    for s, vals in zip(storages, result.values):
-                        if task.n_internal:
-                            s._put_many(s._check_linear(result.linear), vals)
-                        else:
-                            s.dump_many(result.linear, vals)
-                absorb(result)
+            await dispatcher.run(todo)
         except BaseException as exc:
-            for fut in futures:
-                fut.cancel()
             snap = getattr(exc, "_pipemap_snapshot", None)
             if snap is not None:
                 f.error_snapshot = snap
             raise
+
+    def _renew_owned(self, broken: Any) -> Any:
+        """Replace pipemap's own pool after a worker died (once, however many functions saw it)."""
+        if self.owned_executor is broken:
+            broken.shutdown(wait=False, cancel_futures=True)
+            self.owned_executor = default_executor()
+        return self.owned_executor
 
     def _emit_resolved(self) -> None:
         if not self.events:
@@ -309,6 +352,13 @@ _ABSENT = _Absent()
 def _merge(ext: tuple, internal: tuple, mask: tuple[bool, ...]) -> tuple:
     e, i = iter(ext), iter(internal)
     return tuple(next(e) if m else next(i) for m in mask)
+
+
+def _loader(storage: Any, computed: Any, internal: Any, done: Any) -> Any:
+    def load() -> np.ndarray:
+        return output_array(storage, computed, internal, done)
+
+    return load
 
 
 def _concat_linear(parts: list[Any]) -> Any:

@@ -35,7 +35,7 @@ def as_object_array(values: list[Any]) -> np.ndarray:
     return np.fromiter(values, dtype=object, count=len(values))
 
 
-def _flat_values(storage: Any, computed: tuple[Any, list[Any]] | None) -> np.ndarray:
+def _flat_values(storage: Any, computed: tuple[Any, list[Any]] | None, done: np.ndarray | None = None) -> np.ndarray:
     """All elements of ``storage`` in linear order (None where missing), reusing ``computed``
     (linear indices, values) so that elements written in this run are not read back."""
     size = storage.size
@@ -51,24 +51,29 @@ def _flat_values(storage: Any, computed: tuple[Any, list[Any]] | None) -> np.nda
                 flat[np.asarray(linear)] = arr
         if n == size:
             return flat
-        done = np.ones(size, dtype=bool)
+        done_rest = np.ones(size, dtype=bool)
         if isinstance(linear, range):
-            done[linear.start : linear.start + n] = False
+            done_rest[linear.start : linear.start + n] = False
         else:
-            done[np.asarray(linear, dtype=np.int64)] = False
-        rest = np.flatnonzero(done & storage.done_mask())
+            done_rest[np.asarray(linear, dtype=np.int64)] = False
+        rest = np.flatnonzero(done_rest & (storage.done_mask() if done is None else done))
     else:
-        rest = np.flatnonzero(storage.done_mask())
+        rest = np.flatnonzero(storage.done_mask() if done is None else done)
     if len(rest):
         got = storage.get_many(rest)
         flat[rest] = as_object_array([None if v is np.ma.masked else v for v in got])
     return flat
 
 
-def output_array(storage: Any, computed: tuple[Any, list[Any]] | None, internal_shape: tuple[int, ...] | None) -> np.ndarray:
+def output_array(
+    storage: Any,
+    computed: tuple[Any, list[Any]] | None,
+    internal_shape: tuple[int, ...] | None,
+    done: np.ndarray | None = None,
+) -> np.ndarray:
     """SPEC 4.7: a plain object ndarray of the full shape (internal axes splatted), None where
-    nothing was computed."""
-    flat = _flat_values(storage, computed)
+    nothing was computed. ``done`` is the storage's done mask when already known."""
+    flat = _flat_values(storage, computed, done)
     ext = tuple(storage.shape)
     if not internal_shape:
         return flat.reshape(ext)

@@ -1,0 +1,199 @@
+"""Resume (SPEC 4.4): reuse, validation of changes, cleanup deprecation, crash and resume."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pipemap.runner import Pipeline, PipeFunc, RunInfo, pipefunc, run_map
+
+
+def _counting_pipeline(calls: list) -> Pipeline:
+    @pipefunc("y", mapspec="x[i] -> y[i]")
+    def double(x):
+        calls.append(("y", x))
+        return 2 * x
+
+    @pipefunc("s")
+    def total(y):
+        calls.append(("s", None))
+        return int(np.sum(y))
+
+    return Pipeline([double, total])
+
+
+def test_resume_reruns_nothing(tmp_path) -> None:
+    calls: list = []
+    p = _counting_pipeline(calls)
+    r1 = run_map(p, {"x": [1, 2, 3]}, run_folder=tmp_path, parallel=False)
+    assert len(calls) == 4
+    r2 = run_map(p, {"x": [1, 2, 3]}, run_folder=tmp_path, parallel=False, resume=True)
+    assert len(calls) == 4  # nothing recomputed, mapped or single
+    assert r2["y"].output.tolist() == r1["y"].output.tolist() == [2, 4, 6]
+    assert r2["s"].output == 12
+    run_map(p, {"x": [1, 2, 3]}, run_folder=tmp_path, parallel=False, resume=False)
+    assert len(calls) == 8
+
+
+def test_resume_computes_only_missing_elements(tmp_path) -> None:
+    calls: list = []
+    p = _counting_pipeline(calls)
+    run_map(p, {"x": [1, 2, 3, 4]}, run_folder=tmp_path, parallel=False)
+    (tmp_path / "outputs" / "y" / "__1__.pickle").unlink()
+    (tmp_path / "outputs" / "s.cloudpickle").unlink()
+    calls.clear()
+    r = run_map(p, {"x": [1, 2, 3, 4]}, run_folder=tmp_path, parallel=False, resume=True)
+    assert calls == [("y", 2), ("s", None)]
+    assert r["y"].output.tolist() == [2, 4, 6, 8]
+
+
+def test_resume_rejects_changes(tmp_path, capsys) -> None:
+    p = _counting_pipeline([])
+    run_map(p, {"x": [1, 2, 3]}, run_folder=tmp_path, parallel=False)
+    with pytest.raises(ValueError, match="Shapes do not match previous run"):
+        run_map(p, {"x": [1, 2, 3, 4]}, run_folder=tmp_path, parallel=False, resume=True, resume_validation="skip")
+    with pytest.raises(ValueError, match="`inputs` do not match previous run"):
+        run_map(p, {"x": [1, 2, 5]}, run_folder=tmp_path, parallel=False, resume=True)
+    r = run_map(p, {"x": [1, 2, 5]}, run_folder=tmp_path, parallel=False, resume=True, resume_validation="skip")
+    assert r["y"].output.tolist() == [2, 4, 6]  # old results come back
+    with pytest.raises(ValueError, match="does not match previous run"):
+        run_map(p, {"x": [1, 2, 3]}, run_folder=tmp_path, parallel=False, resume=True, error_handling="continue")
+    other = Pipeline([PipeFunc(lambda x: x, "y", mapspec="x[j] -> y[j]"), PipeFunc(lambda y: 0, "s")])
+    with pytest.raises(ValueError, match="`MapSpec`s do not match previous run"):
+        run_map(other, {"x": [1, 2, 3]}, run_folder=tmp_path, parallel=False, resume=True)
+    # nothing was lost by the refused runs
+    assert len(list((tmp_path / "outputs" / "y").iterdir())) == 3
+
+
+def test_float_inputs_tolerant(tmp_path) -> None:
+    p = Pipeline([PipeFunc(lambda x: 2 * x, "y", mapspec="x[i] -> y[i]")])
+    run_map(p, {"x": np.array([0.1, np.nan])}, run_folder=tmp_path, parallel=False)
+    run_map(p, {"x": np.array([0.1 + 1e-15, np.nan])}, run_folder=tmp_path, parallel=False, resume=True)
+
+
+class BrokenEq:
+    def __eq__(self, other):
+        raise RuntimeError("no comparison")
+
+    __hash__ = object.__hash__
+
+
+def test_undecidable_inputs(tmp_path, capsys) -> None:
+    p = Pipeline([PipeFunc(lambda x, c: x, "y", mapspec="x[i] -> y[i]")])
+    run_map(p, {"x": [1], "c": BrokenEq()}, run_folder=tmp_path, parallel=False)
+    with pytest.warns(UserWarning):
+        run_map(p, {"x": [1], "c": BrokenEq()}, run_folder=tmp_path, parallel=False, resume=True)
+    assert "Could not compare new `inputs`" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="Cannot compare inputs for equality"), pytest.warns(UserWarning):
+        run_map(p, {"x": [1], "c": BrokenEq()}, run_folder=tmp_path, parallel=False, resume=True, resume_validation="strict")
+
+
+def test_cleanup_deprecated(tmp_path) -> None:
+    calls: list = []
+    p = _counting_pipeline(calls)
+    run_map(p, {"x": [1]}, run_folder=tmp_path, parallel=False)
+    with pytest.warns(DeprecationWarning, match="'cleanup' parameter is deprecated"):
+        run_map(p, {"x": [1]}, run_folder=tmp_path, parallel=False, cleanup=True, resume=True)
+    assert len(calls) == 4  # cleanup=True wins: fresh run
+    with pytest.warns(DeprecationWarning):
+        run_map(p, {"x": [1]}, run_folder=tmp_path, parallel=False, cleanup=False)
+    assert len(calls) == 4  # cleanup=False == resume=True
+
+
+def test_run_info_roundtrip(tmp_path) -> None:
+    p = _counting_pipeline([])
+    run_map(p, {"x": [1, 2]}, run_folder=tmp_path, parallel=False)
+    info = RunInfo.load(tmp_path)
+    assert info.inputs == {"x": [1, 2]}
+    assert info.shapes["y"] == (2,)
+    assert info.storage == "file_array"
+    assert info.error_handling == "raise"
+
+
+def test_resolved_shapes_of_generator(tmp_path) -> None:
+    @pipefunc("x")
+    def gen():
+        return list(range(7))
+
+    @pipefunc("y", mapspec="x[i] -> y[i]")
+    def ident(x):
+        return x
+
+    run_map(Pipeline([gen, ident]), {}, run_folder=tmp_path, parallel=False)
+    info = RunInfo.load(tmp_path)
+    assert info.shapes["x"] == ("?",)
+    assert info.resolved_shapes["x"] == (7,)
+    assert info.resolved_shapes["y"] == (7,)
+
+
+def test_dict_storage_persist_and_resume(tmp_path) -> None:
+    calls: list = []
+    p = _counting_pipeline(calls)
+    run_map(p, {"x": [1, 2]}, run_folder=tmp_path, storage="dict", parallel=False)
+    assert (tmp_path / "outputs" / "y" / "dict_array.cloudpickle").is_file()
+    r = run_map(p, {"x": [1, 2]}, run_folder=tmp_path, storage="dict", parallel=False, resume=True)
+    assert len(calls) == 3
+    assert r["y"].output.tolist() == [2, 4]
+
+
+CRASH_SCRIPT = """
+import sys, time
+from pipemap.runner import Pipeline, pipefunc, run_map
+
+side = sys.argv[2]
+
+@pipefunc("y", mapspec="x[i] -> y[i]")
+def slow(x):
+    with open(side, "a") as f:
+        f.write(f"{x}\\n")
+    time.sleep(0.002)
+    return x * x
+
+run_map(Pipeline([slow]), {"x": list(range(int(sys.argv[3])))}, run_folder=sys.argv[1],
+        parallel=False, resume=True)
+"""
+
+
+def test_sigkill_then_resume_does_not_recompute(tmp_path) -> None:
+    script = tmp_path / "crash.py"
+    script.write_text(textwrap.dedent(CRASH_SCRIPT))
+    folder = tmp_path / "run"
+    side = tmp_path / "calls.txt"
+    n = 2000
+    proc = subprocess.Popen([sys.executable, str(script), str(folder), str(side), str(n)])
+    out = folder / "outputs" / "y"
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:  # wait until some batches are on disk
+            if out.is_dir() and len(os.listdir(out)) >= 200:
+                break
+            assert proc.poll() is None, "the run finished before it could be killed"
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    done_before = {int(name[2:-9]) for name in os.listdir(out) if name.endswith(".pickle")}
+    assert 200 <= len(done_before) < n
+    calls_before = side.read_text().split()
+    side.write_text("")
+    subprocess.run([sys.executable, str(script), str(folder), str(side), str(n)], check=True)
+    calls_after = [int(v) for v in side.read_text().split()]
+    assert not set(calls_after) & done_before  # finished elements were not recomputed
+    assert set(calls_after) | done_before == set(range(n))
+    assert len(calls_after) == n - len(done_before)
+    assert len(calls_before) >= len(done_before)
+    loaded = RunInfo.load(folder)
+    assert loaded.shapes["y"] == (n,)
+    from pipemap.storage import open_store
+
+    store = open_store(loaded, "y")
+    assert store.get_many(range(n)) == [x * x for x in range(n)]
