@@ -92,6 +92,33 @@ class StorageBase(abc.ABC):
         self.internal_shape = tuple(int(s) if s != "?" else s for s in internal_shape)
         self.shape_mask = shape_mask if shape_mask is not None else (True,) * len(shape)
 
+    @classmethod
+    def from_data(cls, data: Any, folder: str | Path | None, **kwargs: Any) -> StorageBase:
+        """Create a storage of shape ``np.shape(data)`` in ``folder`` holding every element of ``data``.
+
+        Lists keep their Python objects; ndarrays give numpy scalars. Useful to pass large inputs
+        by reference (on-disk backends pickle as a folder, not as data).
+
+        >>> import tempfile
+        >>> from pipemap.storage import FileArray
+        >>> FileArray.from_data([[1, 2], [3, 4]], tempfile.mkdtemp()).to_array().tolist()
+        [[1, 2], [3, 4]]
+        """
+        if isinstance(data, np.ndarray):
+            shape: tuple[int, ...] = data.shape
+            flat = list(data.ravel())
+        else:
+            shape = tuple(np.shape(data)) if not isinstance(data, range) else (len(data),)
+            if len(shape) == 1:
+                flat = list(data)
+            else:
+                holder = np.empty(shape, dtype=object)
+                holder[...] = data
+                flat = list(holder.ravel())
+        store = cls(folder, shape, **kwargs)
+        store.dump_many(range(len(flat)), flat)
+        return store
+
     # ------------------------------------------------------------------ primitives
     @abc.abstractmethod
     def _get_linear(self, index: int) -> Any:

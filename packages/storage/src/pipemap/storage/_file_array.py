@@ -121,26 +121,3 @@ class FileArray(StorageBase):
             msg = f"Element file `{path}` of {self._describe()} does not exist or is corrupt"
             raise FileNotFoundError(msg)
         return value
-
-    @classmethod
-    def from_data(cls, data: Any, folder: str | Path) -> FileArray:
-        """Create a FileArray of shape ``np.shape(data)`` in ``folder`` holding every element of ``data``.
-
-        Useful to pass large inputs by reference (the object carries a folder, not data).
-
-        >>> import tempfile
-        >>> arr = FileArray.from_data([1, 2, 3], tempfile.mkdtemp())
-        >>> arr.to_array().tolist()
-        [1, 2, 3]
-        """
-        if isinstance(data, np.ndarray):
-            flat = list(data.ravel())
-            shape = data.shape
-        else:
-            shape = np.shape(data)
-            holder = np.empty(shape, dtype=object)
-            holder[...] = data if len(shape) != 1 else list(data)
-            flat = holder.ravel().tolist() if len(shape) != 1 else list(data)
-        array = cls(folder, shape)
-        array.dump_many(range(len(flat)), flat)
-        return array
