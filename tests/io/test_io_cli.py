@@ -36,9 +36,20 @@ def test_help_is_for_newcomers(capsys: pytest.CaptureFixture[str]) -> None:
 def test_parser_is_extensible(capsys: pytest.CaptureFixture[str]) -> None:
     parser = build_parser()
     demo = parser.subparsers.add_parser("demo", help="run a demo")  # type: ignore[attr-defined]
-    demo.set_defaults(handler=lambda args, out: out.write("demo ran\n") and 0)
+    demo.set_defaults(handler=lambda args: print("demo ran") or 0)
     assert main(["demo"], parser=parser) == 0
     assert "demo ran" in capsys.readouterr().out
+    # io's handlers also work when dispatched as handler(args), errors included
+    args = parser.parse_args(["status", "/nonexistent/run"])
+    assert args.handler(args) == 2
+    assert "is not a run folder" in capsys.readouterr().err
+
+
+def test_umbrella_command_line(example_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    umbrella = pytest.importorskip("pipemap.api")
+    assert umbrella.main(["status", str(example_run)]) == 0
+    assert "status: complete" in capsys.readouterr().out
+    assert umbrella.main(["errors", "/nonexistent/run"]) == 2
 
 
 def test_status_finished(example_run: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -97,3 +97,23 @@ def test_io_works_without_the_runner(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().endswith("OK")
+
+
+def test_result_dict_conversions_match_the_run_folder(tmp_path: Path) -> None:
+    from pipemap.io import dataframe_from_results, xarray_dataset_from_results
+
+    folder = tmp_path / "run"
+    pipeline = _pipeline()
+    results = runner.run_map(pipeline, INPUTS, run_folder=folder, parallel=False)
+    ds_disk = load_xarray_dataset(run_folder=folder)
+    ds_mem = xarray_dataset_from_results(INPUTS, results, pipeline)
+    assert set(ds_mem.data_vars) == set(ds_disk.data_vars) and set(ds_mem.coords) == set(ds_disk.coords)
+    for name in ("y", "z", "s"):
+        assert ds_mem[name].values.tolist() == ds_disk[name].values.tolist()
+        assert ds_mem[name].dims == ds_disk[name].dims
+    assert ds_mem["t"].item() == 114
+    df = dataframe_from_results(INPUTS, results, pipeline, backend="polars")
+    assert df.to_dict(as_series=False) == load_dataframe(run_folder=folder, backend="polars").to_dict(as_series=False)
+    # the runner's own ResultDict methods go through pipemap.io
+    assert results.to_xarray()["z"].values.tolist() == ds_disk["z"].values.tolist()
+    assert results.to_dataframe()["z"].tolist() == [12, 22, 14, 24, 16, 26]

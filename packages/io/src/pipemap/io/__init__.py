@@ -32,6 +32,7 @@ from __future__ import annotations
 from pipemap.io._dataframe import dataframe_from_data, load_dataframe
 from pipemap.io._folder import OutputNotFoundError, RunFolderError
 from pipemap.io._load import CorruptOutputError, ElementError, load_all_outputs, load_errors, load_outputs
+from pipemap.io._results import dataframe_from_results, xarray_dataset_from_results, xarray_dataset_to_dataframe
 from pipemap.io.xarray import DimensionlessArray, load_xarray_dataset, xarray_dataset_from_data
 
 __all__ = [
@@ -41,10 +42,13 @@ __all__ = [
     "OutputNotFoundError",
     "RunFolderError",
     "dataframe_from_data",
+    "dataframe_from_results",
     "load_all_outputs",
     "load_dataframe",
     "load_errors",
     "load_outputs",
     "load_xarray_dataset",
     "xarray_dataset_from_data",
+    "xarray_dataset_from_results",
+    "xarray_dataset_to_dataframe",
 ]

@@ -15,9 +15,10 @@ Exit codes: 0 ok, 1 run incomplete or failed elements, 2 not a run folder (or ba
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from ._folder import OutputNotFoundError, RunFolderError
@@ -43,6 +44,30 @@ exit codes: 0 ok, 1 run incomplete or has failed elements, 2 not a run folder / 
 """
 
 
+Handler = Callable[..., int]
+
+
+def _command(func: Callable[[argparse.Namespace, TextIO], int]) -> Handler:
+    """Make a handler callable as ``handler(args)`` or ``handler(args, out)`` that turns the
+    expected errors into a message on stderr and an exit code (never a traceback)."""
+
+    @functools.wraps(func)
+    def handler(args: argparse.Namespace, out: TextIO | None = None) -> int:
+        from ._export import ExportError
+        from ._load import CorruptOutputError
+
+        try:
+            return int(func(args, out if out is not None else sys.stdout))
+        except CorruptOutputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_INCOMPLETE
+        except (RunFolderError, OutputNotFoundError, ExportError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_NOT_A_RUN
+
+    return handler
+
+
 def _print_table(rows: list[list[str]], out: TextIO) -> None:
     widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
     for row in rows:
@@ -53,6 +78,7 @@ def _count(value: int | None) -> str:
     return "n/a" if value is None else str(value)
 
 
+@_command
 def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     """``pipemap status RUN_FOLDER``."""
     from ._status import run_status
@@ -89,6 +115,7 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     return code
 
 
+@_command
 def cmd_errors(args: argparse.Namespace, out: TextIO) -> int:
     """``pipemap errors RUN_FOLDER``."""
     from ._load import load_errors
@@ -117,6 +144,7 @@ def cmd_errors(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_INCOMPLETE if errors else EXIT_OK
 
 
+@_command
 def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     """``pipemap export RUN_FOLDER --to FORMAT OUT``."""
     from ._export import export_run
@@ -186,25 +214,13 @@ def main(argv: Sequence[str] | None = None, *, parser: argparse.ArgumentParser |
     >>> main(["status", "/nonexistent/run"])  # the reason goes to stderr
     2
     """
-    from ._load import CorruptOutputError
-
     parser = parser or build_parser()
     args = parser.parse_args(argv)
     handler: Any = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()
         return EXIT_NOT_A_RUN
-    try:
-        return int(handler(args, sys.stdout))
-    except CorruptOutputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INCOMPLETE
-    except (RunFolderError, OutputNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_NOT_A_RUN
-    except ValueError as exc:  # ExportError and other clear user-facing errors
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_NOT_A_RUN
+    return int(handler(args))
 
 
 if __name__ == "__main__":  # pragma: no cover
