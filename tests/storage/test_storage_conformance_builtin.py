@@ -43,3 +43,23 @@ def test_from_data_on_every_disk_backend(tmp_path) -> None:
         from_array = cls.from_data(np.arange(3.0), tmp_path / f"{storage_id}-arr")
         assert type(from_array[1]) is np.float64
         assert cls.from_data(range(2), tmp_path / f"{storage_id}-r").get_many([1]) == [1]
+
+
+def test_polars_frames_are_stored_as_parquet(tmp_path) -> None:
+    pl = __import__("pytest").importorskip("polars")
+    arr = FileArray(tmp_path, (2,))
+    frame = pl.DataFrame({"a": [1, 2], "b": ["x", "y"]})
+    arr.dump((1,), frame)
+    assert (tmp_path / "__1__.pickle").read_bytes()[:4] == b"PAR1"
+    assert arr[1].equals(frame)
+    assert arr.to_array()[1].equals(frame)
+
+
+def test_zero_dimensional_shape(tmp_path) -> None:
+    from pipemap.storage import get_storage_class
+
+    for storage_id in ("file_array", "dict", "chunked", "zarr_file_array"):
+        store = get_storage_class(storage_id)(tmp_path / storage_id, ())
+        assert store.done_mask().tolist() == [False]
+        store.dump((), "v")
+        assert store[()] == "v" and store.size == 1 and store.get_many([0]) == ["v"]
