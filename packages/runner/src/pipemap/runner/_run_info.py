@@ -82,6 +82,38 @@ def check_input_ranks(pipeline: Any, inputs: dict[str, Any]) -> None:
             raise ValueError(msg)
 
 
+def check_safe_to_delete(folder: Path, pipeline: Any) -> None:
+    """``resume=False`` deletes the run folder: refuse when it is not a run folder at all (a
+    non-empty directory without ``run_info.json``) or holds the run of an unrelated pipeline
+    (no output name in common), so that nothing the user stored there is lost."""
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        msg = f"`run_folder={str(folder)!r}` exists and is not a directory."
+        raise ValueError(msg)
+    record = RunRecord.path(folder)
+    if not record.is_file():
+        if any(folder.iterdir()):
+            msg = (
+                f"`run_folder={str(folder)!r}` is a non-empty directory that is not a pipemap run folder"
+                " (no `run_info.json`); refusing to delete it. Choose an empty or new folder."
+            )
+            raise ValueError(msg)
+        return
+    try:
+        previous = json.loads(record.read_text()).get("all_output_names", [])
+    except (OSError, ValueError):
+        return  # a corrupt record of a run: overwriting it is what resume=False means
+    ours = {n for f in pipeline.functions for n in f.output_names}
+    if previous and not set(previous) & ours:
+        msg = (
+            f"`run_folder={str(folder)!r}` holds the run of a different pipeline (outputs"
+            f" {sorted(previous)}, this pipeline has {sorted(ours)}); refusing to delete it."
+            " Use another folder or delete it yourself."
+        )
+        raise ValueError(msg)
+
+
 class RunInfo(RunRecord):
     """The record of a ``run_map`` call; ``resolved_shapes`` changes as ``"?"`` sizes resolve.
 
@@ -111,6 +143,7 @@ class RunInfo(RunRecord):
         shapes, masks = map_shapes(pipeline, inputs, internal)
         if folder is not None:
             if not resume:
+                check_safe_to_delete(folder, pipeline)
                 shutil.rmtree(folder, ignore_errors=True)
             elif RunRecord.path(folder).is_file():
                 try:

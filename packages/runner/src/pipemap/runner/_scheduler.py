@@ -156,6 +156,8 @@ class _Runner:
         if self.info.run_folder is not None:
             done_masks = [s.done_mask() for s in storages]
         resumed = done_masks is not None and any(m.any() for m in done_masks)
+        if resumed and self.prep.error_handling == "continue":
+            done_masks = [_without_errors(s, m) for s, m in zip(storages, done_masks)]
         if resumed:
             done_all = np.logical_and.reduce(done_masks) if len(done_masks) > 1 else done_masks[0]
             missing = np.flatnonzero(~done_all).astype(np.int64)
@@ -352,6 +354,21 @@ _ABSENT = _Absent()
 def _merge(ext: tuple, internal: tuple, mask: tuple[bool, ...]) -> tuple:
     e, i = iter(ext), iter(internal)
     return tuple(next(e) if m else next(i) for m in mask)
+
+
+def _without_errors(storage: Any, done: np.ndarray) -> np.ndarray:
+    """Continue mode on resume: elements holding error snapshots count as missing (retried)."""
+    types = error_types()
+    stored = np.flatnonzero(done)
+    if not types or not len(stored):
+        return done
+    values = storage.get_many(stored)
+    bad = [k for k, v in zip(stored.tolist(), values) if isinstance(v, types)]
+    if not bad:
+        return done
+    done = done.copy()
+    done[bad] = False
+    return done
 
 
 def _loader(storage: Any, computed: Any, internal: Any, done: Any) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from ._errors import make_error_snapshot, propagated_snapshot, raise_with_note, scan_for_errors
+from ._errors import error_types, make_error_snapshot, propagated_snapshot, raise_with_note, scan_for_errors
 from ._results import Result
 from ._store import is_storage
 
@@ -57,9 +57,13 @@ async def run_single(runner: Any, f: Any, executor: Any) -> None:
         if value is _absent():
             continue
         kwargs[p] = value.to_array() if is_storage(value) else value
+    picked: tuple[Any, ...] | None = None
     if all(h.exists() for h in holders):
         picked = tuple(h.load() for h in holders)
-    else:
+        types = error_types()
+        if runner.prep.error_handling == "continue" and types and any(isinstance(v, types) for v in picked):
+            picked = None  # resume retries failed calls
+    if picked is None:
         if executor is None:
             value = _call_single(f, kwargs, runner.prep.error_handling)
         else:
