@@ -111,3 +111,15 @@ def test_empty_output(make_run: Callable[..., Path]) -> None:
     folder = make_run(["x[i] -> y[i]"], {"x": []}, {"y": ((0,), (True,), {})})
     y = load_outputs("y", run_folder=folder)
     assert y.shape == (0,) and y.dtype == object
+
+
+def test_unresolved_shape_loads_as_empty(make_run: Callable[..., Path], capsys: pytest.CaptureFixture[str]) -> None:
+    from pipemap.io.cli import main
+
+    # `... -> n[k]` never ran, so `n[k] -> m[k]` still has shape ("?",)
+    folder = make_run(["... -> n[k]", "n[k] -> m[k]"], {}, {"m": (("?",), (True,), {})}, shapes={"n": ("?",)})
+    m = load_outputs("m", run_folder=folder)
+    assert m.shape == (0,) and m.dtype == object
+    assert main(["status", str(folder)]) == 1
+    out = capsys.readouterr().out
+    assert "shape not resolved yet" in out and "status: incomplete" in out
