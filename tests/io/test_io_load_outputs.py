@@ -123,3 +123,16 @@ def test_unresolved_shape_loads_as_empty(make_run: Callable[..., Path], capsys: 
     assert main(["status", str(folder)]) == 1
     out = capsys.readouterr().out
     assert "shape not resolved yet" in out and "status: incomplete" in out
+
+
+def test_internal_axes_with_nested_cells(make_run: Callable[..., Path]) -> None:
+    # cells of the internal axis are lists themselves (ragged and regular)
+    folder = make_run(
+        ["x[i] -> g[i, k]"],
+        {"x": [1, 2]},
+        {"g": ((2, 2), (True, False), {0: [[1], [2, 3]], 1: [[4, 5], [6, 7]]})},
+    )
+    g = load_outputs("g", run_folder=folder)
+    assert g.shape == (2, 2)
+    assert g[0, 0] == [1] and g[0, 1] == [2, 3]
+    assert list(g[1, 1]) == [6, 7]

@@ -107,33 +107,42 @@ def _fill(out: np.ndarray, x: Any, shape: tuple[int, ...]) -> None:
 
 def splat_internal(
     values: Sequence[Any],
-    missing: np.ndarray,
+    present: np.ndarray,
     external: tuple[int, ...],
     internal: tuple[int, ...],
     shape_mask: Sequence[bool],
 ) -> np.ma.MaskedArray:
-    """Spread stored sub-arrays (one per external element) over the full shape.
+    """Spread stored sub-arrays over the full shape.
 
-    ``missing`` (bool, one per external element) marks elements whose sub-array is absent;
-    ``shape_mask`` says which full axes are external (True).
+    ``values[k]`` is the sub-array (internal shape) of external linear index ``present[k]``;
+    other external elements are missing. ``shape_mask`` says which full axes are external (True).
 
-    >>> out = splat_internal([[1, 2], None], np.array([False, True]), (2,), (2,), (True, False))
+    >>> out = splat_internal([[1, 2]], np.array([0]), (2,), (2,), (True, False))
     >>> out.tolist()
     [[1, 2], [None, None]]
     """
-    n_ext = len(external)
     size = int(np.prod(external, dtype=np.int64))
     data = np.empty((size, *internal), dtype=object)
     mask = np.ones((size, *internal), dtype=bool)
-    for k in np.flatnonzero(~missing):
-        value = values[k]
-        sub = np.asarray(value) if not isinstance(value, np.ndarray) else value
-        if sub.shape[: len(internal)] != internal:
-            sub = as_object_array(value, len(internal))
-        if sub.ndim > len(internal):
-            sub = as_object_array(sub, len(internal))
-        data[k] = sub
-        mask[k] = False
+    stacked = None
+    if len(values):
+        try:  # fast path: every element is a regular block of scalars
+            stacked = np.array(list(values), dtype=object)
+        except ValueError:  # ragged
+            stacked = None
+        if stacked is not None and stacked.shape != (len(values), *internal):
+            stacked = None
+    if stacked is not None:
+        data[present] = stacked
+        mask[present] = False
+    else:
+        n_int = len(internal)
+        for k, value in zip(present.tolist(), values):
+            sub = value if isinstance(value, np.ndarray) else np.asarray(value)
+            if sub.shape[:n_int] != internal or sub.ndim > n_int:
+                sub = as_object_array(value, n_int)
+            data[k] = sub
+            mask[k] = False
     data = data.reshape(external + internal)
     mask = mask.reshape(external + internal)
     # external-first layout -> the output's axis order given by shape_mask
@@ -144,7 +153,6 @@ def splat_internal(
         perm = [order.index(axis) for axis in range(len(order))]
         data = data.transpose(perm)
         mask = mask.transpose(perm)
-    assert data.ndim == n_ext + len(internal)
     return np.ma.MaskedArray(data, mask=mask)
 
 

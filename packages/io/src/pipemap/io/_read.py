@@ -76,10 +76,7 @@ def read_storage(store: StorageBase, *, splat: bool = True) -> StorageRead:
     missing = np.ones(size, dtype=bool)
     missing[good_idx] = False
     if internal and splat:
-        full_values: list[Any] = [None] * size
-        for k, v in zip(good_idx.tolist(), good_values):
-            full_values[k] = v
-        array = splat_internal(full_values, missing, external, internal, store.shape_mask)
+        array = splat_internal(good_values, good_idx, external, internal, store.shape_mask)
     else:
         data = np.empty(size, dtype=object)
         if len(good_values) == size:
