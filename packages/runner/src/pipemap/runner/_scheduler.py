@@ -297,6 +297,9 @@ class _Runner:
             if snap is not None:
                 f.error_snapshot = snap
             raise
+        finally:
+            if isinstance(ref, TaskRef) and ref.path is not None:
+                Path(ref.path).unlink(missing_ok=True)  # the once-per-worker payload file
 
     def _renew_owned(self, broken: Any) -> Any:
         """Replace pipemap's own pool after a worker died (once, however many functions saw it)."""
