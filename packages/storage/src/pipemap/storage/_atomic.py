@@ -80,6 +80,41 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         raise
 
 
+def atomic_write_many(folder: str, names: list[str], payloads: list[bytes]) -> None:
+    """Atomically write ``payloads[k]`` to ``folder/names[k]`` (the bulk form of
+    :func:`atomic_write_bytes`, with the per-file Python overhead kept to a minimum).
+
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp(); atomic_write_many(d, ["a", "b"], [b"1", b"22"]); sorted(os.listdir(d))
+    ['a', 'b']
+    """
+    prefix = folder + os.sep
+    tmp_prefix = f"{prefix}."
+    tmp_mark = f"{_TMP_MARK}{os.getpid()}-"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    open_, write, close, replace = os.open, os.write, os.close, os.replace
+    counter = _counter
+    for name, data in zip(names, payloads):
+        tmp = f"{tmp_prefix}{name}{tmp_mark}{next(counter)}"
+        fd = open_(tmp, flags, 0o644)
+        try:
+            written = write(fd, data)
+            if written != len(data):  # short write (rare): finish it
+                view = memoryview(data)[written:]
+                while view:
+                    view = view[write(fd, view) :]
+        except BaseException:
+            close(fd)
+            _unlink_quietly(tmp)
+            raise
+        close(fd)
+        try:
+            replace(tmp, prefix + name)
+        except BaseException:
+            _unlink_quietly(tmp)
+            raise
+
+
 def _unlink_quietly(path: str) -> None:
     try:
         os.unlink(path)

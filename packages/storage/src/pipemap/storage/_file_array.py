@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ._atomic import MISSING, atomic_write_bytes, ensure_folder, read_element_file, serialize
+from ._atomic import MISSING, atomic_write_many, ensure_folder, read_element_file, serialize
 from ._base import StorageBase
 from ._shapes import ShapeTuple
 
@@ -84,9 +84,9 @@ class FileArray(StorageBase):
 
     def _put_many(self, indices: np.ndarray, values: list[Any]) -> None:
         payloads = [serialize(v) for v in values]  # serialize everything first: a failure writes nothing
-        path = self._path
-        for index, payload in zip(indices.tolist(), payloads):
-            atomic_write_bytes(path(index), payload)
+        prefix, suffix = self._prefix, self._suffix
+        names = [f"{prefix}{index}{suffix}" for index in indices.tolist()]
+        atomic_write_many(str(self.folder), names, payloads)
 
     def _stored_indices(self) -> np.ndarray:
         prefix, suffix = self._prefix, self._suffix
