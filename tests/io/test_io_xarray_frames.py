@@ -197,3 +197,12 @@ def test_plain_result_arrays_keep_none() -> None:
 def test_unknown_backend(example_run: Path) -> None:
     with pytest.raises(ValueError, match="Unknown backend 'spark'"):
         load_dataframe(run_folder=example_run, backend="spark")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("storage", ["shared_memory_dict", "zarr_memory", "zarr_shared_memory"])
+def test_memory_storages_persisted(tmp_path: Path, write_run: Callable[..., Any], storage: str) -> None:
+    reference = tmp_path / "ref"
+    write_run(reference, "file_array", skip_y=[2])
+    folder = tmp_path / "other"
+    write_run(folder, storage, skip_y=[2])
+    xr.testing.assert_identical(load_xarray_dataset(run_folder=folder), load_xarray_dataset(run_folder=reference))

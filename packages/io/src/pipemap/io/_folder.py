@@ -22,11 +22,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipemap.storage import FORMAT_VERSION, FileValue, RunFolderError, RunRecord, StorageBase, open_store
+from pipemap.storage import (
+    FORMAT_VERSION,
+    FileValue,
+    RunFolderError,
+    RunRecord,
+    StorageBase,
+    get_storage_class,
+    open_store,
+)
 
 __all__ = ["LazyInputs", "OutputNotFoundError", "RunFolder", "RunFolderError"]
 
 RUN_INFO = "run_info.json"
+#: storages whose persisted folder another (lighter) backend reads directly
+_READERS = {"shared_memory_dict": "dict", "zarr_memory": "zarr_file_array", "zarr_shared_memory": "zarr_file_array"}
 
 
 class OutputNotFoundError(KeyError):
@@ -157,7 +167,17 @@ class RunFolder:
     def store(self, name: str) -> StorageBase:
         """The (cached) storage of mapped output ``name``."""
         if name not in self._stores:
-            self._stores[name] = open_store(self.record, name)
+            storage_id = self.record.storage_id_for(name)
+            reader_id = _READERS.get(storage_id)
+            if reader_id is None:
+                self._stores[name] = open_store(self.record, name)
+            else:  # read the persisted copy directly: no manager process, no in-memory copy
+                full, mask = self.record.full_shape_and_mask(name)
+                external = tuple(s for s, m in zip(full, mask) if m)
+                internal = tuple(s for s, m in zip(full, mask) if not m)
+                cls = get_storage_class(reader_id)
+                folder = self.folder / "outputs" / name
+                self._stores[name] = cls(folder, external, internal or None, mask if internal else None)
         return self._stores[name]
 
     def value_file(self, name: str) -> FileValue:
