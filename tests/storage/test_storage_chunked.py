@@ -1,0 +1,58 @@
+"""ChunkedArray specifics: bounded file count, concurrent writers with merging, layout."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from pipemap.storage import ChunkedArray
+from pipemap.storage.testing import shared_process_pool
+
+
+def _count_files(folder: Path) -> int:
+    return sum(len(files) for _, _, files in os.walk(folder))
+
+
+def test_small_batches_do_not_make_a_file_per_element(tmp_path: Path) -> None:
+    store = ChunkedArray(tmp_path, (3000,), chunk_size=1024, max_packs=8)
+    for start in range(0, 3000, 4):
+        store.dump_many(range(start, start + 4), list(range(start, start + 4)))
+    assert _count_files(tmp_path) <= 3 * 9 + 1  # <= max_packs + 1 packs per chunk, plus chunked.json
+    assert store.get_many(range(3000)) == list(range(3000))
+    store.compact()
+    assert _count_files(tmp_path) == 3 + 1
+    assert ChunkedArray(tmp_path, (3000,)).to_array().tolist() == list(range(3000))
+
+
+def _writer(folder: str, worker: int, n_workers: int, size: int) -> int:
+    store = ChunkedArray(folder, (size,), max_packs=2)  # merge aggressively, concurrently
+    mine = list(range(worker, size, n_workers))
+    for k in range(0, len(mine), 3):
+        batch = mine[k : k + 3]
+        store.dump_many(batch, [("w", i) for i in batch])
+    return len(mine)
+
+
+def test_concurrent_writers_and_merges_lose_nothing(tmp_path: Path) -> None:
+    size = 600
+    ChunkedArray(tmp_path, (size,), chunk_size=50)
+    pool = shared_process_pool()
+    futures = [pool.submit(_writer, str(tmp_path), w, 4, size) for w in range(4)]
+    assert sum(f.result() for f in futures) == size
+    store = ChunkedArray(tmp_path, (size,))
+    assert store.chunk_size == 50  # the folder's own chunk size wins
+    assert store.done_mask().all()
+    assert store.get_many(range(size)) == [("w", i) for i in range(size)]
+    assert _count_files(tmp_path) <= 12 * 4 + 1  # merges kept every chunk at a few packs
+
+
+def test_layout_and_typed_segments(tmp_path: Path) -> None:
+    store = ChunkedArray(tmp_path, (2, 5), chunk_size=4)
+    store.dump_many(range(10), list(np.arange(10, dtype=np.float32)))
+    assert json.loads((tmp_path / "chunked.json").read_text()) == {"format": "pipemap-chunked", "version": 1, "chunk_size": 4}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c0", "c1", "c2", "chunked.json"]
+    value = ChunkedArray(tmp_path, (2, 5))[1, 4]
+    assert type(value) is np.float32 and value == 9
