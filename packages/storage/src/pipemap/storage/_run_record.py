@@ -196,7 +196,10 @@ class RunRecord:
 
     def full_shape_and_mask(self, output_name: str) -> tuple[tuple[Any, ...], tuple[bool, ...]]:
         """The (resolved where known) full shape and shape mask of a mapped output."""
-        shape = tuple(self._lookup(self.resolved_shapes or self.shapes, output_name))
+        try:
+            shape = tuple(self._lookup(self.resolved_shapes, output_name))
+        except KeyError:
+            shape = tuple(self._lookup(self.shapes, output_name))
         mask = tuple(self._lookup(self.shape_masks, output_name))
         return shape, mask
 
