@@ -300,18 +300,16 @@ def test_fill_range_and_fill_array_layout(case: tuple, data: st.DataObject) -> N
     start = data.draw(st.integers(0, size))
     stop = data.draw(st.integers(start, min(size, start + 30)))
     linear = data.draw(st.lists(st.integers(0, size - 1), max_size=30))
-    shape_buf = np.array(shape, dtype=np.int64)
     for indices, fill in (
-        (list(range(start, stop)), lambda k, s: compiled.fill_range(start, stop, shape_buf, k, s)),
-        (linear, lambda k, s: compiled.fill_array(np.array(linear, np.int64), shape_buf, k, s)),
+        (list(range(start, stop)), lambda k, s: compiled.fill_range(start, stop, shape, k, s)),
+        (linear, lambda k, s: compiled.fill_array(np.array(linear, np.int64), shape, k, s)),
     ):
         n = len(indices)
         keys = np.full((n, len(shape)), -7, dtype=np.int64)
-        flat = np.full(n * compiled.total_rank, -7, dtype=np.int64)
-        fill(keys, flat)
+        selectors = [np.full((n, len(amap)), -7, dtype=np.int64) for amap in axis_maps]
+        fill(keys, selectors)
         assert keys.tolist() == [list(reference_output_key(shape, i)) for i in indices]
-        for k, amap in enumerate(axis_maps):
-            block = flat[n * compiled.offset(k) : n * compiled.offset(k + 1)].reshape(n, len(amap))
+        for amap, block in zip(axis_maps, selectors, strict=True):
             assert block.tolist() == _reference_selectors(amap, shape, indices)
         fill(None, None)  # both buffers are optional
 
@@ -349,9 +347,9 @@ def test_batch_range_and_index_errors() -> None:
             select_array(np.array(bad), shape, np.array([1, -1]), out)
     spec = CompiledSpec("a[i], b[j] -> c[i, j]", ("a", "b"), ((0,), (1,)), 2)
     with pytest.raises(IndexError, match="a\\[i\\], b\\[j\\] -> c\\[i, j\\]"):
-        spec.fill_array(np.array([0, 6]), shape, None, None)
+        spec.fill_array(np.array([0, 6]), (2, 3), None, None)
     with pytest.raises(IndexError, match="out of range for size 6"):
-        spec.fill_range(0, 7, shape, None, None)
+        spec.fill_range(0, 7, (2, 3), None, None)
 
 
 def test_batch_buffer_errors() -> None:
@@ -369,7 +367,30 @@ def test_batch_buffer_errors() -> None:
     with pytest.raises(TypeError):
         unravel_range(0, 2, None, np.empty((2, 2), dtype=np.int64))
     spec = CompiledSpec("a[i], b[j] -> c[i, j]", ("a", "b"), ((0,), (1,)), 2)
-    with pytest.raises(ValueError, match="`selectors_out` has shape \\(3, 1\\), expected \\(4, 1\\)"):
-        spec.fill_range(0, 2, shape, None, np.empty(3, dtype=np.int64))
+    x, y = np.empty((2, 1), np.int64), np.empty((2, 1), np.int64)
+    with pytest.raises(ValueError, match="tuple or list of 2 buffers"):
+        spec.fill_range(0, 2, (2, 3), None, (x,))
+    with pytest.raises(ValueError, match="tuple or list of 2 buffers"):
+        spec.fill_range(0, 2, (2, 3), None, np.empty((2, 2), np.int64))
+    with pytest.raises(ValueError, match="`selectors_out\\[1\\]` must be an int64 buffer of shape \\(2, 1\\), got format 'i' and shape \\(2, 1\\)"):
+        spec.fill_range(0, 2, (2, 3), None, (x, y.astype(np.int32)))
+    with pytest.raises(ValueError, match="`keys_out` must be an int64 buffer of shape \\(2, 2\\), got format 'l' and shape \\(3, 2\\)"):
+        spec.fill_range(0, 2, (2, 3), np.empty((3, 2), np.int64), None)
+    with pytest.raises(ValueError, match="`keys_out` must be a writable C-contiguous int64 buffer"):
+        spec.fill_range(0, 2, (2, 3), np.empty((2, 4), np.int64)[:, ::2], None)
+    with pytest.raises(ValueError, match="`keys_out` must be a writable C-contiguous int64 buffer"):
+        spec.fill_range(0, 2, (2, 3), b"0123456789abcdef", None)
+    with pytest.raises(ValueError, match="`linear` must be a C-contiguous int64 buffer, got list"):
+        spec.fill_array([0, 1], (2, 3), None, None)
+    with pytest.raises(ValueError, match="`linear` must be an int64 buffer of shape \\(n,\\)"):
+        spec.fill_array(np.zeros((1, 1), np.int64), (2, 3), None, None)
+    readonly = np.zeros((2, 1), np.int64)
+    readonly.flags.writeable = False
+    with pytest.raises(ValueError, match="writable"):
+        spec.fill_range(0, 2, (2, 3), None, (x, readonly))
+    # Nothing stays acquired after an error: the buffers can still be resized.
+    x.resize((3, 1), refcheck=False)
     with pytest.raises(ValueError, match="Expected a shape of length 2, got \\(2,\\)"):
-        spec.fill_range(0, 2, np.array([2]), None, None)
+        spec.fill_range(0, 2, (2,), None, None)
+    with pytest.raises(ValueError, match="Invalid dimension 0 at position 1"):
+        spec.fill_array(np.array([0]), (2, 0), None, None)

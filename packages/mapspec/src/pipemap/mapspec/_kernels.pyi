@@ -39,14 +39,14 @@ class CompiledSpec:
         self,
         start: int,
         stop: int,
-        shape: _Int64Vector,
+        shape: Sequence[SupportsIndex],
         keys_out: _Int64Matrix | None,
         selectors_out: _Int64Vector | None,
     ) -> None: ...
     def fill_array(
         self,
         linear: _Int64Vector,
-        shape: _Int64Vector,
+        shape: Sequence[SupportsIndex],
         keys_out: _Int64Matrix | None,
         selectors_out: _Int64Vector | None,
     ) -> None: ...

@@ -28,6 +28,13 @@ input can crash the process. :mod:`pipemap.mapspec.index_plan` is the friendly P
 """
 
 cimport cython
+from cpython.buffer cimport (
+    PyBUF_C_CONTIGUOUS,
+    PyBUF_FORMAT,
+    PyBUF_WRITABLE,
+    PyBuffer_Release,
+    PyObject_GetBuffer,
+)
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.object cimport PyObject
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_New
@@ -48,6 +55,7 @@ cdef extern from "Python.h":
 
 cdef enum:
     MAX_AXES = 64  # same limit as numpy's maximum number of dimensions
+    SCRATCH = 4096  # int64 cells of the kernels' scratch block (32 KiB, stays in L1/L2)
 
 cdef object _SLICE_ALL = slice(None)
 
@@ -187,6 +195,50 @@ cdef int _check_out(
     return 0
 
 
+cdef int _acquire_int64(
+    object obj,
+    Py_buffer* view,
+    bint writable,
+    int ndim,
+    Py_ssize_t rows,
+    Py_ssize_t cols,
+    str what,
+    Py_ssize_t item,
+    str spec_text,
+) except -1:
+    """Get a C-contiguous int64 buffer of ``ndim`` dims and shape (rows[, cols]), else ValueError.
+
+    ``rows < 0`` accepts any length. On error nothing stays acquired.
+    """
+    cdef int flags = PyBUF_FORMAT | PyBUF_C_CONTIGUOUS | (PyBUF_WRITABLE if writable else 0)
+    cdef bytes fmt
+    cdef bint ok
+    cdef str name = what if item < 0 else f"{what}[{item}]"
+    try:
+        PyObject_GetBuffer(obj, view, flags)
+    except (BufferError, TypeError, ValueError) as exc:
+        raise ValueError(
+            f"`{name}` must be a{' writable' if writable else ''} C-contiguous int64 buffer, "
+            f"got {type(obj).__name__} ({exc}){_where(spec_text)}"
+        ) from None
+    fmt = view.format if view.format != NULL else b"B"
+    if fmt[:1] in (b"@", b"="):
+        fmt = fmt[1:]
+    ok = view.itemsize == 8 and (fmt == b"q" or (fmt == b"l" and sizeof(long) == 8))
+    ok = ok and view.ndim == ndim
+    if ok and rows >= 0:
+        ok = view.shape[0] == rows and (ndim == 1 or view.shape[1] == cols)
+    if not ok:
+        got = tuple(view.shape[k] for k in range(view.ndim))
+        PyBuffer_Release(view)
+        want = f"({rows}, {cols})" if ndim == 2 else ("(n,)" if rows < 0 else f"({rows},)")
+        raise ValueError(
+            f"`{name}` must be an int64 buffer of shape {want}, got format "
+            f"{fmt.decode(errors='replace')!r} and shape {got}{_where(spec_text)}"
+        )
+    return 0
+
+
 # --------------------------------------------------------------------------------------
 # nogil cores (inputs validated by the callers above)
 # --------------------------------------------------------------------------------------
@@ -229,53 +281,59 @@ cdef inline void _unravel_one32(
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
-cdef inline void _advance(int64_t* idx, const int64_t* dims, Py_ssize_t nd) noexcept nogil:
-    """Increment a C-order multi-index by one (odometer); past the end it wraps to zeros."""
-    cdef Py_ssize_t k = nd - 1
-    while k >= 0:
-        idx[k] += 1
-        if idx[k] < dims[k]:
-            return
-        idx[k] = 0
-        k -= 1
-
-
-@cython.boundscheck(False)
-@cython.wraparound(False)
-cdef inline void _emit(
-    Py_ssize_t m,
-    Py_ssize_t n,
-    const int64_t* idx,
+cdef inline void _scatter(
+    Py_ssize_t c0,
+    Py_ssize_t cn,
+    const int64_t* tmp,
+    Py_ssize_t rows,
     Py_ssize_t nd,
     int64_t* keys,
     const int64_t* src,
     const Py_ssize_t* offsets,
     Py_ssize_t n_inputs,
-    int64_t* sel,
+    int64_t** sels,
 ) noexcept nogil:
-    """Write row ``m`` of the output keys and of every input's selector block.
+    """Copy rows ``c0 .. c0 + cn`` from the column-major scratch block to keys and selectors.
 
-    ``idx`` has ``nd + 1`` entries, the last one being -1, and ``src`` holds the axis maps with
-    -1 replaced by ``nd``, so a ``:`` slot reads the sentinel without a branch. ``sel`` is one
-    flat buffer: the block of input k, of shape (n, rank_k), starts at ``n * offsets[k]``.
+    Column ``a`` of the scratch (``tmp + a * rows``) holds the index along external axis ``a``;
+    column ``nd`` is all -1. ``src`` holds the axis maps with -1 replaced by ``nd``, so a ``:``
+    slot copies the sentinel without a branch. ``sels[k]`` is the C-ordered ``(n, rank_k)``
+    buffer of input k. Column by column, so each inner loop is one contiguous-to-strided copy.
     """
-    cdef Py_ssize_t k, j, r, off
-    cdef int64_t* row
+    cdef Py_ssize_t k, j, m, r, off
+    cdef int64_t* out
+    cdef const int64_t* column
     if keys != NULL:
-        row = keys + m * nd
+        out = keys + c0 * nd
         for j in range(nd):
-            row[j] = idx[j]
-    if sel != NULL:
+            column = tmp + j * rows
+            for m in range(cn):
+                out[m * nd + j] = column[m]
+    if sels != NULL:
         for k in range(n_inputs):
             off = offsets[k]
             r = offsets[k + 1] - off
-            row = sel + n * off + m * r
+            out = sels[k] + c0 * r
             for j in range(r):
-                row[j] = idx[src[off + j]]
+                column = tmp + src[off + j] * rows
+                for m in range(cn):
+                    out[m * r + j] = column[m]
 
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
+@cython.cdivision(True)
+cdef inline Py_ssize_t _scratch_rows(Py_ssize_t nd, Py_ssize_t n, int64_t* tmp) noexcept nogil:
+    """Rows per chunk for ``nd`` axes; fills the sentinel column ``nd`` with -1 (``n`` rows at most)."""
+    cdef Py_ssize_t m, rows = SCRATCH // (nd + 1)
+    for m in range(min(rows, n)):
+        tmp[nd * rows + m] = -1
+    return rows
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+@cython.cdivision(True)
 cdef void _fill_range_core(
     int64_t start,
     Py_ssize_t n,
@@ -285,17 +343,50 @@ cdef void _fill_range_core(
     const int64_t* src,
     const Py_ssize_t* offsets,
     Py_ssize_t n_inputs,
-    int64_t* sel,
+    int64_t** sels,
 ) noexcept nogil:
-    cdef int64_t idx[MAX_AXES + 1]
-    cdef Py_ssize_t m
-    idx[nd] = -1
+    """Keys/selectors of ``start .. start + n`` (validated), without any division per element.
+
+    Along axis ``a`` the index stays constant for ``stride[a]`` consecutive linear indices,
+    then steps by one modulo ``dims[a]``; each scratch column follows that run pattern.
+    """
+    cdef int64_t tmp[SCRATCH]
+    cdef int64_t stride[MAX_AXES]
+    cdef int64_t value[MAX_AXES]
+    cdef int64_t left[MAX_AXES]
+    cdef int64_t v, count, step, d
+    cdef int64_t* column
+    cdef Py_ssize_t a, c0, cn, m, rows
     if n <= 0:
         return
-    _unravel_one(start, dims, nd, idx)
-    for m in range(n):
-        _emit(m, n, idx, nd, keys, src, offsets, n_inputs, sel)
-        _advance(idx, dims, nd)
+    rows = _scratch_rows(nd, n, tmp)
+    step = 1
+    for a in range(nd - 1, -1, -1):
+        stride[a] = step
+        value[a] = (start // step) % dims[a]
+        left[a] = step - start % step  # indices left before the next step along axis a
+        step *= dims[a]  # cannot overflow past prod(dims) <= INT64_MAX
+    c0 = 0
+    while c0 < n:
+        cn = min(rows, n - c0)
+        for a in range(nd):
+            column = tmp + a * rows
+            v = value[a]
+            count = left[a]
+            step = stride[a]
+            d = dims[a]
+            for m in range(cn):
+                column[m] = v
+                count -= 1
+                if count == 0:
+                    count = step
+                    v += 1
+                    if v == d:
+                        v = 0
+            value[a] = v
+            left[a] = count
+        _scatter(c0, cn, tmp, rows, nd, keys, src, offsets, n_inputs, sels)
+        c0 += cn
 
 
 @cython.boundscheck(False)
@@ -310,36 +401,39 @@ cdef Py_ssize_t _fill_array_core(
     const int64_t* src,
     const Py_ssize_t* offsets,
     Py_ssize_t n_inputs,
-    int64_t* sel,
+    int64_t** sels,
 ) noexcept nogil:
-    """Returns -1 on success, else the position of the first linear index out of range."""
-    cdef int64_t idx[MAX_AXES + 1]
+    """As _fill_range_core for an array; returns -1, or the position of the first bad index."""
+    cdef int64_t tmp[SCRATCH]
+    cdef int64_t idx[MAX_AXES]
     cdef uint32_t dims32[MAX_AXES]
-    cdef Py_ssize_t m, k
+    cdef Py_ssize_t c0, cn, m, a, rows
+    cdef bint narrow = size <= <int64_t>0xFFFFFFFF
     cdef int64_t v
-    idx[nd] = -1
-    if size <= <int64_t>0xFFFFFFFF:
-        for k in range(nd):
-            dims32[k] = <uint32_t>dims[k]
-        for m in range(n):
-            v = linear[m]
+    if n <= 0:
+        return -1
+    rows = _scratch_rows(nd, n, tmp)
+    for a in range(nd):
+        dims32[a] = <uint32_t>dims[a] if narrow else 0
+    c0 = 0
+    while c0 < n:
+        cn = min(rows, n - c0)
+        for m in range(cn):
+            v = linear[c0 + m]
             if v < 0 or v >= size:
-                return m
-            _unravel_one32(<uint32_t>v, dims32, nd, idx)
-            _emit(m, n, idx, nd, keys, src, offsets, n_inputs, sel)
-    else:
-        for m in range(n):
-            v = linear[m]
-            if v < 0 or v >= size:
-                return m
-            _unravel_one(v, dims, nd, idx)
-            _emit(m, n, idx, nd, keys, src, offsets, n_inputs, sel)
+                return c0 + m
+            if narrow:  # 32-bit division is much cheaper
+                _unravel_one32(<uint32_t>v, dims32, nd, idx)
+            else:
+                _unravel_one(v, dims, nd, idx)
+            for a in range(nd):
+                tmp[a * rows + m] = idx[a]
+        _scatter(c0, cn, tmp, rows, nd, keys, src, offsets, n_inputs, sels)
+        c0 += cn
     return -1
 
 
-cdef int _raise_bad_linear(
-    const int64_t[::1] linear, Py_ssize_t pos, int64_t size, str spec_text
-) except -1:
+cdef int _raise_bad_linear(object linear, Py_ssize_t pos, int64_t size, str spec_text) except -1:
     raise IndexError(
         f"Linear index {linear[pos]} (at position {pos}) is out of range for size {size}"
         f"{_where(spec_text)}"
@@ -551,86 +645,106 @@ cdef class CompiledSpec:
             for k in range(made):
                 _Py_DECREF(vals[k])
 
-    def fill_range(
+    def fill_range(self, int64_t start, int64_t stop, shape, keys_out, selectors_out):
+        """Fill output keys and every input's selectors for linear indices ``start <= n < stop``.
+
+        ``shape`` is the external shape (validated as in :meth:`output_key`). ``keys_out`` is
+        None or an int64 C-contiguous ``(n, n_external)`` buffer; ``selectors_out`` is None or a
+        sequence with one int64 C-contiguous ``(n, rank_k)`` buffer per input. Selectors hold
+        the index along each axis, -1 for a ``:`` slot.
+
+        >>> import numpy as np
+        >>> c = CompiledSpec("x[i], y[j, :] -> z[i, j]", ("x", "y"), ((0,), (1, -1)), 2)
+        >>> keys, x, y = np.empty((2, 2), np.int64), np.empty((2, 1), np.int64), np.empty((2, 2), np.int64)
+        >>> c.fill_range(2, 4, (2, 3), keys, (x, y))
+        >>> keys.tolist(), x.tolist(), y.tolist()
+        ([[0, 2], [1, 0]], [[0], [1]], [[2, -1], [0, -1]])
+        """
+        cdef int64_t dims[MAX_AXES]
+        cdef Py_ssize_t nd = self.n_external
+        cdef int64_t size = _read_shape(shape, nd, self.spec_text, dims)
+        _check_range(start, stop, size, self.spec_text)
+        self._fill(start, stop - start, NULL, None, dims, size, keys_out, selectors_out)
+
+    def fill_array(self, linear, shape, keys_out, selectors_out):
+        """As :meth:`fill_range` for a 1-D int64 C-contiguous buffer of linear indices.
+
+        Each index is checked inside the loop: one out of range raises ``IndexError``.
+
+        >>> import numpy as np
+        >>> c = CompiledSpec("x[i], y[j, :] -> z[i, j]", ("x", "y"), ((0,), (1, -1)), 2)
+        >>> x, y = np.empty((2, 1), np.int64), np.empty((2, 2), np.int64)
+        >>> c.fill_array(np.array([5, 0]), (2, 3), None, [x, y])
+        >>> x.tolist(), y.tolist()
+        ([[1], [0]], [[2, -1], [0, -1]])
+        """
+        cdef int64_t dims[MAX_AXES]
+        cdef Py_ssize_t nd = self.n_external
+        cdef int64_t size = _read_shape(shape, nd, self.spec_text, dims)
+        cdef Py_buffer lview
+        _acquire_int64(linear, &lview, False, 1, -1, 0, "linear", -1, self.spec_text)
+        try:
+            self._fill(0, lview.shape[0], <const int64_t*>lview.buf, linear, dims, size,
+                       keys_out, selectors_out)
+        finally:
+            PyBuffer_Release(&lview)
+
+    cdef int _fill(
         self,
         int64_t start,
-        int64_t stop,
-        const int64_t[::1] shape not None,
-        int64_t[:, ::1] keys_out,
-        int64_t[::1] selectors_out,
-    ):
-        """Fill output keys and all selectors for linear indices ``start <= n < stop``.
-
-        ``keys_out`` (``n x n_external``) may be None; ``selectors_out`` (flat, ``n * total_rank``,
-        may be None) receives one C-ordered block ``(n, rank_k)`` per input, block k starting at
-        ``n * offset(k)``; -1 marks a ``:`` slot.
-
-        >>> import numpy as np
-        >>> c = CompiledSpec("x[i], y[j, :] -> z[i, j]", ("x", "y"), ((0,), (1, -1)), 2)
-        >>> keys, sel = np.empty((2, 2), np.int64), np.empty(2 * 3, np.int64)
-        >>> c.fill_range(2, 4, np.array([2, 3]), keys, sel)
-        >>> keys.tolist(), sel[:2].tolist(), sel[2:].reshape(2, 2).tolist()
-        ([[0, 2], [1, 0]], [0, 1], [[2, -1], [0, -1]])
-        """
-        cdef int64_t dims[MAX_AXES]
-        cdef Py_ssize_t nd = self.n_external
-        cdef int64_t size = _read_shape_buffer(shape, nd, self.spec_text, dims)
-        cdef Py_ssize_t n
+        Py_ssize_t n,
+        const int64_t* linear,
+        object linear_obj,
+        const int64_t* dims,
+        int64_t size,
+        object keys_out,
+        object selectors_out,
+    ) except -1:
+        """Acquire the output buffers, run the range (linear NULL) or array core, release."""
+        cdef Py_ssize_t k, acquired = 0, bad = -1, nd = self.n_external
+        cdef Py_ssize_t n_in = self.n_inputs
+        cdef Py_buffer kview
+        cdef bint have_keys = False
+        cdef Py_buffer* views = NULL
+        cdef int64_t** sels = NULL
         cdef int64_t* kp = NULL
-        cdef int64_t* sp = NULL
-        _check_range(start, stop, size, self.spec_text)
-        n = stop - start
-        if keys_out is not None:
-            _check_out(keys_out.shape[0], keys_out.shape[1], n, nd, "keys_out", self.spec_text)
-            if n > 0 and nd > 0:
-                kp = &keys_out[0, 0]
-        if selectors_out is not None:
-            _check_out(selectors_out.shape[0], 1, n * self.total_rank, 1, "selectors_out",
-                       self.spec_text)
-            if n > 0 and self.total_rank > 0:
-                sp = &selectors_out[0]
-        with nogil:
-            _fill_range_core(start, n, dims, nd, kp, self.src, self.offsets, self.n_inputs, sp)
-
-    def fill_array(
-        self,
-        const int64_t[::1] linear not None,
-        const int64_t[::1] shape not None,
-        int64_t[:, ::1] keys_out,
-        int64_t[::1] selectors_out,
-    ):
-        """As :meth:`fill_range` for an array of linear indices (each checked: IndexError).
-
-        >>> import numpy as np
-        >>> c = CompiledSpec("x[i], y[j, :] -> z[i, j]", ("x", "y"), ((0,), (1, -1)), 2)
-        >>> sel = np.empty(2 * 3, np.int64)
-        >>> c.fill_array(np.array([5, 0]), np.array([2, 3]), None, sel)
-        >>> sel[:2].tolist(), sel[2:].reshape(2, 2).tolist()
-        ([1, 0], [[2, -1], [0, -1]])
-        """
-        cdef int64_t dims[MAX_AXES]
-        cdef Py_ssize_t nd = self.n_external
-        cdef int64_t size = _read_shape_buffer(shape, nd, self.spec_text, dims)
-        cdef Py_ssize_t n = linear.shape[0], bad
-        cdef int64_t* kp = NULL
-        cdef int64_t* sp = NULL
-        cdef const int64_t* lp = NULL
-        if keys_out is not None:
-            _check_out(keys_out.shape[0], keys_out.shape[1], n, nd, "keys_out", self.spec_text)
-            if n > 0 and nd > 0:
-                kp = &keys_out[0, 0]
-        if selectors_out is not None:
-            _check_out(selectors_out.shape[0], 1, n * self.total_rank, 1, "selectors_out",
-                       self.spec_text)
-            if n > 0 and self.total_rank > 0:
-                sp = &selectors_out[0]
-        if n > 0:
-            lp = &linear[0]
-        with nogil:
-            bad = _fill_array_core(lp, n, dims, nd, size, kp, self.src, self.offsets,
-                                   self.n_inputs, sp)
-        if bad >= 0:
-            _raise_bad_linear(linear, bad, size, self.spec_text)
+        try:
+            if keys_out is not None:
+                _acquire_int64(keys_out, &kview, True, 2, n, nd, "keys_out", -1, self.spec_text)
+                have_keys = True
+                kp = <int64_t*>kview.buf
+            if selectors_out is not None:
+                if not isinstance(selectors_out, (tuple, list)) or len(selectors_out) != n_in:
+                    raise ValueError(
+                        f"selectors_out must be a tuple or list of {n_in} buffers (one per "
+                        f"input), got {type(selectors_out).__name__}{_where(self.spec_text)}"
+                    )
+                views = <Py_buffer*>PyMem_Malloc((n_in + 1) * sizeof(Py_buffer))
+                sels = <int64_t**>PyMem_Malloc((n_in + 1) * sizeof(int64_t*))
+                if views == NULL or sels == NULL:
+                    raise MemoryError()
+                for k in range(n_in):
+                    _acquire_int64(selectors_out[k], &views[k], True, 2, n,
+                                   self.offsets[k + 1] - self.offsets[k], "selectors_out", k,
+                                   self.spec_text)
+                    acquired += 1
+                    sels[k] = <int64_t*>views[k].buf
+            with nogil:
+                if linear == NULL:
+                    _fill_range_core(start, n, dims, nd, kp, self.src, self.offsets, n_in, sels)
+                else:
+                    bad = _fill_array_core(linear, n, dims, nd, size, kp, self.src, self.offsets,
+                                           n_in, sels)
+            if bad >= 0:
+                _raise_bad_linear(linear_obj, bad, size, self.spec_text)
+        finally:
+            if have_keys:
+                PyBuffer_Release(&kview)
+            for k in range(acquired):
+                PyBuffer_Release(&views[k])
+            PyMem_Free(views)
+            PyMem_Free(sels)
+        return 0
 
 
 # --------------------------------------------------------------------------------------
@@ -751,7 +865,7 @@ def select_range(
     if n > 0 and r > 0:
         sp = &out[0, 0]
     with nogil:
-        _fill_range_core(start, n, dims, nd, NULL, src, offsets, 1, sp)
+        _fill_range_core(start, n, dims, nd, NULL, src, offsets, 1, &sp)
 
 
 def select_array(
@@ -786,6 +900,6 @@ def select_array(
         if r > 0:
             sp = &out[0, 0]
     with nogil:
-        bad = _fill_array_core(lp, n, dims, nd, size, NULL, src, offsets, 1, sp)
+        bad = _fill_array_core(lp, n, dims, nd, size, NULL, src, offsets, 1, &sp)
     if bad >= 0:
         _raise_bad_linear(linear, bad, size, "")

@@ -101,7 +101,7 @@ class IndexPlan:
     [{'x': (1,), 'y': (2,)}]
     """
 
-    __slots__ = ("_compiled", "_shape_buf", "input_names", "shape", "size", "spec_text")
+    __slots__ = ("_compiled", "_ranks", "input_names", "shape", "size", "spec_text")
 
     def __init__(self, spec: _SpecLike, external_shape: Any) -> None:
         self._compiled = compile_spec(spec)
@@ -109,7 +109,7 @@ class IndexPlan:
         self.input_names: tuple[str, ...] = self._compiled.input_names
         self.size: int = self._compiled.size_of(external_shape)
         self.shape: tuple[int, ...] = tuple(operator.index(d) for d in external_shape)
-        self._shape_buf = np.array(self.shape, dtype=np.int64)
+        self._ranks = tuple(self._compiled.rank(k) for k in range(len(self.input_names)))
 
     def __repr__(self) -> str:
         return f"IndexPlan(`{self.spec_text}`, shape={self.shape})"
@@ -158,23 +158,14 @@ class IndexPlan:
         lin = self._linear(linear)
         n = len(lin)
         keys_out = np.empty((n, self._compiled.n_external), dtype=np.int64) if keys else None
-        sel_out = np.empty(n * self._compiled.total_rank, dtype=np.int64) if selectors else None
+        sel_out = [np.empty((n, rank), dtype=np.int64) for rank in self._ranks] if selectors else None
         if isinstance(lin, range):
             if n and (lin.start < 0 or lin.stop > self.size):
                 self._out_of_range(lin.start if lin.start < 0 else lin.stop - 1)
-            self._compiled.fill_range(lin.start, lin.stop, self._shape_buf, keys_out, sel_out)
+            self._compiled.fill_range(lin.start, lin.stop, self.shape, keys_out, sel_out)
         else:
-            self._compiled.fill_array(lin, self._shape_buf, keys_out, sel_out)
+            self._compiled.fill_array(lin, self.shape, keys_out, sel_out)
         return n, keys_out, sel_out
-
-    def _split(self, flat: np.ndarray, n: int) -> dict[str, np.ndarray]:
-        compiled = self._compiled
-        return {
-            name: flat[n * compiled.offset(k) : n * compiled.offset(k + 1)].reshape(
-                n, compiled.rank(k)
-            )
-            for k, name in enumerate(self.input_names)
-        }
 
     def output_keys(self, linear: Any) -> np.ndarray:
         """Output multi-indices, int64 of shape ``(len(linear), n_external)``.
@@ -190,15 +181,13 @@ class IndexPlan:
     def input_selectors(self, linear: Any) -> dict[str, np.ndarray]:
         """``{input name: int64 array (len(linear), rank)}``, -1 for ``:`` slots.
 
-        The arrays are C-contiguous views into one buffer.
-
         >>> from types import SimpleNamespace as NS
         >>> spec = NS(inputs=(NS(name="x", axes=(None, "j")),), external_indices=("j",))
         >>> IndexPlan(spec, (3,)).input_selectors(range(3))["x"].tolist()
         [[-1, 0], [-1, 1], [-1, 2]]
         """
-        n, _, flat = self._fill(linear, keys=False, selectors=True)
-        return self._split(flat, n)
+        _, _, selectors = self._fill(linear, keys=False, selectors=True)
+        return dict(zip(self.input_names, selectors))  # noqa: B905 (same length by construction)
 
     def keys_and_selectors(self, linear: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """:meth:`output_keys` and :meth:`input_selectors` computed in one pass.
@@ -209,8 +198,8 @@ class IndexPlan:
         >>> keys.tolist(), sel["x"].tolist()
         ([[2]], [[2]])
         """
-        n, keys, flat = self._fill(linear, keys=True, selectors=True)
-        return keys, self._split(flat, n)
+        _, keys, selectors = self._fill(linear, keys=True, selectors=True)
+        return keys, dict(zip(self.input_names, selectors))  # noqa: B905
 
     def input_keys_many(self, linear: Any) -> list[dict[str, tuple[int | slice, ...]]]:
         """One ``input_keys`` dict per linear index (ints and ``slice(None)``); for small use.
