@@ -93,10 +93,12 @@ def check_safe_to_delete(folder: Path, pipeline: Any) -> None:
         raise ValueError(msg)
     record = RunRecord.path(folder)
     if not record.is_file():
-        if any(folder.iterdir()):
+        entries = sorted(p.name for p in folder.iterdir() if not p.name.startswith(".pipemap.lock"))
+        if entries:
+            shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
             msg = (
                 f"`run_folder={str(folder)!r}` is a non-empty directory that is not a pipemap run folder"
-                " (no `run_info.json`); refusing to delete it. Choose an empty or new folder."
+                f" (no `run_info.json`; it holds {shown}); refusing to delete it. Choose an empty or new folder."
             )
             raise ValueError(msg)
         return
