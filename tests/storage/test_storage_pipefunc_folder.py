@@ -40,3 +40,20 @@ def test_open_pipefunc_run_folder(tmp_path) -> None:
     assert isinstance(stores["y"], FileArray) and stores["y"].to_array().tolist() == [2, 4, 6]
     assert stores["z2"].to_array().tolist() == [[-8, -18], [-6, -16], [-4, -14]]
     assert isinstance(stores["s"], FileValue) and stores["s"].load() == 114
+
+
+def test_pipefunc_zarr_store_is_readable_and_writable(tmp_path) -> None:
+    pytest.importorskip("zarr")
+    from pipefunc.map import ZarrFileArray as PFZarr
+
+    from pipemap.storage import ZarrFileArray
+
+    theirs = PFZarr(tmp_path, (3,), (2,), (True, False))
+    theirs.dump((0,), ["a", {"b": 1}])
+    theirs.dump((2,), [1.5, None])
+    ours = ZarrFileArray(tmp_path, (3,), (2,), (True, False))
+    assert ours.done_mask().tolist() == [True, False, True]
+    assert ours.to_array().tolist() == theirs.to_array().tolist()
+    ours.dump((1,), [7, 8])  # written in pipefunc's layout, so pipefunc reads it too
+    again = PFZarr(tmp_path, (3,), (2,), (True, False))
+    assert again.to_array().tolist() == [["a", {"b": 1}], [7, 8], [1.5, None]]
