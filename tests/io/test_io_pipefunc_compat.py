@@ -147,3 +147,15 @@ def test_failed_pipefunc_run(tmp_path: Path) -> None:
     errors = pio.load_errors(run_folder=tmp_path)
     assert [(e.index, e.function, e.kwargs) for e in errors] == [((2,), "f", {"x": 3})]
     assert errors[0].exception == "ValueError: three"
+
+
+def test_status_of_a_pipefunc_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pipemap.io.cli import main
+
+    pipeline, inputs = _example()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pipeline.map(inputs, run_folder=tmp_path, parallel=False, show_progress=False)
+    assert main(["status", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "written by : pipefunc 0.93.2 (run folder format v0)" in out and "status: complete" in out

@@ -148,6 +148,15 @@ class RunFolder:
         """The version of the engine that wrote the run."""
         return str(self.info.get("pipemap_version", self.info.get("pipefunc_version", "unknown")))
 
+    @property
+    def written_by(self) -> str:
+        """``"pipemap <version>"`` or, for folders written by pipefunc, ``"pipefunc <version>"``."""
+        if "pipemap_version" in self.info:
+            return f"pipemap {self.info['pipemap_version']}"
+        if "pipefunc_version" in self.info:
+            return f"pipefunc {self.info['pipefunc_version']}"
+        return "unknown engine"
+
     def is_mapped(self, name: str) -> bool:
         """Whether ``name`` is a mapped output (stored element by element)."""
         return name in self.record.mapped_outputs()

@@ -57,6 +57,7 @@ class RunStatus:
     run_folder: str
     started: str | None
     pipemap_version: str
+    written_by: str
     format_version: int
     error_handling: str
     outputs: list[OutputStatus] = field(default_factory=list)
@@ -106,6 +107,7 @@ def run_status(run_folder: str | Path) -> RunStatus:
         run_folder=str(view.folder),
         started=view.created_at,
         pipemap_version=view.pipemap_version,
+        written_by=view.written_by,
         format_version=view.version,
         error_handling=record.error_handling,
     )

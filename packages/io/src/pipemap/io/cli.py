@@ -91,7 +91,7 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     out.write(f"run folder : {status.run_folder}\n")
     out.write(f"started    : {status.started or 'unknown'}\n")
     out.write(
-        f"written by : pipemap {status.pipemap_version} (run folder format v{status.format_version}),"
+        f"written by : {status.written_by} (run folder format v{status.format_version}),"
         f" error_handling={status.error_handling}\n\n"
     )
     rows = [["OUTPUT", "KIND", "SHAPE", "STORAGE", "DONE", "FAILED", "MISSING", "NOTE"]]
