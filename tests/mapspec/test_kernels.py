@@ -394,3 +394,36 @@ def test_batch_buffer_errors() -> None:
         spec.fill_range(0, 2, (2,), None, None)
     with pytest.raises(ValueError, match="Invalid dimension 0 at position 1"):
         spec.fill_array(np.array([0]), (2, 0), None, None)
+
+
+@pytest.mark.parametrize(
+    "shape", [(), (7001,), (3, 2500), (4, 1, 3, 5, 7, 11), (2,) * 12, (2**33, 3)]
+)
+def test_batches_spanning_many_scratch_chunks(shape: tuple[int, ...]) -> None:
+    """Thousands of indices (several internal chunks), starting mid-grid, against numpy."""
+    nd = len(shape)
+    size = math.prod(shape)
+    start = min(size - 1, 1234)
+    stop = min(size, start + 6000)
+    if nd:
+        expected = np.stack(np.unravel_index(np.arange(start, stop), shape), axis=1)
+    else:
+        expected = np.zeros((stop - start, 0), np.int64)
+    axis_maps = (tuple(range(nd)), (-1, *reversed(range(nd))), (-1,))
+    compiled = CompiledSpec("chunks", ("a", "b", "c"), axis_maps, nd)
+    keys = np.empty((stop - start, nd), np.int64)
+    selectors = [np.empty((stop - start, len(m)), np.int64) for m in axis_maps]
+    compiled.fill_range(start, stop, shape, keys, selectors)
+    assert np.array_equal(keys, expected)
+    assert np.array_equal(selectors[0], expected)
+    assert np.array_equal(selectors[1][:, 1:], expected[:, ::-1])
+    assert (selectors[1][:, 0] == -1).all() and (selectors[2] == -1).all()
+
+    perm = np.random.default_rng(2).permutation(stop - start)
+    linear = np.arange(start, stop, dtype=np.int64)[perm]
+    keys2 = np.empty_like(keys)
+    selectors2 = [np.empty_like(s) for s in selectors]
+    compiled.fill_array(linear, shape, keys2, selectors2)
+    assert np.array_equal(keys2, expected[perm])
+    for got, want in zip(selectors2, selectors, strict=True):
+        assert np.array_equal(got, want[perm])
