@@ -148,3 +148,47 @@ def test_run_map_inside_running_loop() -> None:
         return run_map(Pipeline([double]), {"x": [1, 2]}, storage="dict")
 
     assert asyncio.run(main())["y"].output.tolist() == [2, 4]
+
+
+def test_pipefunc_pipeline_is_converted() -> None:
+    pipefunc_mod = pytest.importorskip("pipefunc")
+
+    @pipefunc_mod.pipefunc(output_name="y", mapspec="x[i] -> y[i]")
+    def triple(x):
+        return 3 * x
+
+    r = run_map(pipefunc_mod.Pipeline([triple]), {"x": [1, 2]}, parallel=False)
+    assert r["y"].output.tolist() == [3, 6]
+
+
+def test_no_mapspecs_runs_inline_even_when_parallel() -> None:
+    import os
+
+    @pipefunc("b")
+    def first(a):
+        return os.getpid()
+
+    @pipefunc("c")
+    def second(b):
+        return (b, os.getpid())
+
+    r = run_map(Pipeline([first, second]), {"a": 1})
+    assert r["c"].output == (os.getpid(), os.getpid())
+
+
+def test_storage_dict_with_tuple_key_roundtrip(tmp_path) -> None:
+    from pipemap.runner import RunInfo
+
+    @pipefunc(("y1", "y2"), mapspec="x[i] -> y1[i], y2[i]")
+    def split(x):
+        return x, -x
+
+    @pipefunc("z", mapspec="y1[i] -> z[i]")
+    def ident(y1):
+        return y1
+
+    storage = {("y1", "y2"): "file_array", "": "shared_memory_dict"}
+    r = run_map(Pipeline([split, ident]), {"x": [1, 2]}, run_folder=tmp_path, storage=storage, parallel=False)
+    assert type(r["y1"].store).__name__ == "FileArray"
+    assert type(r["z"].store).__name__ == "SharedMemoryDictArray"
+    assert RunInfo.load(tmp_path).storage == storage

@@ -257,10 +257,14 @@ def prepare_run(
 
 
 def _as_pipemap_pipeline(pipeline: Any) -> Any:
-    """Accept a pipemap Pipeline (a pipefunc one is refused with a clear message)."""
+    """Accept a pipemap Pipeline; a pipefunc Pipeline is converted (DESIGN section 4)."""
     from ._pipeline import Pipeline
 
     if isinstance(pipeline, Pipeline):
         return pipeline
+    if (type(pipeline).__module__ or "").startswith("pipefunc"):
+        from ._from_pipefunc import from_pipefunc
+
+        return from_pipefunc(pipeline)
     msg = f"`pipeline` must be a `pipemap.runner.Pipeline`, got {type(pipeline).__module__}.{type(pipeline).__name__}."
     raise TypeError(msg)
