@@ -30,6 +30,7 @@ the folder describes itself in ``run_info.json``.
 from __future__ import annotations
 
 from pipemap.io._dataframe import dataframe_from_data, load_dataframe
+from pipemap.io._example import example_run_folder
 from pipemap.io._folder import OutputNotFoundError, RunFolderError
 from pipemap.io._load import CorruptOutputError, ElementError, load_all_outputs, load_errors, load_outputs
 from pipemap.io._results import dataframe_from_results, xarray_dataset_from_results, xarray_dataset_to_dataframe
@@ -43,6 +44,7 @@ __all__ = [
     "RunFolderError",
     "dataframe_from_data",
     "dataframe_from_results",
+    "example_run_folder",
     "load_all_outputs",
     "load_dataframe",
     "load_errors",

@@ -189,8 +189,9 @@ def load_dataframe(
     One row per element of the grid of all dims; a column per coordinate source and per output.
     Missing and failed elements are NaN (pandas) / null (polars).
 
-    >>> import pipemap.io as pio  # doctest: +SKIP
-    >>> pio.load_dataframe(run_folder="my_run", backend="polars")  # doctest: +SKIP
+    >>> import pipemap.io as pio
+    >>> pio.load_dataframe("s", run_folder=pio.example_run_folder(), backend="polars").to_dict(as_series=False)
+    {'w': [10, 20], 's': [42, 72]}
     """
     if backend not in ("pandas", "polars"):
         msg = f"Unknown backend {backend!r}. Expected 'pandas' or 'polars'."

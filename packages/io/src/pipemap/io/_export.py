@@ -7,8 +7,10 @@ Columns of nested objects are written to Parquet as native nested types when pol
 them, else (and always for CSV) as their ``repr`` text; variables of Python objects cannot go to
 netCDF or zarr, and the error names them.
 
->>> import tempfile, pathlib  # doctest: +SKIP
->>> export_run("my_run", "parquet", pathlib.Path(tempfile.mkdtemp()) / "out.parquet")  # doctest: +SKIP
+>>> import tempfile, pathlib
+>>> from pipemap.io import example_run_folder
+>>> export_run(example_run_folder(), "parquet", pathlib.Path(tempfile.mkdtemp()) / "out.parquet").name
+'out.parquet'
 """
 
 from __future__ import annotations

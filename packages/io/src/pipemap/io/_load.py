@@ -4,8 +4,10 @@ Mapped outputs come back as object ``numpy.ma.MaskedArray`` of their full shape 
 splatted). **Missing and failed elements are masked** (pipefunc stores the failure records in the
 array instead; use :func:`load_errors` to get them). A failed single output loads as ``None``.
 
->>> import pipemap.io as pio  # doctest: +SKIP
->>> y = pio.load_outputs("y", run_folder="my_run")  # doctest: +SKIP
+>>> import pipemap.io as pio
+>>> folder = pio.example_run_folder(missing=[1])
+>>> pio.load_outputs("y", run_folder=folder).tolist()
+[2, None, 6]
 """
 
 from __future__ import annotations
@@ -90,8 +92,10 @@ def load_outputs(*output_names: str, run_folder: str | Path) -> Any:
     One name gives its value, several a list, none ``[]``. Mapped outputs are object masked arrays
     (missing and failed elements masked), single outputs their value (``None`` if absent or failed).
 
-    >>> import pipemap.io as pio  # doctest: +SKIP
-    >>> y, s = pio.load_outputs("y", "s", run_folder="my_run")  # doctest: +SKIP
+    >>> import pipemap.io as pio
+    >>> y, t = pio.load_outputs("y", "t", run_folder=pio.example_run_folder())
+    >>> y.tolist(), t
+    ([2, 4, 6], 114)
     """
     view = RunFolder.open(run_folder)
     view.check_names(output_names)
@@ -102,8 +106,9 @@ def load_outputs(*output_names: str, run_folder: str | Path) -> Any:
 def load_all_outputs(run_folder: str | Path) -> dict[str, Any]:
     """Load every output of a run: ``{name: value}`` over the sorted output names.
 
-    >>> import pipemap.io as pio  # doctest: +SKIP
-    >>> pio.load_all_outputs("my_run").keys()  # doctest: +SKIP
+    >>> import pipemap.io as pio
+    >>> list(pio.load_all_outputs(pio.example_run_folder()))
+    ['s', 't', 'y', 'z']
     """
     view = RunFolder.open(run_folder)
     return {name: _load(view, name) for name in view.output_names}
@@ -165,8 +170,9 @@ def _element_error(name: str, index: tuple[int, ...] | None, record: Any) -> Ele
 def load_errors(*output_names: str, run_folder: str | Path) -> list[ElementError]:
     """The failed elements of a run (default: of every output), in output and index order.
 
-    >>> import pipemap.io as pio  # doctest: +SKIP
-    >>> for err in pio.load_errors(run_folder="my_run"): print(err.describe())  # doctest: +SKIP
+    >>> import pipemap.io as pio
+    >>> pio.load_errors(run_folder=pio.example_run_folder())  # a run without failures
+    []
     """
     view = RunFolder.open(run_folder)
     view.check_names(output_names)

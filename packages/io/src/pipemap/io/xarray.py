@@ -114,8 +114,10 @@ def load_xarray_dataset(
 
     Failed and missing elements are NaN. See :func:`xarray_dataset_from_data` for the layout.
 
-    >>> import pipemap.io as pio  # doctest: +SKIP
-    >>> pio.load_xarray_dataset("z", run_folder="my_run")  # doctest: +SKIP
+    >>> import pipemap.io as pio
+    >>> ds = pio.load_xarray_dataset("z", run_folder=pio.example_run_folder())
+    >>> ds["z"].dims, list(ds.coords)
+    (('i', 'j'), ['x', 'w'])
     """
     from ._load import model_from_run_folder
 
