@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pipemap.mapspec import validate_consistent_axes
+from pipemap.storage import RunFolderLock
 
 from ._events import EventBus, HeadlessTracker
 from ._executors import normalize_executors
@@ -41,6 +42,7 @@ class Prepared:
     return_results: bool
     error_handling: str
     persist_memory: bool
+    lock: Any = None  # the run folder's RunFolderLock, released when the run ends
 
 
 def inputs_to_dict(inputs: Any, pipeline: Any) -> dict[str, Any]:
@@ -217,43 +219,52 @@ def prepare_run(
         chunksizes = expand_names(pipeline, chunksizes, "Chunksize")
     if isinstance(storage, dict):
         storage = expand_names(pipeline, storage, "Storage")
-    run_info = RunInfo.create(
-        run_folder,
-        pipeline,
-        inputs,
-        internal_shapes,
-        executor=executors,
-        storage=storage,
-        error_handling=error_handling,
-        cleanup=cleanup,
-        resume=resume,
-        resume_validation=resume_validation,
-    )
-    outputs = ResultDict(_inputs_=inputs, _pipeline_=pipeline)
-    store = run_info.init_store()
-    events, tracker = make_listeners(show_progress, callbacks)
-    if executors is None and _cannot_be_parallelized(pipeline):
-        parallel = False
-    if executors is not None:
-        for f in pipeline.functions:  # every function must find an executor before work starts
-            from ._executors import executor_for
+    lock = RunFolderLock(run_folder).acquire() if run_folder is not None else None
+    try:
+        run_info = RunInfo.create(
+            run_folder,
+            pipeline,
+            inputs,
+            internal_shapes,
+            executor=executors,
+            storage=storage,
+            error_handling=error_handling,
+            cleanup=cleanup,
+            resume=resume,
+            resume_validation=resume_validation,
+        )
+        if lock is not None:
+            lock.restore()  # a fresh run (resume=False) wiped the folder, lock included
+        outputs = ResultDict(_inputs_=inputs, _pipeline_=pipeline)
+        store = run_info.init_store()
+        events, tracker = make_listeners(show_progress, callbacks)
+        if executors is None and _cannot_be_parallelized(pipeline):
+            parallel = False
+        if executors is not None:
+            for f in pipeline.functions:  # every function must find an executor before work starts
+                from ._executors import executor_for
 
-            executor_for(executors, f.output_name)
-    return Prepared(
-        pipeline=pipeline,
-        run_info=run_info,
-        store=store,
-        outputs=outputs,
-        parallel=parallel,
-        executor=executors,
-        chunksizes=chunksizes,
-        events=events,
-        tracker=tracker,
-        fixed_indices=fixed_indices,
-        return_results=return_results,
-        error_handling=error_handling,
-        persist_memory=persist_memory,
-    )
+                executor_for(executors, f.output_name)
+        return Prepared(
+            pipeline=pipeline,
+            run_info=run_info,
+            store=store,
+            outputs=outputs,
+            parallel=parallel,
+            executor=executors,
+            chunksizes=chunksizes,
+            events=events,
+            tracker=tracker,
+            fixed_indices=fixed_indices,
+            return_results=return_results,
+            error_handling=error_handling,
+            persist_memory=persist_memory,
+            lock=lock,
+        )
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
 
 
 def _as_pipemap_pipeline(pipeline: Any) -> Any:
@@ -262,9 +273,12 @@ def _as_pipemap_pipeline(pipeline: Any) -> Any:
 
     if isinstance(pipeline, Pipeline):
         return pipeline
-    if (type(pipeline).__module__ or "").startswith("pipefunc"):
+    module = type(pipeline).__module__ or ""
+    if module.startswith("pipefunc"):
         from ._from_pipefunc import from_pipefunc
 
         return from_pipefunc(pipeline)
+    if module.startswith(("pipemap.", "runner.")) and hasattr(pipeline, "topological_generations"):
+        return pipeline
     msg = f"`pipeline` must be a `pipemap.runner.Pipeline`, got {type(pipeline).__module__}.{type(pipeline).__name__}."
     raise TypeError(msg)

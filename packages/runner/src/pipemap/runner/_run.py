@@ -112,7 +112,11 @@ def run_map(
         error_handling=error_handling,
         callbacks=callbacks,
     )
-    outputs = _drive(run_prepared(prep, scheduling_strategy=scheduling_strategy), may_suspend=prep.parallel)
+    try:
+        outputs = _drive(run_prepared(prep, scheduling_strategy=scheduling_strategy), may_suspend=prep.parallel)
+    finally:
+        if prep.lock is not None:
+            prep.lock.release()
     if not return_results:
         return ResultDict(_inputs_=prep.run_info.inputs, _pipeline_=prep.pipeline)
     return outputs
@@ -141,7 +145,7 @@ class AsyncMap:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def _coro(self) -> Coroutine[Any, Any, ResultDict]:
-        return run_prepared(self.prep, scheduling_strategy=self._strategy)
+        return _release_after(run_prepared(self.prep, scheduling_strategy=self._strategy), self.prep)
 
     def start(self) -> AsyncMap:
         """Schedule the run on the running event loop."""
@@ -202,6 +206,15 @@ class AsyncMap:
 
 async def _await(task: asyncio.Task) -> Any:
     return await task
+
+
+async def _release_after(coro: Coroutine[Any, Any, Any], prep: Prepared) -> Any:
+    """Await ``coro``, then release the run folder's lock (also on errors and cancellation)."""
+    try:
+        return await coro
+    finally:
+        if prep.lock is not None:
+            prep.lock.release()
 
 
 def run_map_async(

@@ -22,6 +22,7 @@ from ._atomic import MISSING, CorruptElementWarning
 from ._base import StorageBase
 from ._dict_array import DictArray
 from ._file_array import FileArray
+from ._lock import RunFolderLock, RunFolderLockedError
 from ._registry import (
     get_storage_class,
     register_storage,
@@ -64,6 +65,8 @@ __all__ = [
     "FileValue",
     "PropagatedErrorSnapshot",
     "RunFolderError",
+    "RunFolderLock",
+    "RunFolderLockedError",
     "RunRecord",
     "SharedMemoryDictArray",
     "StorageBase",

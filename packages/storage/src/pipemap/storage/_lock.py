@@ -251,6 +251,18 @@ class RunFolderLock:
         # runs at garbage collection or, at the latest, at interpreter exit
         self._finalizer = weakref.finalize(self, _release_path, self.path, self.token)
 
+    def restore(self) -> None:
+        """Re-create the lock file if something deleted it while held (e.g. a folder wipe)."""
+        if not self.held:
+            return
+        owner = _read_json(self.path)
+        if owner and owner.get("token") == self.token:
+            return
+        if owner is None and _create_exclusive(self.path, self._content()):
+            return
+        self.held = False
+        raise self._locked_error(owner or {})
+
     def release(self) -> None:
         """Remove the lock file if it is still ours (idempotent)."""
         if not self.held:
