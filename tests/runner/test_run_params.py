@@ -192,3 +192,9 @@ def test_storage_dict_with_tuple_key_roundtrip(tmp_path) -> None:
     assert type(r["y1"].store).__name__ == "FileArray"
     assert type(r["z"].store).__name__ == "SharedMemoryDictArray"
     assert RunInfo.load(tmp_path).storage == storage
+
+
+def test_profile_with_parallel_warns() -> None:
+    pf = PipeFunc(lambda x: x, "y", mapspec="x[i] -> y[i]", profile=True)
+    with pytest.warns(UserWarning, match="`profile=True` is not supported with `parallel=True`"):
+        run_map(Pipeline([pf]), {"x": [1]}, storage="dict")

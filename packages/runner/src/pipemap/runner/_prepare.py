@@ -240,6 +240,14 @@ def prepare_run(
         events, tracker = make_listeners(show_progress, callbacks)
         if executors is None and _cannot_be_parallelized(pipeline):
             parallel = False
+        if parallel and any(getattr(f, "profile", False) for f in pipeline.functions):
+            import warnings
+
+            warnings.warn(
+                "`profile=True` is not supported with `parallel=True` using process-based executors.",
+                UserWarning,
+                stacklevel=3,
+            )
         if executors is not None:
             for f in pipeline.functions:  # every function must find an executor before work starts
                 from ._executors import executor_for
