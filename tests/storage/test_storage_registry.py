@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import pipemap.storage as ps
 from pipemap.storage import (
     DictArray,
     FileArray,

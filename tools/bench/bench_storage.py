@@ -8,12 +8,8 @@ Per-element numbers = reported time / N (N is in each test's name).
 
 from __future__ import annotations
 
-import os
-import pickle
 import shutil
 import tempfile
-import warnings
-from pathlib import Path
 
 import cloudpickle
 import pytest
@@ -167,5 +163,3 @@ def test_zarr_file_array_read_2000(benchmark, fresh_dir) -> None:
     store.dump_many(range(N_FILES), _values(N_FILES))
     benchmark(store.to_array)
 
-
-_ = (os, pickle, warnings, Path)

@@ -21,7 +21,6 @@ zarr array API instead.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import multiprocessing
 import os
 import pickle
@@ -257,12 +256,13 @@ class ZarrFileArray(StorageBase):
         internal = self.resolved_internal_shape
         if not internal:
             return encode_vlen([encode(value)])
-        arr = value if isinstance(value, np.ndarray) else np.asarray(value, dtype=object)
-        if arr.ndim > len(internal) and arr.dtype != object:
-            cells = [arr[inner] for inner in np.ndindex(*internal)]
-        else:
-            cells = [arr[inner] for inner in np.ndindex(*internal)]
-        return encode_vlen([encode(c.item() if isinstance(c, np.ndarray) and c.shape == () and c.dtype == object else c) for c in cells])
+        cells = []
+        for inner in np.ndindex(*internal):
+            cell = value
+            for i in inner:
+                cell = cell[i]
+            cells.append(encode(cell))
+        return encode_vlen(cells)
 
     def _decode_element(self, data: bytes, where: str) -> Any:
         try:
@@ -511,5 +511,3 @@ class ZarrSharedMemoryArray(ZarrMemoryArray):
         """True: the store's dict lives in a manager process."""
         return True
 
-
-_ = itertools  # keep import for type checkers of older versions
