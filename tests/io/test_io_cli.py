@@ -208,3 +208,17 @@ def test_corrupt_single_output_and_input(tmp_path: Path, write_run: Callable[...
         load_xarray_dataset("y", run_folder=folder)
     assert main(["export", str(folder), "--to", "csv", str(tmp_path / "o.csv")]) in (1, 2)
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_run_info_edited_by_hand(example_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = example_run / "run_info.json"
+    info = json.loads(path.read_text())
+    del info["shapes"]["z"], info["resolved_shapes"]["z"]
+    info["storage"] = "no_such_storage"
+    path.write_text(json.dumps(info))
+    with pytest.raises(RunFolderError, match=r"Cannot open the storage of output `y`.*no_such_storage"):
+        load_outputs("y", run_folder=example_run)
+    assert load_outputs("t", run_folder=example_run) == 114  # single values need no storage
+    assert main(["status", str(example_run)]) == 2
+    err = capsys.readouterr().err
+    assert "Cannot open the storage" in err and "Traceback" not in err

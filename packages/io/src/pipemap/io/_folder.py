@@ -176,18 +176,27 @@ class RunFolder:
     def store(self, name: str) -> StorageBase:
         """The (cached) storage of mapped output ``name``."""
         if name not in self._stores:
-            storage_id = self.record.storage_id_for(name)
-            reader_id = _READERS.get(storage_id)
-            if reader_id is None:
-                self._stores[name] = open_store(self.record, name)
-            else:  # read the persisted copy directly: no manager process, no in-memory copy
-                full, mask = self.record.full_shape_and_mask(name)
-                external = tuple(s for s, m in zip(full, mask) if m)
-                internal = tuple(s for s, m in zip(full, mask) if not m)
-                cls = get_storage_class(reader_id)
-                folder = self.folder / "outputs" / name
-                self._stores[name] = cls(folder, external, internal or None, mask if internal else None)
+            try:
+                self._stores[name] = self._open_store(name)
+            except RunFolderError:
+                raise
+            except (KeyError, ValueError, TypeError, ImportError) as exc:
+                detail = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+                msg = f"Cannot open the storage of output `{name}` in `{self.folder}` ({type(exc).__name__}: {detail}); the run folder is damaged or needs a storage plugin that is not installed"
+                raise RunFolderError(msg) from None
         return self._stores[name]
+
+    def _open_store(self, name: str) -> StorageBase:
+        reader_id = _READERS.get(self.record.storage_id_for(name))
+        if reader_id is None:
+            return open_store(self.record, name)
+        # read the persisted copy directly: no manager process, no in-memory copy
+        full, mask = self.record.full_shape_and_mask(name)
+        external = tuple(s for s, m in zip(full, mask) if m)
+        internal = tuple(s for s, m in zip(full, mask) if not m)
+        cls = get_storage_class(reader_id)
+        folder = self.folder / "outputs" / name
+        return cls(folder, external, internal or None, mask if internal else None)
 
     def value_file(self, name: str) -> FileValue:
         """The file holding single output ``name``."""
