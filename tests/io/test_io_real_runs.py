@@ -83,7 +83,11 @@ def test_io_works_without_the_runner(tmp_path: Path) -> None:
         sys.meta_path.insert(0, BlockRunner())
         import pipemap.io as pio
         from pipemap.io.cli import main
+        heavy = [m for m in ("xarray", "pandas", "polars", "zarr") if m in sys.modules]
+        assert not heavy, f"importing pipemap.io pulled in {{heavy}}"
         folder = {str(folder)!r}
+        assert main(["status", folder]) == 0
+        assert "xarray" not in sys.modules and "pandas" not in sys.modules  # status stays light
         assert pio.load_outputs("t", run_folder=folder) == 114
         assert pio.load_all_outputs(folder)["z"].tolist() == [[12, 22], [14, 24], [16, 26]]
         assert pio.load_xarray_dataset(run_folder=folder)["z"].shape == (3, 2)
