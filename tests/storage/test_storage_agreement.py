@@ -90,3 +90,45 @@ def test_matches_dict_model(storage_id: str, scenario, chunk: int) -> None:
             store.persist()
             again = get_storage_class(storage_id)(folder, shape, **kwargs)
             assert again.get_many(range(size)) == expected
+
+
+def _axis_key(size: int):
+    ints = st.integers(-size, size - 1)
+    bounds = st.one_of(st.none(), st.integers(-size - 1, size + 1))
+    steps = st.one_of(st.none(), st.integers(1, 3), st.integers(-3, -1))
+    return st.one_of(ints, st.builds(slice, bounds, bounds, steps))
+
+
+FULL = (2, 2, 3)  # external (2, 3) with an internal axis of 2 in the middle
+MASK = (True, False, True)
+
+
+@pytest.mark.parametrize("storage_id", ["file_array", "dict", "chunked", "zarr_file_array"])
+@settings(max_examples=25, deadline=None)
+@given(key=st.tuples(*(_axis_key(n) for n in FULL)))
+def test_indexing_matches_numpy(storage_id: str, key) -> None:
+    """``store[key]`` equals numpy indexing of the splatted reference, missing cells included."""
+    with tempfile.TemporaryDirectory() as folder:
+        store = get_storage_class(storage_id)(folder, (2, 3), (2,), MASK)
+        reference = np.empty(FULL, dtype=object)
+        missing = np.ones(FULL, dtype=bool)
+        for i, j in [(0, 0), (0, 2), (1, 1)]:
+            value = [f"{i}{j}a", f"{i}{j}b"]
+            store.dump((i, j), value)
+            reference[i, :, j] = value
+            missing[i, :, j] = False
+        got = store[key]
+        want, want_missing = reference[key], missing[key]
+        if np.ndim(want) == 0:
+            if want_missing:
+                assert got is np.ma.masked or got is None
+            else:
+                assert got == want
+            return
+        got_values = np.asarray(got, dtype=object)
+        assert got_values.shape == want.shape
+        for idx in np.ndindex(*want.shape):
+            if want_missing[idx]:
+                assert got_values[idx] is np.ma.masked or got_values[idx] is None
+            else:
+                assert got_values[idx] == want[idx]
