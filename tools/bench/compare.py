@@ -158,7 +158,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
             r["name"], str(r["n"]), pf_cell, pm_cell,
             f"{r['ratio']:.1f}x" if r["ratio"] else "-",
             _fmt_time(r["floor_s"], r["floor_us"]),
-            f"{r['pm_over_floor']:.1f}" if r["pm_over_floor"] else "-",
+            f"{r['pm_over_floor']:.2g}" if r["pm_over_floor"] else "-",
             r["target"] or "-", met,
         ])
     widths = [max(len(h), *(len(line[k]) for line in lines)) if lines else len(h) for k, h in enumerate(header)]
@@ -187,6 +187,7 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "python": platform.python_version(),
         "pipefunc": pipefunc.__version__,
+        "load_average_1min": round(os.getloadavg()[0], 2),
     }
 
 
@@ -203,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown groups {sorted(unknown)}; choose from {', '.join(WORKLOADS)}, memory")
     info = machine()
     print(f"pipefunc {info['pipefunc']} vs pipemap | {info['date_utc']} UTC | {info['cpus']} cpus | "
-          f"{info['platform']} | Python {info['python']} | repeats={args.repeats}{' quick' if args.quick else ''}")
+          f"{info['platform']} | Python {info['python']} | load {info['load_average_1min']} | "
+          f"repeats={args.repeats}{' quick' if args.quick else ''}")
     root = Path(tempfile.mkdtemp(prefix="pipemap-compare-"))
     ctx = Ctx(args.quick, root)
     rows: list[dict[str, Any]] = []
@@ -222,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
                     rows.append(run_workload(wl, args.repeats))
                     print(f"  done: {wl.name}", file=sys.stderr, flush=True)
         print(format_table(rows))
+        print(f"load average at the end: {os.getloadavg()[0]:.2f} (a busy machine inflates parallel rows most)")
         mem = None
         if "memory" in groups:
             n_mem = ctx.size(100_000, 20_000)
