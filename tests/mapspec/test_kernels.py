@@ -130,6 +130,13 @@ def test_pickle_roundtrip() -> None:
     assert repr(spec).startswith("CompiledSpec('x[i, j]")
 
 
+def test_immutable_after_construction() -> None:
+    spec = seed_spec()
+    with pytest.raises(TypeError, match="immutable"):
+        spec.__init__("other", ("x",), ((0,),), 1)
+    assert spec.input_keys((5, 2, 3), 23) == {"x": (3, 1), "y": (1, slice(None), 2)}
+
+
 def test_introspection() -> None:
     spec = seed_spec()
     assert spec.n_external == 3

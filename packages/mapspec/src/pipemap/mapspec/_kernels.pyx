@@ -28,416 +28,36 @@ input can crash the process. :mod:`pipemap.mapspec.index_plan` is the friendly P
 """
 
 cimport cython
-from cpython.buffer cimport (
-    PyBUF_C_CONTIGUOUS,
-    PyBUF_FORMAT,
-    PyBUF_WRITABLE,
-    PyBuffer_Release,
-    PyObject_GetBuffer,
-)
+from cpython.buffer cimport PyBuffer_Release
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.object cimport PyObject
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_New
-from libc.stdint cimport INT64_MAX, int64_t, uint32_t, uint64_t
+from libc.stdint cimport int64_t
 
-from operator import index as _as_index
-
-cdef extern from "Python.h":
-    bint PyLong_CheckExact(object o)
-    bint PyBool_Check(object o)
-    bint PyTuple_CheckExact(object o)
-    long long PyLong_AsLongLongAndOverflow(object o, int* overflow) except? -1
-    # Raw forms without Cython's reference counting, for building keys by hand.
-    PyObject* _PyLong_FromLongLong "PyLong_FromLongLong"(long long v)
-    void _PyTuple_SET_ITEM "PyTuple_SET_ITEM"(PyObject* t, Py_ssize_t i, PyObject* o)
-    void _Py_INCREF "Py_INCREF"(PyObject* o)
-    void _Py_DECREF "Py_DECREF"(PyObject* o)
-
-cdef enum:
-    MAX_AXES = 64  # same limit as numpy's maximum number of dimensions
-    SCRATCH = 4096  # int64 cells of the kernels' scratch block (32 KiB, stays in L1/L2)
+from pipemap.mapspec._kernel_checks cimport (
+    PyLong_CheckExact,
+    _acquire_int64,
+    _check_out,
+    _check_range,
+    _prepare_axis_map,
+    _Py_DECREF,
+    _Py_INCREF,
+    _PyLong_FromLongLong,
+    _PyTuple_SET_ITEM,
+    _raise_bad_linear,
+    _read_linear,
+    _read_shape,
+    _read_shape_buffer,
+    _where,
+)
+from pipemap.mapspec._kernel_cores cimport (
+    MAX_AXES,
+    _fill_array_core,
+    _fill_range_core,
+    _unravel_one,
+)
 
 cdef object _SLICE_ALL = slice(None)
-
-
-# --------------------------------------------------------------------------------------
-# Validation helpers (Python level, O(rank))
-# --------------------------------------------------------------------------------------
-
-cdef inline str _where(str spec_text):
-    return f" (mapspec `{spec_text}`)" if spec_text else ""
-
-
-cdef int _read_dim(object d, object shape, Py_ssize_t k, str spec_text, int64_t* out) except -1:
-    """Convert one dimension of ``shape`` to a positive C integer, else ValueError."""
-    cdef int64_t v = 0
-    cdef int overflow = 0
-    cdef bint ok = False
-    if PyLong_CheckExact(d):
-        v = PyLong_AsLongLongAndOverflow(d, &overflow)
-        ok = overflow == 0 and v > 0
-    elif not PyBool_Check(d):
-        try:
-            d_int = _as_index(d)
-        except TypeError:
-            d_int = None
-        if d_int is not None and 0 < d_int <= INT64_MAX:
-            v = d_int
-            ok = True
-    if not ok:
-        raise ValueError(
-            f"Invalid dimension {d!r} at position {k} of shape {shape}{_where(spec_text)}: "
-            "every dimension must be a positive int"
-        )
-    out[0] = v
-    return 0
-
-
-cdef int64_t _read_shape(
-    object shape, Py_ssize_t n_expected, str spec_text, int64_t* dims
-) except -1:
-    """Validate ``shape`` (a sequence of ``n_expected`` positive ints) into ``dims``.
-
-    Returns the number of elements (the product), raising ValueError on overflow.
-    """
-    cdef tuple t
-    cdef Py_ssize_t k, n
-    cdef int64_t size = 1
-    if PyTuple_CheckExact(shape):
-        t = <tuple>shape
-    else:
-        try:
-            t = tuple(shape)
-        except TypeError:
-            raise ValueError(
-                f"Expected a shape of length {n_expected}, got {shape!r}{_where(spec_text)}"
-            ) from None
-    n = len(t)
-    if n != n_expected:
-        raise ValueError(f"Expected a shape of length {n_expected}, got {shape}{_where(spec_text)}")
-    for k in range(n):
-        _read_dim(<object>PyTuple_GET_ITEM(t, k), shape, k, spec_text, &dims[k])
-        if size > INT64_MAX // dims[k]:
-            raise ValueError(
-                f"Shape {shape}{_where(spec_text)} has more than 2**63 - 1 elements"
-            )
-        size *= dims[k]
-    return size
-
-
-cdef int64_t _read_shape_buffer(
-    const int64_t[::1] shape, Py_ssize_t n_expected, str spec_text, int64_t* dims
-) except -1:
-    """Like _read_shape for an int64 buffer (the batched kernels' form)."""
-    cdef Py_ssize_t k
-    cdef int64_t size = 1
-    if shape.shape[0] != n_expected:
-        raise ValueError(
-            f"Expected a shape of length {n_expected}, got {tuple(shape)}{_where(spec_text)}"
-        )
-    for k in range(n_expected):
-        if shape[k] <= 0:
-            raise ValueError(
-                f"Invalid dimension {shape[k]} at position {k} of shape {tuple(shape)}"
-                f"{_where(spec_text)}: every dimension must be a positive int"
-            )
-        if size > INT64_MAX // shape[k]:
-            raise ValueError(f"Shape {tuple(shape)}{_where(spec_text)} has more than 2**63 - 1 elements")
-        dims[k] = shape[k]
-        size *= shape[k]
-    return size
-
-
-cdef int64_t _read_linear(object linear_index, object shape, int64_t size, str spec_text) except -1:
-    """Validate one linear index: an int with 0 <= n < size."""
-    cdef object n
-    cdef int64_t v
-    cdef int overflow = 0
-    if PyLong_CheckExact(linear_index):
-        v = PyLong_AsLongLongAndOverflow(linear_index, &overflow)
-        if overflow == 0 and 0 <= v < size:
-            return v
-        n = linear_index
-    elif PyBool_Check(linear_index):
-        raise TypeError(f"Linear index must be an int, got {linear_index!r}{_where(spec_text)}")
-    else:
-        try:
-            n = _as_index(linear_index)
-        except TypeError:
-            raise TypeError(
-                f"Linear index must be an int, got {linear_index!r}{_where(spec_text)}"
-            ) from None
-    if not (0 <= n < size):
-        raise IndexError(
-            f"Linear index {linear_index} is out of range for shape {shape} "
-            f"of size {size}{_where(spec_text)}"
-        )
-    return <int64_t>n
-
-
-cdef int _check_range(int64_t start, int64_t stop, int64_t size, str spec_text) except -1:
-    if start < 0 or stop < start or stop > size:
-        raise IndexError(
-            f"Linear index range [{start}, {stop}) is out of range for size {size}"
-            f"{_where(spec_text)}"
-        )
-    return 0
-
-
-cdef int _check_out(
-    Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t n, Py_ssize_t width, str what, str spec_text
-) except -1:
-    if rows != n or cols != width:
-        raise ValueError(
-            f"Output buffer `{what}` has shape ({rows}, {cols}), expected ({n}, {width})"
-            f"{_where(spec_text)}"
-        )
-    return 0
-
-
-cdef int _acquire_int64(
-    object obj,
-    Py_buffer* view,
-    bint writable,
-    int ndim,
-    Py_ssize_t rows,
-    Py_ssize_t cols,
-    str what,
-    Py_ssize_t item,
-    str spec_text,
-) except -1:
-    """Get a C-contiguous int64 buffer of ``ndim`` dims and shape (rows[, cols]), else ValueError.
-
-    ``rows < 0`` accepts any length. On error nothing stays acquired.
-    """
-    cdef int flags = PyBUF_FORMAT | PyBUF_C_CONTIGUOUS | (PyBUF_WRITABLE if writable else 0)
-    cdef bytes fmt
-    cdef bint ok
-    cdef str name = what if item < 0 else f"{what}[{item}]"
-    try:
-        PyObject_GetBuffer(obj, view, flags)
-    except (BufferError, TypeError, ValueError) as exc:
-        raise ValueError(
-            f"`{name}` must be a{' writable' if writable else ''} C-contiguous int64 buffer, "
-            f"got {type(obj).__name__} ({exc}){_where(spec_text)}"
-        ) from None
-    fmt = view.format if view.format != NULL else b"B"
-    if fmt[:1] in (b"@", b"="):
-        fmt = fmt[1:]
-    ok = view.itemsize == 8 and (fmt == b"q" or (fmt == b"l" and sizeof(long) == 8))
-    ok = ok and view.ndim == ndim
-    if ok and rows >= 0:
-        ok = view.shape[0] == rows and (ndim == 1 or view.shape[1] == cols)
-    if not ok:
-        got = tuple(view.shape[k] for k in range(view.ndim))
-        PyBuffer_Release(view)
-        want = f"({rows}, {cols})" if ndim == 2 else ("(n,)" if rows < 0 else f"({rows},)")
-        raise ValueError(
-            f"`{name}` must be an int64 buffer of shape {want}, got format "
-            f"{fmt.decode(errors='replace')!r} and shape {got}{_where(spec_text)}"
-        )
-    return 0
-
-
-# --------------------------------------------------------------------------------------
-# nogil cores (inputs validated by the callers above)
-# --------------------------------------------------------------------------------------
-
-@cython.cdivision(True)
-@cython.boundscheck(False)
-@cython.wraparound(False)
-cdef inline void _unravel_one(
-    int64_t n, const int64_t* dims, Py_ssize_t nd, int64_t* idx
-) noexcept nogil:
-    """C-order multi-index of ``n`` (0 <= n < prod(dims)); one division per axis but the first."""
-    cdef Py_ssize_t k
-    cdef uint64_t r = <uint64_t>n, q, d
-    for k in range(nd - 1, 0, -1):
-        d = <uint64_t>dims[k]
-        q = r // d
-        idx[k] = <int64_t>(r - q * d)
-        r = q
-    if nd > 0:
-        idx[0] = <int64_t>r
-
-
-@cython.cdivision(True)
-@cython.boundscheck(False)
-@cython.wraparound(False)
-cdef inline void _unravel_one32(
-    uint32_t n, const uint32_t* dims, Py_ssize_t nd, int64_t* idx
-) noexcept nogil:
-    """As _unravel_one when the size fits in 32 bits (32-bit division is much cheaper)."""
-    cdef Py_ssize_t k
-    cdef uint32_t r = n, q, d
-    for k in range(nd - 1, 0, -1):
-        d = dims[k]
-        q = r // d
-        idx[k] = <int64_t>(r - q * d)
-        r = q
-    if nd > 0:
-        idx[0] = <int64_t>r
-
-
-@cython.boundscheck(False)
-@cython.wraparound(False)
-cdef inline void _scatter(
-    Py_ssize_t c0,
-    Py_ssize_t cn,
-    const int64_t* tmp,
-    Py_ssize_t rows,
-    Py_ssize_t nd,
-    int64_t* keys,
-    const int64_t* src,
-    const Py_ssize_t* offsets,
-    Py_ssize_t n_inputs,
-    int64_t** sels,
-) noexcept nogil:
-    """Copy rows ``c0 .. c0 + cn`` from the column-major scratch block to keys and selectors.
-
-    Column ``a`` of the scratch (``tmp + a * rows``) holds the index along external axis ``a``;
-    column ``nd`` is all -1. ``src`` holds the axis maps with -1 replaced by ``nd``, so a ``:``
-    slot copies the sentinel without a branch. ``sels[k]`` is the C-ordered ``(n, rank_k)``
-    buffer of input k. Column by column, so each inner loop is one contiguous-to-strided copy.
-    """
-    cdef Py_ssize_t k, j, m, r, off
-    cdef int64_t* out
-    cdef const int64_t* column
-    if keys != NULL:
-        out = keys + c0 * nd
-        for j in range(nd):
-            column = tmp + j * rows
-            for m in range(cn):
-                out[m * nd + j] = column[m]
-    if sels != NULL:
-        for k in range(n_inputs):
-            off = offsets[k]
-            r = offsets[k + 1] - off
-            out = sels[k] + c0 * r
-            for j in range(r):
-                column = tmp + src[off + j] * rows
-                for m in range(cn):
-                    out[m * r + j] = column[m]
-
-
-@cython.boundscheck(False)
-@cython.wraparound(False)
-@cython.cdivision(True)
-cdef inline Py_ssize_t _scratch_rows(Py_ssize_t nd, Py_ssize_t n, int64_t* tmp) noexcept nogil:
-    """Rows per chunk for ``nd`` axes; fills the sentinel column ``nd`` with -1 (``n`` rows at most)."""
-    cdef Py_ssize_t m, rows = SCRATCH // (nd + 1)
-    for m in range(min(rows, n)):
-        tmp[nd * rows + m] = -1
-    return rows
-
-
-@cython.boundscheck(False)
-@cython.wraparound(False)
-@cython.cdivision(True)
-cdef void _fill_range_core(
-    int64_t start,
-    Py_ssize_t n,
-    const int64_t* dims,
-    Py_ssize_t nd,
-    int64_t* keys,
-    const int64_t* src,
-    const Py_ssize_t* offsets,
-    Py_ssize_t n_inputs,
-    int64_t** sels,
-) noexcept nogil:
-    """Keys/selectors of ``start .. start + n`` (validated), without any division per element.
-
-    Along axis ``a`` the index stays constant for ``stride[a]`` consecutive linear indices,
-    then steps by one modulo ``dims[a]``; each scratch column follows that run pattern.
-    """
-    cdef int64_t tmp[SCRATCH]
-    cdef int64_t stride[MAX_AXES]
-    cdef int64_t value[MAX_AXES]
-    cdef int64_t left[MAX_AXES]
-    cdef int64_t v, count, step, d
-    cdef int64_t* column
-    cdef Py_ssize_t a, c0, cn, m, rows
-    if n <= 0:
-        return
-    rows = _scratch_rows(nd, n, tmp)
-    step = 1
-    for a in range(nd - 1, -1, -1):
-        stride[a] = step
-        value[a] = (start // step) % dims[a]
-        left[a] = step - start % step  # indices left before the next step along axis a
-        step *= dims[a]  # cannot overflow past prod(dims) <= INT64_MAX
-    c0 = 0
-    while c0 < n:
-        cn = min(rows, n - c0)
-        for a in range(nd):
-            column = tmp + a * rows
-            v = value[a]
-            count = left[a]
-            step = stride[a]
-            d = dims[a]
-            for m in range(cn):
-                column[m] = v
-                count -= 1
-                if count == 0:
-                    count = step
-                    v += 1
-                    if v == d:
-                        v = 0
-            value[a] = v
-            left[a] = count
-        _scatter(c0, cn, tmp, rows, nd, keys, src, offsets, n_inputs, sels)
-        c0 += cn
-
-
-@cython.boundscheck(False)
-@cython.wraparound(False)
-cdef Py_ssize_t _fill_array_core(
-    const int64_t* linear,
-    Py_ssize_t n,
-    const int64_t* dims,
-    Py_ssize_t nd,
-    int64_t size,
-    int64_t* keys,
-    const int64_t* src,
-    const Py_ssize_t* offsets,
-    Py_ssize_t n_inputs,
-    int64_t** sels,
-) noexcept nogil:
-    """As _fill_range_core for an array; returns -1, or the position of the first bad index."""
-    cdef int64_t tmp[SCRATCH]
-    cdef int64_t idx[MAX_AXES]
-    cdef uint32_t dims32[MAX_AXES]
-    cdef Py_ssize_t c0, cn, m, a, rows
-    cdef bint narrow = size <= <int64_t>0xFFFFFFFF
-    cdef int64_t v
-    if n <= 0:
-        return -1
-    rows = _scratch_rows(nd, n, tmp)
-    for a in range(nd):
-        dims32[a] = <uint32_t>dims[a] if narrow else 0
-    c0 = 0
-    while c0 < n:
-        cn = min(rows, n - c0)
-        for m in range(cn):
-            v = linear[c0 + m]
-            if v < 0 or v >= size:
-                return c0 + m
-            if narrow:  # 32-bit division is much cheaper
-                _unravel_one32(<uint32_t>v, dims32, nd, idx)
-            else:
-                _unravel_one(v, dims, nd, idx)
-            for a in range(nd):
-                tmp[a * rows + m] = idx[a]
-        _scatter(c0, cn, tmp, rows, nd, keys, src, offsets, n_inputs, sels)
-        c0 += cn
-    return -1
-
-
-cdef int _raise_bad_linear(object linear, Py_ssize_t pos, int64_t size, str spec_text) except -1:
-    raise IndexError(
-        f"Linear index {linear[pos]} (at position {pos}) is out of range for size {size}"
-        f"{_where(spec_text)}"
-    )
 
 
 # --------------------------------------------------------------------------------------
@@ -476,6 +96,8 @@ cdef class CompiledSpec:
     def __init__(self, str spec_text, tuple input_names, tuple axis_maps, int n_external):
         cdef Py_ssize_t k, j, pos, total = 0
         cdef tuple amap
+        if self.offsets != NULL:  # the nogil kernels read these arrays: never swap them
+            raise TypeError("CompiledSpec objects are immutable; create a new one")
         if not 0 <= n_external <= MAX_AXES:
             raise ValueError(
                 f"n_external must be in [0, {MAX_AXES}], got {n_external}{_where(spec_text)}"
@@ -507,9 +129,6 @@ cdef class CompiledSpec:
         self.n_inputs = len(input_names)
         self.total_rank = total
         self.slice_all = _SLICE_ALL
-        PyMem_Free(self.offsets)
-        PyMem_Free(self.maps)
-        PyMem_Free(self.src)
         self.offsets = <Py_ssize_t*>PyMem_Malloc((self.n_inputs + 1) * sizeof(Py_ssize_t))
         self.maps = <int64_t*>PyMem_Malloc((total + 1) * sizeof(int64_t))
         self.src = <int64_t*>PyMem_Malloc((total + 1) * sizeof(int64_t))
@@ -810,24 +429,6 @@ def unravel_array(
         bad = _fill_array_core(lp, n, dims, nd, size, kp, NULL, NULL, 0, NULL)
     if bad >= 0:
         _raise_bad_linear(linear, bad, size, "")
-
-
-cdef int _prepare_axis_map(
-    const int64_t[::1] axis_map, Py_ssize_t nd, int64_t* src, Py_ssize_t* offsets
-) except -1:
-    cdef Py_ssize_t j, r = axis_map.shape[0]
-    if r > MAX_AXES:
-        raise ValueError(f"At most {MAX_AXES} axes are supported, got an axis map of length {r}")
-    for j in range(r):
-        if not -1 <= axis_map[j] < nd:
-            raise ValueError(
-                f"Axis map {tuple(axis_map)} has entry {axis_map[j]}, expected -1 or a position "
-                f"in [0, {nd})"
-            )
-        src[j] = nd if axis_map[j] < 0 else axis_map[j]
-    offsets[0] = 0
-    offsets[1] = r
-    return 0
 
 
 def select_range(
