@@ -222,3 +222,13 @@ def test_run_info_edited_by_hand(example_run: Path, capsys: pytest.CaptureFixtur
     assert main(["status", str(example_run)]) == 2
     err = capsys.readouterr().err
     assert "Cannot open the storage" in err and "Traceback" not in err
+
+
+def test_export_array_cells_to_parquet(make_run: Callable[..., Path], tmp_path: Path) -> None:
+    folder = make_run(
+        ["x[i] -> y[i]"], {"x": [1, 2]}, {"y": ((2,), (True,), {0: np.arange(2.0), 1: np.arange(3.0)}), "m": np.eye(2)}
+    )
+    assert main(["export", str(folder), "--to", "parquet", str(tmp_path / "o.parquet")]) == 0
+    frame = pl.read_parquet(tmp_path / "o.parquet")
+    assert frame["y"].to_list() == [[0.0, 1.0], [0.0, 1.0, 2.0]]
+    assert frame["m"].to_list() == [[[1.0, 0.0], [0.0, 1.0]]] * 2

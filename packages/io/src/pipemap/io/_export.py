@@ -67,8 +67,15 @@ def _polars_frame(model: Model, *, text_only_primitives: bool) -> Any:
     frame = model_to_polars(model)
     casts = []
     for name, dtype in frame.schema.items():
-        nested = dtype == pl.Object or (text_only_primitives and dtype.is_nested())
-        if nested:
+        if dtype == pl.Object and not text_only_primitives:
+            # numpy arrays inside cells: try native nested lists first
+            values = [v.tolist() if isinstance(v, np.ndarray) else v for v in frame[name].to_list()]
+            try:
+                casts.append(pl.Series(name, values, strict=True))
+                continue
+            except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
+                pass
+        if dtype == pl.Object or (text_only_primitives and dtype.is_nested()):
             casts.append(pl.Series(name, [None if v is None else repr(v) for v in frame[name].to_list()], dtype=pl.String))
     return frame.with_columns(casts) if casts else frame
 
