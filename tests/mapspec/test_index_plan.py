@@ -223,3 +223,71 @@ def test_axis_not_external() -> None:
     with pytest.raises(ValueError, match="Axis 'q' of input 'x' is not an external axis") as info:
         axis_maps_for(spec)
     assert "x[i, q] -> y[i]" in str(info.value)
+
+
+def _dedupe_named(axes: list[str]) -> list[str]:
+    seen: set[str] = set()
+    kept = []
+    for axis in axes:
+        if axis == ":" or axis not in seen:
+            kept.append(axis)
+            seen.add(axis)
+    return kept
+
+
+@st.composite
+def mapspec_texts(draw: st.DrawFn) -> tuple[str, tuple[str, ...], tuple[tuple[int, ...], ...]]:
+    """A valid mapspec string, its external axes and the expected axis maps of its inputs."""
+    n_ext = draw(st.integers(1, 4))
+    external = [f"e{k}" for k in range(n_ext)]
+    internal = [f"n{k}" for k in range(draw(st.integers(0, 2)))]
+    output_axes = draw(st.permutations(external + internal))
+    ext_order = tuple(a for a in output_axes if a in external)  # external_indices order
+    slot = st.one_of(st.sampled_from(external), st.just(":"))
+    inputs = [draw(st.lists(slot, min_size=1, max_size=4)) for _ in range(draw(st.integers(1, 3)))]
+    for axis in external:  # every external axis must appear in some input
+        if not any(axis in axes for axes in inputs):
+            inputs[draw(st.integers(0, len(inputs) - 1))].append(axis)
+    inputs = [_dedupe_named(axes) for axes in inputs]  # a named axis once per array
+    text = ", ".join(f"x{k}[{', '.join(axes)}]" for k, axes in enumerate(inputs))
+    text += f" -> out[{', '.join(output_axes)}]"
+    maps = tuple(
+        tuple(-1 if a == ":" else ext_order.index(a) for a in axes) for axes in inputs
+    )
+    return text, ext_order, maps
+
+
+@settings(max_examples=150, deadline=None)
+@given(mapspec_texts(), st.data())
+def test_parsed_mapspecs_match_reference(case: tuple, data: st.DataObject) -> None:
+    text, ext_order, maps = case
+    spec = MapSpec.from_string(text)
+    assert spec.external_indices == ext_order
+    assert axis_maps_for(spec) == maps
+    nd = len(ext_order)
+    shape = tuple(data.draw(st.lists(st.integers(1, 5), min_size=nd, max_size=nd)))
+    size = math.prod(shape)
+    names = spec.input_names
+    n = data.draw(st.integers(0, size - 1))
+    assert spec.output_key(shape, n) == reference_output_key(shape, n)
+    assert spec.input_keys(shape, n) == reference_input_keys(maps, names, shape, n)
+    plan = IndexPlan(spec, shape)
+    keys, selectors = plan.keys_and_selectors(range(size))
+    assert keys.tolist() == [list(reference_output_key(shape, m)) for m in range(size)]
+    assert {k: v.tolist() for k, v in selectors.items()} == _expected_selectors(
+        maps, names, shape, list(range(size))
+    )
+
+
+def test_threads_share_a_plan() -> None:
+    """The kernels release the GIL; concurrent calls on one plan give identical results."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    plan = IndexPlan(MapSpec.from_string(SEED_TEXT), (40, 50, 60))
+    linear = np.random.default_rng(3).permutation(plan.size)
+    expected = plan.input_selectors(linear)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: plan.input_selectors(linear), range(8)))
+    for result in results:
+        for name, array in expected.items():
+            assert np.array_equal(result[name], array)
