@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from pipemap.storage import get_storage_class
 
 BACKENDS = ["file_array", "dict", "chunked", "zarr_file_array", "zarr_memory"]

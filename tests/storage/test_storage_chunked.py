@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-
 from pipemap.storage import ChunkedArray
 from pipemap.storage.testing import shared_process_pool
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from pipemap.storage import ChunkedArray, DictArray, FileArray, SharedMemoryDictArray
 from pipemap.storage.testing import StorageConformance
 
@@ -26,12 +28,11 @@ class TestChunkedArraySmallChunks(StorageConformance):
     """Tiny chunks and an aggressive merge threshold exercise multi-chunk batches and merging."""
 
     storage_class = ChunkedArray
-    extra_kwargs = {"chunk_size": 3, "max_packs": 2}
+    extra_kwargs: ClassVar[dict[str, Any]] = {"chunk_size": 3, "max_packs": 2}
 
 
 def test_from_data_on_every_disk_backend(tmp_path) -> None:
     import numpy as np
-
     from pipemap.storage import get_storage_class
 
     for storage_id in ("file_array", "chunked", "zarr_file_array", "dict"):

@@ -7,10 +7,10 @@ import pytest
 
 zarr = pytest.importorskip("zarr")
 
-import pipemap.storage as ps  # noqa: E402
-from pipemap.storage import get_storage_class  # noqa: E402
-from pipemap.storage._zarr import ZarrFileArray, ZarrMemoryArray, ZarrSharedMemoryArray  # noqa: E402
-from pipemap.storage.testing import StorageConformance  # noqa: E402
+import pipemap.storage as ps
+from pipemap.storage import get_storage_class
+from pipemap.storage._zarr import ZarrFileArray, ZarrMemoryArray, ZarrSharedMemoryArray
+from pipemap.storage.testing import StorageConformance
 
 
 class TestZarrFileArray(StorageConformance):

@@ -6,9 +6,8 @@ import doctest
 import importlib
 import pkgutil
 
-import pytest
-
 import pipemap.storage
+import pytest
 
 MODULES = sorted(
     name

@@ -6,7 +6,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from pipemap.storage._registry import StorageRegistry
 
 

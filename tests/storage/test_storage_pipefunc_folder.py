@@ -8,7 +8,7 @@ import pytest
 
 pipefunc = pytest.importorskip("pipefunc")
 
-from pipemap.storage import FileArray, FileValue, open_run_folder  # noqa: E402
+from pipemap.storage import FileArray, FileValue, open_run_folder
 
 
 def double(x: int) -> int:
@@ -45,7 +45,6 @@ def test_open_pipefunc_run_folder(tmp_path) -> None:
 def test_pipefunc_zarr_store_is_readable_and_writable(tmp_path) -> None:
     pytest.importorskip("zarr")
     from pipefunc.map import ZarrFileArray as PFZarr
-
     from pipemap.storage import ZarrFileArray
 
     theirs = PFZarr(tmp_path, (3,), (2,), (True, False))

@@ -13,8 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from pipemap.storage import ChunkedArray, CorruptElementWarning, FileArray, get_storage_class
+from pipemap.storage import (
+    ChunkedArray,
+    CorruptElementWarning,
+    FileArray,
+    get_storage_class,
+)
 
 SIZE = 400
 BACKENDS = ["file_array", "chunked", "zarr_file_array"]

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from pipemap.storage import (
     DictArray,
     DirectValue,
@@ -24,7 +23,7 @@ from pipemap.storage import (
 
 
 def make_record(folder: Path, storage="file_array", **overrides) -> RunRecord:
-    fields = dict(
+    fields = dict(  # noqa: C408
         inputs={"x": [1, 2, 3], "w": [10, 20]},
         defaults={"c": 5},
         all_output_names={"y", "z", "s"},

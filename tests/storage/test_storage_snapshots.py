@@ -10,7 +10,6 @@ import textwrap
 import cloudpickle
 import numpy as np
 import pytest
-
 from pipemap.storage import ErrorInfo, ErrorSnapshot, PropagatedErrorSnapshot
 
 

@@ -13,7 +13,6 @@ import tempfile
 
 import cloudpickle
 import pytest
-
 from pipemap.storage import ChunkedArray, FileArray, ZarrFileArray
 
 N_FILES = 2_000

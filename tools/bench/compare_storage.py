@@ -57,7 +57,6 @@ def main() -> None:
     import pipefunc
     from pipefunc.map import FileArray as PFFileArray
     from pipefunc.map import ZarrFileArray as PFZarrFileArray
-
     from pipemap.storage import ChunkedArray, FileArray, ZarrFileArray
 
     folders: list[str] = []

@@ -156,7 +156,7 @@ class StorageBase(abc.ABC):
         """Whether :meth:`persist` writes memory content to ``folder`` (False: no-op)."""
         return False
 
-    def persist(self) -> None:  # noqa: B027 - deliberately a no-op by default
+    def persist(self) -> None:
         """Save memory content to ``folder`` (no-op for on-disk backends)."""
 
     # ------------------------------------------------------------------ derived shapes

@@ -38,7 +38,14 @@ import numpy as np
 
 from ._atomic import MISSING, CorruptElementWarning, atomic_write_bytes, ensure_folder
 from ._base import StorageBase
-from ._packfile import PackError, decode_pack, encode_pack, encode_segment, merge_packs, read_indices
+from ._packfile import (
+    PackError,
+    decode_pack,
+    encode_pack,
+    encode_segment,
+    merge_packs,
+    read_indices,
+)
 from ._shapes import ShapeTuple
 
 __all__ = ["ChunkedArray"]

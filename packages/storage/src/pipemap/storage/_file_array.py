@@ -20,7 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from ._atomic import MISSING, atomic_write_many, ensure_folder, read_element_file, serialize
+from ._atomic import (
+    MISSING,
+    atomic_write_many,
+    ensure_folder,
+    read_element_file,
+    serialize,
+)
 from ._base import StorageBase
 from ._shapes import ShapeTuple
 

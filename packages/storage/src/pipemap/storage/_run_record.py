@@ -26,7 +26,8 @@ from typing import Any, ClassVar
 
 from ._atomic import atomic_write_bytes, deserialize, serialize
 from ._base import StorageBase
-from ._registry import get_storage_class, storage_id_for as _storage_id_for
+from ._registry import get_storage_class
+from ._registry import storage_id_for as _storage_id_for
 from ._values import FileValue
 
 __all__ = [
@@ -144,7 +145,7 @@ class RunRecord:
     storage: str | dict[str | tuple[str, ...], str]
     error_handling: str = "raise"
     pipemap_version: str = field(default_factory=_package_version)
-    created_at: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat())
+    created_at: str = field(default_factory=lambda: _dt.datetime.now(_dt.UTC).isoformat())
 
     version: ClassVar[int] = FORMAT_VERSION
 
