@@ -108,8 +108,11 @@ def compare_to_previous(
     inputs: dict[str, Any],
     defaults: dict[str, Any],
     resume_validation: ResumeValidation,
-) -> None:
-    """Refuse to resume ``old`` (a loaded run record) when the new run differs (SPEC 4.4 order)."""
+) -> bool:
+    """Refuse to resume ``old`` (a loaded run record) when the new run differs (SPEC 4.4 order).
+
+    Returns True when inputs and defaults were verified equal (their files need no rewrite).
+    """
     if error_handling != old.error_handling:
         msg = (
             f"`error_handling='{error_handling}'` does not match previous run "
@@ -130,10 +133,10 @@ def compare_to_previous(
         msg = f"Shapes do not match previous run, cannot use `resume=True`. Changed: {', '.join(diff)}."
         raise ValueError(msg)
     if resume_validation == "skip":
-        return
+        return False
     if not _check_dict("inputs", inputs, old.inputs, resume_validation):
-        return
-    _check_dict("defaults", defaults, old.defaults, resume_validation)
+        return False
+    return _check_dict("defaults", defaults, old.defaults, resume_validation)
 
 
 def _normalize_internal(shapes: dict | None) -> dict | None:

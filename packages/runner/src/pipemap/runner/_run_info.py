@@ -140,6 +140,7 @@ class RunInfo(RunRecord):
         """Choose storage and folder, clean or validate a previous run, compute shapes, write files."""
         resume = resolve_cleanup(cleanup, resume)
         storage, folder = resolve_storage_and_folder(run_folder, storage)
+        unchanged = False
         internal = merged_internal_shapes(internal_shapes, pipeline)
         check_input_ranks(pipeline, inputs)
         shapes, masks = map_shapes(pipeline, inputs, internal)
@@ -153,7 +154,7 @@ class RunInfo(RunRecord):
                 except Exception as e:  # noqa: BLE001
                     msg = f"Could not load previous run info: {e}, cannot use `resume=True`."
                     raise ValueError(msg) from None
-                compare_to_previous(
+                unchanged = compare_to_previous(
                     old,
                     error_handling=error_handling,
                     internal_shapes=internal,
@@ -177,7 +178,10 @@ class RunInfo(RunRecord):
             error_handling=error_handling,
         )
         if folder is not None:
-            info.dump()
+            if unchanged:  # resume with verified-equal inputs and defaults: their files stay
+                info.dump_record()
+            else:
+                info.dump()
         return info
 
     @property
