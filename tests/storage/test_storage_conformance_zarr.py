@@ -93,3 +93,24 @@ def test_foreign_codecs_use_the_zarr_api(tmp_path) -> None:
     assert again.done_mask().tolist() == [False, True]
     assert again.to_array().tolist() == [[None, None, None], [1, "two", 3.0]]
     assert again[1, 1] == "two"
+
+
+class JsonCodec:
+    """A custom object codec: JSON text instead of cloudpickle."""
+
+    def encode(self, value):
+        import json
+
+        return json.dumps(value).encode()
+
+    def decode(self, data):
+        import json
+
+        return json.loads(bytes(data))
+
+
+def test_custom_object_codec(tmp_path) -> None:
+    arr = ZarrFileArray(tmp_path, (2,), object_codec=JsonCodec())
+    arr.dump_many([0, 1], [{"a": [1, 2]}, "text"])
+    assert (tmp_path / "array" / "c" / "1").read_bytes().endswith(b'"text"')  # JSON, not a pickle
+    assert ZarrFileArray(tmp_path, (2,), object_codec=JsonCodec()).to_array().tolist() == [{"a": [1, 2]}, "text"]
