@@ -2,10 +2,10 @@
 
 Every workload runs ``--repeat`` times, interleaving pipefunc and pipemap; the table shows the
 minimum and median cost in ns per call (scalar rows) or per linear index (batched rows) and the
-ratio pipefunc / pipemap on medians (higher = pipemap faster). The issue-2 floors are checked at the end:
-scalar calls at least 10x faster; the batched plan of a 3-D spec over 10^6 linear indices at most
-30 ns per index (all inputs' selectors included) and at least 100x faster than pipefunc's
-``input_keys`` in a loop.
+ratio pipefunc / pipemap on medians (higher = pipemap faster). The issue-2 floors are checked at
+the end: scalar calls at least 10x faster; the batched plan of a 3-D spec over 10^6 linear
+indices at most 30 ns per index (all inputs' selectors included) and at least 100x faster than
+pipefunc's ``input_keys`` in a loop.
 
     uv run python tools/bench/compare_mapspec.py
     uv run python tools/bench/compare_mapspec.py --repeat 11 --json results.json
@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         "--clock",
         choices=("cpu", "wall"),
         default="cpu",
-        help="cpu: process CPU time (user + system; robust on a shared machine); wall: perf_counter",
+        help="cpu: process CPU time (user + system; robust on shared machines); wall: perf_counter",
     )
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = parser.parse_args(argv)

@@ -40,7 +40,9 @@ cdef inline str _where(str spec_text):
     return f" (mapspec `{spec_text}`)" if spec_text else ""
 
 
-cdef inline int _read_dim(object d, object shape, Py_ssize_t k, str spec_text, int64_t* out) except -1:
+cdef inline int _read_dim(
+    object d, object shape, Py_ssize_t k, str spec_text, int64_t* out
+) except -1:
     """Convert one dimension of ``shape`` to a positive C integer, else ValueError."""
     cdef int64_t v = 0
     cdef int overflow = 0
@@ -114,13 +116,17 @@ cdef inline int64_t _read_shape_buffer(
                 f"{_where(spec_text)}: every dimension must be a positive int"
             )
         if size > INT64_MAX // shape[k]:
-            raise ValueError(f"Shape {tuple(shape)}{_where(spec_text)} has more than 2**63 - 1 elements")
+            raise ValueError(
+                f"Shape {tuple(shape)}{_where(spec_text)} has more than 2**63 - 1 elements"
+            )
         dims[k] = shape[k]
         size *= shape[k]
     return size
 
 
-cdef inline int64_t _read_linear(object linear_index, object shape, int64_t size, str spec_text) except -1:
+cdef inline int64_t _read_linear(
+    object linear_index, object shape, int64_t size, str spec_text
+) except -1:
     """Validate one linear index: an int with 0 <= n < size."""
     cdef object n
     cdef int64_t v
@@ -215,7 +221,9 @@ cdef inline int _acquire_int64(
     return 0
 
 
-cdef inline int _raise_bad_linear(object linear, Py_ssize_t pos, int64_t size, str spec_text) except -1:
+cdef inline int _raise_bad_linear(
+    object linear, Py_ssize_t pos, int64_t size, str spec_text
+) except -1:
     raise IndexError(
         f"Linear index {linear[pos]} (at position {pos}) is out of range for size {size}"
         f"{_where(spec_text)}"

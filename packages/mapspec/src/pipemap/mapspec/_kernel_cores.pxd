@@ -99,7 +99,7 @@ cdef inline void _scatter(
 @cython.wraparound(False)
 @cython.cdivision(True)
 cdef inline Py_ssize_t _scratch_rows(Py_ssize_t nd, Py_ssize_t n, int64_t* tmp) noexcept nogil:
-    """Rows per chunk for ``nd`` axes; fills the sentinel column ``nd`` with -1 (``n`` rows at most)."""
+    """Rows per chunk for ``nd`` axes; fills (up to ``n`` rows of) the sentinel column with -1."""
     cdef Py_ssize_t m, rows = SCRATCH // (nd + 1)
     for m in range(min(rows, n)):
         tmp[nd * rows + m] = -1

@@ -217,9 +217,10 @@ cdef class CompiledSpec:
     @cython.boundscheck(False)
     @cython.wraparound(False)
     def input_keys(self, shape, linear_index):
-        """``{input name: key}`` for ``linear_index``: an int per named axis, ``slice(None)`` per ``:``.
+        """``{input name: key}`` for ``linear_index``: ints, ``slice(None)`` for ``:`` slots.
 
-        >>> c = CompiledSpec("x[i, j], y[j, :, k] -> z[i, j, k]", ("x", "y"), ((0, 1), (1, -1, 2)), 3)
+        >>> maps = ((0, 1), (1, -1, 2))
+        >>> c = CompiledSpec("x[i, j], y[j, :, k] -> z[i, j, k]", ("x", "y"), maps, 3)
         >>> c.input_keys((5, 2, 3), 23)
         {'x': (3, 1), 'y': (1, slice(None, None, None), 2)}
         """
@@ -274,7 +275,7 @@ cdef class CompiledSpec:
 
         >>> import numpy as np
         >>> c = CompiledSpec("x[i], y[j, :] -> z[i, j]", ("x", "y"), ((0,), (1, -1)), 2)
-        >>> keys, x, y = np.empty((2, 2), np.int64), np.empty((2, 1), np.int64), np.empty((2, 2), np.int64)
+        >>> keys, x, y = (np.empty(s, np.int64) for s in [(2, 2), (2, 1), (2, 2)])
         >>> c.fill_range(2, 4, (2, 3), keys, (x, y))
         >>> keys.tolist(), x.tolist(), y.tolist()
         ([[0, 2], [1, 0]], [[0], [1]], [[2, -1], [0, -1]])
@@ -403,7 +404,7 @@ def unravel_array(
     const int64_t[::1] shape not None,
     int64_t[:, ::1] out not None,
 ):
-    """C-order multi-indices of each entry of ``linear`` into ``out`` (``(len(linear), len(shape))``).
+    """C-order multi-indices of each entry of ``linear`` into ``out`` (``(n, len(shape))``).
 
     >>> import numpy as np
     >>> out = np.empty((2, 2), np.int64)

@@ -50,7 +50,7 @@ def reference_input_keys(
     shape: Sequence[int],
     linear_index: int,
 ) -> dict[str, tuple[int | slice, ...]]:
-    """``{name: key}``: per axis the output key entry at ``axis_maps[k][j]``, ``slice(None)`` for -1.
+    """``{name: key}``: per axis, entry ``axis_maps[k][j]`` of the output key (-1: ``slice(None)``).
 
     >>> reference_input_keys(((0,), (-1, 1)), ("a", "b"), (2, 3), 4)
     {'a': (1,), 'b': (slice(None, None, None), 1)}

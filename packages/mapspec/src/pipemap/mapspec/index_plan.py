@@ -158,7 +158,7 @@ class IndexPlan:
         lin = self._linear(linear)
         n = len(lin)
         keys_out = np.empty((n, self._compiled.n_external), dtype=np.int64) if keys else None
-        sel_out = [np.empty((n, rank), dtype=np.int64) for rank in self._ranks] if selectors else None
+        sel_out = [np.empty((n, r), dtype=np.int64) for r in self._ranks] if selectors else None
         if isinstance(lin, range):
             if n and (lin.start < 0 or lin.stop > self.size):
                 self._out_of_range(lin.start if lin.start < 0 else lin.stop - 1)
