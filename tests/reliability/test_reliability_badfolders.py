@@ -1,0 +1,343 @@
+"""Bad run folders (hand-edited run_info.json, foreign or non-pickle files) and path-escaping names.
+
+Every case must end in a clear error (``RunFolderError``/``ValueError`` naming the file or the
+field) or a correct result, never in a crash deep inside a backend, and never read or write
+outside the run folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import random
+import shutil
+import warnings
+from pathlib import Path
+
+import cloudpickle
+import numpy as np
+import pytest
+from pipemap.runner import PipeFunc, Pipeline, run_map
+from pipemap.storage import (
+    CorruptElementWarning,
+    FileArray,
+    RunFolderError,
+    RunRecord,
+    get_storage_class,
+    open_run_folder,
+    output_folder,
+)
+
+pytestmark = pytest.mark.reliability
+
+STATS = {"bad_inputs": 0}
+
+
+def _pipeline() -> Pipeline:
+    return Pipeline(
+        [
+            PipeFunc(lambda x: 2 * x, "y", mapspec="x[i] -> y[i]"),
+            PipeFunc(lambda y, w: y * w, "z", mapspec="y[i], w[j] -> z[i, j]"),
+            PipeFunc(lambda z: int(np.sum(z)), "s"),
+        ]
+    )
+
+
+INPUTS = {"x": [1, 2, 3], "w": [10, 20]}
+
+
+@pytest.fixture(params=["file_array", "chunked", "zarr_file_array"])
+def good_run(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    folder = tmp_path / "run"
+    run_map(_pipeline(), INPUTS, run_folder=folder, storage=request.param, parallel=False)
+    return folder
+
+
+def _all_readers(folder: Path) -> list[tuple[str, object]]:
+    """Run every reader; returns [(reader, outcome)] where outcome is a value or the exception."""
+    import pipemap.io as pio
+    from pipemap.io.cli import main as cli_main
+
+    outcomes: list[tuple[str, object]] = []
+    readers = {
+        "RunRecord.load": lambda: RunRecord.load(folder),
+        "open_run_folder": lambda: open_run_folder(folder),
+        "load_all_outputs": lambda: pio.load_all_outputs(run_folder=folder),
+        "load_outputs(z)": lambda: pio.load_outputs("z", run_folder=folder),
+        "resume": lambda: run_map(_pipeline(), INPUTS, run_folder=folder, parallel=False, resume=True),
+    }
+    for name, fn in readers.items():
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                outcomes.append((name, fn()))
+        except Exception as exc:  # noqa: BLE001 - classified by the caller
+            outcomes.append((name, exc))
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = cli_main(["status", str(folder)])
+        except SystemExit as e:
+            code = e.code
+        except Exception as exc:  # noqa: BLE001
+            code = exc
+    outcomes.append(("pipemap status", code))
+    return outcomes
+
+
+CLEAR_WORDS = ("run_info", "run folder", "run at", "previous run", ".cloudpickle", "not found", "unexpected shape", "`")
+
+
+def _assert_clear(outcomes: list[tuple[str, object]], what: str) -> None:
+    """Errors must be ValueError/LookupError/TypeError with a message that names the culprit;
+    ``pipemap status`` must exit with a code, never raise."""
+    STATS["bad_inputs"] += 1
+    for reader, outcome in outcomes:
+        if reader == "pipemap status":
+            assert isinstance(outcome, int), f"{what}: `pipemap status` crashed with {outcome!r}"
+            continue
+        if isinstance(outcome, BaseException):
+            kind = type(outcome).__name__
+            assert isinstance(outcome, ValueError | LookupError | TypeError), f"{what}: {reader} raised {kind}: {outcome}"
+            msg = str(outcome)
+            assert any(w in msg for w in CLEAR_WORDS), f"{what}: {reader}: unclear message {kind}: {msg!r}"
+
+
+REQUIRED = ["all_output_names", "shapes", "shape_masks", "mapspecs_as_strings", "storage", "input_paths"]
+
+
+@pytest.mark.parametrize("field", REQUIRED)
+def test_missing_field(good_run: Path, field: str) -> None:
+    path = good_run / "run_info.json"
+    data = json.loads(path.read_text())
+    del data[field]
+    path.write_text(json.dumps(data))
+    outcomes = dict(_all_readers(good_run))
+    assert isinstance(outcomes["RunRecord.load"], RunFolderError)
+    assert field in str(outcomes["RunRecord.load"])
+    _assert_clear(list(outcomes.items()), f"missing {field}")
+
+
+WRONG = {
+    "all_output_names": "y",
+    "shapes": [[3]],
+    "shape_masks": {"y": "yes"},
+    "mapspecs_as_strings": "x[i] -> y[i]",
+    "storage": 7,
+    "input_paths": ["inputs/x.cloudpickle"],
+    "version": "one",
+    "resolved_shapes": 3,
+    "internal_shapes": [1],
+    "error_handling": 0,
+}
+
+
+def _wrong_params() -> list:
+    bug = "io: `pipemap status` raises TypeError on `storage` of the wrong type instead of exiting with an error"
+    return [pytest.param(f, marks=pytest.mark.xfail(strict=True, reason=bug)) if f == "storage" else f for f in sorted(WRONG)]
+
+
+@pytest.mark.parametrize("field", _wrong_params())
+def test_wrong_type(good_run: Path, field: str) -> None:
+    path = good_run / "run_info.json"
+    data = json.loads(path.read_text())
+    data[field] = WRONG[field]
+    path.write_text(json.dumps(data))
+    _assert_clear(_all_readers(good_run), f"{field}={WRONG[field]!r}")
+
+
+@pytest.mark.parametrize("text", ["", "{", "[]", "null", '"run"', "\x00\x01binary"])
+def test_not_a_json_object(good_run: Path, text: str) -> None:
+    (good_run / "run_info.json").write_text(text)
+    _assert_clear(_all_readers(good_run), f"run_info.json = {text!r}")
+
+
+def _random_json(rng: random.Random, depth: int = 0):
+    kinds = ["int", "str", "none", "list", "dict", "float", "bool"] if depth < 2 else ["int", "str", "none"]
+    kind = rng.choice(kinds)
+    return {
+        "int": lambda: rng.choice([-1, 0, 3, 10**12]),
+        "str": lambda: rng.choice(["", "?", "x", "../x", "x[i] -> y[i]", "file_array", "nope"]),
+        "none": lambda: None,
+        "float": lambda: rng.choice([0.5, float("inf")]),
+        "bool": lambda: rng.choice([True, False]),
+        "list": lambda: [_random_json(rng, depth + 1) for _ in range(rng.randrange(3))],
+        "dict": lambda: {rng.choice(["x", "y", "z", "s", "w", "y,z"]): _random_json(rng, depth + 1) for _ in range(rng.randrange(3))},
+    }[kind]()
+
+
+def test_random_edits_of_run_info(tmp_path: Path, slow_enabled: bool) -> None:
+    """Random hand edits: a field replaced by random JSON, deleted, or a nested value changed."""
+    base = tmp_path / "base"
+    run_map(_pipeline(), INPUTS, run_folder=base, parallel=False)
+    original = json.loads((base / "run_info.json").read_text())
+    rng = random.Random(8)
+    for trial in range(60 if slow_enabled else 15):
+        folder = tmp_path / f"t{trial}"
+        shutil.copytree(base, folder)
+        data = json.loads(json.dumps(original))
+        data["run_folder"] = str(folder)
+        for _ in range(rng.randrange(1, 3)):
+            key = rng.choice(sorted(data))
+            action = rng.random()
+            if action < 0.3:
+                del data[key]
+            elif action < 0.7 or not isinstance(data[key], dict | list) or not data[key]:
+                data[key] = _random_json(rng)
+            elif isinstance(data[key], dict):
+                data[key][rng.choice(sorted(data[key]))] = _random_json(rng)
+            else:
+                data[key][rng.randrange(len(data[key]))] = _random_json(rng)
+        (folder / "run_info.json").write_text(json.dumps(data))
+        _assert_clear(_all_readers(folder), f"trial {trial}: {json.dumps(data)[:400]}")
+
+
+def _corrupt(folder: Path, storage: str) -> None:
+    """Overwrite the stored bytes of z's element (i=1, j=1) (linear 3) with garbage."""
+    out = folder / "outputs" / "z"
+    if storage == "file_array":
+        (out / "__3__.pickle").write_bytes(b"this is not a pickle")
+    elif storage == "zarr_file_array":
+        (out / "array" / "c" / "1" / "1").write_bytes(b"this is not a zarr chunk")
+    else:
+        pack = max((p for p in out.rglob("*.pack")), key=lambda p: p.stat().st_size)
+        pack.write_bytes(b"garbage" * 3)
+
+
+CORRUPT_BUG = pytest.mark.xfail(
+    strict=True,
+    reason="storage: done_mask() of file_array/zarr_file_array counts a corrupt element as stored, so resume"
+    " never recomputes it and the element is silently returned as None",
+)
+
+
+@pytest.mark.parametrize("storage", [pytest.param("file_array", marks=CORRUPT_BUG), "chunked", pytest.param("zarr_file_array", marks=CORRUPT_BUG)])
+def test_corrupt_element_is_recomputed_on_resume(tmp_path: Path, storage: str) -> None:
+    folder = tmp_path / "run"
+    run_map(_pipeline(), INPUTS, run_folder=folder, storage=storage, parallel=False)
+    _corrupt(folder, storage)
+    STATS["bad_inputs"] += 1
+    calls = []
+    p = _pipeline()
+    z = PipeFunc(lambda y, w: calls.append((y, w)) or y * w, "z", mapspec="y[i], w[j] -> z[i, j]")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CorruptElementWarning)
+        r = run_map(Pipeline([p.functions[0], z, p.functions[2]]), INPUTS, run_folder=folder, storage=storage, parallel=False, resume=True)
+    assert r["z"].output.tolist() == [[20, 40], [40, 80], [60, 120]]
+    assert (4, 20) in calls and len(calls) <= 6
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "inputs/x.cloudpickle",
+        "defaults/defaults.cloudpickle",
+        pytest.param(
+            "outputs/s.cloudpickle",
+            marks=pytest.mark.xfail(strict=True, reason="runner: resume unpickles a corrupt single output and raises a raw UnpicklingError"),
+        ),
+    ],
+)
+def test_non_pickle_run_files(tmp_path: Path, target: str) -> None:
+    folder = tmp_path / "run"
+    run_map(_pipeline(), INPUTS, run_folder=folder, parallel=False)
+    (folder / target).write_bytes(b"\x80\x05garbage")
+    outcomes = _all_readers(folder)
+    _assert_clear(outcomes, f"garbage {target}")
+    if target.startswith("outputs"):
+        import pipemap.io as pio
+
+        with pytest.raises(ValueError, match="s"):
+            pio.load_outputs("s", run_folder=folder)
+
+
+@pytest.mark.parametrize("storage", ["file_array", "chunked", "zarr_file_array"])
+def test_outputs_of_another_run(tmp_path: Path, storage: str) -> None:
+    """Output folders copied from a run with other shapes: a clear error or the in-range elements."""
+    small, big = tmp_path / "small", tmp_path / "big"
+    run_map(_pipeline(), INPUTS, run_folder=small, storage=storage, parallel=False)
+    run_map(_pipeline(), {"x": list(range(7)), "w": [1, 2, 3]}, run_folder=big, storage=storage, parallel=False)
+    shutil.rmtree(small / "outputs" / "z")
+    shutil.copytree(big / "outputs" / "z", small / "outputs" / "z")
+    outcomes = dict(_all_readers(small))
+    _assert_clear(list(outcomes.items()), f"foreign outputs ({storage})")
+    z = outcomes["load_outputs(z)"]
+    if not isinstance(z, BaseException):
+        assert z.shape == (3, 2)
+
+
+# --------------------------------------------------------------------------- path escapes
+@pytest.mark.parametrize("name", ["../y", "a/b", "..", "a\\b", "/abs"])
+def test_path_like_output_names_are_rejected_by_run_map(tmp_path: Path, name: str) -> None:
+    STATS["bad_inputs"] += 3
+    with pytest.raises(ValueError, match="identifier|name"):
+        Pipeline([PipeFunc(lambda x: x, name, mapspec=f"x[i] -> {name}[i]")])
+    with pytest.raises(ValueError, match="identifier|name"):
+        run_map(Pipeline([PipeFunc(lambda x: x, name)]), {"x": 1}, run_folder=tmp_path / "r")
+    with pytest.raises(ValueError, match="identifier|name"):
+        run_map(Pipeline([PipeFunc(lambda v: v, "y", renames={"v": name})]), {name: 1}, run_folder=tmp_path / "r")
+    assert not (tmp_path / "y").exists() and not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize("name", ["../y", "a/b", "..", "a\\b", "../../etc"])
+def test_path_like_names_are_rejected_by_storage(tmp_path: Path, name: str) -> None:
+    STATS["bad_inputs"] += 2
+    with pytest.raises(ValueError, match="path separator"):
+        output_folder(tmp_path, name)
+    rec = RunRecord(
+        inputs={name: [1]}, defaults={}, all_output_names={"y"}, shapes={name: (1,), "y": (1,)},
+        resolved_shapes={name: (1,), "y": (1,)}, internal_shapes=None, shape_masks={"y": (True,)},
+        run_folder=tmp_path / "run", mapspecs_as_strings=["x[i] -> y[i]"], storage="file_array",
+    )
+    with pytest.raises(ValueError, match="path separator"):
+        rec.dump()
+    assert not any(p.name.endswith(".cloudpickle") for p in tmp_path.rglob("*") if "run" not in p.parts)
+
+
+ESCAPE_BUG = pytest.mark.xfail(strict=True, reason="io: load_all_outputs reads outputs/<name>.cloudpickle for a hand-edited name with '..' (escapes the run folder)")
+
+
+@pytest.mark.parametrize("name", [pytest.param("../../evil", marks=ESCAPE_BUG), pytest.param("../evil", marks=ESCAPE_BUG), "a/../../evil"])
+def test_hand_edited_output_names_cannot_escape_the_run_folder(tmp_path: Path, name: str) -> None:
+    folder = tmp_path / "deep" / "run"
+    run_map(_pipeline(), INPUTS, run_folder=folder, parallel=False)
+    for where in (tmp_path, tmp_path / "deep", folder):  # bait files the escape would read
+        (where / "evil.cloudpickle").write_bytes(cloudpickle.dumps("outside"))
+    data = json.loads((folder / "run_info.json").read_text())
+    data["all_output_names"].append(name)
+    (folder / "run_info.json").write_text(json.dumps(data))
+    outcomes = _all_readers(folder)
+    _assert_clear(outcomes, f"output name {name!r}")
+    for reader, outcome in outcomes:
+        assert not (isinstance(outcome, dict) and outcome.get(name) == "outside"), f"{reader} read a file outside outputs/"
+
+
+@pytest.mark.xfail(strict=True, reason="input_paths/defaults_path in run_info.json may point outside the run folder (storage bug)")
+@pytest.mark.parametrize("field", ["input_paths", "defaults_path"])
+def test_hand_edited_paths_cannot_escape_the_run_folder(tmp_path: Path, field: str) -> None:
+    folder = tmp_path / "deep" / "run"
+    run_map(_pipeline(), INPUTS, run_folder=folder, parallel=False)
+    (tmp_path / "evil.cloudpickle").write_bytes(cloudpickle.dumps({"x": "outside"}))
+    data = json.loads((folder / "run_info.json").read_text())
+    if field == "input_paths":
+        data["input_paths"]["x"] = "../../evil.cloudpickle"
+    else:
+        data["defaults_path"] = "../../evil.cloudpickle"
+    (folder / "run_info.json").write_text(json.dumps(data))
+    with pytest.raises(RunFolderError, match="outside"):
+        RunRecord.load(folder)
+
+
+def test_file_array_template_cannot_escape(tmp_path: Path) -> None:
+    STATS["bad_inputs"] += 1
+    try:
+        arr = FileArray(tmp_path / "a", (2,), filename_template="../{:d}.pickle")
+        arr.dump_many([0], ["v"])
+    except ValueError:
+        return
+    assert not (tmp_path / "0.pickle").exists(), "FileArray wrote outside its folder"
+
+
+def test_badfolder_statistics_report() -> None:
+    print(f"\nreliability bad-folder figures: {STATS}")
