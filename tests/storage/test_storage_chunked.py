@@ -55,3 +55,13 @@ def test_layout_and_typed_segments(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c0", "c1", "c2", "chunked.json"]
     value = ChunkedArray(tmp_path, (2, 5))[1, 4]
     assert type(value) is np.float32 and value == 9
+
+
+def test_chunk_directory_removed_behind_our_back(tmp_path: Path) -> None:
+    import shutil
+
+    store = ChunkedArray(tmp_path, (10,), chunk_size=4)
+    store.dump((1,), "a")
+    shutil.rmtree(tmp_path / "c0")
+    store.dump((2,), "b")
+    assert store.get_many([1, 2]) == [np.ma.masked, "b"]

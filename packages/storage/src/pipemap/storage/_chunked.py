@@ -53,7 +53,7 @@ __all__ = ["ChunkedArray"]
 META = "chunked.json"
 PACK_SUFFIX = ".pack"
 _counter = itertools.count()
-_CACHE_CHUNKS = 8
+_CACHE_CHUNKS = 32
 
 
 def _pack_name() -> str:
@@ -180,7 +180,11 @@ class ChunkedArray(StorageBase):
             if chunk not in self._known_dirs:
                 os.makedirs(directory, exist_ok=True)
                 self._known_dirs.add(chunk)
-            atomic_write_bytes(directory + os.sep + _pack_name(), blob)
+            try:
+                atomic_write_bytes(directory + os.sep + _pack_name(), blob)
+            except FileNotFoundError:  # the folder was removed behind our back: recreate it
+                os.makedirs(directory, exist_ok=True)
+                atomic_write_bytes(directory + os.sep + _pack_name(), blob)
             self._maybe_compact(chunk)
 
     def _maybe_compact(self, chunk: int) -> None:

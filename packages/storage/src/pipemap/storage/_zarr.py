@@ -301,7 +301,11 @@ class ZarrFileArray(StorageBase):
                 if parent not in made:
                     os.makedirs(parent, exist_ok=True)
                     made.add(parent)
-                atomic_write_bytes(path, data)
+                try:
+                    atomic_write_bytes(path, data)
+                except FileNotFoundError:  # directory removed behind our back: recreate it
+                    os.makedirs(parent, exist_ok=True)
+                    atomic_write_bytes(path, data)
             return
         store = self.store
         sync(_gather([store.set(key, Buffer.from_bytes(data)) for key, data in items]))
