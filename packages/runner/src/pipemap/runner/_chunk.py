@@ -43,6 +43,8 @@ from ._errors import (
 #: first batch of a long chunk; later batches grow (x4 at most) towards BATCH_SECONDS each
 FIRST_BATCH = 64
 BATCH_SECONDS = 0.25
+#: batches stay small enough that their transient buffers are a small part of a run's memory
+MAX_BATCH = 16384
 
 
 @dataclass
@@ -393,7 +395,7 @@ def run_chunk(task: FunctionTask, linear: Any) -> ChunkResult:
         elapsed += result.elapsed
         if shape is None:
             shape = result.internal_shape
-        if result.values is not None:
+        if result.values is not None and task.on_batch is None:  # the callback consumed them
             if kept is None:
                 kept = [list(v) for v in result.values]
             else:
@@ -402,7 +404,7 @@ def run_chunk(task: FunctionTask, linear: Any) -> ChunkResult:
         start += len(part)
         per_element = result.elapsed / max(1, len(part))
         target = int(BATCH_SECONDS / per_element) if per_element > 0 else 1 << 20
-        size = max(1, min(4 * size, 1 << 20, target))
+        size = max(1, min(4 * size, MAX_BATCH, target))
     return ChunkResult(linear, total_done, total_failed, tuple(kept) if kept is not None else None, shape, elapsed)
 
 

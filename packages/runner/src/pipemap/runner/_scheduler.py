@@ -30,7 +30,7 @@ from ._executors import cpu_count, default_executor, executor_for, is_thread_or_
 from ._prepare import Prepared
 from ._results import Result
 from ._single import run_single
-from ._store import is_storage, is_value_holder, output_array
+from ._store import as_object_array, is_storage, is_value_holder, output_array
 
 #: payloads bigger than this go through a file that each worker process reads once
 PAYLOAD_INLINE_LIMIT = 1 << 20
@@ -194,17 +194,20 @@ class _Runner:
         )
         name = f.output_names[0]
         executor = self.executor_for(f)
-        computed: list[list[Any]] | None = [[] for _ in f.output_names] if keep else None
-        computed_linear: list[Any] = []
+        size = int(np.prod(ext_shape)) if ext_shape else 1
+        # values computed now go straight into the (flat) result buffers, batch by batch
+        flats = [np.empty(size, dtype=object) for _ in f.output_names] if keep else None
+        filled = np.zeros(size, dtype=bool) if keep else None
         first_shape: list[Any] = [None]
 
         def absorb(result: ChunkResult) -> None:
             if result.internal_shape is not None and first_shape[0] is None:
                 first_shape[0] = result.internal_shape
-            if computed is not None and result.values is not None:
-                computed_linear.append(result.linear)
-                for acc, vals in zip(computed, result.values):
-                    acc.extend(vals)
+            if flats is not None and result.values is not None:
+                place = _placement(result.linear)
+                for flat, vals in zip(flats, result.values):
+                    flat[place] = as_object_array(vals)
+                filled[place] = True  # type: ignore[index]
             if self.events:
                 self.events.emit(ChunkDone(name, result.n_done, result.n_failed, result.elapsed))
 
@@ -228,12 +231,11 @@ class _Runner:
         if self.events:
             self.events.emit(FunctionDone(name))
         if keep:
-            lin_all = _concat_linear(computed_linear)
             internal_now = self.info.resolved_shapes[key]
             internal_now = internal_shape_from_mask(internal_now, mask)
             internal_arg = tuple(internal_now) if task.n_internal else None
             for k, (out_name, s) in enumerate(zip(f.output_names, storages)):
-                comp = (lin_all, computed[k]) if computed is not None else None
+                comp = (flats[k], filled) if flats is not None else None
                 kwargs = {**mapped, **const}
                 if resumed:  # reused elements are read from storage on first access only
                     done = done_masks[k] if done_masks is not None else None
@@ -379,6 +381,12 @@ def _loader(storage: Any, computed: Any, internal: Any, done: Any) -> Any:
         return output_array(storage, computed, internal, done)
 
     return load
+
+
+def _placement(linear: Any) -> Any:
+    if isinstance(linear, range) and linear.step == 1:
+        return slice(linear.start, linear.stop)
+    return np.asarray(linear, dtype=np.int64)
 
 
 def _concat_linear(parts: list[Any]) -> Any:

@@ -35,29 +35,16 @@ def as_object_array(values: list[Any]) -> np.ndarray:
     return np.fromiter(values, dtype=object, count=len(values))
 
 
-def _flat_values(storage: Any, computed: tuple[Any, list[Any]] | None, done: np.ndarray | None = None) -> np.ndarray:
-    """All elements of ``storage`` in linear order (None where missing), reusing ``computed``
-    (linear indices, values) so that elements written in this run are not read back."""
-    size = storage.size
-    flat = np.empty(size, dtype=object)
+def _flat_values(storage: Any, computed: tuple[np.ndarray, np.ndarray] | None, done: np.ndarray | None = None) -> np.ndarray:
+    """All elements of ``storage`` in linear order (None where missing). ``computed`` is
+    (flat object buffer, filled mask) of the elements written in this run: those are not read back."""
     if computed is not None:
-        linear, values = computed
-        n = len(values)
-        if n:
-            arr = as_object_array(values)
-            if isinstance(linear, range):
-                flat[linear.start : linear.start + n] = arr
-            else:
-                flat[np.asarray(linear)] = arr
-        if n == size:
+        flat, filled = computed
+        if filled.all():
             return flat
-        done_rest = np.ones(size, dtype=bool)
-        if isinstance(linear, range):
-            done_rest[linear.start : linear.start + n] = False
-        else:
-            done_rest[np.asarray(linear, dtype=np.int64)] = False
-        rest = np.flatnonzero(done_rest & (storage.done_mask() if done is None else done))
+        rest = np.flatnonzero(~filled & (storage.done_mask() if done is None else done))
     else:
+        flat = np.empty(storage.size, dtype=object)
         rest = np.flatnonzero(storage.done_mask() if done is None else done)
     if len(rest):
         got = storage.get_many(rest)
@@ -67,7 +54,7 @@ def _flat_values(storage: Any, computed: tuple[Any, list[Any]] | None, done: np.
 
 def output_array(
     storage: Any,
-    computed: tuple[Any, list[Any]] | None,
+    computed: tuple[np.ndarray, np.ndarray] | None,
     internal_shape: tuple[int, ...] | None,
     done: np.ndarray | None = None,
 ) -> np.ndarray:
