@@ -116,15 +116,10 @@ class Parity:
 
     @staticmethod
     def pipemap_run(pipeline: Any, inputs: dict[str, Any], **kwargs: Any) -> Any:
-        """``pipemap.runner.run_map`` on the pipefunc pipeline itself when it accepts one, else converted."""
-        from pipemap.runner import Pipeline, run_map
+        """``pipemap.runner.run_map`` on the pipefunc pipeline itself (no conversion step)."""
+        from pipemap.runner import run_map
 
-        try:
-            return run_map(pipeline, inputs, **kwargs)
-        except TypeError as e:
-            if "must be a `pipemap.runner.Pipeline`" not in str(e):
-                raise
-        return run_map(Pipeline.from_pipefunc(pipeline), inputs, **kwargs)
+        return run_map(pipeline, inputs, **kwargs)
 
     def run_both(
         self,
@@ -189,6 +184,11 @@ class Parity:
 
         a = pfm.load_xarray_dataset(run_folder=pf_folder)
         b = pio.load_xarray_dataset(run_folder=pm_folder)
+        cls.assert_datasets(a, b, known)
+
+    @classmethod
+    def assert_datasets(cls, a: Any, b: Any, known: frozenset[str] = frozenset()) -> None:
+        """Two ``xarray.Dataset``: pipefunc's ``a`` and pipemap's ``b`` (see :meth:`assert_xarray`)."""
         assert dict(a.sizes) == dict(b.sizes)
         a_names = {cls._coord_key(str(n), known): n for n in a.coords}
         b_names = {cls._coord_key(str(n), known): n for n in b.coords}
@@ -217,8 +217,11 @@ class Parity:
 
         import pipemap.io as pio
 
-        a = pfm.load_dataframe(run_folder=pf_folder)
-        b = pio.load_dataframe(run_folder=pm_folder)
+        Parity.assert_frames(pfm.load_dataframe(run_folder=pf_folder), pio.load_dataframe(run_folder=pm_folder), known)
+
+    @staticmethod
+    def assert_frames(a: Any, b: Any, known: frozenset[str] = frozenset()) -> None:
+        """Two pandas DataFrames: pipefunc's ``a`` and pipemap's ``b`` (see :meth:`assert_dataframe`)."""
         if "column_order" in known:
             assert sorted(a.columns) == sorted(b.columns)
         else:

@@ -9,6 +9,7 @@ with a run folder, what ``load_outputs``, ``load_all_outputs``, ``load_xarray_da
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -531,6 +532,22 @@ def _check(case: Case, parity: Any, known: frozenset[str]) -> None:
         case.build, case.inputs, folder=case.folder, **case.kwargs
     )
     parity.assert_results(pf_result, pm_result, known)
+    if case.loaders and case.kwargs.get("return_results", True):
+        # ResultDict.to_xarray keeps error snapshots in both engines (only the loaders mask them),
+        # and both warn the same way about outputs they cannot type-cast
+        with warnings.catch_warnings(record=True) as pf_warnings:
+            warnings.simplefilter("always")
+            pf_ds = pf_result.to_xarray()
+        with warnings.catch_warnings(record=True) as pm_warnings:
+            warnings.simplefilter("always")
+            pm_ds = pm_result.to_xarray()
+        assert sorted(str(x.message) for x in pf_warnings) == sorted(str(x.message) for x in pm_warnings)
+        parity.assert_datasets(pf_ds, pm_ds, known - {"failed_masked"})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # column order of ResultDict.to_dataframe differs (strict xfail below), values do not
+            frame_known = (known - {"failed_masked"}) | {"column_order"}
+            parity.assert_frames(pf_result.to_dataframe(), pm_result.to_dataframe(), frame_known)
     if case.folder:
         parity.assert_load_outputs(pf_folder, pm_folder, sorted(pf_result), known)
         if case.loaders:
@@ -561,6 +578,16 @@ _NOT_DELIBERATE = [
 def test_exact_parity(case: Case, parity: Any) -> None:
     """The known, not deliberate, differences: exact comparison (XPASS once pipemap matches)."""
     _check(case, parity, case.known - KNOWN_DIFFERENCES.keys())
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="ResultDict.to_dataframe column order: pipefunc puts the coordinates first (x, y),"
+    " pipemap the outputs first (y, x); load_dataframe on the run folder agrees with pipefunc",
+)
+def test_result_dataframe_column_order(parity: Any) -> None:
+    pf_result, pm_result, *_ = parity.run_both(spec_example, {"x": [1, 2], "w": [10, 20]}, folder=False)
+    assert list(pf_result.to_dataframe().columns) == list(pm_result.to_dataframe().columns)
 
 
 def test_failed_elements_are_masked_by_pipemap_loaders(parity: Any) -> None:

@@ -70,22 +70,20 @@ _INPUTS = {"n": 3, "w": [1.0, 10.0], "stats": {"offset": 0.25}}
 _KNOWN = frozenset({"internal_scalars"})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="run_map refuses a pipefunc.Pipeline (`pipeline` must be a `pipemap.runner.Pipeline`);"
-    " Pipeline.from_pipefunc is needed first (runner, _prepare._as_pipemap_pipeline)",
-)
 def test_run_map_accepts_a_pipefunc_pipeline() -> None:
+    """No conversion step: ``run_map`` takes the pipefunc object and leaves it untouched."""
     p = pipefunc.Pipeline([pipefunc.PipeFunc(lambda x: 2 * x, "y", mapspec="x[i] -> y[i]")])
     assert run_map(p, {"x": [1, 2]}, parallel=False)["y"].output.tolist() == [2, 4]
+    assert isinstance(p, pipefunc.Pipeline)
+    assert p.map({"x": [3]}, parallel=False)["y"].output.tolist() == [6]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="run_map_async refuses a pipefunc.Pipeline; Pipeline.from_pipefunc is needed first",
-)
+def test_run_map_on_a_pipefunc_pipeline_names_unsupported_features() -> None:
+    p = pipefunc.Pipeline([pipefunc.PipeFunc(lambda a: a, "b", post_execution_hook=lambda *_: None)])
+    with pytest.raises(UnsupportedPipefuncFeature, match="post_execution_hook"):
+        run_map(p, {"a": 1}, parallel=False)
+
+
 def test_run_map_async_accepts_a_pipefunc_pipeline() -> None:
     p = pipefunc.Pipeline([pipefunc.PipeFunc(lambda x: 2 * x, "y", mapspec="x[i] -> y[i]")])
     runner = run_map_async(p, {"x": [1, 2]}, start=False)
