@@ -198,3 +198,22 @@ def test_profile_with_parallel_warns() -> None:
     pf = PipeFunc(lambda x: x, "y", mapspec="x[i] -> y[i]", profile=True)
     with pytest.warns(UserWarning, match="`profile=True` is not supported with `parallel=True`"):
         run_map(Pipeline([pf]), {"x": [1]}, storage="dict")
+
+
+def test_inputs_by_reference(tmp_path) -> None:
+    from pipemap.storage import FileArray, FileValue
+
+    xs = FileArray.from_data([1, 2, 3], tmp_path / "xs")
+    offset = FileValue.from_data(100, tmp_path / "offset.cloudpickle")
+
+    @pipefunc("y", mapspec="x[i] -> y[i]")
+    def shift(x, offset):
+        return x + offset
+
+    @pipefunc("s")
+    def plus(offset, y):
+        return offset + int(np.sum(y))
+
+    r = run_map(Pipeline([shift, plus]), {"x": xs, "offset": offset}, parallel=False)
+    assert r["y"].output.tolist() == [101, 102, 103]
+    assert r["s"].output == 406

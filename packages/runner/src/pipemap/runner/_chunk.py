@@ -170,11 +170,21 @@ def _task_cache(task: FunctionTask) -> dict[str, Any]:
         pf = task.func
         plan = IndexPlan(pf.mapspec, task.external_shape)
         names = list(task.mapped)
+        task.const = load_references(task.const)  # FileValue inputs: loaded here, in the worker
         call = compile_call(pf, names, task.const)
         const_error = scan_for_errors(task.const) if task.error_handling == "continue" else None
         cache = {"plan": plan, "names": names, "call": call, "const_error": const_error}
         task.__dict__["_cache"] = cache
     return cache
+
+
+def load_references(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Replace ``FileValue`` arguments (inputs passed by reference) by their loaded values."""
+    from pipemap.storage import FileValue
+
+    if not any(isinstance(v, FileValue) for v in kwargs.values()):
+        return kwargs
+    return {k: v.load() if isinstance(v, FileValue) else v for k, v in kwargs.items()}
 
 
 def _kwargs_of(names: list[str], columns: list[list[Any]], k: int, const: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,9 @@ from ._store import is_storage
 
 def _call_single(f: Any, kwargs: dict[str, Any], error_handling: str) -> Any:
     """Call ``f`` once; errors are re-raised with a note or returned as snapshots."""
+    from ._chunk import load_references
+
+    kwargs = load_references(kwargs)
     if error_handling == "continue":
         found = scan_for_errors(kwargs)
         if found:
