@@ -12,6 +12,7 @@ from libc.stdint cimport int64_t, uint32_t, uint64_t
 cdef enum:
     MAX_AXES = 64  # same limit as numpy's maximum number of dimensions
     SCRATCH = 4096  # int64 cells of the kernels' scratch block (32 KiB, stays in L1/L2)
+    RELEASE_GIL_AT = 256  # batches at least this long run without the GIL
 
 
 # --------------------------------------------------------------------------------------
@@ -206,3 +207,23 @@ cdef inline Py_ssize_t _fill_array_core(
         _scatter(c0, cn, tmp, rows, nd, keys, src, offsets, n_inputs, sels)
         c0 += cn
     return -1
+
+
+cdef inline Py_ssize_t _fill_core(
+    int64_t start,
+    const int64_t* linear,
+    Py_ssize_t n,
+    const int64_t* dims,
+    Py_ssize_t nd,
+    int64_t size,
+    int64_t* keys,
+    const int64_t* src,
+    const Py_ssize_t* offsets,
+    Py_ssize_t n_inputs,
+    int64_t** sels,
+) noexcept nogil:
+    """The range core from ``start`` when ``linear`` is NULL, else the array core (-1 or bad)."""
+    if linear == NULL:
+        _fill_range_core(start, n, dims, nd, keys, src, offsets, n_inputs, sels)
+        return -1
+    return _fill_array_core(linear, n, dims, nd, size, keys, src, offsets, n_inputs, sels)

@@ -52,7 +52,9 @@ from pipemap.mapspec._kernel_checks cimport (
 )
 from pipemap.mapspec._kernel_cores cimport (
     MAX_AXES,
+    RELEASE_GIL_AT,
     _fill_array_core,
+    _fill_core,
     _fill_range_core,
     _unravel_one,
 )
@@ -349,12 +351,13 @@ cdef class CompiledSpec:
                                    self.spec_text)
                     acquired += 1
                     sels[k] = <int64_t*>views[k].buf
-            with nogil:
-                if linear == NULL:
-                    _fill_range_core(start, n, dims, nd, kp, self.src, self.offsets, n_in, sels)
-                else:
-                    bad = _fill_array_core(linear, n, dims, nd, size, kp, self.src, self.offsets,
-                                           n_in, sels)
+            if n >= RELEASE_GIL_AT:
+                with nogil:
+                    bad = _fill_core(start, linear, n, dims, nd, size, kp, self.src,
+                                     self.offsets, n_in, sels)
+            else:  # releasing the GIL costs more than computing a tiny batch
+                bad = _fill_core(start, linear, n, dims, nd, size, kp, self.src, self.offsets,
+                                 n_in, sels)
             if bad >= 0:
                 _raise_bad_linear(linear_obj, bad, size, self.spec_text)
         finally:

@@ -27,6 +27,8 @@ from pipemap.mapspec._kernels import CompiledSpec
 
 __all__ = ["IndexPlan", "axis_maps_for", "compile_spec"]
 
+_INT64 = np.dtype(np.int64)  # a dtype object: np.empty(shape, _INT64) is the cheapest allocation
+
 
 class _ArrayLike(Protocol):
     name: str
@@ -157,8 +159,8 @@ class IndexPlan:
     def _fill(self, linear: Any, *, keys: bool, selectors: bool) -> tuple[int, Any, Any]:
         lin = self._linear(linear)
         n = len(lin)
-        keys_out = np.empty((n, self._compiled.n_external), dtype=np.int64) if keys else None
-        sel_out = [np.empty((n, r), dtype=np.int64) for r in self._ranks] if selectors else None
+        keys_out = np.empty((n, self._compiled.n_external), _INT64) if keys else None
+        sel_out = [np.empty((n, r), _INT64) for r in self._ranks] if selectors else None
         if isinstance(lin, range):
             if n and (lin.start < 0 or lin.stop > self.size):
                 self._out_of_range(lin.start if lin.start < 0 else lin.stop - 1)
