@@ -144,8 +144,11 @@ def test_async_map_not_started() -> None:
 
 
 def test_run_map_inside_running_loop() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
     async def main():
-        return run_map(Pipeline([double]), {"x": [1, 2]}, storage="dict")
+        with ThreadPoolExecutor(2) as ex:  # a parallel run needs a loop: a private one in a thread
+            return run_map(Pipeline([double]), {"x": [1, 2]}, storage="dict", executor=ex)
 
     assert asyncio.run(main())["y"].output.tolist() == [2, 4]
 
