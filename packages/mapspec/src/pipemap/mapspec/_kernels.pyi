@@ -41,14 +41,14 @@ class CompiledSpec:
         stop: int,
         shape: Sequence[SupportsIndex],
         keys_out: _Int64Matrix | None,
-        selectors_out: _Int64Vector | None,
+        selectors_out: Sequence[_Int64Matrix] | None,
     ) -> None: ...
     def fill_array(
         self,
         linear: _Int64Vector,
         shape: Sequence[SupportsIndex],
         keys_out: _Int64Matrix | None,
-        selectors_out: _Int64Vector | None,
+        selectors_out: Sequence[_Int64Matrix] | None,
     ) -> None: ...
 
 def unravel_range(start: int, stop: int, shape: _Int64Vector, out: _Int64Matrix) -> None: ...
