@@ -509,6 +509,16 @@ CASES: list[Case] = [
     Case("output_names_subset", subpipeline_outputs, {"x": [1, 2]}, {"output_names": {"y"}}),
     Case("fixed_indices", zipped, {"x": [1, 2, 3], "y": [4, 5, 6], "z": [7, 8]}, {"fixed_indices": {"a": 1}}, known=_COLS),
     Case("fixed_slice", outer, {"x": [1.0, 2.0, 3.0], "y": [1.0, 2.0]}, {"fixed_indices": {"i": slice(1, None)}}),
+    Case("shared_memory_dict_storage", chain_and_sum, {"x": [1, 2, 3]}, {"storage": "shared_memory_dict"}),
+    Case("storage_per_output", spec_example, {"x": [1, 2], "w": [3]}, {"storage": {"z": "dict", "": "file_array"}}),
+    Case("eager_scheduling", spec_example, {"x": [1, 2, 3], "w": [4, 5]}, {"scheduling_strategy": "eager"}),
+    Case(
+        "threads_errors_continue",
+        errors_partial_reduction,
+        {"x": [0, 1, 2], "y": [1, 2, 3]},
+        {"parallel": True, "executor": _threads, "error_handling": "continue"},
+        known=_FAIL,
+    ),
     Case("zarr_storage", outer, {"x": [1.0, 2.0], "y": [3.0, 4.0]}, {"storage": "zarr_file_array"}),
     Case("threads_elementwise", chain_and_sum, {"x": list(range(20))}, {"parallel": True, "executor": _threads}),
     Case(
