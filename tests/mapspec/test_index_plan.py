@@ -216,6 +216,8 @@ def test_bad_linear_types() -> None:
         plan.input_selectors([True, False])
     with pytest.raises(ValueError, match="must be 1-D"):
         plan.input_selectors(3)
+    with pytest.raises(ValueError, match="must be a range or a 1-D integer array, got list"):
+        plan.output_keys([[0], [1, 2]])
 
 
 def test_axis_not_external() -> None:
@@ -291,3 +293,26 @@ def test_threads_share_a_plan() -> None:
     for result in results:
         for name, array in expected.items():
             assert np.array_equal(result[name], array)
+
+
+_junk_linear = st.one_of(
+    st.none(),
+    st.integers(-5, 40),
+    st.text(max_size=3),
+    st.lists(st.one_of(st.integers(-(2**70), 2**70), st.floats(), st.none(), st.text(max_size=1))),
+    st.lists(st.lists(st.integers(0, 29), max_size=2), max_size=3),
+    st.builds(range, st.integers(-40, 40), st.integers(-40, 40), st.integers(1, 5)),
+    st.lists(st.integers(-3, 40)).map(lambda v: np.array(v, dtype=np.int64)),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_junk_linear)
+def test_arbitrary_linear_raises_only_clean_errors(linear: object) -> None:
+    plan = IndexPlan(MapSpec.from_string(SEED_TEXT), (5, 2, 3))
+    methods = (plan.output_keys, plan.input_selectors, plan.keys_and_selectors, plan.input_keys_many)
+    for method in methods:
+        try:
+            method(linear)
+        except (ValueError, TypeError, IndexError) as exc:
+            assert SEED_TEXT in str(exc)

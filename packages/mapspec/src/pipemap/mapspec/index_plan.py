@@ -128,7 +128,14 @@ class IndexPlan:
                 start = linear.start if len(linear) else 0
                 return range(start, start + len(linear))
             linear = np.arange(linear.start, linear.stop, linear.step, dtype=np.int64)
-        arr = np.asarray(linear)
+        try:
+            arr = np.asarray(linear)
+        except (ValueError, TypeError, OverflowError) as exc:
+            msg = (
+                f"Linear indices must be a range or a 1-D integer array, got "
+                f"{type(linear).__name__} ({exc}) (mapspec `{self.spec_text}`)"
+            )
+            raise ValueError(msg) from None
         if arr.ndim != 1:
             msg = (
                 f"Linear indices must be 1-D, got an array of shape {arr.shape} "
