@@ -201,6 +201,8 @@ def test_linear_index_not_an_int(linear: object) -> None:
     [
         (("x",), ((0, 3),), 3, "has entry 3"),
         (("x",), ((-2,),), 3, "has entry -2"),
+        (("x",), (("0",),), 3, "has entry '0'"),
+        (("x",), ((2**70,),), 3, "has entry 1180591620717411303424"),
         (("x", "y"), ((0,),), 3, "2 input names but 1 axis maps"),
         ((1,), ((0,),), 3, "is not a str"),
         (("x",), ([0],), 3, "is not a tuple"),

@@ -86,13 +86,12 @@ cdef class CompiledSpec:
     cdef readonly Py_ssize_t total_rank
     cdef Py_ssize_t n_inputs
     cdef Py_ssize_t* offsets   # n_inputs + 1 entries: prefix sums of the input ranks
-    cdef int64_t* maps         # total_rank entries, -1 for ':'
-    cdef int64_t* src          # same, with -1 replaced by n_external (branch-free gather)
+    cdef int64_t* src          # total_rank entries: the axis maps, n_external for ':'
+                               # (the sentinel column of the scratch block: no branch)
     cdef object slice_all
 
     def __cinit__(self, *args, **kwargs):
         self.offsets = NULL
-        self.maps = NULL
         self.src = NULL
 
     def __init__(self, str spec_text, tuple input_names, tuple axis_maps, int n_external):
@@ -117,10 +116,10 @@ cdef class CompiledSpec:
                     f"Axis map {axis_maps[k]!r} of input {input_names[k]!r} is not a tuple"
                     f"{_where(spec_text)}"
                 )
-            for pos in axis_maps[k]:
-                if not -1 <= pos < n_external:
+            for entry in <tuple>axis_maps[k]:
+                if type(entry) is not int or not -1 <= entry < n_external:
                     raise ValueError(
-                        f"Axis map {axis_maps[k]!r} of input {input_names[k]!r} has entry {pos}, "
+                        f"Axis map {axis_maps[k]!r} of input {input_names[k]!r} has entry {entry!r}, "
                         f"expected -1 or a position in [0, {n_external}){_where(spec_text)}"
                     )
             total += len(<tuple>axis_maps[k])
@@ -132,9 +131,8 @@ cdef class CompiledSpec:
         self.total_rank = total
         self.slice_all = _SLICE_ALL
         self.offsets = <Py_ssize_t*>PyMem_Malloc((self.n_inputs + 1) * sizeof(Py_ssize_t))
-        self.maps = <int64_t*>PyMem_Malloc((total + 1) * sizeof(int64_t))
         self.src = <int64_t*>PyMem_Malloc((total + 1) * sizeof(int64_t))
-        if self.offsets == NULL or self.maps == NULL or self.src == NULL:
+        if self.offsets == NULL or self.src == NULL:
             raise MemoryError()
         total = 0
         for k in range(self.n_inputs):
@@ -142,14 +140,12 @@ cdef class CompiledSpec:
             amap = <tuple>axis_maps[k]
             for j in range(len(amap)):
                 pos = amap[j]
-                self.maps[total] = pos
                 self.src[total] = n_external if pos < 0 else pos
                 total += 1
         self.offsets[self.n_inputs] = total
 
     def __dealloc__(self):
         PyMem_Free(self.offsets)
-        PyMem_Free(self.maps)
         PyMem_Free(self.src)
 
     def __reduce__(self):
