@@ -64,3 +64,14 @@ def test_zero_dimensional_shape(tmp_path) -> None:
         assert store.done_mask().tolist() == [False]
         store.dump((), "v")
         assert store[()] == "v" and store.size == 1 and store.get_many([0]) == ["v"]
+
+
+def test_splatted_element_types_follow_pipefunc(tmp_path) -> None:
+    """FileArray splats through numpy (numpy scalars), DictArray keeps Python objects (as pipefunc)."""
+    import numpy as np
+
+    for cls, expected in ((FileArray, np.int64), (ChunkedArray, np.int64), (DictArray, int)):
+        store = cls(tmp_path / cls.__name__, (2,), (2,), (True, False))
+        store.dump((0,), [1, 2])
+        assert type(store.to_array()[0, 1]) is expected, cls
+        assert type(store[0, 1]) is np.int64  # element access always goes through numpy

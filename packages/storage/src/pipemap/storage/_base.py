@@ -55,6 +55,9 @@ class StorageBase(abc.ABC):
 
     storage_id: ClassVar[str]
     requires_serialization: ClassVar[bool]
+    #: when splatting, array-valued elements give numpy scalars (pipefunc's FileArray) rather than
+    #: Python objects (pipefunc's DictArray)
+    splat_keeps_numpy_scalars: ClassVar[bool] = True
     folder: Path | None
     shape: ShapeTuple
     internal_shape: ShapeTuple
@@ -453,10 +456,15 @@ class StorageBase(abc.ABC):
         mask = np.ones(full, dtype=bool)
         inner_slices = (slice(None),) * len(internal)
         inner_indices = list(itertools.product(*map(range, internal)))
+        keep_scalars = self.splat_keeps_numpy_scalars
         for ext_index, value in zip(itertools.product(*map(range, shape)), values):
             if value is MISSING:
                 continue
             arr = np.asarray(value) if not isinstance(value, np.ndarray) else value
+            if keep_scalars and arr.dtype != object:
+                boxed = np.empty(arr.shape, dtype=object)
+                boxed.reshape(-1)[:] = list(arr.reshape(-1))  # numpy scalars stay numpy scalars
+                arr = boxed
             if arr.shape == internal:
                 target = merge_by_mask(smask, ext_index, inner_slices)
                 data[target] = arr

@@ -40,6 +40,7 @@ class DictArray(StorageBase):
 
     storage_id = "dict"
     requires_serialization = False
+    splat_keeps_numpy_scalars = False  # pipefunc's DictArray splats through numpy assignment
 
     def __init__(
         self,
