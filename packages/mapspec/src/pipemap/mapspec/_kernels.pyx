@@ -119,8 +119,9 @@ cdef class CompiledSpec:
             for entry in <tuple>axis_maps[k]:
                 if type(entry) is not int or not -1 <= entry < n_external:
                     raise ValueError(
-                        f"Axis map {axis_maps[k]!r} of input {input_names[k]!r} has entry {entry!r}, "
-                        f"expected -1 or a position in [0, {n_external}){_where(spec_text)}"
+                        f"Axis map {axis_maps[k]!r} of input {input_names[k]!r} has entry "
+                        f"{entry!r}, expected -1 or a position in [0, {n_external})"
+                        f"{_where(spec_text)}"
                     )
             total += len(<tuple>axis_maps[k])
         self.spec_text = spec_text
