@@ -65,3 +65,14 @@ def test_chunk_directory_removed_behind_our_back(tmp_path: Path) -> None:
     shutil.rmtree(tmp_path / "c0")
     store.dump((2,), "b")
     assert store.get_many([1, 2]) == [np.ma.masked, "b"]
+
+
+def test_numpy_string_and_datetime_scalars_roundtrip(tmp_path: Path) -> None:
+    values = [np.str_("a"), np.str_("abcdef")]
+    times = [np.datetime64("2024-01-01"), np.datetime64("2024-01-01T10:00:01")]
+    store = ChunkedArray(tmp_path, (4,))
+    store.dump_many(range(4), values + times)
+    got = ChunkedArray(tmp_path, (4,)).get_many(range(4))
+    assert got == values + times
+    assert [type(v) for v in got] == [np.str_, np.str_, np.datetime64, np.datetime64]
+    assert got[3].dtype == times[1].dtype

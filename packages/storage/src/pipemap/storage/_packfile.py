@@ -41,13 +41,17 @@ class PackError(ValueError):
 
 
 def encode_segment(values: list[Any]) -> Segment:
-    """Serialize ``values`` into one segment (typed array when all are numpy scalars of one type).
+    """Serialize ``values`` into one segment (typed array when all are numeric numpy scalars of one type).
 
     >>> encode_segment([1.0, 2.0])[:2]
     (2, 0)
     """
     first = type(values[0]) if values else None
-    if first is not None and issubclass(first, np.generic) and all(type(v) is first for v in values):
+    if (
+        first is not None
+        and issubclass(first, (np.number, np.bool_))  # fixed-size numeric: the type fixes the dtype
+        and all(type(v) is first for v in values)
+    ):
         arr = np.array(values, dtype=values[0].dtype)
         return len(values), 1, pickle.dumps(arr, protocol=5)
     return len(values), 0, cloudpickle.dumps(values, protocol=5)
