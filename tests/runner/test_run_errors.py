@@ -147,3 +147,39 @@ def test_resume_retries_failed_elements(tmp_path) -> None:
     r = run_map(p, {"x": [1, 2, 3]}, run_folder=tmp_path, parallel=False, error_handling="continue", resume=True)
     assert calls == [2]
     assert r["y"].output.tolist() == [1, 2, 3]
+
+
+def test_storage_write_failure_names_function_and_elements() -> None:
+    from pipemap.storage import DictArray, register_storage
+
+    class FullDisk(DictArray):
+        """A third-party backend whose writes fail (as on a full disk)."""
+
+        storage_id = "full_disk_test"
+
+        def _put_many(self, indices, values):
+            raise OSError(28, "No space left on device")
+
+    register_storage(FullDisk)
+    p = Pipeline([PipeFunc(lambda x: x * x, "y", mapspec="x[i] -> y[i]")])
+    with pytest.raises(OSError, match="No space left") as info:
+        run_map(p, {"x": list(range(5))}, storage="full_disk_test", parallel=False)
+    note = " ".join(info.value.__notes__)
+    assert "`y`" in note and "<lambda>" in note and "0..4" in note
+
+
+def test_corrupt_single_output_is_recomputed_on_resume(tmp_path) -> None:
+    calls = []
+
+    @pipefunc("s")
+    def total(x):
+        calls.append(1)
+        return sum(x)
+
+    p = Pipeline([total])
+    run_map(p, {"x": [1, 2]}, run_folder=tmp_path, parallel=False)
+    (tmp_path / "outputs" / "s.cloudpickle").write_bytes(b"\x80\x05garbage")
+    with pytest.warns(UserWarning, match="Could not load the stored output"):
+        r = run_map(p, {"x": [1, 2]}, run_folder=tmp_path, parallel=False, resume=True)
+    assert r["s"].output == 3
+    assert len(calls) == 2

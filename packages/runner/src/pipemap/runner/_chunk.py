@@ -343,6 +343,36 @@ def check_internal_shapes(task: FunctionTask, per_output: tuple[list[Any], ...])
                 raise ValueError(msg)
 
 
+def describe_indices(linear: Any) -> str:
+    """``"3"``, ``"3..9"`` (a range) or ``"3, 5, 8 (3 elements)"`` for error messages."""
+    n = len(linear)
+    if n == 1:
+        return str(int(linear[0]))
+    if isinstance(linear, range) and linear.step == 1:
+        return f"{linear.start}..{linear.stop - 1}"
+    shown = ", ".join(str(int(v)) for v in list(linear[:5]))
+    return f"{shown}{', ...' if n > 5 else ''} ({n} elements)"
+
+
+def write_values(task: FunctionTask, name: str, storage: Any, linear: Any, vals: list[Any], shape: Any) -> None:
+    """Write one output's values in bulk; a storage failure names the function and elements."""
+    try:
+        if task.n_internal:
+            if shape is not None and not shape_is_resolved(storage.internal_shape):
+                storage.internal_shape = shape
+            # the engine checks internal shapes itself (SPEC 2.4: only when results are
+            # collected); error snapshots and declared-but-wrong shapes must still be stored
+            storage._put_many(storage._check_linear(linear), vals)
+        else:
+            storage.dump_many(linear, vals)
+    except Exception as exc:
+        exc.add_note(
+            f"While writing elements {describe_indices(linear)} of `{name}` (function"
+            f" `{task.func.__name__}`) to its `{getattr(storage, 'storage_id', type(storage).__name__)}` storage."
+        )
+        raise
+
+
 def run_batch(task: FunctionTask, linear: Any) -> ChunkResult:
     """Run one batch: gather, call, pick, write (or keep) the values.
 
@@ -368,15 +398,8 @@ def _run_batch(task: FunctionTask, linear: Any) -> ChunkResult:
     if task.n_internal and task.check_internal:
         check_internal_shapes(task, per_output)
     if task.outputs is not None:
-        for storage, vals in zip(task.outputs, per_output):
-            if task.n_internal:
-                if shape is not None and not shape_is_resolved(storage.internal_shape):
-                    storage.internal_shape = shape
-                # the engine checks internal shapes itself (SPEC 2.4: only when results are
-                # collected); error snapshots and declared-but-wrong shapes must still be stored
-                storage._put_many(storage._check_linear(linear), vals)
-            else:
-                storage.dump_many(linear, vals)
+        for name, storage, vals in zip(task.func.output_names, task.outputs, per_output):
+            write_values(task, name, storage, linear, vals, shape)
     keep = per_output if (task.return_values or task.outputs is None) else None
     return ChunkResult(linear, len(values), failed, keep, shape, time.perf_counter() - t0)
 

@@ -8,6 +8,7 @@ output that is an array name with ``"?"`` sizes resolves the downstream shapes.
 from __future__ import annotations
 
 import asyncio
+import warnings
 from typing import Any
 
 from ._errors import error_types, make_error_snapshot, propagated_snapshot, raise_with_note, scan_for_errors
@@ -62,9 +63,18 @@ async def run_single(runner: Any, f: Any, executor: Any) -> None:
         kwargs[p] = value.to_array() if is_storage(value) else value
     picked: tuple[Any, ...] | None = None
     if all(h.exists() for h in holders):
-        picked = tuple(h.load() for h in holders)
+        try:
+            picked = tuple(h.load() for h in holders)
+        except Exception as exc:  # noqa: BLE001 - a torn/corrupt file: recompute, as for a missing one
+            warnings.warn(
+                f"Could not load the stored output(s) `{', '.join(f.output_names)}` of `{f.__name__}`"
+                f" ({type(exc).__name__}: {exc}); recomputing them.",
+                UserWarning,
+                stacklevel=2,
+            )
+            picked = None
         types = error_types()
-        if runner.prep.error_handling == "continue" and types and any(isinstance(v, types) for v in picked):
+        if picked is not None and runner.prep.error_handling == "continue" and types and any(isinstance(v, types) for v in picked):
             picked = None  # resume retries failed calls
     if picked is None:
         if executor is None:
