@@ -223,3 +223,21 @@ def test_killed_run_leaves_a_stale_lock_that_resume_takes_over(tmp_path: Path) -
     r = run_map(p, {"x": list(range(100))}, run_folder=folder, parallel=False, resume=True)
     assert r["y"].output.tolist() == list(range(1, 101))
     assert not (folder / LOCK_NAME).exists()
+
+
+def test_guard_left_by_a_process_killed_mid_takeover_does_not_block(tmp_path: Path) -> None:
+    _write_lock(tmp_path, pid=_dead_pid(), host=socket.gethostname(), started="old")
+    guard = tmp_path / (LOCK_NAME + ".takeover")
+    guard.write_text(json.dumps({"pid": _dead_pid(), "host": socket.gethostname(), "time": time.time()}))
+    with RunFolderLock(tmp_path) as lock:
+        assert lock.held
+    assert not guard.exists()
+
+
+def test_torn_guard_is_cleared_after_a_moment(tmp_path: Path) -> None:
+    _write_lock(tmp_path, pid=_dead_pid(), host=socket.gethostname(), started="old")
+    guard = tmp_path / (LOCK_NAME + ".takeover")
+    guard.write_text("")
+    os.utime(guard, (time.time() - 5, time.time() - 5))
+    with RunFolderLock(tmp_path) as lock:
+        assert lock.held

@@ -187,6 +187,8 @@ class RunFolderLock:
             return self
         self.folder.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + self.timeout
+        # a takeover in progress (guard held) takes milliseconds: wait for it past `timeout`
+        grace = time.monotonic() + max(self.timeout, _GUARD_STALE_SECONDS)
         content = self._content()
         while True:
             if _create_exclusive(self.path, content):
@@ -199,9 +201,14 @@ class RunFolderLock:
                 owner = self._settle_unreadable()
                 if owner is None:
                     continue
-            if self._is_stale(owner) and self._take_over(owner, content):
-                self._hold()
-                return self
+            if self._is_stale(owner):
+                outcome = self._take_over(owner, content)
+                if outcome == "won":
+                    self._hold()
+                    return self
+                if outcome == "busy" and time.monotonic() < grace:
+                    time.sleep(0.01)
+                    continue
             if time.monotonic() >= deadline:
                 current = _read_json(self.path) or owner
                 raise self._locked_error(current if current else owner)
@@ -217,33 +224,46 @@ class RunFolderLock:
                 return owner
         return {"pid": -1, "host": socket.gethostname(), "unreadable": True}
 
-    def _take_over(self, stale: dict[str, Any], content: bytes) -> bool:
-        """Replace the stale lock ``stale`` by ours, serialized by the takeover guard."""
+    def _take_over(self, stale: dict[str, Any], content: bytes) -> str:
+        """Replace the stale lock ``stale`` by ours, serialized by the takeover guard.
+
+        Returns ``"won"``, ``"lost"`` (someone else owns the lock now) or ``"busy"`` (another
+        process holds the guard: retry shortly).
+        """
         guard = self.path.with_name(LOCK_NAME + _GUARD_SUFFIX)
         guard_content = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "time": time.time()}).encode()
         if not _create_exclusive(guard, guard_content):
             self._clear_stale_guard(guard)
-            return False
+            return "busy"
         try:
             current = _read_json(self.path)
             if current is None:
-                return _create_exclusive(self.path, content)
+                return "won" if _create_exclusive(self.path, content) else "lost"
             same = current == stale or (stale.get("unreadable") and current == {})
             if not same or not self._is_stale(current if current else stale):
-                return False  # someone else took it over meanwhile
+                return "lost"  # someone else took it over meanwhile
             self.path.unlink(missing_ok=True)
-            return _create_exclusive(self.path, content)
+            return "won" if _create_exclusive(self.path, content) else "lost"
         finally:
             guard.unlink(missing_ok=True)
 
     @staticmethod
     def _clear_stale_guard(guard: Path) -> None:
+        """Remove a guard left by a process that died mid-takeover (dead pid on this host, or
+        unreadable/foreign and older than a few seconds)."""
         info = _read_json(guard)
         if info is None:
             return
-        age = time.time() - float(info.get("time", 0) or 0)
+        try:
+            age = time.time() - guard.stat().st_mtime
+        except FileNotFoundError:
+            return
         pid = info.get("pid")
-        if age > _GUARD_STALE_SECONDS and not (isinstance(pid, int) and _pid_alive(pid)):
+        same_host = info.get("host") == socket.gethostname()
+        dead = same_host and isinstance(pid, int) and not _pid_alive(pid)
+        if dead or (age > _GUARD_STALE_SECONDS and not (same_host and isinstance(pid, int) and _pid_alive(pid))) or (
+            not info and age > 1.0
+        ):
             guard.unlink(missing_ok=True)
 
     def _hold(self) -> None:
