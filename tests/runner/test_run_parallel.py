@@ -135,3 +135,28 @@ def test_large_input_sent_through_file(process_pool, tmp_path) -> None:
 def test_eager_scheduling(process_pool) -> None:
     r = run_map(PIPELINE, INPUTS, executor=process_pool, scheduling_strategy="eager")
     _check(r, _expected())
+
+
+class Box:
+    """A user class defined in this (not importable by workers) test module."""
+
+    def __init__(self, v):
+        self.v = v
+
+
+def test_spawned_workers_get_user_code_by_value() -> None:
+    import multiprocessing
+
+    @pipefunc("y", mapspec="x[i] -> y[i]")
+    def boxed(x):
+        return Box(x).v * 2
+
+    @pipefunc("s")
+    def total(y):
+        return Box(int(np.sum(y))).v
+
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as ex:
+        r = run_map(Pipeline([boxed, total]), {"x": [1, 2, 3]}, executor=ex)
+    assert r["y"].output.tolist() == [2, 4, 6]
+    assert r["s"].output == 12

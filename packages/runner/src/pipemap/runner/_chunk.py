@@ -354,23 +354,40 @@ def describe_indices(linear: Any) -> str:
     return f"{shown}{', ...' if n > 5 else ''} ({n} elements)"
 
 
+def _write(task: FunctionTask, storage: Any, linear: Any, vals: list[Any], shape: Any) -> None:
+    if task.n_internal:
+        if shape is not None and not shape_is_resolved(storage.internal_shape):
+            storage.internal_shape = shape
+        # the engine checks internal shapes itself (SPEC 2.4: only when results are
+        # collected); error snapshots and declared-but-wrong shapes must still be stored
+        storage._put_many(storage._check_linear(linear), vals)
+    else:
+        storage.dump_many(linear, vals)
+
+
 def write_values(task: FunctionTask, name: str, storage: Any, linear: Any, vals: list[Any], shape: Any) -> None:
-    """Write one output's values in bulk; a storage failure names the function and elements."""
+    """Write one output's values in bulk. When the bulk write fails, the elements are written one
+    by one (every good element is kept for resume) and the error names the function, the output
+    and the failing element."""
     try:
-        if task.n_internal:
-            if shape is not None and not shape_is_resolved(storage.internal_shape):
-                storage.internal_shape = shape
-            # the engine checks internal shapes itself (SPEC 2.4: only when results are
-            # collected); error snapshots and declared-but-wrong shapes must still be stored
-            storage._put_many(storage._check_linear(linear), vals)
-        else:
-            storage.dump_many(linear, vals)
+        _write(task, storage, linear, vals, shape)
+        return
     except Exception as exc:
-        exc.add_note(
-            f"While writing elements {describe_indices(linear)} of `{name}` (function"
-            f" `{task.func.__name__}`) to its `{getattr(storage, 'storage_id', type(storage).__name__)}` storage."
-        )
-        raise
+        bulk_error = exc
+    where = describe_indices(linear)
+    if len(linear) > 1:
+        for k in range(len(linear)):
+            try:
+                _write(task, storage, linear[k : k + 1], vals[k : k + 1], shape)
+            except Exception as exc:  # noqa: BLE001 - the culprit element
+                bulk_error = exc
+                where = str(int(linear[k]))
+                break
+    bulk_error.add_note(
+        f"While writing element(s) {where} of `{name}` (function `{task.func.__name__}`) to its"
+        f" `{getattr(storage, 'storage_id', type(storage).__name__)}` storage."
+    )
+    raise bulk_error
 
 
 def run_batch(task: FunctionTask, linear: Any) -> ChunkResult:

@@ -27,6 +27,7 @@ from ._dispatch import ChunkDispatcher, ChunkSizer, is_automatic, lost_chunk_res
 from ._errors import error_types, raise_with_note
 from ._events import ChunkDone, FunctionDone, RunFinished, RunStarted, ShapeResolved
 from ._executors import cpu_count, default_executor, executor_for, is_thread_or_sync, n_workers
+from ._pickling import dumps_task
 from ._prepare import Prepared
 from ._results import Result
 from ._single import run_single
@@ -43,7 +44,7 @@ class TaskRef:
     __slots__ = ("blob", "path", "token")
 
     def __init__(self, task: FunctionTask, folder: Path | None) -> None:
-        data = cloudpickle.dumps(task)
+        data = dumps_task(task, [task.func.func])  # user modules by value: workers may not import them
         self.token = hashlib.blake2b(data, digest_size=16).hexdigest()
         self.blob: bytes | None = None
         self.path: str | None = None

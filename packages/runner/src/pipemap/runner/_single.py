@@ -36,6 +36,14 @@ def _call_single(f: Any, kwargs: dict[str, Any], error_handling: str) -> Any:
         raise  # pragma: no cover
 
 
+def _call_single_blob(blob: bytes) -> Any:
+    """Worker entry point for a single function sent as one cloudpickle blob."""
+    import cloudpickle
+
+    f, kwargs, error_handling = cloudpickle.loads(blob)
+    return _call_single(f, kwargs, error_handling)
+
+
 def _pick(f: Any, value: Any, error_handling: str) -> tuple[Any, ...]:
     try:
         return f._pick_outputs(value)
@@ -80,7 +88,14 @@ async def run_single(runner: Any, f: Any, executor: Any) -> None:
         if executor is None:
             value = _call_single(f, kwargs, runner.prep.error_handling)
         else:
-            fut = executor.submit(_call_single, f, kwargs, runner.prep.error_handling)
+            from ._executors import is_thread_or_sync
+            from ._pickling import dumps_task
+
+            if is_thread_or_sync(executor):
+                fut = executor.submit(_call_single, f, kwargs, runner.prep.error_handling)
+            else:  # one blob, user code by value: the worker may not import the user's module
+                blob = dumps_task((f, kwargs, runner.prep.error_handling), [f.func])
+                fut = executor.submit(_call_single_blob, blob)
             try:
                 value = await asyncio.wrap_future(fut)
             except BaseException as exc:
