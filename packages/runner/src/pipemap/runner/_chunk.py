@@ -22,6 +22,7 @@ write in batches (every ~0.25 s), so a crash loses at most one batch.
 
 from __future__ import annotations
 
+import bisect
 import gc
 import time
 from collections.abc import Callable, Sequence
@@ -215,6 +216,7 @@ def _call_block(task: FunctionTask, cache: dict[str, Any], columns: list[list[An
     for name, col in zip(names, columns):
         for k, found in scan_for_errors_column(col):
             bad.setdefault(k, []).append((name, found))
+    bad_sorted = sorted(bad)
     values = []
     its = [iter(c) for c in used]
     k = 0
@@ -229,7 +231,8 @@ def _call_block(task: FunctionTask, cache: dict[str, Any], columns: list[list[An
             failed += 1
             k += 1
             continue
-        stop = min((j for j in bad if j > k), default=n)
+        pos = bisect.bisect_right(bad_sorted, k)
+        stop = bad_sorted[pos] if pos < len(bad_sorted) else n
         before = len(values)
         try:
             if its:
