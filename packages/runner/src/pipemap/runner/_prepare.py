@@ -163,14 +163,17 @@ def _cannot_be_parallelized(pipeline: Any) -> bool:
 
 def make_listeners(show_progress: Any, callbacks: list | None) -> tuple[EventBus, HeadlessTracker | None]:
     """The event bus: a headless tracker unless progress is off, plus any user callbacks."""
+    from .progress import make_display, resolve_mode
+
     listeners = list(callbacks or [])
     tracker = None
-    if show_progress not in (None, False):
-        if show_progress not in (True, "rich", "ipywidgets", "headless"):
-            msg = f"Invalid `show_progress={show_progress!r}`: use True, False, None, 'rich', 'ipywidgets' or 'headless'."
-            raise ValueError(msg)
+    mode = resolve_mode(show_progress)  # SPEC 4.9; raises on invalid values
+    if mode is not None:
         tracker = HeadlessTracker()
         listeners.append(tracker)
+        display = make_display(mode, tracker)  # counts first, then the (throttled) display
+        if display is not None:
+            listeners.append(display)
     return EventBus(listeners), tracker
 
 

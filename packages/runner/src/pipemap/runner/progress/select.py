@@ -1,0 +1,63 @@
+"""Choose a display from ``show_progress`` (SPEC 4.9).
+
+``False`` off; ``True`` ipywidgets inside Jupyter, else rich; ``"rich"``; ``"ipywidgets"``;
+``"headless"`` tracked but not shown; ``None`` ipywidgets only inside Jupyter (else off).
+
+>>> resolve_mode(True, in_notebook=False), resolve_mode(None, in_notebook=False), resolve_mode(None, in_notebook=True)
+('rich', None, 'ipywidgets')
+>>> resolve_mode("bar")
+Traceback (most recent call last):
+...
+ValueError: Invalid `show_progress='bar'`: use True, False, None, 'rich', 'ipywidgets' or 'headless'.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Literal
+
+from .._events import HeadlessTracker
+
+Mode = Literal["rich", "ipywidgets", "headless"]
+
+
+def in_jupyter() -> bool:
+    """True inside a Jupyter kernel (an IPython ``ZMQInteractiveShell``)."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return False
+    try:
+        shell = ipython.get_ipython()  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001
+        return False
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def resolve_mode(show_progress: Any, in_notebook: bool | None = None) -> Mode | None:
+    """The display kind for ``show_progress`` (None: no progress at all)."""
+    if show_progress not in (True, False, None, "rich", "ipywidgets", "headless") or (
+        show_progress is not True and show_progress is not False and show_progress is not None and not isinstance(show_progress, str)
+    ):
+        msg = f"Invalid `show_progress={show_progress!r}`: use True, False, None, 'rich', 'ipywidgets' or 'headless'."
+        raise ValueError(msg)
+    if show_progress is False:
+        return None
+    notebook = in_jupyter() if in_notebook is None else in_notebook
+    if show_progress is None:
+        return "ipywidgets" if notebook else None
+    if show_progress is True:
+        return "ipywidgets" if notebook else "rich"
+    return show_progress  # type: ignore[return-value]
+
+
+def make_display(mode: Mode | None, tracker: HeadlessTracker) -> Any:
+    """The display listener for ``mode`` (None for ``"headless"`` or off)."""
+    if mode == "rich":
+        from .rich_display import RichDisplay
+
+        return RichDisplay(tracker)
+    if mode == "ipywidgets":
+        from .widgets_display import WidgetsDisplay
+
+        return WidgetsDisplay(tracker)
+    return None
