@@ -183,3 +183,14 @@ def test_corrupt_single_output_is_recomputed_on_resume(tmp_path) -> None:
         r = run_map(p, {"x": [1, 2]}, run_folder=tmp_path, parallel=False, resume=True)
     assert r["s"].output == 3
     assert len(calls) == 2
+
+
+def test_element_failed_events() -> None:
+    from pipemap.runner._events import ChunkDone, ElementFailed
+
+    events: list = []
+    run_map(Pipeline([fail_on_3]), {"x": [1, 2, 3, 4]}, parallel=False, error_handling="continue", callbacks=[events.append])
+    failed = [e for e in events if isinstance(e, ElementFailed)]
+    assert [(e.output_name, e.index) for e in failed] == [("y", 2)]
+    assert isinstance(failed[0].error, ErrorSnapshot)
+    assert sum(e.n_failed for e in events if isinstance(e, ChunkDone)) == 1

@@ -25,7 +25,7 @@ from ._chunk import ChunkResult, FunctionTask, run_chunk
 from ._chunksizes import chunksize_for, split_indices
 from ._dispatch import ChunkDispatcher, ChunkSizer, is_automatic, lost_chunk_result
 from ._errors import error_types, raise_with_note
-from ._events import ChunkDone, FunctionDone, RunFinished, RunStarted, ShapeResolved
+from ._events import ChunkDone, ElementFailed, FunctionDone, RunFinished, RunStarted, ShapeResolved
 from ._executors import cpu_count, default_executor, executor_for, is_thread_or_sync, n_workers
 from ._pickling import dumps_task
 from ._prepare import Prepared
@@ -210,6 +210,8 @@ class _Runner:
                     flat[place] = as_object_array(vals)
                 filled[place] = True  # type: ignore[index]
             if self.events:
+                if result.n_failed:
+                    _emit_failures(self.events, name, result)
                 self.events.emit(ChunkDone(name, result.n_done, result.n_failed, result.elapsed))
 
         if len(todo):
@@ -382,6 +384,18 @@ def _loader(storage: Any, computed: Any, internal: Any, done: Any) -> Any:
         return output_array(storage, computed, internal, done)
 
     return load
+
+
+def _emit_failures(events: Any, name: str, result: ChunkResult) -> None:
+    """One ``ElementFailed`` per failed element (index and snapshot when the values came back)."""
+    types = error_types()
+    if result.values is None or not types:
+        for _ in range(result.n_failed):
+            events.emit(ElementFailed(name, None, None))
+        return
+    for k, value in enumerate(result.values[0]):
+        if isinstance(value, types):
+            events.emit(ElementFailed(name, int(result.linear[k]), value))
 
 
 def _placement(linear: Any) -> Any:
