@@ -278,7 +278,8 @@ class MapSpec:
         >>> MapSpec.from_string("x[i], y[j] -> z[i, j]").output_key((3, 2), 3)
         (1, 1)
         """
-        return self._compiled().output_key(shape, linear_index)
+        cache = self._compiled_cache
+        return (cache[0] if cache else self._compiled()).output_key(shape, linear_index)
 
     def input_keys(
         self, shape: tuple[int, ...], linear_index: int
@@ -288,7 +289,8 @@ class MapSpec:
         >>> MapSpec.from_string("x[i], y[j] -> z[i, j]").input_keys((3, 2), 3)
         {'x': (1,), 'y': (1,)}
         """
-        return self._compiled().input_keys(shape, linear_index)
+        cache = self._compiled_cache
+        return (cache[0] if cache else self._compiled()).input_keys(shape, linear_index)
 
     # -- shapes ---------------------------------------------------------------------------
     def shape(
