@@ -13,7 +13,7 @@ function summarises the sweep.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -84,7 +84,7 @@ def run_demo(
     n_omega: int = 60,
     n_gamma: int = 50,
     parallel: bool = False,
-    show_progress: bool | str = True,
+    show_progress: bool | Literal["rich", "ipywidgets", "headless"] | None = True,
 ) -> dict[str, Any]:
     """Run the demo sweep (default storage in ``run_folder``) and return its summary.
 

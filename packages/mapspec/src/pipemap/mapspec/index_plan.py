@@ -31,8 +31,11 @@ _INT64 = np.dtype(np.int64)  # a dtype object: np.empty(shape, _INT64) is the ch
 
 
 class _ArrayLike(Protocol):
-    name: str
-    axes: tuple[str | None, ...]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def axes(self) -> tuple[str | None, ...]: ...
 
 
 class _SpecLike(Protocol):
