@@ -341,3 +341,33 @@ def test_file_array_template_cannot_escape(tmp_path: Path) -> None:
 
 def test_badfolder_statistics_report() -> None:
     print(f"\nreliability bad-folder figures: {STATS}")
+
+
+class _Tripwire:
+    """Unpickling this touches a marker file: proves whether a reader unpickled anything."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.marker),))
+
+
+@pytest.mark.parametrize("storage", ["file_array", "chunked", "zarr_file_array"])
+def test_pipemap_status_never_unpickles(tmp_path: Path, storage: str) -> None:
+    from pipemap.io.cli import main as cli_main
+
+    folder, marker = tmp_path / "run", tmp_path / "unpickled"
+    run_map(_pipeline(), INPUTS, run_folder=folder, storage=storage, parallel=False)
+    trap = cloudpickle.dumps(_Tripwire(str(marker)))
+    for path in [*folder.glob("inputs/*.cloudpickle"), *folder.glob("defaults/*"), *folder.glob("outputs/*.cloudpickle")]:
+        path.write_bytes(trap)
+    if storage == "file_array":
+        for path in (folder / "outputs").rglob("*.pickle"):
+            path.write_bytes(trap)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        code = cli_main(["status", str(folder)])
+    assert code == 0, out.getvalue()
+    assert not marker.exists(), "`pipemap status` unpickled run-folder data"
+    assert "z" in out.getvalue()
