@@ -196,12 +196,45 @@ class AsyncMap:
 
     def status(self) -> dict[str, Any]:
         """Progress counters per function (empty when progress is off)."""
-        state = "not started" if self._task is None else ("done" if self._task.done() else "running")
+        if self._task is None:
+            state = "not started"
+        elif self._task.cancelled():
+            state = "cancelled"
+        elif self._task.done():
+            state = "failed" if self._task.exception() is not None else "done"
+        else:
+            state = "running"
         counters = self.progress.as_dict() if self.progress is not None else {}
         return {"state": state, "progress": counters}
 
+    def cancel(self) -> bool:
+        """Cancel the run: no new chunks are dispatched, chunks in flight finish and are stored,
+        so the run folder stays resumable (``resume=True``). False when not running."""
+        if self._task is None or self._task.done():
+            return False
+        return self._task.cancel()
+
     def display(self) -> None:
-        """Widgets come with the progress displays (issue 5); nothing to show headless."""
+        """Show the progress widgets in Jupyter (when ``show_progress`` chose ipywidgets)."""
+        if self.status_widget is not None:
+            self.status_widget.display()
+
+
+def _attach_async_displays(runner: AsyncMap, display_widgets: bool) -> None:
+    """SPEC 4.9/4.10: the status file in the run folder; the widgets, shown on start."""
+    from .progress import StatusFileWriter
+    from .progress.select import in_jupyter
+
+    prep = runner.prep
+    if prep.tracker is None:
+        return
+    if prep.run_info.run_folder is not None:
+        prep.events.listeners.append(StatusFileWriter(prep.tracker, prep.run_info.run_folder))
+    for listener in prep.events.listeners:
+        if type(listener).__name__ == "WidgetsDisplay":
+            runner.status_widget = listener
+            if display_widgets and in_jupyter():
+                listener.display()
 
 
 async def _await(task: asyncio.Task) -> Any:
@@ -236,7 +269,7 @@ def run_map_async(
     show_progress: bool | Literal["rich", "ipywidgets", "headless"] | None = None,
     return_results: bool = True,
     error_handling: Literal["raise", "continue"] = "raise",
-    display_widgets: bool = True,  # noqa: ARG001 - widgets come with issue 5
+    display_widgets: bool = True,
     start: bool = True,
     scheduling_strategy: Literal["generation", "eager"] = "generation",
     callbacks: list[Any] | None = None,
@@ -267,6 +300,7 @@ def run_map_async(
         callbacks=callbacks,
     )
     runner = AsyncMap(prep, scheduling_strategy)
+    _attach_async_displays(runner, display_widgets)
     if start:
         runner.start()
     return runner
