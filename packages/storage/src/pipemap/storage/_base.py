@@ -28,7 +28,16 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ._atomic import MISSING
-from ._shapes import ShapeTuple, c_strides, merge_by_mask, prod, shape_is_resolved
+from ._shapes import (
+    ShapeTuple,
+    as_linear_indices,
+    c_strides,
+    leading_shape,
+    merge_by_mask,
+    prod,
+    ranges_of,
+    shape_is_resolved,
+)
 
 __all__ = ["StorageBase", "as_linear_indices"]
 
@@ -247,7 +256,7 @@ class StorageBase(abc.ABC):
         internal = self.internal_shape
         if not internal or not shape_is_resolved(internal):
             return value
-        got = _leading_shape(value, len(internal))
+        got = leading_shape(value, len(internal))
         if got != tuple(internal):
             msg = (
                 f"Value of shape {got if got is not None else type(value).__name__} does not match the"
@@ -271,7 +280,7 @@ class StorageBase(abc.ABC):
             linear = sum(k * s for k, s in zip(normalized, strides))  # type: ignore[operator]
             self._put_many(np.array([linear], dtype=np.int64), [value])
             return
-        ranges = _ranges(normalized, self.resolved_shape)
+        ranges = ranges_of(normalized, self.resolved_shape)
         linears = [sum(i * s for i, s in zip(idx, strides)) for idx in itertools.product(*ranges)]
         self._put_many(np.asarray(linears, dtype=np.int64), [value] * len(linears))
 
@@ -391,7 +400,7 @@ class StorageBase(abc.ABC):
 
     def _get_sliced(self, normalized: tuple[int | slice, ...]) -> Any:
         full = merge_by_mask(self.shape_mask, self.resolved_shape, self.resolved_internal_shape)
-        ranges = _ranges(normalized, full)
+        ranges = ranges_of(normalized, full)
         smask = self.shape_mask
         strides = self.strides
         ext_ranges = [r for r, m in zip(ranges, smask) if m]
@@ -492,39 +501,3 @@ class StorageBase(abc.ABC):
             f"{type(self).__name__}(folder={str(self.folder) if self.folder else None!r}, shape={self.shape},"
             f" internal_shape={self.internal_shape}, shape_mask={self.shape_mask})"
         )
-
-
-def _ranges(key: Sequence[int | slice], sizes: Sequence[int]) -> list[range]:
-    return [range(*k.indices(size)) if isinstance(k, slice) else range(k, k + 1) for k, size in zip(key, sizes)]
-
-
-def _leading_shape(value: Any, ndim: int) -> tuple[int, ...] | None:
-    """Sizes of the first ``ndim`` axes of ``value`` (None if it is not that deep)."""
-    shape = getattr(value, "shape", None)
-    if isinstance(shape, tuple) and not isinstance(value, StorageBase):
-        return shape[:ndim] if len(shape) >= ndim else shape
-    sizes = []
-    obj = value
-    for _ in range(ndim):
-        try:
-            n = len(obj)
-        except TypeError:
-            return tuple(sizes) if sizes else None
-        sizes.append(n)
-        if n == 0:
-            break
-        try:
-            obj = obj[0]
-        except (TypeError, KeyError, IndexError):
-            break
-    return tuple(sizes)
-
-
-def as_linear_indices(key_indices: np.ndarray, shape: Sequence[int]) -> np.ndarray:
-    """Convert an (n, rank) array of multi-indices to int64 linear indices (C order).
-
-    >>> as_linear_indices(np.array([[1, 2, 3]]), (3, 4, 5)).tolist()
-    [33]
-    """
-    strides = np.asarray(c_strides(shape), dtype=np.int64)
-    return np.asarray(key_indices, dtype=np.int64) @ strides

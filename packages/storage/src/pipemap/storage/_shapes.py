@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 UNKNOWN = "?"
 
 ShapeTuple = tuple[Any, ...]
@@ -73,3 +75,44 @@ def unravel(index: int, shape: Sequence[int], strides: Sequence[int] | None = No
     """
     strides = c_strides(shape) if strides is None else strides
     return tuple((index // stride) % size for stride, size in zip(strides, shape, strict=True))
+
+
+def ranges_of(key: Sequence[int | slice], sizes: Sequence[int]) -> list[range]:
+    """The index range each key entry selects (an int selects one index).
+
+    >>> ranges_of((1, slice(None, None, -1)), (3, 2))
+    [range(1, 2), range(1, -1, -1)]
+    """
+    return [range(*k.indices(size)) if isinstance(k, slice) else range(k, k + 1) for k, size in zip(key, sizes)]
+
+
+def leading_shape(value: Any, ndim: int) -> tuple[int, ...] | None:
+    """Sizes of the first ``ndim`` axes of ``value`` (None if it is not that deep)."""
+    shape = getattr(value, "shape", None)
+    if isinstance(shape, tuple) and not hasattr(value, "done_mask"):  # not a storage
+        return shape[:ndim] if len(shape) >= ndim else shape
+    sizes = []
+    obj = value
+    for _ in range(ndim):
+        try:
+            n = len(obj)
+        except TypeError:
+            return tuple(sizes) if sizes else None
+        sizes.append(n)
+        if n == 0:
+            break
+        try:
+            obj = obj[0]
+        except (TypeError, KeyError, IndexError):
+            break
+    return tuple(sizes)
+
+
+def as_linear_indices(key_indices: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    """Convert an (n, rank) array of multi-indices to int64 linear indices (C order).
+
+    >>> as_linear_indices(np.array([[1, 2, 3]]), (3, 4, 5)).tolist()
+    [33]
+    """
+    strides = np.asarray(c_strides(shape), dtype=np.int64)
+    return np.asarray(key_indices, dtype=np.int64) @ strides
