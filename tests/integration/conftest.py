@@ -9,6 +9,7 @@ The ``parity`` fixture is a :class:`Parity` helper. A corpus case builds a fresh
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,45 @@ def assert_same(a: Any, b: Any, where: str = "", *, types: bool = True, loose: b
     assert a == b, f"{where}: {a!r} != {b!r}"
 
 
+#: Differences found by the corpus that are pipemap bugs or open questions (not deliberate): a case
+#: tagged with one compares that aspect leniently, and ``test_exact_parity`` (strict xfail) keeps
+#: checking it exactly, so a fix shows up as an XPASS.
+KNOWN_DIFFERENCES: dict[str, str] = {
+    "internal_scalars": (
+        "elements of outputs with internal axes: pipefunc gives numpy scalars (the splatted array passes"
+        " through numpy), pipemap the Python objects (ResultDict and/or load_outputs)"
+    ),
+    "zipped_coord_name": "zipped coordinate name: pipefunc orders the names differently (e.g. 'b:x' vs 'x:b')",
+    "column_order": "load_dataframe column order: pipefunc puts non-index coordinates and split zipped columns elsewhere",
+    "single_list": (
+        "a single output that is a list: pipefunc's load_xarray_dataset wraps it in"
+        " DimensionlessArray(object array), pipemap stores the list itself"
+    ),
+}
+
+#: Deliberate differences, asserted as such (docs/porting.md).
+DELIBERATE = {
+    "failed_masked": "pipemap's loaders mask failed elements (a failed single output loads as None)",
+    "pipefunc_xarray_keyerror": "pipefunc's load_xarray_dataset raises KeyError for a mapped default; pipemap loads it",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """``test_exact_parity[case]`` items become strict xfails naming the case's open differences.
+
+    Test modules cannot import this file (importlib mode), so the reasons live here and the marks
+    are added at collection: a corpus case is any object with ``build``, ``inputs``, ``kwargs``,
+    ``folder``, ``loaders`` and ``known`` attributes.
+    """
+    for item in items:
+        case = getattr(item, "callspec", None) and item.callspec.params.get("case")
+        if getattr(item, "originalname", "") != "test_exact_parity" or case is None:
+            continue
+        open_tags = sorted(case.known & KNOWN_DIFFERENCES.keys())
+        assert open_tags, f"{item.nodeid}: a case in test_exact_parity needs an open difference"
+        item.add_marker(pytest.mark.xfail(strict=True, reason="; ".join(KNOWN_DIFFERENCES[k] for k in open_tags)))
+
+
 class Parity:
     """Run a pipefunc pipeline through both engines and compare what they give back.
 
@@ -136,6 +176,39 @@ class Parity:
         pf_result = build().map(inputs, run_folder=pf_folder, **kwargs)
         pm_result = self.pipemap_run(build(), inputs, run_folder=pm_folder, **kwargs)
         return pf_result, pm_result, pf_folder, pm_folder
+
+    def check(self, case: Any, known: frozenset[str] | None = None) -> None:
+        """Run a corpus ``case`` in both engines and compare everything (its ``known`` tags leniently).
+
+        ``case`` has ``build``, ``inputs``, ``kwargs``, ``folder``, ``loaders`` and ``known``; pass
+        ``known`` to override the tags (``test_exact_parity`` passes only the deliberate ones).
+        """
+        known = case.known if known is None else known
+        pf_result, pm_result, pf_folder, pm_folder = self.run_both(
+            case.build, case.inputs, folder=case.folder, **case.kwargs
+        )
+        self.assert_results(pf_result, pm_result, known)
+        if case.loaders and case.kwargs.get("return_results", True):
+            # ResultDict.to_xarray keeps error snapshots in both engines (only the loaders mask them),
+            # and both warn the same way about outputs they cannot type-cast
+            with warnings.catch_warnings(record=True) as pf_warnings:
+                warnings.simplefilter("always")
+                pf_ds = pf_result.to_xarray()
+            with warnings.catch_warnings(record=True) as pm_warnings:
+                warnings.simplefilter("always")
+                pm_ds = pm_result.to_xarray()
+            assert sorted(str(x.message) for x in pf_warnings) == sorted(str(x.message) for x in pm_warnings)
+            self.assert_datasets(pf_ds, pm_ds, known - {"failed_masked"})
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                # column order of ResultDict.to_dataframe differs (strict xfail in test_parity_options.py), values do not
+                frame_known = (known - {"failed_masked"}) | {"column_order"}
+                self.assert_frames(pf_result.to_dataframe(), pm_result.to_dataframe(), frame_known)
+        if case.folder:
+            self.assert_load_outputs(pf_folder, pm_folder, sorted(pf_result), known)
+            if case.loaders:
+                self.assert_xarray(pf_folder, pm_folder, known)
+                self.assert_dataframe(pf_folder, pm_folder, known)
 
     @staticmethod
     def assert_results(pf_result: Any, pm_result: Any, known: frozenset[str] = frozenset()) -> None:

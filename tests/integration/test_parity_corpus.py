@@ -4,12 +4,12 @@ Every case builds a ``pipefunc.Pipeline`` and the test runs it through ``pipelin
 and ``pipemap.runner.run_map`` (pipemap) with the same inputs and options, then compares the
 ``ResultDict`` outputs element by element (values, Python types, shapes, dtype kinds) and, for runs
 with a run folder, what ``load_outputs``, ``load_all_outputs``, ``load_xarray_dataset`` and
-``load_dataframe`` give back. The ``parity`` fixture lives in ``conftest.py``.
+``load_dataframe`` give back. The ``parity`` fixture lives in ``conftest.py``; options (renames,
+scopes, defaults, bound, errors, output names, resume) are in ``test_parity_options.py``.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,7 +26,12 @@ PfPipeline = pipefunc.Pipeline
 
 @dataclass
 class Case:
-    """One corpus pipeline: a builder (called once per engine), inputs and ``map`` options."""
+    """One corpus pipeline: a builder (called once per engine), inputs and ``map`` options.
+
+    ``known``: tags of the differences that apply (``KNOWN_DIFFERENCES`` and ``DELIBERATE`` in
+    ``conftest.py``): that aspect is compared leniently, and cases with an open (not deliberate)
+    difference also run exactly in ``test_exact_parity``, a strict xfail.
+    """
 
     name: str
     build: Callable[[], Any]
@@ -35,6 +40,11 @@ class Case:
     folder: bool = True
     loaders: bool = True
     known: frozenset[str] = frozenset()
+
+
+_DELIBERATE_TAGS = frozenset({"failed_masked"})
+_SCALARS = frozenset({"internal_scalars"})
+_COLS = frozenset({"column_order"})
 
 
 def _double(x: int) -> int:
@@ -259,27 +269,6 @@ def internal_axis_first() -> Any:
     return PfPipeline([f])
 
 
-def renames() -> Any:
-    def add(a: int, b: int) -> int:
-        return a + b
-
-    f = pipefunc.PipeFunc(add, "c", renames={"a": "x"}, mapspec="x[i], b[i] -> c[i]")
-
-    @pf(output_name="d", mapspec="c[i] -> d[i]", renames={"value": "c"})
-    def g(value: int) -> int:
-        return value * 2
-
-    return PfPipeline([f, g])
-
-
-def defaults() -> Any:
-    @pf(output_name="y", mapspec="x[i] -> y[i]", defaults={"scale": 3})
-    def f(x: int, scale: int, offset: int = 7) -> int:
-        return x * scale + offset
-
-    return PfPipeline([f])
-
-
 def mapped_default() -> Any:
     @pf(output_name="y", mapspec="x[i] -> y[i]")
     def f(x: Any = (1, 2, 3)) -> int:  # tuple: a default can be mapped
@@ -287,24 +276,6 @@ def mapped_default() -> Any:
 
     p = PfPipeline([f])
     p.update_defaults({"x": [5, 6]})
-    return p
-
-
-def bound() -> Any:
-    @pf(output_name="y", mapspec="x[i] -> y[i]", bound={"k": 4})
-    def f(x: int, k: int) -> int:
-        return x**k
-
-    return PfPipeline([f])
-
-
-def scoped() -> Any:
-    @pf(output_name="y", mapspec="x[i] -> y[i]")
-    def f(x: int, c: int) -> int:
-        return x + c
-
-    p = PfPipeline([f])
-    p.update_scope("sim", inputs={"c"}, outputs=None)
     return p
 
 
@@ -363,99 +334,11 @@ def add_mapspec_axis() -> Any:
     return p
 
 
-def _fails_at_three(x: int) -> int:
-    if x == 3:
-        msg = "three is bad"
-        raise ValueError(msg)
-    return 2 * x
-
-
-def errors_continue() -> Any:
-    @pf(output_name="z", mapspec="y[i] -> z[i]")
-    def g(y: int) -> int:
-        return y + 1
-
-    @pf(output_name="total")
-    def total(z: Any) -> int:
-        return int(sum(z))
-
-    return PfPipeline([pf(output_name="y", mapspec="x[i] -> y[i]")(_fails_at_three), g, total])
-
-
-def errors_partial_reduction() -> Any:
-    @pf(output_name="m", mapspec="x[i], y[j] -> m[i, j]")
-    def f(x: int, y: int) -> int:
-        if (x, y) == (1, 2):
-            msg = "bad cell"
-            raise RuntimeError(msg)
-        return x * y
-
-    @pf(output_name="row", mapspec="m[i, :] -> row[i]")
-    def g(m: Any) -> int:
-        return int(sum(m))
-
-    return PfPipeline([f, g])
-
-
-def errors_single_chain() -> Any:
-    @pf(output_name="b")
-    def f(a: int) -> int:
-        return a + 1
-
-    @pf(output_name="c")
-    def g(b: int) -> int:
-        raise ZeroDivisionError(b)
-
-    @pf(output_name="d")
-    def h(c: int) -> int:
-        return c
-
-    return PfPipeline([f, g, h])
-
-
 def empty_input() -> Any:
     return PfPipeline([pf(output_name="y", mapspec="x[i] -> y[i]")(_double)])
 
 
-def subpipeline_outputs() -> Any:
-    @pf(output_name="y", mapspec="x[i] -> y[i]")
-    def f(x: int) -> int:
-        return x + 1
-
-    @pf(output_name="unused", mapspec="y[i], q[i] -> unused[i]")
-    def g(y: int, q: int) -> int:
-        return y + q
-
-    return PfPipeline([f, g])
-
-
-#: Differences found by the corpus that are pipemap bugs or open questions (not deliberate): a case
-#: tagged with one compares that aspect leniently, and ``test_exact_parity`` (strict xfail) keeps
-#: checking it exactly, so a fix shows up as an XPASS.
-KNOWN_DIFFERENCES: dict[str, str] = {
-    "internal_scalars": (
-        "elements of outputs with internal axes: pipefunc gives numpy scalars (the splatted array passes"
-        " through numpy), pipemap the Python objects (ResultDict and/or load_outputs)"
-    ),
-    "zipped_coord_name": "zipped coordinate name: pipefunc orders the names differently (e.g. 'b:x' vs 'x:b')",
-    "column_order": "load_dataframe column order: pipefunc puts non-index coordinates and split zipped columns elsewhere",
-    "single_list": (
-        "a single output that is a list: pipefunc's load_xarray_dataset wraps it in"
-        " DimensionlessArray(object array), pipemap stores the list itself"
-    ),
-}
-
-#: Deliberate differences, asserted as such (docs/porting.md).
-DELIBERATE = {
-    "failed_masked": "pipemap's loaders mask failed elements (a failed single output loads as None)",
-    "pipefunc_xarray_keyerror": "pipefunc's load_xarray_dataset raises KeyError for a mapped default; pipemap loads it",
-}
-
-
 _threads = ThreadPoolExecutor(max_workers=2)
-_SCALARS = frozenset({"internal_scalars"})
-_COLS = frozenset({"column_order"})
-_FAIL = frozenset({"failed_masked"})
 
 CASES: list[Case] = [
     Case("elementwise", elementwise, {"x": [1, 2, 3, 4]}),
@@ -486,39 +369,17 @@ CASES: list[Case] = [
         known=_SCALARS,
     ),
     Case("internal_axis_first", internal_axis_first, {"x": np.arange(6).reshape(2, 3)}, loaders=False, known=_SCALARS),
-    Case("renames", renames, {"x": [1, 2], "b": [10, 20]}, known=_COLS | {"zipped_coord_name"}),
-    Case("defaults", defaults, {"x": [1, 2]}),
-    Case("defaults_overridden", defaults, {"x": [1, 2], "scale": 10, "offset": 0}),
     Case("mapped_default", mapped_default, {}, loaders=False),
-    Case("bound", bound, {"x": [1, 2, 3]}),
-    Case("scoped", scoped, {"x": [1, 2], "sim": {"c": 100}}),
     Case("ndarray_input", ndarray_input, {"m": np.arange(6).reshape(2, 3)}),
     Case("array_elements", array_elements, {"x": [1, 2]}),
     Case("mixed_single_and_mapped", mixed_single_and_mapped, {"x": [1, 2, 3], "factor": 5}),
     Case("add_mapspec_axis", add_mapspec_axis, {"a": [1, 2], "b": [10, 20, 30]}),
-    Case("errors_continue", errors_continue, {"x": [1, 2, 3, 4, 5]}, {"error_handling": "continue"}, known=_FAIL),
-    Case(
-        "errors_partial_reduction",
-        errors_partial_reduction,
-        {"x": [0, 1], "y": [1, 2, 3]},
-        {"error_handling": "continue"},
-        known=_FAIL,
-    ),
-    Case("errors_single_chain", errors_single_chain, {"a": 1}, {"error_handling": "continue"}, known=_FAIL),
     Case("empty_input", empty_input, {"x": []}, loaders=False),
-    Case("output_names_subset", subpipeline_outputs, {"x": [1, 2]}, {"output_names": {"y"}}),
     Case("fixed_indices", zipped, {"x": [1, 2, 3], "y": [4, 5, 6], "z": [7, 8]}, {"fixed_indices": {"a": 1}}, known=_COLS),
     Case("fixed_slice", outer, {"x": [1.0, 2.0, 3.0], "y": [1.0, 2.0]}, {"fixed_indices": {"i": slice(1, None)}}),
     Case("shared_memory_dict_storage", chain_and_sum, {"x": [1, 2, 3]}, {"storage": "shared_memory_dict"}),
     Case("storage_per_output", spec_example, {"x": [1, 2], "w": [3]}, {"storage": {"z": "dict", "": "file_array"}}),
     Case("eager_scheduling", spec_example, {"x": [1, 2, 3], "w": [4, 5]}, {"scheduling_strategy": "eager"}),
-    Case(
-        "threads_errors_continue",
-        errors_partial_reduction,
-        {"x": [0, 1, 2], "y": [1, 2, 3]},
-        {"parallel": True, "executor": _threads, "error_handling": "continue"},
-        known=_FAIL,
-    ),
     Case("zarr_storage", outer, {"x": [1.0, 2.0], "y": [3.0, 4.0]}, {"storage": "zarr_file_array"}),
     Case("threads_elementwise", chain_and_sum, {"x": list(range(20))}, {"parallel": True, "executor": _threads}),
     Case(
@@ -537,84 +398,16 @@ CASES: list[Case] = [
 ]
 
 
-def _check(case: Case, parity: Any, known: frozenset[str]) -> None:
-    pf_result, pm_result, pf_folder, pm_folder = parity.run_both(
-        case.build, case.inputs, folder=case.folder, **case.kwargs
-    )
-    parity.assert_results(pf_result, pm_result, known)
-    if case.loaders and case.kwargs.get("return_results", True):
-        # ResultDict.to_xarray keeps error snapshots in both engines (only the loaders mask them),
-        # and both warn the same way about outputs they cannot type-cast
-        with warnings.catch_warnings(record=True) as pf_warnings:
-            warnings.simplefilter("always")
-            pf_ds = pf_result.to_xarray()
-        with warnings.catch_warnings(record=True) as pm_warnings:
-            warnings.simplefilter("always")
-            pm_ds = pm_result.to_xarray()
-        assert sorted(str(x.message) for x in pf_warnings) == sorted(str(x.message) for x in pm_warnings)
-        parity.assert_datasets(pf_ds, pm_ds, known - {"failed_masked"})
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            # column order of ResultDict.to_dataframe differs (strict xfail below), values do not
-            frame_known = (known - {"failed_masked"}) | {"column_order"}
-            parity.assert_frames(pf_result.to_dataframe(), pm_result.to_dataframe(), frame_known)
-    if case.folder:
-        parity.assert_load_outputs(pf_folder, pm_folder, sorted(pf_result), known)
-        if case.loaders:
-            parity.assert_xarray(pf_folder, pm_folder, known)
-            parity.assert_dataframe(pf_folder, pm_folder, known)
-
-
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.name) for c in CASES])
 def test_parity(case: Case, parity: Any) -> None:
     """Both engines agree, except for the case's known differences (compared leniently there)."""
-    _check(case, parity, case.known)
+    parity.check(case)
 
 
-_NOT_DELIBERATE = [
-    pytest.param(
-        c,
-        id=c.name,
-        marks=pytest.mark.xfail(
-            strict=True, reason="; ".join(KNOWN_DIFFERENCES[k] for k in sorted(c.known & KNOWN_DIFFERENCES.keys()))
-        ),
-    )
-    for c in CASES
-    if c.known & KNOWN_DIFFERENCES.keys()
-]
-
-
-@pytest.mark.parametrize("case", _NOT_DELIBERATE)
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.name) for c in CASES if c.known - _DELIBERATE_TAGS])
 def test_exact_parity(case: Case, parity: Any) -> None:
-    """The known, not deliberate, differences: exact comparison (XPASS once pipemap matches)."""
-    _check(case, parity, case.known - KNOWN_DIFFERENCES.keys())
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="ResultDict.to_dataframe column order: pipefunc puts the coordinates first (x, y),"
-    " pipemap the outputs first (y, x); load_dataframe on the run folder agrees with pipefunc",
-)
-def test_result_dataframe_column_order(parity: Any) -> None:
-    pf_result, pm_result, *_ = parity.run_both(spec_example, {"x": [1, 2], "w": [10, 20]}, folder=False)
-    assert list(pf_result.to_dataframe().columns) == list(pm_result.to_dataframe().columns)
-
-
-def test_failed_elements_are_masked_by_pipemap_loaders(parity: Any) -> None:
-    """Deliberate: pipefunc's load_outputs returns the snapshots, pipemap masks them (lists them in load_errors)."""
-    import pipefunc.map as pfm
-
-    import pipemap.io as pio
-
-    _, _, pf_folder, pm_folder = parity.run_both(errors_continue, {"x": [1, 2, 3, 4, 5]}, error_handling="continue")
-    a = pfm.load_outputs("y", run_folder=pf_folder)
-    b = pio.load_outputs("y", run_folder=pm_folder)
-    assert type(a[2]).__name__ == "ErrorSnapshot"
-    assert b[2] is np.ma.masked
-    assert pfm.load_outputs("total", run_folder=pf_folder).reason == "array_contains_errors"
-    assert pio.load_outputs("total", run_folder=pm_folder) is None
-    errors = pio.load_errors(run_folder=pm_folder)
-    assert errors, "load_errors lists the failed elements"
+    """Open differences compared exactly: conftest marks these strict xfails (XPASS once pipemap matches)."""
+    parity.check(case, case.known & _DELIBERATE_TAGS)
 
 
 @pytest.mark.parametrize(
@@ -639,84 +432,3 @@ def test_pipemap_loads_where_pipefunc_raises(build: Any, inputs: dict, dims: tup
     assert ds["y"].dims == dims
     assert ds["y"].values.tolist() == values
     assert len(pio.load_dataframe(run_folder=pm_folder)) == 1  # no coordinates: one row
-
-
-def _counting_chain(calls: list[str]) -> Callable[[], Any]:
-    def build() -> Any:
-        @pf(output_name="y", mapspec="x[i] -> y[i]")
-        def f(x: int) -> int:
-            calls.append("f")
-            return x * 2
-
-        @pf(output_name="s")
-        def s(y: Any) -> int:
-            calls.append("s")
-            return int(sum(y))
-
-        return PfPipeline([f, s])
-
-    return build
-
-
-@pytest.mark.parametrize("storage", ["file_array", "dict"])
-def test_resume_parity(storage: str, parity: Any) -> None:
-    """A finished run resumed: neither engine calls anything again, and both return the same results."""
-    pf_calls: list[str] = []
-    pm_calls: list[str] = []
-    inputs = {"x": [1, 2, 3]}
-    kwargs = {"parallel": False, "storage": storage}
-    pf_folder, pm_folder = parity.tmp_path / "pf", parity.tmp_path / "pm"
-    _counting_chain(pf_calls)().map(inputs, run_folder=pf_folder, **kwargs)
-    parity.pipemap_run(_counting_chain(pm_calls)(), inputs, run_folder=pm_folder, **kwargs)
-    assert pf_calls == pm_calls == ["f", "f", "f", "s"]
-    pf_calls.clear()
-    pm_calls.clear()
-    a = _counting_chain(pf_calls)().map(inputs, run_folder=pf_folder, resume=True, **kwargs)
-    b = parity.pipemap_run(_counting_chain(pm_calls)(), inputs, run_folder=pm_folder, resume=True, **kwargs)
-    assert pf_calls == pm_calls == []
-    parity.assert_results(a, b)
-    parity.assert_load_outputs(pf_folder, pm_folder, ["s", "y"])
-
-
-def _fixed_then_resume(parity: Any) -> tuple[list[Any], list[Any]]:
-    inputs = {"x": [1, 2, 3]}
-    pf_folder, pm_folder = parity.tmp_path / "pf", parity.tmp_path / "pm"
-    pf_results, pm_results = [], []
-    for fixed, resume in [({"i": 2}, False), ({"i": 0}, True)]:
-        kwargs = {"parallel": False, "fixed_indices": fixed, "resume": resume}
-        pf_results.append(elementwise().map(inputs, run_folder=pf_folder, **kwargs))
-        pm_results.append(parity.pipemap_run(elementwise(), inputs, run_folder=pm_folder, **kwargs))
-    return pf_results, pm_results
-
-
-def test_fixed_indices_then_resume_parity(parity: Any) -> None:
-    """SPEC edge case 35: ``{"i": 2}`` then ``{"i": 0}`` with ``resume=True`` leaves both elements on disk."""
-    pf_results, pm_results = _fixed_then_resume(parity)
-    parity.assert_results(pf_results[0], pm_results[0])
-    parity.assert_load_outputs(parity.tmp_path / "pf", parity.tmp_path / "pm", ["y"])
-    import pipemap.io as pio
-
-    assert np.ma.getmaskarray(pio.load_outputs("y", run_folder=parity.tmp_path / "pm")).tolist() == [False, True, False]
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="fixed_indices + resume: pipefunc's ResultDict holds None outside the fixed index ([2, None, None]);"
-    " pipemap reads the element stored by the earlier run back ([2, None, 6])",
-)
-def test_fixed_indices_resume_result_parity(parity: Any) -> None:
-    """The second run's ResultDict (only the fixed position is in pipefunc's)."""
-    pf_results, pm_results = _fixed_then_resume(parity)
-    parity.assert_results(pf_results[1], pm_results[1])
-
-
-def test_resume_refuses_changed_inputs_like_pipefunc(parity: Any) -> None:
-    """Both engines refuse to resume with other input values, with the same message."""
-    pf_folder, pm_folder = parity.tmp_path / "pf", parity.tmp_path / "pm"
-    elementwise().map({"x": [1, 2]}, run_folder=pf_folder, parallel=False)
-    parity.pipemap_run(elementwise(), {"x": [1, 2]}, run_folder=pm_folder, parallel=False)
-    with pytest.raises(ValueError, match="`inputs` do not match previous run") as pf_error:
-        elementwise().map({"x": [1, 5]}, run_folder=pf_folder, parallel=False, resume=True)
-    with pytest.raises(ValueError, match="`inputs` do not match previous run"):
-        parity.pipemap_run(elementwise(), {"x": [1, 5]}, run_folder=pm_folder, parallel=False, resume=True)
-    assert "resume" in str(pf_error.value)
