@@ -66,7 +66,7 @@ def _everything() -> Any:
 
 
 _INPUTS = {"n": 3, "w": [1.0, 10.0], "stats": {"offset": 0.25}}
-# numpy scalars vs Python floats in `parts` (internal axis): a known difference, see test_parity_corpus.py
+# numpy scalars vs Python floats in `parts` (internal axis): a known difference (KNOWN_DIFFERENCES in conftest.py)
 _KNOWN = frozenset({"internal_scalars"})
 
 
