@@ -220,3 +220,10 @@ def test_inputs_by_reference(tmp_path) -> None:
     r = run_map(Pipeline([shift, plus]), {"x": xs, "offset": offset}, parallel=False)
     assert r["y"].output.tolist() == [101, 102, 103]
     assert r["s"].output == 406
+
+
+def test_fixed_indices_resume_results_hold_only_the_fixed_positions(tmp_path) -> None:
+    p = Pipeline([PipeFunc(lambda x: 2 * x, "y", mapspec="x[i] -> y[i]")])
+    run_map(p, {"x": [1, 2, 3]}, run_folder=tmp_path, fixed_indices={"i": 2}, parallel=False)
+    r = run_map(p, {"x": [1, 2, 3]}, run_folder=tmp_path, fixed_indices={"i": 0}, resume=True, parallel=False)
+    assert r["y"].output.tolist() == [2, None, None]

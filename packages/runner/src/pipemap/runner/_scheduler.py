@@ -242,6 +242,8 @@ class _Runner:
                 kwargs = {**mapped, **const}
                 if resumed:  # reused elements are read from storage on first access only
                     done = done_masks[k] if done_masks is not None else None
+                    if done is not None and not isinstance(selected, range):
+                        done = done & _mask_of(selected, len(done))  # SPEC 4.5: None outside the fixed indices
                     loader = _loader(s, comp, internal_arg, done)
                     self.prep.outputs[out_name] = Result(f.__name__, kwargs, out_name, None, s, loader=loader)
                 else:
@@ -396,6 +398,12 @@ def _emit_failures(events: Any, name: str, result: ChunkResult) -> None:
     for k, value in enumerate(result.values[0]):
         if isinstance(value, types):
             events.emit(ElementFailed(name, int(result.linear[k]), value))
+
+
+def _mask_of(indices: Any, size: int) -> np.ndarray:
+    mask = np.zeros(size, dtype=bool)
+    mask[np.asarray(indices, dtype=np.int64)] = True
+    return mask
 
 
 def _placement(linear: Any) -> Any:

@@ -88,13 +88,22 @@ def output_array(
 
 
 def _as_internal_block(value: Any, internal: tuple[int, ...]) -> np.ndarray:
+    """The element's leading ``internal`` block, passed through numpy as pipefunc does (numeric
+    lists give numpy scalars); deeper dimensions stay inside the cells."""
+    from ._errors import error_types
+
+    types = error_types()
+    if types and isinstance(value, types):
+        raise TypeError("an error snapshot fills the whole block")  # noqa: TRY003 - caught by caller
+    try:
+        arr = value if isinstance(value, np.ndarray) else np.asarray(value)
+    except ValueError:  # ragged below the internal axes
+        arr = np.empty(len(value), dtype=object)
+        arr[:] = list(value)
+    if arr.ndim < len(internal):
+        raise ValueError("element is not deep enough")  # noqa: TRY003 - caught by caller
+    sub = arr[tuple(slice(0, n) for n in internal)]
     block = np.empty(internal, dtype=object)
-    if len(internal) == 1:
-        for j in range(internal[0]):
-            block[j] = value[j]
-        return block
-    arr = np.asarray(value, dtype=object) if not isinstance(value, np.ndarray) else value
-    sub = arr[tuple(slice(0, n) for n in internal)] if arr.ndim >= len(internal) else arr
     for idx in np.ndindex(*internal):
         block[idx] = sub[idx]
     return block
