@@ -410,6 +410,20 @@ def test_exact_parity(case: Case, parity: Any) -> None:
     parity.check(case, case.known & _DELIBERATE_TAGS)
 
 
+def test_process_pool_parity(parity: Any) -> None:
+    """One case on a real 2-process pool (functions travel to the workers by value: importlib mode)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        for storage in ("file_array", "dict"):
+            case = Case(
+                f"processes_{storage}", spec_example, {"x": [1, 2, 3], "w": [4, 5]},
+                {"parallel": True, "executor": pool, "storage": storage},
+            )
+            parity.tmp_path = parity.tmp_path / storage
+            parity.check(case)
+
+
 @pytest.mark.parametrize(
     ("build", "inputs", "dims", "values"),
     [
