@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 from pipemap.storage import ChunkedArray
-from pipemap.storage.testing import shared_process_pool
+from pipemap.storage.testing import shared_process_pool, write_in_small_batches
 
 
 def _count_files(folder: Path) -> int:
@@ -26,20 +26,11 @@ def test_small_batches_do_not_make_a_file_per_element(tmp_path: Path) -> None:
     assert ChunkedArray(tmp_path, (3000,)).to_array().tolist() == list(range(3000))
 
 
-def _writer(folder: str, worker: int, n_workers: int, size: int) -> int:
-    store = ChunkedArray(folder, (size,), max_packs=2)  # merge aggressively, concurrently
-    mine = list(range(worker, size, n_workers))
-    for k in range(0, len(mine), 3):
-        batch = mine[k : k + 3]
-        store.dump_many(batch, [("w", i) for i in batch])
-    return len(mine)
-
-
 def test_concurrent_writers_and_merges_lose_nothing(tmp_path: Path) -> None:
     size = 600
-    ChunkedArray(tmp_path, (size,), chunk_size=50)
+    store = ChunkedArray(tmp_path, (size,), chunk_size=50, max_packs=2)  # merge aggressively, concurrently
     pool = shared_process_pool()
-    futures = [pool.submit(_writer, str(tmp_path), w, 4, size) for w in range(4)]
+    futures = [pool.submit(write_in_small_batches, store, list(range(w, size, 4))) for w in range(4)]
     assert sum(f.result() for f in futures) == size
     store = ChunkedArray(tmp_path, (size,))
     assert store.chunk_size == 50  # the folder's own chunk size wins

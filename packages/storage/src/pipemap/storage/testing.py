@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import atexit
 import concurrent.futures
-import functools
 import multiprocessing
 import pickle
 from pathlib import Path
@@ -29,7 +28,7 @@ import pytest
 from ._base import StorageBase
 from ._registry import get_storage_class
 
-__all__ = ["SHAPE_CASES", "StorageConformance", "shared_process_pool", "write_chunk_in_worker"]
+__all__ = ["SHAPE_CASES", "StorageConformance", "shared_process_pool", "write_chunk_in_worker", "write_in_small_batches"]
 
 # (external shape, internal shape, shape mask)
 SHAPE_CASES: list[tuple[tuple[int, ...], tuple[int, ...], tuple[bool, ...] | None]] = [
@@ -60,12 +59,40 @@ def write_chunk_in_worker(store: StorageBase, indices: list[int], internal: tupl
     return len(indices)
 
 
-@functools.lru_cache(maxsize=1)
+_POOL: list[concurrent.futures.ProcessPoolExecutor] = []
+
+
 def shared_process_pool() -> concurrent.futures.ProcessPoolExecutor:
-    """One spawn-based pool of 2 workers reused by every subprocess test (shut down at exit)."""
+    """One spawn-based pool of 2 workers reused by subprocess tests (recreated if broken).
+
+    Functions sent to it must live in an importable module (such as this one), not in a test file.
+    """
+    if _POOL and not getattr(_POOL[0], "_broken", False):
+        return _POOL[0]
+    if _POOL:
+        _POOL.pop().shutdown(wait=False, cancel_futures=True)
     pool = concurrent.futures.ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn"))
-    atexit.register(pool.shutdown, wait=True, cancel_futures=True)
+    if not _POOL_EXIT_REGISTERED:
+        atexit.register(_shutdown_pool)
+        _POOL_EXIT_REGISTERED.append(True)
+    _POOL.append(pool)
     return pool
+
+
+_POOL_EXIT_REGISTERED: list[bool] = []
+
+
+def _shutdown_pool() -> None:
+    while _POOL:
+        _POOL.pop().shutdown(wait=True, cancel_futures=True)
+
+
+def write_in_small_batches(store: StorageBase, indices: list[int], batch: int = 3) -> int:
+    """Worker-side helper: write ``("w", i)`` for ``indices`` in batches of ``batch`` (concurrency tests)."""
+    for k in range(0, len(indices), batch):
+        part = indices[k : k + batch]
+        store.dump_many(part, [("w", i) for i in part])
+    return len(indices)
 
 
 def _is_missing_cell(value: Any) -> bool:
