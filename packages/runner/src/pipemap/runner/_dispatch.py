@@ -206,13 +206,31 @@ class ChunkDispatcher:
                     elif is_worker_death(exc):
                         dead.append((chunk, exc))
                     else:
-                        raise exc
+                        raise await self._earliest_error(chunk, exc, pending)
                 if dead:
                     await self._after_death(dead, pending, retry, alone)
         except BaseException:
             for fut in pending:
                 fut.cancel()
             raise
+
+    async def _earliest_error(self, chunk: Any, exc: BaseException, pending: dict) -> BaseException:
+        """Deterministic errors: chunks before the failed one still finish (and are stored);
+        the error of the earliest failed chunk wins, as in a run that collects in order."""
+        first = _first_index(chunk)
+        earlier = {f: c for f, c in pending.items() if _first_index(c) < first}
+        if not earlier:
+            return exc
+        results = await asyncio.gather(*earlier, return_exceptions=True)
+        best = (first, exc)
+        for fut, r in zip(earlier, results):
+            c = pending.pop(fut)
+            if isinstance(r, BaseException):
+                if _first_index(c) < best[0] and not is_worker_death(r):
+                    best = (_first_index(c), r)
+            else:
+                self.handle(r)
+        return best[1]
 
     async def _drain(self, pending: dict, dead: list[tuple[Any, BaseException]]) -> None:
         """Wait for the rest of the window (it went down with the pool, or finished)."""
