@@ -228,28 +228,18 @@ def test_corrupt_element_is_recomputed_on_resume(tmp_path: Path, storage: str) -
     assert (4, 20) in calls and len(calls) <= 6
 
 
-@pytest.mark.parametrize(
-    "target",
-    [
-        "inputs/x.cloudpickle",
-        "defaults/defaults.cloudpickle",
-        pytest.param(
-            "outputs/s.cloudpickle",
-            marks=pytest.mark.xfail(strict=True, reason="runner: resume unpickles a corrupt single output and raises a raw UnpicklingError"),
-        ),
-    ],
-)
+@pytest.mark.parametrize("target", ["inputs/x.cloudpickle", "defaults/defaults.cloudpickle", "outputs/s.cloudpickle"])
 def test_non_pickle_run_files(tmp_path: Path, target: str) -> None:
     folder = tmp_path / "run"
     run_map(_pipeline(), INPUTS, run_folder=folder, parallel=False)
     (folder / target).write_bytes(b"\x80\x05garbage")
-    outcomes = _all_readers(folder)
+    outcomes = _all_readers(folder)  # the readers, then a resume, then `pipemap status`
     _assert_clear(outcomes, f"garbage {target}")
-    if target.startswith("outputs"):
+    if target.startswith("outputs"):  # a damaged single output is recomputed by the resume
         import pipemap.io as pio
 
-        with pytest.raises(ValueError, match="s"):
-            pio.load_outputs("s", run_folder=folder)
+        assert not isinstance(dict(outcomes)["resume"], BaseException)
+        assert pio.load_outputs("s", run_folder=folder) == 360
 
 
 @pytest.mark.parametrize("storage", ["file_array", "chunked", "zarr_file_array"])

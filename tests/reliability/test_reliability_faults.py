@@ -146,7 +146,6 @@ def test_failing_storage_write_is_clear_keeps_earlier_elements_and_resumes(
     assert not set(_calls(log)[before:]) & set(stored), "elements stored before the failure were recomputed"
 
 
-@pytest.mark.xfail(strict=True, reason="a storage write error carries neither the function nor the elements (runner bug)")
 def test_failing_storage_write_names_function_and_elements(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def square(x: int) -> int:
         return x * x
@@ -156,7 +155,7 @@ def test_failing_storage_write_names_function_and_elements(tmp_path: Path, monke
     with pytest.raises(OSError) as info:
         run_map(p, {"x": list(range(5))}, run_folder=tmp_path, parallel=False)
     text = str(info.value) + " ".join(getattr(info.value, "__notes__", []))
-    assert "square" in text and "`y`" in text
+    assert "square" in text and "`y`" in text and "element" in text
 
 
 @pytest.fixture

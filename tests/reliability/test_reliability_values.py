@@ -113,7 +113,6 @@ def test_unpicklable_value_in_memory_storage_is_kept(tmp_path: Path) -> None:
     assert isinstance(r["y"].output[1], Unpicklable)
 
 
-@pytest.mark.xfail(strict=True, reason="serialization errors name neither the output nor the element (storage/runner bug)")
 def test_unpicklable_value_error_names_output_and_element(tmp_path: Path) -> None:
     def make(x: int):
         return Unpicklable() if x == 2 else x
