@@ -49,6 +49,18 @@ def _best(fn: Callable[[], Any], repeat: int) -> float:
     return min(times)
 
 
+def one(a: Any, b: Any) -> int:
+    return 1
+
+
+def one4(b: Any, c: Any, x: Any, y: Any) -> int:
+    return 1
+
+
+def one_d(d: Any) -> int:
+    return 1
+
+
 def _pipelines(mod: Any) -> dict[str, Any]:
     pf = mod.pipefunc
     one = mod.Pipeline([pf("y", mapspec="x[i] -> y[i]")(double)])
@@ -59,7 +71,15 @@ def _pipelines(mod: Any) -> dict[str, Any]:
             pf("e")(total),
         ]
     )
-    return {"one": one, "three": three}
+    # the n-d sweep of pipefunc's FAQ (its benchmark suite runs it with n=15)
+    nd = mod.Pipeline(
+        [
+            pf("c", mapspec="a[k], b[k] -> c[k]")(globals()["one"]),
+            pf("d", mapspec="c[k], x[i], y[j] -> d[i, j, k]")(one4),
+            pf("e", mapspec="d[i, j, :] -> e[i, j]")(one_d),
+        ]
+    )
+    return {"one": one, "three": three, "nd": nd}
 
 
 def main() -> None:
@@ -96,6 +116,14 @@ def main() -> None:
     t_ref = _best(lambda: ref["three"].map({"a": a, "b": b}, parallel=False, storage="dict"), 5)
     t_new = _best(lambda: new["three"].map({"a": a, "b": b}, parallel=False, storage="dict"), 20)
     rows.append(("3 functions, N=50 (ms/run)", t_ref * 1e3, t_new * 1e3))
+
+    # 2b. pipefunc's FAQ n-d sweep: 3 functions, N=50 (125,000 + 2,500 + 50 elements)
+    n_nd = 15 if args.quick else 50
+    lst = list(range(n_nd))
+    nd_inputs = {"a": lst, "b": lst, "x": lst, "y": lst}
+    t_ref = _best(lambda: ref["nd"].map(nd_inputs, parallel=False, storage="dict"), 1)
+    t_new = _best(lambda: new["nd"].map(nd_inputs, parallel=False, storage="dict"), 3)
+    rows.append((f"FAQ n-d sweep, 3 functions, N={n_nd} (ms/run)", t_ref * 1e3, t_new * 1e3))
 
     # 3. 3-stage 300x300 outer product + element-wise + reduction
     if not args.quick:

@@ -140,7 +140,31 @@ def _gather(value: Any, sel: np.ndarray, linear: Any, strides: np.ndarray | None
         if hasattr(value, "get_many") and not value.internal_shape and rank == len(value.shape):
             lin = sel @ np.asarray(value.strides, dtype=np.int64)
             return value.get_many(lin)
+    elif hasattr(value, "_wrap_slice") and not value.internal_shape and rank == len(value.shape) and len(sel):
+        return _gather_storage_slices(value, sel)
     return _gather_slow(value, sel)
+
+
+def _gather_storage_slices(storage: Any, sel: np.ndarray) -> list[Any]:
+    """``storage[i, :]``-style reads for a whole batch with one ``get_many``; each element is
+    packaged by the storage's own slice hook, exactly as ``storage[key]`` would return it."""
+    shape = tuple(int(d) for d in storage.shape)
+    strides = np.asarray(storage.strides, dtype=np.int64)
+    colon = [a for a in range(sel.shape[1]) if sel[0, a] < 0]
+    fixed = [a for a in range(sel.shape[1]) if sel[0, a] >= 0]
+    base = sel[:, fixed] @ strides[fixed] if fixed else np.zeros(len(sel), dtype=np.int64)
+    sizes = [shape[a] for a in colon]
+    grids = np.meshgrid(*[np.arange(n, dtype=np.int64) for n in sizes], indexing="ij")
+    offsets = sum((g.reshape(-1) * strides[a] for g, a in zip(grids, colon)), np.zeros(1, dtype=np.int64))
+    lin = (base[:, None] + offsets[None, :]).reshape(-1)
+    got = storage.get_many(lin)
+    masked = np.ma.masked
+    data = np.fromiter(got, dtype=object, count=len(got))  # sequences stay whole elements
+    missing = np.fromiter((v is masked for v in got), dtype=bool, count=len(got))
+    data = data.reshape(len(sel), *sizes)
+    missing = missing.reshape(len(sel), *sizes)
+    wrap = storage._wrap_slice
+    return [wrap(data[k].copy(), missing[k].copy()) for k in range(len(sel))]
 
 
 def _gather_slow(value: Any, sel: np.ndarray) -> list[Any]:
