@@ -289,13 +289,8 @@ def test_fixed_indices_then_resume_parity(parity: Any) -> None:
     assert np.ma.getmaskarray(pio.load_outputs("y", run_folder=parity.tmp_path / "pm")).tolist() == [False, True, False]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fixed_indices + resume: pipefunc's ResultDict holds None outside the fixed index ([2, None, None]);"
-    " pipemap reads the element stored by the earlier run back ([2, None, 6])",
-)
 def test_fixed_indices_resume_result_parity(parity: Any) -> None:
-    """The second run's ResultDict (only the fixed position is in pipefunc's)."""
+    """The second run's ResultDict holds only the fixed position ([2, None, None]), in both engines."""
     pf_results, pm_results = _fixed_then_resume(parity)
     parity.assert_results(pf_results[1], pm_results[1])
 
