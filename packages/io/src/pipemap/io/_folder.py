@@ -30,6 +30,7 @@ from pipemap.storage import (
     StorageBase,
     get_storage_class,
     open_store,
+    output_folder,
 )
 
 __all__ = ["LazyInputs", "OutputNotFoundError", "RunFolder", "RunFolderError"]
@@ -195,12 +196,16 @@ class RunFolder:
         external = tuple(s for s, m in zip(full, mask) if m)
         internal = tuple(s for s, m in zip(full, mask) if not m)
         cls = get_storage_class(reader_id)
-        folder = self.folder / "outputs" / name
+        folder = output_folder(self.folder, name)
         return cls(folder, external, internal or None, mask if internal else None)
 
     def value_file(self, name: str) -> FileValue:
-        """The file holding single output ``name``."""
-        return FileValue(self.folder / "outputs" / f"{name}.cloudpickle")
+        """The file holding single output ``name`` (names that would leave ``outputs/`` are refused)."""
+        try:
+            folder = output_folder(self.folder, name)
+        except ValueError as exc:
+            raise RunFolderError(f"{exc} (output names come from `{self.folder / RUN_INFO}`)") from None
+        return FileValue(folder.with_name(f"{name}.cloudpickle"))
 
     # ------------------------------------------------------------------ inputs
     def input_path(self, name: str) -> Path:
@@ -211,6 +216,9 @@ class RunFolder:
             parts = p.parts
             if "inputs" in parts:
                 p = Path(*parts[parts.index("inputs") :])
+        if p.is_absolute() or ".." in p.parts:
+            msg = f"Input `{name}` of the run at `{self.folder}` points outside the run folder: `{stored}`"
+            raise RunFolderError(msg)
         return self.folder / p
 
     @property
