@@ -133,12 +133,7 @@ WRONG = {
 }
 
 
-def _wrong_params() -> list:
-    bug = "io: `pipemap status` raises TypeError on `storage` of the wrong type instead of exiting with an error"
-    return [pytest.param(f, marks=pytest.mark.xfail(strict=True, reason=bug)) if f == "storage" else f for f in sorted(WRONG)]
-
-
-@pytest.mark.parametrize("field", _wrong_params())
+@pytest.mark.parametrize("field", sorted(WRONG))
 def test_wrong_type(good_run: Path, field: str) -> None:
     path = good_run / "run_info.json"
     data = json.loads(path.read_text())

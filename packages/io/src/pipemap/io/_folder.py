@@ -103,6 +103,9 @@ class RunFolder:
             msg = f"`{path}` is missing the required field(s) {', '.join(f'`{m}`' for m in missing)}; the run folder is damaged"
             raise RunFolderError(msg)
         storage = info["storage"]
+        if not isinstance(storage, str | dict):
+            msg = f"`{path}`: field `storage` must be a storage id or a dict of them, got {type(storage).__name__}; the run folder is damaged"
+            raise RunFolderError(msg)
         if isinstance(storage, dict):
             storage = {_key(k): v for k, v in storage.items()}
         shapes = _shapes(info["shapes"], path, "shapes")
