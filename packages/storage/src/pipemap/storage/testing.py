@@ -10,7 +10,9 @@ properties of the class (``dump_in_subprocess``, ``supports_persist``) decide wh
     class TestFileArray(StorageConformance):
         storage_class = FileArray
 
-Requires pytest (only imported by test code).
+Requires pytest (only imported by test code). The subprocess test sends the storage to spawned
+workers, so a backend with ``dump_in_subprocess=True`` must be importable by module name (defined
+in a package, not in the test file itself).
 """
 
 from __future__ import annotations
