@@ -295,7 +295,6 @@ def test_hand_edited_output_names_cannot_escape_the_run_folder(tmp_path: Path, n
         assert not (isinstance(outcome, dict) and outcome.get(name) == "outside"), f"{reader} read a file outside outputs/"
 
 
-@pytest.mark.xfail(strict=True, reason="input_paths/defaults_path in run_info.json may point outside the run folder (storage bug)")
 @pytest.mark.parametrize("field", ["input_paths", "defaults_path"])
 def test_hand_edited_paths_cannot_escape_the_run_folder(tmp_path: Path, field: str) -> None:
     folder = tmp_path / "deep" / "run"

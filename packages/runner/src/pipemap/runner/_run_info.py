@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 import warnings
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 from pipemap.mapspec import MapSpec, external_shape_from_mask, internal_shape_from_mask, shape_is_resolved
 from pipemap.storage import DirectValue, FileValue, RunRecord, get_storage_class, storage_class_for
 from pipemap.storage._atomic import atomic_write_bytes
+from pipemap.storage._lock import clear_run_folder
 
 from ._resume import compare_to_previous
 from ._shapes import at_least_tuple, map_shapes, resolve_downstream
@@ -147,7 +147,7 @@ class RunInfo(RunRecord):
         if folder is not None:
             if not resume:
                 check_safe_to_delete(folder, pipeline)
-                shutil.rmtree(folder, ignore_errors=True)
+                clear_run_folder(folder)  # everything but the run's lock file
             elif RunRecord.path(folder).is_file():
                 try:
                     old = RunRecord.load(folder)

@@ -335,15 +335,17 @@ def _decode_fields(data: dict[str, Any], path: Path) -> dict[str, Any]:
 def _relocate(folder: Path, stored: str) -> Path:
     """Resolve a stored path against ``folder`` (legacy absolute paths keep their tail)."""
     p = Path(stored)
-    if not p.is_absolute():
+    if not p.is_absolute() and ".." not in p.parts:
         return folder / p
-    if p.exists() and folder in p.parents:
-        return p
-    parts = p.parts
-    for anchor in ("inputs", "defaults", "outputs"):
-        if anchor in parts:
-            return folder.joinpath(*parts[len(parts) - parts[::-1].index(anchor) - 1 :])
-    return p
+    if p.is_absolute() and ".." not in p.parts:
+        if p.exists() and folder in p.parents:
+            return p
+        parts = p.parts
+        for anchor in ("inputs", "defaults", "outputs"):
+            if anchor in parts:
+                return folder.joinpath(*parts[len(parts) - parts[::-1].index(anchor) - 1 :])
+    msg = f"`{folder / RUN_INFO}` refers to `{stored}`, which is outside the run folder; refusing to read it"
+    raise RunFolderError(msg)
 
 
 def _load_pickle(path: Path, json_path: Path, what: str) -> Any:
