@@ -61,3 +61,27 @@ def test_resume_finished_file_array(benchmark, tmp_path) -> None:
 def test_return_results_false(benchmark) -> None:
     x = list(range(100_000))
     benchmark(run_map, ONE, {"x": x}, parallel=False, storage="dict", return_results=False)
+
+
+@pipefunc("c", mapspec="a[k], b[k] -> c[k]")
+def _one(a, b):
+    return 1
+
+
+@pipefunc("d", mapspec="c[k], x[i], y[j] -> d[i, j, k]")
+def _one4(b, c, x, y):
+    return 1
+
+
+@pipefunc("e", mapspec="d[i, j, :] -> e[i, j]")
+def _one_d(d):
+    return 1
+
+
+ND = Pipeline([_one, _one4, _one_d])
+
+
+@pytest.mark.parametrize("n", [15, 50])
+def test_faq_nd_sweep(benchmark, n) -> None:
+    lst = list(range(n))
+    benchmark(run_map, ND, {"a": lst, "b": lst, "x": lst, "y": lst}, parallel=False, storage="dict")

@@ -484,7 +484,3 @@ def run_chunk(task: FunctionTask, linear: Any) -> ChunkResult:
         size = max(1, min(4 * size, MAX_BATCH, target))
     return ChunkResult(linear, total_done, total_failed, tuple(kept) if kept is not None else None, shape, elapsed)
 
-
-def execute(task: FunctionTask, linear: Any) -> ChunkResult:
-    """Worker entry point: run a chunk and drop the values the parent does not need."""
-    return run_chunk(task, linear)

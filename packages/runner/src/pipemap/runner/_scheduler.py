@@ -216,7 +216,7 @@ class _Runner:
 
         if len(todo):
             if executor is None:
-                task.on_batch = absorb if True else None
+                task.on_batch = absorb  # batches are written and reported as they finish
                 task.return_values = keep
                 run_chunk(task, todo)
             else:
