@@ -50,8 +50,9 @@ def test_list_for_2d_spec() -> None:
 def test_zipped_length_mismatch_names_axis() -> None:
     calls: list = []
     p = Pipeline([PipeFunc(lambda x, y: calls.append(1), "z", mapspec="x[i], y[i] -> z[i]")])
-    with pytest.raises(ValueError, match=r"Dimension mismatch for arrays `x, y` along `i` axis"):
+    with pytest.raises(ValueError, match=r"Dimension mismatch for arrays `x, y` along `i` axis") as info:
         run_map(p, {"x": [1, 2, 3], "y": [1, 2]}, parallel=False)
+    assert "function `<lambda>`" in " ".join(info.value.__notes__)
     assert calls == []
 
 

@@ -40,13 +40,20 @@ def shapes_from_specs(
     specs: Sequence[MapSpec],
     root_shapes: Mapping[str, ShapeTuple],
     internal_shapes: Mapping[str, Any] | None,
+    function_names: Sequence[str] | None = None,
 ) -> tuple[dict[OutputKey, ShapeTuple], dict[OutputKey, tuple[bool, ...]]]:
-    """Shapes of root arrays and every mapspec output, ``specs`` in topological order."""
+    """Shapes of root arrays and every mapspec output, ``specs`` in topological order
+    (``function_names``, parallel to ``specs``, are named in errors)."""
     internal = normalize_internal_shapes(internal_shapes)
     shapes: dict[OutputKey, ShapeTuple] = dict(root_shapes)
     masks: dict[OutputKey, tuple[bool, ...]] = {k: (True,) * len(v) for k, v in root_shapes.items()}
-    for spec in specs:
-        shape, mask = shape_and_mask_from_mapspec(spec, shapes, internal)
+    for k, spec in enumerate(specs):
+        try:
+            shape, mask = shape_and_mask_from_mapspec(spec, shapes, internal)
+        except (ValueError, TypeError) as exc:
+            if function_names is not None:
+                exc.add_note(f"While computing the shape of the outputs of function `{function_names[k]}` (mapspec `{spec}`).")
+            raise
         names = spec.output_names
         key: OutputKey = names if len(names) > 1 else names[0]
         shapes[key] = shape
@@ -67,8 +74,8 @@ def map_shapes(
     values = {**pipeline.defaults, **inputs}
     names = set(pipeline.mapspec_names)
     root_shapes = {p: array_shape(values[p], p) for p in pipeline.topological_generations[0] if p in names and p in values}
-    specs = [f.mapspec for f in pipeline.sorted_functions if f.mapspec is not None]
-    return shapes_from_specs(specs, root_shapes, internal_shapes)
+    funcs = [f for f in pipeline.sorted_functions if f.mapspec is not None]
+    return shapes_from_specs([f.mapspec for f in funcs], root_shapes, internal_shapes, [f.__name__ for f in funcs])
 
 
 def _internal_of(shapes: Mapping[OutputKey, ShapeTuple], masks: Mapping[OutputKey, tuple[bool, ...]]) -> dict[str, ShapeTuple]:
