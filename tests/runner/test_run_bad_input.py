@@ -31,8 +31,9 @@ def test_missing_and_extra_inputs() -> None:
 def test_not_array_like_and_tuple() -> None:
     calls: list = []
     p = _pipeline(calls)
-    with pytest.raises(TypeError, match="No array shape defined for `x`"):
+    with pytest.raises(TypeError, match="No array shape defined for `x`") as info:
         run_map(p, {"x": (1, 2)}, parallel=False)
+    assert "mapped over by `double` (x[i] -> y[i])" in " ".join(info.value.__notes__)
     with pytest.raises(TypeError, match="No array shape defined for `x`"):
         run_map(p, {"x": 5}, parallel=False)
     assert run_map(p, {"x": range(3)}, parallel=False)["y"].output.tolist() == [0, 2, 4]

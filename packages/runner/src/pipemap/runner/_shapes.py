@@ -73,7 +73,16 @@ def map_shapes(
     """SPEC 2.3: shapes of mapped root arguments (from ``defaults | inputs``) and of every output."""
     values = {**pipeline.defaults, **inputs}
     names = set(pipeline.mapspec_names)
-    root_shapes = {p: array_shape(values[p], p) for p in pipeline.topological_generations[0] if p in names and p in values}
+    root_shapes = {}
+    for p in pipeline.topological_generations[0]:
+        if p not in names or p not in values:
+            continue
+        try:
+            root_shapes[p] = array_shape(values[p], p)
+        except TypeError as exc:
+            users = [f"`{f.__name__}` ({f.mapspec})" for f in pipeline.functions if f.mapspec and p in f.mapspec.input_names]
+            exc.add_note(f"Input `{p}` is mapped over by {', '.join(users)}: pass a list, a range or a numpy array.")
+            raise
     funcs = [f for f in pipeline.sorted_functions if f.mapspec is not None]
     return shapes_from_specs([f.mapspec for f in funcs], root_shapes, internal_shapes, [f.__name__ for f in funcs])
 
