@@ -241,3 +241,20 @@ def test_torn_guard_is_cleared_after_a_moment(tmp_path: Path) -> None:
     os.utime(guard, (time.time() - 5, time.time() - 5))
     with RunFolderLock(tmp_path) as lock:
         assert lock.held
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_lock_is_held_while_functions_run(tmp_path: Path, resume: bool) -> None:
+    from pipemap.runner import PipeFunc, Pipeline, run_map
+
+    folder = tmp_path / "run"
+    (folder / "outputs").mkdir(parents=True)  # an old run to wipe (resume=False) or resume
+    lock_file = folder / LOCK_NAME
+
+    def held(x: int) -> int:
+        owner = json.loads(lock_file.read_text())
+        return int(owner["pid"] == os.getpid())
+
+    r = run_map(Pipeline([PipeFunc(held, "y", mapspec="x[i] -> y[i]")]), {"x": [1, 2, 3]}, run_folder=folder, parallel=False, resume=resume)
+    assert r["y"].output.tolist() == [1, 1, 1]
+    assert not lock_file.exists()
