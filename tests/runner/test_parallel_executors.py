@@ -179,7 +179,13 @@ def test_automatic_chunks_adapt_to_element_time() -> None:
     assert s.next_size(100_000) == 2500  # seed rule until something was measured
     s.observe(2500, 2500 * 1e-6)  # 1 µs per element
     assert s.next_size(90_000) == 22_500  # capped at a quarter of what is left (2 workers)
-    assert s.next_size(400) == 100
+    assert s.next_size(40_000) == 10_000  # a quarter of what is left ...
+    assert s.next_size(12_000) == 5_000  # ... but never less than ~5 ms of work ...
+    assert s.next_size(400) == 400  # ... nor more than what is left
+    ms = ChunkSizer(total=10_000, first=250, fixed=False, n_workers=2)
+    ms.observe(250, 250 * 1e-3)  # 1 ms per element
+    assert ms.next_size(1000) == 100  # 0.1 s of work
+    assert ms.next_size(100) == 25  # tail: a quarter of what is left, above the 5-element floor
     slow = ChunkSizer(total=200, first=5, fixed=False, n_workers=2)
     slow.observe(5, 5 * 0.05)  # 50 ms per element -> 2 elements make 0.1 s
     assert slow.next_size(150) == 2

@@ -31,6 +31,8 @@ from typing import Any
 
 #: a chunk should run about this long once the time per element is known
 TARGET_CHUNK_SECONDS = 0.1
+#: ... and never much less than this (a task costs a fraction of a millisecond to dispatch)
+MIN_CHUNK_SECONDS = 0.005
 #: chunks in flight per worker (one running, one queued, so a worker never waits for the parent)
 IN_FLIGHT_PER_WORKER = 2
 
@@ -92,7 +94,8 @@ class ChunkSizer:
     """Chunk sizes: fixed when the user gave one, else the seed rule first, then adaptive.
 
     Adaptive = about :data:`TARGET_CHUNK_SECONDS` of measured work per chunk, never more than
-    a ``1 / (2 n_workers)`` share of what is left (so the tail is balanced across workers).
+    a ``1 / (2 n_workers)`` share of what is left (so the tail is balanced across workers), and
+    never less than :data:`MIN_CHUNK_SECONDS` of work (so the tail is not a swarm of tiny tasks).
 
     >>> s = ChunkSizer(total=200, first=5, fixed=False, n_workers=2)
     >>> s.observe(5, 0.05)  # 10 ms per element
@@ -121,7 +124,8 @@ class ChunkSizer:
             return self.first
         share = math.ceil(remaining / (IN_FLIGHT_PER_WORKER * self.n_workers))
         wanted = int(TARGET_CHUNK_SECONDS / self.per_element) if self.per_element > 0 else share
-        return max(1, min(wanted, share))
+        floor = int(MIN_CHUNK_SECONDS / self.per_element) if self.per_element > 0 else remaining
+        return max(1, min(remaining, max(floor, min(wanted, share))))
 
 
 class ChunkDispatcher:

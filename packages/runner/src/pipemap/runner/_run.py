@@ -38,12 +38,12 @@ def _drive(coro: Coroutine[Any, Any, Any], *, may_suspend: bool) -> Any:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coro)
+        return _run_boxed(coro)
     box: dict[str, Any] = {}
 
     def target() -> None:
         try:
-            box["value"] = asyncio.run(coro)
+            box["value"] = _run_boxed(coro)
         except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
             box["error"] = e
 
@@ -53,6 +53,18 @@ def _drive(coro: Coroutine[Any, Any, Any], *, may_suspend: bool) -> Any:
     if "error" in box:
         raise box["error"]
     return box["value"]
+
+
+def _run_boxed(coro: Coroutine[Any, Any, Any]) -> Any:
+    """``asyncio.run(coro)`` whose main task returns None: on exit asyncio (3.11) may format the
+    task's repr (its SIGINT handler), which would render a huge ``ResultDict``."""
+    box: list[Any] = []
+
+    async def main() -> None:
+        box.append(await coro)
+
+    asyncio.run(main())
+    return box[0]
 
 
 def run_map(

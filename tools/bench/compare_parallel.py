@@ -1,0 +1,242 @@
+"""Parallel execution, side by side: pipemap vs pipefunc 0.93.2 in one process, printing ratios.
+
+    uv run python tools/bench/compare_parallel.py            # everything
+    uv run python tools/bench/compare_parallel.py trivial cpu dask memory progress
+
+Cases (2 workers everywhere):
+  trivial  - 10^4 trivial elements on a warm 2-worker process pool: µs per element, ratio
+  cpu      - 200 x 10 ms CPU-bound elements: speedup over sequential with a warm pool and with
+             each engine's own default pool (pool start-up included)
+  dask     - the same 200 x 10 ms through a dask LocalCluster of 2 worker processes
+  memory   - 10^6 elements, return_results=False, chunked storage: peak RSS of parent + workers
+  progress - 10^5 elements with show_progress="rich" vs False (cost of progress)
+Numbers are medians of --repeats runs; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+
+LOOPS_PER_10MS = 0
+
+
+def trivial(x):
+    return x + 1
+
+
+def cpu10(x):
+    """About 10 ms of pure-Python arithmetic (calibrated in the parent, passed as an input)."""
+    acc = 0
+    for k in range(LOOPS):
+        acc += k * k % 7
+    return x + (acc & 1)
+
+
+LOOPS = 0
+
+
+def _calibrate() -> int:
+    global LOOPS
+    n = 20_000
+    while True:
+        LOOPS = n
+        t0 = time.perf_counter()
+        cpu10(0)
+        dt = time.perf_counter() - t0
+        if dt > 0.002:
+            return int(n * 0.010 / dt)
+        n *= 4
+
+
+def cpu_loops(x, loops):
+    acc = 0
+    for k in range(loops):
+        acc += k * k % 7
+    return x + (acc & 1)
+
+
+def median_time(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def engines():
+    import pipefunc as pf
+
+    import pipemap.runner as pm
+
+    return pf, pm
+
+
+def pipelines(mod, func, mapspec="x[i] -> y[i]"):
+    return mod.Pipeline([mod.PipeFunc(func, "y", mapspec=mapspec)])
+
+
+def case_trivial(repeats: int, pool) -> None:
+    pf, pm = engines()
+    n = 10_000
+    inputs = {"x": list(range(n))}
+    p_pf, p_pm = pipelines(pf, trivial), pipelines(pm, trivial)
+    t_pf = median_time(lambda: p_pf.map(inputs, executor=pool, show_progress=False), repeats)
+    t_pm = median_time(lambda: pm.run_map(p_pm, inputs, executor=pool, show_progress=False), repeats)
+    print(
+        f"trivial 10^4 on warm 2-worker pool: pipefunc {1e6 * t_pf / n:.2f} us/el, "
+        f"pipemap {1e6 * t_pm / n:.2f} us/el, pipemap is {t_pf / t_pm:.1f}x faster"
+    )
+
+
+def case_cpu(repeats: int, pool, loops: int) -> None:
+    pf, pm = engines()
+    inputs = {"x": list(range(200)), "loops": loops}
+    spec = "x[i] -> y[i]"
+    p_pf = pf.Pipeline([pf.PipeFunc(cpu_loops, "y", mapspec=spec)])
+    p_pm = pm.Pipeline([pm.PipeFunc(cpu_loops, "y", mapspec=spec)])
+    rows = []
+    for name, run in [
+        ("pipefunc", lambda **kw: p_pf.map(inputs, show_progress=False, **kw)),
+        ("pipemap", lambda **kw: pm.run_map(p_pm, inputs, show_progress=False, **kw)),
+    ]:
+        seq = median_time(lambda: run(parallel=False), repeats)
+        warm = median_time(lambda: run(executor=pool), repeats)
+        fresh = median_time(lambda: run(parallel=True), repeats)
+        rows.append((name, seq, warm, fresh))
+        print(
+            f"cpu 200 x 10 ms [{name}]: sequential {seq:.3f} s, warm pool {warm:.3f} s "
+            f"(speedup {seq / warm:.2f}), default pool {fresh:.3f} s (speedup {seq / fresh:.2f})"
+        )
+
+
+def case_dask(repeats: int, loops: int) -> None:
+    import distributed
+
+    pf, pm = engines()
+    inputs = {"x": list(range(200)), "loops": loops}
+    spec = "x[i] -> y[i]"
+    p_pf = pf.Pipeline([pf.PipeFunc(cpu_loops, "y", mapspec=spec)])
+    p_pm = pm.Pipeline([pm.PipeFunc(cpu_loops, "y", mapspec=spec)])
+    with distributed.LocalCluster(
+        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None, silence_logs=40
+    ) as cluster, distributed.Client(cluster) as client:
+        pm.run_map(p_pm, {"x": [0, 1], "loops": 1}, executor=client)  # warm the workers
+        seq = median_time(lambda: pm.run_map(p_pm, inputs, parallel=False), repeats)
+        t_pm = median_time(lambda: pm.run_map(p_pm, inputs, executor=client), repeats)
+        ex = client.get_executor()
+        t_pf = median_time(lambda: p_pf.map(inputs, executor=ex, show_progress=False), repeats)
+    print(
+        f"dask LocalCluster(2) 200 x 10 ms: sequential {seq:.3f} s, pipemap {t_pm:.3f} s "
+        f"(speedup {seq / t_pm:.2f}), pipefunc via get_executor() {t_pf:.3f} s (speedup {seq / t_pf:.2f})"
+    )
+
+
+class PeakRSS:
+    """Sample the RSS of this process and all its children every 20 ms."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self.me = psutil.Process()
+        self.peak = 0
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _total(self) -> int:
+        total = self.me.memory_info().rss
+        for c in self.me.children(recursive=True):
+            try:
+                total += c.memory_info().rss
+            except Exception:  # noqa: BLE001 - a child that just exited
+                pass
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._total())
+            time.sleep(0.02)
+
+    def __enter__(self) -> PeakRSS:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self.thread.join()
+
+
+def case_memory() -> None:
+    _, pm = engines()
+    p = pipelines(pm, trivial)
+    n = 1_000_000
+    with ProcessPoolExecutor(max_workers=2) as pool, tempfile.TemporaryDirectory() as d:
+        list(pool.map(abs, range(2)))
+        with PeakRSS() as rss:
+            base = rss._total()
+            t0 = time.perf_counter()
+            pm.run_map(p, {"x": np.arange(n)}, run_folder=d, executor=pool, storage="chunked",
+                       return_results=False, show_progress=False)
+            dt = time.perf_counter() - t0
+    print(
+        f"memory 10^6 elements, chunked, return_results=False, 2 workers: {dt:.2f} s, "
+        f"peak RSS parent+workers {rss.peak / 2**20:.0f} MB (before the run {base / 2**20:.0f} MB)"
+    )
+
+
+def case_progress(repeats: int, pool) -> None:
+    import io
+
+    import rich.console
+
+    _, pm = engines()
+    p = pipelines(pm, cpu_loops)
+    inputs = {"x": list(range(100_000)), "loops": 20}
+    for label, kw in [("sequential", {"parallel": False}), ("2-worker pool", {"executor": pool})]:
+        off = median_time(lambda: pm.run_map(p, inputs, show_progress=False, return_results=False, **kw), repeats)
+        # rich writes to stderr; silence it without changing what it computes
+        saved = sys.stderr
+        sys.stderr = io.StringIO()
+        try:
+            on = median_time(lambda: pm.run_map(p, inputs, show_progress="rich", return_results=False, **kw), repeats)
+        finally:
+            sys.stderr = saved
+        print(f"progress 10^5 elements [{label}]: off {off:.3f} s, rich {on:.3f} s, cost {100 * (on - off) / off:+.1f}%")
+    del rich
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("cases", nargs="*", default=["trivial", "cpu", "dask", "memory", "progress"])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()}")
+    global LOOPS
+    LOOPS = 1
+    loops = _calibrate()
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        list(pool.map(abs, range(4)))  # warm
+        for case in args.cases:
+            if case == "trivial":
+                case_trivial(args.repeats, pool)
+            elif case == "cpu":
+                case_cpu(args.repeats, pool, loops)
+            elif case == "progress":
+                case_progress(args.repeats, pool)
+    if "dask" in args.cases:
+        case_dask(args.repeats, loops)
+    if "memory" in args.cases:
+        case_memory()
+
+
+if __name__ == "__main__":
+    main()
