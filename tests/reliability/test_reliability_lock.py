@@ -248,13 +248,14 @@ def test_lock_is_held_while_functions_run(tmp_path: Path, resume: bool) -> None:
     from pipemap.runner import PipeFunc, Pipeline, run_map
 
     folder = tmp_path / "run"
-    (folder / "outputs").mkdir(parents=True)  # an old run to wipe (resume=False) or resume
     lock_file = folder / LOCK_NAME
 
     def held(x: int) -> int:
         owner = json.loads(lock_file.read_text())
         return int(owner["pid"] == os.getpid())
 
-    r = run_map(Pipeline([PipeFunc(held, "y", mapspec="x[i] -> y[i]")]), {"x": [1, 2, 3]}, run_folder=folder, parallel=False, resume=resume)
+    p = Pipeline([PipeFunc(held, "y", mapspec="x[i] -> y[i]")])
+    run_map(p, {"x": [1, 2, 3]}, run_folder=folder, parallel=False, fixed_indices={"i": 0})  # an old, partial run
+    r = run_map(p, {"x": [1, 2, 3]}, run_folder=folder, parallel=False, resume=resume)
     assert r["y"].output.tolist() == [1, 1, 1]
     assert not lock_file.exists()
