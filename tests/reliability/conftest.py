@@ -27,6 +27,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--run-slow", action="store_true", default=False, help="run the slow reliability variants")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--run-slow", default=False):
+        os.environ["PIPEMAP_RUN_SLOW"] = "1"  # read at import by the hypothesis settings
+
+
 def run_slow(config: pytest.Config) -> bool:
     return bool(config.getoption("--run-slow", default=False)) or os.environ.get("PIPEMAP_RUN_SLOW") == "1"
 

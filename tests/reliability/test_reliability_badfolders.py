@@ -320,8 +320,6 @@ def test_file_array_template_cannot_escape(tmp_path: Path) -> None:
     assert not (tmp_path / "0.pickle").exists(), "FileArray wrote outside its folder"
 
 
-def test_badfolder_statistics_report() -> None:
-    print(f"\nreliability bad-folder figures: {STATS}")
 
 
 class _Tripwire:
@@ -352,3 +350,7 @@ def test_pipemap_status_never_unpickles(tmp_path: Path, storage: str) -> None:
     assert code == 0, out.getvalue()
     assert not marker.exists(), "`pipemap status` unpickled run-folder data"
     assert "z" in out.getvalue()
+
+
+def test_badfolder_statistics_report() -> None:
+    print(f"\nreliability bad-folder figures: {STATS}")
