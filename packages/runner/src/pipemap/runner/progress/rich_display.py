@@ -26,13 +26,13 @@ def _columns() -> list[Any]:
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     return [
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", style="bold", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("[red]{task.fields[failed]}"),
-        TextColumn("{task.fields[rate]}"),
+        TextColumn("{task.fields[failed]}", style="red", markup=False),
+        TextColumn("{task.fields[rate]}", markup=False),
         TimeElapsedColumn(),
-        TextColumn("ETA"),
+        TextColumn("ETA", markup=False),
         TimeRemainingColumn(),
     ]
 
@@ -75,7 +75,8 @@ class RichDisplay(ThrottledDisplay):
                 failed=f"{p.failed} failed" if p.failed else "",
                 rate=f"{speed:,.0f}/s" if speed else "",
             )
-        self.progress.refresh()
+        if not final:  # the final state is rendered once by ``stop``
+            self.progress.refresh()
 
     def stop(self, event: RunFinished) -> None:
         if self.progress is not None:

@@ -30,6 +30,9 @@ class StatusFileWriter(ThrottledDisplay):
         self.path = Path(run_folder) / STATUS_FILE
         self.state = "running"
 
+    def start(self, event: object) -> None:
+        self._draw()
+
     def draw(self, final: bool = False) -> None:
         data = {"state": self.state, "updated": time.time(), "progress": self.tracker.as_dict()}
         tmp = self.path.with_name(f".{STATUS_FILE}.{os.getpid()}.tmp")

@@ -47,6 +47,7 @@ class WidgetsDisplay(ThrottledDisplay):
         for name, total in event.totals.items():
             self._row(name, total)
         self.status.value = "running"
+        self.draw()
 
     def draw(self, final: bool = False) -> None:
         now = time.monotonic()
