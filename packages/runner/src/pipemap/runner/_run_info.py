@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import tempfile
 import warnings
@@ -28,6 +29,17 @@ CLEANUP_DEPRECATION = (
     "Use 'resume' instead: cleanup=False is equivalent to resume=True, "
     "cleanup=True is equivalent to resume=False"
 )
+
+
+@functools.cache
+def _version() -> str:
+    """The installed pipemap-runner version (looked up once per process, not per run)."""
+    try:
+        from importlib.metadata import version
+
+        return version("pipemap-runner")
+    except Exception:  # noqa: BLE001
+        return "unknown"
 
 
 def resolve_cleanup(cleanup: bool | None, resume: bool, *, stacklevel: int = 3) -> bool:
@@ -176,6 +188,7 @@ class RunInfo(RunRecord):
             mapspecs_as_strings=list(pipeline.mapspecs_as_strings),
             storage=storage,
             error_handling=error_handling,
+            pipemap_version=_version(),
         )
         if folder is not None:
             if unchanged:  # resume with verified-equal inputs and defaults: their files stay
