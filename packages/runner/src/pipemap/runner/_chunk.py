@@ -23,6 +23,7 @@ write in batches (every ~0.25 s), so a crash loses at most one batch.
 from __future__ import annotations
 
 import bisect
+import functools
 import gc
 import time
 from collections.abc import Callable, Sequence
@@ -114,14 +115,23 @@ def compile_call(pf: Any, mapped_names: Sequence[str], const: dict[str, Any]) ->
     natives = [_native_name(pf, n) for n in positional]
     for native in natives:
         consts.pop(native, None)
-    params = ", ".join(f"_a{k}" for k in range(len(natives)))
-    kwargs = ", ".join(f"{native}=_a{k}" for k, native in enumerate(natives))
-    rest = ", **_c" if consts else ""
-    sep = ", " if kwargs and rest else ""
-    src = f"lambda {params}: _f({kwargs}{sep}{rest.lstrip(', ')})" if rest else f"lambda {params}: _f({kwargs})"
-    call = eval(src, {"_f": pf.func, "_c": consts})  # noqa: S307 - names are validated identifiers
+    call = _call_factory(tuple(natives), bool(consts))(pf.func, consts)
     call.__positional__ = positional  # type: ignore[attr-defined]
     return call
+
+
+@functools.lru_cache(maxsize=256)
+def _call_factory(natives: tuple[str, ...], with_consts: bool) -> Callable[..., Any]:
+    """``factory(_f, _c)`` -> ``lambda _a0, ...: _f(name0=_a0, ..., **_c)``, compiled once per
+    keyword signature (names are the function's own parameter names: valid identifiers)."""
+    params = ", ".join(f"_a{k}" for k in range(len(natives)))
+    parts = [f"{native}=_a{k}" for k, native in enumerate(natives)]
+    if with_consts:
+        parts.append("**_c")
+    src = f"def factory(_f, _c):\n    return lambda {params}: _f({', '.join(parts)})\n"
+    namespace: dict[str, Any] = {}
+    exec(src, namespace)  # noqa: S102 - generated from identifiers only
+    return namespace["factory"]
 
 
 # --------------------------------------------------------------------------- gathering

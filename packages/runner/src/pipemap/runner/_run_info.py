@@ -31,6 +31,11 @@ CLEANUP_DEPRECATION = (
 )
 
 
+@functools.lru_cache(maxsize=1024)
+def _parse_spec(text: str) -> MapSpec:
+    return MapSpec.from_string(text)
+
+
 @functools.cache
 def _version() -> str:
     """The installed pipemap-runner version (looked up once per process, not per run)."""
@@ -202,7 +207,7 @@ class RunInfo(RunRecord):
         """The parsed mapspecs, in topological order."""
         cached = self.__dict__.get("_mapspecs")
         if cached is None:
-            cached = [MapSpec.from_string(s) for s in self.mapspecs_as_strings]
+            cached = [_parse_spec(s) for s in self.mapspecs_as_strings]
             self.__dict__["_mapspecs"] = cached
         return cached
 
