@@ -106,3 +106,10 @@ def test_axis_sizes_checks_zipped_lengths() -> None:
     }
     with pytest.raises(ValueError, match="axis `a`: `x` has length 3 but `y` has length 4"):
         axis_sizes([ms("x[a], y[a] -> r[a]")], {"x": (3,), "y": (4,)})
+
+
+def test_trace_dependencies_orders_sources_by_axis_then_name() -> None:
+    # pipefunc's order: axes by first appearance, names sorted within an axis (zipped "b:x")
+    deps = trace_dependencies([ms("x[i], b[i] -> c[i]"), ms("c[i], a[j], z[i] -> d[i, j]")])
+    assert list(deps["c"]) == ["b", "x"]
+    assert list(deps["d"]) == ["b", "x", "z", "a"]

@@ -113,32 +113,29 @@ def trace_dependencies(specs: Sequence[MapSpec]) -> dict[str, dict[str, tuple[st
     full_axes = mapspec_axes(specs)
     cache: dict[str, dict[str, set[str]]] = {}
 
-    def sources_of(name: str) -> dict[str, set[str]]:
+    def sources_by_axis(name: str) -> dict[str, set[str]]:
+        # {axis: sources reaching this output along it}, axes in order of first appearance
         if name in cache:
             return cache[name]
-        spec = producer[name]
-        out_axes = set(spec.output_indices)
-        found: dict[str, set[str]] = defaultdict(set)
-        for array in spec.inputs:
-            if array.name in producer:
-                # axis names are global; a ':' at a position reduces the upstream axis there
-                up_axes = producer[array.name].outputs[0].axes
-                alive = {
-                    up for up, here in zip(up_axes, array.axes, strict=False) if here is not None
-                }
-                for source, axes in sources_of(array.name).items():
-                    found[source].update(a for a in axes if a in alive and a in out_axes)
-            else:
-                found[array.name].update(a for a in array.indices if a in out_axes)
-        cache[name] = found
-        return found
+        by_axis: dict[str, set[str]] = {}
+        for array in producer[name].inputs:
+            upstream = sources_by_axis(array.name) if array.name in producer else None
+            for axis in array.indices:
+                if upstream is None:
+                    by_axis.setdefault(axis, set()).add(array.name)
+                elif axis in upstream:  # axis names are global; ':' slots are reductions
+                    by_axis.setdefault(axis, set()).update(upstream[axis])
+        cache[name] = by_axis
+        return by_axis
 
     deps: dict[str, dict[str, tuple[str, ...]]] = {}
     for name in producer:
+        kept: dict[str, set[str]] = {}
+        for axis, sources in sources_by_axis(name).items():
+            for source in sorted(sources):  # sorted per axis: zipped names join in this order
+                kept.setdefault(source, set()).add(axis)
         deps[name] = {
-            source: tuple(a for a in full_axes[source] if a in axes)
-            for source, axes in sources_of(name).items()
-            if axes
+            source: tuple(a for a in full_axes[source] if a in axes) for source, axes in kept.items()
         }
     return deps
 
