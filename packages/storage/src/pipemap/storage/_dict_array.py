@@ -52,6 +52,10 @@ class DictArray(StorageBase):
         mapping: MutableMapping[tuple[int, ...], Any] | None = None,
     ) -> None:
         super().__init__(folder, shape, internal_shape, shape_mask)
+        # Without a caller-given mapping, elements live in a dense list indexed by linear index
+        # (8 bytes per slot instead of a tuple key and a dict entry: ~130 bytes per element).
+        self._dense = mapping is None
+        self._values: list[Any] = []
         self._dict: MutableMapping[tuple[int, ...], Any] = {} if mapping is None else mapping
         self.load()
 
@@ -78,15 +82,47 @@ class DictArray(StorageBase):
         columns = [c.tolist() for c in np.unravel_index(indices, shape)]
         return list(zip(*columns))
 
+    def _dense_slots(self) -> list[Any]:
+        """The dense slot list, sized to the (now resolved) shape on first use."""
+        size = self.size
+        if len(self._values) != size:
+            if any(v is not MISSING for v in self._values):
+                msg = f"{type(self).__name__}: the shape changed to {self.shape} after elements were stored."
+                raise ValueError(msg)
+            self._values = [MISSING] * size
+        return self._values
+
     def _get_linear(self, index: int) -> Any:
+        if self._dense:
+            return self._dense_slots()[index]
         return self._dict.get(self._key(index), MISSING)
 
     def _get_many(self, indices: np.ndarray) -> list[Any]:
+        if self._dense:
+            slots = self._dense_slots()
+            return [slots[i] for i in indices.tolist()]
         get = self._dict.get
         return [get(k, MISSING) for k in self._keys(indices)]
 
     def _put_many(self, indices: np.ndarray, values: list[Any]) -> None:
+        if self._dense:
+            slots = self._dense_slots()
+            for i, value in zip(indices.tolist(), values):
+                slots[i] = value
+            return
         self._dict.update(zip(self._keys(indices), values))
+
+    @property
+    def mapping(self) -> dict[tuple[int, ...], Any]:
+        """The stored elements as {external index tuple: value} (a copy in dense mode).
+
+        >>> a = DictArray(None, (2, 2)); a.dump((1, 0), "v"); a.mapping
+        {(1, 0): 'v'}
+        """
+        if not self._dense:
+            return dict(self._dict)
+        done = np.flatnonzero(self.done_mask())
+        return dict(zip(self._keys(done), (self._values[i] for i in done.tolist())))
 
     def done_mask(self) -> np.ndarray:
         """True where a key is present.
@@ -94,6 +130,9 @@ class DictArray(StorageBase):
         >>> a = DictArray(None, (2, 2)); a.dump((1, 0), 0); a.done_mask().tolist()
         [False, False, True, False]
         """
+        if self._dense:
+            slots = self._dense_slots()
+            return np.fromiter((v is not MISSING for v in slots), dtype=bool, count=len(slots))
         shape = self.resolved_shape
         mask = np.zeros(self.size, dtype=bool)
         keys = list(self._dict.keys())
@@ -128,7 +167,7 @@ class DictArray(StorageBase):
         if self.folder is None:
             return
         os.makedirs(self.folder, exist_ok=True)
-        atomic_write_bytes(self._path(), serialize(dict(self._dict)))
+        atomic_write_bytes(self._path(), serialize(self.mapping))
 
     def load(self) -> None:
         """Load ``folder/dict_array.cloudpickle`` into the mapping if it exists."""
@@ -144,5 +183,13 @@ class DictArray(StorageBase):
         except Exception as exc:
             msg = f"{type(self).__name__}: could not load `{path}` ({type(exc).__name__}: {exc})"
             raise ValueError(msg) from exc
+        if self._dense:
+            self._values = []
+            if loaded:
+                keys = list(loaded)
+                multi = np.asarray(keys, dtype=np.int64).reshape(len(keys), len(self.resolved_shape))
+                linear = multi @ np.asarray(c_strides(self.resolved_shape), dtype=np.int64)
+                self._put_many(linear, list(loaded.values()))
+            return
         self._dict.clear()
         self._dict.update(loaded)
