@@ -17,6 +17,7 @@ exception) are kept as cloudpickle blobs and only unpickled on access (``.functi
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import getpass
 import os
 import pickle
@@ -24,6 +25,7 @@ import platform
 import socket
 import sys
 import traceback as _traceback
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +43,7 @@ def _timestamp() -> str:
     return _dt.datetime.now().isoformat()
 
 
+@functools.cache
 def _user() -> str:
     try:
         return getpass.getuser()
@@ -48,6 +51,12 @@ def _user() -> str:
         return "unknown"
 
 
+@functools.cache
+def _machine() -> str:
+    return platform.node()
+
+
+@functools.cache
 def _local_ip() -> str:
     try:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -90,6 +99,21 @@ def pickle_function(function: Any) -> bytes:
             cloudpickle.unregister_pickle_by_value(module)
 
 
+_FUNCTION_BLOBS: weakref.WeakKeyDictionary[Any, bytes] = weakref.WeakKeyDictionary()
+
+
+def _function_blob(function: Any) -> bytes:
+    """``pickle_function(function)``, computed once per live function (snapshots come in bulk)."""
+    try:
+        blob = _FUNCTION_BLOBS.get(function)
+    except TypeError:  # not weak-referenceable or unhashable
+        return pickle_function(function)
+    if blob is None:
+        blob = pickle_function(function)
+        _FUNCTION_BLOBS[function] = blob
+    return blob
+
+
 def _try_pickle(obj: Any) -> bytes | None:
     try:
         return cloudpickle.dumps(obj)
@@ -120,7 +144,7 @@ class ErrorSnapshot:
     ) -> None:
         self.function_name: str = getattr(function, "__qualname__", None) or getattr(function, "__name__", repr(function))
         self.function_module: str = getattr(function, "__module__", None) or ""
-        self._function_blob: bytes | None = pickle_function(function)
+        self._function_blob: bytes | None = _function_blob(function)
         self._function: Any = function
         self.exception_type: str = type(exception).__name__
         self.message: str = str(exception)
@@ -133,7 +157,7 @@ class ErrorSnapshot:
         self.kwargs: dict[str, Any] = dict(kwargs or {})
         self.timestamp: str = _timestamp()
         self.user: str = _user()
-        self.machine: str = platform.node()
+        self.machine: str = _machine()
         self.ip_address: str = _local_ip()
         self.current_directory: str = os.getcwd()
 
