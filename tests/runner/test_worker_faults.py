@@ -169,3 +169,29 @@ def fragile_free(x, touch_dir):
     with open(Path(touch_dir) / f"{x}.txt", "a") as f:
         f.write("1")
     return x * x
+
+
+def test_worker_death_continue_mode_with_users_pool(tmp_path) -> None:
+    """A user's pool cannot be replaced: every chunk it lost (and any later one) is recorded as
+    failed, the run still completes, and a resume with a fresh pool fills in only those."""
+    from pipemap.storage import ErrorSnapshot
+
+    n = 30
+    touch = tmp_path / "touch"
+    touch.mkdir()
+    inputs = {"x": list(range(n)), "touch_dir": str(touch), "die_at": 13, "how": "once"}
+    p = Pipeline([fragile])
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        r = run_map(p, inputs, run_folder=tmp_path / "run", executor=pool, chunksizes=5, error_handling="continue")
+    y = r["y"].output
+    failed = [x for x in range(n) if isinstance(y[x], ErrorSnapshot)]
+    assert set(range(10, 15)) <= set(failed)
+    assert all(isinstance(y[x].exception, WorkerDiedError) for x in failed)
+    assert [y[x] for x in range(n) if x not in failed] == [10 * x for x in range(n) if x not in failed]
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        again = run_map(
+            p, inputs, run_folder=tmp_path / "run", executor=pool, resume=True, error_handling="continue"
+        )
+    assert again["y"].output.tolist() == [10 * x for x in range(n)]  # the flag exists now: no death
+    counts = _counts(touch, n)
+    assert all(counts[x] == 1 for x in range(n) if x not in failed)  # finished elements not recomputed
