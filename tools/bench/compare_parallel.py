@@ -24,33 +24,17 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-import numpy as np
-
-LOOPS_PER_10MS = 0
-
 
 def trivial(x):
     return x + 1
 
 
-def cpu10(x):
-    """About 10 ms of pure-Python arithmetic (calibrated in the parent, passed as an input)."""
-    acc = 0
-    for k in range(LOOPS):
-        acc += k * k % 7
-    return x + (acc & 1)
-
-
-LOOPS = 0
-
-
 def _calibrate() -> int:
-    global LOOPS
+    """Loop count of :func:`cpu_loops` that takes about 10 ms here."""
     n = 20_000
     while True:
-        LOOPS = n
         t0 = time.perf_counter()
-        cpu10(0)
+        cpu_loops(0, n)
         dt = time.perf_counter() - t0
         if dt > 0.002:
             return int(n * 0.010 / dt)
@@ -108,13 +92,13 @@ def case_cpu(repeats: int, pool, loops: int) -> None:
         ("pipefunc", lambda **kw: p_pf.map(inputs, show_progress=False, **kw)),
         ("pipemap", lambda **kw: pm.run_map(p_pm, inputs, show_progress=False, **kw)),
     ]:
-        seq = median_time(lambda: run(parallel=False), repeats)
+        seq = median_time(lambda run=run: run(parallel=False), repeats)
         if pool is None:  # no other pool (thread) alive: the engines' default pools may fork
-            fresh = median_time(lambda: run(parallel=True), repeats)
+            fresh = median_time(lambda run=run: run(parallel=True), repeats)
             print(f"cpu 200 x 10 ms [{name}]: sequential {seq:.3f} s, default pool (start-up included) "
                   f"{fresh:.3f} s (speedup {seq / fresh:.2f})")
         else:
-            warm = median_time(lambda: run(executor=pool), repeats)
+            warm = median_time(lambda run=run: run(executor=pool), repeats)
             print(f"cpu 200 x 10 ms [{name}]: sequential {seq:.3f} s, warm pool {warm:.3f} s (speedup {seq / warm:.2f})")
 
 
@@ -195,8 +179,6 @@ def case_memory() -> None:
 def case_progress(repeats: int, pool) -> None:
     import io
 
-    import rich.console
-
     _, pm = engines()
     p = pipelines(pm, cpu_loops)
     inputs = {"x": list(range(100_000)), "loops": 20}
@@ -204,15 +186,15 @@ def case_progress(repeats: int, pool) -> None:
     _time_in_listeners(lambda: pm.run_map(p, {"x": [1], "loops": 1}, show_progress="rich", parallel=False))
 
     for label, kw in [("sequential", {"parallel": False}), ("2-worker pool", {"executor": pool})]:
-        off = median_time(lambda: pm.run_map(p, inputs, show_progress=False, return_results=False, **kw), repeats)
+        off = median_time(lambda kw=kw: pm.run_map(p, inputs, show_progress=False, return_results=False, **kw), repeats)
         # rich writes to stderr; silence it without changing what it computes
         saved = sys.stderr
         sys.stderr = io.StringIO()
         try:
-            on = median_time(lambda: pm.run_map(p, inputs, show_progress="rich", return_results=False, **kw), repeats)
+            on = median_time(lambda kw=kw: pm.run_map(p, inputs, show_progress="rich", return_results=False, **kw), repeats)
         finally:
             sys.stderr = saved
-        inside = _time_in_listeners(lambda: pm.run_map(p, inputs, show_progress="rich", return_results=False, **kw))
+        inside = _time_in_listeners(lambda kw=kw: pm.run_map(p, inputs, show_progress="rich", return_results=False, **kw))
         print(
             f"progress 10^5 elements [{label}]: off {off:.3f} s, rich {on:.3f} s ({100 * (on - off) / off:+.1f}%, "
             f"noise included); time inside the progress listeners {1e3 * inside:.2f} ms = {100 * inside / off:.2f}% of the run"
@@ -250,8 +232,6 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()}")
-    global LOOPS
-    LOOPS = 1
     loops = _calibrate()
     if "cpu" in args.cases:
         case_cpu(args.repeats, None, loops)  # default pools first, while no thread is running

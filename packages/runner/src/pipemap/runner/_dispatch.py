@@ -227,7 +227,7 @@ class ChunkDispatcher:
             return exc
         results = await asyncio.gather(*earlier, return_exceptions=True)
         best = (first, exc)
-        for fut, r in zip(earlier, results):
+        for fut, r in zip(earlier, results, strict=True):
             c = pending.pop(fut)
             if isinstance(r, BaseException):
                 if _first_index(c) < best[0] and not is_worker_death(r):
@@ -241,7 +241,7 @@ class ChunkDispatcher:
         if not pending:
             return
         rest = await asyncio.gather(*pending, return_exceptions=True)
-        for chunk, r in zip(list(pending.values()), rest):
+        for chunk, r in zip(list(pending.values()), rest, strict=True):
             if isinstance(r, BaseException) and is_worker_death(r):
                 dead.append((chunk, r))
             elif isinstance(r, BaseException):
@@ -299,7 +299,7 @@ def lost_chunk_result(task: Any, chunk: Any, error: BaseException) -> Any:
     names, columns = gather_inputs(task, cache["plan"], chunk)
     snaps = []
     for k in range(len(chunk)):
-        kwargs = {name: col[k] for name, col in zip(names, columns)}
+        kwargs = {name: col[k] for name, col in zip(names, columns, strict=True)}
         snaps.append(make_error_snapshot(pf, error, {**kwargs, **task.const}))
     values = tuple(list(snaps) for _ in pf.output_names)
     return ChunkResult(chunk, len(chunk), len(chunk), values, None, 0.0)

@@ -35,9 +35,8 @@ def in_jupyter() -> bool:
 
 def resolve_mode(show_progress: Any, in_notebook: bool | None = None) -> Mode | None:
     """The display kind for ``show_progress`` (None: no progress at all)."""
-    if show_progress not in (True, False, None, "rich", "ipywidgets", "headless") or (
-        show_progress is not True and show_progress is not False and show_progress is not None and not isinstance(show_progress, str)
-    ):
+    valid = show_progress is None or isinstance(show_progress, bool) or show_progress in ("rich", "ipywidgets", "headless")
+    if not valid:
         msg = f"Invalid `show_progress={show_progress!r}`: use True, False, None, 'rich', 'ipywidgets' or 'headless'."
         raise ValueError(msg)
     if show_progress is False:

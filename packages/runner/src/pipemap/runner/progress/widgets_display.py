@@ -64,7 +64,9 @@ class WidgetsDisplay(ThrottledDisplay):
             rate, eta = rate_and_eta(p.completed, p.total, elapsed)
             speed = f"{rate:,.0f}/s" if rate else "--/s"
             failed = f" <span style='color:red'>{p.failed} failed</span>" if p.failed else ""
-            label.value = f"{p.completed}/{'?' if p.total is None else p.total}{failed} | {speed} | ETA {format_seconds(0.0 if p.done else eta)}"
+            total_text = "?" if p.total is None else str(p.total)
+            eta_text = format_seconds(0.0 if p.done else eta)
+            label.value = f"{p.completed}/{total_text}{failed} | {speed} | ETA {eta_text}"
 
     def stop(self, event: RunFinished) -> None:
         self.status.value = "failed: " + type(event.error).__name__ if event.error is not None else "done"
