@@ -107,6 +107,7 @@ def test_widgets_display_values_after_async_run() -> None:
     assert w.bars["y"].value == w.bars["y"].max == 3
     assert w.bars["y"].bar_style == "danger"  # one element failed
     assert w.bars["n"].value == w.bars["n"].max == 1
+    assert w.bars["n"].bar_style == "danger"  # its output is a PropagatedErrorSnapshot
     assert "1 failed" in w.labels["y"].value
     assert w.status.value == "done"
     assert runner.status()["progress"]["y"] == {"total": 3, "completed": 3, "failed": 1, "done": True}

@@ -331,8 +331,14 @@ class _Runner:
         await run_single(self, f, executor)
         name = f.output_names[0]
         if self.events:
-            self.events.emit(ChunkDone(name, 1, 0, 0.0))
+            self.events.emit(ChunkDone(name, 1, int(self._single_failed(f)), 0.0))
             self.events.emit(FunctionDone(name))
+
+    def _single_failed(self, f: Any) -> bool:
+        """SPEC 4.9: a single function counts as failed when its output holds an error snapshot."""
+        types = error_types()
+        result = self.prep.outputs.get(f.output_names[0])
+        return bool(types) and result is not None and isinstance(result.output, types)
 
     async def run_function(self, f: Any) -> None:
         if f.requires_mapping:
