@@ -107,10 +107,6 @@ def assert_same(a: Any, b: Any, where: str = "", *, types: bool = True, loose: b
 #: tagged with one compares that aspect leniently, and ``test_exact_parity`` (strict xfail) keeps
 #: checking it exactly, so a fix shows up as an XPASS.
 KNOWN_DIFFERENCES: dict[str, str] = {
-    "internal_scalars": (
-        "load_outputs of an output with internal axes: pipefunc gives numpy scalars (the splatted array"
-        " passes through numpy), pipemap Python scalars (the ResultDict agrees with pipefunc)"
-    ),
     "zipped_coord_name": "zipped coordinate name: pipefunc orders the names differently (e.g. 'b:x' vs 'x:b')",
     "column_order": "load_dataframe column order: pipefunc puts non-index coordinates and split zipped columns elsewhere",
     "single_list": (
@@ -229,13 +225,12 @@ class Parity:
 
         import pipemap.io as pio
 
-        types = "internal_scalars" not in known
         for name in names:
             a = pfm.load_outputs(name, run_folder=pf_folder)
             b = pio.load_outputs(name, run_folder=pm_folder)
             if "failed_masked" in known:
                 a = _masked_or_snapshot_free(a)
-            assert_same(a, b, f"load_outputs({name!r})", types=types)
+            assert_same(a, b, f"load_outputs({name!r})")
         all_a = pfm.load_all_outputs(run_folder=pf_folder)
         all_b = pio.load_all_outputs(run_folder=pm_folder)
         assert list(all_a) == list(all_b)

@@ -43,7 +43,6 @@ class Case:
 
 
 _DELIBERATE_TAGS = frozenset({"failed_masked"})
-_SCALARS = frozenset({"internal_scalars"})
 _COLS = frozenset({"column_order"})
 
 
@@ -359,16 +358,15 @@ CASES: list[Case] = [
     Case("multi_output", multi_output, {"x": [1, 2, 3]}),
     Case("output_picker", output_picker, {"x": [10, 20]}, known=frozenset({"single_list"})),
     Case("tuple_producer_reduced", tuple_producer_reduced, {"n": 3}),
-    Case("internal_shape_declared", internal_shape_declared, {"a": [1, 2]}, known=_SCALARS),
-    Case("internal_shape_unknown", internal_shape_unknown, {"a": [1, 2, 3]}, known=_SCALARS),
+    Case("internal_shape_declared", internal_shape_declared, {"a": [1, 2]}),
+    Case("internal_shape_unknown", internal_shape_unknown, {"a": [1, 2, 3]}),
     Case(
         "internal_shape_argument",
         internal_shape_argument,
         {"x": [1, 2]},
         {"internal_shapes": {"y": 2}},
-        known=_SCALARS,
     ),
-    Case("internal_axis_first", internal_axis_first, {"x": np.arange(6).reshape(2, 3)}, loaders=False, known=_SCALARS),
+    Case("internal_axis_first", internal_axis_first, {"x": np.arange(6).reshape(2, 3)}, loaders=False),
     Case("mapped_default", mapped_default, {}, loaders=False),
     Case("ndarray_input", ndarray_input, {"m": np.arange(6).reshape(2, 3)}),
     Case("array_elements", array_elements, {"x": [1, 2]}),
@@ -393,7 +391,6 @@ CASES: list[Case] = [
         internal_shape_unknown,
         {"a": [4, 5]},
         {"parallel": True, "executor": _threads},
-        known=_SCALARS,
     ),
 ]
 

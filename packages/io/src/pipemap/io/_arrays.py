@@ -111,37 +111,47 @@ def splat_internal(
     external: tuple[int, ...],
     internal: tuple[int, ...],
     shape_mask: Sequence[bool],
+    *,
+    numpy_scalars: bool = True,
 ) -> np.ma.MaskedArray:
-    """Spread stored sub-arrays over the full shape.
+    """Spread stored sub-arrays over the full shape, element types as pipefunc's ``to_array``.
 
     ``values[k]`` is the sub-array (internal shape) of external linear index ``present[k]``;
     other external elements are missing. ``shape_mask`` says which full axes are external (True).
+    Each sub-array passes through ``numpy.asarray``: with ``numpy_scalars`` (pipefunc's FileArray)
+    its cells are numpy scalars, without (pipefunc's DictArray) they become Python objects where the
+    sub-array has the internal shape exactly. Cells of object sub-arrays stay what they are.
 
     >>> out = splat_internal([[1, 2]], np.array([0]), (2,), (2,), (True, False))
-    >>> out.tolist()
-    [[1, 2], [None, None]]
+    >>> out.mask.tolist(), type(out[0, 0]).__name__
+    ([[False, False], [True, True]], 'int64')
+    >>> type(splat_internal([[1, 2]], np.array([0]), (1,), (2,), (True, False), numpy_scalars=False)[0, 0])
+    <class 'int'>
     """
     size = int(np.prod(external, dtype=np.int64))
     data = np.empty((size, *internal), dtype=object)
     mask = np.ones((size, *internal), dtype=bool)
-    stacked = None
-    if len(values):
-        try:  # fast path: every element is a regular block of scalars
-            stacked = np.array(list(values), dtype=object)
-        except ValueError:  # ragged
-            stacked = None
-        if stacked is not None and stacked.shape != (len(values), *internal):
-            stacked = None
+    arrays = [_as_array(v, len(internal)) for v in values]
+    stacked = _stack_same(arrays, internal, numpy_scalars=numpy_scalars)
     if stacked is not None:
         data[present] = stacked
         mask[present] = False
     else:
         n_int = len(internal)
-        for k, value in zip(present.tolist(), values):
-            sub = value if isinstance(value, np.ndarray) else np.asarray(value)
-            if sub.shape[:n_int] != internal or sub.ndim > n_int:
-                sub = as_object_array(value, n_int)
-            data[k] = sub
+        cells = list(np.ndindex(*internal))
+        for k, arr in zip(present.tolist(), arrays):
+            if arr.shape == internal:
+                data[k] = _boxed(arr) if numpy_scalars and arr.dtype != object else arr
+            elif arr.shape[:n_int] == internal:  # deeper than the internal axes: cells are sub-arrays
+                for cell in cells:
+                    data[(k, *cell)] = arr[cell]
+            else:  # not the declared internal shape: keep what fits, element by element
+                sub = as_object_array(arr.tolist() if arr.dtype == object else arr, n_int)
+                for cell in cells:
+                    try:
+                        data[(k, *cell)] = sub[cell]
+                    except IndexError:
+                        continue
             mask[k] = False
     data = data.reshape(external + internal)
     mask = mask.reshape(external + internal)
@@ -154,6 +164,38 @@ def splat_internal(
         data = data.transpose(perm)
         mask = mask.transpose(perm)
     return np.ma.MaskedArray(data, mask=mask)
+
+
+def _as_array(value: Any, n_internal: int) -> np.ndarray:
+    if isinstance(value, np.ndarray):
+        return value
+    try:
+        return np.asarray(value)
+    except ValueError:  # ragged nesting: an object array over the internal axes
+        return np.asarray(as_object_array(value, n_internal))
+
+
+def _boxed(arr: np.ndarray) -> np.ndarray:
+    """An object array holding the numpy scalars of a typed array (not Python objects)."""
+    out = np.empty(arr.shape, dtype=object)
+    out.reshape(-1)[:] = list(arr.reshape(-1))
+    return out
+
+
+def _stack_same(arrays: list[np.ndarray], internal: tuple[int, ...], *, numpy_scalars: bool) -> np.ndarray | None:
+    """All sub-arrays as one object block, if they share the internal shape and one dtype (fast path)."""
+    if not arrays:
+        return None
+    dtype = arrays[0].dtype
+    for arr in arrays:
+        if arr.shape != internal or arr.dtype != dtype:
+            return None
+    block = np.stack(arrays)
+    if dtype == object:
+        return block
+    if numpy_scalars:
+        return _boxed(block)
+    return block.astype(object)
 
 
 def typed_values(arr: Any) -> np.ndarray:

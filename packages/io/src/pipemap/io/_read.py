@@ -76,7 +76,8 @@ def read_storage(store: StorageBase, *, splat: bool = True) -> StorageRead:
     missing = np.ones(size, dtype=bool)
     missing[good_idx] = False
     if internal and splat:
-        array = splat_internal(good_values, good_idx, external, internal, store.shape_mask)
+        numpy_scalars = getattr(store, "splat_keeps_numpy_scalars", True)
+        array = splat_internal(good_values, good_idx, external, internal, store.shape_mask, numpy_scalars=numpy_scalars)
     else:
         data = np.empty(size, dtype=object)
         if len(good_values) == size:

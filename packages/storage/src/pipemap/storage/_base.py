@@ -470,7 +470,7 @@ class StorageBase(abc.ABC):
             if value is MISSING:
                 continue
             arr = np.asarray(value) if not isinstance(value, np.ndarray) else value
-            if keep_scalars and arr.dtype != object:
+            if keep_scalars and arr.dtype != object and arr.shape == internal:
                 boxed = np.empty(arr.shape, dtype=object)
                 boxed.reshape(-1)[:] = list(arr.reshape(-1))  # numpy scalars stay numpy scalars
                 arr = boxed

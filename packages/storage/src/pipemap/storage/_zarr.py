@@ -191,6 +191,8 @@ class ZarrFileArray(StorageBase):
         internal = self.resolved_internal_shape
         if not internal:
             return encode_vlen([encode(value)])
+        if isinstance(value, np.ndarray) and value.dtype != object:
+            value = value.astype(object)  # like pipefunc: cells of typed sub-arrays are stored as Python objects
         cells = []
         for inner in np.ndindex(*internal):
             cell = value
