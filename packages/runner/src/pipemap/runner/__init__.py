@@ -8,6 +8,8 @@
 ['x[i] -> y[i]']
 """
 
+from pipemap.runner._dispatch import WorkerDiedError
+from pipemap.runner._executors import SynchronousExecutor
 from pipemap.runner._pipefunc import PipeFunc, pipefunc
 from pipemap.runner._pipeline import Generations, Pipeline, UnknownNameError
 from pipemap.runner._results import Result, ResultDict
@@ -22,7 +24,9 @@ __all__: list[str] = [
     "Result",
     "ResultDict",
     "RunInfo",
+    "SynchronousExecutor",
     "UnknownNameError",
+    "WorkerDiedError",
     "pipefunc",
     "run_map",
     "run_map_async",
