@@ -37,6 +37,21 @@ def _columns() -> list[Any]:
     ]
 
 
+_CONSOLES: dict[int, Any] = {}
+
+
+def _stderr_console(console_class: Any) -> Any:
+    """One rich Console per ``sys.stderr`` object (creating one probes the terminal each time)."""
+    import sys
+
+    key = id(sys.stderr)
+    console = _CONSOLES.get(key)
+    if console is None or console.file is not sys.stderr:
+        _CONSOLES.clear()
+        console = _CONSOLES[key] = console_class(file=sys.stderr)
+    return console
+
+
 class RichDisplay(ThrottledDisplay):
     """``show_progress="rich"`` (and ``True`` outside Jupyter)."""
 
@@ -44,7 +59,7 @@ class RichDisplay(ThrottledDisplay):
         super().__init__(tracker, max_fps)
         from rich.console import Console
 
-        self.console = console if console is not None else Console(stderr=True)
+        self.console = console if console is not None else _stderr_console(Console)
         self.progress: Any = None
         self.tasks: dict[str, Any] = {}
 
@@ -54,7 +69,7 @@ class RichDisplay(ThrottledDisplay):
         self.progress = Progress(*_columns(), console=self.console, auto_refresh=False, transient=False)
         for name, total in event.totals.items():
             self.tasks[name] = self.progress.add_task(name, total=total, failed="", rate="")
-        self.progress.start()
+        self.progress.live.start(refresh=False)  # first render after 1 / max_fps, or at the end
 
     def draw(self, final: bool = False) -> None:
         if self.progress is None:
