@@ -107,8 +107,6 @@ def assert_same(a: Any, b: Any, where: str = "", *, types: bool = True, loose: b
 #: tagged with one compares that aspect leniently, and ``test_exact_parity`` (strict xfail) keeps
 #: checking it exactly, so a fix shows up as an XPASS.
 KNOWN_DIFFERENCES: dict[str, str] = {
-    "zipped_coord_name": "zipped coordinate name: pipefunc orders the names differently (e.g. 'b:x' vs 'x:b')",
-    "column_order": "load_dataframe column order: pipefunc puts non-index coordinates and split zipped columns elsewhere",
     "single_list": (
         "a single output that is a list: pipefunc's load_xarray_dataset wraps it in"
         " DimensionlessArray(object array), pipemap stores the list itself"
@@ -131,7 +129,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """
     for item in items:
         case = getattr(item, "callspec", None) and item.callspec.params.get("case")
-        if getattr(item, "originalname", "") != "test_exact_parity" or case is None:
+        if getattr(item, "originalname", "") != "test_exact_parity" or not hasattr(case, "known"):  # NOTSET: no open case
             continue
         open_tags = sorted(case.known & KNOWN_DIFFERENCES.keys())
         assert open_tags, f"{item.nodeid}: a case in test_exact_parity needs an open difference"
@@ -197,9 +195,7 @@ class Parity:
             self.assert_datasets(pf_ds, pm_ds, known - {"failed_masked"})
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                # column order of ResultDict.to_dataframe differs (strict xfail in test_parity_options.py), values do not
-                frame_known = (known - {"failed_masked"}) | {"column_order"}
-                self.assert_frames(pf_result.to_dataframe(), pm_result.to_dataframe(), frame_known)
+                self.assert_frames(pf_result.to_dataframe(), pm_result.to_dataframe(), known - {"failed_masked"})
         if case.folder:
             self.assert_load_outputs(pf_folder, pm_folder, sorted(pf_result), known)
             if case.loaders:
@@ -235,10 +231,6 @@ class Parity:
         all_b = pio.load_all_outputs(run_folder=pm_folder)
         assert list(all_a) == list(all_b)
 
-    @staticmethod
-    def _coord_key(name: str, known: frozenset[str]) -> Any:
-        return frozenset(name.split(":")) if "zipped_coord_name" in known else name
-
     @classmethod
     def assert_xarray(cls, pf_folder: Path, pm_folder: Path, known: frozenset[str] = frozenset()) -> None:
         """Same dims, coordinates and variables, values equal by value.
@@ -256,24 +248,21 @@ class Parity:
 
     @classmethod
     def assert_datasets(cls, a: Any, b: Any, known: frozenset[str] = frozenset()) -> None:
-        """Two ``xarray.Dataset``: pipefunc's ``a`` and pipemap's ``b`` (see :meth:`assert_xarray`)."""
+        """Two ``xarray.Dataset``: pipefunc's ``a`` and pipemap's ``b`` (see :meth:`assert_xarray`).
+
+        Same variables in the same order (``Dataset.to_dataframe`` follows it), same coordinates.
+        """
         assert dict(a.sizes) == dict(b.sizes)
-        a_names = {cls._coord_key(str(n), known): n for n in a.coords}
-        b_names = {cls._coord_key(str(n), known): n for n in b.coords}
-        assert set(a_names) == set(b_names), f"coordinates {list(a.coords)} != {list(b.coords)}"
-        assert set(a.data_vars) == set(b.data_vars)
-        pairs = [(a_names[k], b_names[k]) for k in a_names] + [(n, n) for n in a.data_vars]
-        for name_a, name_b in pairs:
-            va, vb = a[name_a], b[name_b]
+        assert list(a.variables) == list(b.variables)
+        assert list(a.coords) == list(b.coords), f"coordinates {list(a.coords)} != {list(b.coords)}"
+        for name_a in a.variables:
+            va, vb = a[name_a], b[name_a]
             assert va.dims == vb.dims, f"{name_a}: dims {va.dims} != {vb.dims}"
             if va.dtype != vb.dtype:
                 assert va.dtype.kind == "O" and vb.dtype.kind in "biufc", f"{name_a}: {va.dtype} -> {vb.dtype}"
             xa, xb = np.asarray(va.values), np.asarray(vb.values)
             if "failed_masked" in known:
                 xa = _masked_or_snapshot_free(xa)
-            if str(name_a) != str(name_b):  # zipped names in another order: reorder pipemap's tuples
-                order = [str(name_b).split(":").index(n) for n in str(name_a).split(":")]
-                xb = np.array([tuple(t[k] for k in order) for t in xb.ravel()] + [None], dtype=object)[:-1]
             if "single_list" in known and xa.ndim == 0 and type(xa[()]).__name__ == "DimensionlessArray":
                 xa, xb = xa[()].arr, np.asarray(xb[()], dtype=object)
             assert_same(xa, xb, f"xarray[{name_a!r}]", types=False, loose=True)
@@ -290,10 +279,7 @@ class Parity:
     @staticmethod
     def assert_frames(a: Any, b: Any, known: frozenset[str] = frozenset()) -> None:
         """Two pandas DataFrames: pipefunc's ``a`` and pipemap's ``b`` (see :meth:`assert_dataframe`)."""
-        if "column_order" in known:
-            assert sorted(a.columns) == sorted(b.columns)
-        else:
-            assert list(a.columns) == list(b.columns)
+        assert list(a.columns) == list(b.columns)
         assert len(a) == len(b)
         for column in a.columns:
             va = list(a[column])

@@ -43,7 +43,6 @@ class Case:
 
 
 _DELIBERATE_TAGS = frozenset({"failed_masked"})
-_COLS = frozenset({"column_order"})
 _FAIL = frozenset({"failed_masked"})
 
 
@@ -167,7 +166,7 @@ def _two_axes() -> Any:
 _threads = ThreadPoolExecutor(max_workers=2)
 
 CASES: list[Case] = [
-    Case("renames", renames, {"x": [1, 2], "b": [10, 20]}, known=_COLS | {"zipped_coord_name"}),
+    Case("renames", renames, {"x": [1, 2], "b": [10, 20]}),
     Case("defaults", defaults, {"x": [1, 2]}),
     Case("defaults_overridden", defaults, {"x": [1, 2], "scale": 10, "offset": 0}),
     Case("bound", bound, {"x": [1, 2, 3]}),
@@ -204,12 +203,8 @@ def test_exact_parity(case: Case, parity: Any) -> None:
     parity.check(case, case.known & _DELIBERATE_TAGS)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ResultDict.to_dataframe column order: pipefunc puts the coordinates first (x, y),"
-    " pipemap the outputs first (y, x); load_dataframe on the run folder agrees with pipefunc",
-)
 def test_result_dataframe_column_order(parity: Any) -> None:
+    """ResultDict.to_dataframe: the coordinates first (x, w), then the output, as in pipefunc."""
     pf_result, pm_result, *_ = parity.run_both(_two_axes, {"x": [1, 2], "w": [10, 20]}, folder=False)
     assert list(pf_result.to_dataframe().columns) == list(pm_result.to_dataframe().columns)
 

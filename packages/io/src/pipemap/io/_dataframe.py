@@ -1,7 +1,8 @@
 """DataFrames (pandas or polars) of a run: one row per element of the grid of all dims.
 
-Columns: every coordinate source (zipped ``"a:b"`` coordinates are split into ``a`` and ``b``),
-every mapped output, every single output (repeated on each row). Numeric columns are typed;
+Columns in pipefunc's order: per mapped output its coordinates then itself, then every single
+output (repeated on each row), then the parts of zipped ``"a:b"`` coordinates (a part that is
+already a column keeps its place). Numeric columns are typed;
 nested objects stay objects. Polars frames are built natively from numpy columns.
 
 >>> import numpy as np
@@ -72,26 +73,35 @@ def model_columns(
     sizes = [model.dims[d] for d in all_dims]
     n_rows = int(np.prod(sizes, dtype=np.int64))
     seen: set[str] = set()
+    zipped: list[Any] = []  # split into their parts after every other column, as pipefunc does
+
+    def add_coordinate(coord_name: str) -> None:
+        if coord_name in seen:
+            return
+        seen.add(coord_name)
+        coord = model.coords[coord_name]
+        if len(coord.parts) > 1:
+            zipped.append(coord)
+            return
+        for part, array in coord.parts.items():
+            columns[part] = _broadcast(array, coord.dims, all_dims, sizes)
+
     for name, var in model.variables.items():
         for coord_name in model.var_coords.get(name, []):
-            if coord_name in seen:
-                continue
-            seen.add(coord_name)
-            coord = model.coords[coord_name]
-            for part, array in coord.parts.items():
-                columns[part] = _broadcast(array, coord.dims, all_dims, sizes)
+            add_coordinate(coord_name)
         columns[name] = _broadcast(var.data, var.dims, all_dims, sizes)
         if masks is not None and var.missing is not None:
             masks[name] = _broadcast(var.missing, var.dims, all_dims, sizes)
-    for coord_name, coord in model.coords.items():
-        if coord_name not in seen:
-            for part, array in coord.parts.items():
-                columns[part] = _broadcast(array, coord.dims, all_dims, sizes)
+    for coord_name in model.coords:
+        add_coordinate(coord_name)
     for name, value in model.singles.items():
         cell = _single_cell(value)
         col = np.empty(n_rows, dtype=object)
         _fill_same(col, cell)
         columns[name] = col
+    for coord in zipped:  # a part that is already a column keeps its place
+        for part, array in coord.parts.items():
+            columns[part] = _broadcast(array, coord.dims, all_dims, sizes)
     return columns, n_rows
 
 

@@ -70,11 +70,24 @@ def _zero_d(value: Any) -> np.ndarray:
 def model_to_dataset(model: Model) -> xr.Dataset:
     """Turn a :class:`~pipemap.io._model.Model` into an ``xarray.Dataset``."""
     xr = _require_xarray()
-    coords = {name: (coord.dims, coord.combined()) for name, coord in model.coords.items()}
-    data_vars: dict[str, Any] = {name: (var.dims, var.data) for name, var in model.variables.items()}
+    # pipefunc's variable order (what ``to_dataframe`` follows): per output its coordinates then
+    # itself, then the single outputs
+    ordered: dict[str, Any] = {}
+
+    def add_coordinate(name: str) -> None:
+        if name not in ordered:
+            coord = model.coords[name]
+            ordered[name] = (coord.dims, coord.combined())
+
+    for name, var in model.variables.items():
+        for coord_name in model.var_coords.get(name, []):
+            add_coordinate(coord_name)
+        ordered[name] = (var.dims, var.data)
+    for coord_name in model.coords:
+        add_coordinate(coord_name)
     for name, value in model.singles.items():
-        data_vars[name] = ((), _zero_d(value))
-    return xr.Dataset(data_vars, coords=coords)
+        ordered[name] = ((), _zero_d(value))
+    return xr.Dataset(ordered).set_coords(list(model.coords))
 
 
 def xarray_dataset_from_data(
