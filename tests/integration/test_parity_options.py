@@ -209,6 +209,36 @@ def test_result_dataframe_column_order(parity: Any) -> None:
     assert list(pf_result.to_dataframe().columns) == list(pm_result.to_dataframe().columns)
 
 
+def _zipped_with_single() -> Any:
+    @pf(output_name="r", mapspec="x[a], y[a], z[b] -> r[a, b]")
+    def f(x: int, y: int, z: int) -> int:
+        return x + y + z
+
+    @pf(output_name="s", mapspec="r[a, :] -> s[a]")
+    def g(r: Any) -> float:
+        return float(np.sum(r))
+
+    @pf(output_name="t")
+    def t(r: Any) -> list:
+        return [1, 2]
+
+    return PfPipeline([f, g, t])
+
+
+def test_result_polars_dataframe_parity(parity: Any) -> None:
+    """ResultDict.to_dataframe(backend="polars") (built natively by pipemap): pipefunc's columns and
+    dtypes, and the same frame as load_dataframe on the run folder."""
+    import pipemap.io as pio
+
+    inputs = {"x": [1, 2], "y": [3, 4], "z": [5, 6]}
+    pf_result, pm_result, _, pm_folder = parity.run_both(_zipped_with_single, inputs)
+    a = pf_result.to_dataframe(backend="polars")
+    b = pm_result.to_dataframe(backend="polars")
+    assert a.schema == b.schema
+    assert a.to_dict(as_series=False) == b.to_dict(as_series=False)
+    assert b.equals(pio.load_dataframe(run_folder=pm_folder, backend="polars"))
+
+
 def test_failed_elements_are_masked_by_pipemap_loaders(parity: Any) -> None:
     """Deliberate: pipefunc's load_outputs returns the snapshots, pipemap masks them (lists them in load_errors)."""
     import pipefunc.map as pfm

@@ -198,11 +198,9 @@ class ResultDict(dict[str, Result]):
     ) -> Any:
         """Convert to a pandas (or polars) DataFrame (needs pipemap.io)."""
         self._require_origin("to_dataframe")
-        from pipemap.io import xarray_dataset_to_dataframe
+        from pipemap.io import dataframe_from_results  # lazy: io is optional here
 
-        df = xarray_dataset_to_dataframe(self.to_xarray(load_intermediate=load_intermediate, type_cast=type_cast))
-        if backend == "polars":
-            import polars as pl
-
-            return pl.from_pandas(df)
-        return df
+        results = self.type_cast(inplace=False) if type_cast else self
+        return dataframe_from_results(
+            self._inputs, results, self._pipeline, load_intermediate=load_intermediate, backend=backend
+        )
