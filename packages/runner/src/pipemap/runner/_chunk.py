@@ -88,6 +88,7 @@ class ChunkResult:
     values: tuple[list[Any], ...] | None = None
     internal_shape: tuple[int, ...] | None = None
     elapsed: float = 0.0
+    failed_linear: tuple[int, ...] = ()
 
 
 # --------------------------------------------------------------------------- the call
@@ -227,8 +228,10 @@ def _kwargs_of(names: list[str], columns: list[list[Any]], k: int, const: dict[s
     return {**kwargs, **const}
 
 
-def _call_block(task: FunctionTask, cache: dict[str, Any], columns: list[list[Any]], linear: Any) -> tuple[list[Any], int]:
-    """Call the function for each element; returns (values, n_failed)."""
+def _call_block(
+    task: FunctionTask, cache: dict[str, Any], columns: list[list[Any]], linear: Any
+) -> tuple[list[Any], list[int]]:
+    """Call the function for each element; returns (values, positions of failed elements)."""
     call = cache["call"]
     pf = task.func
     names = cache["names"]
@@ -242,10 +245,10 @@ def _call_block(task: FunctionTask, cache: dict[str, Any], columns: list[list[An
             k = len(values)
             index = int(linear[k])
             raise_with_note(exc, pf, _kwargs_of(names, columns, k, task.const), index)
-        return values, 0
+        return values, []
     # continue mode: scan inputs for errors, then call the rest, recording failures
     const_error = cache["const_error"]
-    failed = 0
+    failed: list[int] = []
     bad: dict[int, list[tuple[str, Any]]] = {}
     for name, col in zip(names, columns):
         for k, found in scan_for_errors_column(col):
@@ -262,7 +265,7 @@ def _call_block(task: FunctionTask, cache: dict[str, Any], columns: list[list[An
             for it in its:
                 next(it)
             values.append(propagated_snapshot(pf, errs, _kwargs_of(names, columns, k, task.const)))
-            failed += 1
+            failed.append(k)
             k += 1
             continue
         pos = bisect.bisect_right(bad_sorted, k)
@@ -276,7 +279,7 @@ def _call_block(task: FunctionTask, cache: dict[str, Any], columns: list[list[An
         except Exception as exc:  # noqa: BLE001 - recorded as an ErrorSnapshot
             j = k + (len(values) - before)
             values.append(make_error_snapshot(pf, exc, _kwargs_of(names, columns, j, task.const)))
-            failed += 1
+            failed.append(j)
             k = j + 1
             continue
         k = stop
@@ -455,7 +458,8 @@ def _run_batch(task: FunctionTask, linear: Any) -> ChunkResult:
         for name, storage, vals in zip(task.func.output_names, task.outputs, per_output):
             write_values(task, name, storage, linear, vals, shape)
     keep = per_output if (task.return_values or task.outputs is None) else None
-    return ChunkResult(linear, len(values), failed, keep, shape, time.perf_counter() - t0)
+    failed_linear = tuple(int(linear[k]) for k in failed)
+    return ChunkResult(linear, len(values), len(failed), keep, shape, time.perf_counter() - t0, failed_linear)
 
 
 def run_chunk(task: FunctionTask, linear: Any) -> ChunkResult:
@@ -469,6 +473,7 @@ def run_chunk(task: FunctionTask, linear: Any) -> ChunkResult:
     start = 0
     size = FIRST_BATCH
     total_done = total_failed = 0
+    failed_linear: list[int] = []
     kept: list[list[Any]] | None = None
     shape = None
     elapsed = 0.0
@@ -479,6 +484,7 @@ def run_chunk(task: FunctionTask, linear: Any) -> ChunkResult:
             task.on_batch(result)
         total_done += result.n_done
         total_failed += result.n_failed
+        failed_linear.extend(result.failed_linear)
         elapsed += result.elapsed
         if shape is None:
             shape = result.internal_shape
@@ -492,5 +498,6 @@ def run_chunk(task: FunctionTask, linear: Any) -> ChunkResult:
         per_element = result.elapsed / max(1, len(part))
         target = int(BATCH_SECONDS / per_element) if per_element > 0 else 1 << 20
         size = max(1, min(4 * size, MAX_BATCH, target))
-    return ChunkResult(linear, total_done, total_failed, tuple(kept) if kept is not None else None, shape, elapsed)
+    values = tuple(kept) if kept is not None else None
+    return ChunkResult(linear, total_done, total_failed, values, shape, elapsed, tuple(failed_linear))
 

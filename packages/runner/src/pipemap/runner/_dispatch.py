@@ -302,4 +302,5 @@ def lost_chunk_result(task: Any, chunk: Any, error: BaseException) -> Any:
         kwargs = {name: col[k] for name, col in zip(names, columns, strict=True)}
         snaps.append(make_error_snapshot(pf, error, {**kwargs, **task.const}))
     values = tuple(list(snaps) for _ in pf.output_names)
-    return ChunkResult(chunk, len(chunk), len(chunk), values, None, 0.0)
+    failed = tuple(int(i) for i in chunk)
+    return ChunkResult(chunk, len(chunk), len(chunk), values, None, 0.0, failed)

@@ -25,6 +25,7 @@ from ._chunk import ChunkResult, FunctionTask, run_chunk
 from ._chunksizes import chunksize_for, split_indices
 from ._dispatch import ChunkDispatcher, ChunkSizer, is_automatic, lost_chunk_result
 from ._errors import error_types, raise_with_note
+from ._failure_log import FailureLog
 from ._events import ChunkDone, ElementFailed, FunctionDone, RunFinished, RunStarted, ShapeResolved
 from ._executors import cpu_count, default_executor, executor_for, is_thread_or_sync, n_workers
 from ._pickling import dumps_task
@@ -95,6 +96,10 @@ class _Runner:
         self.events = prep.events
         self.owned_executor: Any = None
         self.parallel = prep.parallel
+        folder = prep.run_info.run_folder
+        self.failures = (
+            FailureLog(Path(folder)) if folder is not None and prep.error_handling == "continue" else None
+        )
 
     # ------------------------------------------------------------------ executors
     def executor_for(self, f: Any) -> Any:
@@ -209,11 +214,15 @@ class _Runner:
                 for flat, vals in zip(flats, result.values):
                     flat[place] = as_object_array(vals)
                 filled[place] = True  # type: ignore[index]
+            if self.failures is not None and result.failed_linear:
+                self.failures.record(f.output_names, result.failed_linear)
             if self.events:
                 if result.n_failed:
                     _emit_failures(self.events, name, result)
                 self.events.emit(ChunkDone(name, result.n_done, result.n_failed, result.elapsed))
 
+        if self.failures is not None:
+            self.failures.begin(f.output_names, todo)
         if len(todo):
             if executor is None:
                 task.on_batch = absorb  # batches are written and reported as they finish
@@ -231,6 +240,8 @@ class _Runner:
                 new_full = _merge(ext_shape, tuple(shape), mask)
                 self.info.resolve_downstream_shapes(name, self.store, shape=new_full)
                 self._emit_resolved()
+        if self.failures is not None:
+            self.failures.flush()
         if self.events:
             self.events.emit(FunctionDone(name))
         if keep:
@@ -330,8 +341,14 @@ class _Runner:
         executor = self.executor_for(f)
         await run_single(self, f, executor)
         name = f.output_names[0]
+        failed = self._single_failed(f)
+        if self.failures is not None:
+            self.failures.begin(f.output_names, range(1))
+            if failed:
+                self.failures.record(f.output_names, [0])
+            self.failures.flush()
         if self.events:
-            self.events.emit(ChunkDone(name, 1, int(self._single_failed(f)), 0.0))
+            self.events.emit(ChunkDone(name, 1, int(failed), 0.0))
             self.events.emit(FunctionDone(name))
 
     def _single_failed(self, f: Any) -> bool:
@@ -454,6 +471,8 @@ async def run_prepared(prep: Prepared, *, scheduling_strategy: str = "generation
         error = e
         raise
     finally:
+        if runner.failures is not None:
+            runner.failures.flush()  # also after a failure or cancellation: what ran is recorded
         if runner.owned_executor is not None:
             runner.owned_executor.shutdown(wait=error is None, cancel_futures=error is not None)
         if prep.events:
