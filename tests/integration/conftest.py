@@ -107,16 +107,16 @@ def assert_same(a: Any, b: Any, where: str = "", *, types: bool = True, loose: b
 #: tagged with one compares that aspect leniently, and ``test_exact_parity`` (strict xfail) keeps
 #: checking it exactly, so a fix shows up as an XPASS.
 KNOWN_DIFFERENCES: dict[str, str] = {
-    "single_list": (
-        "a single output that is a list: pipefunc's load_xarray_dataset wraps it in"
-        " DimensionlessArray(object array), pipemap stores the list itself"
-    ),
 }
 
 #: Deliberate differences, asserted as such (docs/porting.md).
 DELIBERATE = {
     "failed_masked": "pipemap's loaders mask failed elements (a failed single output loads as None)",
     "pipefunc_xarray_keyerror": "pipefunc's load_xarray_dataset raises KeyError for a mapped default; pipemap loads it",
+    "single_list": (
+        "a single output that is a list: pipefunc's Dataset wraps it in DimensionlessArray(object array),"
+        " pipemap keeps the list in a 0-d object array (SPEC section 6: only ndarray values are wrapped)"
+    ),
 }
 
 
