@@ -66,8 +66,8 @@ def _everything() -> Any:
 
 
 _INPUTS = {"n": 3, "w": [1.0, 10.0], "stats": {"offset": 0.25}}
-# numpy scalars vs Python floats in `parts` (internal axis): a known difference (KNOWN_DIFFERENCES in conftest.py)
-_KNOWN = frozenset({"internal_scalars"})
+# no known difference applies (KNOWN_DIFFERENCES in conftest.py): everything is compared exactly
+_KNOWN: frozenset[str] = frozenset()
 
 
 def test_run_map_accepts_a_pipefunc_pipeline() -> None:
