@@ -142,6 +142,34 @@ def test_wrong_type(good_run: Path, field: str) -> None:
     _assert_clear(_all_readers(good_run), f"{field}={WRONG[field]!r}")
 
 
+NESTED = [
+    ("all_output_names", [True, "y", "z"]),
+    ("all_output_names", ["s", "y", None]),
+    ("all_output_names", 0.5),
+    ("shapes", {"x": float("inf"), "w": [2], "y": [3], "z": [3, 2]}),
+    ("shapes", {"x": [3], "w": [2], "y": True, "z": [3, 2]}),
+    ("shape_masks", None),
+    ("shape_masks", {"x": None}),
+    ("shape_masks", {"x": 0.5, "w": [True], "y": [True], "z": [True, True]}),
+    ("input_paths", {"x": True, "w": "inputs/w.cloudpickle"}),
+    ("internal_shapes", {"y": [True]}),
+    ("error_handling", "sometimes"),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), NESTED, ids=[f"{f}-{i}" for i, (f, _) in enumerate(NESTED)])
+def test_nested_wrong_types(tmp_path: Path, field: str, value) -> None:
+    folder = tmp_path / "run"
+    run_map(_pipeline(), INPUTS, run_folder=folder, parallel=False)
+    data = json.loads((folder / "run_info.json").read_text())
+    data[field] = value
+    (folder / "run_info.json").write_text(json.dumps(data))
+    outcomes = _all_readers(folder)
+    _assert_clear(outcomes, f"{field}={value!r}")
+    assert isinstance(dict(outcomes)["RunRecord.load"], RunFolderError)
+    assert field in str(dict(outcomes)["RunRecord.load"])
+
+
 @pytest.mark.parametrize("text", ["", "{", "[]", "null", '"run"', "\x00\x01binary"])
 def test_not_a_json_object(good_run: Path, text: str) -> None:
     (good_run / "run_info.json").write_text(text)

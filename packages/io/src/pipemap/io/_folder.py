@@ -32,6 +32,7 @@ from pipemap.storage import (
     open_store,
     output_folder,
 )
+from pipemap.storage._record_schema import validate_run_info
 
 __all__ = ["LazyInputs", "OutputNotFoundError", "RunFolder", "RunFolderError"]
 
@@ -102,6 +103,7 @@ class RunFolder:
         if missing:
             msg = f"`{path}` is missing the required field(s) {', '.join(f'`{m}`' for m in missing)}; the run folder is damaged"
             raise RunFolderError(msg)
+        validate_run_info(info, path)
         storage = info["storage"]
         if not isinstance(storage, str | dict):
             msg = f"`{path}`: field `storage` must be a storage id or a dict of them, got {type(storage).__name__}; the run folder is damaged"

@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 
 from ._atomic import atomic_write_bytes, deserialize, serialize
 from ._base import StorageBase
+from ._record_schema import validate_run_info
 from ._registry import get_storage_class
 from ._registry import storage_id_for as _storage_id_for
 from ._values import FileValue
@@ -306,6 +307,8 @@ def _decode_fields(data: dict[str, Any], path: Path) -> dict[str, Any]:
         if name in data and data[name] is not None and not isinstance(data[name], kind):
             msg = f"`{path}`: field `{name}` has type {type(data[name]).__name__}, expected {kind}"
             raise RunFolderError(msg)
+
+    validate_run_info(data, path)  # deep types: a clear error instead of a crash further on
 
     def shapes(d: dict[str, Any]) -> dict[Any, tuple[Any, ...]]:
         return {_decode_key(k): tuple(v) if isinstance(v, list) else v for k, v in d.items()}
