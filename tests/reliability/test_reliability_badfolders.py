@@ -149,6 +149,7 @@ NESTED = [
     ("shapes", {"x": float("inf"), "w": [2], "y": [3], "z": [3, 2]}),
     ("shapes", {"x": [3], "w": [2], "y": True, "z": [3, 2]}),
     ("shape_masks", None),
+    ("shape_masks", {}),
     ("shape_masks", {"x": None}),
     ("shape_masks", {"x": 0.5, "w": [True], "y": [True], "z": [True, True]}),
     ("input_paths", {"x": True, "w": "inputs/w.cloudpickle"}),
@@ -166,8 +167,9 @@ def test_nested_wrong_types(tmp_path: Path, field: str, value) -> None:
     (folder / "run_info.json").write_text(json.dumps(data))
     outcomes = _all_readers(folder)
     _assert_clear(outcomes, f"{field}={value!r}")
-    assert isinstance(dict(outcomes)["RunRecord.load"], RunFolderError)
-    assert field in str(dict(outcomes)["RunRecord.load"])
+    if value != {}:  # an empty table loads; its readers fail per output
+        assert isinstance(dict(outcomes)["RunRecord.load"], RunFolderError)
+        assert field in str(dict(outcomes)["RunRecord.load"])
 
 
 @pytest.mark.parametrize("text", ["", "{", "[]", "null", '"run"', "\x00\x01binary"])

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ._folder import RunFolder
+from ._folder import RunFolder, RunFolderError
 
 __all__ = ["FAILURES_FILE", "OutputStatus", "RunStatus", "run_status"]
 
@@ -122,7 +122,10 @@ def run_status(run_folder: str | Path) -> RunStatus:
             status.outputs.append(OutputStatus(name, "single", [], None, 1, done, failed, 1 - done))
             continue
         storage = record.storage_id_for(name)
-        full, _mask = record.full_shape_and_mask(name)
+        try:
+            full, _mask = record.full_shape_and_mask(name)
+        except KeyError as exc:  # a hand-edited record without this output's shape
+            raise RunFolderError(f"`{view.folder / 'run_info.json'}`: {exc.args[0]}") from None
         shape = [s if isinstance(s, int) else "?" for s in full]
         entry = OutputStatus(name, "mapped", shape, storage, None, None, failed, None)
         if "?" in shape:
