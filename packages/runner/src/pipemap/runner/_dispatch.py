@@ -134,7 +134,11 @@ class ChunkDispatcher:
     ``submit(chunk)`` returns a ``concurrent.futures.Future`` of a ``ChunkResult``;
     ``handle(result)`` absorbs a finished chunk (writes values the parent must write, progress);
     ``on_dead(chunk, error)`` stores a chunk's elements as failed (continue mode; None: raise);
-    ``renew(broken)`` replaces a broken executor by a fresh one (None when the executor is the user's).
+    ``renew(broken)`` replaces a broken executor by a fresh one (None when the executor is the user's);
+    ``gate`` (eager scheduling, :class:`~._readiness.Gate`): a chunk is submitted only once the
+    upstream elements it reads are stored; a partly ready chunk is cut to its ready front, but
+    only when nothing of this function is in flight (so ready work never waits, and chunks do
+    not shrink needlessly while the workers are busy).
     """
 
     def __init__(
@@ -148,6 +152,7 @@ class ChunkDispatcher:
         handle: Callable[[Any], None],
         on_dead: Callable[[Any, BaseException], None] | None = None,
         renew: Callable[[Executor], Executor] | None = None,
+        gate: Any = None,
     ) -> None:
         self.function = function
         self.output_name = output_name
@@ -157,6 +162,7 @@ class ChunkDispatcher:
         self.handle = handle
         self.on_dead = on_dead
         self.renew = renew
+        self.gate = gate
         self.window = IN_FLIGHT_PER_WORKER * sizer.n_workers
         self.n_chunks = 0
 
@@ -172,6 +178,7 @@ class ChunkDispatcher:
         pending: dict[asyncio.Future, Any] = {}
         retry: list[Any] = []  # chunks lost with a broken pool, re-run one at a time
         alone: set[int] = set()  # ids of chunks running alone: a death there is theirs
+        gate = self.gate
 
         def submit_one(chunk: Any) -> None:
             try:
@@ -191,14 +198,28 @@ class ChunkDispatcher:
                     alone.add(id(chunk))
                     submit_one(chunk)
                 isolating = any(id(c) in alone for c in pending.values())
+                blocked = False
                 while not retry and not isolating and position < total and len(pending) < self.window:
                     size = self.sizer.next_size(total - position)
+                    if gate is not None:
+                        ready = gate.ready_count(todo, position, size)
+                        if ready < size and (ready == 0 or pending):
+                            blocked = True
+                            break
+                        size = ready
                     chunk = todo[position : position + size]
                     position += len(chunk)
                     submit_one(chunk)
-                if not pending:
+                if blocked:
+                    waiter = gate.waiter()
+                    done, _ = await asyncio.wait([*pending, waiter], return_when=asyncio.FIRST_COMPLETED)
+                    if not waiter.done():
+                        waiter.cancel()
+                    done.discard(waiter)
+                elif not pending:
                     continue
-                done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                else:
+                    done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 dead: list[tuple[Any, BaseException]] = []
                 for fut in done:
                     chunk = pending.pop(fut)

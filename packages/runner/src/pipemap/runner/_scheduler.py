@@ -24,12 +24,14 @@ from pipemap.mapspec import external_shape_from_mask, internal_shape_from_mask, 
 from ._chunk import ChunkResult, FunctionTask, run_chunk
 from ._chunksizes import chunksize_for, split_indices
 from ._dispatch import ChunkDispatcher, ChunkSizer, is_automatic, lost_chunk_result
+from ._eager import gate_for, run_eager
 from ._errors import error_types, raise_with_note
 from ._failure_log import FailureLog
 from ._events import ChunkDone, ElementFailed, FunctionDone, RunFinished, RunStarted, ShapeResolved
 from ._executors import cpu_count, default_executor, executor_for, is_thread_or_sync, n_workers
 from ._pickling import dumps_task
 from ._prepare import Prepared
+from ._readiness import StoredTracker
 from ._results import Result
 from ._single import run_single
 from ._store import as_object_array, is_storage, is_value_holder, output_array
@@ -100,6 +102,10 @@ class _Runner:
         self.failures = (
             FailureLog(Path(folder)) if folder is not None and prep.error_handling == "continue" else None
         )
+        #: eager scheduling at chunk level: stored-element trackers of producer functions, and
+        #: per consumer function the producers whose elements it may read before they finished
+        self.trackers: dict[Any, StoredTracker] | None = None
+        self.gate_sources: dict[Any, set[Any]] = {}
 
     # ------------------------------------------------------------------ executors
     def executor_for(self, f: Any) -> Any:
@@ -223,6 +229,8 @@ class _Runner:
 
         if self.failures is not None:
             self.failures.begin(f.output_names, todo)
+        if self.trackers is not None and f in self.trackers:
+            self.trackers[f].begin(size, None if len(todo) == size else ~_mask_of(todo, size))
         if len(todo):
             if executor is None:
                 task.on_batch = absorb  # batches are written and reported as they finish
@@ -278,6 +286,8 @@ class _Runner:
             ref = TaskRef(task, self.info.run_folder)
             fn = execute_ref
         storages = tuple(self.store[n] for n in f.output_names)
+        tracker = self.trackers.get(f) if self.trackers is not None else None
+        gate = gate_for(self, f) if self.gate_sources else None
 
         def write(result: ChunkResult) -> None:
             for s, vals in zip(storages, result.values or ()):
@@ -290,6 +300,8 @@ class _Runner:
             if not write_in_worker and result.values is not None:
                 write(result)
             absorb(result)
+            if tracker is not None:
+                tracker.mark(result.linear)  # written (by the parent above, or by the worker)
 
         def on_dead(chunk: Any, error: BaseException) -> None:
             lost = lost_chunk_result(task, chunk, error)
@@ -307,6 +319,7 @@ class _Runner:
             handle=handle,
             on_dead=on_dead if self.prep.error_handling == "continue" else None,
             renew=self._renew_owned if executor is self.owned_executor else None,
+            gate=gate,
         )
         try:
             await dispatcher.run(todo)
@@ -462,7 +475,7 @@ async def run_prepared(prep: Prepared, *, scheduling_strategy: str = "generation
                     for f in generation:
                         await runner.run_function(f)
         else:
-            await _run_eager(runner)
+            await run_eager(runner)
         if prep.persist_memory:
             for name, s in prep.store.items():
                 if is_storage(s) and getattr(s, "supports_persist", False):
@@ -478,23 +491,6 @@ async def run_prepared(prep: Prepared, *, scheduling_strategy: str = "generation
         if prep.events:
             prep.events.emit(RunFinished(error))
     return prep.outputs
-
-
-async def _run_eager(runner: _Runner) -> None:
-    """Start each function as soon as all its producers finished."""
-    functions = runner.pipeline.sorted_functions
-    produced_by = {n: f for f in functions for n in f.output_names}
-    deps = {f: {produced_by[p] for p in f.parameters if p in produced_by and p not in f.bound} for f in functions}
-    tasks: dict[Any, asyncio.Task] = {}
-
-    async def run(f: Any) -> None:
-        for d in deps[f]:
-            await tasks[d]
-        await runner.run_function(f)
-
-    for f in functions:
-        tasks[f] = asyncio.ensure_future(run(f))
-    await asyncio.gather(*tasks.values())
 
 
 __all__ = ["TaskRef", "execute_ref", "raise_with_note", "run_prepared", "error_types", "time"]
