@@ -14,7 +14,7 @@ from pipemap.io import load_all_outputs, load_errors, load_outputs
 
 
 def test_doctests_of_every_module() -> None:
-    for name in ["", "._arrays", "._model", ".xarray", "._dataframe", "._folder", "._read", "._load", "._status", "._export", ".cli", "._results", "._fastread", "._example"]:
+    for name in ["", "._arrays", "._model", ".xarray", "._dataframe", "._folder", "._read", "._load", "._status", "._export", ".cli", "._results", "._example"]:
         module = importlib.import_module("pipemap.io" + name)
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
         assert result.failed == 0, name

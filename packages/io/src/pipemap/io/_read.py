@@ -18,7 +18,6 @@ import numpy as np
 from pipemap.storage import ErrorSnapshot, PropagatedErrorSnapshot, StorageBase
 
 from ._arrays import object_array, splat_internal
-from ._fastread import get_many
 
 __all__ = ["ERROR_TYPES", "StorageRead", "is_error", "read_storage"]
 
@@ -55,7 +54,7 @@ def read_storage(store: StorageBase, *, splat: bool = True) -> StorageRead:
     size = int(np.prod(external, dtype=np.int64))
     done = np.asarray(store.done_mask(), dtype=bool)
     present = np.flatnonzero(done).astype(np.int64)
-    values = get_many(store, present) if present.size else []
+    values = store.get_many(present) if present.size else []
     types = list(map(type, values))
     # failure records: ours, or pipefunc's (folders written by pipefunc), recognised by class name
     error_types = {t for t in set(types) if t in ERROR_TYPES or t.__name__ in _ERROR_NAMES}

@@ -173,6 +173,53 @@ class _Missing:
 MISSING: Any = _Missing()
 
 
+_FIRST_READ = 1 << 16
+
+
+def _read_fd(fd: int) -> bytes:
+    """All bytes of an open descriptor (one ``os.read`` for small files)."""
+    data = os.read(fd, _FIRST_READ)
+    if len(data) < _FIRST_READ:
+        return data
+    parts = [data]
+    while more := os.read(fd, 1 << 20):
+        parts.append(more)
+    return b"".join(parts)
+
+
+def read_files(folder: str, names: list[str]) -> list[bytes | None]:
+    """The bytes of ``folder/names[k]`` each (``None`` where absent), read in bulk.
+
+    Raw descriptors opened relative to the folder: no buffered file object and no path walk per
+    file, which for small element files costs more than the read itself.
+
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp(); atomic_write_many(d, ["a"], [b"1"]); read_files(d, ["a", "b"])
+    [b'1', None]
+    """
+    try:
+        dir_fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except FileNotFoundError:
+        return [None] * len(names)
+    open_, close, flags = os.open, os.close, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+    out: list[bytes | None] = []
+    append = out.append
+    try:
+        for name in names:
+            try:
+                fd = open_(name, flags, dir_fd=dir_fd)
+            except FileNotFoundError:
+                append(None)
+                continue
+            try:
+                append(_read_fd(fd))
+            finally:
+                close(fd)
+    finally:
+        close(dir_fd)
+    return out
+
+
 def read_element_file(path: str, owner: str) -> Any:
     """Read and decode one element file; return :data:`MISSING` if absent or corrupt.
 
@@ -183,10 +230,13 @@ def read_element_file(path: str, owner: str) -> Any:
     MISSING
     """
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         return MISSING
+    try:
+        data = _read_fd(fd)
+    finally:
+        os.close(fd)
     return decode_or_missing(data, path, owner)
 
 

@@ -23,8 +23,11 @@ import numpy as np
 from ._atomic import (
     MISSING,
     atomic_write_many,
+    decode_or_missing,
+    deserialize,
     ensure_folder,
     read_element_file,
+    read_files,
     serialize,
 )
 from ._base import StorageBase
@@ -84,6 +87,24 @@ class FileArray(StorageBase):
 
     def _get_linear(self, index: int) -> Any:
         return read_element_file(self._path(index), self._describe())
+
+    def _get_many(self, indices: np.ndarray) -> list[Any]:
+        """Bulk read: one raw descriptor per file (see :func:`~pipemap.storage._atomic.read_files`)."""
+        prefix, suffix = self._prefix, self._suffix
+        names = [f"{prefix}{index}{suffix}" for index in indices.tolist()]
+        raw = read_files(str(self.folder), names)
+        decode = deserialize
+        out: list[Any] = []
+        append = out.append
+        for name, data in zip(names, raw):
+            if data is None:
+                append(MISSING)
+                continue
+            try:
+                append(decode(data))
+            except Exception:  # noqa: BLE001 - corrupt: warn and treat as missing
+                append(decode_or_missing(data, self._dir + name, self._describe()))
+        return out
 
     def _has_linear(self, index: int) -> bool:
         return os.path.isfile(self._path(index))
