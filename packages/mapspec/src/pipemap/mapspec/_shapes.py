@@ -204,10 +204,13 @@ def _common_size(spec: MapSpec, axis: str, input_shapes: Mapping[str, Sequence[i
 
 def shape_and_mask_from_mapspec(
     spec: MapSpec,
-    shapes: Mapping[str, Sequence[int | str]],
+    shapes: Mapping[Any, Sequence[int | str]],
     internal_shapes: Mapping[str, Sequence[int | str]] | None = None,
 ) -> tuple[ShapeTuple, tuple[bool, ...]]:
     """``spec.shape`` with the input shapes picked from a dict of all known shapes.
+
+    ``shapes`` may hold other keys too (a runner's tuple keys of multi-output functions);
+    only the names of the spec's inputs are looked up.
 
     >>> from pipemap.mapspec import MapSpec
     >>> spec = MapSpec.from_string("x[i] -> y[i]")

@@ -117,7 +117,7 @@ def compile_call(pf: Any, mapped_names: Sequence[str], const: dict[str, Any]) ->
     for native in natives:
         consts.pop(native, None)
     call = _call_factory(tuple(natives), bool(consts))(pf.func, consts)
-    call.__positional__ = positional  # type: ignore[attr-defined]
+    call.__positional__ = positional
     return call
 
 

@@ -14,7 +14,7 @@ True
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -90,7 +90,7 @@ def propagated_snapshot(pf: Any, found: list[tuple[str, Any]], kwargs: dict[str,
     for name, info in found:
         error_info[name] = info
         full = full or info.type == "full"
-    reason = "input_is_error" if full else "array_contains_errors"
+    reason: Literal["input_is_error", "array_contains_errors"] = "input_is_error" if full else "array_contains_errors"
     return PropagatedErrorSnapshot(
         error_info=error_info,
         skipped_function=pf.func,

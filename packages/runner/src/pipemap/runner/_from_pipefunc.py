@@ -61,9 +61,10 @@ def _resources(resources: Any, where: str) -> Any:
     if resources is None or isinstance(resources, dict) or callable(resources):
         return resources
     if dataclasses.is_dataclass(resources) and hasattr(resources, "dict"):
+        cls: Any = type(resources)  # a dataclass with defaults for every field (pipefunc's Resources)
         values = resources.dict()
         try:
-            defaults = type(resources)().dict()
+            defaults = cls().dict()
         except Exception:
             defaults = {}
         return {k: v for k, v in values.items() if k not in defaults or defaults[k] != v}

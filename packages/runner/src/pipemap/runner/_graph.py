@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
-    from collections.abc import Hashable, Iterable, Mapping
+    from collections.abc import Hashable, Iterable, Mapping, Sequence
 
 __all__ = [
     "CycleError",
@@ -39,9 +39,9 @@ class CycleError(ValueError):
     ['a', 'b']
     """
 
-    def __init__(self, message: str, cycle: list[object]) -> None:
+    def __init__(self, message: str, cycle: Sequence[object]) -> None:
         super().__init__(message)
-        self.cycle = cycle
+        self.cycle: list[object] = list(cycle)
 
 
 def topological_generations(deps: Mapping[N, Iterable[N]]) -> list[list[N]]:

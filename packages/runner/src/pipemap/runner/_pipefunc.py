@@ -76,11 +76,13 @@ def normalize_internal_shape(
         raise TypeError(msg)
     out: list[int | str] = []
     for entry in shape:
-        is_int = isinstance(entry, int) and not isinstance(entry, bool)
-        if not ((is_int and entry >= 0) or entry == "?"):
+        if isinstance(entry, int) and not isinstance(entry, bool) and entry >= 0:
+            out.append(int(entry))
+        elif entry == "?":
+            out.append("?")
+        else:
             msg = f"Internal shape for '{name}' must be a tuple of integers or '?', got {shape!r}."
             raise TypeError(msg)
-        out.append(int(entry) if is_int else "?")
     return tuple(out)
 
 
@@ -235,7 +237,8 @@ class PipeFunc(PipeFuncUpdates):
         empty = inspect.Parameter.empty
         hint: Any = empty
         if self._output_picker is None:
-            target = self.func if inspect.isfunction(self.func) else self.func.__call__
+            func: Any = self.func  # Any: mypy cannot type `__call__` of a non-function callable
+            target = func if inspect.isfunction(func) else func.__call__
             if isinstance(self.func, type):
                 hint = self.func
             else:

@@ -137,8 +137,8 @@ class Pipeline(PipelineGraph, PipelineUpdates, PipelineRun):
         self.functions.append(f)
         f._pipelines.add(self)
         self._clear_cache()
-        for name in (f.output_name, *f.output_names):  # keep the lookup table: O(1) per add
-            existing[name] = f
+        for key in (f.output_name, *f.output_names):  # keep the lookup table: O(1) per add
+            existing[key] = f
         self.__dict__["output_to_func"] = existing
         return f
 

@@ -56,7 +56,7 @@ class RootArgs(tuple):
     True
     """
 
-    _pipeline: Pipeline
+    _pipeline: PipelineGraph
 
     def __call__(self, output_name: OutputName | None = None) -> tuple[str, ...]:
         if output_name is None:
@@ -68,9 +68,17 @@ class PipelineGraph:
     """The graph views of `Pipeline`."""
 
     functions: list[PipeFunc]
-    output_to_func: dict[OutputName, PipeFunc]
-    all_arg_names: set[str]
-    all_output_names: set[str]
+
+    if TYPE_CHECKING:  # read-only views provided by `Pipeline` and its other mixins
+
+        @property
+        def output_to_func(self) -> dict[OutputName, PipeFunc]: ...
+
+        @property
+        def all_arg_names(self) -> set[str]: ...
+
+        @property
+        def all_output_names(self) -> set[str]: ...
 
     def __getitem__(self, output_name: OutputName) -> PipeFunc:  # pragma: no cover
         raise NotImplementedError

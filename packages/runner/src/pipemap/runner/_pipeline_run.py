@@ -31,12 +31,26 @@ class PipelineRun:
     """``__call__``, `run`, ``map`` and ``map_async`` of `Pipeline`."""
 
     functions: list[PipeFunc]
-    sorted_functions: list[PipeFunc]
-    defaults: dict[str, Any]
-    _scopes: set[str]
-    _dependencies: dict[PipeFunc, list[PipeFunc]]
-    unique_leaf_node: PipeFunc
-    leaf_nodes: list[PipeFunc]
+
+    if TYPE_CHECKING:  # read-only views provided by `Pipeline` and its other mixins
+
+        @property
+        def sorted_functions(self) -> list[PipeFunc]: ...
+
+        @property
+        def defaults(self) -> dict[str, Any]: ...
+
+        @property
+        def _scopes(self) -> set[str]: ...
+
+        @property
+        def _dependencies(self) -> dict[PipeFunc, list[PipeFunc]]: ...
+
+        @property
+        def unique_leaf_node(self) -> PipeFunc: ...
+
+        @property
+        def leaf_nodes(self) -> list[PipeFunc]: ...
 
     def __getitem__(self, output_name: OutputName) -> PipeFunc:  # pragma: no cover
         raise NotImplementedError
@@ -87,7 +101,7 @@ class PipelineRun:
         if output_name in values:
             msg = f"The `output_name='{output_name}'` argument cannot be provided in `kwargs`."
             raise ValueError(msg)
-        results: dict[str, Any] = dict(values)
+        results: dict[OutputName, Any] = dict(values.items())
         needed = set(chain)
         for f in self.sorted_functions:
             if f not in needed or all(n in results for n in f.output_names):
@@ -108,7 +122,7 @@ class PipelineRun:
             for n, v in zip(f.output_names, picked):
                 results[n] = v
             if isinstance(f.output_name, tuple):
-                results[f.output_name] = value  # type: ignore[index]
+                results[f.output_name] = value
         if full_output:
             return {k: v for k, v in results.items() if isinstance(k, str)}
         return results[output_name]
@@ -135,12 +149,12 @@ class PipelineRun:
         persist_memory: bool = True,
         cleanup: bool | None = None,
         resume: bool = False,
-        resume_validation: str = "auto",
+        resume_validation: Literal["auto", "strict", "skip"] = "auto",
         fixed_indices: dict[str, Any] | None = None,
         auto_subpipeline: bool = False,
         show_progress: Any = None,
         return_results: bool = True,
-        error_handling: str = "raise",
+        error_handling: Literal["raise", "continue"] = "raise",
         scheduling_strategy: Literal["generation", "eager"] = "generation",
     ) -> Any:
         """Run the pipeline over its mapspecs: forwards every argument to `pipemap.runner.run_map`.
@@ -174,12 +188,12 @@ class PipelineRun:
         persist_memory: bool = True,
         cleanup: bool | None = None,
         resume: bool = False,
-        resume_validation: str = "auto",
+        resume_validation: Literal["auto", "strict", "skip"] = "auto",
         fixed_indices: dict[str, Any] | None = None,
         auto_subpipeline: bool = False,
         show_progress: Any = None,
         return_results: bool = True,
-        error_handling: str = "raise",
+        error_handling: Literal["raise", "continue"] = "raise",
         display_widgets: bool = True,
         start: bool = True,
         scheduling_strategy: Literal["generation", "eager"] = "generation",

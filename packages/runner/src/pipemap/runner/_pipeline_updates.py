@@ -29,12 +29,26 @@ class PipelineUpdates:
     """The ``update_*`` and `add_mapspec_axis` methods of `Pipeline`."""
 
     functions: list[PipeFunc]
-    all_arg_names: set[str]
-    all_output_names: set[str]
-    mapspec_axes: dict[str, tuple[str | None, ...]]
-    sorted_functions: list[PipeFunc]
-    root_args: tuple[str, ...]
-    _scopes: set[str]
+
+    if TYPE_CHECKING:  # read-only views provided by `Pipeline` and its other mixins
+
+        @property
+        def all_arg_names(self) -> set[str]: ...
+
+        @property
+        def all_output_names(self) -> set[str]: ...
+
+        @property
+        def mapspec_axes(self) -> dict[str, tuple[str | None, ...]]: ...
+
+        @property
+        def sorted_functions(self) -> list[PipeFunc]: ...
+
+        @property
+        def root_args(self) -> tuple[str, ...]: ...
+
+        @property
+        def _scopes(self) -> set[str]: ...
 
     def _clear_cache(self) -> None:  # pragma: no cover - provided by Pipeline
         raise NotImplementedError

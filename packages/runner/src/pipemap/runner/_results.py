@@ -113,7 +113,7 @@ class ResultDict(dict[str, Result]):
         self._inputs = _inputs_
         super().__init__(*args, **kwargs)
 
-    def copy(self) -> ResultDict:  # type: ignore[override]
+    def copy(self) -> ResultDict:
         """A shallow copy that keeps the pipeline and inputs."""
         return ResultDict(self, _pipeline_=self._pipeline, _inputs_=self._inputs)
 
@@ -172,7 +172,8 @@ class ResultDict(dict[str, Result]):
                 result[name].output = cast
         return result
 
-    def _require_origin(self, what: str) -> None:
+    def _require_origin(self, what: str) -> tuple[Any, dict[str, Any]]:
+        """The pipeline and inputs of the run that made this dict; a ValueError without them."""
         if self._pipeline is None or self._inputs is None:
             msg = (
                 f"The `{what}` method can only be used when the `ResultDict` was created"
@@ -180,14 +181,15 @@ class ResultDict(dict[str, Result]):
                 " (pipemap: `run_map`/`Pipeline.map`)."
             )
             raise ValueError(msg)
+        return self._pipeline, self._inputs
 
     def to_xarray(self, *, load_intermediate: bool = True, type_cast: bool = True) -> Any:
         """Convert to an ``xarray.Dataset`` (needs pipemap.io with xarray)."""
-        self._require_origin("to_xarray")
+        pipeline, inputs = self._require_origin("to_xarray")
         from pipemap.io import xarray_dataset_from_results  # lazy: io is optional here
 
         results = self.type_cast(inplace=False) if type_cast else self
-        return xarray_dataset_from_results(self._inputs, results, self._pipeline, load_intermediate=load_intermediate)
+        return xarray_dataset_from_results(inputs, results, pipeline, load_intermediate=load_intermediate)
 
     def to_dataframe(
         self,
@@ -197,10 +199,8 @@ class ResultDict(dict[str, Result]):
         backend: Literal["pandas", "polars"] = "pandas",
     ) -> Any:
         """Convert to a pandas (or polars) DataFrame (needs pipemap.io)."""
-        self._require_origin("to_dataframe")
+        pipeline, inputs = self._require_origin("to_dataframe")
         from pipemap.io import dataframe_from_results  # lazy: io is optional here
 
         results = self.type_cast(inplace=False) if type_cast else self
-        return dataframe_from_results(
-            self._inputs, results, self._pipeline, load_intermediate=load_intermediate, backend=backend
-        )
+        return dataframe_from_results(inputs, results, pipeline, load_intermediate=load_intermediate, backend=backend)

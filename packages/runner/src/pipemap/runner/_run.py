@@ -13,11 +13,14 @@ import threading
 import warnings
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from ._prepare import Prepared, prepare_run
 from ._results import ResultDict
 from ._scheduler import run_prepared
+
+if TYPE_CHECKING:
+    from .progress.widgets_display import WidgetsDisplay
 
 
 def _drive(coro: Coroutine[Any, Any, Any], *, may_suspend: bool) -> Any:
@@ -149,7 +152,7 @@ class AsyncMap:
         self.run_info = prep.run_info
         self.progress = prep.tracker
         self.multi_run_manager = None
-        self.status_widget = None
+        self.status_widget: WidgetsDisplay | None = None
         self.heartbeat = None
         self._strategy = scheduling_strategy
         self._task: asyncio.Task | None = None
@@ -244,9 +247,10 @@ def _attach_async_displays(runner: AsyncMap, display_widgets: bool) -> None:
         prep.events.listeners.append(StatusFileWriter(prep.tracker, prep.run_info.run_folder))
     for listener in prep.events.listeners:
         if type(listener).__name__ == "WidgetsDisplay":
-            runner.status_widget = listener
+            widget = cast("WidgetsDisplay", listener)
+            runner.status_widget = widget
             if display_widgets and in_jupyter():
-                listener.display()
+                widget.display()
 
 
 async def _await(task: asyncio.Task) -> Any:

@@ -45,7 +45,7 @@ def shapes_from_specs(
     """Shapes of root arrays and every mapspec output, ``specs`` in topological order
     (``function_names``, parallel to ``specs``, are named in errors)."""
     internal = normalize_internal_shapes(internal_shapes)
-    shapes: dict[OutputKey, ShapeTuple] = dict(root_shapes)
+    shapes: dict[OutputKey, ShapeTuple] = dict(root_shapes.items())
     masks: dict[OutputKey, tuple[bool, ...]] = {k: (True,) * len(v) for k, v in root_shapes.items()}
     for k, spec in enumerate(specs):
         try:

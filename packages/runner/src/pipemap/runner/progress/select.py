@@ -27,7 +27,7 @@ def in_jupyter() -> bool:
     if ipython is None:
         return False
     try:
-        shell = ipython.get_ipython()  # type: ignore[attr-defined]
+        shell = ipython.get_ipython()
     except Exception:  # noqa: BLE001
         return False
     return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
@@ -46,7 +46,7 @@ def resolve_mode(show_progress: Any, in_notebook: bool | None = None) -> Mode | 
         return "ipywidgets" if notebook else None
     if show_progress is True:
         return "ipywidgets" if notebook else "rich"
-    return show_progress  # type: ignore[return-value]
+    return show_progress
 
 
 def make_display(mode: Mode | None, tracker: HeadlessTracker) -> Any:
