@@ -40,7 +40,8 @@ def test_internal_axis_element_types(kind: str, storage: str, parity: Any) -> No
 
     import pipemap.io as pio
 
-    _, _, pf_folder, pm_folder = parity.run_both(lambda: _build(kind), {"a": [1, 2]}, storage=storage)
+    pf_result, pm_result, pf_folder, pm_folder = parity.run_both(lambda: _build(kind), {"a": [1, 2]}, storage=storage)
+    parity.assert_results(pf_result, pm_result)
     a = pfm.load_outputs("b", run_folder=pf_folder)
     b = pio.load_outputs("b", run_folder=pm_folder)
     parity.assert_same(a, b, "load_outputs('b')")
