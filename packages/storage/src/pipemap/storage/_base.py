@@ -23,7 +23,7 @@ import abc
 import itertools
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeGuard
 
 import numpy as np
 
@@ -41,7 +41,13 @@ from ._shapes import (
 
 __all__ = ["StorageBase", "as_linear_indices"]
 
-Key = tuple[int | slice, ...]
+Key = int | slice | tuple[int | slice, ...]
+"""An index: one int or slice per axis (a bare int or slice for one axis)."""
+
+
+def _is_element_key(key: tuple[int | slice, ...]) -> TypeGuard[tuple[int, ...]]:
+    """Whether a normalized key selects one element (no slices)."""
+    return all(not isinstance(k, slice) for k in key)
 
 
 class StorageBase(abc.ABC):
@@ -178,7 +184,7 @@ class StorageBase(abc.ABC):
         if not shape_is_resolved(self.shape):
             msg = f"{self._describe()}: shape {self.shape} is not resolved yet (contains '?')"
             raise ValueError(msg)
-        return self.shape  # type: ignore[return-value]
+        return self.shape
 
     @property
     def resolved_internal_shape(self) -> tuple[int, ...]:
@@ -186,7 +192,7 @@ class StorageBase(abc.ABC):
         if not shape_is_resolved(self.internal_shape):
             msg = f"{self._describe()}: internal_shape {self.internal_shape} is not resolved yet (contains '?')"
             raise ValueError(msg)
-        return self.internal_shape  # type: ignore[return-value]
+        return self.internal_shape
 
     @property
     def size(self) -> int:
@@ -276,8 +282,8 @@ class StorageBase(abc.ABC):
         normalized = self._normalize_key(key, for_dump=True)
         self._check_value(value, key)
         strides = self.strides
-        if all(not isinstance(k, slice) for k in normalized):
-            linear = sum(k * s for k, s in zip(normalized, strides))  # type: ignore[operator]
+        if _is_element_key(normalized):
+            linear = sum(k * s for k, s in zip(normalized, strides))
             self._put_many(np.array([linear], dtype=np.int64), [value])
             return
         ranges = ranges_of(normalized, self.resolved_shape)
@@ -386,10 +392,10 @@ class StorageBase(abc.ABC):
         """
         normalized = self._normalize_key(key)
         mask = self.shape_mask
-        if all(not isinstance(k, slice) for k in normalized):
+        if _is_element_key(normalized):
             external = [k for k, m in zip(normalized, mask) if m]
             internal = tuple(k for k, m in zip(normalized, mask) if not m)
-            linear = sum(k * s for k, s in zip(external, self.strides))  # type: ignore[misc]
+            linear = sum(k * s for k, s in zip(external, self.strides))
             value = self._get_linear(linear)
             if value is MISSING:
                 return self._missing_cell()

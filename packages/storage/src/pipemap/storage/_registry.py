@@ -102,7 +102,7 @@ class StorageRegistry(Mapping[str, "type[StorageBase]"]):
         if isinstance(target, str):
             target = _load_target(target)
             self._targets[storage_id] = target
-        return target  # type: ignore[return-value]
+        return target
 
     def __iter__(self) -> Iterator[str]:
         self._load_entry_points()

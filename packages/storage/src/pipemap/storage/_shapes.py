@@ -91,7 +91,7 @@ def leading_shape(value: Any, ndim: int) -> tuple[int, ...] | None:
     shape = getattr(value, "shape", None)
     if isinstance(shape, tuple) and not hasattr(value, "done_mask"):  # not a storage
         return shape[:ndim] if len(shape) >= ndim else shape
-    sizes = []
+    sizes: list[int] = []
     obj = value
     for _ in range(ndim):
         try:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Sequence
-from multiprocessing.managers import SyncManager
+from multiprocessing.managers import DictProxy, SyncManager
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ class SharedMemoryDictArray(DictArray):
 
     storage_id = "shared_memory_dict"
     requires_serialization = True
+    _dict: DictProxy[tuple[int, ...], Any]
 
     def __init__(
         self,
@@ -45,7 +46,7 @@ class SharedMemoryDictArray(DictArray):
         internal_shape: ShapeTuple | None = None,
         shape_mask: Sequence[bool] | None = None,
         *,
-        mapping: Any = None,
+        mapping: DictProxy[tuple[int, ...], Any] | None = None,
     ) -> None:
         self._manager: SyncManager | None = None
         if mapping is None:

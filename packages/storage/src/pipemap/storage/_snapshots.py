@@ -142,7 +142,7 @@ class ErrorSnapshot:
         args: tuple[Any, ...] = (),
         kwargs: dict[str, Any] | None = None,
     ) -> None:
-        self.function_name: str = getattr(function, "__qualname__", None) or getattr(function, "__name__", repr(function))
+        self.function_name: str = getattr(function, "__qualname__", "") or getattr(function, "__name__", repr(function))
         self.function_module: str = getattr(function, "__module__", None) or ""
         self._function_blob: bytes | None = _function_blob(function)
         self._function: Any = function

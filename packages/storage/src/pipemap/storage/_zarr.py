@@ -33,7 +33,9 @@ import zarr
 from zarr.abc.store import Store
 from zarr.core.buffer import default_buffer_prototype
 from zarr.core.buffer.cpu import Buffer
+from zarr.core.metadata import ArrayV3Metadata
 from zarr.core.sync import sync
+from zarr.dtype import VariableLengthBytes
 from zarr.storage import LocalStore, MemoryStore
 
 from ._atomic import MISSING, CorruptElementWarning, atomic_write_bytes
@@ -134,8 +136,10 @@ class ZarrFileArray(StorageBase):
         shape, internal, smask = self.resolved_shape, self.resolved_internal_shape, self.shape_mask
         full = merge_by_mask(smask, shape, internal)
         chunks = merge_by_mask(smask, (1,) * len(shape), tuple(max(1, s) for s in internal))
-        self.array = _open_or_create(self.store, "array", full, chunks, zarr.dtype.VariableLengthBytes(), b"")
-        names = [type(c).__name__ for c in self.array.metadata.codecs]
+        self.array = _open_or_create(self.store, "array", full, chunks, VariableLengthBytes(), b"")
+        metadata = self.array.metadata
+        codecs = metadata.codecs if isinstance(metadata, ArrayV3Metadata) else ()  # a v2 array: foreign layout
+        names = [type(c).__name__ for c in codecs]
         self._fast = names == ["VLenBytesCodec"]
         # fast layout: the mask is one chunk, a summary refreshed by persist(); foreign layouts
         # (e.g. pipefunc's) keep a chunk per element, written with each element
