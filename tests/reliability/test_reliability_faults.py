@@ -85,18 +85,35 @@ def test_worker_that_dies_with_continue_stores_error_snapshots(tmp_path: Path) -
     assert [out[i] for i in range(12) if i != 5] == [i + 1 for i in range(12) if i != 5]
 
 
-@pytest.mark.xfail(strict=True, reason="pipemap.runner has no per-function `timeout` option (issue 8: report as missing)")
-def test_function_hanging_past_its_timeout_is_reported(tmp_path: Path) -> None:
-    def hang(x: int) -> int:
-        if x == 2:
-            import time
+def _hang_at_two(x: int) -> int:
+    if x == 2:
+        import time
 
-            time.sleep(3600)
-        return x
+        time.sleep(3600)
+    return x
 
-    p = Pipeline([PipeFunc(hang, "y", mapspec="x[i] -> y[i]", timeout=1.0)])  # type: ignore[call-arg]
-    with pytest.raises(TimeoutError, match="hang"):
-        run_map(p, {"x": [0, 1, 2, 3]}, run_folder=tmp_path, parallel=True)
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_function_hanging_past_its_timeout_is_reported(tmp_path: Path, parallel: bool) -> None:
+    p = Pipeline([PipeFunc(_hang_at_two, "y", mapspec="x[i] -> y[i]", timeout=0.5)])
+    kwargs = {"chunksizes": 1} if parallel else {}
+    with pytest.raises(TimeoutError, match="_hang_at_two") as info:
+        run_map(p, {"x": [0, 1, 2, 3]}, run_folder=tmp_path, parallel=parallel, **kwargs)
+    assert "timeout of 0.5 s" in str(info.value)
+    assert any("x=2" in note for note in getattr(info.value, "__notes__", []))
+    # continue mode: the hanging element becomes an error snapshot, the rest completes
+    r = run_map(
+        p, {"x": [0, 1, 2, 3]}, run_folder=tmp_path, parallel=parallel, error_handling="continue", **kwargs
+    )
+    out = r["y"].output
+    assert isinstance(out[2], ErrorSnapshot)
+    assert out[2].exception_type == "FunctionTimeoutError"
+    assert [out[i] for i in (0, 1, 3)] == [0, 1, 3]
+
+
+def test_timeout_is_validated() -> None:
+    with pytest.raises(ValueError, match="`timeout` of `_hang_at_two` must be a positive number"):
+        PipeFunc(_hang_at_two, "y", timeout=-1)
 
 
 # --------------------------------------------------------------------------- failing writes

@@ -15,9 +15,11 @@ from pipemap.runner._pipeline import Generations, Pipeline, UnknownNameError
 from pipemap.runner._results import Result, ResultDict
 from pipemap.runner._run import AsyncMap, run_map, run_map_async
 from pipemap.runner._run_info import RunInfo
+from pipemap.runner._timeout import FunctionTimeoutError
 
 __all__: list[str] = [
     "AsyncMap",
+    "FunctionTimeoutError",
     "Generations",
     "PipeFunc",
     "Pipeline",

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 from pipemap.mapspec import IndexPlan, shape_is_resolved
 
+from ._timeout import with_timeout
 from ._errors import (
     error_types,
     full_info,
@@ -234,6 +235,8 @@ def _call_block(
     """Call the function for each element; returns (values, positions of failed elements)."""
     call = cache["call"]
     pf = task.func
+    if getattr(pf, "timeout", None):
+        call = with_timeout(call, pf.timeout, pf.__name__)
     names = cache["names"]
     used = [columns[names.index(n)] for n in call.__positional__]
     n = len(linear)

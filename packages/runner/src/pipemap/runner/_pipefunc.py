@@ -27,6 +27,7 @@ import cloudpickle
 from pipemap.mapspec import MapSpec
 from pipemap.runner._pipefunc_calls import make_fast_call, make_picker
 from pipemap.runner._pipefunc_updates import PipeFuncUpdates
+from pipemap.runner._timeout import validate_timeout
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -119,7 +120,8 @@ class PipeFunc(PipeFuncUpdates):
 
     ``defaults`` and ``bound`` use the renamed parameter names; ``renames`` maps original names
     (signature parameters and the given output names) to new ones; ``mapspec`` uses the renamed
-    names. ``profile``, ``debug``, ``print_error``, ``cache`` and ``resources`` are stored for the engine.
+    names. ``profile``, ``debug``, ``print_error``, ``cache`` and ``resources`` are stored for the engine;
+    ``timeout`` (pipemap extension) limits each call to that many seconds (see ``_timeout.py``).
 
     >>> f = PipeFunc(lambda x, y=2: x * y, "z", mapspec="x[i] -> z[i]")
     >>> f.parameters, f.output_names, str(f.mapspec), f.requires_mapping
@@ -145,6 +147,7 @@ class PipeFunc(PipeFuncUpdates):
         internal_shape: int | str | tuple[int | str, ...] | None = None,
         resources: Any = None,
         scope: str | None = None,
+        timeout: float | None = None,
     ) -> None:
         if not callable(func):
             msg = f"`func` must be callable, got {type(func).__name__}: {func!r}"
@@ -167,6 +170,7 @@ class PipeFunc(PipeFuncUpdates):
         self.cache = cache
         self.mapspec: MapSpec | None = _parse_mapspec(mapspec)
         self.resources = resources
+        self.timeout = validate_timeout(timeout, self.__name__)  # seconds per element
         self.error_snapshot: Any = None
         self._pipelines: weakref.WeakSet[Pipeline] = weakref.WeakSet()
         self._original_parameters = _signature_parameters(func)
@@ -423,6 +427,7 @@ class PipeFunc(PipeFuncUpdates):
             "mapspec": self.mapspec,
             "internal_shape": self.internal_shape,
             "resources": self.resources,
+            "timeout": self.timeout,
         }
         kwargs.update(changes)
         return type(self)(**kwargs)
@@ -483,6 +488,7 @@ def pipefunc(
     internal_shape: int | str | tuple[int | str, ...] | None = None,
     resources: Any = None,
     scope: str | None = None,
+    timeout: float | None = None,
 ) -> Callable[[Callable[..., Any]], PipeFunc]:
     """Decorator that wraps a function in a `PipeFunc` (same arguments as `PipeFunc`).
 
@@ -509,6 +515,7 @@ def pipefunc(
             internal_shape=internal_shape,
             resources=resources,
             scope=scope,
+            timeout=timeout,
         )
 
     return decorator

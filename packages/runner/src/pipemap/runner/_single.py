@@ -14,6 +14,7 @@ from typing import Any
 from ._errors import error_types, make_error_snapshot, propagated_snapshot, raise_with_note, scan_for_errors
 from ._results import Result
 from ._store import is_storage
+from ._timeout import with_timeout
 
 
 def _call_single(f: Any, kwargs: dict[str, Any], error_handling: str) -> Any:
@@ -21,16 +22,19 @@ def _call_single(f: Any, kwargs: dict[str, Any], error_handling: str) -> Any:
     from ._chunk import load_references
 
     kwargs = load_references(kwargs)
+    call = f._call_with_renamed_kwargs
+    if getattr(f, "timeout", None):
+        call = with_timeout(call, f.timeout, f.__name__)
     if error_handling == "continue":
         found = scan_for_errors(kwargs)
         if found:
             return propagated_snapshot(f, found, kwargs)
         try:
-            return f._call_with_renamed_kwargs(kwargs)
+            return call(kwargs)
         except Exception as exc:  # noqa: BLE001
             return make_error_snapshot(f, exc, kwargs)
     try:
-        return f._call_with_renamed_kwargs(kwargs)
+        return call(kwargs)
     except Exception as exc:  # noqa: BLE001
         raise_with_note(exc, f, kwargs, None)
         raise  # pragma: no cover
