@@ -141,8 +141,21 @@ async def run_eager(runner: Any) -> None:
         tasks[f] = asyncio.ensure_future(run(f))
     try:
         await asyncio.gather(*tasks.values())
+        _in_pipeline_order(runner.prep.outputs, functions)
     except BaseException:
         for t in tasks.values():  # the first error wins; nothing keeps running behind it
             t.cancel()
         await asyncio.gather(*tasks.values(), return_exceptions=True)
         raise
+
+
+def _in_pipeline_order(outputs: Any, functions: list[Any]) -> None:
+    """Results in the pipeline's topological order, whatever order the functions finished in."""
+    order = [n for f in functions for n in f.output_names if n in outputs]
+    if list(outputs) == order:
+        return
+    items = [(n, outputs[n]) for n in order]
+    for n in order:
+        del outputs[n]
+    for n, value in items:
+        outputs[n] = value
