@@ -225,8 +225,9 @@ def typed_values(arr: Any) -> np.ndarray:
             data = data.copy()
             data[mask] = np.nan
         return data
-    has_missing = mask is not None and bool(mask.any())
-    present = data[~mask] if has_missing else data.ravel()
+    missing = mask if mask is not None and bool(mask.any()) else None  # the mask, if any cell is missing
+    has_missing = missing is not None
+    present = data[~missing] if missing is not None else data.ravel()
     types = set(map(type, present))
     typed: np.ndarray | None = None
     if present.size and types <= NUMERIC_TYPES | _BOOL_TYPES:
@@ -239,12 +240,12 @@ def typed_values(arr: Any) -> np.ndarray:
             except (OverflowError, ValueError):  # huge Python ints
                 candidate = None
             if candidate is not None and candidate.dtype.kind in "iufcb":
-                if not has_missing:
+                if missing is None:
                     typed = candidate.reshape(data.shape)
                 else:
                     kind = np.result_type(candidate.dtype, np.float64)
                     typed = np.full(data.shape, np.nan, dtype=kind)
-                    typed[~mask] = candidate
+                    typed[~missing] = candidate
     if typed is not None:
         return typed
     if has_missing:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pipemap.storage import FileValue, RunRecord, open_store
 
@@ -33,7 +34,7 @@ def example_run_folder(
     """
     folder = Path(folder) if folder is not None else Path(tempfile.mkdtemp(prefix="pipemap_example_"))
     x, w = [1, 2, 3], [10, 20]
-    shapes = {"x": (3,), "w": (2,), "y": (3,), "z": (3, 2), "s": (2,)}
+    shapes: dict[str | tuple[str, ...], tuple[Any, ...]] = {"x": (3,), "w": (2,), "y": (3,), "z": (3, 2), "s": (2,)}
     record = RunRecord(
         inputs={"x": x, "w": w},
         defaults={},
