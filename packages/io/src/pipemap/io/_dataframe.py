@@ -136,11 +136,23 @@ def _polars_series(name: str, col: Any) -> Any:
         return pl.Series(name, col)
     values = [None if (type(v) is float and v != v) else v for v in col]
     if any(isinstance(v, np.ndarray) for v in values):
-        return pl.Series(name, values, dtype=pl.Object)
+        return _array_cells(name, values)
     try:
         return pl.Series(name, values, strict=True)
     except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
         return pl.Series(name, values, dtype=pl.Object)
+
+
+def _array_cells(name: str, values: list[Any]) -> Any:
+    """1-D typed arrays become polars lists (as pyarrow converts them); anything else objects."""
+    import polars as pl
+
+    if all(v is None or (isinstance(v, np.ndarray) and v.ndim == 1 and v.dtype.kind in "biufU") for v in values):
+        try:
+            return pl.Series(name, [None if v is None else v.tolist() for v in values], strict=True)
+        except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
+            pass
+    return pl.Series(name, values, dtype=pl.Object)
 
 
 def model_to_polars(model: Model) -> Any:
@@ -149,11 +161,14 @@ def model_to_polars(model: Model) -> Any:
 
     masks: dict[str, np.ndarray] = {}
     columns, _ = model_columns(model, masks)
+    integers = {name for name, var in model.variables.items() if var.integer}
     series = []
     for name, col in columns.items():
         s = _polars_series(name, col)
         if name in masks and s.dtype != pl.Object:  # missing/failed elements become null
             s = pl.select(pl.when(pl.Series(masks[name])).then(None).otherwise(s).alias(name)).to_series()
+            if name in integers:  # integers with gaps stay integers (nulls), as pipefunc's frames
+                s = s.cast(pl.Int64)
         series.append(s)
     return pl.DataFrame(series)
 

@@ -30,6 +30,8 @@ class Variable:
     data: np.ndarray
     #: True where the element is missing or failed (None: nothing missing)
     missing: np.ndarray | None = None
+    #: every present element is an integer, but ``data`` is float because of missing elements
+    integer: bool = False
 
 
 @dataclass
@@ -75,6 +77,16 @@ def parse_mapspecs(mapspecs: Sequence[MapSpec | str]) -> list[MapSpec]:
     ('y',)
     """
     return [m if isinstance(m, MapSpec) else MapSpec.from_string(m) for m in mapspecs]
+
+
+def _all_integers(raw: np.ndarray, missing: np.ndarray) -> bool:
+    """Whether the present elements of ``raw`` are all integers (not bools)."""
+    present = np.ma.getdata(raw)[~missing]
+    if present.dtype != object:
+        return present.dtype.kind in "iu"
+    return bool(present.size) and all(
+        isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_) for v in present.tolist()
+    )
 
 
 def _no_loader(name: str) -> Any:
@@ -152,7 +164,9 @@ def build_model(
         data = cache[name] if cache.get(name) is not None else typed_values(raw)
         for axis, size in zip(dims, data.shape):
             model.dims.setdefault(axis, size)
-        model.variables[name] = Variable(dims, data, missing if missing is not None and missing.any() else None)
+        has_missing = missing is not None and bool(missing.any())
+        integer = has_missing and data.dtype.kind == "f" and _all_integers(raw, missing)
+        model.variables[name] = Variable(dims, data, missing if has_missing else None, integer)
         model.var_coords[name] = coord_names
     # outputs used as another output's coordinate are shown as the coordinate only
     for coord in model.coords.values():
