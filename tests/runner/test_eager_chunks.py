@@ -257,3 +257,35 @@ def test_raise_mode_reports_the_failing_element(pool, request, tmp_path) -> None
     notes = " ".join(getattr(info.value, "__notes__", []))
     assert "fail_on_three" in notes
     assert "linear index 3" in notes
+
+
+@pipefunc("zz", mapspec="y[i] -> zz[i]")
+def fail_downstream(y):
+    if y[0] == 2:
+        raise ValueError("y is two")
+    return y[0]
+
+
+def test_downstream_failure_while_upstream_runs(thread_pool) -> None:
+    with pytest.raises(ValueError, match="y is two") as info:
+        run_map(Pipeline([slow_stamp, fail_downstream]), {"x": list(range(12))}, executor=thread_pool,
+                chunksizes=1, scheduling_strategy="eager")
+    notes = " ".join(getattr(info.value, "__notes__", []))
+    assert "fail_downstream" in notes
+    assert "linear index 2" in notes
+
+
+def test_fixed_chunk_sizes_are_kept_exactly(thread_pool) -> None:
+    from pipemap.runner._events import ChunkDone
+
+    sizes: dict[str, list[int]] = {"a": [], "c": []}
+
+    def record(event) -> None:
+        if isinstance(event, ChunkDone):
+            sizes[event.output_name].append(event.n_done)
+
+    r = run_map(Pipeline([split, combine]), {"x": list(range(10))}, executor=thread_pool,
+                chunksizes={"a": 2, "c": 3}, scheduling_strategy="eager", callbacks=[record])
+    assert r["c"].output.tolist() == [11 * x for x in range(10)]
+    assert sorted(sizes["a"]) == [2, 2, 2, 2, 2]
+    assert sorted(sizes["c"]) == [1, 3, 3, 3]

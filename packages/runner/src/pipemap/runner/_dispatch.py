@@ -136,9 +136,10 @@ class ChunkDispatcher:
     ``on_dead(chunk, error)`` stores a chunk's elements as failed (continue mode; None: raise);
     ``renew(broken)`` replaces a broken executor by a fresh one (None when the executor is the user's);
     ``gate`` (eager scheduling, :class:`~._readiness.Gate`): a chunk is submitted only once the
-    upstream elements it reads are stored; a partly ready chunk is cut to its ready front, but
-    only when nothing of this function is in flight (so ready work never waits, and chunks do
-    not shrink needlessly while the workers are busy).
+    upstream elements it reads are stored; with automatic sizes a partly ready chunk is cut to
+    its ready front, but only when nothing of this function is in flight (so ready work never
+    waits, and chunks do not shrink needlessly while the workers are busy); a size the user
+    fixed is kept exactly.
     """
 
     def __init__(
@@ -202,8 +203,9 @@ class ChunkDispatcher:
                 while not retry and not isolating and position < total and len(pending) < self.window:
                     size = self.sizer.next_size(total - position)
                     if gate is not None:
+                        size = min(size, total - position)
                         ready = gate.ready_count(todo, position, size)
-                        if ready < size and (ready == 0 or pending):
+                        if ready < size and (ready == 0 or pending or self.sizer.fixed):
                             blocked = True
                             break
                         size = ready
