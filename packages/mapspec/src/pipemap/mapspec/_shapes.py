@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard, overload
 
 from pipemap.mapspec._errors import ShapeError
 
@@ -32,8 +32,12 @@ UNKNOWN = "?"
 ShapeTuple = tuple[int | str, ...]
 
 
+@overload
+def shape_is_resolved(shape: tuple[int | str, ...]) -> TypeGuard[tuple[int, ...]]: ...
+@overload
+def shape_is_resolved(shape: Sequence[int | str]) -> TypeGuard[Sequence[int]]: ...
 def shape_is_resolved(shape: Sequence[int | str]) -> bool:
-    """True when no dimension is ``"?"``.
+    """True when no dimension is ``"?"`` (to a type checker: the shape holds only ints).
 
     >>> shape_is_resolved((2, 3)), shape_is_resolved((2, "?"))
     (True, False)
@@ -50,7 +54,7 @@ def shape_size(shape: Sequence[int | str]) -> int:
     if not shape_is_resolved(shape):
         msg = f"Cannot compute the size of the unresolved shape {tuple(shape)}."
         raise ShapeError(msg)
-    return math.prod(shape)  # type: ignore[arg-type]
+    return math.prod(shape)
 
 
 def shape_strides(shape: Sequence[int]) -> tuple[int, ...]:

@@ -137,7 +137,7 @@ def full_shape_from_value(value: Any, mask: tuple[bool, ...], current: ShapeTupl
         msg = f"Internal shape for '{name}' is too short."
         raise ValueError(msg)
     new = tuple(vshape[:n])
-    return tuple(c if c != "?" else s for c, s in zip(current, new)) if shape_is_resolved(current) else new
+    return tuple(current[:n]) if shape_is_resolved(current) else new  # a resolved shape stays as it is
 
 
 def _value_shape(value: Any) -> tuple[int, ...]:
