@@ -303,7 +303,12 @@ def _decode_fields(data: dict[str, Any], path: Path) -> dict[str, Any]:
         if not isinstance(data[name], kind):
             msg = f"`{path}`: field `{name}` has type {type(data[name]).__name__}, expected {kind}"
             raise RunFolderError(msg)
-    for name, kind in {"internal_shapes": (dict, type(None)), "resolved_shapes": dict, "error_handling": str}.items():
+    optional: dict[str, type | tuple[type, ...]] = {
+        "internal_shapes": (dict, type(None)),
+        "resolved_shapes": dict,
+        "error_handling": str,
+    }
+    for name, kind in optional.items():
         if name in data and data[name] is not None and not isinstance(data[name], kind):
             msg = f"`{path}`: field `{name}` has type {type(data[name]).__name__}, expected {kind}"
             raise RunFolderError(msg)
