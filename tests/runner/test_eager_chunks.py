@@ -181,13 +181,17 @@ def vec_sum(vec):
 FALLBACK = Pipeline([how_many, square, expand, vec_sum])
 
 
+@pytest.mark.parametrize("storage", ["dict", "file_array", "chunked"])
+@pytest.mark.parametrize("internal", [{"vec": 3}, None], ids=["internal-known", "internal-unknown"])
 @pytest.mark.parametrize("pool", ["thread_pool", "process_pool"])
-def test_unresolved_and_internal_shapes_fall_back(pool, request, tmp_path) -> None:
+def test_unresolved_and_internal_shapes(pool, internal, storage, request, tmp_path) -> None:
+    # sq waits for the single function n ("?" shape); vsum reads vec's whole elements early when
+    # vec's internal shape is known, and waits for all of vec when it is still "?"
     ex = request.getfixturevalue(pool)
-    expected = _outputs(run_map(FALLBACK, {"k": 5}, internal_shapes={"vec": 3}, parallel=False))
+    expected = _outputs(run_map(FALLBACK, {"k": 5}, internal_shapes=internal, parallel=False))
     r = run_map(
-        FALLBACK, {"k": 5}, internal_shapes={"vec": 3}, run_folder=tmp_path, executor=ex,
-        storage="file_array", chunksizes=1, scheduling_strategy="eager",
+        FALLBACK, {"k": 5}, internal_shapes=internal, run_folder=tmp_path, executor=ex,
+        storage=storage, chunksizes=1, scheduling_strategy="eager",
     )
     assert _outputs(r) == expected
     assert expected["vsum"] == [3 * v * v + 3 for v in range(5)]

@@ -5,8 +5,8 @@ outputs only through its mapspec does not wait for that producer to finish: it s
 the producer computed which elements it will write, and its dispatcher submits a chunk only
 once every producer element the chunk reads is stored (:mod:`._readiness`). Whenever that cannot
 be decided safely it waits for the whole producer, as the generation strategy does:
-``error_handling="continue"``, fixed indices, producer outputs with internal axes, shapes
-still unresolved, or a parent-side storage (``dump_in_subprocess`` False) that worker
+``error_handling="continue"``, fixed indices, shapes still unresolved (external, or the
+internal shape of a producer output), or a parent-side storage (``dump_in_subprocess`` False) that worker
 processes would only see as a copy.
 
 >>> from concurrent.futures import ThreadPoolExecutor
@@ -64,12 +64,14 @@ def can_gate(runner: Any, f: Any, producers: set[Any]) -> bool:
         return False
     shares_memory = is_thread_or_sync(executor)
     for d in producers:
-        if not runner.trackers[d].started or not all(runner.info.shape_masks[d.output_name]):
-            return False  # internal axes: shapes may still resolve when the producer ends
+        if not runner.trackers[d].started:
+            return False
         for name in d.output_names:
             s = runner.store[name]
             if not shape_is_resolved(s.shape):
                 return False
+            if s.internal_shape and not shape_is_resolved(s.internal_shape):
+                return False  # an internal shape still "?" resolves only when the producer ends
             if not shares_memory and not s.dump_in_subprocess:
                 return False  # a worker process would read a copy taken before the writes
     return True
@@ -89,13 +91,22 @@ def gate_for(runner: Any, f: Any) -> Gate | None:
         for name in d.output_names:
             if name not in selectors:
                 continue
-            h = highest_needed(selectors[name], runner.store[name].shape)
+            h = highest_needed(_external_columns(selectors[name], runner.store[name]), runner.store[name].shape)
             if h is None:
                 whole = True
                 break
             hi = h if hi is None else np.maximum(hi, h)
         needs.append((runner.trackers[d], None if whole else hi))
     return Gate(needs)
+
+
+def _external_columns(selectors: np.ndarray, storage: Any) -> np.ndarray:
+    """The selector columns of the producer's external axes (an internal axis is part of the
+    element: reading any of it reads the whole stored element)."""
+    mask = tuple(getattr(storage, "shape_mask", ()) or ())
+    if not storage.internal_shape or len(mask) != selectors.shape[1] or all(mask):
+        return selectors
+    return selectors[:, [k for k, external in enumerate(mask) if external]]
 
 
 async def _wait_started(tracker: StoredTracker, task: asyncio.Future) -> None:
