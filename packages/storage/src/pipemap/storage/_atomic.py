@@ -159,9 +159,11 @@ class _Missing:
     _instance: _Missing | None = None
 
     def __new__(cls) -> Self:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
+        instance = cls._instance
+        if not isinstance(instance, cls):  # first call (None before)
+            instance = super().__new__(cls)
+            cls._instance = instance
+        return instance
 
     def __repr__(self) -> str:
         return "MISSING"
