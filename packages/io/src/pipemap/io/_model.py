@@ -160,13 +160,13 @@ def build_model(
         raw = as_object_array(outputs[name], len(dims))
         if not isinstance(raw, np.ndarray):
             raw = np.asarray(raw)
-        missing = np.ma.getmaskarray(raw) if isinstance(raw, np.ma.MaskedArray) else None
+        mask = np.ma.getmaskarray(raw) if isinstance(raw, np.ma.MaskedArray) else None
         data = cache[name] if cache.get(name) is not None else typed_values(raw)
         for axis, size in zip(dims, data.shape):
             model.dims.setdefault(axis, size)
-        has_missing = missing is not None and bool(missing.any())
-        integer = has_missing and data.dtype.kind == "f" and _all_integers(raw, missing)
-        model.variables[name] = Variable(dims, data, missing if has_missing else None, integer)
+        missing = mask if mask is not None and bool(mask.any()) else None  # None: nothing missing
+        integer = missing is not None and data.dtype.kind == "f" and _all_integers(raw, missing)
+        model.variables[name] = Variable(dims, data, missing, integer)
         model.var_coords[name] = coord_names
     # outputs used as another output's coordinate are shown as the coordinate only
     for coord in model.coords.values():
