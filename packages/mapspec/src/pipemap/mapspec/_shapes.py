@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, TypeGuard, overload
+from typing import TYPE_CHECKING, Any, TypeGuard, TypeVar, overload
 
 from pipemap.mapspec._errors import ShapeError
 
@@ -30,6 +30,8 @@ UNKNOWN = "?"
 """Stands for a dimension whose size is not known yet."""
 
 ShapeTuple = tuple[int | str, ...]
+
+_Dim = TypeVar("_Dim", bound=int | str)  # a dimension: a size, or "?" where unknown
 
 
 @overload
@@ -69,7 +71,7 @@ def shape_strides(shape: Sequence[int]) -> tuple[int, ...]:
     return tuple(strides)
 
 
-def external_shape_from_mask(shape: Sequence[int | str], mask: Sequence[bool]) -> ShapeTuple:
+def external_shape_from_mask(shape: Sequence[_Dim], mask: Sequence[bool]) -> tuple[_Dim, ...]:
     """The entries of a full shape on external axes (mask True).
 
     >>> external_shape_from_mask((3, 2, 4), (False, True, False))
@@ -79,7 +81,7 @@ def external_shape_from_mask(shape: Sequence[int | str], mask: Sequence[bool]) -
     return tuple(s for s, m in zip(shape, mask, strict=True) if m)
 
 
-def internal_shape_from_mask(shape: Sequence[int | str], mask: Sequence[bool]) -> ShapeTuple:
+def internal_shape_from_mask(shape: Sequence[_Dim], mask: Sequence[bool]) -> tuple[_Dim, ...]:
     """The entries of a full shape on internal axes (mask False).
 
     >>> internal_shape_from_mask((3, 2, 4), (False, True, False))
