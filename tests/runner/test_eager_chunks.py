@@ -73,6 +73,16 @@ def test_parent_side_storage_in_processes_falls_back_to_whole_function(process_p
     assert first_z_start >= last_y_end
 
 
+@pytest.mark.parametrize("storage", ["chunked", "zarr_file_array"])
+def test_storages_with_shared_files_fall_back_to_whole_function(storage, thread_pool, tmp_path) -> None:
+    # several elements share a file that later writes replace or merge: z waits for all of y
+    r = run_map(STAMPED, {"x": list(range(6))}, run_folder=tmp_path, executor=thread_pool, storage=storage,
+                chunksizes=1, scheduling_strategy="eager")
+    last_y_end, first_z_start, values = _stamps(r)
+    assert values == [2 * x for x in range(6)]
+    assert first_z_start >= last_y_end
+
+
 def test_dict_storage_in_threads_starts_early(thread_pool) -> None:
     r = run_map(STAMPED, {"x": list(range(12))}, executor=thread_pool, chunksizes=1, scheduling_strategy="eager")
     last_y_end, first_z_start, _ = _stamps(r)

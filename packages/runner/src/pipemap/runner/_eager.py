@@ -6,7 +6,8 @@ the producer computed which elements it will write, and its dispatcher submits a
 once every producer element the chunk reads is stored (:mod:`._readiness`). Whenever that cannot
 be decided safely it waits for the whole producer, as the generation strategy does:
 ``error_handling="continue"``, fixed indices, shapes still unresolved (external, or the
-internal shape of a producer output), or a parent-side storage (``dump_in_subprocess`` False) that worker
+internal shape of a producer output), a storage not known to stay readable while it is
+written (:data:`READ_WHILE_WRITTEN`), or a parent-side storage (``dump_in_subprocess`` False) that worker
 processes would only see as a copy.
 
 >>> from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +34,12 @@ from pipemap.mapspec import IndexPlan, external_shape_from_mask, shape_is_resolv
 
 from ._executors import is_thread_or_sync
 from ._readiness import Gate, StoredTracker, highest_needed
+
+#: storages whose stored elements stay readable, unchanged, while other elements are written
+#: (one slot or one atomically replaced file per element). Others (``chunked``: a directory
+#: listing can miss packs while a concurrent write merges them; zarr: several elements share a
+#: rewritten chunk file; custom storages) make consumers wait for the whole producer.
+READ_WHILE_WRITTEN = frozenset({"dict", "file_array", "shared_memory_dict"})
 
 
 def element_producers(f: Any, deps: set[Any]) -> set[Any]:
@@ -68,7 +75,7 @@ def can_gate(runner: Any, f: Any, producers: set[Any]) -> bool:
             return False
         for name in d.output_names:
             s = runner.store[name]
-            if not shape_is_resolved(s.shape):
+            if not shape_is_resolved(s.shape) or getattr(s, "storage_id", None) not in READ_WHILE_WRITTEN:
                 return False
             if s.internal_shape and not shape_is_resolved(s.internal_shape):
                 return False  # an internal shape still "?" resolves only when the producer ends
