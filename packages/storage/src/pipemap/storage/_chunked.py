@@ -140,11 +140,24 @@ class ChunkedArray(StorageBase):
         return f"{self.folder}{os.sep}c{chunk}"
 
     def _list_packs(self, chunk: int) -> list[str]:
-        try:
-            names = os.listdir(self._chunk_dir(chunk))
-        except FileNotFoundError:
-            return []
-        return sorted(n for n in names if n.endswith(PACK_SUFFIX) and not n.startswith("."))
+        """The chunk's pack files, from a listing no concurrent merge tore.
+
+        A directory listing taken while a merge adds its new pack and deletes the old ones may
+        miss both; an entry present during a whole listing is always seen, so two identical
+        consecutive listings are a consistent snapshot.
+        """
+        directory = self._chunk_dir(chunk)
+        previous: list[str] | None = None
+        for _ in range(50):
+            try:
+                names = os.listdir(directory)
+            except FileNotFoundError:
+                return []
+            packs = sorted(n for n in names if n.endswith(PACK_SUFFIX) and not n.startswith("."))
+            if packs == previous:
+                return packs
+            previous = packs
+        return previous or []
 
     def _chunks_on_disk(self) -> list[int]:
         chunks = []
