@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MYPYPATH=src:packages/mapspec/src:packages/storage/src:packages/runner/src:packages/io/src \
-  uv run --with mypy mypy --ignore-missing-imports --namespace-packages --explicit-package-bases \
+  uv run --with mypy==2.4.1 mypy --ignore-missing-imports --namespace-packages --explicit-package-bases \
   -p pipemap.mapspec -p pipemap.storage -p pipemap.runner -p pipemap.io -m pipemap.api -m pipemap.cli -m pipemap.demo

@@ -164,13 +164,13 @@ class _Runner:
             s.shape = tuple(ext_shape)
         selected = self._selected_indices(f, ext_shape)
         todo: Any = selected
-        done_masks = None
+        done_masks: list[np.ndarray] | None = None
         if self.info.run_folder is not None:
             done_masks = [s.done_mask() for s in storages]
         resumed = done_masks is not None and any(m.any() for m in done_masks)
-        if resumed and self.prep.error_handling == "continue":
+        if done_masks is not None and resumed and self.prep.error_handling == "continue":
             done_masks = [_without_errors(s, m) for s, m in zip(storages, done_masks)]
-        if resumed:
+        if done_masks is not None and resumed:
             done_all = np.logical_and.reduce(done_masks) if len(done_masks) > 1 else done_masks[0]
             missing = np.flatnonzero(~done_all).astype(np.int64)
             if isinstance(selected, range) and len(selected) == len(done_all):
@@ -219,7 +219,8 @@ class _Runner:
                 place = _placement(result.linear)
                 for flat, vals in zip(flats, result.values):
                     flat[place] = as_object_array(vals)
-                filled[place] = True  # type: ignore[index]
+                if filled is not None:
+                    filled[place] = True
             if self.failures is not None and result.failed_linear:
                 self.failures.record(f.output_names, result.failed_linear)
             if self.events:
@@ -257,7 +258,7 @@ class _Runner:
             internal_now = internal_shape_from_mask(internal_now, mask)
             internal_arg = tuple(internal_now) if task.n_internal else None
             for k, (out_name, s) in enumerate(zip(f.output_names, storages)):
-                comp = (flats[k], filled) if flats is not None else None
+                comp = (flats[k], filled) if flats is not None and filled is not None else None
                 kwargs = {**mapped, **const}
                 if resumed:  # reused elements are read from storage on first access only
                     done = done_masks[k] if done_masks is not None else None
