@@ -10,7 +10,8 @@
 
 from pipemap.runner._dispatch import WorkerDiedError
 from pipemap.runner._executors import SynchronousExecutor
-from pipemap.runner._pipefunc import PipeFunc, pipefunc
+from pipemap.runner._decorator import pipefunc
+from pipemap.runner._pipefunc import PipeFunc
 from pipemap.runner._pipeline import Generations, Pipeline, UnknownNameError
 from pipemap.runner._results import Result, ResultDict
 from pipemap.runner._run import AsyncMap, run_map, run_map_async

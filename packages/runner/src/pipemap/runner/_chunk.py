@@ -25,6 +25,7 @@ from __future__ import annotations
 import bisect
 import functools
 import gc
+import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -276,7 +277,7 @@ def _call_block(
         before = len(values)
         try:
             if its:
-                values.extend(map(call, *[_islice(it, stop - k) for it in its]))
+                values.extend(map(call, *[itertools.islice(it, stop - k) for it in its]))
             else:
                 values.extend(call() for _ in range(stop - k))
         except Exception as exc:  # noqa: BLE001 - recorded as an ErrorSnapshot
@@ -287,12 +288,6 @@ def _call_block(
             continue
         k = stop
     return values, failed
-
-
-def _islice(it: Any, n: int) -> Any:
-    import itertools
-
-    return itertools.islice(it, n)
 
 
 def scan_for_errors_column(col: list[Any]) -> list[tuple[int, Any]]:

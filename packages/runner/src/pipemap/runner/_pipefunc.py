@@ -5,9 +5,9 @@ Everything derived from the user's settings (renamed parameters, merged defaults
 path, the output picker) is computed once in `PipeFunc._refresh` and recomputed on every
 ``update_*``, so the engine's per-element calls do no signature work.
 
->>> @pipefunc(output_name="c", renames={"a": "x"})
-... def add(a, b=1):
+>>> def add(a, b=1):
 ...     return a + b
+>>> add = PipeFunc(add, output_name="c", renames={"a": "x"})
 >>> add.parameters, add.defaults
 (('x', 'b'), {'b': 1})
 >>> add(x=2)
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from pipemap.runner._pipeline import Pipeline
 
-__all__ = ["PipeFunc", "normalize_internal_shape", "pipefunc"]
+__all__ = ["PipeFunc", "normalize_internal_shape"]
 
 OutputName = str | tuple[str, ...]
 
@@ -471,51 +471,3 @@ def _parse_mapspec(mapspec: str | MapSpec | None) -> MapSpec | None:
         return MapSpec.from_string(mapspec)
     msg = f"`mapspec` must be a string or a MapSpec, got {type(mapspec).__name__}: {mapspec!r}"
     raise TypeError(msg)
-
-
-def pipefunc(
-    output_name: OutputName,
-    *,
-    output_picker: Callable[[Any, str], Any] | None = None,
-    renames: dict[str, str] | None = None,
-    defaults: dict[str, Any] | None = None,
-    bound: dict[str, Any] | None = None,
-    profile: bool = False,
-    debug: bool = False,
-    print_error: bool = True,
-    cache: bool = False,
-    mapspec: str | MapSpec | None = None,
-    internal_shape: int | str | tuple[int | str, ...] | None = None,
-    resources: Any = None,
-    scope: str | None = None,
-    timeout: float | None = None,
-) -> Callable[[Callable[..., Any]], PipeFunc]:
-    """Decorator that wraps a function in a `PipeFunc` (same arguments as `PipeFunc`).
-
-    >>> @pipefunc(output_name="y", mapspec="x[i] -> y[i]")
-    ... def double(x):
-    ...     return 2 * x
-    >>> double(x=4), str(double)
-    (8, 'double(...) → y')
-    """
-
-    def decorator(func: Callable[..., Any]) -> PipeFunc:
-        return PipeFunc(
-            func,
-            output_name,
-            output_picker=output_picker,
-            renames=renames,
-            defaults=defaults,
-            bound=bound,
-            profile=profile,
-            debug=debug,
-            print_error=print_error,
-            cache=cache,
-            mapspec=mapspec,
-            internal_shape=internal_shape,
-            resources=resources,
-            scope=scope,
-            timeout=timeout,
-        )
-
-    return decorator
