@@ -33,6 +33,23 @@ from typing import Any
 TARGET_CHUNK_SECONDS = 0.1
 #: ... and never much less than this (a task costs a fraction of a millisecond to dispatch)
 MIN_CHUNK_SECONDS = 0.005
+#: the same two for a dask cluster, where a task costs the parent (client + scheduler) a few
+#: milliseconds of CPU: fewer, longer chunks (measured: 33 -> 15 tasks for 200 x 10 ms, parent
+#: CPU 200 -> 120 ms, see tools/bench/compare_parallel.py dask)
+DASK_TARGET_CHUNK_SECONDS = 0.5
+DASK_MIN_CHUNK_SECONDS = 0.05
+
+
+def chunk_seconds_for(executor: Any) -> tuple[float, float]:
+    """``(target, minimum)`` seconds of work per chunk for ``executor``.
+
+    >>> chunk_seconds_for(None)
+    (0.1, 0.005)
+    """
+    module = type(executor).__module__ or ""
+    if module.startswith("distributed"):
+        return DASK_TARGET_CHUNK_SECONDS, DASK_MIN_CHUNK_SECONDS
+    return TARGET_CHUNK_SECONDS, MIN_CHUNK_SECONDS
 #: chunks in flight per worker (one running, one queued, so a worker never waits for the parent)
 IN_FLIGHT_PER_WORKER = 2
 
@@ -93,9 +110,10 @@ def is_worker_death(exc: BaseException) -> bool:
 class ChunkSizer:
     """Chunk sizes: fixed when the user gave one, else the seed rule first, then adaptive.
 
-    Adaptive = about :data:`TARGET_CHUNK_SECONDS` of measured work per chunk, never more than
+    Adaptive = about ``target`` seconds of measured work per chunk, never more than
     a ``1 / (2 n_workers)`` share of what is left (so the tail is balanced across workers), and
-    never less than :data:`MIN_CHUNK_SECONDS` of work (so the tail is not a swarm of tiny tasks).
+    never less than ``minimum`` seconds of work (so the tail is not a swarm of tiny tasks);
+    :func:`chunk_seconds_for` picks both for an executor.
 
     >>> s = ChunkSizer(total=200, first=5, fixed=False, n_workers=2)
     >>> s.observe(5, 0.05)  # 10 ms per element
@@ -105,11 +123,21 @@ class ChunkSizer:
     3
     """
 
-    def __init__(self, total: int, first: int, fixed: bool, n_workers: int) -> None:
+    def __init__(
+        self,
+        total: int,
+        first: int,
+        fixed: bool,
+        n_workers: int,
+        target: float = TARGET_CHUNK_SECONDS,
+        minimum: float = MIN_CHUNK_SECONDS,
+    ) -> None:
         self.total = total
         self.first = max(1, first)
         self.fixed = fixed
         self.n_workers = max(1, n_workers)
+        self.target = target
+        self.minimum = minimum
         self.per_element: float | None = None
 
     def observe(self, n_done: int, elapsed: float) -> None:
@@ -123,8 +151,8 @@ class ChunkSizer:
         if self.fixed or self.per_element is None:
             return self.first
         share = math.ceil(remaining / (IN_FLIGHT_PER_WORKER * self.n_workers))
-        wanted = int(TARGET_CHUNK_SECONDS / self.per_element) if self.per_element > 0 else share
-        floor = int(MIN_CHUNK_SECONDS / self.per_element) if self.per_element > 0 else remaining
+        wanted = int(self.target / self.per_element) if self.per_element > 0 else share
+        floor = int(self.minimum / self.per_element) if self.per_element > 0 else remaining
         return max(1, min(remaining, max(floor, min(wanted, share))))
 
 

@@ -23,7 +23,7 @@ from pipemap.mapspec import external_shape_from_mask, internal_shape_from_mask, 
 
 from ._chunk import ChunkResult, FunctionTask, run_chunk
 from ._chunksizes import chunksize_for, split_indices
-from ._dispatch import ChunkDispatcher, ChunkSizer, is_automatic, lost_chunk_result
+from ._dispatch import ChunkDispatcher, ChunkSizer, chunk_seconds_for, is_automatic, lost_chunk_result
 from ._eager import gate_for, run_eager
 from ._errors import error_types, raise_with_note
 from ._failure_log import FailureLog
@@ -279,7 +279,8 @@ class _Runner:
         workers = n_workers(executor)
         size = chunksize_for(f.output_name, len(todo), self.prep.chunksizes, workers)
         automatic = is_automatic(f.output_name, self.prep.chunksizes)
-        sizer = ChunkSizer(len(todo), size, not automatic, workers or cpu_count())
+        target, minimum = chunk_seconds_for(executor)
+        sizer = ChunkSizer(len(todo), size, not automatic, workers or cpu_count(), target, minimum)
         if shares_memory:
             ref: Any = task
             fn: Any = run_chunk
