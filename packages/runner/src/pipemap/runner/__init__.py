@@ -11,6 +11,7 @@
 from pipemap.runner._dispatch import WorkerDiedError
 from pipemap.runner._executors import SynchronousExecutor
 from pipemap.runner._decorator import pipefunc
+from pipemap.runner._default_pool import shutdown_default_pool
 from pipemap.runner._pipefunc import PipeFunc
 from pipemap.runner._pipeline import Generations, Pipeline, UnknownNameError
 from pipemap.runner._results import Result, ResultDict
@@ -33,4 +34,5 @@ __all__: list[str] = [
     "pipefunc",
     "run_map",
     "run_map_async",
+    "shutdown_default_pool",
 ]

@@ -110,10 +110,37 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
+#: name of pipemap's own idle-pool timer thread (a thread that is safe to fork past)
+IDLE_TIMER_THREAD_NAME = "pipemap-default-pool-idle-timer"
+
+
+def _fork_safe_thread(thread: threading.Thread) -> bool:
+    """Threads of the standard library's process pools and queues, and pipemap's pool timer:
+    they never hold a lock a freshly forked worker of a *new* pool would need."""
+    from concurrent.futures.process import _ExecutorManagerThread
+
+    if thread is threading.main_thread() or thread is threading.current_thread():
+        return True
+    if isinstance(thread, _ExecutorManagerThread):
+        return True
+    return thread.name.startswith("QueueFeederThread") or thread.name == IDLE_TIMER_THREAD_NAME
+
+
+def foreign_threads() -> list[threading.Thread]:
+    """Running threads that make ``fork`` unsafe (anything but the ones :func:`_fork_safe_thread` knows)."""
+    return [t for t in threading.enumerate() if not _fork_safe_thread(t)]
+
+
 def default_executor() -> ProcessPoolExecutor:
-    """A process pool sized to the machine; ``forkserver`` (else ``spawn``) when threads are running."""
+    """A process pool sized to the machine.
+
+    The platform's default start method (``fork`` on Linux before Python 3.14), unless threads
+    of unknown origin are running: forking then risks a worker that deadlocks on a lock some
+    thread held, so ``forkserver`` (else ``spawn``) is used, which imports the main module and
+    pipemap once more (about 0.4 s here) and needs the usual ``if __name__ == "__main__":`` guard.
+    """
     ctx = None
-    if threading.active_count() > 1:
+    if foreign_threads():
         methods = multiprocessing.get_all_start_methods()
         ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     return ProcessPoolExecutor(max_workers=cpu_count(), mp_context=ctx)

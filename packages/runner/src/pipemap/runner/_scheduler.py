@@ -28,7 +28,8 @@ from ._eager import gate_for, run_eager
 from ._errors import error_types, raise_with_note
 from ._failure_log import FailureLog
 from ._events import ChunkDone, ElementFailed, FunctionDone, RunFinished, RunStarted, ShapeResolved
-from ._executors import cpu_count, default_executor, executor_for, is_thread_or_sync, n_workers
+from . import _default_pool
+from ._executors import cpu_count, executor_for, is_thread_or_sync, n_workers
 from ._pickling import dumps_task
 from ._prepare import Prepared
 from ._readiness import StoredTracker
@@ -114,7 +115,7 @@ class _Runner:
         if self.prep.executor is not None:
             return executor_for(self.prep.executor, f.output_name)
         if self.owned_executor is None:
-            self.owned_executor = default_executor()
+            self.owned_executor = _default_pool.acquire()
         return self.owned_executor
 
     # ------------------------------------------------------------------ arguments
@@ -337,8 +338,7 @@ class _Runner:
     def _renew_owned(self, broken: Any) -> Any:
         """Replace pipemap's own pool after a worker died (once, however many functions saw it)."""
         if self.owned_executor is broken:
-            broken.shutdown(wait=False, cancel_futures=True)
-            self.owned_executor = default_executor()
+            self.owned_executor = _default_pool.replace_broken(broken)
         return self.owned_executor
 
     def _emit_resolved(self) -> None:
@@ -489,7 +489,7 @@ async def run_prepared(prep: Prepared, *, scheduling_strategy: str = "generation
         if runner.failures is not None:
             runner.failures.flush()  # also after a failure or cancellation: what ran is recorded
         if runner.owned_executor is not None:
-            runner.owned_executor.shutdown(wait=error is None, cancel_futures=error is not None)
+            _default_pool.release(runner.owned_executor, healthy=error is None)
         if prep.events:
             prep.events.emit(RunFinished(error))
     return prep.outputs
