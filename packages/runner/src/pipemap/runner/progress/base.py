@@ -2,8 +2,9 @@
 
 Counting is done by the run's :class:`~pipemap.runner._events.HeadlessTracker` (cheap: one
 event per written batch, never per element); a display only reads those counters when it
-redraws. Progress events redraw only when the last redraw is older than ``1 / max_fps``
-(a run shorter than that renders once, at its end); the end of the run always redraws.
+redraws. Progress events redraw only when the last redraw is older than ``1 / max_fps`` and the
+run is older than :data:`FIRST_DRAW_AFTER` (a run shorter than that renders once, at its end, so
+a quick run pays for one render only); the end of the run always redraws.
 
 >>> from pipemap.runner._events import HeadlessTracker, RunStarted, ChunkDone, RunFinished
 >>> class Count(ThrottledDisplay):
@@ -24,6 +25,8 @@ from .._events import ChunkDone, Event, FunctionDone, HeadlessTracker, RunFinish
 
 #: redraws per second, at most
 MAX_FPS = 10.0
+#: seconds into the run before the first redraw (quick runs render once, at their end)
+FIRST_DRAW_AFTER = 0.25
 
 
 class ThrottledDisplay:
@@ -45,7 +48,8 @@ class ThrottledDisplay:
             self._draw()
         elif isinstance(event, RunStarted):
             self.started_at = time.monotonic()
-            self._last = self.started_at
+            delay = max(0.0, FIRST_DRAW_AFTER - self.interval) if self.interval else 0.0  # max_fps=0: every event
+            self._last = self.started_at + delay
             self.start(event)
         elif isinstance(event, RunFinished):
             self._draw(final=True)
