@@ -81,7 +81,7 @@ def acquire() -> ProcessPoolExecutor:
     with _lock:
         _forget_inherited_pool()
         _stop_idle_timer()
-        if _pool is None or _is_broken(_pool) or _pool._max_workers != cpu_count():
+        if _pool is None or _is_broken(_pool) or getattr(_pool, "_max_workers", None) != cpu_count():
             _retire_current()
             _pool = default_executor()
         _users[_pool] = _users.get(_pool, 0) + 1

@@ -342,7 +342,8 @@ def is_automatic(output_name: Any, chunksizes: Any) -> bool:
 def lost_chunk_result(task: Any, chunk: Any, error: BaseException) -> Any:
     """A ``ChunkResult`` holding one ``ErrorSnapshot`` of ``error`` per element of ``chunk``
     (the call's arguments are gathered in the parent, so ``reproduce()`` works)."""
-    from ._chunk import ChunkResult, _task_cache, gather_inputs
+    from ._chunk import ChunkResult, _task_cache
+    from ._gather import gather_inputs
     from ._errors import make_error_snapshot
 
     pf = task.func

@@ -28,6 +28,7 @@ from typing import Any, ClassVar, TypeGuard
 import numpy as np
 
 from ._atomic import MISSING
+from ._splat import splat_elements
 from ._shapes import (
     ShapeTuple,
     as_linear_indices,
@@ -465,31 +466,7 @@ class StorageBase(abc.ABC):
         return self._splat(values, shape, internal)
 
     def _splat(self, values: list[Any], shape: tuple[int, ...], internal: tuple[int, ...]) -> np.ma.MaskedArray:
-        smask = self.shape_mask
-        full = merge_by_mask(smask, shape, internal)
-        data = np.empty(full, dtype=object)
-        mask = np.ones(full, dtype=bool)
-        inner_slices = (slice(None),) * len(internal)
-        inner_indices = list(itertools.product(*map(range, internal)))
-        keep_scalars = self.splat_keeps_numpy_scalars
-        for ext_index, value in zip(itertools.product(*map(range, shape)), values):
-            if value is MISSING:
-                continue
-            arr = np.asarray(value) if not isinstance(value, np.ndarray) else value
-            if keep_scalars and arr.dtype != object and arr.shape == internal:
-                boxed = np.empty(arr.shape, dtype=object)
-                boxed.reshape(-1)[:] = list(arr.reshape(-1))  # numpy scalars stay numpy scalars
-                arr = boxed
-            if arr.shape == internal:
-                target = merge_by_mask(smask, ext_index, inner_slices)
-                data[target] = arr
-                mask[target] = False
-            else:
-                for inner in inner_indices:
-                    target = merge_by_mask(smask, ext_index, inner)
-                    data[target] = arr[inner]
-                    mask[target] = False
-        return np.ma.MaskedArray(data, mask=mask, dtype=object)
+        return splat_elements(values, shape, internal, self.shape_mask, self.splat_keeps_numpy_scalars)
 
     @property
     def mask(self) -> np.ma.MaskedArray:
