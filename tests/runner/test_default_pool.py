@@ -141,3 +141,19 @@ def test_start_method_forks_past_pool_threads_but_not_foreign_ones() -> None:
     out = subprocess.run([sys.executable, "-c", START_METHODS], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["True", "forkserver", "2"]
+
+
+def test_forked_workers_write_zarr_after_zarr_threads_started(tmp_path) -> None:
+    """zarr's I/O threads do not force forkserver, and forked workers can still write zarr."""
+    pytest.importorskip("zarr")
+    from pipemap.runner._executors import foreign_threads
+
+    @pipefunc("y", mapspec="x[i] -> y[i]")
+    def double(x):
+        return 2 * x
+
+    p = Pipeline([double])
+    run_map(p, {"x": [1, 2]}, run_folder=tmp_path / "a", storage="zarr_file_array", parallel=False)
+    assert not [t for t in foreign_threads() if t.name.startswith(("zarr", "asyncio_"))]
+    r = run_map(p, {"x": list(range(50))}, run_folder=tmp_path / "b", storage="zarr_file_array", parallel=True, chunksizes=5)
+    assert r["y"].output.tolist() == [2 * x for x in range(50)]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import threading
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any, Callable
@@ -114,16 +115,23 @@ def cpu_count() -> int:
 IDLE_TIMER_THREAD_NAME = "pipemap-default-pool-idle-timer"
 
 
+#: zarr v3's I/O loop thread and the default-executor threads of that loop: zarr resets both in
+#: a forked child (``os.register_at_fork`` in ``zarr.core.sync``), so they never block a worker
+_FORK_AWARE_LIBRARY_THREADS = re.compile(r"zarr_io|asyncio_\d+")
+
+
 def _fork_safe_thread(thread: threading.Thread) -> bool:
-    """Threads of the standard library's process pools and queues, and pipemap's pool timer:
-    they never hold a lock a freshly forked worker of a *new* pool would need."""
+    """Threads of the standard library's process pools and queues, pipemap's pool timer and
+    zarr's I/O threads: none holds a lock a freshly forked worker of a *new* pool would need."""
     from concurrent.futures.process import _ExecutorManagerThread
 
     if thread is threading.main_thread() or thread is threading.current_thread():
         return True
     if isinstance(thread, _ExecutorManagerThread):
         return True
-    return thread.name.startswith("QueueFeederThread") or thread.name == IDLE_TIMER_THREAD_NAME
+    if thread.name.startswith("QueueFeederThread") or thread.name == IDLE_TIMER_THREAD_NAME:
+        return True
+    return _FORK_AWARE_LIBRARY_THREADS.fullmatch(thread.name) is not None
 
 
 def foreign_threads() -> list[threading.Thread]:

@@ -10,14 +10,12 @@ shapes resolved, progress events emitted.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import os
-import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cloudpickle
 import numpy as np
 from pipemap.mapspec import external_shape_from_mask, internal_shape_from_mask, shape_is_resolved
 
@@ -30,60 +28,31 @@ from ._failure_log import FailureLog
 from ._events import ChunkDone, ElementFailed, FunctionDone, RunFinished, RunStarted, ShapeResolved
 from . import _default_pool
 from ._executors import cpu_count, executor_for, is_thread_or_sync, n_workers
-from ._pickling import dumps_task
 from ._prepare import Prepared
 from ._readiness import StoredTracker
+from ._task_ref import TaskRef, execute_ref
 from ._results import Result
 from ._single import run_single
 from ._store import as_object_array, is_storage, is_value_holder, output_array
 
-#: payloads bigger than this go through a file that each worker process reads once
-PAYLOAD_INLINE_LIMIT = 1 << 20
-_WORKER_TASKS: dict[str, FunctionTask] = {}
 
+@dataclass
+class MappedJob:
+    """One mapped function between :meth:`_Runner.prepare_mapped` and :meth:`_Runner.finish_mapped`."""
 
-class TaskRef:
-    """A small, picklable handle to a :class:`FunctionTask` that workers unpickle once per process."""
-
-    __slots__ = ("blob", "path", "token")
-
-    def __init__(self, task: FunctionTask, folder: Path | None) -> None:
-        data = dumps_task(task, [task.func.func])  # user modules by value: workers may not import them
-        self.token = hashlib.blake2b(data, digest_size=16).hexdigest()
-        self.blob: bytes | None = None
-        self.path: str | None = None
-        if len(data) <= PAYLOAD_INLINE_LIMIT:
-            self.blob = data
-            return
-        base = folder / ".tasks" if folder is not None else Path(tempfile.gettempdir()) / "pipemap-tasks"
-        base.mkdir(parents=True, exist_ok=True)
-        path = base / f"{self.token}.cloudpickle"
-        if not path.exists():
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(data)
-            tmp.replace(path)
-        self.path = str(path)
-
-    def __getstate__(self) -> tuple:
-        return (self.blob, self.path, self.token)
-
-    def __setstate__(self, state: tuple) -> None:
-        self.blob, self.path, self.token = state
-
-    def load(self) -> FunctionTask:
-        task = _WORKER_TASKS.get(self.token)
-        if task is None:
-            data = self.blob if self.blob is not None else Path(self.path).read_bytes()  # type: ignore[arg-type]
-            task = cloudpickle.loads(data)
-            if len(_WORKER_TASKS) > 16:
-                _WORKER_TASKS.clear()
-            _WORKER_TASKS[self.token] = task
-        return task
-
-
-def execute_ref(ref: TaskRef, linear: Any) -> ChunkResult:
-    """Worker entry point: run one chunk of the referenced task."""
-    return run_chunk(ref.load(), linear)
+    f: Any
+    task: FunctionTask
+    todo: Any
+    executor: Any
+    absorb: Callable[[ChunkResult], None]
+    storages: tuple[Any, ...]
+    first_shape: list[Any]
+    flats: list[np.ndarray] | None
+    filled: np.ndarray | None
+    resumed: bool
+    done_masks: list[np.ndarray] | None
+    selected: Any
+    kwargs: dict[str, Any]
 
 
 class _Runner:
@@ -149,6 +118,18 @@ class _Runner:
         return np.sort(np.asarray(lin, dtype=np.int64).reshape(-1))
 
     async def run_mapped(self, f: Any) -> None:
+        job = self.prepare_mapped(f)
+        if len(job.todo):
+            if job.executor is None:
+                job.task.on_batch = job.absorb  # batches are written and reported as they finish
+                run_chunk(job.task, job.todo)
+            else:
+                await self._run_parallel(f, job.task, job.todo, job.executor, job.absorb)
+        self.finish_mapped(job)
+
+    def prepare_mapped(self, f: Any) -> MappedJob:
+        """Everything about one mapped function before its chunks run: what is missing, the
+        task, the executor, the callback that absorbs finished chunks."""
         key = f.output_name
         full = self.info.resolved_shapes[key]
         mask = self.info.shape_masks[key]
@@ -233,15 +214,20 @@ class _Runner:
             self.failures.begin(f.output_names, todo)
         if self.trackers is not None and f in self.trackers:
             self.trackers[f].begin(size, None if len(todo) == size else ~_mask_of(todo, size))
-        if len(todo):
-            if executor is None:
-                task.on_batch = absorb  # batches are written and reported as they finish
-                task.return_values = keep
-                run_chunk(task, todo)
-            else:
-                await self._run_parallel(f, task, todo, executor, absorb)
+        return MappedJob(
+            f, task, todo, executor, absorb, storages, first_shape, flats, filled, resumed, done_masks, selected,
+            {**mapped, **const},
+        )
+
+    def finish_mapped(self, job: MappedJob) -> None:
+        """After the chunks: internal shapes, the failure log, FunctionDone, the results."""
+        f, task, storages, flats, filled = job.f, job.task, job.storages, job.flats, job.filled
+        key, name, keep = f.output_name, f.output_names[0], self.prep.return_results
+        full = self.info.resolved_shapes[key]
+        mask = self.info.shape_masks[key]
+        ext_shape = external_shape_from_mask(full, mask)
         if task.n_internal:
-            shape = first_shape[0]
+            shape = job.first_shape[0]
             if shape is not None:
                 for s in storages:
                     if not shape_is_resolved(s.internal_shape):
@@ -260,16 +246,15 @@ class _Runner:
             internal_arg = tuple(internal_now) if task.n_internal else None
             for k, (out_name, s) in enumerate(zip(f.output_names, storages)):
                 comp = (flats[k], filled) if flats is not None and filled is not None else None
-                kwargs = {**mapped, **const}
-                if resumed:  # reused elements are read from storage on first access only
-                    done = done_masks[k] if done_masks is not None else None
-                    if done is not None and not isinstance(selected, range):
-                        done = done & _mask_of(selected, len(done))  # SPEC 4.5: None outside the fixed indices
+                if job.resumed:  # reused elements are read from storage on first access only
+                    done = job.done_masks[k] if job.done_masks is not None else None
+                    if done is not None and not isinstance(job.selected, range):
+                        done = done & _mask_of(job.selected, len(done))  # SPEC 4.5: None outside the fixed indices
                     loader = _loader(s, comp, internal_arg, done)
-                    self.prep.outputs[out_name] = Result(f.__name__, kwargs, out_name, None, s, loader=loader)
+                    self.prep.outputs[out_name] = Result(f.__name__, job.kwargs, out_name, None, s, loader=loader)
                 else:
-                    arr = output_array(s, comp, internal_arg, None if done_masks is None else done_masks[k])
-                    self.prep.outputs[out_name] = Result(f.__name__, kwargs, out_name, arr, s)
+                    arr = output_array(s, comp, internal_arg, None if job.done_masks is None else job.done_masks[k])
+                    self.prep.outputs[out_name] = Result(f.__name__, job.kwargs, out_name, arr, s)
 
     async def _run_parallel(self, f: Any, task: FunctionTask, todo: Any, executor: Any, absorb: Any) -> None:
         """Chunks go through a windowed, adaptive dispatcher (:mod:`._dispatch`)."""
