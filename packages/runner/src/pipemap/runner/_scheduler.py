@@ -25,6 +25,7 @@ from ._dispatch import ChunkDispatcher, ChunkSizer, chunk_seconds_for, is_automa
 from ._eager import gate_for, run_eager
 from ._errors import error_types, raise_with_note
 from ._failure_log import FailureLog
+from ._fusion import plan_chains, run_chain_of
 from ._events import ChunkDone, ElementFailed, FunctionDone, RunFinished, RunStarted, ShapeResolved
 from . import _default_pool
 from ._executors import cpu_count, executor_for, is_thread_or_sync, n_workers
@@ -118,13 +119,16 @@ class _Runner:
         return np.sort(np.asarray(lin, dtype=np.int64).reshape(-1))
 
     async def run_mapped(self, f: Any) -> None:
-        job = self.prepare_mapped(f)
+        await self.run_prepared_job(self.prepare_mapped(f))
+
+    async def run_prepared_job(self, job: MappedJob) -> None:
+        """Run the missing chunks of a prepared mapped function, then finish it."""
         if len(job.todo):
             if job.executor is None:
                 job.task.on_batch = job.absorb  # batches are written and reported as they finish
                 run_chunk(job.task, job.todo)
             else:
-                await self._run_parallel(f, job.task, job.todo, job.executor, job.absorb)
+                await self._run_parallel(job.f, job.task, job.todo, job.executor, job.absorb)
         self.finish_mapped(job)
 
     def prepare_mapped(self, f: Any) -> MappedJob:
@@ -455,12 +459,19 @@ async def run_prepared(prep: Prepared, *, scheduling_strategy: str = "generation
     try:
         generations = prep.pipeline.topological_generations.function_lists
         if not runner.parallel or scheduling_strategy != "eager":
+            chains = plan_chains(runner) if runner.parallel else {}
+            fused = {f for chain in chains.values() for f in chain[1:]}  # run with their chain's head
+
+            def run(f: Any) -> Any:
+                return run_chain_of(runner, chains[f]) if f in chains else runner.run_function(f)
+
             for generation in generations:
-                if runner.parallel and len(generation) > 1:
-                    await asyncio.gather(*(runner.run_function(f) for f in generation))
+                todo = [f for f in generation if f not in fused]
+                if runner.parallel and len(todo) > 1:
+                    await asyncio.gather(*(run(f) for f in todo))
                 else:
-                    for f in generation:
-                        await runner.run_function(f)
+                    for f in todo:
+                        await run(f)
         else:
             await run_eager(runner)
         if prep.persist_memory:

@@ -1,0 +1,304 @@
+"""Element-wise chains fused into one task per chunk (parallel runs).
+
+In ``x[i] -> y[i] -> z[i]`` element ``i`` of ``z`` needs only element ``i`` of ``y``. Run
+function by function, every ``y`` value travels worker -> parent (or storage) -> worker, and
+``z`` cannot start before all of ``y`` is done. Fused, a worker computes a chunk of ``y`` and
+then the same chunk of ``z`` from the values it holds: one task instead of two, no round trip,
+no barrier between the two functions. Every output is still stored and reported exactly as
+unfused (its own storage, progress events, failures, results).
+
+A function ``g`` joins the chain of ``f`` when ``g`` reads one output of ``f`` through its
+mapspec with the same axes, in the same order, as ``g``'s own output and ``f``'s output
+(an identity map), no internal axes are involved, everything else ``g`` reads was produced
+before the chain started, and both use the same executor and chunk size setting. A chain runs
+fused only when its functions have the same elements left to compute (always, in a fresh run).
+
+>>> import numpy as np
+>>> col = ChunkColumn((10,), range(4, 8), ["e", "f", "g", "h"])
+>>> col.get_many(np.array([5, 7]))
+['f', 'h']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._chunk import ChunkResult, FunctionTask, run_chunk
+from ._chunksizes import chunksize_for
+from ._dispatch import ChunkDispatcher, ChunkSizer, chunk_seconds_for, is_automatic, lost_chunk_result
+from ._executors import cpu_count, is_thread_or_sync, n_workers
+from ._task_ref import TaskRef
+
+#: (renamed parameter of the next function, position of the output among the previous function's)
+Link = tuple[str, int]
+
+
+class ChunkColumn:
+    """The values a chunk just computed for an upstream output, read like that output's storage
+    (``shape``, ``strides``, ``get_many``) but only at the chunk's own linear indices."""
+
+    internal_shape: tuple[int, ...] = ()
+
+    def __init__(self, shape: tuple[int, ...], linear: Any, values: list[Any]) -> None:
+        self.shape = tuple(shape)
+        strides = [1] * len(self.shape)
+        for k in range(len(self.shape) - 2, -1, -1):
+            strides[k] = strides[k + 1] * self.shape[k + 1]
+        self.strides = tuple(strides)
+        self.values = values
+        self.start = linear.start if isinstance(linear, range) else None
+        self.linear = None if isinstance(linear, range) else np.asarray(linear, dtype=np.int64)
+
+    def get_many(self, lin: Any) -> list[Any]:
+        values = self.values
+        if self.start is not None:
+            start = self.start
+            return [values[i - start] for i in np.asarray(lin, dtype=np.int64).tolist()]
+        pos = np.searchsorted(self.linear, np.asarray(lin, dtype=np.int64))  # type: ignore[arg-type]
+        return [values[p] for p in pos.tolist()]
+
+
+@dataclass
+class ChainResult:
+    """One fused chunk: a :class:`~._chunk.ChunkResult` per function of the chain."""
+
+    results: tuple[ChunkResult, ...]
+
+    @property
+    def n_done(self) -> int:
+        return self.results[0].n_done
+
+    @property
+    def elapsed(self) -> float:
+        return sum(r.elapsed for r in self.results)
+
+
+def _shallow(task: FunctionTask) -> FunctionTask:
+    """A copy of ``task`` that shares its compiled call (``copy.copy`` would drop the cache)."""
+    copy = object.__new__(FunctionTask)
+    copy.__dict__.update(task.__dict__)
+    return copy
+
+
+def _with_column(task: FunctionTask, link: Link, linear: Any, upstream: tuple[list[Any], ...]) -> FunctionTask:
+    """``task`` reading the linked input from the chunk's fresh values instead of storage."""
+    name, position = link
+    copy = _shallow(task)
+    copy.mapped = {**task.mapped, name: ChunkColumn(task.external_shape, linear, upstream[position])}
+    return copy
+
+
+def run_chain(tasks: tuple[FunctionTask, ...], links: tuple[Link | None, ...], linear: Any) -> ChainResult:
+    """Run one chunk through every function of a chain, each fed by the previous one's values.
+
+    An exception names the function it came from (``_pipemap_output``) for the parent.
+    """
+    results = []
+    upstream: tuple[list[Any], ...] | None = None
+    last = len(tasks) - 1
+    for k, (task, link) in enumerate(zip(tasks, links, strict=True)):
+        if link is not None and upstream is not None:
+            task = _with_column(task, link, linear, upstream)
+        wanted = task.return_values or task.outputs is None
+        if not wanted and k < last:  # the next function needs the values even if the parent does not
+            task = _shallow(task)
+            task.return_values = True
+        try:
+            result = run_chunk(task, linear)
+        except BaseException as exc:
+            exc._pipemap_output = task.func.output_name  # type: ignore[attr-defined]
+            raise
+        upstream = result.values
+        if not wanted:
+            result.values = None
+        results.append(result)
+    return ChainResult(tuple(results))
+
+
+def execute_chain(refs: tuple[TaskRef, ...], links: tuple[Link | None, ...], linear: Any) -> ChainResult:
+    """Worker entry point of a fused chunk."""
+    return run_chain(tuple(ref.load() for ref in refs), links, linear)
+
+
+# --------------------------------------------------------------------------- planning
+def _spec_of(chunksizes: Any, name: Any) -> Any:
+    if isinstance(chunksizes, dict):
+        return chunksizes[name] if name in chunksizes else chunksizes.get("")
+    return chunksizes
+
+
+def _link(runner: Any, f: Any, g: Any) -> Link | None:
+    """How ``g`` reads ``f`` when it can join ``f``'s chain, else None."""
+    info = runner.info
+    if not (f.requires_mapping and g.requires_mapping) or f.mapspec is None or g.mapspec is None:
+        return None
+    for func in (f, g):
+        if not all(info.shape_masks.get(func.output_name, (False,))):
+            return None  # internal axes
+    read = [name for name in f.output_names if name in g.parameters and name not in g.bound]
+    if len(read) != 1 or read[0] not in g.mapspec.input_names:
+        return None
+    name = read[0]
+    out_axes = {spec.axes for spec in g.mapspec.outputs}
+    in_axes = [spec.axes for spec in g.mapspec.inputs if spec.name == name]
+    f_axes = [spec.axes for spec in f.mapspec.outputs if spec.name == name]
+    if len(out_axes) != 1 or in_axes != f_axes or [next(iter(out_axes))] != in_axes:
+        return None
+    if None in in_axes[0]:
+        return None
+    prep = runner.prep
+    if _spec_of(prep.chunksizes, f.output_name) != _spec_of(prep.chunksizes, g.output_name):
+        return None
+    if prep.executor is not None:
+        from ._executors import executor_for
+
+        if executor_for(prep.executor, f.output_name) is not executor_for(prep.executor, g.output_name):
+            return None
+    return name, f.output_names.index(name)
+
+
+def plan_chains(runner: Any) -> dict[Any, list[Any]]:
+    """Chains (head function -> its functions in order, two or more) for a parallel run."""
+    pipeline = runner.pipeline
+    generations = pipeline.topological_generations.function_lists
+    level = {f: k for k, gen in enumerate(generations) for f in gen}
+    producer = pipeline.output_to_func
+    consumers: dict[Any, list[Any]] = {}
+    for g in pipeline.sorted_functions:
+        for p in g.parameters:
+            f = producer.get(p)
+            if f is not None and g not in consumers.setdefault(f, []):
+                consumers[f].append(g)
+    taken: set[Any] = set()
+    chains: dict[Any, list[Any]] = {}
+    for head in pipeline.sorted_functions:
+        if head in taken:
+            continue
+        chain = [head]
+        while True:
+            tail = chain[-1]
+            nxt = None
+            for g in consumers.get(tail, []):
+                if g in taken or g in chain or _link(runner, tail, g) is None:
+                    continue
+                others = {producer[p] for p in g.parameters if p in producer and producer[p] is not tail}
+                if all(level[o] < level[head] for o in others):
+                    nxt = g
+                    break
+            if nxt is None:
+                break
+            chain.append(nxt)
+        if len(chain) > 1:
+            chains[head] = chain
+            taken.update(chain)
+    return chains
+
+
+# --------------------------------------------------------------------------- running
+def _same_todo(a: Any, b: Any) -> bool:
+    if isinstance(a, range) and isinstance(b, range):
+        return a == b
+    return len(a) == len(b) and bool(np.array_equal(np.asarray(a), np.asarray(b)))
+
+
+async def run_chain_of(runner: Any, chain: list[Any]) -> None:
+    """Run a planned chain: fused when its functions miss the same elements, else one by one."""
+    jobs = [runner.prepare_mapped(f) for f in chain]
+    head = jobs[0]
+    fusable = (
+        len(head.todo) > 0
+        and head.executor is not None
+        and all(j.executor is head.executor and _same_todo(j.todo, head.todo) for j in jobs)
+        and all(j.task.external_shape == head.task.external_shape for j in jobs)
+    )
+    if not fusable:
+        for job in jobs:
+            await runner.run_prepared_job(job)
+        return
+    await _run_fused(runner, jobs)
+    for job in jobs:
+        runner.finish_mapped(job)
+
+
+async def _run_fused(runner: Any, jobs: list[Any]) -> None:
+    executor = jobs[0].executor
+    todo = jobs[0].todo
+    head = jobs[0].f
+    shares_memory = is_thread_or_sync(executor)
+    in_worker = []
+    for job in jobs:
+        writes = shares_memory or all(s.dump_in_subprocess for s in job.task.outputs or ())
+        if not writes:
+            job.task.outputs = None  # workers return values, the parent writes them
+        in_worker.append(writes)
+    links: tuple[Link | None, ...] = (None, *(_link(runner, a.f, b.f) for a, b in zip(jobs, jobs[1:])))
+    workers = n_workers(executor)
+    size = chunksize_for(head.output_name, len(todo), runner.prep.chunksizes, workers)
+    target, minimum = chunk_seconds_for(executor)
+    automatic = is_automatic(head.output_name, runner.prep.chunksizes)
+    sizer = ChunkSizer(len(todo), size, not automatic, workers or cpu_count(), target, minimum)
+    tasks = tuple(job.task for job in jobs)
+    if shares_memory:
+        payload: Any = tasks
+        fn: Any = run_chain
+    else:
+        payload = tuple(TaskRef(t, runner.info.run_folder) for t in tasks)
+        fn = execute_chain
+
+    def write(job: Any, result: ChunkResult) -> None:
+        for s, vals in zip(job.storages, result.values or ()):
+            s.dump_many(result.linear, vals)
+
+    def handle(chained: ChainResult) -> None:
+        for job, writes, result in zip(jobs, in_worker, chained.results, strict=True):
+            if not writes and result.values is not None:
+                write(job, result)
+            job.absorb(result)
+
+    def on_dead(chunk: Any, error: BaseException) -> None:
+        """Continue mode: the head's elements become ErrorSnapshots, the rest propagate them
+        (computed here, in the parent: an input that is an error never calls the function)."""
+        upstream: tuple[list[Any], ...] | None = None
+        for job, link in zip(jobs, links, strict=True):
+            if link is None:
+                lost = lost_chunk_result(job.task, chunk, error)
+            else:
+                task = _with_column(job.task, link, chunk, upstream)  # type: ignore[arg-type]
+                task.outputs, task.return_values, task.on_batch = None, True, None
+                lost = run_chunk(task, chunk)
+            upstream = lost.values
+            write(job, lost)
+            if not runner.prep.return_results:
+                lost.values = None
+            job.absorb(lost)
+
+    dispatcher = ChunkDispatcher(
+        function=" -> ".join(job.f.__name__ for job in jobs),
+        output_name=", ".join(name for job in jobs for name in job.f.output_names),
+        executor=executor,
+        submit=lambda ex, chunk: ex.submit(fn, payload, links, chunk),
+        sizer=sizer,
+        handle=handle,
+        on_dead=on_dead if runner.prep.error_handling == "continue" else None,
+        renew=runner._renew_owned if executor is runner.owned_executor else None,
+    )
+    try:
+        await dispatcher.run(todo)
+    except BaseException as exc:
+        snap = getattr(exc, "_pipemap_snapshot", None)
+        if snap is not None:
+            source = getattr(exc, "_pipemap_output", head.output_name)
+            owner = next((j.f for j in jobs if j.f.output_name == source), head)
+            owner.error_snapshot = snap
+        raise
+    finally:
+        if not shares_memory:
+            for ref in payload:
+                if ref.path is not None:
+                    Path(ref.path).unlink(missing_ok=True)
+
+
