@@ -1,7 +1,7 @@
 """Parallel execution, side by side: pipemap vs pipefunc 0.93.2 in one process, printing ratios.
 
     uv run python tools/bench/compare_parallel.py            # everything
-    uv run python tools/bench/compare_parallel.py trivial cpu dask memory progress
+    uv run python tools/bench/compare_parallel.py trivial cpu chain dask memory progress
 
 Cases (2 workers everywhere):
   trivial  - 10^4 trivial elements on a warm 2-worker process pool: µs per element, ratio
@@ -9,6 +9,9 @@ Cases (2 workers everywhere):
              each engine's own default pool: the first parallel run of a fresh process (pool
              start-up included; with and without a live thread) and repeated runs
   dask     - the same 200 x 10 ms through a dask LocalCluster of 2 worker processes
+  chain    - a 3-function element-wise chain (x -> y -> z -> w) on a warm pool: pipemap fused
+             (one task per chunk), pipemap function by function, pipefunc; trivial elements and
+             elements carrying a 8 KB array
   memory   - 10^6 elements, return_results=False, chunked storage: peak RSS of parent + workers
   progress - 10^5 elements with show_progress="rich" vs False (cost of progress)
 Numbers are medians of --repeats runs; nothing is asserted.
@@ -144,6 +147,51 @@ def case_first_run(repeats: int, loops: int) -> None:
                   f"{statistics.median(times):.3f} s (speedup {statistics.median(speedups):.2f})")
 
 
+def chain_head(x, size):
+    import numpy as np
+
+    return np.full(size, x, dtype=np.float64) if size else x
+
+
+def chain_mid(y):
+    return y * 2
+
+
+def chain_tail(z, x):
+    return z - x
+
+
+def case_chain(repeats: int, pool) -> None:
+    import pipemap.runner._scheduler as scheduler
+
+    pf, pm = engines()
+
+    def build(mod):
+        return mod.Pipeline([
+            mod.PipeFunc(chain_head, "y", mapspec="x[i] -> y[i]"),
+            mod.PipeFunc(chain_mid, "z", mapspec="y[i] -> z[i]"),
+            mod.PipeFunc(chain_tail, "w", mapspec="z[i], x[i] -> w[i]"),
+        ])
+
+    p_pf, p_pm = build(pf), build(pm)
+    planner = scheduler.plan_chains
+    for n, size in [(10_000, 0), (2_000, 1024)]:
+        inputs = {"x": list(range(n)), "size": size}
+        fused = median_time(lambda: pm.run_map(p_pm, inputs, executor=pool, show_progress=False), repeats)
+        scheduler.plan_chains = lambda runner: {}
+        try:
+            apart = median_time(lambda: pm.run_map(p_pm, inputs, executor=pool, show_progress=False), repeats)
+        finally:
+            scheduler.plan_chains = planner
+        t_pf = median_time(lambda: p_pf.map(inputs, executor=pool, show_progress=False, storage="dict"), repeats)
+        what = "trivial" if not size else f"{8 * size // 1024} KB arrays"
+        print(
+            f"chain x->y->z->w, {n} elements ({what}), warm pool: pipemap fused {1e3 * fused:.1f} ms, "
+            f"function by function {1e3 * apart:.1f} ms ({apart / fused:.2f}x), pipefunc {1e3 * t_pf:.1f} ms "
+            f"({t_pf / fused:.1f}x)"
+        )
+
+
 def case_dask(repeats: int, loops: int) -> None:
     import distributed
 
@@ -273,7 +321,7 @@ def _time_in_listeners(run) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("cases", nargs="*", default=["trivial", "cpu", "dask", "memory", "progress"])
+    parser.add_argument("cases", nargs="*", default=["trivial", "cpu", "chain", "dask", "memory", "progress"])
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()}")
@@ -290,6 +338,8 @@ def main() -> None:
                 case_cpu(args.repeats, pool, loops)
             elif case == "progress":
                 case_progress(args.repeats, pool)
+            elif case == "chain":
+                case_chain(args.repeats, pool)
     if "dask" in args.cases:
         case_dask(args.repeats, loops)
     if "memory" in args.cases:
