@@ -6,6 +6,9 @@ x[i] -> y[i] -> z[i], every element ~``ms`` of CPU work, on a warm 2-worker proc
 ``file_array`` storage in a temporary run folder (worker-written, so eager can start z chunks
 while y still runs). With ``straggler_ms`` the last y element takes that long instead (an unbalanced upstream: the
 generation strategy leaves a worker idle until it finishes, eager runs z chunks meanwhile).
+Since element-wise chains are fused (one task per chunk computes y then z), the generation
+strategy no longer waits for all of y here; eager scheduling matters for the dependencies fusion
+does not cover (other axes, several producers).
 Prints the best of 3 wall times per strategy.
 """
 
