@@ -67,3 +67,28 @@ def test_numpy_string_and_datetime_scalars_roundtrip(tmp_path: Path) -> None:
     assert got == values + times
     assert [type(v) for v in got] == [np.str_, np.str_, np.datetime64, np.datetime64]
     assert got[3].dtype == times[1].dtype
+
+
+def test_packs_and_merges_reach_the_disk_before_their_name(tmp_path, monkeypatch) -> None:
+    """Power-loss safety: every pack (and every merged pack) is fsynced before the rename that
+    makes it visible, and before a merge deletes the packs it replaces."""
+    import os
+
+    from pipemap.storage import ChunkedArray
+
+    log: list[tuple[str, object]] = []
+    real_fsync, real_replace, real_unlink = os.fsync, os.replace, os.unlink
+    monkeypatch.setattr(os, "fsync", lambda fd: (log.append(("fsync", fd)), real_fsync(fd))[1])
+    monkeypatch.setattr(os, "replace", lambda a, b: (log.append(("replace", b)), real_replace(a, b))[1])
+    monkeypatch.setattr(os, "unlink", lambda p, *a, **k: (log.append(("unlink", p)), real_unlink(p, *a, **k))[1])
+    arr = ChunkedArray(tmp_path / "c", (100,), max_packs=2)
+    for k in range(4):  # the third pack in one chunk triggers a merge
+        arr.dump_many([k], [k])
+    packs = [(i, e) for i, e in enumerate(log) if e[0] == "replace" and str(e[1]).endswith(".pack")]
+    assert len(packs) >= 5  # 4 writes + at least one merge
+    for i, _ in packs:
+        assert log[i - 1][0] == "fsync"
+    first_unlink = next(i for i, e in enumerate(log) if e[0] == "unlink" and str(e[1]).endswith(".pack"))
+    merged = max(i for i, e in enumerate(log[:first_unlink]) if e[0] == "replace")
+    assert "-m" in os.path.basename(str(log[merged][1]))  # the merged pack was in place first
+    assert arr.to_array().tolist() == [0, 1, 2, 3] + [None] * 96

@@ -3,7 +3,12 @@
 Every file pipemap writes goes through :func:`atomic_write_bytes`: the bytes land in a
 temporary file in the destination folder which is then renamed over the target with
 ``os.replace``. A process killed at any instant leaves the old file (or none) or the new one,
-never a torn file. (Durability against power loss would need ``fsync``; it is not done.)
+never a torn file. By default the bytes are also synced (``fsync``) before the rename, so a power loss
+cannot leave a named but empty file: run metadata, inputs, single values and ``chunked`` packs
+(one per write batch and chunk, and every merge) are written that way. Per-element files
+(``file_array`` through :func:`atomic_write_many`, ``zarr_file_array`` chunks) are not: one
+``fsync`` per element would cost ~0.3 ms each; after a power loss such a file may be empty, reads
+then treat it as missing with a :class:`CorruptElementWarning`.
 
 >>> import tempfile, pathlib
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.pickle"
@@ -52,8 +57,11 @@ def is_temporary(name: str) -> bool:
     return name.startswith(".") and _TMP_MARK in name
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, durable: bool = True) -> None:
     """Write ``data`` to ``path`` atomically (temporary file + ``os.replace``).
+
+    ``durable``: the bytes reach the disk (``fsync``) before the name appears, so even a power
+    loss leaves the old file or the complete new one (about 0.3 ms per file here).
 
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "f"
@@ -68,6 +76,8 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         while view:
             written = os.write(fd, view)
             view = view[written:]
+        if durable:
+            os.fsync(fd)
     except BaseException:
         os.close(fd)
         _unlink_quietly(tmp)
