@@ -98,10 +98,31 @@ def test_corrupt_file_array_element_is_masked_with_warning(tmp_path: Path) -> No
     assert "__1__.pickle" in messages[0] and "__2__.pickle" in messages[1]
     assert np.ma.getmaskarray(out).tolist() == [False, True, True, False]
     assert out[0] == "a" and out[3] == "d"
-    with pytest.warns(CorruptElementWarning, match="__2__.pickle"):
-        assert arr[2] is np.ma.masked
-    with pytest.warns(CorruptElementWarning), pytest.raises(FileNotFoundError, match="corrupt"):
+    # the read moved both files aside (bytes kept): now they are plainly missing, so a resume
+    # recomputes them
+    assert sorted(p.name.split("-")[1] for p in tmp_path.glob(".corrupt-*")) == ["__1__.pickle", "__2__.pickle"]
+    assert arr.done_mask().tolist() == [True, False, False, True]
+    assert arr[2] is np.ma.masked
+    with pytest.raises(FileNotFoundError):
         arr.get_from_index(1)
+
+
+def test_corrupt_element_in_a_read_only_folder_stays_in_place(tmp_path: Path, monkeypatch) -> None:
+    """Moving aside fails (read-only mount): the read still warns and treats it as missing."""
+    import errno
+    import os
+
+    arr = FileArray(tmp_path, (2,))
+    arr.dump_many(range(2), ["a", "b"])
+    (tmp_path / "__1__.pickle").write_bytes(b"")
+
+    def read_only(src, dst):
+        raise OSError(errno.EROFS, "Read-only file system", src)
+
+    monkeypatch.setattr(os, "replace", read_only)
+    with pytest.warns(CorruptElementWarning, match="treating it as missing.$"):
+        assert arr.to_array().mask.tolist() == [False, True]
+    assert (tmp_path / "__1__.pickle").exists()
 
 
 def test_corrupt_chunked_pack_is_masked_with_warning(tmp_path: Path) -> None:

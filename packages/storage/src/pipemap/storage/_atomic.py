@@ -252,8 +252,31 @@ def read_element_file(path: str, owner: str) -> Any:
     return decode_or_missing(data, path, owner)
 
 
+def quarantine(path: str) -> str | None:
+    """Move a corrupt file aside (same folder, hidden name, bytes kept); None if that failed.
+
+    Listings ignore hidden names, so the element counts as missing and the next resume
+    recomputes it.
+
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp(); open(os.path.join(d, "__1__.pickle"), "wb").close()
+    >>> os.path.basename(quarantine(os.path.join(d, "__1__.pickle"))).startswith(".corrupt-__1__.pickle")
+    True
+    >>> os.listdir(d)[0].startswith(".corrupt-")
+    True
+    """
+    folder, _, name = path.rpartition(os.sep)
+    target = f"{folder}{os.sep}.corrupt-{name}-{os.getpid()}-{next(_counter)}"
+    try:
+        os.replace(path, target)
+    except OSError:  # read-only folder, or already moved by another reader
+        return None
+    return target
+
+
 def decode_or_missing(data: bytes, path: str, owner: str) -> Any:
-    """Decode ``data``; on failure warn (naming ``path``) and return :data:`MISSING`.
+    """Decode ``data``; on failure warn (naming ``path``), move the file aside (so a resume
+    recomputes the element) and return :data:`MISSING`.
 
     >>> decode_or_missing(b"garbage", "f", "X") is MISSING  # doctest: +SKIP
     True
@@ -261,9 +284,11 @@ def decode_or_missing(data: bytes, path: str, owner: str) -> Any:
     try:
         return deserialize(data)
     except Exception as exc:  # noqa: BLE001 - any decoding failure means "not a valid element"
+        moved = quarantine(path)
+        aside = f" It was moved aside to `{moved}`; a resume recomputes it." if moved else ""
         warnings.warn(
             f"{owner}: element file `{path}` is corrupt or truncated ({type(exc).__name__}: {exc});"
-            " treating it as missing.",
+            f" treating it as missing.{aside}",
             CorruptElementWarning,
             stacklevel=3,
         )

@@ -38,7 +38,7 @@ from zarr.core.sync import sync
 from zarr.dtype import VariableLengthBytes
 from zarr.storage import LocalStore, MemoryStore
 
-from ._atomic import MISSING, CorruptElementWarning, atomic_write_bytes
+from ._atomic import MISSING, CorruptElementWarning, atomic_write_bytes, quarantine
 from ._base import StorageBase
 from ._shapes import ShapeTuple, merge_by_mask, prod
 from ._vlen import CloudPickleCodec, decode_vlen, encode_vlen
@@ -223,9 +223,13 @@ class ZarrFileArray(StorageBase):
                 out[n] = decode(item)
             return out.reshape(internal)
         except Exception as exc:  # noqa: BLE001 - corrupt chunk: treat as missing
+            moved = None
+            if self._root is not None and where.startswith("array/c"):  # a chunk file of ours
+                moved = quarantine(str(self._root) + os.sep + where.replace("/", os.sep))
+            aside = f" It was moved aside to `{moved}`; a resume recomputes it." if moved else ""
             warnings.warn(
                 f"{self._describe()}: zarr chunk `{where}` is corrupt or truncated ({type(exc).__name__}: {exc});"
-                " treating it as missing.",
+                f" treating it as missing.{aside}",
                 CorruptElementWarning,
                 stacklevel=4,
             )
