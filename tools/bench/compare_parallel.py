@@ -87,23 +87,30 @@ def case_trivial(repeats: int, pool) -> None:
 
 
 def case_cpu(repeats: int, pool, loops: int) -> None:
+    """Rounds interleave pipefunc, pipemap and the sequential run, so both engines see the same
+    machine (its speed drifts by 10-20% over minutes here); speedups use the rounds' medians."""
     pf, pm = engines()
     inputs = {"x": list(range(200)), "loops": loops}
     spec = "x[i] -> y[i]"
     p_pf = pf.Pipeline([pf.PipeFunc(cpu_loops, "y", mapspec=spec)])
     p_pm = pm.Pipeline([pm.PipeFunc(cpu_loops, "y", mapspec=spec)])
-    for name, run in [
-        ("pipefunc", lambda **kw: p_pf.map(inputs, show_progress=False, **kw)),
-        ("pipemap", lambda **kw: pm.run_map(p_pm, inputs, show_progress=False, **kw)),
-    ]:
-        seq = median_time(lambda run=run: run(parallel=False), repeats)
-        if pool is None:  # no other pool (thread) alive: the engines' default pools may fork
-            later = median_time(lambda run=run: run(parallel=True), repeats)
-            print(f"cpu 200 x 10 ms [{name}]: sequential {seq:.3f} s, default pool, repeated runs "
-                  f"{later:.3f} s (speedup {seq / later:.2f})")
-        else:
-            warm = median_time(lambda run=run: run(executor=pool), repeats)
-            print(f"cpu 200 x 10 ms [{name}]: sequential {seq:.3f} s, warm pool {warm:.3f} s (speedup {seq / warm:.2f})")
+    kw = {"parallel": True} if pool is None else {"executor": pool}
+    runs = {
+        "sequential": lambda: pm.run_map(p_pm, inputs, parallel=False, show_progress=False),
+        "pipefunc": lambda: p_pf.map(inputs, show_progress=False, **kw),
+        "pipemap": lambda: pm.run_map(p_pm, inputs, show_progress=False, **kw),
+    }
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(max(3, repeats)):
+        for name, run in runs.items():
+            t0 = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - t0)
+    seq = statistics.median(times["sequential"])
+    what = "default pool, repeated runs" if pool is None else "warm pool"
+    for name in ("pipefunc", "pipemap"):
+        t = statistics.median(times[name])
+        print(f"cpu 200 x 10 ms [{name}]: sequential {seq:.3f} s, {what} {t:.3f} s (speedup {seq / t:.2f})")
 
 
 FIRST_RUN = """
@@ -117,7 +124,8 @@ p = mod.Pipeline([mod.PipeFunc(cpu_loops, "y", mapspec="x[i] -> y[i]")])
 inputs = {{"x": list(range(200)), "loops": loops}}
 run = (lambda **kw: p.map(inputs, show_progress=False, **kw)) if engine == "pipefunc" else (
     lambda **kw: pm.run_map(p, inputs, show_progress=False, **kw))
-seq = median_time(lambda: run(parallel=False), 2)
+run(parallel=False)  # warm-up: imports and first-call costs are not sequential work
+seq = median_time(lambda: run(parallel=False), 3)
 if threads:  # a live thread (a progress bar, a dask client, ...) rules out a plain fork
     threading.Thread(target=time.sleep, args=(60,), daemon=True).start()
 t0 = time.perf_counter()
@@ -248,21 +256,37 @@ class PeakRSS:
         self.thread.join()
 
 
+MEMORY_RUN = """
+import sys, tempfile, time
+from concurrent.futures import ProcessPoolExecutor
+sys.path.insert(0, {here!r})
+from compare_parallel import PeakRSS, pipelines, trivial
+import pipemap.runner as pm
+
+p = pipelines(pm, trivial)
+n = 1_000_000
+with ProcessPoolExecutor(max_workers=2) as pool, tempfile.TemporaryDirectory() as d:
+    list(pool.map(abs, range(2)))
+    with PeakRSS() as rss:
+        base = rss._total()
+        t0 = time.perf_counter()
+        pm.run_map(p, {{"x": list(range(n))}}, run_folder=d, executor=pool, storage="chunked",
+                   return_results=False, show_progress=False)
+        dt = time.perf_counter() - t0
+print(dt, rss.peak, base)
+"""
+
+
 def case_memory() -> None:
-    _, pm = engines()
-    p = pipelines(pm, trivial)
-    n = 1_000_000
-    with ProcessPoolExecutor(max_workers=2) as pool, tempfile.TemporaryDirectory() as d:
-        list(pool.map(abs, range(2)))
-        with PeakRSS() as rss:
-            base = rss._total()
-            t0 = time.perf_counter()
-            pm.run_map(p, {"x": list(range(n))}, run_folder=d, executor=pool, storage="chunked",
-                       return_results=False, show_progress=False)
-            dt = time.perf_counter() - t0
+    """In a fresh process, so nothing from the other cases (kept pools, caches) is counted."""
+    import subprocess
+
+    script = MEMORY_RUN.format(here=os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True).stdout.split()
+    dt, peak, base = float(out[-3]), int(out[-2]), int(out[-1])
     print(
-        f"memory 10^6 elements, chunked, return_results=False, 2 workers: {dt:.2f} s, "
-        f"peak RSS parent+workers {rss.peak / 2**20:.0f} MB (before the run {base / 2**20:.0f} MB)"
+        f"memory 10^6 elements, chunked, return_results=False, 2 workers (fresh process): {dt:.2f} s, "
+        f"peak RSS parent+workers {peak / 2**20:.0f} MB (before the run {base / 2**20:.0f} MB)"
     )
 
 
