@@ -157,3 +157,14 @@ def test_status_file_writer_is_throttled_to_once_a_second(tmp_path) -> None:
     assert writer.n_draws == 1  # only the start, within the same second
     writer(RunFinished(ValueError("x")))
     assert '"state": "failed: ValueError"' in (tmp_path / "pipefunc_status.json").read_text()
+
+
+def test_rich_bars_in_a_file_end_with_a_line_break() -> None:
+    from rich.console import Console
+
+    tracker = HeadlessTracker()
+    display = RichDisplay(tracker, console=Console(file=io.StringIO(), width=80, force_terminal=False))
+    run_map(PIPELINE, {"x": [1, 2, 3]}, parallel=False, callbacks=[tracker, display])
+    text = display.console.file.getvalue()
+    assert text.endswith("\n") and "3/3" in text
+    assert all(len(line) <= 80 for line in text.splitlines())  # bars shrink to the console width

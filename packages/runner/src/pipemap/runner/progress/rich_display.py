@@ -106,6 +106,8 @@ class RichDisplay(ThrottledDisplay):
     def stop(self, event: RunFinished) -> None:
         if self.live is not None:
             self.live.stop()
+            if not self.console.is_interactive and not self.console.is_jupyter:
+                self.console.print()  # a file or pipe gets the final bars, then a line break
 
 
 _CONSOLES: dict[int, Any] = {}
