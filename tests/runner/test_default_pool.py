@@ -28,8 +28,18 @@ PIDS = Pipeline([worker_pid])
 
 
 def pids_of_run() -> set[int]:
+    """The worker processes of the pool this run used (not all of them may have got work)."""
     r = run_map(PIDS, {"x": list(range(40))}, parallel=True, chunksizes=1, show_progress=False)
-    return set(r["pid"].output.tolist())
+    used = set(r["pid"].output.tolist())
+    workers = pool_workers()
+    assert used <= workers
+    return workers
+
+
+def pool_workers() -> set[int]:
+    pool = _default_pool._pool
+    assert pool is not None
+    return set(pool._processes)
 
 
 @pytest.fixture(autouse=True)
@@ -41,8 +51,10 @@ def fresh_pool():
 
 def test_second_run_reuses_the_warm_workers() -> None:
     first = pids_of_run()
+    pool = _default_pool._pool
     assert os.getpid() not in first
-    assert pids_of_run() == first
+    assert first <= pids_of_run()  # (forkserver pools start their workers one by one)
+    assert _default_pool._pool is pool
 
 
 def test_failed_run_retires_the_pool() -> None:
@@ -124,8 +136,13 @@ stop = threading.Event()
 t = threading.Thread(target=stop.wait, name="user-thread", daemon=True)
 t.start()
 assert foreign_threads() == [t]
+first = default_executor()
+first.submit(abs, 1).result()  # the forkserver is running from here on
+first.shutdown()
+import os
+os.environ["PIPEMAP_TEST_LATE"] = "late"  # after the forkserver started: adopted all the same
 pool = default_executor()
-print(pool._mp_context.get_start_method(), pool.submit(abs, -2).result())
+print(pool._mp_context.get_start_method(), pool.submit(abs, -2).result(), pool.submit(os.getenv, "PIPEMAP_TEST_LATE").result())
 pool.shutdown()
 stop.set()
 """
@@ -140,7 +157,7 @@ def test_start_method_forks_past_pool_threads_but_not_foreign_ones() -> None:
         pytest.skip("fork is the default start method on Linux only")
     out = subprocess.run([sys.executable, "-c", START_METHODS], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["True", "forkserver", "2"]
+    assert out.stdout.split() == ["True", "forkserver", "2", "late"]
 
 
 def test_forked_workers_write_zarr_after_zarr_threads_started(tmp_path) -> None:
@@ -157,3 +174,54 @@ def test_forked_workers_write_zarr_after_zarr_threads_started(tmp_path) -> None:
     assert not [t for t in foreign_threads() if t.name.startswith(("zarr", "asyncio_"))]
     r = run_map(p, {"x": list(range(50))}, run_folder=tmp_path / "b", storage="zarr_file_array", parallel=True, chunksizes=5)
     assert r["y"].output.tolist() == [2 * x for x in range(50)]
+
+
+def test_workers_never_run_stale_user_code(tmp_path, monkeypatch) -> None:
+    """A user module edited and reloaded in the parent (as autoreload does): the kept workers
+    would still hold the old code, so the next run starts a fresh pool and sees the new code."""
+    import importlib
+    import sys
+
+    module = tmp_path / "pipemap_test_helper_mod.py"
+    module.write_text("def value():\n    return 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    helper = importlib.import_module("pipemap_test_helper_mod")
+
+    @pipefunc("v", mapspec="x[i] -> v[i]")
+    def through_helper(x):
+        return (helper.value(), os.getpid())
+
+    p = Pipeline([through_helper])
+    try:
+        first = run_map(p, {"x": list(range(4))}, parallel=True, chunksizes=1)["v"].output
+        assert {v[0] for v in first} == {1}
+        pool = _default_pool._pool
+        run_map(p, {"x": list(range(4))}, parallel=True, chunksizes=1)
+        assert _default_pool._pool is pool  # unchanged parent: pool reused
+        workers = pool_workers()
+        module.write_text("def value():\n    return 2\n")
+        importlib.reload(helper)
+        after = run_map(p, {"x": list(range(4))}, parallel=True, chunksizes=1)["v"].output
+        assert {v[0] for v in after} == {2}
+        assert not {v[1] for v in after} & workers
+    finally:
+        sys.modules.pop("pipemap_test_helper_mod", None)
+
+
+def test_changed_working_directory_or_environment_starts_fresh_workers(tmp_path, monkeypatch) -> None:
+    @pipefunc("w", mapspec="x[i] -> w[i]")
+    def where(x):
+        return (os.getcwd(), os.environ.get("PIPEMAP_TEST_FLAG"), os.getpid())
+
+    p = Pipeline([where])
+    run_map(p, {"x": [0, 1]}, parallel=True, chunksizes=1)
+    workers = pool_workers()
+    monkeypatch.chdir(tmp_path)
+    moved = run_map(p, {"x": [0, 1]}, parallel=True, chunksizes=1)["w"].output
+    assert {v[0] for v in moved} == {str(tmp_path)}
+    assert not {v[2] for v in moved} & workers
+    workers = pool_workers()
+    monkeypatch.setenv("PIPEMAP_TEST_FLAG", "on")
+    flagged = run_map(p, {"x": [0, 1]}, parallel=True, chunksizes=1)["w"].output
+    assert not {v[2] for v in flagged} & workers  # fresh workers
+    assert {v[1] for v in flagged} == {"on"}  # forked, or forkserver workers that adopted it

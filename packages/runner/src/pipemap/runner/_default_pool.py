@@ -5,6 +5,10 @@ Starting worker processes costs tens of milliseconds with ``fork`` and about 0.4
 of a short parallel run. So, like loky's reusable executor, the pool outlives a run and the
 next run starts on warm workers. It is shut down
 
+* when the parent changed since the workers started, in ways a worker would not see: the
+  working directory, an environment variable, or the source file of a user module (one that is
+  neither standard library nor installed in site-packages; e.g. edited and reloaded in a
+  notebook), so workers never run stale code,
 * when a run that used it fails or is cancelled (workers may still be busy with its chunks),
 * when it broke (a worker died); the next run gets a fresh one,
 * after :data:`IDLE_SECONDS` without any run using it, and at interpreter exit,
@@ -23,6 +27,8 @@ True
 from __future__ import annotations
 
 import os
+import sys
+import sysconfig
 import threading
 from concurrent.futures import ProcessPoolExecutor
 
@@ -36,6 +42,61 @@ _pool: ProcessPoolExecutor | None = None  # the pool new runs get
 _owner_pid = os.getpid()
 _users: dict[ProcessPoolExecutor, int] = {}  # runs using each pool (current or retired)
 _idle_timer: threading.Timer | None = None
+_started_with: tuple[str, int, dict[str, tuple[int, int]]] | None = None  # the parent when _pool started
+_user_names: tuple[int, list[str]] = (-1, [])  # (len(sys.modules), the user modules among them)
+
+
+def _library_roots() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    return tuple({paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if paths.get(k)})
+
+
+def _user_modules() -> list[str]:
+    """Imported modules with a source file outside the standard library and site-packages."""
+    global _user_names
+    n = len(sys.modules)
+    if _user_names[0] != n:
+        roots = _library_roots()
+        names = []
+        for name, module in list(sys.modules.items()):
+            path = getattr(module, "__file__", None)
+            if isinstance(path, str) and not path.startswith(roots):
+                names.append(name)
+        _user_names = (n, names)
+    return _user_names[1]
+
+
+def _stamp(name: str) -> tuple[int, int]:
+    """(source mtime, identity of the module's spec): a reload replaces the spec, an edit the mtime."""
+    module = sys.modules.get(name)
+    if module is None:
+        return (-1, -1)
+    try:
+        mtime = os.stat(module.__file__).st_mtime_ns  # type: ignore[arg-type]
+    except (OSError, TypeError):
+        mtime = -1
+    return (mtime, id(getattr(module, "__spec__", None)))
+
+
+def _parent_state() -> tuple[str, int, dict[str, tuple[int, int]]]:
+    """What forked workers inherit and a kept pool would miss if it changed."""
+    return os.getcwd(), hash(frozenset(os.environ.items())), {name: _stamp(name) for name in _user_modules()}
+
+
+def _parent_changed() -> bool:
+    """True when the parent moved on since the workers started (and notes new user modules:
+    the workers import those from disk as they are now)."""
+    if _started_with is None:
+        return False
+    cwd, env, stamps = _started_with
+    if os.getcwd() != cwd or hash(frozenset(os.environ.items())) != env:
+        return True
+    if any(_stamp(name) != stamp for name, stamp in stamps.items()):
+        return True
+    for name in _user_modules():
+        if name not in stamps:
+            stamps[name] = _stamp(name)
+    return False
 
 
 def _is_broken(pool: ProcessPoolExecutor) -> bool:
@@ -47,6 +108,13 @@ def _stop_idle_timer() -> None:
     if _idle_timer is not None:
         _idle_timer.cancel()
         _idle_timer = None
+
+
+def _start_pool() -> ProcessPoolExecutor:
+    global _pool, _started_with
+    _started_with = _parent_state()
+    _pool = pool = default_executor()
+    return pool
 
 
 def _forget_inherited_pool() -> None:
@@ -81,11 +149,14 @@ def acquire() -> ProcessPoolExecutor:
     with _lock:
         _forget_inherited_pool()
         _stop_idle_timer()
-        if _pool is None or _is_broken(_pool) or getattr(_pool, "_max_workers", None) != cpu_count():
+        stale = _pool is not None and _parent_changed()
+        if _pool is None or stale or _is_broken(_pool) or getattr(_pool, "_max_workers", None) != cpu_count():
             _retire_current()
-            _pool = default_executor()
-        _users[_pool] = _users.get(_pool, 0) + 1
-        return _pool
+            _start_pool()
+        pool = _pool
+        assert pool is not None
+        _users[pool] = _users.get(pool, 0) + 1
+        return pool
 
 
 def release(pool: ProcessPoolExecutor, *, healthy: bool) -> None:
@@ -113,10 +184,9 @@ def replace_broken(broken: ProcessPoolExecutor) -> ProcessPoolExecutor:
         if broken is _pool:
             _retire_current()
         _drop_user(broken)
-        if _pool is None or _is_broken(_pool):
-            _pool = default_executor()
-        _users[_pool] = _users.get(_pool, 0) + 1
-        return _pool
+        pool = _pool if _pool is not None and not _is_broken(_pool) else _start_pool()
+        _users[pool] = _users.get(pool, 0) + 1
+        return pool
 
 
 def _shutdown_if_idle(pool: ProcessPoolExecutor) -> None:

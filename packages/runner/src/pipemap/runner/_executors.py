@@ -147,11 +147,26 @@ def default_executor() -> ProcessPoolExecutor:
     thread held, so ``forkserver`` (else ``spawn``) is used, which imports the main module and
     pipemap once more (about 0.4 s here) and needs the usual ``if __name__ == "__main__":`` guard.
     """
-    ctx = None
-    if foreign_threads():
-        methods = multiprocessing.get_all_start_methods()
-        ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    return ProcessPoolExecutor(max_workers=cpu_count(), mp_context=ctx)
+    if not foreign_threads():
+        return ProcessPoolExecutor(max_workers=cpu_count())
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    # a forkserver child inherits the server's environment, not the parent's current one
+    return ProcessPoolExecutor(
+        max_workers=cpu_count(), mp_context=ctx, initializer=adopt_environment, initargs=(dict(os.environ),)
+    )
+
+
+def adopt_environment(environ: dict[str, str]) -> None:
+    """Worker initializer: take the parent's environment variables (as a forked worker would).
+
+    >>> import os
+    >>> adopt_environment({**os.environ, "PIPEMAP_DOCTEST": "1"}); os.environ.pop("PIPEMAP_DOCTEST")
+    '1'
+    """
+    if dict(os.environ) != environ:
+        os.environ.clear()
+        os.environ.update(environ)
 
 
 def is_thread_or_sync(executor: Executor) -> bool:
