@@ -187,3 +187,42 @@ def test_worker_death_in_a_fused_chunk_continue_mode(tmp_path) -> None:
     assert kinds[5] == "PropagatedErrorSnapshot"
     assert type(r["y"].output[5]).__name__ == "ErrorSnapshot"
     assert [v for k, v in enumerate(r["w"].output) if k != 5] == [x + 2 for x in range(12) if x != 5]
+
+
+def test_multi_output_functions_fuse(process_pool) -> None:
+    @pipefunc(("a", "b"), mapspec="x[i] -> a[i], b[i]")
+    def pair(x):
+        return x + 1, x + 2
+
+    @pipefunc(("c", "d"), mapspec="b[i] -> c[i], d[i]")
+    def widen(b):
+        return b * 10, b * 100
+
+    @pipefunc("e", mapspec="d[i] -> e[i]")
+    def negate(d):
+        return -d
+
+    p = Pipeline([pair, widen, negate])
+    assert chains_of(p, {"x": XS}) == [[("a", "b"), ("c", "d"), "e"]]
+    seq = run_map(p, {"x": XS}, parallel=False)
+    r = run_map(p, {"x": XS}, executor=process_pool, chunksizes=7)
+    for name in "abcde":
+        assert r[name].output.tolist() == seq[name].output.tolist()
+
+
+def test_fixed_indices_fuse_over_a_strided_selection(process_pool) -> None:
+    @pipefunc("y", mapspec="x[i], q[j] -> y[i, j]")
+    def grid(x, q):
+        return x * 10 + q
+
+    @pipefunc("z", mapspec="y[i, j] -> z[i, j]")
+    def neg(y):
+        return -y
+
+    p = Pipeline([grid, neg])
+    inputs = {"x": list(range(6)), "q": list(range(5))}
+    fixed = {"j": slice(1, 4, 2)}
+    seq = run_map(p, inputs, parallel=False, fixed_indices=fixed)
+    r = run_map(p, inputs, executor=process_pool, fixed_indices=fixed, chunksizes=2)
+    assert r["z"].output.tolist() == seq["z"].output.tolist()
+    assert r["z"].output[0, 1] == -1 and r["z"].output[0, 0] is None
