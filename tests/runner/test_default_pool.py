@@ -225,3 +225,19 @@ def test_changed_working_directory_or_environment_starts_fresh_workers(tmp_path,
     flagged = run_map(p, {"x": [0, 1]}, parallel=True, chunksizes=1)["w"].output
     assert not {v[2] for v in flagged} & workers  # fresh workers
     assert {v[1] for v in flagged} == {"on"}  # forked, or forkserver workers that adopted it
+
+
+def test_forking_past_known_threads_does_not_warn() -> None:
+    """Python >= 3.12 warns when a multi-threaded process forks; pipemap forks only past
+    threads it knows are safe, so that warning is not passed on to the user."""
+    import sys
+    import warnings
+    from concurrent.futures import ProcessPoolExecutor
+
+    if sys.version_info < (3, 12):
+        pytest.skip("Python < 3.12 does not warn about forking a multi-threaded process")
+    with ProcessPoolExecutor(1) as other:  # a live, known-safe thread
+        other.submit(abs, 1).result()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", DeprecationWarning)
+            assert pids_of_run()

@@ -30,6 +30,7 @@ import os
 import sys
 import sysconfig
 import threading
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 
 from ._executors import IDLE_TIMER_THREAD_NAME, cpu_count, default_executor
@@ -114,6 +115,13 @@ def _start_pool() -> ProcessPoolExecutor:
     global _pool, _started_with
     _started_with = _parent_state()
     _pool = pool = default_executor()
+    context = getattr(pool, "_mp_context", None)
+    if context is not None and context.get_start_method() == "fork":
+        # fork the workers now: default_executor chose fork because every running thread is one
+        # known to be safe (Python >= 3.12 would warn about any thread at all)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r".*multi-threaded.*fork", category=DeprecationWarning)
+            pool.submit(int).result()
     return pool
 
 
