@@ -212,10 +212,19 @@ def case_dask(repeats: int, loops: int) -> None:
         n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None, silence_logs=40
     ) as cluster, distributed.Client(cluster) as client:
         pm.run_map(p_pm, {"x": [0, 1], "loops": 1}, executor=client)  # warm the workers
-        seq = median_time(lambda: pm.run_map(p_pm, inputs, parallel=False), repeats)
-        t_pm = median_time(lambda: pm.run_map(p_pm, inputs, executor=client), repeats)
         ex = client.get_executor()
-        t_pf = median_time(lambda: p_pf.map(inputs, executor=ex, show_progress=False), repeats)
+        runs = {  # interleaved rounds: the machine's speed drifts
+            "seq": lambda: pm.run_map(p_pm, inputs, parallel=False),
+            "pm": lambda: pm.run_map(p_pm, inputs, executor=client),
+            "pf": lambda: p_pf.map(inputs, executor=ex, show_progress=False),
+        }
+        times: dict[str, list[float]] = {k: [] for k in runs}
+        for _ in range(max(3, repeats)):
+            for k, run in runs.items():
+                t0 = time.perf_counter()
+                run()
+                times[k].append(time.perf_counter() - t0)
+        seq, t_pm, t_pf = (statistics.median(times[k]) for k in ("seq", "pm", "pf"))
     print(
         f"dask LocalCluster(2) 200 x 10 ms: sequential {seq:.3f} s, pipemap {t_pm:.3f} s "
         f"(speedup {seq / t_pm:.2f}), pipefunc via get_executor() {t_pf:.3f} s (speedup {seq / t_pf:.2f})"

@@ -48,7 +48,8 @@ def as_executor(obj: Any) -> Executor:
     if isinstance(obj, Executor):
         return obj
     if _is_dask_client(obj):
-        return obj.get_executor()
+        # not pure: a chunk writes storage, and dask need not hash every task's arguments
+        return obj.get_executor(pure=False)
     msg = f"Expected a `concurrent.futures.Executor` (or a dask Client), got {type(obj).__name__}: {obj!r}."
     raise TypeError(msg)
 
