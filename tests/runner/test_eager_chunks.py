@@ -7,7 +7,6 @@ used for ordering (which element started before which finished), never for durat
 from __future__ import annotations
 
 import time
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -27,18 +26,6 @@ def start_stamp(y):
 
 
 STAMPED = Pipeline([slow_stamp, start_stamp])
-
-
-@pytest.fixture(scope="module")
-def process_pool():
-    with ProcessPoolExecutor(max_workers=2) as ex:
-        yield ex
-
-
-@pytest.fixture(scope="module")
-def thread_pool():
-    with ThreadPoolExecutor(max_workers=2) as ex:
-        yield ex
 
 
 def _stamps(r) -> tuple[float, float, list]:

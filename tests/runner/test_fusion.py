@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -49,18 +49,6 @@ def mean_y(y):
 
 CHAIN = Pipeline([inc, double, minus, total])
 XS = list(range(200))
-
-
-@pytest.fixture(scope="module")
-def process_pool():
-    with ProcessPoolExecutor(max_workers=2) as ex:
-        yield ex
-
-
-@pytest.fixture(scope="module")
-def thread_pool():
-    with ThreadPoolExecutor(max_workers=2) as ex:
-        yield ex
 
 
 def chains_of(pipeline: Pipeline, inputs: dict, **kw) -> list[list[str]]:

@@ -50,12 +50,6 @@ def expected() -> dict:
     return {k: v.output for k, v in r.items()}
 
 
-@pytest.fixture(scope="module")
-def process_pool():
-    with ProcessPoolExecutor(max_workers=2) as ex:
-        yield ex
-
-
 def need_storage(name: str) -> None:
     from pipemap.storage import get_storage_class
 

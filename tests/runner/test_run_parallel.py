@@ -39,12 +39,6 @@ def _expected() -> dict:
     return {k: v.output for k, v in r.items()}
 
 
-@pytest.fixture(scope="module")
-def process_pool():
-    with ProcessPoolExecutor(max_workers=2) as ex:
-        yield ex
-
-
 def _check(r, expected) -> None:
     for name, value in expected.items():
         got = r[name].output

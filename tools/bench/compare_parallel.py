@@ -61,6 +61,17 @@ def median_time(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
+def interleaved_medians(runs: dict, repeats: int) -> dict[str, float]:
+    """Median seconds per named run, over rounds that run each once (so drift hits all alike)."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(max(3, repeats)):
+        for name, run in runs.items():
+            t0 = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
 def engines():
     import pipefunc as pf
 
@@ -100,16 +111,11 @@ def case_cpu(repeats: int, pool, loops: int) -> None:
         "pipefunc": lambda: p_pf.map(inputs, show_progress=False, **kw),
         "pipemap": lambda: pm.run_map(p_pm, inputs, show_progress=False, **kw),
     }
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(max(3, repeats)):
-        for name, run in runs.items():
-            t0 = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - t0)
-    seq = statistics.median(times["sequential"])
+    medians = interleaved_medians(runs, repeats)
+    seq = medians["sequential"]
     what = "default pool, repeated runs" if pool is None else "warm pool"
     for name in ("pipefunc", "pipemap"):
-        t = statistics.median(times[name])
+        t = medians[name]
         print(f"cpu 200 x 10 ms [{name}]: sequential {seq:.3f} s, {what} {t:.3f} s (speedup {seq / t:.2f})")
 
 
@@ -218,13 +224,8 @@ def case_dask(repeats: int, loops: int) -> None:
             "pm": lambda: pm.run_map(p_pm, inputs, executor=client),
             "pf": lambda: p_pf.map(inputs, executor=ex, show_progress=False),
         }
-        times: dict[str, list[float]] = {k: [] for k in runs}
-        for _ in range(max(3, repeats)):
-            for k, run in runs.items():
-                t0 = time.perf_counter()
-                run()
-                times[k].append(time.perf_counter() - t0)
-        seq, t_pm, t_pf = (statistics.median(times[k]) for k in ("seq", "pm", "pf"))
+        medians = interleaved_medians(runs, repeats)
+        seq, t_pm, t_pf = medians["seq"], medians["pm"], medians["pf"]
     print(
         f"dask LocalCluster(2) 200 x 10 ms: sequential {seq:.3f} s, pipemap {t_pm:.3f} s "
         f"(speedup {seq / t_pm:.2f}), pipefunc via get_executor() {t_pf:.3f} s (speedup {seq / t_pf:.2f})"

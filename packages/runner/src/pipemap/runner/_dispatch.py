@@ -327,6 +327,27 @@ def _first_index(chunk: Any) -> int:
     return int(chunk[0]) if len(chunk) else -1
 
 
+def sizer_for(output_name: Any, total: int, chunksizes: Any, executor: Executor) -> ChunkSizer:
+    """The chunk sizer of one function (or fused chain, by its head) on ``executor``."""
+    from ._chunksizes import chunksize_for
+    from ._executors import cpu_count, n_workers
+
+    workers = n_workers(executor)
+    first = chunksize_for(output_name, total, chunksizes, workers)
+    target, minimum = chunk_seconds_for(executor)
+    fixed = not is_automatic(output_name, chunksizes)
+    return ChunkSizer(total, first, fixed, workers or cpu_count(), target, minimum)
+
+
+def route_outputs(task: Any, shares_memory: bool) -> bool:
+    """True when workers write ``task``'s outputs themselves (shared memory, or every storage
+    is visible from a worker); otherwise the task returns values and the parent writes them."""
+    in_worker = shares_memory or all(s.dump_in_subprocess for s in task.outputs or ())
+    if not in_worker:
+        task.outputs = None
+    return in_worker
+
+
 def is_automatic(output_name: Any, chunksizes: Any) -> bool:
     """True when the chunk size of ``output_name`` is chosen by pipemap (``None`` spec).
 

@@ -22,15 +22,14 @@ fused only when its functions have the same elements left to compute (always, in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pipemap.storage._shapes import c_strides
 
 from ._chunk import ChunkResult, FunctionTask, run_chunk
-from ._chunksizes import chunksize_for
-from ._dispatch import ChunkDispatcher, ChunkSizer, chunk_seconds_for, is_automatic, lost_chunk_result
-from ._executors import cpu_count, is_thread_or_sync, n_workers
+from ._dispatch import ChunkDispatcher, lost_chunk_result, route_outputs, sizer_for
+from ._executors import is_thread_or_sync
 from ._task_ref import TaskRef
 
 #: (renamed parameter of the next function, position of the output among the previous function's)
@@ -45,10 +44,7 @@ class ChunkColumn:
 
     def __init__(self, shape: tuple[int, ...], linear: Any, values: list[Any]) -> None:
         self.shape = tuple(shape)
-        strides = [1] * len(self.shape)
-        for k in range(len(self.shape) - 2, -1, -1):
-            strides[k] = strides[k + 1] * self.shape[k + 1]
-        self.strides = tuple(strides)
+        self.strides = c_strides(self.shape)
         self.values = values
         self.start = linear.start if isinstance(linear, range) else None
         self.linear = None if isinstance(linear, range) else np.asarray(linear, dtype=np.int64)
@@ -229,18 +225,9 @@ async def _run_fused(runner: Any, jobs: list[Any]) -> None:
     todo = jobs[0].todo
     head = jobs[0].f
     shares_memory = is_thread_or_sync(executor)
-    in_worker = []
-    for job in jobs:
-        writes = shares_memory or all(s.dump_in_subprocess for s in job.task.outputs or ())
-        if not writes:
-            job.task.outputs = None  # workers return values, the parent writes them
-        in_worker.append(writes)
+    in_worker = [route_outputs(job.task, shares_memory) for job in jobs]
     links: tuple[Link | None, ...] = (None, *(_link(runner, a.f, b.f) for a, b in zip(jobs, jobs[1:])))
-    workers = n_workers(executor)
-    size = chunksize_for(head.output_name, len(todo), runner.prep.chunksizes, workers)
-    target, minimum = chunk_seconds_for(executor)
-    automatic = is_automatic(head.output_name, runner.prep.chunksizes)
-    sizer = ChunkSizer(len(todo), size, not automatic, workers or cpu_count(), target, minimum)
+    sizer = sizer_for(head.output_name, len(todo), runner.prep.chunksizes, executor)
     tasks = tuple(job.task for job in jobs)
     if shares_memory:
         payload: Any = tasks
@@ -298,7 +285,6 @@ async def _run_fused(runner: Any, jobs: list[Any]) -> None:
     finally:
         if not shares_memory:
             for ref in payload:
-                if ref.path is not None:
-                    Path(ref.path).unlink(missing_ok=True)
+                ref.discard()
 
 

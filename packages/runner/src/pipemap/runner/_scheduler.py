@@ -20,15 +20,14 @@ import numpy as np
 from pipemap.mapspec import external_shape_from_mask, internal_shape_from_mask, shape_is_resolved
 
 from ._chunk import ChunkResult, FunctionTask, run_chunk
-from ._chunksizes import chunksize_for, split_indices
-from ._dispatch import ChunkDispatcher, ChunkSizer, chunk_seconds_for, is_automatic, lost_chunk_result
+from ._dispatch import ChunkDispatcher, lost_chunk_result, route_outputs, sizer_for
 from ._eager import gate_for, run_eager
 from ._errors import error_types, raise_with_note
 from ._failure_log import FailureLog
 from ._fusion import plan_chains, run_chain_of
 from ._events import ChunkDone, ElementFailed, FunctionDone, RunFinished, RunStarted, ShapeResolved
 from . import _default_pool
-from ._executors import cpu_count, executor_for, is_thread_or_sync, n_workers
+from ._executors import executor_for, is_thread_or_sync
 from ._prepare import Prepared
 from ._readiness import StoredTracker
 from ._task_ref import TaskRef, execute_ref
@@ -263,14 +262,8 @@ class _Runner:
     async def _run_parallel(self, f: Any, task: FunctionTask, todo: Any, executor: Any, absorb: Any) -> None:
         """Chunks go through a windowed, adaptive dispatcher (:mod:`._dispatch`)."""
         shares_memory = is_thread_or_sync(executor)
-        write_in_worker = shares_memory or all(s.dump_in_subprocess for s in task.outputs or ())
-        if not write_in_worker:
-            task.outputs = None  # workers return values, the parent writes them
-        workers = n_workers(executor)
-        size = chunksize_for(f.output_name, len(todo), self.prep.chunksizes, workers)
-        automatic = is_automatic(f.output_name, self.prep.chunksizes)
-        target, minimum = chunk_seconds_for(executor)
-        sizer = ChunkSizer(len(todo), size, not automatic, workers or cpu_count(), target, minimum)
+        write_in_worker = route_outputs(task, shares_memory)
+        sizer = sizer_for(f.output_name, len(todo), self.prep.chunksizes, executor)
         if shares_memory:
             ref: Any = task
             fn: Any = run_chunk
@@ -321,8 +314,8 @@ class _Runner:
                 f.error_snapshot = snap
             raise
         finally:
-            if isinstance(ref, TaskRef) and ref.path is not None:
-                Path(ref.path).unlink(missing_ok=True)  # the once-per-worker payload file
+            if isinstance(ref, TaskRef):
+                ref.discard()
 
     def _renew_owned(self, broken: Any) -> Any:
         """Replace pipemap's own pool after a worker died (once, however many functions saw it)."""

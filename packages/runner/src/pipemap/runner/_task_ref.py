@@ -59,6 +59,11 @@ class TaskRef:
     def __setstate__(self, state: tuple) -> None:
         self.blob, self.path, self.token = state
 
+    def discard(self) -> None:
+        """Remove the once-per-worker payload file (if any) after the run."""
+        if self.path is not None:
+            Path(self.path).unlink(missing_ok=True)
+
     def load(self) -> FunctionTask:
         task = _WORKER_TASKS.get(self.token)
         if task is None:
