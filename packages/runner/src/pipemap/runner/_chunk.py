@@ -7,7 +7,9 @@ chunk's inputs in bulk with the mapspec's :class:`~pipemap.mapspec.IndexPlan`, c
 function once per element (through a call compiled for the chunk: no per-element dict), picks
 the outputs, and writes them with one ``dump_many`` per output and batch (or returns them when
 the parent must write). Sequential runs call it in-process with one big chunk; long chunks
-write in batches (every ~0.25 s), so a crash loses at most one batch.
+write in batches bounded by time: a batch is flushed once it has run ``BATCH_SECONDS`` (the first
+element of a chunk is always flushed on its own when it took that long), so a crash loses at most
+the elements in flight plus ``BATCH_SECONDS`` of finished work (``docs/reliability.md``).
 
 >>> from pipemap.runner import PipeFunc
 >>> from pipemap.storage import DictArray
@@ -26,6 +28,7 @@ import bisect
 import functools
 import gc
 import itertools
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -45,9 +48,15 @@ from ._errors import (
     scan_for_errors,
 )
 
-#: first batch of a long chunk; later batches grow (x4 at most) towards BATCH_SECONDS each
+#: elements gathered for the first batch of a long chunk; later batches are sized from the
+#: measured time per element (x4 growth at most) towards BATCH_SECONDS each
 FIRST_BATCH = 64
+#: a batch stops calling the function and is written once it has run this long: the most finished
+#: work a crash can lose (beyond the elements in flight)
 BATCH_SECONDS = 0.25
+#: within a batch, a block of calls grows to at most this multiple of the calls made so far, so an
+#: element that suddenly turns slow is noticed after a bounded number of calls
+BLOCK_GROWTH = 8
 #: batches stay small enough that their transient buffers are a small part of a run's memory
 MAX_BATCH = 16384
 
@@ -72,6 +81,9 @@ class FunctionTask:
     n_internal: int = 0
     check_internal: bool = False
     internal_shape: tuple[Any, ...] = ()
+    #: the run's :class:`~pipemap.storage.RunOwnership` (None without a run folder): a worker
+    #: verifies it before each write, so a run that lost its folder never writes into it
+    owner: Any = None
     on_batch: Callable[[ChunkResult], None] | None = field(default=None, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -167,10 +179,46 @@ def _kwargs_of(names: list[str], columns: list[list[Any]], k: int, const: dict[s
     return {**kwargs, **const}
 
 
+class _Pace:
+    """How many calls the next block of a batch makes, so the batch stops near its deadline.
+
+    Without a deadline one block does every call. With one, the first block is a single call
+    (a slow first element is written as soon as it finished), later blocks hold as many calls as
+    fit before the deadline at the pace measured so far, growing ``BLOCK_GROWTH``-fold at most;
+    0 means the deadline passed: the batch stops and is written.
+
+    >>> _Pace(None).next_block(0, 10)
+    10
+    >>> pace = _Pace(time.perf_counter() + 60.0)
+    >>> pace.next_block(0, 10), pace.next_block(1, 9), pace.next_block(10, 0)
+    (1, 8, 0)
+    """
+
+    __slots__ = ("deadline", "start")
+
+    def __init__(self, deadline: float | None) -> None:
+        self.deadline = deadline
+        self.start = time.perf_counter()
+
+    def next_block(self, done: int, remaining: int) -> int:
+        if self.deadline is None or remaining <= 0:
+            return remaining
+        if done == 0:
+            return 1
+        now = time.perf_counter()
+        if now >= self.deadline:
+            return 0
+        per_call = (now - self.start) / done
+        fit = int((self.deadline - now) / per_call) if per_call > 0 else remaining
+        return max(1, min(remaining, BLOCK_GROWTH * done, fit))
+
+
 def _call_block(
-    task: FunctionTask, cache: dict[str, Any], columns: list[list[Any]], linear: Any
+    task: FunctionTask, cache: dict[str, Any], columns: list[list[Any]], linear: Any, deadline: float | None = None
 ) -> tuple[list[Any], list[int]]:
-    """Call the function for each element; returns (values, positions of failed elements)."""
+    """Call the function for the elements of ``linear`` in order, stopping early once
+    ``deadline`` (a ``time.perf_counter()`` value) passed; returns (values of the elements
+    called, positions of failed elements). ``len(values)`` elements were handled."""
     call = cache["call"]
     pf = task.func
     if getattr(pf, "timeout", None):
@@ -178,16 +226,36 @@ def _call_block(
     names = cache["names"]
     used = [columns[names.index(n)] for n in call.__positional__]
     n = len(linear)
+    pace = _Pace(deadline)
     if task.error_handling != "continue":
         values: list[Any] = []
         try:
-            values.extend(map(call, *used) if used else (call() for _ in range(n)))
+            if deadline is None:
+                values.extend(map(call, *used) if used else (call() for _ in range(n)))
+            else:
+                iterators = [iter(c) for c in used]
+                while (size := pace.next_block(len(values), n - len(values))) > 0:
+                    if iterators:
+                        values.extend(map(call, *[itertools.islice(it, size) for it in iterators]))
+                    else:
+                        values.extend(call() for _ in range(size))
         except Exception as exc:  # noqa: BLE001 - re-raised with a note naming the element
             k = len(values)
             index = int(linear[k])
             raise_with_note(exc, pf, _kwargs_of(names, columns, k, task.const), index)
         return values, []
-    # continue mode: scan inputs for errors, then call the rest, recording failures
+    return _call_block_continue(task, cache, call, columns, linear, pace)
+
+
+def _call_block_continue(
+    task: FunctionTask, cache: dict[str, Any], call: Callable[..., Any], columns: list[list[Any]], linear: Any, pace: _Pace
+) -> tuple[list[Any], list[int]]:
+    """``error_handling="continue"``: elements whose inputs hold errors get a propagated
+    snapshot without a call; a failing call becomes an ``ErrorSnapshot``; the rest are called."""
+    pf = task.func
+    names = cache["names"]
+    used = [columns[names.index(n)] for n in call.__positional__]
+    n = len(linear)
     const_error = cache["const_error"]
     failed: list[int] = []
     bad: dict[int, list[tuple[str, Any]]] = {}
@@ -195,35 +263,37 @@ def _call_block(
         for k, found in scan_for_errors_column(col):
             bad.setdefault(k, []).append((name, found))
     bad_sorted = sorted(bad)
-    values = []
+    values: list[Any] = []
     its = [iter(c) for c in used]
     k = 0
-    while k < n:
-        if const_error is not None or k in bad:
-            errs = list(bad.get(k, []))
-            if const_error is not None:
-                errs.extend(const_error)
-            for it in its:
-                next(it)
-            values.append(propagated_snapshot(pf, errs, _kwargs_of(names, columns, k, task.const)))
-            failed.append(k)
-            k += 1
-            continue
-        pos = bisect.bisect_right(bad_sorted, k)
-        stop = bad_sorted[pos] if pos < len(bad_sorted) else n
-        before = len(values)
-        try:
-            if its:
-                values.extend(map(call, *[itertools.islice(it, stop - k) for it in its]))
-            else:
-                values.extend(call() for _ in range(stop - k))
-        except Exception as exc:  # noqa: BLE001 - recorded as an ErrorSnapshot
-            j = k + (len(values) - before)
-            values.append(make_error_snapshot(pf, exc, _kwargs_of(names, columns, j, task.const)))
-            failed.append(j)
-            k = j + 1
-            continue
-        k = stop
+    while k < n and (size := pace.next_block(k, n - k)) > 0:
+        end = k + size
+        while k < end:
+            if const_error is not None or k in bad:
+                errs = list(bad.get(k, []))
+                if const_error is not None:
+                    errs.extend(const_error)
+                for it in its:
+                    next(it)
+                values.append(propagated_snapshot(pf, errs, _kwargs_of(names, columns, k, task.const)))
+                failed.append(k)
+                k += 1
+                continue
+            pos = bisect.bisect_right(bad_sorted, k)
+            stop = min(bad_sorted[pos] if pos < len(bad_sorted) else n, end)
+            before = len(values)
+            try:
+                if its:
+                    values.extend(map(call, *[itertools.islice(it, stop - k) for it in its]))
+                else:
+                    values.extend(call() for _ in range(stop - k))
+            except Exception as exc:  # noqa: BLE001 - recorded as an ErrorSnapshot
+                j = k + (len(values) - before)
+                values.append(make_error_snapshot(pf, exc, _kwargs_of(names, columns, j, task.const)))
+                failed.append(j)
+                k = j + 1
+                continue
+            k = stop
     return values, failed
 
 
@@ -365,31 +435,38 @@ def write_values(task: FunctionTask, name: str, storage: Any, linear: Any, vals:
     raise bulk_error
 
 
-def run_batch(task: FunctionTask, linear: Any) -> ChunkResult:
+def run_batch(task: FunctionTask, linear: Any, *, bounded: bool = False) -> ChunkResult:
     """Run one batch: gather, call, pick, write (or keep) the values.
 
-    The cyclic garbage collector is paused for the batch (at most ~0.25 s): a batch allocates
-    many short-lived objects and would otherwise trigger repeated full collections.
+    ``bounded``: stop calling once the batch has run ``BATCH_SECONDS`` and write what finished
+    (the result's ``linear`` then holds only those elements). The cyclic garbage collector is
+    paused for the batch: a batch allocates many short-lived objects and would otherwise trigger
+    repeated full collections.
     """
     if gc.isenabled():
         gc.disable()
         try:
-            return _run_batch(task, linear)
+            return _run_batch(task, linear, bounded)
         finally:
             gc.enable()
-    return _run_batch(task, linear)
+    return _run_batch(task, linear, bounded)
 
 
-def _run_batch(task: FunctionTask, linear: Any) -> ChunkResult:
+def _run_batch(task: FunctionTask, linear: Any, bounded: bool) -> ChunkResult:
     t0 = time.perf_counter()
     cache = _task_cache(task)
     _, columns = gather_inputs(task, cache["plan"], linear)
-    values, failed = _call_block(task, cache, columns, linear)
+    values, failed = _call_block(task, cache, columns, linear, t0 + BATCH_SECONDS if bounded else None)
+    if len(values) < len(linear):
+        linear = linear[: len(values)]
     per_output = _pick(task, values, cache)
     shape = _first_internal_shape(per_output[0], task.n_internal) if task.n_internal else None
     if task.n_internal and task.check_internal:
         check_internal_shapes(task, per_output)
     if task.outputs is not None:
+        owner = task.owner
+        if owner is not None and owner.pid != os.getpid():
+            owner.verify(f"elements {describe_indices(linear)} of `{', '.join(task.func.output_names)}`")
         for name, storage, vals in zip(task.func.output_names, task.outputs, per_output):
             write_values(task, name, storage, linear, vals, shape)
     keep = per_output if (task.return_values or task.outputs is None) else None
@@ -398,13 +475,12 @@ def _run_batch(task: FunctionTask, linear: Any) -> ChunkResult:
 
 
 def run_chunk(task: FunctionTask, linear: Any) -> ChunkResult:
-    """Run a whole chunk, in batches when it is long (write after each, report via ``on_batch``)."""
+    """Run a whole chunk. When its values are written here (or reported via ``on_batch``) it runs
+    in batches bounded by time, each written and reported as soon as it stops; when the parent
+    writes them, in one batch."""
     n = len(linear)
-    if n <= FIRST_BATCH or (task.on_batch is None and task.outputs is None):
-        result = run_batch(task, linear)
-        if task.on_batch is not None:
-            task.on_batch(result)
-        return result
+    if task.on_batch is None and task.outputs is None:
+        return run_batch(task, linear)
     start = 0
     size = FIRST_BATCH
     total_done = total_failed = 0
@@ -414,9 +490,11 @@ def run_chunk(task: FunctionTask, linear: Any) -> ChunkResult:
     elapsed = 0.0
     while start < n:
         part = linear[start : start + size]
-        result = run_batch(task, part)
+        result = run_batch(task, part, bounded=True)
         if task.on_batch is not None:
             task.on_batch(result)
+        if start == 0 and result.n_done == n:
+            return result  # the whole chunk in one batch
         total_done += result.n_done
         total_failed += result.n_failed
         failed_linear.extend(result.failed_linear)
@@ -429,10 +507,9 @@ def run_chunk(task: FunctionTask, linear: Any) -> ChunkResult:
             else:
                 for acc, v in zip(kept, result.values):
                     acc.extend(v)
-        start += len(part)
-        per_element = result.elapsed / max(1, len(part))
+        start += result.n_done
+        per_element = result.elapsed / max(1, result.n_done)
         target = int(BATCH_SECONDS / per_element) if per_element > 0 else 1 << 20
         size = max(1, min(4 * size, MAX_BATCH, target))
     values = tuple(kept) if kept is not None else None
     return ChunkResult(linear, total_done, total_failed, values, shape, elapsed, tuple(failed_linear))
-
