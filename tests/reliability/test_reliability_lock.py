@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-from pipemap.storage._lock import LOCK_NAME, RunFolderLock, RunFolderLockedError, clear_run_folder
+from pipemap.storage import clear_run_folder
+from pipemap.storage._lock import LOCK_NAME, RunFolderLock, RunFolderLockedError
 
 pytestmark = pytest.mark.reliability
 

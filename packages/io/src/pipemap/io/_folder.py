@@ -29,6 +29,7 @@ from pipemap.storage import (
     RunRecord,
     StorageBase,
     get_storage_class,
+    interrupted_clear,
     open_store,
     output_folder,
 )
@@ -79,6 +80,12 @@ class RunFolder:
             raise RunFolderError(msg)
         if not folder.is_dir():
             msg = f"`{run_folder}` is not a run folder: it is a file, not a directory"
+            raise RunFolderError(msg)
+        if interrupted_clear(folder):
+            msg = (
+                f"`{run_folder}` was being replaced by a fresh run (`resume=False`) that was interrupted:"
+                " what is left in it is not valid. Run the pipeline on it again to replace it."
+            )
             raise RunFolderError(msg)
         path = folder / RUN_INFO
         if not path.is_file():

@@ -17,9 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from pipemap.mapspec import MapSpec, external_shape_from_mask, internal_shape_from_mask, shape_is_resolved
-from pipemap.storage import DirectValue, FileValue, RunRecord, get_storage_class, storage_class_for
+from pipemap.storage import (
+    DirectValue,
+    FileValue,
+    RunRecord,
+    clear_run_folder,
+    get_storage_class,
+    interrupted_clear,
+    storage_class_for,
+)
 from pipemap.storage._atomic import atomic_write_bytes
-from pipemap.storage._lock import clear_run_folder
+from pipemap.storage._clearing import is_bookkeeping_name
 
 from ._resume import compare_to_previous
 from ._shapes import at_least_tuple, map_shapes, resolve_downstream
@@ -110,8 +118,8 @@ def check_safe_to_delete(folder: Path, pipeline: Any) -> None:
         raise ValueError(msg)
     record = RunRecord.path(folder)
     if not record.is_file():
-        entries = sorted(p.name for p in folder.iterdir() if not p.name.startswith(".pipemap.lock"))
-        if entries:
+        entries = sorted(p.name for p in folder.iterdir() if not is_bookkeeping_name(p.name))
+        if entries and not set(entries) <= _RUN_LAYOUT:  # a run whose record was lost may go
             shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
             msg = (
                 f"`run_folder={str(folder)!r}` is a non-empty directory that is not a pipemap run folder"
@@ -129,6 +137,29 @@ def check_safe_to_delete(folder: Path, pipeline: Any) -> None:
             f"`run_folder={str(folder)!r}` holds the run of a different pipeline (outputs"
             f" {sorted(previous)}, this pipeline has {sorted(ours)}); refusing to delete it."
             " Use another folder or delete it yourself."
+        )
+        raise ValueError(msg)
+
+
+#: the top-level entries a run writes besides ``run_info.json``
+_RUN_LAYOUT = frozenset({"outputs", "inputs", "defaults", "failures.json", "pipefunc_status.json"})
+
+
+def refuse_unvouched_outputs(folder: Path) -> None:
+    """``resume=True`` on a folder without ``run_info.json``: outputs left there (a fresh run
+    killed by an older pipemap while it cleared the folder, or copied in) say nothing about the
+    inputs they were computed from, so they are never served as finished work."""
+    outputs = folder / "outputs"
+    try:
+        leftovers = sorted(p.name for p in outputs.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    if leftovers:
+        shown = ", ".join(leftovers[:5]) + (", ..." if len(leftovers) > 5 else "")
+        msg = (
+            f"`run_folder={str(folder)!r}` has outputs ({shown}) but no `run_info.json`, so nothing"
+            " records which inputs they were computed from; refusing to resume from them."
+            " Use `resume=False` to replace them."
         )
         raise ValueError(msg)
 
@@ -162,10 +193,14 @@ class RunInfo(RunRecord):
         check_input_ranks(pipeline, inputs)
         shapes, masks = map_shapes(pipeline, inputs, internal)
         if folder is not None:
+            if interrupted_clear(folder):  # a fresh run was killed while replacing the old one
+                clear_run_folder(folder)
             if not resume:
                 check_safe_to_delete(folder, pipeline)
                 clear_run_folder(folder)  # everything but the run's lock file
-            elif RunRecord.path(folder).is_file():
+            elif not RunRecord.path(folder).is_file():
+                refuse_unvouched_outputs(folder)
+            else:
                 try:
                     old = RunRecord.load(folder)
                 except Exception as e:  # noqa: BLE001

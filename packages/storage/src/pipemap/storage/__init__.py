@@ -20,9 +20,10 @@ from typing import Any
 
 from ._atomic import MISSING, CorruptElementWarning
 from ._base import StorageBase
+from ._clearing import clear_run_folder, interrupted_clear
 from ._dict_array import DictArray
 from ._file_array import FileArray
-from ._lock import RunFolderLock, RunFolderLockedError
+from ._lock import RunFolderLock, RunFolderLockedError, RunFolderLostError, RunOwnership
 from ._registry import (
     get_storage_class,
     register_storage,
@@ -67,10 +68,14 @@ __all__ = [
     "RunFolderError",
     "RunFolderLock",
     "RunFolderLockedError",
+    "RunFolderLostError",
+    "RunOwnership",
     "RunRecord",
     "SharedMemoryDictArray",
     "StorageBase",
+    "clear_run_folder",
     "get_storage_class",
+    "interrupted_clear",
     "mapped_outputs",
     "open_run_folder",
     "open_store",

@@ -28,15 +28,15 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import shutil
 import socket
 import time
 import uuid
 import weakref
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LOCK_NAME", "RunFolderLock", "RunFolderLockedError", "clear_run_folder"]
+__all__ = ["LOCK_NAME", "RunFolderLock", "RunFolderLockedError", "RunFolderLostError", "RunOwnership"]
 
 LOCK_NAME = ".pipemap.lock"
 _GUARD_SUFFIX = ".takeover"
@@ -50,6 +50,55 @@ class RunFolderLockedError(RuntimeError):
     >>> issubclass(RunFolderLockedError, RuntimeError)
     True
     """
+
+
+class RunFolderLostError(RuntimeError):
+    """A write came from a run that no longer owns its run folder (it ended, or its process died
+    and another run took the folder over); the write was refused.
+
+    >>> issubclass(RunFolderLostError, RuntimeError)
+    True
+    """
+
+
+@dataclass(frozen=True)
+class RunOwnership:
+    """Proof that a run owns its run folder, checked by the processes that write for it.
+
+    A worker process writes elements for the run that holds the folder's lock. If that run's
+    process died (or the run ended) and another run took the folder over, the lock now holds
+    another token: :meth:`verify` raises :class:`RunFolderLostError`, so a leftover worker never
+    writes into the newer run. The owning process itself skips the check (it holds the lock).
+
+    >>> import tempfile
+    >>> lock = RunFolderLock(tempfile.mkdtemp()).acquire()
+    >>> ownership = lock.ownership()
+    >>> ownership.verify("y")  # the owner: nothing to check
+    >>> lock.release()
+    """
+
+    lock_path: str
+    token: str
+    pid: int
+
+    def verify(self, what: str) -> None:
+        """Raise :class:`RunFolderLostError` unless this run still holds the lock; ``what``
+        names the write (e.g. ``"elements 3..9 of `y`"``) in the message."""
+        if os.getpid() == self.pid:
+            return
+        try:
+            with open(self.lock_path, "rb") as fh:
+                content = fh.read()
+        except OSError:
+            content = b""
+        if self.token.encode() not in content:
+            folder = os.path.dirname(self.lock_path)
+            msg = (
+                f"Refused to write {what}: the run that started this worker (process {self.pid})"
+                f" no longer owns the run folder `{folder}` (it ended or died, and the folder may"
+                " now belong to another run)."
+            )
+            raise RunFolderLostError(msg)
 
 
 def _proc_start(pid: int) -> str | None:
@@ -283,6 +332,10 @@ class RunFolderLock:
         self.held = False
         raise self._locked_error(owner or {})
 
+    def ownership(self) -> RunOwnership:
+        """The :class:`RunOwnership` that this run's worker processes verify before writing."""
+        return RunOwnership(str(self.path), self.token, os.getpid())
+
     def release(self) -> None:
         """Remove the lock file if it is still ours (idempotent)."""
         if not self.held:
@@ -306,25 +359,3 @@ def _release_path(path: Path, token: str) -> None:
     owner = _read_json(path)
     if owner and owner.get("token") == token and owner.get("pid") == os.getpid():
         path.unlink(missing_ok=True)
-
-
-def clear_run_folder(run_folder: str | os.PathLike[str]) -> None:
-    """Delete everything in ``run_folder`` except its lock file (a fresh run keeps its lock).
-
-    >>> import tempfile
-    >>> folder = Path(tempfile.mkdtemp())
-    >>> (folder / "outputs").mkdir(); (folder / LOCK_NAME).write_text("{}")
-    2
-    >>> clear_run_folder(folder); sorted(p.name for p in folder.iterdir())
-    ['.pipemap.lock']
-    """
-    folder = Path(run_folder)
-    if not folder.is_dir():
-        return
-    for child in folder.iterdir():
-        if child.name in {LOCK_NAME, LOCK_NAME + _GUARD_SUFFIX}:
-            continue
-        if child.is_dir() and not child.is_symlink():
-            shutil.rmtree(child, ignore_errors=True)
-        else:
-            child.unlink(missing_ok=True)
