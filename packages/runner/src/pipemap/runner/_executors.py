@@ -21,6 +21,8 @@ import threading
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any, Callable
 
+from ._worker_init import WATCH_THREAD_NAME, init_worker
+
 
 class SynchronousExecutor(Executor):
     """Run each submitted call immediately in the calling thread (for debugging).
@@ -122,7 +124,8 @@ _FORK_AWARE_LIBRARY_THREADS = re.compile(r"zarr_io|asyncio_\d+")
 
 
 def _fork_safe_thread(thread: threading.Thread) -> bool:
-    """Threads of the standard library's process pools and queues, pipemap's pool timer and
+    """Threads of the standard library's process pools and queues, pipemap's pool timer, a worker's
+    parent watcher and
     zarr's I/O threads: none holds a lock a freshly forked worker of a *new* pool would need."""
     from concurrent.futures.process import _ExecutorManagerThread
 
@@ -130,7 +133,7 @@ def _fork_safe_thread(thread: threading.Thread) -> bool:
         return True
     if isinstance(thread, _ExecutorManagerThread):
         return True
-    if thread.name.startswith("QueueFeederThread") or thread.name == IDLE_TIMER_THREAD_NAME:
+    if thread.name.startswith("QueueFeederThread") or thread.name in (IDLE_TIMER_THREAD_NAME, WATCH_THREAD_NAME):
         return True
     return _FORK_AWARE_LIBRARY_THREADS.fullmatch(thread.name) is not None
 
@@ -149,25 +152,14 @@ def default_executor() -> ProcessPoolExecutor:
     pipemap once more (about 0.4 s here) and needs the usual ``if __name__ == "__main__":`` guard.
     """
     if not foreign_threads():
-        return ProcessPoolExecutor(max_workers=cpu_count())
+        # every worker of the default pool exits when the parent is gone (_worker_init)
+        return ProcessPoolExecutor(max_workers=cpu_count(), initializer=init_worker, initargs=(None,))
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     # a forkserver child inherits the server's environment, not the parent's current one
     return ProcessPoolExecutor(
-        max_workers=cpu_count(), mp_context=ctx, initializer=adopt_environment, initargs=(dict(os.environ),)
+        max_workers=cpu_count(), mp_context=ctx, initializer=init_worker, initargs=(dict(os.environ),)
     )
-
-
-def adopt_environment(environ: dict[str, str]) -> None:
-    """Worker initializer: take the parent's environment variables (as a forked worker would).
-
-    >>> import os
-    >>> adopt_environment({**os.environ, "PIPEMAP_DOCTEST": "1"}); os.environ.pop("PIPEMAP_DOCTEST")
-    '1'
-    """
-    if dict(os.environ) != environ:
-        os.environ.clear()
-        os.environ.update(environ)
 
 
 def is_thread_or_sync(executor: Executor) -> bool:

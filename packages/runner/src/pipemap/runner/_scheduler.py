@@ -188,6 +188,7 @@ class _Runner:
             n_internal=len(internal),
             check_internal=keep,
             internal_shape=tuple(internal),
+            owner=self.prep.lock.ownership() if self.prep.lock is not None else None,
         )
         name = f.output_names[0]
         executor = self.executor_for(f)
