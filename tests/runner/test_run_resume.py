@@ -197,3 +197,79 @@ def test_sigkill_then_resume_does_not_recompute(tmp_path) -> None:
 
     store = open_store(loaded, "y")
     assert store.get_many(range(n)) == [x * x for x in range(n)]
+
+
+# --------------------------------------------------------------------------- element types (reliability item 4)
+def test_tolerant_equal_respects_element_types() -> None:
+    from pipemap.runner._resume import tolerant_equal
+
+    refused = [
+        ([1, 2], [1.0, 2.0]),
+        ([True, 2], [1, 2]),
+        ((1, 2), (1.0, 2.0)),
+        ([[1], [2]], [[1.0], [2.0]]),
+        ([(1, "a")], [(1.0, "a")]),
+        ({"a": [1, 2]}, {"a": [1.0, 2.0]}),
+        ({"a": {"b": (True,)}}, {"a": {"b": (1,)}}),
+        ([np.int64(1)], [1]),
+        ([None, 1], [None, 1.0]),
+        ({1, 2}, {1.0, 2.0}),
+        (frozenset({(1, 2)}), frozenset({(1.0, 2.0)})),
+    ]
+    for a, b in refused:
+        assert tolerant_equal(a, b) is False, (a, b)
+        assert tolerant_equal(b, a) is False, (b, a)
+    accepted = [
+        ([1, 2], [1, 2]),
+        ([1.0, float("nan")], [1.0 + 1e-12, float("nan")]),
+        ([[1, 2.5], ("a", None)], [[1, 2.5], ("a", None)]),
+        ({"a": [np.float64(1.0)]}, {"a": [np.float64(1.0)]}),
+        ({1, 2}, {2, 1}),
+        (range(5), range(5)),
+    ]
+    for a, b in accepted:
+        assert tolerant_equal(a, b) is True, (a, b)
+
+
+def test_tolerant_equal_big_homogeneous_lists() -> None:
+    """The fast path still decides big flat lists (correctness only; speed is benchmarked by hand)."""
+    from pipemap.runner._resume import tolerant_equal
+
+    floats = [float(i) for i in range(10**6)]
+    assert tolerant_equal(floats, list(floats)) is True
+    ints = list(range(10**6))
+    assert tolerant_equal(floats, ints) is False
+    ints_with_bool = [*ints[:-1], True]
+    assert tolerant_equal([*ints[:-1], 1], ints_with_bool) is False
+
+
+@pytest.mark.parametrize("validation", ["auto", "strict"])
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ([1, 2], [1.0, 2.0]),
+        ([True, 2], [1, 2]),
+        ([(1,), (2,)], [(1.0,), (2.0,)]),
+    ],
+)
+def test_resume_refuses_inputs_of_other_element_types(tmp_path, validation, old, new) -> None:
+    calls: list = []
+    p = Pipeline([PipeFunc(lambda x: calls.append(x) or repr(x), "y", mapspec="x[i] -> y[i]")])
+    run_map(p, {"x": old}, run_folder=tmp_path, parallel=False)
+    calls.clear()
+    with pytest.raises(ValueError, match=r"`inputs` do not match previous run.*\(changed: `x`\)"):
+        run_map(p, {"x": new}, run_folder=tmp_path, parallel=False, resume=True, resume_validation=validation)
+    assert calls == []
+    r = run_map(p, {"x": list(old)}, run_folder=tmp_path, parallel=False, resume=True, resume_validation=validation)
+    assert r["y"].output.tolist() == [repr(v) for v in old] and calls == []
+
+
+def test_resume_refuses_default_of_other_element_types(tmp_path) -> None:
+    def f(x, c=(1, 2)):
+        return x
+
+    p = Pipeline([PipeFunc(f, "y", mapspec="x[i] -> y[i]")])
+    run_map(p, {"x": [1]}, run_folder=tmp_path, parallel=False)
+    p2 = Pipeline([PipeFunc(f, "y", mapspec="x[i] -> y[i]", defaults={"c": (1.0, 2.0)})])
+    with pytest.raises(ValueError, match=r"`defaults` do not match previous run.*\(changed: `c`\)"):
+        run_map(p2, {"x": [1]}, run_folder=tmp_path, parallel=False, resume=True)

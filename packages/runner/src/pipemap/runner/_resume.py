@@ -4,6 +4,13 @@
 True
 >>> tolerant_equal(1, 1.0)
 False
+>>> tolerant_equal([1, 2], [1.0, 2.0]), tolerant_equal({"a": (True,)}, {"a": (1,)})
+(False, False)
+
+Element types count everywhere in Python containers (lists, tuples, dict values, sets, nested):
+``1`` and ``1.0`` or ``True`` are different values, as in pipefunc's ``is_equal``. numpy arrays
+compare by value whatever their dtypes (``array([1, 2])`` equals ``array([1.0, 2.0])``), again
+as pipefunc 0.93 does.
 """
 
 from __future__ import annotations
@@ -22,9 +29,53 @@ class _Undecidable(Exception):
     pass
 
 
-def _eq(a: Any, b: Any) -> bool:  # noqa: PLR0911
-    if type(a) is not type(b):
+#: element types whose ``==`` between two values of the same type is already tolerant equality
+#: (floats: exact equality implies ``isclose``; NaN is not ``==`` itself and takes the slow path)
+_LEAF_TYPES = frozenset({int, float, bool, complex, str, bytes, type(None)})
+
+
+def _leaf_type(t: type) -> bool:
+    return t in _LEAF_TYPES or issubclass(t, np.generic)
+
+
+def _sequences_eq(a: list | tuple, b: list | tuple) -> bool:
+    """Element-wise ``_eq`` with a C-speed fast path for flat sequences of simple values.
+
+    Element types are compared pairwise first (``_eq`` is False for any pair of different
+    types); when every element is a simple value, ``a == b`` then decides equality (it cannot
+    confuse ``1`` with ``1.0`` any more). Containers nested inside are compared recursively.
+    """
+    types = list(map(type, a))
+    if types != list(map(type, b)):
         return False
+    if all(_leaf_type(t) for t in set(types)):
+        try:
+            if a == b:
+                return True
+        except Exception:  # noqa: BLE001, S110 - fall back to element-wise comparison
+            pass
+    return all(_eq(x, y) for x, y in zip(a, b))
+
+
+def _sets_eq(a: set | frozenset, b: set | frozenset) -> bool:
+    """Set equality that also requires each element's match to have the same type (recursively)."""
+    if len(a) != len(b) or a != b:
+        return False
+    types = set(map(type, a))
+    if len(types) == 1 and types == set(map(type, b)) and _leaf_type(next(iter(types))):
+        return True  # one simple type on both sides: matching elements have that type
+    matches = {y: y for y in b}
+    return all(_eq(x, matches[x]) for x in a)
+
+
+def _eq(a: Any, b: Any) -> bool:  # noqa: PLR0911
+    kind = type(a)
+    if kind is not type(b):
+        return False
+    if kind is list or kind is tuple:  # the common containers first: no ABC checks
+        return len(a) == len(b) and _sequences_eq(a, b)
+    if kind is int or kind is str or kind is bool:
+        return a == b
     if isinstance(a, Mapping):
         if a.keys() != b.keys():
             return False
@@ -43,16 +94,16 @@ def _eq(a: Any, b: Any) -> bool:  # noqa: PLR0911
         return math.isclose(a, b, rel_tol=1e-9)
     if isinstance(a, str | bytes):
         return a == b
+    if isinstance(a, range):
+        return a == b
     if isinstance(a, Sequence):
         if len(a) != len(b):
             return False
-        if isinstance(a, list | tuple | range):
-            try:
-                if a == b:  # exact equality implies tolerant equality (fast path)
-                    return True
-            except Exception:  # noqa: BLE001, S110 - fall back to element-wise comparison
-                pass
+        if isinstance(a, list | tuple):
+            return _sequences_eq(a, b)
         return all(_eq(x, y) for x, y in zip(a, b))
+    if isinstance(a, set | frozenset):
+        return _sets_eq(a, b)
     module = type(a).__module__ or ""
     if module.startswith(("pandas", "polars")) and hasattr(a, "equals"):
         return bool(a.equals(b))
