@@ -125,27 +125,71 @@ def tolerant_equal(a: Any, b: Any) -> bool | None:
         return None
 
 
+def _undecidable(name: str, validation: ResumeValidation, reason: str | None = None) -> bool:
+    """``strict``: refuse; ``auto``: say so and proceed (return False: stop checking)."""
+    if validation == "strict":
+        msg = reason or (
+            f"Cannot compare {name} for equality ({name} may have broken `__eq__` implementations). "
+            "Cannot use `resume=True` with `resume_validation='strict'`. "
+            "Use `resume_validation='skip'` if you are certain they are identical."
+        )
+        raise ValueError(msg)
+    print(
+        f"Could not compare new `{name}` to `{name}` from previous run."
+        " Proceeding with `resume=True`, hoping for the best.",
+    )
+    return False
+
+
+def _changed_keys(new: dict[str, Any], old: dict[str, Any]) -> list[str]:
+    return sorted(k for k in set(new) | set(old) if k not in new or k not in old or not tolerant_equal(new[k], old[k]))
+
+
+def _refuse(name: str, changed: list[str]) -> None:
+    detail = f" (changed: {', '.join(changed)})" if changed else ""
+    msg = f"`{name}` do not match previous run, cannot use `resume=True`.{detail}"
+    raise ValueError(msg)
+
+
 def _check_dict(name: str, new: dict[str, Any], old: dict[str, Any], validation: ResumeValidation) -> bool:
     """Raise when unequal; return False when undecidable in ``auto`` mode (stop checking)."""
     result = tolerant_equal(new, old)
     if result is None:
+        return _undecidable(name, validation)
+    if not result:
+        _refuse(name, [f"`{k}`" for k in _changed_keys(new, old)])
+    return True
+
+
+def _check_bound(
+    new: dict[str, dict[str, Any]], old: dict[str, dict[str, Any]] | None, folder: Any, validation: ResumeValidation
+) -> bool:
+    """Bound values per function (keyed by output name) against the recorded ones.
+
+    A previous run that recorded none (written by pipefunc or an older pipemap) cannot be
+    verified: ``strict`` refuses, ``auto`` proceeds (with a notice when this
+    pipeline binds values, since the old run's could differ). Returns True when verified equal.
+    """
+    if old is None:
         if validation == "strict":
             msg = (
-                f"Cannot compare {name} for equality ({name} may have broken `__eq__` implementations). "
-                "Cannot use `resume=True` with `resume_validation='strict'`. "
-                "Use `resume_validation='skip'` if you are certain they are identical."
+                f"The previous run in `{folder}` does not record `bound` values (it was written by pipefunc or"
+                " an older pipemap), so they cannot be verified. Cannot use `resume=True` with"
+                " `resume_validation='strict'`. Use `resume_validation='auto'` (or 'skip') if you are certain"
+                " they are identical, or rerun with `resume=False`."
             )
             raise ValueError(msg)
-        print(
-            f"Could not compare new `{name}` to `{name}` from previous run."
-            " Proceeding with `resume=True`, hoping for the best.",
-        )
+        if new:
+            _undecidable("bound", validation)
         return False
+    result = tolerant_equal(new, old)
+    if result is None:
+        return _undecidable("bound", validation)
     if not result:
-        changed = sorted(k for k in set(new) | set(old) if k not in new or k not in old or not tolerant_equal(new[k], old[k]))
-        detail = f" (changed: {', '.join(f'`{k}`' for k in changed)})" if changed else ""
-        msg = f"`{name}` do not match previous run, cannot use `resume=True`.{detail}"
-        raise ValueError(msg)
+        changed = []
+        for output in sorted(set(new) | set(old)):
+            changed += [f"`{p}` of `{output}`" for p in _changed_keys(new.get(output, {}), old.get(output, {}))]
+        _refuse("bound", changed)
     return True
 
 
@@ -159,10 +203,13 @@ def compare_to_previous(
     inputs: dict[str, Any],
     defaults: dict[str, Any],
     resume_validation: ResumeValidation,
+    bound: dict[str, dict[str, Any]] | None = None,
 ) -> bool:
-    """Refuse to resume ``old`` (a loaded run record) when the new run differs (SPEC 4.4 order).
+    """Refuse to resume ``old`` (a loaded run record) when the new run differs (SPEC 4.4 order,
+    then the functions' ``bound`` values, ``{output name: {parameter: value}}``).
 
-    Returns True when inputs and defaults were verified equal (their files need no rewrite).
+    Returns True when inputs, defaults and bound values were verified equal (their files need no
+    rewrite).
     """
     if error_handling != old.error_handling:
         msg = (
@@ -185,9 +232,12 @@ def compare_to_previous(
         raise ValueError(msg)
     if resume_validation == "skip":
         return False
-    if not _check_dict("inputs", inputs, old.inputs, resume_validation):
-        return False
-    return _check_dict("defaults", defaults, old.defaults, resume_validation)
+    verified = _check_dict("inputs", inputs, old.inputs, resume_validation) and _check_dict(
+        "defaults", defaults, old.defaults, resume_validation
+    )
+    old_bound = getattr(old, "bound", None)
+    bound_verified = _check_bound(bound or {}, old_bound, getattr(old, "run_folder", None), resume_validation)
+    return verified and bound_verified
 
 
 def _normalize_internal(shapes: dict | None) -> dict | None:

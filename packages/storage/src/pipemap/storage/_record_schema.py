@@ -96,6 +96,8 @@ def validate_run_info(data: dict[str, Any], path: str | os.PathLike[str]) -> Non
     _check_table(data, path, "input_paths", lambda v: isinstance(v, str), "a relative file path", optional=False)
     if "defaults_path" in data and not isinstance(data["defaults_path"], str):
         raise _error(path, "defaults_path", "a relative file path", data["defaults_path"])
+    if data.get("bound_path") is not None and not isinstance(data["bound_path"], str):
+        raise _error(path, "bound_path", "a relative file path", data["bound_path"])
     handling = data.get("error_handling")
     if handling is not None and handling not in ("raise", "continue"):
         raise _error(path, "error_handling", '"raise" or "continue"', handling)
