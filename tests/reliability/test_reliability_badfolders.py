@@ -408,3 +408,31 @@ def test_pipemap_status_never_unpickles(tmp_path: Path, storage: str) -> None:
 
 def test_badfolder_statistics_report() -> None:
     print(f"\nreliability bad-folder figures: {STATS}")
+
+
+# --------------------------------------------------------------------------- mapspecs that do not parse (item 7)
+@pytest.mark.parametrize("bad", ["x[i -> y[i]", "x[i] -> y(i)", "x[i] -> [i]", "x[i] -> y[j]", "x[i] y[i]"])
+def test_run_info_mapspec_that_does_not_parse(tmp_path: Path, bad: str) -> None:
+    import pipemap.io as pio
+
+    folder = tmp_path / "run"
+    run_map(_pipeline(), INPUTS, run_folder=folder, parallel=False)
+    path = folder / "run_info.json"
+    data = json.loads(path.read_text())
+    data["mapspecs_as_strings"][0] = bad
+    path.write_text(json.dumps(data))
+    loaders = {
+        "load_outputs(y)": lambda: pio.load_outputs("y", run_folder=folder),
+        "load_outputs(z)": lambda: pio.load_outputs("z", run_folder=folder),
+        "load_all_outputs": lambda: pio.load_all_outputs(folder),
+        "load_xarray_dataset": lambda: pio.load_xarray_dataset(run_folder=folder),
+        "load_dataframe": lambda: pio.load_dataframe("z", run_folder=folder),
+        "RunRecord.load": lambda: RunRecord.load(folder),
+        "open_run_folder": lambda: open_run_folder(folder),
+    }
+    for name, load in loaders.items():
+        with pytest.raises(RunFolderError) as info:
+            load()
+        msg = str(info.value)
+        assert str(path) in msg and repr(bad) in msg and "mapspecs_as_strings" in msg, f"{name}: {msg}"
+    _assert_clear(_all_readers(folder), f"mapspec {bad!r}")
