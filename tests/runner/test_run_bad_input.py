@@ -111,7 +111,7 @@ def test_run_folder_of_other_pipeline_is_kept(tmp_path) -> None:
     with pytest.raises(ValueError, match="`MapSpec`s do not match previous run"):
         run_map(_pipeline(calls), {"x": [1]}, run_folder=tmp_path, parallel=False, resume=True)
     assert calls == []
-    assert len(list((tmp_path / "outputs" / "b").iterdir())) == 2
+    assert len(list((tmp_path / "outputs" / "b").iterdir())) == 2 + 1  # + shape.json
 
 
 def test_non_run_folder_is_not_deleted(tmp_path) -> None:

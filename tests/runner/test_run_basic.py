@@ -149,7 +149,7 @@ def test_return_results_false(tmp_path) -> None:
     p = Pipeline([PipeFunc(lambda x: x + 1, "y", mapspec="x[i] -> y[i]")])
     r = run_map(p, {"x": [1, 2]}, run_folder=tmp_path, parallel=False, return_results=False)
     assert len(r) == 0
-    assert len(list((tmp_path / "outputs" / "y").iterdir())) == 2
+    assert len(list((tmp_path / "outputs" / "y").iterdir())) == 2 + 1  # + shape.json
 
 
 def test_renames_bound_and_defaults() -> None:

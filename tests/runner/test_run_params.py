@@ -53,7 +53,7 @@ def test_fixed_indices_selects_elements(tmp_path) -> None:
     run_map(p, {"x": [1, 2, 3], "y": [4, 5, 6]}, run_folder=tmp_path, fixed_indices={"i": 2}, parallel=False)
     run_map(p, {"x": [1, 2, 3], "y": [4, 5, 6]}, run_folder=tmp_path, fixed_indices={"i": 0}, resume=True, parallel=False)
     names = sorted(f.name for f in (tmp_path / "outputs" / "z").iterdir())
-    assert names == ["__0__.pickle", "__2__.pickle"]
+    assert names == ["__0__.pickle", "__2__.pickle", "shape.json"]
 
 
 def test_fixed_indices_2d() -> None:

@@ -69,7 +69,7 @@ def test_resume_rejects_changes(tmp_path, capsys) -> None:
     with pytest.raises(ValueError, match="`MapSpec`s do not match previous run"):
         run_map(other, {"x": [1, 2, 3]}, run_folder=tmp_path, parallel=False, resume=True)
     # nothing was lost by the refused runs
-    assert len(list((tmp_path / "outputs" / "y").iterdir())) == 3
+    assert len(list((tmp_path / "outputs" / "y").iterdir())) == 3 + 1  # + shape.json
 
 
 def test_float_inputs_tolerant(tmp_path) -> None:
@@ -197,3 +197,216 @@ def test_sigkill_then_resume_does_not_recompute(tmp_path) -> None:
 
     store = open_store(loaded, "y")
     assert store.get_many(range(n)) == [x * x for x in range(n)]
+
+
+# --------------------------------------------------------------------------- element types (reliability item 4)
+def test_tolerant_equal_respects_element_types() -> None:
+    from pipemap.runner._resume import tolerant_equal
+
+    refused = [
+        ([1, 2], [1.0, 2.0]),
+        ([True, 2], [1, 2]),
+        ((1, 2), (1.0, 2.0)),
+        ([[1], [2]], [[1.0], [2.0]]),
+        ([(1, "a")], [(1.0, "a")]),
+        ({"a": [1, 2]}, {"a": [1.0, 2.0]}),
+        ({"a": {"b": (True,)}}, {"a": {"b": (1,)}}),
+        ([np.int64(1)], [1]),
+        ([None, 1], [None, 1.0]),
+        ({1, 2}, {1.0, 2.0}),
+        (frozenset({(1, 2)}), frozenset({(1.0, 2.0)})),
+    ]
+    for a, b in refused:
+        assert tolerant_equal(a, b) is False, (a, b)
+        assert tolerant_equal(b, a) is False, (b, a)
+    accepted = [
+        ([1, 2], [1, 2]),
+        ([1.0, float("nan")], [1.0 + 1e-12, float("nan")]),
+        ([[1, 2.5], ("a", None)], [[1, 2.5], ("a", None)]),
+        ({"a": [np.float64(1.0)]}, {"a": [np.float64(1.0)]}),
+        ({1, 2}, {2, 1}),
+        (range(5), range(5)),
+    ]
+    for a, b in accepted:
+        assert tolerant_equal(a, b) is True, (a, b)
+
+
+def test_tolerant_equal_big_homogeneous_lists() -> None:
+    """The fast path still decides big flat lists (correctness only; speed is benchmarked by hand)."""
+    from pipemap.runner._resume import tolerant_equal
+
+    floats = [float(i) for i in range(10**6)]
+    assert tolerant_equal(floats, list(floats)) is True
+    ints = list(range(10**6))
+    assert tolerant_equal(floats, ints) is False
+    ints_with_bool = [*ints[:-1], True]
+    assert tolerant_equal([*ints[:-1], 1], ints_with_bool) is False
+
+
+@pytest.mark.parametrize("validation", ["auto", "strict"])
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ([1, 2], [1.0, 2.0]),
+        ([True, 2], [1, 2]),
+        ([(1,), (2,)], [(1.0,), (2.0,)]),
+    ],
+)
+def test_resume_refuses_inputs_of_other_element_types(tmp_path, validation, old, new) -> None:
+    calls: list = []
+    p = Pipeline([PipeFunc(lambda x: calls.append(x) or repr(x), "y", mapspec="x[i] -> y[i]")])
+    run_map(p, {"x": old}, run_folder=tmp_path, parallel=False)
+    calls.clear()
+    with pytest.raises(ValueError, match=r"`inputs` do not match previous run.*\(changed: `x`\)"):
+        run_map(p, {"x": new}, run_folder=tmp_path, parallel=False, resume=True, resume_validation=validation)
+    assert calls == []
+    r = run_map(p, {"x": list(old)}, run_folder=tmp_path, parallel=False, resume=True, resume_validation=validation)
+    assert r["y"].output.tolist() == [repr(v) for v in old] and calls == []
+
+
+def test_resume_refuses_default_of_other_element_types(tmp_path) -> None:
+    def f(x, c=(1, 2)):
+        return x
+
+    p = Pipeline([PipeFunc(f, "y", mapspec="x[i] -> y[i]")])
+    run_map(p, {"x": [1]}, run_folder=tmp_path, parallel=False)
+    p2 = Pipeline([PipeFunc(f, "y", mapspec="x[i] -> y[i]", defaults={"c": (1.0, 2.0)})])
+    with pytest.raises(ValueError, match=r"`defaults` do not match previous run.*\(changed: `c`\)"):
+        run_map(p2, {"x": [1]}, run_folder=tmp_path, parallel=False, resume=True)
+
+
+# --------------------------------------------------------------------------- bound values (reliability item 5)
+def _bound_pipeline(c_y: object, c_z: object = 5) -> Pipeline:
+    return Pipeline(
+        [
+            PipeFunc(lambda x, c: x * c, "y", mapspec="x[i] -> y[i]", bound={"c": c_y}),
+            PipeFunc(lambda y, c: y + c, "z", mapspec="y[i] -> z[i]", bound={"c": c_z}),
+        ]
+    )
+
+
+def test_resume_refuses_changed_bound(tmp_path) -> None:
+    run_map(_bound_pipeline(2), {"x": [1, 2, 3]}, run_folder=tmp_path, parallel=False)
+    for validation in ("auto", "strict"):
+        with pytest.raises(ValueError, match=r"`bound` do not match previous run.*\(changed: `c` of `y`\)"):
+            run_map(_bound_pipeline(100), {"x": [1, 2, 3]}, run_folder=tmp_path, parallel=False, resume=True,
+                    resume_validation=validation)
+    with pytest.raises(ValueError, match=r"`bound` do not match previous run.*\(changed: `c` of `y`\)"):
+        run_map(_bound_pipeline(2.0), {"x": [1, 2, 3]}, run_folder=tmp_path, parallel=False, resume=True)
+    r = run_map(_bound_pipeline(2), {"x": [1, 2, 3]}, run_folder=tmp_path, parallel=False, resume=True,
+                resume_validation="strict")
+    assert r["z"].output.tolist() == [7, 9, 11]
+    # skip: the user takes responsibility, the old values come back
+    r = run_map(_bound_pipeline(100), {"x": [1, 2, 3]}, run_folder=tmp_path, parallel=False, resume=True,
+                resume_validation="skip")
+    assert r["y"].output.tolist() == [2, 4, 6]
+
+
+def test_bound_is_recorded_per_function(tmp_path) -> None:
+    """Two functions bind the same parameter name: swapping their values is a change."""
+    run_map(_bound_pipeline(2, 5), {"x": [1]}, run_folder=tmp_path, parallel=False)
+    info = RunInfo.load(tmp_path)
+    assert info.bound == {"y": {"c": 2}, "z": {"c": 5}}
+    with pytest.raises(ValueError, match=r"\(changed: `c` of `y`, `c` of `z`\)"):
+        run_map(_bound_pipeline(5, 2), {"x": [1]}, run_folder=tmp_path, parallel=False, resume=True)
+    with pytest.raises(ValueError, match=r"\(changed: `c` of `z`\)"):
+        run_map(_bound_pipeline(2, 6), {"x": [1]}, run_folder=tmp_path, parallel=False, resume=True)
+
+
+def test_bound_of_multi_output_function_and_added_bound(tmp_path) -> None:
+    def f(x, c, d=1):
+        return x * c, x + d
+
+    def pipe(**bound):
+        return Pipeline([PipeFunc(f, ("a", "b"), mapspec="x[i] -> a[i], b[i]", bound=bound)])
+
+    run_map(pipe(c=3), {"x": [1, 2]}, run_folder=tmp_path, parallel=False)
+    assert RunInfo.load(tmp_path).bound == {"a,b": {"c": 3}}
+    with pytest.raises(ValueError, match=r"`bound` do not match previous run.*\(changed: `c` of `a,b`\)"):
+        run_map(pipe(c=4), {"x": [1, 2]}, run_folder=tmp_path, parallel=False, resume=True)
+    with pytest.raises(ValueError, match=r"do not match previous run.*\(changed: `d`"):  # default -> bound
+        run_map(pipe(c=3, d=1), {"x": [1, 2]}, run_folder=tmp_path, parallel=False, resume=True)
+    r = run_map(pipe(c=3), {"x": [1, 2]}, run_folder=tmp_path, parallel=False, resume=True)
+    assert r["a"].output.tolist() == [3, 6]
+
+
+def _as_older_writer(folder: Path) -> None:
+    """Make ``folder`` look like one written before bound values were recorded."""
+    import json
+
+    data = json.loads((folder / "run_info.json").read_text())
+    (folder / data.pop("bound_path")).unlink()
+    (folder / "run_info.json").write_text(json.dumps(data, indent=4))
+
+
+def test_resume_of_folder_without_bound_record(tmp_path, capsys) -> None:
+    calls: list = []
+
+    def pipe(c):
+        return Pipeline([PipeFunc(lambda x, c: calls.append(x) or x * c, "y", mapspec="x[i] -> y[i]", bound={"c": c})])
+
+    run_map(pipe(2), {"x": [1, 2]}, run_folder=tmp_path, parallel=False)
+    _as_older_writer(tmp_path)
+    assert RunInfo.load(tmp_path).bound is None
+    calls.clear()
+    with pytest.raises(ValueError, match=r"does not record `bound` values.*resume_validation='strict'"):
+        run_map(pipe(2), {"x": [1, 2]}, run_folder=tmp_path, parallel=False, resume=True, resume_validation="strict")
+    assert calls == []
+    # auto: not verifiable, proceeds like other unverifiable comparisons (with a notice) and records them now
+    capsys.readouterr()
+    r = run_map(pipe(2), {"x": [1, 2]}, run_folder=tmp_path, parallel=False, resume=True)
+    assert "Could not compare new `bound`" in capsys.readouterr().out
+    assert r["y"].output.tolist() == [2, 4] and calls == []
+    assert RunInfo.load(tmp_path).bound == {"y": {"c": 2}}
+    with pytest.raises(ValueError, match="`bound` do not match previous run"):
+        run_map(pipe(3), {"x": [1, 2]}, run_folder=tmp_path, parallel=False, resume=True)
+
+
+def test_folder_without_bound_record_and_no_bound_values(tmp_path, capsys) -> None:
+    """Nothing bound now: auto resumes silently; strict still refuses (the old run may have bound values)."""
+    p = _counting_pipeline([])
+    run_map(p, {"x": [1, 2]}, run_folder=tmp_path, parallel=False)
+    assert RunInfo.load(tmp_path).bound == {}
+    _as_older_writer(tmp_path)
+    capsys.readouterr()
+    run_map(p, {"x": [1, 2]}, run_folder=tmp_path, parallel=False, resume=True)
+    assert "bound" not in capsys.readouterr().out
+    _as_older_writer(tmp_path)
+    with pytest.raises(ValueError, match="does not record `bound` values"):
+        run_map(p, {"x": [1, 2]}, run_folder=tmp_path, parallel=False, resume=True, resume_validation="strict")
+
+
+def test_pipefunc_run_folder_with_bound_values(tmp_path, capsys) -> None:
+    """pipefunc records no bound values: its folders stay resumable in `auto` mode, `strict` refuses."""
+    pipefunc_mod = pytest.importorskip("pipefunc")
+    calls: list = []
+
+    def build(c):
+        return pipefunc_mod.Pipeline(
+            [pipefunc_mod.PipeFunc(lambda x, c: calls.append(x) or x * c, "y", mapspec="x[i] -> y[i]", bound={"c": c})]
+        )
+
+    build(2).map({"x": [1, 2]}, run_folder=tmp_path, parallel=False)
+    calls.clear()
+    assert RunInfo.load(tmp_path).bound is None
+    with pytest.raises(ValueError, match="does not record `bound` values"):
+        run_map(Pipeline.from_pipefunc(build(2)), {"x": [1, 2]}, run_folder=tmp_path, parallel=False, resume=True,
+                resume_validation="strict")
+    r = run_map(Pipeline.from_pipefunc(build(2)), {"x": [1, 2]}, run_folder=tmp_path, parallel=False, resume=True)
+    assert r["y"].output.tolist() == [2, 4] and calls == []
+    import pipemap.io as pio
+
+    assert pio.load_outputs("y", run_folder=tmp_path).tolist() == [2, 4]
+
+
+def test_unpicklable_bound_value_is_not_recorded_but_runs(tmp_path) -> None:
+    import threading
+
+    lock = threading.Lock()
+    p = Pipeline([PipeFunc(lambda x, lock: 2 * x, "y", mapspec="x[i] -> y[i]", bound={"lock": lock})])
+    with pytest.warns(UserWarning, match="Could not record the bound values"):
+        r = run_map(p, {"x": [1, 2]}, run_folder=tmp_path, parallel=False)
+    assert r["y"].output.tolist() == [2, 4]
+    assert RunInfo.load(tmp_path).bound is None
+    with pytest.raises(ValueError, match="does not record `bound` values"):
+        run_map(p, {"x": [1, 2]}, run_folder=tmp_path, parallel=False, resume=True, resume_validation="strict")

@@ -41,7 +41,7 @@ def test_internal_axis_first(tmp_path) -> None:
     r = run_map(Pipeline([f]), {"x": x}, run_folder=tmp_path, parallel=False)
     assert r["y"].output.shape == (6, 3)
     assert r["y"].output[:, 0].tolist() == list(range(6))
-    assert len(list((tmp_path / "outputs" / "y").iterdir())) == 3
+    assert len(list((tmp_path / "outputs" / "y").iterdir())) == 3 + 1  # + shape.json
     assert RunInfo.load(tmp_path).resolved_shapes["y"] == (6, 3)
 
 

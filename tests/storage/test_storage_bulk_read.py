@@ -42,5 +42,5 @@ def test_get_many_masks_a_corrupt_element_and_names_its_file(tmp_path: Path) -> 
 def test_custom_filename_template_is_honoured(tmp_path: Path) -> None:
     arr = FileArray(tmp_path, (3,), filename_template="e{:d}.bin")
     arr.dump_many([2], ["z"])
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["e2.bin"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e2.bin", "shape.json"]
     assert arr.get_many([0, 2]) == [np.ma.masked, "z"]

@@ -19,10 +19,10 @@ def test_small_batches_do_not_make_a_file_per_element(tmp_path: Path) -> None:
     store = ChunkedArray(tmp_path, (3000,), chunk_size=1024, max_packs=8)
     for start in range(0, 3000, 4):
         store.dump_many(range(start, start + 4), list(range(start, start + 4)))
-    assert _count_files(tmp_path) <= 3 * 9 + 1  # <= max_packs + 1 packs per chunk, plus chunked.json
+    assert _count_files(tmp_path) <= 3 * 9 + 2  # <= max_packs + 1 packs per chunk, plus chunked.json, shape.json
     assert store.get_many(range(3000)) == list(range(3000))
     store.compact()
-    assert _count_files(tmp_path) == 3 + 1
+    assert _count_files(tmp_path) == 3 + 2
     assert ChunkedArray(tmp_path, (3000,)).to_array().tolist() == list(range(3000))
 
 
@@ -43,7 +43,7 @@ def test_layout_and_typed_segments(tmp_path: Path) -> None:
     store = ChunkedArray(tmp_path, (2, 5), chunk_size=4)
     store.dump_many(range(10), list(np.arange(10, dtype=np.float32)))
     assert json.loads((tmp_path / "chunked.json").read_text()) == {"format": "pipemap-chunked", "version": 1, "chunk_size": 4}
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["c0", "c1", "c2", "chunked.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c0", "c1", "c2", "chunked.json", "shape.json"]
     value = ChunkedArray(tmp_path, (2, 5))[1, 4]
     assert type(value) is np.float32 and value == 9
 

@@ -4,6 +4,13 @@
 True
 >>> tolerant_equal(1, 1.0)
 False
+>>> tolerant_equal([1, 2], [1.0, 2.0]), tolerant_equal({"a": (True,)}, {"a": (1,)})
+(False, False)
+
+Element types count everywhere in Python containers (lists, tuples, dict values, sets, nested):
+``1`` and ``1.0`` or ``True`` are different values, as in pipefunc's ``is_equal``. numpy arrays
+compare by value whatever their dtypes (``array([1, 2])`` equals ``array([1.0, 2.0])``), again
+as pipefunc 0.93 does.
 """
 
 from __future__ import annotations
@@ -22,9 +29,53 @@ class _Undecidable(Exception):
     pass
 
 
-def _eq(a: Any, b: Any) -> bool:  # noqa: PLR0911
-    if type(a) is not type(b):
+#: element types whose ``==`` between two values of the same type is already tolerant equality
+#: (floats: exact equality implies ``isclose``; NaN is not ``==`` itself and takes the slow path)
+_LEAF_TYPES = frozenset({int, float, bool, complex, str, bytes, type(None)})
+
+
+def _leaf_type(t: type) -> bool:
+    return t in _LEAF_TYPES or issubclass(t, np.generic)
+
+
+def _sequences_eq(a: list | tuple, b: list | tuple) -> bool:
+    """Element-wise ``_eq`` with a C-speed fast path for flat sequences of simple values.
+
+    Element types are compared pairwise first (``_eq`` is False for any pair of different
+    types); when every element is a simple value, ``a == b`` then decides equality (it cannot
+    confuse ``1`` with ``1.0`` any more). Containers nested inside are compared recursively.
+    """
+    types = list(map(type, a))
+    if types != list(map(type, b)):
         return False
+    if all(_leaf_type(t) for t in set(types)):
+        try:
+            if a == b:
+                return True
+        except Exception:  # noqa: BLE001, S110 - fall back to element-wise comparison
+            pass
+    return all(_eq(x, y) for x, y in zip(a, b))
+
+
+def _sets_eq(a: set | frozenset, b: set | frozenset) -> bool:
+    """Set equality that also requires each element's match to have the same type (recursively)."""
+    if len(a) != len(b) or a != b:
+        return False
+    types = set(map(type, a))
+    if len(types) == 1 and types == set(map(type, b)) and _leaf_type(next(iter(types))):
+        return True  # one simple type on both sides: matching elements have that type
+    matches = {y: y for y in b}
+    return all(_eq(x, matches[x]) for x in a)
+
+
+def _eq(a: Any, b: Any) -> bool:  # noqa: PLR0911
+    kind = type(a)
+    if kind is not type(b):
+        return False
+    if kind is list or kind is tuple:  # the common containers first: no ABC checks
+        return len(a) == len(b) and _sequences_eq(a, b)
+    if kind is int or kind is str or kind is bool:
+        return a == b
     if isinstance(a, Mapping):
         if a.keys() != b.keys():
             return False
@@ -43,16 +94,16 @@ def _eq(a: Any, b: Any) -> bool:  # noqa: PLR0911
         return math.isclose(a, b, rel_tol=1e-9)
     if isinstance(a, str | bytes):
         return a == b
+    if isinstance(a, range):
+        return a == b
     if isinstance(a, Sequence):
         if len(a) != len(b):
             return False
-        if isinstance(a, list | tuple | range):
-            try:
-                if a == b:  # exact equality implies tolerant equality (fast path)
-                    return True
-            except Exception:  # noqa: BLE001, S110 - fall back to element-wise comparison
-                pass
+        if isinstance(a, list | tuple):
+            return _sequences_eq(a, b)
         return all(_eq(x, y) for x, y in zip(a, b))
+    if isinstance(a, set | frozenset):
+        return _sets_eq(a, b)
     module = type(a).__module__ or ""
     if module.startswith(("pandas", "polars")) and hasattr(a, "equals"):
         return bool(a.equals(b))
@@ -74,27 +125,71 @@ def tolerant_equal(a: Any, b: Any) -> bool | None:
         return None
 
 
+def _undecidable(name: str, validation: ResumeValidation, reason: str | None = None) -> bool:
+    """``strict``: refuse; ``auto``: say so and proceed (return False: stop checking)."""
+    if validation == "strict":
+        msg = reason or (
+            f"Cannot compare {name} for equality ({name} may have broken `__eq__` implementations). "
+            "Cannot use `resume=True` with `resume_validation='strict'`. "
+            "Use `resume_validation='skip'` if you are certain they are identical."
+        )
+        raise ValueError(msg)
+    print(
+        f"Could not compare new `{name}` to `{name}` from previous run."
+        " Proceeding with `resume=True`, hoping for the best.",
+    )
+    return False
+
+
+def _changed_keys(new: dict[str, Any], old: dict[str, Any]) -> list[str]:
+    return sorted(k for k in set(new) | set(old) if k not in new or k not in old or not tolerant_equal(new[k], old[k]))
+
+
+def _refuse(name: str, changed: list[str]) -> None:
+    detail = f" (changed: {', '.join(changed)})" if changed else ""
+    msg = f"`{name}` do not match previous run, cannot use `resume=True`.{detail}"
+    raise ValueError(msg)
+
+
 def _check_dict(name: str, new: dict[str, Any], old: dict[str, Any], validation: ResumeValidation) -> bool:
     """Raise when unequal; return False when undecidable in ``auto`` mode (stop checking)."""
     result = tolerant_equal(new, old)
     if result is None:
+        return _undecidable(name, validation)
+    if not result:
+        _refuse(name, [f"`{k}`" for k in _changed_keys(new, old)])
+    return True
+
+
+def _check_bound(
+    new: dict[str, dict[str, Any]], old: dict[str, dict[str, Any]] | None, folder: Any, validation: ResumeValidation
+) -> bool:
+    """Bound values per function (keyed by output name) against the recorded ones.
+
+    A previous run that recorded none (written by pipefunc or an older pipemap) cannot be
+    verified: ``strict`` refuses, ``auto`` proceeds (with a notice when this
+    pipeline binds values, since the old run's could differ). Returns True when verified equal.
+    """
+    if old is None:
         if validation == "strict":
             msg = (
-                f"Cannot compare {name} for equality ({name} may have broken `__eq__` implementations). "
-                "Cannot use `resume=True` with `resume_validation='strict'`. "
-                "Use `resume_validation='skip'` if you are certain they are identical."
+                f"The previous run in `{folder}` does not record `bound` values (it was written by pipefunc or"
+                " an older pipemap), so they cannot be verified. Cannot use `resume=True` with"
+                " `resume_validation='strict'`. Use `resume_validation='auto'` (or 'skip') if you are certain"
+                " they are identical, or rerun with `resume=False`."
             )
             raise ValueError(msg)
-        print(
-            f"Could not compare new `{name}` to `{name}` from previous run."
-            " Proceeding with `resume=True`, hoping for the best.",
-        )
+        if new:
+            _undecidable("bound", validation)
         return False
+    result = tolerant_equal(new, old)
+    if result is None:
+        return _undecidable("bound", validation)
     if not result:
-        changed = sorted(k for k in set(new) | set(old) if k not in new or k not in old or not tolerant_equal(new[k], old[k]))
-        detail = f" (changed: {', '.join(f'`{k}`' for k in changed)})" if changed else ""
-        msg = f"`{name}` do not match previous run, cannot use `resume=True`.{detail}"
-        raise ValueError(msg)
+        changed = []
+        for output in sorted(set(new) | set(old)):
+            changed += [f"`{p}` of `{output}`" for p in _changed_keys(new.get(output, {}), old.get(output, {}))]
+        _refuse("bound", changed)
     return True
 
 
@@ -108,10 +203,13 @@ def compare_to_previous(
     inputs: dict[str, Any],
     defaults: dict[str, Any],
     resume_validation: ResumeValidation,
+    bound: dict[str, dict[str, Any]] | None = None,
 ) -> bool:
-    """Refuse to resume ``old`` (a loaded run record) when the new run differs (SPEC 4.4 order).
+    """Refuse to resume ``old`` (a loaded run record) when the new run differs (SPEC 4.4 order,
+    then the functions' ``bound`` values, ``{output name: {parameter: value}}``).
 
-    Returns True when inputs and defaults were verified equal (their files need no rewrite).
+    Returns True when inputs, defaults and bound values were verified equal (their files need no
+    rewrite).
     """
     if error_handling != old.error_handling:
         msg = (
@@ -134,9 +232,12 @@ def compare_to_previous(
         raise ValueError(msg)
     if resume_validation == "skip":
         return False
-    if not _check_dict("inputs", inputs, old.inputs, resume_validation):
-        return False
-    return _check_dict("defaults", defaults, old.defaults, resume_validation)
+    verified = _check_dict("inputs", inputs, old.inputs, resume_validation) and _check_dict(
+        "defaults", defaults, old.defaults, resume_validation
+    )
+    old_bound = getattr(old, "bound", None)
+    bound_verified = _check_bound(bound or {}, old_bound, getattr(old, "run_folder", None), resume_validation)
+    return verified and bound_verified
 
 
 def _normalize_internal(shapes: dict | None) -> dict | None:

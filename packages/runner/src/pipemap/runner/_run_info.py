@@ -97,6 +97,24 @@ def merged_internal_shapes(internal_shapes: dict | None, pipeline: Any) -> dict 
     return merged or None
 
 
+def bound_values(pipeline: Any) -> dict[str, dict[str, Any]]:
+    """The functions' bound values, ``{output name: {parameter: value}}`` (tuple names comma-joined).
+
+    Keyed per function: two functions may bind the same parameter name to different values.
+
+    >>> from pipemap.runner import Pipeline, PipeFunc
+    >>> bound_values(Pipeline([PipeFunc(lambda x, c: x, ("a", "b"), bound={"c": 1})]))
+    {'a,b': {'c': 1}}
+    """
+    result: dict[str, dict[str, Any]] = {}
+    for f in pipeline.functions:
+        values = getattr(f, "bound", None)
+        if values:
+            name = f.output_name
+            result[",".join(name) if isinstance(name, tuple) else name] = dict(values)
+    return result
+
+
 def check_input_ranks(pipeline: Any, inputs: dict[str, Any]) -> None:
     """Lists/tuples cannot feed a mapspec input of rank > 1 (SPEC 4.1 step 7)."""
     dims = pipeline.mapspec_dimensions if hasattr(pipeline, "mapspec_dimensions") else {}
@@ -192,6 +210,7 @@ class RunInfo(RunRecord):
         internal = merged_internal_shapes(internal_shapes, pipeline)
         check_input_ranks(pipeline, inputs)
         shapes, masks = map_shapes(pipeline, inputs, internal)
+        bound = bound_values(pipeline)
         if folder is not None:
             if interrupted_clear(folder):  # a fresh run was killed while replacing the old one
                 clear_run_folder(folder)
@@ -215,6 +234,7 @@ class RunInfo(RunRecord):
                     inputs=inputs,
                     defaults=pipeline.defaults,
                     resume_validation=resume_validation,  # type: ignore[arg-type]
+                    bound=bound,
                 )
         info = cls(
             inputs=inputs,
@@ -229,9 +249,10 @@ class RunInfo(RunRecord):
             storage=storage,
             error_handling=error_handling,
             pipemap_version=_version(),
+            bound=bound,
         )
         if folder is not None:
-            if unchanged:  # resume with verified-equal inputs and defaults: their files stay
+            if unchanged:  # resume with verified-equal inputs, defaults and bound values: their files stay
                 info.dump_record()
             else:
                 info.dump()

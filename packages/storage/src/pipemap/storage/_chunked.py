@@ -38,6 +38,7 @@ import numpy as np
 
 from ._atomic import MISSING, CorruptElementWarning, atomic_write_bytes, ensure_folder
 from ._base import StorageBase
+from ._shape_record import ShapeRecorded
 from ._packfile import (
     PackError,
     decode_pack,
@@ -60,7 +61,7 @@ def _pack_name() -> str:
     return f"{time.time_ns():020d}-{os.getpid():08d}-{next(_counter):08d}{PACK_SUFFIX}"
 
 
-class ChunkedArray(StorageBase):
+class ChunkedArray(ShapeRecorded, StorageBase):
     """A few packed files per chunk of elements plus an index table per pack.
 
     Extras: ``chunk_size`` (elements per chunk, default 1024; an existing folder keeps its own)
@@ -94,6 +95,7 @@ class ChunkedArray(StorageBase):
         self.max_packs = int(max_packs)
         self.chunk_size = self._init_meta(int(chunk_size))
         self._reset_caches()
+        self._sync_shape_record(write=False)  # elements of another shape: RunFolderError
 
     def _init_meta(self, chunk_size: int) -> int:
         path = self.folder / META
@@ -176,6 +178,8 @@ class ChunkedArray(StorageBase):
 
     # ------------------------------------------------------------------ writes
     def _put_many(self, indices: np.ndarray, values: list[Any]) -> None:
+        if self._shape_synced != (self.shape, self.internal_shape):
+            self._sync_shape_record(write=True)
         chunks = indices // self.chunk_size
         if len(chunks) > 1 and np.any(chunks[1:] < chunks[:-1]):
             order = np.argsort(chunks, kind="stable")
@@ -256,6 +260,7 @@ class ChunkedArray(StorageBase):
         >>> a = ChunkedArray(tempfile.mkdtemp(), (4,)); a.dump_many([1, 3], "ab"); a.done_mask().tolist()
         [False, True, False, True]
         """
+        self._sync_shape_record(write=False)
         size = self.size
         mask = np.zeros(size, dtype=bool)
         live: set[str] = set()

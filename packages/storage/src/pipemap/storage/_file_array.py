@@ -7,8 +7,8 @@ as missing with a :class:`~pipemap.storage.CorruptElementWarning`.
 >>> from pipemap.storage import FileArray
 >>> arr = FileArray(tempfile.mkdtemp(), (3, 4, 5))
 >>> arr.dump((1, 2, 3), {"a": 1})
->>> sorted(p.name for p in arr.folder.iterdir())
-['__33__.pickle']
+>>> sorted(p.name for p in arr.folder.iterdir())  # shape.json: the shape record (see _shape_record)
+['__33__.pickle', 'shape.json']
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from ._atomic import (
     serialize,
 )
 from ._base import StorageBase
+from ._shape_record import SHAPE_RECORD, ShapeRecorded
 from ._shapes import ShapeTuple
 
 __all__ = ["FILENAME_TEMPLATE", "FileArray"]
@@ -41,7 +42,7 @@ FILENAME_TEMPLATE = "__{:d}__.pickle"
 _PROBE = 987654321
 
 
-class FileArray(StorageBase):
+class FileArray(ShapeRecorded, StorageBase):
     """Array interface to a folder of element files (``storage_id="file_array"``).
 
     ``__getitem__`` returns ``np.ma.masked`` for absent files; slices return masked arrays.
@@ -75,6 +76,7 @@ class FileArray(StorageBase):
             raise ValueError(msg)
         self._prefix, self._suffix = prefix, suffix
         self._dir = str(self.folder) + os.sep
+        self._sync_shape_record(write=False)  # elements of another shape: RunFolderError
 
     def __repr__(self) -> str:
         return super().__repr__()[:-1] + f", filename_template={self.filename_template!r})"
@@ -113,12 +115,17 @@ class FileArray(StorageBase):
 
     def _put_many(self, indices: np.ndarray, values: list[Any]) -> None:
         payloads = [serialize(v) for v in values]  # serialize everything first: a failure writes nothing
+        if self._shape_synced != (self.shape, self.internal_shape):
+            self._sync_shape_record(write=True)
         prefix, suffix = self._prefix, self._suffix
         names = [f"{prefix}{index}{suffix}" for index in indices.tolist()]
         atomic_write_many(str(self.folder), names, payloads)
 
     def _stored_indices(self) -> np.ndarray:
-        return indices_in_names(os.listdir(self.folder), self._prefix, self._suffix)
+        names = os.listdir(self.folder)
+        if SHAPE_RECORD in names:  # keeps the one-regex fast path of indices_in_names
+            names.remove(SHAPE_RECORD)
+        return indices_in_names(names, self._prefix, self._suffix)
 
     def done_mask(self) -> np.ndarray:
         """True where an element file exists (one directory listing, no per-file stat).
@@ -127,6 +134,7 @@ class FileArray(StorageBase):
         >>> a = FileArray(tempfile.mkdtemp(), (3,)); a.dump((2,), 1); a.done_mask().tolist()
         [False, False, True]
         """
+        self._sync_shape_record(write=False)
         size = self.size
         mask = np.zeros(size, dtype=bool)
         indices = self._stored_indices()

@@ -10,6 +10,10 @@ the field, never a ``TypeError`` from deep inside a reader. Readers call
 Traceback (most recent call last):
 ...
 pipemap.storage._run_record.RunFolderError: `run_info.json`: field `all_output_names` must be a list of names (strings), got ['y', 1]
+>>> validate_run_info({"mapspecs_as_strings": ["x[i -> y[i]"]}, "run_info.json")  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+pipemap.storage._run_record.RunFolderError: `run_info.json`: field `mapspecs_as_strings` holds a mapspec that does not parse, 'x[i -> y[i]' (...); the run folder is damaged
 """
 
 from __future__ import annotations
@@ -56,6 +60,19 @@ def _check_table(data: dict[str, Any], path: Any, field: str, ok: Any, expected:
             raise _error(path, f"{field}.{key}", expected, value)
 
 
+def _check_mapspec(spec: str, path: str | os.PathLike[str]) -> None:
+    """Every recorded mapspec must parse: readers derive the mapped outputs and axes from them."""
+    from pipemap.mapspec import MapSpec
+
+    try:
+        MapSpec.from_string(spec)
+    except Exception as exc:  # noqa: BLE001 - any parse failure is a damaged record
+        from ._run_record import RunFolderError
+
+        msg = f"`{path}`: field `mapspecs_as_strings` holds a mapspec that does not parse, {spec!r} ({exc}); the run folder is damaged"
+        raise RunFolderError(msg) from None
+
+
 def validate_run_info(data: dict[str, Any], path: str | os.PathLike[str]) -> None:
     """Raise ``RunFolderError`` naming ``path`` and the field when a present field has the wrong type.
 
@@ -67,6 +84,8 @@ def validate_run_info(data: dict[str, Any], path: str | os.PathLike[str]) -> Non
         isinstance(data["mapspecs_as_strings"], list) and all(isinstance(s, str) for s in data["mapspecs_as_strings"])
     ):
         raise _error(path, "mapspecs_as_strings", "a list of mapspec strings", data["mapspecs_as_strings"])
+    for spec in data.get("mapspecs_as_strings") or ():
+        _check_mapspec(spec, path)
     if "storage" in data:
         storage = data["storage"]
         valid = isinstance(storage, str) or (
@@ -96,6 +115,8 @@ def validate_run_info(data: dict[str, Any], path: str | os.PathLike[str]) -> Non
     _check_table(data, path, "input_paths", lambda v: isinstance(v, str), "a relative file path", optional=False)
     if "defaults_path" in data and not isinstance(data["defaults_path"], str):
         raise _error(path, "defaults_path", "a relative file path", data["defaults_path"])
+    if data.get("bound_path") is not None and not isinstance(data["bound_path"], str):
+        raise _error(path, "bound_path", "a relative file path", data["bound_path"])
     handling = data.get("error_handling")
     if handling is not None and handling not in ("raise", "continue"):
         raise _error(path, "error_handling", '"raise" or "continue"', handling)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -148,6 +149,9 @@ class RunRecord:
     error_handling: str = "raise"
     pipemap_version: str = field(default_factory=_package_version)
     created_at: str = field(default_factory=lambda: _dt.datetime.now(_dt.UTC).isoformat())
+    #: the functions' bound values, ``{output name ("y1,y2" for tuples): {parameter: value}}``;
+    #: None when not recorded (pipefunc and older pipemap run folders)
+    bound: dict[str, dict[str, Any]] | None = None
 
     version: ClassVar[int] = FORMAT_VERSION
 
@@ -177,6 +181,11 @@ class RunRecord:
     def defaults_path(self) -> Path:
         """``<run_folder>/defaults/defaults.cloudpickle``."""
         return self._folder() / "defaults" / "defaults.cloudpickle"
+
+    @property
+    def bound_path(self) -> Path:
+        """``<run_folder>/defaults/bound.cloudpickle``."""
+        return self._folder() / "defaults" / "bound.cloudpickle"
 
     # -------------------------------------------------------------- helpers
     def mapped_outputs(self) -> dict[str, tuple[str, ...]]:
@@ -217,7 +226,7 @@ class RunRecord:
         data: dict[str, Any] = {"version": FORMAT_VERSION}
         for f in fields(self):
             name = f.name
-            if name in {"inputs", "defaults"}:
+            if name in {"inputs", "defaults", "bound"}:
                 continue
             value = getattr(self, name)
             if name == "all_output_names":
@@ -237,6 +246,8 @@ class RunRecord:
             data[name] = value
         data["input_paths"] = {k: str(p.relative_to(folder)) for k, p in self.input_paths.items()}
         data["defaults_path"] = str(self.defaults_path.relative_to(folder))
+        if self.bound is not None:
+            data["bound_path"] = str(self.bound_path.relative_to(folder))
         return data
 
     def dump(self) -> None:
@@ -247,6 +258,19 @@ class RunRecord:
             atomic_write_bytes(path, serialize(self.inputs[name]))
         self.defaults_path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(self.defaults_path, serialize(self.defaults))
+        if self.bound is not None:
+            try:
+                payload = serialize(self.bound)
+            except Exception as exc:  # noqa: BLE001 - an unpicklable bound value must not stop the run
+                warnings.warn(
+                    f"Could not record the bound values of the run in `{folder}` ({type(exc).__name__}: {exc});"
+                    " a resume of this run cannot verify them.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                self.bound = None
+            else:
+                atomic_write_bytes(self.bound_path, payload)
         text = json.dumps(self.to_json_dict(), indent=4)
         atomic_write_bytes(self.path(folder), text.encode())
 
@@ -289,6 +313,8 @@ class RunRecord:
         kwargs["run_folder"] = folder
         kwargs["inputs"] = _load_inputs(folder, data, path)
         kwargs["defaults"] = _load_pickle(_relocate(folder, data.get("defaults_path", "defaults/defaults.cloudpickle")), path, "defaults")
+        if data.get("bound_path") is not None:  # absent: not recorded (pipefunc, older pipemap)
+            kwargs["bound"] = _load_bound(_relocate(folder, data["bound_path"]), path)
         known = {f.name for f in fields(cls) if f.init}
         return cls(**{k: v for k, v in kwargs.items() if k in known})
 
@@ -369,6 +395,14 @@ def _load_pickle(path: Path, json_path: Path, what: str) -> Any:
     except Exception as exc:
         msg = f"Could not load {what} of the run in `{json_path.parent}` from `{path}` ({type(exc).__name__}: {exc})"
         raise RunFolderError(msg) from exc
+
+
+def _load_bound(path: Path, json_path: Path) -> dict[str, dict[str, Any]]:
+    bound = _load_pickle(path, json_path, "the bound values")
+    if not (isinstance(bound, dict) and all(isinstance(k, str) and isinstance(v, dict) for k, v in bound.items())):
+        msg = f"`{path}` (the bound values of the run in `{json_path.parent}`) must hold {{output name: {{parameter: value}}}}, got {type(bound).__name__}"
+        raise RunFolderError(msg)
+    return bound
 
 
 def _load_inputs(folder: Path, data: dict[str, Any], json_path: Path) -> dict[str, Any]:
