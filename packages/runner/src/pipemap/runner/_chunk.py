@@ -35,6 +35,7 @@ import numpy as np
 from pipemap.mapspec import IndexPlan, shape_is_resolved
 
 from ._gather import gather_inputs
+from ._guards import guard_for
 from ._timeout import with_timeout
 from ._errors import (
     error_types,
@@ -99,12 +100,16 @@ def _native_name(pf: Any, name: str) -> str:
     return pf._inverse_renames.get(name, name)
 
 
-def compile_call(pf: Any, mapped_names: Sequence[str], const: dict[str, Any]) -> Callable[..., Any]:
+def compile_call(
+    pf: Any, mapped_names: Sequence[str], const: dict[str, Any], guard: tuple[int, Callable[[Any], Any]] | None = None
+) -> Callable[..., Any]:
     """``call(*values)`` = ``pf.func(**{mapped: values}, **const)``, renames and bound applied.
 
     This is the model's calling convention (``pf._call_with_renamed_kwargs``: renamed names,
     bound values win, ``defaults=`` overrides for absent keys) compiled once per chunk into a
-    lambda with literal keywords, so no dict is built per element.
+    lambda with literal keywords, so no dict is built per element. ``guard=(n, check)``: a
+    returned value whose ``operator.length_hint`` is not ``n`` goes through ``check(value)``
+    (which raises or returns it), see :mod:`._guards`.
     """
     bound = pf.bound
     consts: dict[str, Any] = {}
@@ -119,20 +124,33 @@ def compile_call(pf: Any, mapped_names: Sequence[str], const: dict[str, Any]) ->
     natives = [_native_name(pf, n) for n in positional]
     for native in natives:
         consts.pop(native, None)
-    call = _call_factory(tuple(natives), bool(consts))(pf.func, consts)
+    if guard is None:
+        call = _call_factory(tuple(natives), bool(consts))(pf.func, consts)
+    else:
+        call = _call_factory(tuple(natives), bool(consts), True)(pf.func, consts, *guard)
     call.__positional__ = positional
     return call
 
 
 @functools.lru_cache(maxsize=256)
-def _call_factory(natives: tuple[str, ...], with_consts: bool) -> Callable[..., Any]:
+def _call_factory(natives: tuple[str, ...], with_consts: bool, guarded: bool = False) -> Callable[..., Any]:
     """``factory(_f, _c)`` -> ``lambda _a0, ...: _f(name0=_a0, ..., **_c)``, compiled once per
-    keyword signature (names are the function's own parameter names: valid identifiers)."""
+    keyword signature (names are the function's own parameter names: valid identifiers).
+    ``guarded``: ``factory(_f, _c, _n, _check)``, the value checked inline (no extra call when
+    its length is ``_n``)."""
     params = ", ".join(f"_a{k}" for k in range(len(natives)))
     parts = [f"{native}=_a{k}" for k, native in enumerate(natives)]
     if with_consts:
         parts.append("**_c")
-    src = f"def factory(_f, _c):\n    return lambda {params}: _f({', '.join(parts)})\n"
+    body = f"_f({', '.join(parts)})"
+    if guarded:
+        src = (
+            "from operator import length_hint as _lh\n"
+            "def factory(_f, _c, _n, _check):\n"
+            f"    return lambda {params}: _v if _lh(_v := {body}, -1) == _n else _check(_v)\n"
+        )
+    else:
+        src = f"def factory(_f, _c):\n    return lambda {params}: {body}\n"
     namespace: dict[str, Any] = {}
     exec(src, namespace)  # noqa: S102 - generated from identifiers only
     return namespace["factory"]
@@ -146,7 +164,7 @@ def _task_cache(task: FunctionTask) -> dict[str, Any]:
         plan = IndexPlan(pf.mapspec, task.external_shape)
         names = list(task.mapped)
         task.const = load_references(task.const)  # FileValue inputs: loaded here, in the worker
-        call = compile_call(pf, names, task.const)
+        call = compile_call(pf, names, task.const, guard_for(pf, task.n_internal, task.internal_shape))
         const_error = scan_for_errors(task.const) if task.error_handling == "continue" else None
         cache = {"plan": plan, "names": names, "call": call, "const_error": const_error}
         task.__dict__["_cache"] = cache

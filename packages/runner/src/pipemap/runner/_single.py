@@ -48,7 +48,18 @@ def _call_single_blob(blob: bytes) -> Any:
     return _call_single(f, kwargs, error_handling)
 
 
-def _pick(f: Any, value: Any, error_handling: str) -> tuple[Any, ...]:
+def _pick(f: Any, value: Any, error_handling: str, kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    """The outputs of ``value``; a multi-output function must return one value per output."""
+    types = error_types()
+    if f.output_picker is None and isinstance(f.output_name, tuple) and not (types and isinstance(value, types)):
+        from ._guards import output_count_error
+
+        error = output_count_error(f, value)
+        if error is not None:
+            if error_handling != "continue":
+                raise_with_note(error, f, kwargs, None)
+            snapshot = make_error_snapshot(f, error, kwargs)
+            return (snapshot,) * len(f.output_names)
     try:
         return f._pick_outputs(value)
     except Exception as exc:
@@ -107,7 +118,7 @@ async def run_single(runner: Any, f: Any, executor: Any) -> None:
                 if snap is not None:
                     f.error_snapshot = snap
                 raise
-        picked = _pick(f, value, runner.prep.error_handling)
+        picked = _pick(f, value, runner.prep.error_handling, kwargs)
         for h, v in zip(holders, picked):
             h.dump(v)
     for name, v in zip(f.output_names, picked):

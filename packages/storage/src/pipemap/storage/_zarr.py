@@ -41,6 +41,7 @@ from zarr.storage import LocalStore, MemoryStore
 from ._atomic import MISSING, CorruptElementWarning, atomic_write_bytes, quarantine
 from ._base import StorageBase
 from ._shapes import ShapeTuple, merge_by_mask, prod
+from ._snapshots import ErrorSnapshot, PropagatedErrorSnapshot
 from ._vlen import CloudPickleCodec, decode_vlen, encode_vlen
 
 __all__ = ["CloudPickleCodec", "ZarrFileArray", "ZarrMemoryArray", "ZarrSharedMemoryArray"]
@@ -195,6 +196,8 @@ class ZarrFileArray(StorageBase):
         internal = self.resolved_internal_shape
         if not internal:
             return encode_vlen([encode(value)])
+        if isinstance(value, (ErrorSnapshot, PropagatedErrorSnapshot)):  # a failed element: in every cell
+            return encode_vlen([encode(value)] * prod(internal))
         if isinstance(value, np.ndarray) and value.dtype != object:
             value = value.astype(object)  # like pipefunc: cells of typed sub-arrays are stored as Python objects
         cells = []
