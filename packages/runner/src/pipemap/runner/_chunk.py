@@ -359,17 +359,19 @@ def _write(task: FunctionTask, storage: Any, linear: Any, vals: list[Any], shape
 
 
 def write_values(task: FunctionTask, name: str, storage: Any, linear: Any, vals: list[Any], shape: Any) -> None:
-    """Write one output's values in bulk. When the bulk write fails, the elements are written one
-    by one (every good element is kept for resume) and the error names the function, the output
-    and the failing element."""
+    """Write one output's values in bulk. When the bulk write fails, the elements it did not
+    store (all of them when the backend does not say, see ``stored_before_failure``) are
+    written one by one (every good element is kept for resume) and the error names the
+    function, the output and the first element that could not be written."""
     try:
         _write(task, storage, linear, vals, shape)
         return
     except Exception as exc:
         bulk_error = exc
     where = describe_indices(linear)
+    retry = _not_stored(bulk_error, linear)
     if len(linear) > 1:
-        for k in range(len(linear)):
+        for k in retry:
             try:
                 _write(task, storage, linear[k : k + 1], vals[k : k + 1], shape)
             except Exception as exc:  # noqa: BLE001 - the culprit element
@@ -381,6 +383,17 @@ def write_values(task: FunctionTask, name: str, storage: Any, linear: Any, vals:
         f" `{getattr(storage, 'storage_id', type(storage).__name__)}` storage."
     )
     raise bulk_error
+
+
+def _not_stored(error: BaseException, linear: Any) -> list[int]:
+    """Positions in ``linear`` that the failed bulk write raising ``error`` did not store."""
+    from pipemap.storage import stored_before_failure
+
+    stored = stored_before_failure(error)
+    if stored is None or not len(stored):
+        return list(range(len(linear)))
+    as_array = np.arange(linear.start, linear.stop, linear.step) if isinstance(linear, range) else np.asarray(linear)
+    return np.flatnonzero(~np.isin(as_array, stored)).tolist()
 
 
 def run_batch(task: FunctionTask, linear: Any) -> ChunkResult:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._atomic import MISSING, CorruptElementWarning
+from ._atomic import MISSING, CorruptElementWarning, mark_stored, stored_before_failure
 from ._base import StorageBase
 from ._dict_array import DictArray
 from ._file_array import FileArray
@@ -72,6 +72,7 @@ __all__ = [
     "StorageBase",
     "get_storage_class",
     "mapped_outputs",
+    "mark_stored",
     "open_run_folder",
     "open_store",
     "output_folder",
@@ -79,6 +80,7 @@ __all__ = [
     "storage_class_for",
     "storage_id_for",
     "storage_registry",
+    "stored_before_failure",
     "zarr_available",
 ]
 if zarr_available():

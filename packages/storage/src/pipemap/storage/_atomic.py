@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Self
 
 import cloudpickle
+import numpy as np
 
 PARQUET_MAGIC = b"PAR1"
 _counter = itertools.count()
@@ -104,25 +105,52 @@ def atomic_write_many(folder: str, names: list[str], payloads: list[bytes]) -> N
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     open_, write, close, replace = os.open, os.write, os.close, os.replace
     counter = _counter
-    for name, data in zip(names, payloads):
-        tmp = f"{tmp_prefix}{name}{tmp_mark}{next(counter)}"
-        fd = open_(tmp, flags, 0o644)
-        try:
-            written = write(fd, data)
-            if written != len(data):  # short write (rare): finish it
-                view = memoryview(data)[written:]
-                while view:
-                    view = view[write(fd, view) :]
-        except BaseException:
+    done = 0
+    try:
+        for name, data in zip(names, payloads):
+            tmp = f"{tmp_prefix}{name}{tmp_mark}{next(counter)}"
+            fd = open_(tmp, flags, 0o644)
+            try:
+                written = write(fd, data)
+                if written != len(data):  # short write (rare): finish it
+                    view = memoryview(data)[written:]
+                    while view:
+                        view = view[write(fd, view) :]
+            except BaseException:
+                close(fd)
+                _unlink_quietly(tmp)
+                raise
             close(fd)
-            _unlink_quietly(tmp)
-            raise
-        close(fd)
-        try:
-            replace(tmp, prefix + name)
-        except BaseException:
-            _unlink_quietly(tmp)
-            raise
+            try:
+                replace(tmp, prefix + name)
+            except BaseException:
+                _unlink_quietly(tmp)
+                raise
+            done += 1
+    except BaseException as exc:
+        exc.pipemap_files_written = done  # type: ignore[attr-defined] # the first `done` files are complete
+        raise
+
+
+def mark_stored(exc: BaseException, indices: Any) -> None:
+    """Record on ``exc`` (raised by a failing bulk write) the linear ``indices`` that the write
+    stored completely before it failed, for :func:`stored_before_failure`.
+
+    >>> e = OSError(28, "No space left on device"); mark_stored(e, [0, 1]); stored_before_failure(e).tolist()
+    [0, 1]
+    """
+    try:
+        exc.pipemap_stored = np.asarray(indices, dtype=np.int64)  # type: ignore[attr-defined]
+    except (AttributeError, TypeError):  # pragma: no cover - an exception type without __dict__
+        pass
+
+
+def stored_before_failure(exc: BaseException) -> np.ndarray | None:
+    """The linear indices a failed ``dump_many``/``_put_many`` stored before raising ``exc``
+    (int64 array, maybe empty), or None when the backend does not say (then any of them may
+    or may not be stored). Writers retry only the others."""
+    stored = getattr(exc, "pipemap_stored", None)
+    return stored if isinstance(stored, np.ndarray) else None
 
 
 def _unlink_quietly(path: str) -> None:

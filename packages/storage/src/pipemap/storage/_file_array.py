@@ -28,6 +28,7 @@ from ._atomic import (
     decode_or_missing,
     deserialize,
     ensure_folder,
+    mark_stored,
     read_element_file,
     read_files,
     serialize,
@@ -115,7 +116,11 @@ class FileArray(StorageBase):
         payloads = [serialize(v) for v in values]  # serialize everything first: a failure writes nothing
         prefix, suffix = self._prefix, self._suffix
         names = [f"{prefix}{index}{suffix}" for index in indices.tolist()]
-        atomic_write_many(str(self.folder), names, payloads)
+        try:
+            atomic_write_many(str(self.folder), names, payloads)
+        except BaseException as exc:  # say which elements made it (the first files written)
+            mark_stored(exc, indices[: getattr(exc, "pipemap_files_written", 0)])
+            raise
 
     def _stored_indices(self) -> np.ndarray:
         return indices_in_names(os.listdir(self.folder), self._prefix, self._suffix)
