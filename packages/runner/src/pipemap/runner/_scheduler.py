@@ -20,7 +20,7 @@ import numpy as np
 from pipemap.mapspec import external_shape_from_mask, internal_shape_from_mask, shape_is_resolved
 
 from ._chunk import ChunkResult, FunctionTask, run_chunk
-from ._dispatch import ChunkDispatcher, lost_chunk_result, route_outputs, sizer_for
+from ._dispatch import ChunkDispatcher, describe_chunk, lost_chunk_result, route_outputs, sizer_for
 from ._eager import gate_for, run_eager
 from ._errors import error_types, raise_with_note
 from ._failure_log import FailureLog
@@ -28,12 +28,13 @@ from ._fusion import plan_chains, run_chain_of
 from ._events import ChunkDone, ElementFailed, FunctionDone, RunFinished, RunStarted, ShapeResolved
 from . import _default_pool
 from ._executors import executor_for, is_thread_or_sync
+from ._pickling import note_unsendable
 from ._prepare import Prepared
 from ._readiness import StoredTracker
 from ._task_ref import TaskRef, execute_ref
 from ._results import Result
 from ._single import run_single
-from ._store import as_object_array, is_storage, is_value_holder, output_array
+from ._store import as_object_array, is_storage, is_value_holder, output_array, persist_all
 
 
 @dataclass
@@ -299,7 +300,11 @@ class _Runner:
             function=f.__name__,
             output_name=", ".join(f.output_names),
             executor=executor,
-            submit=lambda ex, chunk: ex.submit(fn, ref, chunk),
+            submit=(
+                (lambda ex, chunk: ex.submit(fn, ref, chunk))
+                if write_in_worker
+                else (lambda ex, chunk: note_unsendable(ex.submit(fn, ref, chunk), f, describe_chunk(chunk)))
+            ),
             sizer=sizer,
             handle=handle,
             on_dead=on_dead if self.prep.error_handling == "continue" else None,
@@ -468,9 +473,7 @@ async def run_prepared(prep: Prepared, *, scheduling_strategy: str = "generation
         else:
             await run_eager(runner)
         if prep.persist_memory:
-            for name, s in prep.store.items():
-                if is_storage(s) and getattr(s, "supports_persist", False):
-                    s.persist()
+            persist_all(prep.store, prep.pipeline)
     except BaseException as e:
         error = e
         raise

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ._atomic import atomic_write_bytes, deserialize, serialize
+from ._atomic import atomic_write_bytes, deserialize, serialize_named
 from ._base import StorageBase
 from ._record_schema import validate_run_info
 from ._registry import get_storage_class
@@ -243,9 +243,9 @@ class RunRecord:
         folder = self._folder()
         for name, path in self.input_paths.items():
             path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(path, serialize(self.inputs[name]))
+            atomic_write_bytes(path, serialize_named(self.inputs[name], f"Input `{name}`"))
         self.defaults_path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(self.defaults_path, serialize(self.defaults))
+        atomic_write_bytes(self.defaults_path, serialize_named(self.defaults, "The defaults"))
         text = json.dumps(self.to_json_dict(), indent=4)
         atomic_write_bytes(self.path(folder), text.encode())
 
