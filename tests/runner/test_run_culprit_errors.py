@@ -160,3 +160,17 @@ def test_single_multi_output_wrong_count_is_clear(value: Any, described: str) ->
     for name in ("a", "b"):
         snap = r[name].output
         assert isinstance(snap, ErrorSnapshot) and described in str(snap.exception)
+
+
+def test_output_picker_failure_names_function_outputs_and_value(tmp_path: Path) -> None:
+    def pick(value: dict, name: str) -> Any:
+        return value[name]
+
+    def partial(x: int) -> dict:
+        return {"a": x} if x == 1 else {"a": x, "b": -x}
+
+    p = Pipeline([PipeFunc(partial, ("a", "b"), mapspec="x[i] -> a[i], b[i]", output_picker=pick)])
+    with pytest.raises(KeyError) as info:
+        p.map({"x": [0, 1, 2]}, run_folder=tmp_path, parallel=False)
+    text = _text(info.value)
+    assert "`partial`" in text and "('a', 'b')" in text and "{'a': 1}" in text and "output_picker" in text, text

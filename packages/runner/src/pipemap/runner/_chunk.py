@@ -44,6 +44,7 @@ from ._errors import (
     propagated_snapshot,
     raise_with_note,
     scan_for_errors,
+    short_repr,
 )
 
 #: first batch of a long chunk; later batches grow (x4 at most) towards BATCH_SECONDS each
@@ -273,7 +274,14 @@ def _pick(task: FunctionTask, values: list[Any], cache: dict[str, Any]) -> tuple
         if task.error_handling != "continue":
             picked = []
             for v in values:
-                picked.append(pick(v))
+                try:
+                    picked.append(pick(v))
+                except Exception as exc:
+                    exc.add_note(
+                        f"While picking the outputs {tuple(pf.output_names)!r} of `{pf.__name__}` from the value"
+                        f" {short_repr(v)} it returned, with its `output_picker`."
+                    )
+                    raise
         picked = []
         for v in values:
             try:
