@@ -174,3 +174,23 @@ def test_output_picker_failure_names_function_outputs_and_value(tmp_path: Path) 
         p.map({"x": [0, 1, 2]}, run_folder=tmp_path, parallel=False)
     text = _text(info.value)
     assert "`partial`" in text and "('a', 'b')" in text and "{'a': 1}" in text and "output_picker" in text, text
+
+
+def _ragged(n: int) -> list[int]:
+    return list(range(n))
+
+
+@pytest.mark.parametrize("storage", ["file_array", "chunked"])
+def test_unresolved_internal_size_fixed_differently_in_a_parallel_run_is_an_error(tmp_path: Path, storage: str) -> None:
+    """``"?"`` internal sizes: every chunk must agree with the first, also when the chunks ran in
+    different worker processes (one process per chunk here), which fix them independently."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    p = Pipeline([PipeFunc(_ragged, "y", mapspec="n[k] -> y[k, j]")])
+    ctx = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx, max_tasks_per_child=1) as ex:
+        with pytest.raises(ValueError, match="does not match the expected internal shape") as info:
+            p.map({"n": [2, 3]}, run_folder=tmp_path, storage=storage, executor=ex, chunksizes=1, return_results=False)
+    text = _text(info.value)
+    assert "(3,)" in text and "(2,)" in text and "'_ragged'" in text, text

@@ -67,6 +67,14 @@ def internal_shape_error(pf: Any, output: str, got: Any, expected: tuple[Any, ..
     )
 
 
+def inconsistent_internal_error(pf: Any, elements: str, got: Any, first: Any) -> ValueError:
+    """Two worker processes fixed the ``"?"`` internal sizes of ``pf``'s outputs differently:
+    ``elements`` span ``got``, earlier ones ``first``."""
+    error = internal_shape_error(pf, pf.output_names[0], got, tuple(first), None)
+    error.add_note(f"(elements {elements} of `{pf.output_names[0]}`; earlier elements span {tuple(first)})")
+    return error
+
+
 def _matches(got: Any, expected: list[Any]) -> bool:
     if got is None or len(got) != len(expected):
         return False

@@ -25,6 +25,7 @@ from ._eager import gate_for, run_eager
 from ._errors import error_types, raise_with_note
 from ._failure_log import FailureLog
 from ._fusion import plan_chains, run_chain_of
+from ._guards import inconsistent_internal_error
 from ._events import ChunkDone, ElementFailed, FunctionDone, RunFinished, RunStarted, ShapeResolved
 from . import _default_pool
 from ._executors import executor_for, is_thread_or_sync
@@ -199,8 +200,11 @@ class _Runner:
         first_shape: list[Any] = [None]
 
         def absorb(result: ChunkResult) -> None:
-            if result.internal_shape is not None and first_shape[0] is None:
-                first_shape[0] = result.internal_shape
+            if result.internal_shape is not None:
+                if first_shape[0] is None:
+                    first_shape[0] = result.internal_shape
+                elif tuple(result.internal_shape) != tuple(first_shape[0]):  # "?" sizes fixed differently by two workers
+                    raise inconsistent_internal_error(f, describe_chunk(result.linear), result.internal_shape, first_shape[0])
             if flats is not None and result.values is not None:
                 place = _placement(result.linear)
                 for flat, vals in zip(flats, result.values):
