@@ -110,7 +110,7 @@ def test_internal_axis_and_partial_reduction() -> None:
     assert r["d"].output.tolist() == [[-1, -2, -3], [-2, -3, -4]]
 
 
-def test_wrong_internal_shape_raises_with_results_only() -> None:
+def test_wrong_internal_shape_raises_also_without_results() -> None:
     @pipefunc("x", mapspec="n[k] -> x[i, k]")
     def f(n):
         return list(range(n))
@@ -120,7 +120,9 @@ def test_wrong_internal_shape_raises_with_results_only() -> None:
         run_map(p, {"n": [2, 3]}, parallel=False)
     r = run_map(p, {"n": [1, 1]}, parallel=False)
     assert r["x"].output.tolist() == [[0, 0]]
-    run_map(p, {"n": [2, 3]}, parallel=False, return_results=False)
+    # unlike pipefunc, also when no results are collected: element 1 would be truncated to (2,)
+    with pytest.raises(ValueError, match=r"Output shape \(3,\) of function 'f'"):
+        run_map(p, {"n": [2, 3]}, parallel=False, return_results=False)
 
 
 def test_multiple_outputs() -> None:

@@ -38,6 +38,7 @@ import numpy as np
 from pipemap.mapspec import IndexPlan, shape_is_resolved
 
 from ._gather import gather_inputs
+from ._guards import guard_for
 from ._timeout import with_timeout
 from ._errors import (
     error_types,
@@ -46,6 +47,7 @@ from ._errors import (
     propagated_snapshot,
     raise_with_note,
     scan_for_errors,
+    short_repr,
 )
 
 #: elements gathered for the first batch of a long chunk; later batches are sized from the
@@ -111,12 +113,16 @@ def _native_name(pf: Any, name: str) -> str:
     return pf._inverse_renames.get(name, name)
 
 
-def compile_call(pf: Any, mapped_names: Sequence[str], const: dict[str, Any]) -> Callable[..., Any]:
+def compile_call(
+    pf: Any, mapped_names: Sequence[str], const: dict[str, Any], guard: tuple[int, Callable[[Any], Any]] | None = None
+) -> Callable[..., Any]:
     """``call(*values)`` = ``pf.func(**{mapped: values}, **const)``, renames and bound applied.
 
     This is the model's calling convention (``pf._call_with_renamed_kwargs``: renamed names,
     bound values win, ``defaults=`` overrides for absent keys) compiled once per chunk into a
-    lambda with literal keywords, so no dict is built per element.
+    lambda with literal keywords, so no dict is built per element. ``guard=(n, check)``: a
+    returned value whose ``operator.length_hint`` is not ``n`` goes through ``check(value)``
+    (which raises or returns it), see :mod:`._guards`.
     """
     bound = pf.bound
     consts: dict[str, Any] = {}
@@ -131,20 +137,33 @@ def compile_call(pf: Any, mapped_names: Sequence[str], const: dict[str, Any]) ->
     natives = [_native_name(pf, n) for n in positional]
     for native in natives:
         consts.pop(native, None)
-    call = _call_factory(tuple(natives), bool(consts))(pf.func, consts)
+    if guard is None:
+        call = _call_factory(tuple(natives), bool(consts))(pf.func, consts)
+    else:
+        call = _call_factory(tuple(natives), bool(consts), True)(pf.func, consts, *guard)
     call.__positional__ = positional
     return call
 
 
 @functools.lru_cache(maxsize=256)
-def _call_factory(natives: tuple[str, ...], with_consts: bool) -> Callable[..., Any]:
+def _call_factory(natives: tuple[str, ...], with_consts: bool, guarded: bool = False) -> Callable[..., Any]:
     """``factory(_f, _c)`` -> ``lambda _a0, ...: _f(name0=_a0, ..., **_c)``, compiled once per
-    keyword signature (names are the function's own parameter names: valid identifiers)."""
+    keyword signature (names are the function's own parameter names: valid identifiers).
+    ``guarded``: ``factory(_f, _c, _n, _check)``, the value checked inline (no extra call when
+    its length is ``_n``)."""
     params = ", ".join(f"_a{k}" for k in range(len(natives)))
     parts = [f"{native}=_a{k}" for k, native in enumerate(natives)]
     if with_consts:
         parts.append("**_c")
-    src = f"def factory(_f, _c):\n    return lambda {params}: _f({', '.join(parts)})\n"
+    body = f"_f({', '.join(parts)})"
+    if guarded:
+        src = (
+            "from operator import length_hint as _lh\n"
+            "def factory(_f, _c, _n, _check):\n"
+            f"    return lambda {params}: _v if _lh(_v := {body}, -1) == _n else _check(_v)\n"
+        )
+    else:
+        src = f"def factory(_f, _c):\n    return lambda {params}: {body}\n"
     namespace: dict[str, Any] = {}
     exec(src, namespace)  # noqa: S102 - generated from identifiers only
     return namespace["factory"]
@@ -158,7 +177,7 @@ def _task_cache(task: FunctionTask) -> dict[str, Any]:
         plan = IndexPlan(pf.mapspec, task.external_shape)
         names = list(task.mapped)
         task.const = load_references(task.const)  # FileValue inputs: loaded here, in the worker
-        call = compile_call(pf, names, task.const)
+        call = compile_call(pf, names, task.const, guard_for(pf, task.n_internal, task.internal_shape))
         const_error = scan_for_errors(task.const) if task.error_handling == "continue" else None
         cache = {"plan": plan, "names": names, "call": call, "const_error": const_error}
         task.__dict__["_cache"] = cache
@@ -325,7 +344,14 @@ def _pick(task: FunctionTask, values: list[Any], cache: dict[str, Any]) -> tuple
         if task.error_handling != "continue":
             picked = []
             for v in values:
-                picked.append(pick(v))
+                try:
+                    picked.append(pick(v))
+                except Exception as exc:
+                    exc.add_note(
+                        f"While picking the outputs {tuple(pf.output_names)!r} of `{pf.__name__}` from the value"
+                        f" {short_repr(v)} it returned, with its `output_picker`."
+                    )
+                    raise
         picked = []
         for v in values:
             try:
@@ -411,17 +437,19 @@ def _write(task: FunctionTask, storage: Any, linear: Any, vals: list[Any], shape
 
 
 def write_values(task: FunctionTask, name: str, storage: Any, linear: Any, vals: list[Any], shape: Any) -> None:
-    """Write one output's values in bulk. When the bulk write fails, the elements are written one
-    by one (every good element is kept for resume) and the error names the function, the output
-    and the failing element."""
+    """Write one output's values in bulk. When the bulk write fails, the elements it did not
+    store (all of them when the backend does not say, see ``stored_before_failure``) are
+    written one by one (every good element is kept for resume) and the error names the
+    function, the output and the first element that could not be written."""
     try:
         _write(task, storage, linear, vals, shape)
         return
     except Exception as exc:
         bulk_error = exc
     where = describe_indices(linear)
+    retry = _not_stored(bulk_error, linear)
     if len(linear) > 1:
-        for k in range(len(linear)):
+        for k in retry:
             try:
                 _write(task, storage, linear[k : k + 1], vals[k : k + 1], shape)
             except Exception as exc:  # noqa: BLE001 - the culprit element
@@ -433,6 +461,17 @@ def write_values(task: FunctionTask, name: str, storage: Any, linear: Any, vals:
         f" `{getattr(storage, 'storage_id', type(storage).__name__)}` storage."
     )
     raise bulk_error
+
+
+def _not_stored(error: BaseException, linear: Any) -> list[int]:
+    """Positions in ``linear`` that the failed bulk write raising ``error`` did not store."""
+    from pipemap.storage import stored_before_failure
+
+    stored = stored_before_failure(error)
+    if stored is None or not len(stored):
+        return list(range(len(linear)))
+    as_array = np.arange(linear.start, linear.stop, linear.step) if isinstance(linear, range) else np.asarray(linear)
+    return np.flatnonzero(~np.isin(as_array, stored)).tolist()
 
 
 def run_batch(task: FunctionTask, linear: Any, *, bounded: bool = False) -> ChunkResult:

@@ -20,20 +20,22 @@ import numpy as np
 from pipemap.mapspec import external_shape_from_mask, internal_shape_from_mask, shape_is_resolved
 
 from ._chunk import ChunkResult, FunctionTask, run_chunk
-from ._dispatch import ChunkDispatcher, lost_chunk_result, route_outputs, sizer_for
+from ._dispatch import ChunkDispatcher, describe_chunk, lost_chunk_result, route_outputs, sizer_for
 from ._eager import gate_for, run_eager
 from ._errors import error_types, raise_with_note
 from ._failure_log import FailureLog
 from ._fusion import plan_chains, run_chain_of
+from ._guards import inconsistent_internal_error
 from ._events import ChunkDone, ElementFailed, FunctionDone, RunFinished, RunStarted, ShapeResolved
 from . import _default_pool
 from ._executors import executor_for, is_thread_or_sync
+from ._pickling import note_unsendable
 from ._prepare import Prepared
 from ._readiness import StoredTracker
 from ._task_ref import TaskRef, execute_ref
 from ._results import Result
 from ._single import run_single
-from ._store import as_object_array, is_storage, is_value_holder, output_array
+from ._store import as_object_array, is_storage, is_value_holder, output_array, persist_all
 
 
 @dataclass
@@ -199,8 +201,11 @@ class _Runner:
         first_shape: list[Any] = [None]
 
         def absorb(result: ChunkResult) -> None:
-            if result.internal_shape is not None and first_shape[0] is None:
-                first_shape[0] = result.internal_shape
+            if result.internal_shape is not None:
+                if first_shape[0] is None:
+                    first_shape[0] = result.internal_shape
+                elif tuple(result.internal_shape) != tuple(first_shape[0]):  # "?" sizes fixed differently by two workers
+                    raise inconsistent_internal_error(f, describe_chunk(result.linear), result.internal_shape, first_shape[0])
             if flats is not None and result.values is not None:
                 place = _placement(result.linear)
                 for flat, vals in zip(flats, result.values):
@@ -300,7 +305,11 @@ class _Runner:
             function=f.__name__,
             output_name=", ".join(f.output_names),
             executor=executor,
-            submit=lambda ex, chunk: ex.submit(fn, ref, chunk),
+            submit=(
+                (lambda ex, chunk: ex.submit(fn, ref, chunk))
+                if write_in_worker
+                else (lambda ex, chunk: note_unsendable(ex.submit(fn, ref, chunk), f, describe_chunk(chunk)))
+            ),
             sizer=sizer,
             handle=handle,
             on_dead=on_dead if self.prep.error_handling == "continue" else None,
@@ -469,9 +478,7 @@ async def run_prepared(prep: Prepared, *, scheduling_strategy: str = "generation
         else:
             await run_eager(runner)
         if prep.persist_memory:
-            for name, s in prep.store.items():
-                if is_storage(s) and getattr(s, "supports_persist", False):
-                    s.persist()
+            persist_all(prep.store, prep.pipeline)
     except BaseException as e:
         error = e
         raise

@@ -48,7 +48,18 @@ def _call_single_blob(blob: bytes) -> Any:
     return _call_single(f, kwargs, error_handling)
 
 
-def _pick(f: Any, value: Any, error_handling: str) -> tuple[Any, ...]:
+def _pick(f: Any, value: Any, error_handling: str, kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    """The outputs of ``value``; a multi-output function must return one value per output."""
+    types = error_types()
+    if f.output_picker is None and isinstance(f.output_name, tuple) and not (types and isinstance(value, types)):
+        from ._guards import output_count_error
+
+        error = output_count_error(f, value)
+        if error is not None:
+            if error_handling != "continue":
+                raise_with_note(error, f, kwargs, None)
+            snapshot = make_error_snapshot(f, error, kwargs)
+            return (snapshot,) * len(f.output_names)
     try:
         return f._pick_outputs(value)
     except Exception as exc:
@@ -98,7 +109,12 @@ async def run_single(runner: Any, f: Any, executor: Any) -> None:
             if is_thread_or_sync(executor):
                 fut = executor.submit(_call_single, f, kwargs, runner.prep.error_handling)
             else:  # one blob, user code by value: the worker may not import the user's module
-                blob = dumps_task((f, kwargs, runner.prep.error_handling), [f.func])
+                try:
+                    blob = dumps_task((f, kwargs, runner.prep.error_handling), [f.func])
+                except Exception as exc:  # noqa: BLE001 - re-raised naming the input (found only now)
+                    from ._pickling import unpicklable_culprit, unpicklable_for_workers
+
+                    raise unpicklable_for_workers(exc, unpicklable_culprit(f.func, kwargs, f.__name__)) from exc
                 fut = executor.submit(_call_single_blob, blob)
             try:
                 value = await asyncio.wrap_future(fut)
@@ -107,9 +123,13 @@ async def run_single(runner: Any, f: Any, executor: Any) -> None:
                 if snap is not None:
                     f.error_snapshot = snap
                 raise
-        picked = _pick(f, value, runner.prep.error_handling)
-        for h, v in zip(holders, picked):
-            h.dump(v)
+        picked = _pick(f, value, runner.prep.error_handling, kwargs)
+        for name, h, v in zip(f.output_names, holders, picked):
+            try:
+                h.dump(v)
+            except Exception as exc:
+                exc.add_note(f"While storing output `{name}` of `{f.__name__}`.")
+                raise
     for name, v in zip(f.output_names, picked):
         if name in info.resolved_shapes and f.mapspec is not None:
             _resolve_from_value(runner, f, name, v)

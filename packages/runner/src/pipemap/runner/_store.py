@@ -107,3 +107,20 @@ def _as_internal_block(value: Any, internal: tuple[int, ...]) -> np.ndarray:
     for idx in np.ndindex(*internal):
         block[idx] = sub[idx]
     return block
+
+
+def persist_all(store: dict[str, Any], pipeline: Any) -> None:
+    """Save the in-memory storages to the run folder; one that fails does not keep the others
+    from being saved, and its error names the output and its function."""
+    first: BaseException | None = None
+    for name, s in store.items():
+        if is_storage(s) and getattr(s, "supports_persist", False):
+            try:
+                s.persist()
+            except Exception as exc:  # noqa: BLE001 - raised after the others are saved
+                func = pipeline.output_to_func.get(name)
+                by = f" (function `{func.__name__}`)" if func is not None else ""
+                exc.add_note(f"While saving output `{name}`{by} to the run folder.")
+                first = first or exc
+    if first is not None:
+        raise first

@@ -24,7 +24,7 @@ from typing import Any
 import cloudpickle
 
 from ._chunk import ChunkResult, FunctionTask, run_chunk
-from ._pickling import dumps_task
+from ._pickling import dumps_task, unpicklable_culprit, unpicklable_for_workers
 
 #: payloads bigger than this go through a file that each worker process reads once
 PAYLOAD_INLINE_LIMIT = 1 << 20
@@ -37,7 +37,12 @@ class TaskRef:
     __slots__ = ("blob", "path", "token")
 
     def __init__(self, task: FunctionTask, folder: Path | None) -> None:
-        data = dumps_task(task, [task.func.func])  # user modules by value: workers may not import them
+        try:
+            data = dumps_task(task, [task.func.func])  # user modules by value: workers may not import them
+        except Exception as exc:  # noqa: BLE001 - re-raised naming the input/element (found only now)
+            pf = task.func
+            culprit = unpicklable_culprit(pf.func, {**task.mapped, **task.const}, pf.__name__)
+            raise unpicklable_for_workers(exc, culprit) from exc
         self.token = hashlib.blake2b(data, digest_size=16).hexdigest()
         self.blob: bytes | None = None
         self.path: str | None = None

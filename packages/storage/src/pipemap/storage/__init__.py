@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._atomic import MISSING, CorruptElementWarning
+from ._atomic import MISSING, CorruptElementWarning, mark_stored, stored_before_failure
 from ._base import StorageBase
 from ._clearing import clear_run_folder, interrupted_clear
 from ._dict_array import DictArray
@@ -77,6 +77,7 @@ __all__ = [
     "get_storage_class",
     "interrupted_clear",
     "mapped_outputs",
+    "mark_stored",
     "open_run_folder",
     "open_store",
     "output_folder",
@@ -84,6 +85,7 @@ __all__ = [
     "storage_class_for",
     "storage_id_for",
     "storage_registry",
+    "stored_before_failure",
     "zarr_available",
 ]
 if zarr_available():

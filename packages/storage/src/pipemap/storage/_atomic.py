@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Self
 
 import cloudpickle
+import numpy as np
 
 PARQUET_MAGIC = b"PAR1"
 _counter = itertools.count()
@@ -104,25 +105,52 @@ def atomic_write_many(folder: str, names: list[str], payloads: list[bytes]) -> N
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     open_, write, close, replace = os.open, os.write, os.close, os.replace
     counter = _counter
-    for name, data in zip(names, payloads):
-        tmp = f"{tmp_prefix}{name}{tmp_mark}{next(counter)}"
-        fd = open_(tmp, flags, 0o644)
-        try:
-            written = write(fd, data)
-            if written != len(data):  # short write (rare): finish it
-                view = memoryview(data)[written:]
-                while view:
-                    view = view[write(fd, view) :]
-        except BaseException:
+    done = 0
+    try:
+        for name, data in zip(names, payloads):
+            tmp = f"{tmp_prefix}{name}{tmp_mark}{next(counter)}"
+            fd = open_(tmp, flags, 0o644)
+            try:
+                written = write(fd, data)
+                if written != len(data):  # short write (rare): finish it
+                    view = memoryview(data)[written:]
+                    while view:
+                        view = view[write(fd, view) :]
+            except BaseException:
+                close(fd)
+                _unlink_quietly(tmp)
+                raise
             close(fd)
-            _unlink_quietly(tmp)
-            raise
-        close(fd)
-        try:
-            replace(tmp, prefix + name)
-        except BaseException:
-            _unlink_quietly(tmp)
-            raise
+            try:
+                replace(tmp, prefix + name)
+            except BaseException:
+                _unlink_quietly(tmp)
+                raise
+            done += 1
+    except BaseException as exc:
+        exc.pipemap_files_written = done  # type: ignore[attr-defined] # the first `done` files are complete
+        raise
+
+
+def mark_stored(exc: BaseException, indices: Any) -> None:
+    """Record on ``exc`` (raised by a failing bulk write) the linear ``indices`` that the write
+    stored completely before it failed, for :func:`stored_before_failure`.
+
+    >>> e = OSError(28, "No space left on device"); mark_stored(e, [0, 1]); stored_before_failure(e).tolist()
+    [0, 1]
+    """
+    try:
+        exc.pipemap_stored = np.asarray(indices, dtype=np.int64)  # type: ignore[attr-defined]
+    except (AttributeError, TypeError):  # pragma: no cover - an exception type without __dict__
+        pass
+
+
+def stored_before_failure(exc: BaseException) -> np.ndarray | None:
+    """The linear indices a failed ``dump_many``/``_put_many`` stored before raising ``exc``
+    (int64 array, maybe empty), or None when the backend does not say (then any of them may
+    or may not be stored). Writers retry only the others."""
+    stored = getattr(exc, "pipemap_stored", None)
+    return stored if isinstance(stored, np.ndarray) else None
 
 
 def _unlink_quietly(path: str) -> None:
@@ -148,6 +176,58 @@ def serialize(value: Any) -> bytes:
         value.write_parquet(buffer)
         return buffer.getvalue()
     return cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def serialize_named(value: Any, what: str) -> bytes:
+    """:func:`serialize`, and when that fails a new exception naming ``what`` and the first part
+    of ``value`` (list/tuple/array element, dict key) that cannot be pickled, chained to the
+    original one (located only after the failure: no cost when it succeeds).
+
+    >>> import threading
+    >>> serialize_named({"a": 1, "b": threading.Lock()}, "input `x`")
+    Traceback (most recent call last):
+    ...
+    TypeError: input `x` (at key 'b') cannot be pickled: cannot pickle '_thread.lock' object
+    """
+    try:
+        return serialize(value)
+    except Exception as exc:  # noqa: BLE001 - re-raised naming the culprit
+        raise unpicklable_error(exc, what, value) from exc
+
+
+def unpicklable_part(value: Any, dumps: Any = serialize) -> str | None:
+    """``"element 3"``, ``"element (1, 2)"`` or ``"key 'b'"``: the first part of a container
+    ``value`` that ``dumps`` refuses (None when ``value`` is no container or every part pickles)."""
+    if isinstance(value, dict):
+        parts: Any = ((f"key {k!r}", v) for k, v in value.items())
+    elif isinstance(value, (list, tuple)):
+        parts = ((f"element {k}", v) for k, v in enumerate(value))
+    elif isinstance(value, np.ndarray) and value.dtype == object:
+        parts = ((f"element {k if value.ndim != 1 else k[0]}", value[k]) for k in np.ndindex(*value.shape))
+    else:
+        return None
+    for where, part in parts:
+        try:
+            dumps(part)
+        except Exception:  # noqa: BLE001, PERF203 - only after a failure: find the culprit
+            return where
+    return None
+
+
+def unpicklable_error(exc: BaseException, what: str, value: Any, dumps: Any = serialize) -> BaseException:
+    """A new exception of ``exc``'s type (``TypeError`` if that cannot be built) saying that
+    ``what`` (and which part of ``value``, see :func:`unpicklable_part`) cannot be pickled."""
+    where = unpicklable_part(value, dumps)
+    if where is not None:
+        where = where.replace("element ", "at element ", 1).replace("key ", "at key ", 1)
+    msg = f"{what}{f' ({where})' if where else ''} cannot be pickled: {exc}"
+    try:
+        new = type(exc)(msg)
+    except Exception:  # noqa: BLE001 - an exception type with another signature
+        new = TypeError(msg)
+    if not isinstance(new, type(exc)) or str(new) != msg:
+        new = TypeError(msg)
+    return new
 
 
 def deserialize(data: bytes) -> Any:

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from ._atomic import MISSING, CorruptElementWarning, atomic_write_bytes, ensure_folder
+from ._atomic import MISSING, CorruptElementWarning, atomic_write_bytes, ensure_folder, mark_stored
 from ._base import StorageBase
 from ._shape_record import ShapeRecorded
 from ._packfile import (
@@ -192,22 +192,29 @@ class ChunkedArray(ShapeRecorded, StorageBase):
         for start, stop in zip(starts, stops):  # serialize all first: a failure writes nothing
             segment = encode_segment(values[start:stop])
             blobs.append((int(chunks[start]), encode_pack(indices[start:stop], [segment])))
-        for chunk, blob in blobs:
+        for k, (chunk, blob) in enumerate(blobs):
             directory = self._chunk_dir(chunk)
-            if chunk not in self._known_dirs:
-                os.makedirs(directory, exist_ok=True)
-                self._known_dirs.add(chunk)
             try:
-                atomic_write_bytes(directory + os.sep + _pack_name(), blob)
-            except FileNotFoundError:  # the folder was removed behind our back: recreate it
-                os.makedirs(directory, exist_ok=True)
-                atomic_write_bytes(directory + os.sep + _pack_name(), blob)
+                if chunk not in self._known_dirs:
+                    os.makedirs(directory, exist_ok=True)
+                    self._known_dirs.add(chunk)
+                try:
+                    atomic_write_bytes(directory + os.sep + _pack_name(), blob)
+                except FileNotFoundError:  # the folder was removed behind our back: recreate it
+                    os.makedirs(directory, exist_ok=True)
+                    atomic_write_bytes(directory + os.sep + _pack_name(), blob)
+            except BaseException as exc:  # the packs of the chunks before are complete
+                mark_stored(exc, indices[: starts[k]])
+                raise
             self._maybe_compact(chunk)
 
     def _maybe_compact(self, chunk: int) -> None:
         names = self._list_packs(chunk)
         if len(names) > self.max_packs:
-            self._compact_chunk(chunk, names)
+            try:
+                self._compact_chunk(chunk, names)
+            except OSError:  # e.g. a full disk: the packs stay as they are, a later write merges them
+                pass
 
     def _compact_chunk(self, chunk: int, names: list[str]) -> None:
         directory = self._chunk_dir(chunk) + os.sep

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ._atomic import MISSING, atomic_write_bytes, deserialize, serialize
+from ._atomic import MISSING, atomic_write_bytes, deserialize, serialize, unpicklable_error, unpicklable_part
 from ._base import StorageBase
 from ._shapes import ShapeTuple, c_strides
 
@@ -166,8 +166,18 @@ class DictArray(StorageBase):
         """
         if self.folder is None:
             return
+        mapping = self.mapping
+        try:
+            data = serialize(mapping)
+        except Exception as exc:  # noqa: BLE001 - re-raised naming the element (found only now)
+            key = next((k for k in mapping if unpicklable_part([mapping[k]]) is not None), None)
+            where = f"the element at {key} (linear index {self._linear_of(key)})" if key is not None else "an element"
+            raise unpicklable_error(exc, f"{self._describe()}: {where}", None) from exc
         os.makedirs(self.folder, exist_ok=True)
-        atomic_write_bytes(self._path(), serialize(self.mapping))
+        atomic_write_bytes(self._path(), data)
+
+    def _linear_of(self, key: tuple[int, ...]) -> int:
+        return int(sum(k * s for k, s in zip(key, self.strides)))
 
     def load(self) -> None:
         """Load ``folder/dict_array.cloudpickle`` into the mapping if it exists."""

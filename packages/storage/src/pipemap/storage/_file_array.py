@@ -28,6 +28,7 @@ from ._atomic import (
     decode_or_missing,
     deserialize,
     ensure_folder,
+    mark_stored,
     read_element_file,
     read_files,
     serialize,
@@ -119,7 +120,11 @@ class FileArray(ShapeRecorded, StorageBase):
             self._sync_shape_record(write=True)
         prefix, suffix = self._prefix, self._suffix
         names = [f"{prefix}{index}{suffix}" for index in indices.tolist()]
-        atomic_write_many(str(self.folder), names, payloads)
+        try:
+            atomic_write_many(str(self.folder), names, payloads)
+        except BaseException as exc:  # say which elements made it (the first files written)
+            mark_stored(exc, indices[: getattr(exc, "pipemap_files_written", 0)])
+            raise
 
     def _stored_indices(self) -> np.ndarray:
         names = os.listdir(self.folder)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ._atomic import atomic_write_bytes, deserialize, serialize
+from ._atomic import atomic_write_bytes, deserialize, serialize, serialize_named
 from ._base import StorageBase
 from ._clearing import interrupted_clear
 from ._record_schema import validate_run_info
@@ -255,9 +255,9 @@ class RunRecord:
         folder = self._folder()
         for name, path in self.input_paths.items():
             path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(path, serialize(self.inputs[name]))
+            atomic_write_bytes(path, serialize_named(self.inputs[name], f"Input `{name}`"))
         self.defaults_path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(self.defaults_path, serialize(self.defaults))
+        atomic_write_bytes(self.defaults_path, serialize_named(self.defaults, "The defaults"))
         if self.bound is not None:
             try:
                 payload = serialize(self.bound)

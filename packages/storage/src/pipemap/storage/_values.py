@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ._atomic import MISSING, atomic_write_bytes, deserialize, serialize
+from ._atomic import MISSING, atomic_write_bytes, deserialize, serialize_named
 
 __all__ = ["DirectValue", "FileValue"]
 
@@ -40,7 +40,7 @@ class FileValue:
     def dump(self, value: Any) -> None:
         """Write ``value`` atomically (parent folders are created)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(self.path, serialize(value))
+        atomic_write_bytes(self.path, serialize_named(value, f"The value for `{self.path}`"))
 
     @classmethod
     def from_data(cls, data: Any, path: str | Path) -> FileValue:

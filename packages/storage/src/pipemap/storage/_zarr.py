@@ -38,9 +38,10 @@ from zarr.core.sync import sync
 from zarr.dtype import VariableLengthBytes
 from zarr.storage import LocalStore, MemoryStore
 
-from ._atomic import MISSING, CorruptElementWarning, atomic_write_bytes, quarantine
+from ._atomic import MISSING, CorruptElementWarning, atomic_write_bytes, mark_stored, quarantine
 from ._base import StorageBase
 from ._shapes import ShapeTuple, merge_by_mask, prod
+from ._snapshots import ErrorSnapshot, PropagatedErrorSnapshot
 from ._vlen import CloudPickleCodec, decode_vlen, encode_vlen
 
 __all__ = ["CloudPickleCodec", "ZarrFileArray", "ZarrMemoryArray", "ZarrSharedMemoryArray"]
@@ -195,6 +196,8 @@ class ZarrFileArray(StorageBase):
         internal = self.resolved_internal_shape
         if not internal:
             return encode_vlen([encode(value)])
+        if isinstance(value, (ErrorSnapshot, PropagatedErrorSnapshot)):  # a failed element: in every cell
+            return encode_vlen([encode(value)] * prod(internal))
         if isinstance(value, np.ndarray) and value.dtype != object:
             value = value.astype(object)  # like pipefunc: cells of typed sub-arrays are stored as Python objects
         cells = []
@@ -240,17 +243,23 @@ class ZarrFileArray(StorageBase):
         if self._root is not None:
             root = str(self._root) + os.sep
             made = self._made_dirs
-            for key, data in items:
-                path = root + key
-                parent = path.rpartition("/")[0]
-                if parent not in made:
-                    os.makedirs(parent, exist_ok=True)
-                    made.add(parent)
-                try:  # one file per element: fsync each would cost ~0.3 ms per element
-                    atomic_write_bytes(path, data, durable=False)
-                except FileNotFoundError:  # directory removed behind our back: recreate it
-                    os.makedirs(parent, exist_ok=True)
-                    atomic_write_bytes(path, data, durable=False)
+            done = 0
+            try:
+                for key, data in items:
+                    path = root + key
+                    parent = path.rpartition("/")[0]
+                    if parent not in made:
+                        os.makedirs(parent, exist_ok=True)
+                        made.add(parent)
+                    try:  # one file per element: fsync each would cost ~0.3 ms per element
+                        atomic_write_bytes(path, data, durable=False)
+                    except FileNotFoundError:  # directory removed behind our back: recreate it
+                        os.makedirs(parent, exist_ok=True)
+                        atomic_write_bytes(path, data, durable=False)
+                    done += 1
+            except BaseException as exc:
+                exc.pipemap_files_written = done  # type: ignore[attr-defined] # the first `done` are complete
+                raise
             return
         store = self.store
         sync(_gather([store.set(key, Buffer.from_bytes(data)) for key, data in items]))
@@ -277,7 +286,13 @@ class ZarrFileArray(StorageBase):
             self._put_many_slow(ext_keys, values)
             return
         data = [(self._chunk_key(ext), self._encode_element(v)) for ext, v in zip(ext_keys, values)]
-        self._write_chunks(data)  # an element exists once its chunk exists
+        try:
+            self._write_chunks(data)  # an element exists once its chunk exists
+        except BaseException as exc:  # local files are written in order: say which made it
+            written = getattr(exc, "pipemap_files_written", None)
+            if written is not None:
+                mark_stored(exc, indices[:written])
+            raise
 
     def _put_many_slow(self, ext_keys: list[tuple[int, ...]], values: list[Any]) -> None:
         internal = self.resolved_internal_shape
