@@ -190,7 +190,10 @@ def test_unresolved_internal_size_fixed_differently_in_a_parallel_run_is_an_erro
     p = Pipeline([PipeFunc(_ragged, "y", mapspec="n[k] -> y[k, j]")])
     ctx = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(max_workers=1, mp_context=ctx, max_tasks_per_child=1) as ex:
-        with pytest.raises(ValueError, match="does not match the expected internal shape") as info:
+        # caught by the parent's check, or already by the worker that finds the output folder's
+        # shape record (written by the first chunk) at odds with the size it fixed
+        pattern = "does not match the expected internal shape|holds elements of internal shape"
+        with pytest.raises(ValueError, match=pattern) as info:
             p.map({"n": [2, 3]}, run_folder=tmp_path, storage=storage, executor=ex, chunksizes=1, return_results=False)
     text = _text(info.value)
-    assert "(3,)" in text and "(2,)" in text and "'_ragged'" in text, text
+    assert "(3,)" in text and "(2,)" in text and "_ragged" in text, text
