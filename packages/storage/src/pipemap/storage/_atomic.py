@@ -295,6 +295,23 @@ def decode_or_missing(data: bytes, path: str, owner: str) -> Any:
         return MISSING
 
 
+def vanished_folder_error(folder: str | os.PathLike[str]) -> FileNotFoundError:
+    """The error of a write into a storage folder that no longer exists (deleted mid-run).
+
+    Writers never re-create such a folder (that would leave a half output folder, without its
+    metadata and earlier elements, looking like a valid one): the write fails instead.
+
+    >>> print(vanished_folder_error("/r/outputs/y"))
+    Cannot write output `y`: its folder `/r/outputs/y` no longer exists (was the run folder `/r` deleted while the run was writing to it?); it is not re-created, nothing was written
+    """
+    path = Path(folder)
+    run = f"run folder `{path.parent.parent}`" if path.parent.name == "outputs" else f"folder `{path.parent}`"
+    return FileNotFoundError(
+        f"Cannot write output `{path.name}`: its folder `{path}` no longer exists (was the {run} deleted"
+        " while the run was writing to it?); it is not re-created, nothing was written"
+    )
+
+
 def ensure_folder(folder: str | os.PathLike[str]) -> Path:
     """Return ``folder`` as an absolute path, creating it if needed.
 

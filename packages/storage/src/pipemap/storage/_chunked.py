@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from ._atomic import MISSING, CorruptElementWarning, atomic_write_bytes, ensure_folder
+from ._atomic import MISSING, CorruptElementWarning, atomic_write_bytes, ensure_folder, vanished_folder_error
 from ._base import StorageBase
 from ._packfile import (
     PackError,
@@ -191,14 +191,23 @@ class ChunkedArray(StorageBase):
         for chunk, blob in blobs:
             directory = self._chunk_dir(chunk)
             if chunk not in self._known_dirs:
-                os.makedirs(directory, exist_ok=True)
+                self._make_chunk_dir(directory)
                 self._known_dirs.add(chunk)
             try:
                 atomic_write_bytes(directory + os.sep + _pack_name(), blob)
-            except FileNotFoundError:  # the folder was removed behind our back: recreate it
-                os.makedirs(directory, exist_ok=True)
+            except FileNotFoundError:  # the chunk directory was removed behind our back: recreate it
+                self._make_chunk_dir(directory)
                 atomic_write_bytes(directory + os.sep + _pack_name(), blob)
             self._maybe_compact(chunk)
+
+    def _make_chunk_dir(self, directory: str) -> None:
+        """Create one chunk directory inside the output folder, never the folder itself."""
+        try:
+            os.mkdir(directory)
+        except FileExistsError:
+            pass
+        except FileNotFoundError:  # the output folder was deleted (mid-run): fail, do not re-create it
+            raise vanished_folder_error(self.folder) from None
 
     def _maybe_compact(self, chunk: int) -> None:
         names = self._list_packs(chunk)

@@ -31,6 +31,7 @@ from ._atomic import (
     read_element_file,
     read_files,
     serialize,
+    vanished_folder_error,
 )
 from ._base import StorageBase
 from ._shapes import ShapeTuple
@@ -115,7 +116,12 @@ class FileArray(StorageBase):
         payloads = [serialize(v) for v in values]  # serialize everything first: a failure writes nothing
         prefix, suffix = self._prefix, self._suffix
         names = [f"{prefix}{index}{suffix}" for index in indices.tolist()]
-        atomic_write_many(str(self.folder), names, payloads)
+        try:
+            atomic_write_many(str(self.folder), names, payloads)
+        except FileNotFoundError:
+            if not os.path.isdir(self.folder):  # deleted mid-run: fail, never re-create it
+                raise vanished_folder_error(self.folder) from None
+            raise
 
     def _stored_indices(self) -> np.ndarray:
         return indices_in_names(os.listdir(self.folder), self._prefix, self._suffix)

@@ -38,7 +38,7 @@ from zarr.core.sync import sync
 from zarr.dtype import VariableLengthBytes
 from zarr.storage import LocalStore, MemoryStore
 
-from ._atomic import MISSING, CorruptElementWarning, atomic_write_bytes, quarantine
+from ._atomic import MISSING, CorruptElementWarning, atomic_write_bytes, quarantine, vanished_folder_error
 from ._base import StorageBase
 from ._shapes import ShapeTuple, merge_by_mask, prod
 from ._vlen import CloudPickleCodec, decode_vlen, encode_vlen
@@ -156,6 +156,9 @@ class ZarrFileArray(StorageBase):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        if isinstance(self.store, LocalStore):  # a worker: the array must exist, never create it
+            self._root = Path(self.store.root)
+            self._check_root()
         self._open()
 
     def __repr__(self) -> str:
@@ -244,16 +247,36 @@ class ZarrFileArray(StorageBase):
                 path = root + key
                 parent = path.rpartition("/")[0]
                 if parent not in made:
-                    os.makedirs(parent, exist_ok=True)
+                    self._make_chunk_dirs(key)
                     made.add(parent)
                 try:  # one file per element: fsync each would cost ~0.3 ms per element
                     atomic_write_bytes(path, data, durable=False)
                 except FileNotFoundError:  # directory removed behind our back: recreate it
-                    os.makedirs(parent, exist_ok=True)
+                    self._make_chunk_dirs(key)
                     atomic_write_bytes(path, data, durable=False)
             return
         store = self.store
         sync(_gather([store.set(key, Buffer.from_bytes(data)) for key, data in items]))
+
+    def _make_chunk_dirs(self, key: str) -> None:
+        """Create the directories of chunk ``key`` below its array's folder (``array/``), never
+        that folder or the store's root: a store deleted mid-run is not re-created half."""
+        root = str(self._root)
+        parts = key.split("/")[:-1]
+        path = root + os.sep + parts[0]
+        for part in parts[1:]:
+            path += os.sep + part
+            try:
+                os.mkdir(path)
+            except FileExistsError:
+                continue
+            except FileNotFoundError:
+                raise vanished_folder_error(root) from None
+
+    def _check_root(self) -> None:
+        """Raise if the store's folder is gone (before zarr would silently re-create it)."""
+        if self._root is not None and not os.path.isfile(os.path.join(self._root, "array", "zarr.json")):
+            raise vanished_folder_error(self._root)
 
     def _read_chunks(self, keys: list[str]) -> list[bytes | None]:
         if self._root is not None:
@@ -366,6 +389,7 @@ class ZarrFileArray(StorageBase):
     def refresh_mask(self) -> None:
         """Rewrite the ``mask`` array from the data chunks present (one chunk write)."""
         if self._fast:
+            self._check_root()
             missing = ~self.done_mask()
             self._mask[...] = missing.reshape(self.resolved_shape) if self.shape else bool(missing[0])
 
