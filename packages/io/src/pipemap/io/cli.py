@@ -59,13 +59,22 @@ def _command(func: Callable[[argparse.Namespace, TextIO], int]) -> Handler:
         try:
             return int(func(args, out if out is not None else sys.stdout))
         except CorruptOutputError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            _error(str(exc))
             return EXIT_INCOMPLETE
         except (RunFolderError, OutputNotFoundError, ExportError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            _error(str(exc))
+            return EXIT_NOT_A_RUN
+        except Exception as exc:  # noqa: BLE001 - a damaged folder must never end in a traceback
+            folder = getattr(args, "run_folder", "?")
+            _error(f"cannot read the run folder `{folder}` ({type(exc).__name__}: {exc}); it may be damaged")
             return EXIT_NOT_A_RUN
 
     return handler
+
+
+def _error(message: str) -> None:
+    """One line on stderr."""
+    print("error: " + " ".join(message.split("\n")), file=sys.stderr)
 
 
 def _print_table(rows: list[list[str]], out: TextIO) -> None:

@@ -23,6 +23,7 @@ import io
 import itertools
 import os
 import pickle
+import stat
 import warnings
 from pathlib import Path
 from typing import Any, Self
@@ -310,6 +311,27 @@ def vanished_folder_error(folder: str | os.PathLike[str]) -> FileNotFoundError:
         f"Cannot write output `{path.name}`: its folder `{path}` no longer exists (was the {run} deleted"
         " while the run was writing to it?); it is not re-created, nothing was written"
     )
+
+
+def folder_for_reading(folder: str | os.PathLike[str], owner: str) -> Path:
+    """Return ``folder`` as an absolute path without creating it (a reader's view: a missing
+    folder holds nothing yet); ``NotADirectoryError`` naming it if it is a file.
+
+    >>> folder_for_reading("/nonexistent/y", "FileArray").as_posix()
+    '/nonexistent/y'
+    """
+    path = Path(folder).absolute()
+    try:
+        is_dir = stat.S_ISDIR(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return path
+    except NotADirectoryError:
+        msg = f"{owner}: cannot read `{path}`: one of its parent folders is not a directory (a file is in its place)"
+        raise NotADirectoryError(msg) from None
+    if not is_dir:
+        msg = f"{owner}: `{path}` is not a directory (a file is in its place)"
+        raise NotADirectoryError(msg)
+    return path
 
 
 def ensure_folder(folder: str | os.PathLike[str]) -> Path:

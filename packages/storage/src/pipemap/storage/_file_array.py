@@ -28,6 +28,7 @@ from ._atomic import (
     decode_or_missing,
     deserialize,
     ensure_folder,
+    folder_for_reading,
     read_element_file,
     read_files,
     serialize,
@@ -55,6 +56,7 @@ class FileArray(StorageBase):
 
     storage_id = "file_array"
     requires_serialization = True
+    _read_only_kwarg = True
     folder: Path
 
     def __init__(
@@ -65,9 +67,11 @@ class FileArray(StorageBase):
         shape_mask: Sequence[bool] | None = None,
         *,
         filename_template: str = FILENAME_TEMPLATE,
+        read_only: bool = False,
     ) -> None:
         super().__init__(folder, shape, internal_shape, shape_mask)
-        self.folder = ensure_folder(folder)
+        self.read_only = bool(read_only)
+        self.folder = folder_for_reading(folder, self._describe()) if read_only else ensure_folder(folder)
         self.filename_template = str(filename_template)
         probe = self.filename_template.format(_PROBE)
         prefix, found, suffix = probe.partition(str(_PROBE))
@@ -124,7 +128,13 @@ class FileArray(StorageBase):
             raise
 
     def _stored_indices(self) -> np.ndarray:
-        return indices_in_names(os.listdir(self.folder), self._prefix, self._suffix)
+        try:
+            names = os.listdir(self.folder)
+        except FileNotFoundError:
+            if not self.read_only:
+                raise
+            names = []  # a reader of an output not started yet
+        return indices_in_names(names, self._prefix, self._suffix)
 
     def done_mask(self) -> np.ndarray:
         """True where an element file exists (one directory listing, no per-file stat).

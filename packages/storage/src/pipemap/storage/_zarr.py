@@ -38,7 +38,7 @@ from zarr.core.sync import sync
 from zarr.dtype import VariableLengthBytes
 from zarr.storage import LocalStore, MemoryStore
 
-from ._atomic import MISSING, CorruptElementWarning, atomic_write_bytes, quarantine, vanished_folder_error
+from ._atomic import MISSING, CorruptElementWarning, atomic_write_bytes, folder_for_reading, quarantine, vanished_folder_error
 from ._base import StorageBase
 from ._shapes import ShapeTuple, merge_by_mask, prod
 from ._vlen import CloudPickleCodec, decode_vlen, encode_vlen
@@ -95,6 +95,7 @@ class ZarrFileArray(StorageBase):
 
     storage_id = "zarr_file_array"
     requires_serialization = True
+    _read_only_kwarg = True
 
     def __init__(
         self,
@@ -105,8 +106,10 @@ class ZarrFileArray(StorageBase):
         *,
         store: Store | str | Path | None = None,
         object_codec: Any = None,
+        read_only: bool = False,
     ) -> None:
         super().__init__(folder, shape, internal_shape, shape_mask)
+        self.read_only = bool(read_only)
         if not self.full_shape_is_resolved():
             msg = (
                 f"{type(self).__name__} needs resolved shapes at construction, got shape {self.shape} and"
@@ -126,6 +129,8 @@ class ZarrFileArray(StorageBase):
             msg = "Either a `store` or `folder` must be provided"
             raise ValueError(msg)
         root = Path(store if store is not None else self.folder).absolute()  # type: ignore[arg-type]
+        if self.read_only:  # a reader creates nothing: a missing folder holds nothing yet
+            return LocalStore(str(folder_for_reading(root, self._describe())), read_only=True)
         root.mkdir(parents=True, exist_ok=True)
         return LocalStore(str(root))
 
@@ -136,6 +141,9 @@ class ZarrFileArray(StorageBase):
         shape, internal, smask = self.resolved_shape, self.resolved_internal_shape, self.shape_mask
         full = merge_by_mask(smask, shape, internal)
         chunks = merge_by_mask(smask, (1,) * len(shape), tuple(max(1, s) for s in internal))
+        if self.read_only:
+            self._open_for_reading(full)
+            return
         self.array = _open_or_create(self.store, "array", full, chunks, VariableLengthBytes(), b"")
         metadata = self.array.metadata
         codecs = metadata.codecs if isinstance(metadata, ArrayV3Metadata) else ()  # a v2 array: foreign layout
@@ -148,6 +156,35 @@ class ZarrFileArray(StorageBase):
         self._root = Path(self.store.root) if isinstance(self.store, LocalStore) else None
         self._made_dirs: set[str] = set()
 
+    def _open_for_reading(self, full: tuple[int, ...]) -> None:
+        """Open existing arrays without writing; an absent array reads as empty."""
+        self._root = Path(self.store.root) if isinstance(self.store, LocalStore) else None
+        self._made_dirs = set()
+        self._fast = True
+        arrays = []
+        for name in ("array", "mask"):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # VariableLengthBytes is flagged as an unstable spec
+                    arrays.append(zarr.open_array(store=self.store, path=name, mode="r"))
+            except (FileNotFoundError, KeyError, zarr.errors.ArrayNotFoundError):
+                arrays.append(None)
+            except RecursionError:
+                msg = f"{self._describe()}: the zarr metadata of `{name}` is nested too deeply; the folder is damaged"
+                raise ValueError(msg) from None
+        self.array, self._mask = arrays  # type: ignore[assignment]
+        if self.array is None:
+            return
+        if self.array.shape != full:
+            msg = f"{self._describe()}: existing array 'array' has shape {self.array.shape}, expected {full}"
+            raise ValueError(msg)
+        metadata = self.array.metadata
+        codecs = metadata.codecs if isinstance(metadata, ArrayV3Metadata) else ()
+        self._fast = [type(c).__name__ for c in codecs] == ["VLenBytesCodec"]
+        if not self._fast and self._mask is None:
+            msg = f"{self._describe()}: the array has no `mask` array; the folder is damaged"
+            raise ValueError(msg)
+
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         for name in ("array", "_mask", "_made_dirs", "_manager"):
@@ -156,7 +193,7 @@ class ZarrFileArray(StorageBase):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        if isinstance(self.store, LocalStore):  # a worker: the array must exist, never create it
+        if isinstance(self.store, LocalStore) and not self.read_only:  # a worker: never create the array
             self._root = Path(self.store.root)
             self._check_root()
         self._open()
@@ -419,6 +456,7 @@ class ZarrMemoryArray(ZarrFileArray):
 
     storage_id = "zarr_memory"
     requires_serialization = False
+    _read_only_kwarg = False  # in memory: read the persisted folder with ZarrFileArray.open_read_only
 
     def __init__(
         self,
