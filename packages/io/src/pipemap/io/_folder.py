@@ -316,10 +316,10 @@ def check_shapes_match_mapspecs(record: RunRecord, path: Path) -> None:
         sizes: dict[str, tuple[int, str]] = {}  # axis -> (size, array that has it)
         arrays = [*spec.inputs, *spec.outputs]
         for array in arrays:
-            shape = flat.get(array.name)
-            if shape is None:
+            recorded = flat.get(array.name)
+            if recorded is None:
                 continue
-            for axis, size in zip(array.axes, shape):
+            for axis, size in zip(array.axes, recorded):
                 if axis is None or not isinstance(size, int):
                     continue
                 known = sizes.setdefault(axis, (size, array.name))

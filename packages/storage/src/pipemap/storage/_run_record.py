@@ -395,15 +395,20 @@ def open_store(record: RunRecord, output_name: str, *, read_only: bool = False) 
     return cls(folder, external, internal or None, mask if internal else None)
 
 
-def open_run_folder(run_folder: str | Path) -> tuple[RunRecord, dict[str, StorageBase | FileValue]]:
-    """Load the record and open every output: storages for mapped ones, `FileValue`s for the others."""
+def open_run_folder(
+    run_folder: str | Path, *, read_only: bool = False
+) -> tuple[RunRecord, dict[str, StorageBase | FileValue]]:
+    """Load the record and open every output: storages for mapped ones, `FileValue`s for the others.
+
+    ``read_only=True``: the storages are opened without creating or changing anything.
+    """
     record = RunRecord.load(run_folder)
     folder = record._folder()
     mapped = record.mapped_outputs()
     stores: dict[str, StorageBase | FileValue] = {}
     for name in sorted(record.all_output_names):
         if name in mapped:
-            stores[name] = open_store(record, name)
+            stores[name] = open_store(record, name, read_only=read_only)
         else:
             stores[name] = FileValue(folder / "outputs" / f"{check_name(name)}.cloudpickle")
     return record, stores

@@ -161,7 +161,7 @@ class ZarrFileArray(StorageBase):
         self._root = Path(self.store.root) if isinstance(self.store, LocalStore) else None
         self._made_dirs = set()
         self._fast = True
-        arrays = []
+        arrays: list[Any] = []
         for name in ("array", "mask"):
             try:
                 with warnings.catch_warnings():
@@ -172,7 +172,7 @@ class ZarrFileArray(StorageBase):
             except RecursionError:
                 msg = f"{self._describe()}: the zarr metadata of `{name}` is nested too deeply; the folder is damaged"
                 raise ValueError(msg) from None
-        self.array, self._mask = arrays  # type: ignore[assignment]
+        self.array, self._mask = arrays
         if self.array is None:
             return
         if self.array.shape != full:
