@@ -107,3 +107,18 @@ def test_file_array_error_names_output_and_elements(tmp_path: Path) -> None:
     shutil.rmtree(tmp_path / "run")
     with pytest.raises(FileNotFoundError, match=r"outputs/y` no longer exists"):
         store.dump_many([0, 1], [1, 2])
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_single_output_of_a_deleted_run_folder_is_not_re_created(tmp_path: Path, parallel: bool) -> None:
+    run_folder = tmp_path / "run"
+    folder = str(run_folder)
+
+    def total(x: list[int]) -> int:
+        shutil.rmtree(folder)
+        return sum(x)
+
+    with pytest.raises(FileNotFoundError, match="no longer exists") as info:
+        run_map(Pipeline([PipeFunc(total, "s")]), {"x": [1, 2]}, run_folder=run_folder, parallel=parallel)
+    assert str(run_folder) in str(info.value)
+    assert not run_folder.exists()
