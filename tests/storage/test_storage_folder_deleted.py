@@ -122,3 +122,15 @@ def test_single_output_of_a_deleted_run_folder_is_not_re_created(tmp_path: Path,
         run_map(Pipeline([PipeFunc(total, "s")]), {"x": [1, 2]}, run_folder=run_folder, parallel=parallel)
     assert str(run_folder) in str(info.value)
     assert not run_folder.exists()
+
+
+@pytest.mark.parametrize("storage", ["dict", "shared_memory_dict", "zarr_memory", "zarr_shared_memory"])
+def test_memory_storage_does_not_persist_into_a_re_created_run_folder(tmp_path: Path, storage: str) -> None:
+    """Memory storages persist at the end of the run: into a deleted run folder that fails
+    (naming the output folder) instead of re-creating a half run folder."""
+    run_folder = tmp_path / "run"
+    with pytest.raises(FileNotFoundError, match="no longer exists") as info:
+        run_map(_deleting_pipeline(run_folder), {"x": list(range(N))}, run_folder=run_folder, storage=storage,
+                parallel=False)  # fmt: skip
+    assert str(run_folder / "outputs") in str(info.value)
+    assert not run_folder.exists()

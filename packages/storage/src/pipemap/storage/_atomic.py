@@ -334,6 +334,24 @@ def folder_for_reading(folder: str | os.PathLike[str], owner: str) -> Path:
     return path
 
 
+def ensure_own_folder(folder: str | os.PathLike[str]) -> Path:
+    """Create ``folder`` and its parent if needed, but nothing further up: the first write of a
+    memory storage into ``<run_folder>/outputs/<name>`` must not re-create a run folder that
+    was deleted mid-run (:func:`vanished_folder_error` instead).
+
+    >>> import tempfile, pathlib
+    >>> ensure_own_folder(pathlib.Path(tempfile.mkdtemp()) / "outputs" / "y").is_dir()
+    True
+    """
+    path = Path(folder).absolute()
+    try:
+        path.parent.mkdir(exist_ok=True)
+        path.mkdir(exist_ok=True)
+    except FileNotFoundError:
+        raise vanished_folder_error(path) from None
+    return path
+
+
 def ensure_folder(folder: str | os.PathLike[str]) -> Path:
     """Return ``folder`` as an absolute path, creating it if needed.
 

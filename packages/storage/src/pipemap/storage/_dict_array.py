@@ -12,14 +12,13 @@ the same folder loads it (memory-storage resume).
 
 from __future__ import annotations
 
-import os
 from collections.abc import MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ._atomic import MISSING, atomic_write_bytes, deserialize, serialize
+from ._atomic import MISSING, atomic_write_bytes, deserialize, ensure_own_folder, serialize
 from ._base import StorageBase
 from ._shapes import ShapeTuple, c_strides
 
@@ -166,8 +165,9 @@ class DictArray(StorageBase):
         """
         if self.folder is None:
             return
-        os.makedirs(self.folder, exist_ok=True)
-        atomic_write_bytes(self._path(), serialize(self.mapping))
+        payload = serialize(self.mapping)
+        ensure_own_folder(self.folder)  # never re-creates a run folder deleted mid-run
+        atomic_write_bytes(self._path(), payload)
 
     def load(self) -> None:
         """Load ``folder/dict_array.cloudpickle`` into the mapping if it exists."""

@@ -38,7 +38,15 @@ from zarr.core.sync import sync
 from zarr.dtype import VariableLengthBytes
 from zarr.storage import LocalStore, MemoryStore
 
-from ._atomic import MISSING, CorruptElementWarning, atomic_write_bytes, folder_for_reading, quarantine, vanished_folder_error
+from ._atomic import (
+    MISSING,
+    CorruptElementWarning,
+    atomic_write_bytes,
+    ensure_own_folder,
+    folder_for_reading,
+    quarantine,
+    vanished_folder_error,
+)
 from ._base import StorageBase
 from ._shapes import ShapeTuple, merge_by_mask, prod
 from ._vlen import CloudPickleCodec, decode_vlen, encode_vlen
@@ -493,7 +501,7 @@ class ZarrMemoryArray(ZarrFileArray):
         if target is None:
             return
         self.refresh_mask()
-        Path(self.folder).mkdir(parents=True, exist_ok=True)  # type: ignore[arg-type]
+        ensure_own_folder(self.folder)  # type: ignore[arg-type]  # never re-creates a deleted run folder
         _copy_store(self.store, target)
 
     @property
