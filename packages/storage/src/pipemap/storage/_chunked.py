@@ -265,6 +265,8 @@ class ChunkedArray(StorageBase):
 
     def compact(self) -> None:
         """Merge the packs of every chunk into one file per chunk."""
+        if self.read_only:
+            self._refuse_read_only()
         for chunk in self._chunks_on_disk():
             names = self._list_packs(chunk)
             if len(names) > 1:
