@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -24,14 +25,28 @@ K = 17  # the element whose function deletes the run folder
 
 def _deleting_pipeline(run_folder: Path) -> Pipeline:
     folder = str(run_folder)
+    done = _done_marker(run_folder)
 
     def f(x: int) -> int:
         if x == K:  # other workers may be writing: repeat until a removal was not raced
             while os.path.exists(folder):
                 shutil.rmtree(folder, ignore_errors=True)
+            open(done, "w").close()  # noqa: SIM115
         return 2 * x
 
     return Pipeline([PipeFunc(f, "y", mapspec="x[i] -> y[i]"), PipeFunc(lambda y: y + 1, "z", mapspec="y[i] -> z[i]")])
+
+
+def _done_marker(run_folder: Path) -> str:
+    return str(run_folder.parent / "deleted")
+
+
+def _wait_for_the_deletion(run_folder: Path) -> None:
+    """The run may fail (another chunk's write) while element K still removes the folder."""
+    deadline = time.monotonic() + 120
+    while not os.path.exists(_done_marker(run_folder)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert os.path.exists(_done_marker(run_folder)), "element K never finished deleting the run folder"
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +68,7 @@ def test_run_whose_folder_is_deleted_mid_run_fails_naming_the_folder(
     text = str(info.value) + " ".join(getattr(info.value, "__notes__", []))
     assert str(run_folder / "outputs") in text, text
     assert "no longer exists" in text, text
+    _wait_for_the_deletion(run_folder)
     # nothing re-created a half folder: no output folder without its storage's metadata
     assert not (run_folder / "outputs" / "y").exists()
     assert not (run_folder / "outputs" / "z").exists()
@@ -133,4 +149,5 @@ def test_memory_storage_does_not_persist_into_a_re_created_run_folder(tmp_path: 
         run_map(_deleting_pipeline(run_folder), {"x": list(range(N))}, run_folder=run_folder, storage=storage,
                 parallel=False)  # fmt: skip
     assert str(run_folder / "outputs") in str(info.value)
+    _wait_for_the_deletion(run_folder)
     assert not run_folder.exists()

@@ -123,17 +123,9 @@ class StorageBase(abc.ABC):
         internal_shape: ShapeTuple | None = None,
         shape_mask: Sequence[bool] | None = None,
     ) -> StorageBase:
-        """Open the data in ``folder`` for reading only (loaders, ``pipemap status``).
-
-        Nothing is created or changed in ``folder``: a missing folder reads as empty, writes raise
-        ``PermissionError``. The built-in folder backends support it; for other backends this
-        falls back to the constructor (backends whose constructor writes should override it).
-
-        >>> import tempfile, pathlib
-        >>> from pipemap.storage import FileArray
-        >>> folder = pathlib.Path(tempfile.mkdtemp()) / "not_yet"
-        >>> FileArray.open_read_only(folder, (2,)).done_mask().tolist(), folder.exists()
-        ([False, False], False)
+        """Open ``folder`` for readers: nothing is created or changed there (a missing folder
+        reads as empty, writes raise ``PermissionError``). Other backends than the built-in
+        ones fall back to the constructor (override this if yours writes on construction).
         """
         if cls._read_only_kwarg:
             return cls(folder, shape, internal_shape, shape_mask, read_only=True)  # type: ignore[call-arg]

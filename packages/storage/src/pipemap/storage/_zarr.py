@@ -88,6 +88,21 @@ def _open_or_create(store: Store, name: str, shape: tuple[int, ...], chunks: tup
     return array
 
 
+def _open_existing(store: Store, name: str, shape: tuple[int, ...], owner: str) -> Any:
+    """Open array ``name`` read-only (nothing is written); None if it does not exist."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # VariableLengthBytes is flagged as an unstable spec
+            array = zarr.open_array(store=store, path=name, mode="r")
+    except (FileNotFoundError, KeyError, zarr.errors.ArrayNotFoundError):
+        return None
+    except RecursionError:
+        raise ValueError(f"{owner}: the zarr metadata of `{name}` is nested too deeply; the folder is damaged") from None
+    if array.shape != shape:
+        raise ValueError(f"{owner}: existing array '{name}' has shape {array.shape}, expected {shape}")
+    return array
+
+
 class ZarrFileArray(StorageBase):
     """Array interface to a zarr v3 store on disk (``storage_id="zarr_file_array"``).
 
@@ -104,6 +119,7 @@ class ZarrFileArray(StorageBase):
     storage_id = "zarr_file_array"
     requires_serialization = True
     _read_only_kwarg = True
+    _mask_read_only = False
 
     def __init__(
         self,
@@ -149,62 +165,50 @@ class ZarrFileArray(StorageBase):
         shape, internal, smask = self.resolved_shape, self.resolved_internal_shape, self.shape_mask
         full = merge_by_mask(smask, shape, internal)
         chunks = merge_by_mask(smask, (1,) * len(shape), tuple(max(1, s) for s in internal))
-        if self.read_only:
-            self._open_for_reading(full)
-            return
-        self.array = _open_or_create(self.store, "array", full, chunks, VariableLengthBytes(), b"")
-        metadata = self.array.metadata
+        if self.read_only:  # a reader: open what exists, write nothing (no array reads as empty)
+            self.array = _open_existing(self.store, "array", full, self._describe())
+        else:
+            self.array = _open_or_create(self.store, "array", full, chunks, VariableLengthBytes(), b"")
+        metadata = self.array.metadata if self.array is not None else None
         codecs = metadata.codecs if isinstance(metadata, ArrayV3Metadata) else ()  # a v2 array: foreign layout
         names = [type(c).__name__ for c in codecs]
-        self._fast = names == ["VLenBytesCodec"]
+        self._fast = self.array is None or names == ["VLenBytesCodec"]
         # fast layout: the mask is one chunk, a summary refreshed by persist(); foreign layouts
         # (e.g. pipefunc's) keep a chunk per element, written with each element
         mask_chunks = tuple(max(1, s) for s in shape) if self._fast else (1,) * len(shape)
-        self._mask = _open_or_create(self.store, "mask", shape, mask_chunks, bool, True)
+        if self.read_only:
+            self._mask = _open_existing(self.store, "mask", shape, self._describe())
+            if self._mask is None and not self._fast:
+                raise ValueError(f"{self._describe()}: the `mask` array is missing; the folder is damaged")
+        else:
+            self._mask = _open_or_create(self.store, "mask", shape, mask_chunks, bool, True)
         self._root = Path(self.store.root) if isinstance(self.store, LocalStore) else None
         self._made_dirs: set[str] = set()
 
-    def _open_for_reading(self, full: tuple[int, ...]) -> None:
-        """Open existing arrays without writing; an absent array reads as empty."""
-        self._root = Path(self.store.root) if isinstance(self.store, LocalStore) else None
-        self._made_dirs = set()
-        self._fast = True
-        arrays: list[Any] = []
-        for name in ("array", "mask"):
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # VariableLengthBytes is flagged as an unstable spec
-                    arrays.append(zarr.open_array(store=self.store, path=name, mode="r"))
-            except (FileNotFoundError, KeyError, zarr.errors.ArrayNotFoundError):
-                arrays.append(None)
-            except RecursionError:
-                msg = f"{self._describe()}: the zarr metadata of `{name}` is nested too deeply; the folder is damaged"
-                raise ValueError(msg) from None
-        self.array, self._mask = arrays
-        if self.array is None:
-            return
-        if self.array.shape != full:
-            msg = f"{self._describe()}: existing array 'array' has shape {self.array.shape}, expected {full}"
-            raise ValueError(msg)
-        metadata = self.array.metadata
-        codecs = metadata.codecs if isinstance(metadata, ArrayV3Metadata) else ()
-        self._fast = [type(c).__name__ for c in codecs] == ["VLenBytesCodec"]
-        if not self._fast and self._mask is None:
-            msg = f"{self._describe()}: the array has no `mask` array; the folder is damaged"
-            raise ValueError(msg)
-
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        for name in ("array", "_mask", "_made_dirs", "_manager"):
+        for name in ("array", "_mask", "_made_dirs", "_manager", "_mask_read_only"):
             state.pop(name, None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        if isinstance(self.store, LocalStore) and not self.read_only:  # a worker: never create the array
-            self._root = Path(self.store.root)
-            self._check_root()
-        self._open()
+        if not isinstance(self.store, LocalStore) or self.read_only:
+            self._open()
+            return
+        # a worker's copy: open through a read-only view, as zarr would silently re-create a
+        # folder deleted mid-run (the fast layout's writes bypass zarr)
+        writable, self.store, self.read_only = self.store, self.store.with_read_only(True), True
+        try:
+            self._open()
+        finally:
+            self.store, self.read_only = writable, False
+        if self.array is None:
+            raise vanished_folder_error(self.store.root)
+        self._mask_read_only = True
+        if not self._fast:  # a foreign layout is written through zarr
+            self._open()
+            self._mask_read_only = False
 
     def __repr__(self) -> str:
         return super().__repr__()[:-1] + f", store={self.store!r}, object_codec={self.object_codec!r})"
@@ -304,8 +308,7 @@ class ZarrFileArray(StorageBase):
         sync(_gather([store.set(key, Buffer.from_bytes(data)) for key, data in items]))
 
     def _make_chunk_dirs(self, key: str) -> None:
-        """Create the directories of chunk ``key`` below its array's folder (``array/``), never
-        that folder or the store's root: a store deleted mid-run is not re-created half."""
+        """Create chunk ``key``'s directories below ``array/``, never the store (deleted mid-run)."""
         root = str(self._root)
         parts = key.split("/")[:-1]
         path = root + os.sep + parts[0]
@@ -435,6 +438,9 @@ class ZarrFileArray(StorageBase):
         """Rewrite the ``mask`` array from the data chunks present (one chunk write)."""
         if self._fast:
             self._check_root()
+            if self._mask_read_only:  # opened by __setstate__
+                self._mask = zarr.open_array(store=self.store, path="mask", mode="r+")
+                self._mask_read_only = False
             missing = ~self.done_mask()
             self._mask[...] = missing.reshape(self.resolved_shape) if self.shape else bool(missing[0])
 
