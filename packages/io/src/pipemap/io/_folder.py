@@ -298,7 +298,7 @@ def check_shapes_match_mapspecs(record: RunRecord, path: Path) -> None:
     >>> check_shapes_match_mapspecs(rec, Path("/r/run_info.json"))
     Traceback (most recent call last):
     ...
-    pipemap.storage._run_record.RunFolderError: `/r/run_info.json`: output `y` has size 5 along axis `i`, but input `x` has size 3 along it (mapspec `x[i] -> y[i]`); the recorded shapes are inconsistent, the run folder is damaged
+    pipemap.storage._run_record.RunFolderError: `/r/run_info.json`: output `y` has size 5 along axis `i`, but `x` has size 3 along it (mapspec `x[i] -> y[i]`); the recorded shapes are inconsistent, the run folder is damaged
     """
     shapes = {**record.shapes, **record.resolved_shapes}
     flat: dict[str, tuple[Any, ...]] = {}
@@ -326,7 +326,7 @@ def check_shapes_match_mapspecs(record: RunRecord, path: Path) -> None:
                 if known[0] != size:
                     kind = "output" if array in spec.outputs else "input"
                     msg = (
-                        f"`{path}`: {kind} `{array.name}` has size {size} along axis `{axis}`, but input"
+                        f"`{path}`: {kind} `{array.name}` has size {size} along axis `{axis}`, but"
                         f" `{known[1]}` has size {known[0]} along it (mapspec `{text}`); the recorded shapes"
                         " are inconsistent, the run folder is damaged"
                     )

@@ -4,7 +4,8 @@ Each subcommand stores its handler with ``set_defaults(handler=...)``; the umbre
 ``pipemap.api:main`` adds more subcommands (``demo``) to :func:`build_parser`'s parser through
 ``parser.subparsers`` before dispatching the same way.
 
-Exit codes: 0 ok, 1 run incomplete or failed elements, 2 not a run folder (or bad arguments).
+Exit codes: 0 ok, 1 run incomplete or failed elements, 2 not a run folder, a damaged one (one line
+on stderr, never a traceback) or bad arguments.
 
 >>> parser = build_parser()
 >>> args = parser.parse_args(["status", "some_run", "--json"])
@@ -40,7 +41,7 @@ examples:
   pipemap export my_run --to parquet results.parquet
                                      one row per element, a column per input and output
 
-exit codes: 0 ok, 1 run incomplete or has failed elements, 2 not a run folder / bad arguments
+exit codes: 0 ok, 1 run incomplete or has failed elements, 2 not a run folder / damaged / bad arguments
 """
 
 
