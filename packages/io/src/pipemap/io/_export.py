@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ._folder import RunFolder
 from ._load import model_from_run_folder
 from ._model import Model
 
@@ -92,24 +93,48 @@ def export_run(
     if to not in FORMATS:
         msg = f"Unknown export format {to!r}; choose one of {', '.join(FORMATS)}"
         raise ExportError(msg)
-    model = model_from_run_folder(output_names, run_folder, load_intermediate=load_intermediate)
     out = Path(out)
-    if to in ("netcdf", "zarr"):
-        ds = _file_dataset(model)
-        if to == "netcdf":
-            try:
-                ds.to_netcdf(out)
-            except ValueError as exc:
-                if "engine" in str(exc).lower() or "netcdf" in str(exc).lower():
-                    msg = f"Writing netCDF needs `scipy`, `netCDF4` or `h5netcdf` installed ({exc})"
-                    raise ExportError(msg) from None
-                raise
+    _check_target(RunFolder.open(run_folder).folder, out, to)
+    model = model_from_run_folder(output_names, run_folder, load_intermediate=load_intermediate)
+    try:
+        if to in ("netcdf", "zarr"):
+            ds = _file_dataset(model)
+            if to == "netcdf":
+                try:
+                    ds.to_netcdf(out)
+                except ValueError as exc:
+                    if "engine" in str(exc).lower() or "netcdf" in str(exc).lower():
+                        msg = f"Writing netCDF needs `scipy`, `netCDF4` or `h5netcdf` installed ({exc})"
+                        raise ExportError(msg) from None
+                    raise
+            else:
+                ds.to_zarr(out, mode="w", consolidated=False)
+            return out
+        frame = _polars_frame(model, text_only_primitives=to == "csv")
+        if to == "parquet":
+            frame.write_parquet(out)
         else:
-            ds.to_zarr(out, mode="w", consolidated=False)
-        return out
-    frame = _polars_frame(model, text_only_primitives=to == "csv")
-    if to == "parquet":
-        frame.write_parquet(out)
-    else:
-        frame.write_csv(out)
+            frame.write_csv(out)
+    except OSError as exc:
+        msg = f"Cannot write the export to `{out}` ({type(exc).__name__}: {exc.strerror or exc})"
+        raise ExportError(msg) from None
     return out
+
+
+def _check_target(run_folder: Path, out: Path, to: str) -> None:
+    """Refuse targets that would overwrite the run folder or an unrelated directory."""
+    target, run = out.absolute().resolve(), run_folder.resolve()
+    if target == run or run in target.parents or target in run.parents:
+        msg = f"Cannot export to `{out}`: it is the run folder `{run_folder}`, inside it or contains it; a reader never writes into a run folder"
+        raise ExportError(msg)
+    if to != "zarr":
+        if target.is_dir():
+            msg = f"Cannot export to `{out}`: it is a directory; give the path of the {to} file to write"
+            raise ExportError(msg)
+        return
+    if target.exists() and not target.is_dir():
+        msg = f"Cannot export to `{out}`: it is a file; give the path of the zarr folder to write"
+        raise ExportError(msg)
+    if target.is_dir() and any(target.iterdir()) and not any((target / m).exists() for m in ("zarr.json", ".zgroup")):
+        msg = f"Cannot export to `{out}`: it is a directory that is not a zarr store; refusing to replace its content"
+        raise ExportError(msg)

@@ -17,11 +17,13 @@ whose inputs cannot be unpickled here can still be inspected and its outputs loa
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipemap.mapspec import MapSpec
 from pipemap.storage import (
     FORMAT_VERSION,
     FileValue,
@@ -96,6 +98,12 @@ class RunFolder:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             msg = f"`{path}` is not valid JSON ({exc}); the run folder is damaged"
             raise RunFolderError(msg) from None
+        except RecursionError:
+            msg = f"`{path}` is not a run record: its JSON is nested too deeply; the run folder is damaged"
+            raise RunFolderError(msg) from None
+        except OSError as exc:
+            msg = f"Cannot read `{path}` ({type(exc).__name__}: {exc.strerror or exc})"
+            raise RunFolderError(msg) from None
         if not isinstance(info, dict):
             msg = f"`{path}` must hold a JSON object, got {type(info).__name__}"
             raise RunFolderError(msg)
@@ -132,6 +140,11 @@ class RunFolder:
             storage=storage,
             error_handling=info.get("error_handling") or "raise",
         )
+        outputs = folder / "outputs"
+        if outputs.exists() and not outputs.is_dir():
+            msg = f"`{outputs}` is not a directory (a file is in its place); the run folder is damaged"
+            raise RunFolderError(msg)
+        check_shapes_match_mapspecs(record, path)
         return cls(folder, info, record)
 
     # ------------------------------------------------------------------ metadata
@@ -187,13 +200,17 @@ class RunFolder:
 
     # ------------------------------------------------------------------ stores
     def store(self, name: str) -> StorageBase:
-        """The (cached) storage of mapped output ``name``."""
+        """The (cached) storage of mapped output ``name``, opened read-only (nothing is created
+        or changed in the run folder)."""
         if name not in self._stores:
             try:
                 self._stores[name] = self._open_store(name)
             except RunFolderError:
                 raise
-            except (KeyError, ValueError, TypeError, ImportError) as exc:
+            except RecursionError:
+                msg = f"Cannot open the storage of output `{name}` in `{self.folder}`: its metadata is nested too deeply; the run folder is damaged"
+                raise RunFolderError(msg) from None
+            except (KeyError, ValueError, TypeError, ImportError, OSError) as exc:
                 detail = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
                 msg = f"Cannot open the storage of output `{name}` in `{self.folder}` ({type(exc).__name__}: {detail}); the run folder is damaged or needs a storage plugin that is not installed"
                 raise RunFolderError(msg) from None
@@ -201,15 +218,37 @@ class RunFolder:
 
     def _open_store(self, name: str) -> StorageBase:
         reader_id = _READERS.get(self.record.storage_id_for(name))
+        self.check_size(name, bytes_per_element=1)  # every reader needs at least the done mask
         if reader_id is None:
-            return open_store(self.record, name)
+            return open_store(self.record, name, read_only=True)
         # read the persisted copy directly: no manager process, no in-memory copy
         full, mask = self.record.full_shape_and_mask(name)
         external = tuple(s for s, m in zip(full, mask) if m)
         internal = tuple(s for s, m in zip(full, mask) if not m)
         cls = get_storage_class(reader_id)
         folder = output_folder(self.folder, name)
-        return cls(folder, external, internal or None, mask if internal else None)
+        return cls.open_read_only(folder, external, internal or None, mask if internal else None)
+
+    def check_size(self, name: str, bytes_per_element: int = 9) -> None:
+        """Refuse, before allocating, a mapped output whose recorded shape needs more memory
+        to read (``bytes_per_element`` of its full shape: an object pointer and a mask byte)
+        than this machine has: the recorded shape is damaged, or the run is far too large."""
+        try:
+            full, _mask = self.record.full_shape_and_mask(name)
+        except KeyError:
+            return  # reported by the caller that needs the shape
+        count = 1
+        for size in full:
+            if isinstance(size, int):
+                count *= size
+        needed, available = count * bytes_per_element, _physical_memory()
+        if available and needed > available:
+            msg = (
+                f"Output `{name}` of the run at `{self.folder}` has shape {list(full)} ({count:.3g} elements)"
+                f" according to `{self.folder / RUN_INFO}`; reading it needs {needed / 2**30:.3g} GiB, more than"
+                f" this machine's {available / 2**30:.3g} GiB of memory: the recorded shape is damaged"
+            )
+            raise RunFolderError(msg)
 
     def value_file(self, name: str) -> FileValue:
         """The file holding single output ``name`` (names that would leave ``outputs/`` are refused)."""
@@ -246,6 +285,59 @@ class RunFolder:
         except Exception as exc:
             msg = f"Could not load input `{name}` of the run at `{self.folder}` from `{path}` ({type(exc).__name__}: {exc})"
             raise RunFolderError(msg) from None
+
+
+def _physical_memory() -> int:
+    """Bytes of physical memory (0 if unknown)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return 0
+
+
+def check_shapes_match_mapspecs(record: RunRecord, path: Path) -> None:
+    """Raise :class:`RunFolderError` when a mapped output's recorded size along an axis differs
+    from the recorded size of an input on that axis (a hand-edited or damaged record).
+
+    >>> rec = RunRecord(inputs={}, defaults={}, all_output_names={"y"}, shapes={"x": (3,), "y": (5,)},
+    ...     resolved_shapes={"x": (3,), "y": (5,)}, internal_shapes=None, shape_masks={"y": (True,)},
+    ...     run_folder="/r", mapspecs_as_strings=["x[i] -> y[i]"], storage="file_array")
+    >>> check_shapes_match_mapspecs(rec, Path("/r/run_info.json"))
+    Traceback (most recent call last):
+    ...
+    pipemap.storage._run_record.RunFolderError: `/r/run_info.json`: output `y` has size 5 along axis `i`, but `x` has size 3 along it (mapspec `x[i] -> y[i]`); the recorded shapes are inconsistent, the run folder is damaged
+    """
+    shapes = {**record.shapes, **record.resolved_shapes}
+    flat: dict[str, tuple[Any, ...]] = {}
+    for key, shape in shapes.items():
+        for name in key if isinstance(key, tuple) else (key,):
+            flat[name] = tuple(shape) if isinstance(shape, tuple | list) else ()
+    for text in record.mapspecs_as_strings:
+        try:
+            spec = MapSpec.from_string(text)
+        except Exception as exc:  # noqa: BLE001 - any parse failure is a damaged record
+            msg = f"`{path}`: mapspec {text!r} cannot be parsed ({exc}); the run folder is damaged"
+            raise RunFolderError(msg) from None
+        if not spec.inputs:
+            continue
+        sizes: dict[str, tuple[int, str]] = {}  # axis -> (size, array that has it)
+        arrays = [*spec.inputs, *spec.outputs]
+        for array in arrays:
+            recorded = flat.get(array.name)
+            if recorded is None:
+                continue
+            for axis, size in zip(array.axes, recorded):
+                if axis is None or not isinstance(size, int):
+                    continue
+                known = sizes.setdefault(axis, (size, array.name))
+                if known[0] != size:
+                    kind = "output" if array in spec.outputs else "input"
+                    msg = (
+                        f"`{path}`: {kind} `{array.name}` has size {size} along axis `{axis}`, but"
+                        f" `{known[1]}` has size {known[0]} along it (mapspec `{text}`); the recorded shapes"
+                        " are inconsistent, the run folder is damaged"
+                    )
+                    raise RunFolderError(msg)
 
 
 class LazyInputs(Mapping[str, Any]):

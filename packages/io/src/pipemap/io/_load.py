@@ -22,7 +22,7 @@ from pipemap.mapspec import MapSpec
 from pipemap.storage import FileValue, RunFolderError, StorageBase
 
 from ._folder import LazyInputs, RunFolder
-from ._model import Model, build_model
+from ._model import Model, ShapeMismatchError, build_model
 from ._read import StorageRead, is_error, read_storage
 
 __all__ = [
@@ -50,6 +50,7 @@ def _empty_like(store: StorageBase) -> np.ma.MaskedArray:
 
 def _read_mapped(view: RunFolder, name: str) -> StorageRead:
     store = view.store(name)
+    view.check_size(name)  # before allocating the arrays of a (damaged) huge shape
     if _unresolved(store):  # a "?" size was never resolved: nothing of it was stored
         return StorageRead(array=_empty_like(store))
     try:
@@ -229,11 +230,15 @@ def model_from_run_folder(
     view = RunFolder.open(run_folder)
     view.check_names(tuple(output_names))
     specs = [MapSpec.from_string(s) for s in view.mapspecs]
-    return build_model(
-        specs,
-        LazyInputs(view),
-        _LazyOutputs(view),
-        output_names=list(output_names) or view.output_names,
-        load_intermediate=load_intermediate,
-        load_input=_maybe_load,
-    )
+    try:
+        return build_model(
+            specs,
+            LazyInputs(view),
+            _LazyOutputs(view),
+            output_names=list(output_names) or view.output_names,
+            load_intermediate=load_intermediate,
+            load_input=_maybe_load,
+        )
+    except ShapeMismatchError as exc:
+        msg = f"The run at `{view.folder}` is inconsistent: {exc} (the stored inputs and outputs do not match `run_info.json`); the run folder is damaged"
+        raise RunFolderError(msg) from None

@@ -19,7 +19,7 @@ from pipemap.mapspec import MapSpec, mapspec_axes, trace_dependencies
 
 from ._arrays import as_object_array, typed_values
 
-__all__ = ["Coordinate", "Model", "Variable", "build_model", "parse_mapspecs"]
+__all__ = ["Coordinate", "Model", "ShapeMismatchError", "Variable", "build_model", "parse_mapspecs"]
 
 
 @dataclass
@@ -68,6 +68,10 @@ class Model:
     singles: dict[str, Any] = field(default_factory=dict)
     #: per variable, the coordinate names attached to it (for column order)
     var_coords: dict[str, list[str]] = field(default_factory=dict)
+
+
+class ShapeMismatchError(ValueError):
+    """Two arrays disagree on the size of a shared axis (the message names both)."""
 
 
 def parse_mapspecs(mapspecs: Sequence[MapSpec | str]) -> list[MapSpec]:
@@ -121,6 +125,17 @@ def build_model(
     singles = [n for n in names if n not in mapped]
     model = Model()
     cache: dict[str, Any] = {}
+    dim_source: dict[str, str] = {}
+
+    def set_dim(axis: str, size: int, source: str) -> None:
+        known = model.dims.setdefault(axis, size)
+        dim_source.setdefault(axis, source)
+        if known != size:
+            msg = (
+                f"`{source}` has size {size} along axis `{axis}`, but `{dim_source[axis]}` has size {known}"
+                " along it"
+            )
+            raise ShapeMismatchError(msg)
 
     def source_array(name: str) -> Any:
         if name in cache:
@@ -155,15 +170,16 @@ def build_model(
             coord = Coordinate(axes, parts)
             model.coords.setdefault(coord.name, coord)
             coord_names.append(coord.name)
-            for axis, size in zip(axes, next(iter(parts.values())).shape):
-                model.dims.setdefault(axis, size)
+            for part, array in parts.items():
+                for axis, size in zip(axes, array.shape):
+                    set_dim(axis, size, part)
         raw = as_object_array(outputs[name], len(dims))
         if not isinstance(raw, np.ndarray):
             raw = np.asarray(raw)
         mask = np.ma.getmaskarray(raw) if isinstance(raw, np.ma.MaskedArray) else None
         data = cache[name] if cache.get(name) is not None else typed_values(raw)
         for axis, size in zip(dims, data.shape):
-            model.dims.setdefault(axis, size)
+            set_dim(axis, size, name)
         missing = mask if mask is not None and bool(mask.any()) else None  # None: nothing missing
         integer = missing is not None and data.dtype.kind == "f" and _all_integers(raw, missing)
         model.variables[name] = Variable(dims, data, missing, integer)

@@ -95,7 +95,7 @@ def _failures(view: RunFolder) -> dict[str, int] | None:
     try:
         data = json.loads(path.read_text())
         return {name: len(indices) for name, indices in data["outputs"].items()}
-    except (ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError, OSError):
         return None
 
 
@@ -137,7 +137,11 @@ def run_status(run_folder: str | Path) -> RunStatus:
             entry.note = f"`{storage}` storage is one pickle: counts need unpickling"
         else:
             store = view.store(name)
-            done_mask = np.asarray(store.done_mask(), dtype=bool)
+            try:
+                done_mask = np.asarray(store.done_mask(), dtype=bool)
+            except OSError as exc:
+                msg = f"Cannot read the storage of output `{name}` in `{view.folder}` ({type(exc).__name__}: {exc})"
+                raise RunFolderError(msg) from None
             entry.total = int(done_mask.size)
             entry.done = int(done_mask.sum())
             entry.missing = entry.total - entry.done

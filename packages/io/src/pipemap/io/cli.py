@@ -4,7 +4,8 @@ Each subcommand stores its handler with ``set_defaults(handler=...)``; the umbre
 ``pipemap.api:main`` adds more subcommands (``demo``) to :func:`build_parser`'s parser through
 ``parser.subparsers`` before dispatching the same way.
 
-Exit codes: 0 ok, 1 run incomplete or failed elements, 2 not a run folder (or bad arguments).
+Exit codes: 0 ok, 1 run incomplete or failed elements, 2 not a run folder, a damaged one (one line
+on stderr, never a traceback) or bad arguments.
 
 >>> parser = build_parser()
 >>> args = parser.parse_args(["status", "some_run", "--json"])
@@ -40,7 +41,7 @@ examples:
   pipemap export my_run --to parquet results.parquet
                                      one row per element, a column per input and output
 
-exit codes: 0 ok, 1 run incomplete or has failed elements, 2 not a run folder / bad arguments
+exit codes: 0 ok, 1 run incomplete or has failed elements, 2 not a run folder / damaged / bad arguments
 """
 
 
@@ -59,13 +60,22 @@ def _command(func: Callable[[argparse.Namespace, TextIO], int]) -> Handler:
         try:
             return int(func(args, out if out is not None else sys.stdout))
         except CorruptOutputError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            _error(str(exc))
             return EXIT_INCOMPLETE
         except (RunFolderError, OutputNotFoundError, ExportError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            _error(str(exc))
+            return EXIT_NOT_A_RUN
+        except Exception as exc:  # noqa: BLE001 - a damaged folder must never end in a traceback
+            folder = getattr(args, "run_folder", "?")
+            _error(f"cannot read the run folder `{folder}` ({type(exc).__name__}: {exc}); it may be damaged")
             return EXIT_NOT_A_RUN
 
     return handler
+
+
+def _error(message: str) -> None:
+    """One line on stderr."""
+    print("error: " + " ".join(message.split("\n")), file=sys.stderr)
 
 
 def _print_table(rows: list[list[str]], out: TextIO) -> None:

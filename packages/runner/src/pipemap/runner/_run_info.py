@@ -290,7 +290,7 @@ class RunInfo(RunRecord):
         for name in sorted(self.all_output_names):
             if name not in store:
                 if self.run_folder is not None:
-                    store[name] = FileValue(self.run_folder / "outputs" / f"{name}.cloudpickle")
+                    store[name] = FileValue(self.run_folder / "outputs" / f"{name}.cloudpickle", create_parents=False)
                 else:
                     store[name] = DirectValue()
         return store

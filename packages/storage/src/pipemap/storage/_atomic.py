@@ -23,6 +23,7 @@ import io
 import itertools
 import os
 import pickle
+import stat
 import warnings
 from pathlib import Path
 from typing import Any, Self
@@ -373,6 +374,62 @@ def decode_or_missing(data: bytes, path: str, owner: str) -> Any:
             stacklevel=3,
         )
         return MISSING
+
+
+def vanished_folder_error(folder: str | os.PathLike[str]) -> FileNotFoundError:
+    """The error of a write into a storage folder that no longer exists (deleted mid-run).
+
+    Writers never re-create such a folder (that would leave a half output folder, without its
+    metadata and earlier elements, looking like a valid one): the write fails instead.
+
+    >>> print(vanished_folder_error("/r/outputs/y"))
+    Cannot write output `y`: its folder `/r/outputs/y` no longer exists (was the run folder `/r` deleted while the run was writing to it?); it is not re-created, nothing was written
+    """
+    path = Path(folder)
+    run = f"run folder `{path.parent.parent}`" if path.parent.name == "outputs" else f"folder `{path.parent}`"
+    return FileNotFoundError(
+        f"Cannot write output `{path.name}`: its folder `{path}` no longer exists (was the {run} deleted"
+        " while the run was writing to it?); it is not re-created, nothing was written"
+    )
+
+
+def folder_for_reading(folder: str | os.PathLike[str], owner: str) -> Path:
+    """Return ``folder`` as an absolute path without creating it (a reader's view: a missing
+    folder holds nothing yet); ``NotADirectoryError`` naming it if it is a file.
+
+    >>> folder_for_reading("/nonexistent/y", "FileArray").as_posix()
+    '/nonexistent/y'
+    """
+    path = Path(folder).absolute()
+    try:
+        is_dir = stat.S_ISDIR(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return path
+    except NotADirectoryError:
+        msg = f"{owner}: cannot read `{path}`: one of its parent folders is not a directory (a file is in its place)"
+        raise NotADirectoryError(msg) from None
+    if not is_dir:
+        msg = f"{owner}: `{path}` is not a directory (a file is in its place)"
+        raise NotADirectoryError(msg)
+    return path
+
+
+def ensure_own_folder(folder: str | os.PathLike[str]) -> Path:
+    """Create ``folder`` and its parent if needed, but nothing further up: the first write of a
+    memory storage into ``<run_folder>/outputs/<name>`` must not re-create a run folder that
+    was deleted mid-run (:func:`vanished_folder_error` instead).
+
+    >>> import tempfile, pathlib
+    >>> ensure_own_folder(pathlib.Path(tempfile.mkdtemp()) / "outputs" / "y").is_dir()
+    True
+    """
+    path = Path(folder).absolute()
+    try:
+        path.parent.mkdir(exist_ok=True)
+        path.mkdir(exist_ok=True)
+    except FileNotFoundError:
+        raise vanished_folder_error(path) from None
+    return path
 
 
 def ensure_folder(folder: str | os.PathLike[str]) -> Path:

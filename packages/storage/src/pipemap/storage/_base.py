@@ -74,6 +74,10 @@ class StorageBase(abc.ABC):
     #: when splatting, array-valued elements give numpy scalars (pipefunc's FileArray) rather than
     #: Python objects (pipefunc's DictArray)
     splat_keeps_numpy_scalars: ClassVar[bool] = True
+    #: opened by :meth:`open_read_only`: writes raise ``PermissionError``
+    read_only: bool = False
+    #: the constructor takes ``read_only=True`` (nothing created or changed in ``folder``)
+    _read_only_kwarg: ClassVar[bool] = False
     folder: Path | None
     shape: ShapeTuple
     internal_shape: ShapeTuple
@@ -110,6 +114,26 @@ class StorageBase(abc.ABC):
         self.shape = tuple(int(s) if s != "?" else s for s in shape)
         self.internal_shape = tuple(int(s) if s != "?" else s for s in internal_shape)
         self.shape_mask = shape_mask if shape_mask is not None else (True,) * len(shape)
+
+    @classmethod
+    def open_read_only(
+        cls,
+        folder: str | Path | None,
+        shape: ShapeTuple,
+        internal_shape: ShapeTuple | None = None,
+        shape_mask: Sequence[bool] | None = None,
+    ) -> StorageBase:
+        """Open ``folder`` for readers: nothing is created or changed there (a missing folder
+        reads as empty, writes raise ``PermissionError``). Other backends than the built-in
+        ones fall back to the constructor (override this if yours writes on construction).
+        """
+        if cls._read_only_kwarg:
+            return cls(folder, shape, internal_shape, shape_mask, read_only=True)  # type: ignore[call-arg]
+        return cls(folder, shape, internal_shape, shape_mask)
+
+    def _refuse_read_only(self) -> None:
+        msg = f"{self._describe()} was opened read-only (by a reader); nothing was written"
+        raise PermissionError(msg)
 
     @classmethod
     def from_data(cls, data: Any, folder: str | Path | None, **kwargs: Any) -> StorageBase:
@@ -280,6 +304,8 @@ class StorageBase(abc.ABC):
         >>> a = DictArray(None, (2, 3)); a.dump((-1, slice(None)), 7); a.mask_linear()
         [True, True, True, False, False, False]
         """
+        if self.read_only:
+            self._refuse_read_only()
         normalized = self._normalize_key(key, for_dump=True)
         self._check_value(value, key)
         strides = self.strides
@@ -300,6 +326,8 @@ class StorageBase(abc.ABC):
         >>> a = DictArray(None, (4,)); a.dump_many(range(2), ["a", "b"]); a.get_many([0, 1, 2])
         ['a', 'b', masked]
         """
+        if self.read_only:
+            self._refuse_read_only()
         indices = self._check_linear(linear_indices)
         values = list(values)
         if len(values) != len(indices):

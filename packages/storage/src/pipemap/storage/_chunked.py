@@ -36,7 +36,15 @@ from typing import Any
 
 import numpy as np
 
-from ._atomic import MISSING, CorruptElementWarning, atomic_write_bytes, ensure_folder, mark_stored
+from ._atomic import (
+    MISSING,
+    CorruptElementWarning,
+    atomic_write_bytes,
+    ensure_folder,
+    folder_for_reading,
+    mark_stored,
+    vanished_folder_error,
+)
 from ._base import StorageBase
 from ._shape_record import ShapeRecorded
 from ._packfile import (
@@ -75,6 +83,7 @@ class ChunkedArray(ShapeRecorded, StorageBase):
 
     storage_id = "chunked"
     requires_serialization = True
+    _read_only_kwarg = True
     folder: Path
 
     def __init__(
@@ -86,12 +95,14 @@ class ChunkedArray(ShapeRecorded, StorageBase):
         *,
         chunk_size: int = 1024,
         max_packs: int = 8,
+        read_only: bool = False,
     ) -> None:
         super().__init__(folder, shape, internal_shape, shape_mask)
         if int(chunk_size) < 1 or int(max_packs) < 2:
             msg = f"chunk_size must be >= 1 and max_packs >= 2, got {chunk_size} and {max_packs}"
             raise ValueError(msg)
-        self.folder = ensure_folder(folder)
+        self.read_only = bool(read_only)
+        self.folder = folder_for_reading(folder, self._describe()) if read_only else ensure_folder(folder)
         self.max_packs = int(max_packs)
         self.chunk_size = self._init_meta(int(chunk_size))
         self._reset_caches()
@@ -102,16 +113,27 @@ class ChunkedArray(ShapeRecorded, StorageBase):
         try:
             meta = json.loads(path.read_text())
         except FileNotFoundError:
+            if self.read_only:  # a reader writes nothing (an output not started yet holds nothing)
+                return chunk_size
             meta = {"format": "pipemap-chunked", "version": 1, "chunk_size": chunk_size}
             atomic_write_bytes(path, json.dumps(meta).encode())
             return chunk_size
-        except ValueError as exc:
-            msg = f"{self._describe()}: `{path}` is not valid JSON ({exc})"
-            raise ValueError(msg) from exc
-        if meta.get("format") != "pipemap-chunked" or meta.get("version") != 1:
-            msg = f"{self._describe()}: `{path}` describes an unknown format {meta!r}"
+        except (ValueError, RecursionError) as exc:
+            detail = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            msg = f"{self._describe()}: `{path}` is not valid JSON ({detail})"
+            raise ValueError(msg) from None
+        size = meta.get("chunk_size") if isinstance(meta, dict) else None
+        if (
+            not isinstance(meta, dict)
+            or meta.get("format") != "pipemap-chunked"
+            or meta.get("version") != 1
+            or not isinstance(size, int)
+            or size < 1
+        ):
+            shown = repr(meta) if len(repr(meta)) <= 120 else repr(meta)[:117] + "..."
+            msg = f"{self._describe()}: `{path}` describes an unknown format {shown}"
             raise ValueError(msg)
-        return int(meta["chunk_size"])
+        return size
 
     def _reset_caches(self) -> None:
         self._index_cache: dict[str, np.ndarray] = {}
@@ -163,7 +185,13 @@ class ChunkedArray(ShapeRecorded, StorageBase):
 
     def _chunks_on_disk(self) -> list[int]:
         chunks = []
-        for name in os.listdir(self.folder):
+        try:
+            names = os.listdir(self.folder)
+        except FileNotFoundError:
+            if not self.read_only:
+                raise
+            names = []  # a reader of an output not started yet
+        for name in names:
             if name[:1] == "c" and name[1:].isdigit():
                 chunks.append(int(name[1:]))
         return chunks
@@ -196,17 +224,26 @@ class ChunkedArray(ShapeRecorded, StorageBase):
             directory = self._chunk_dir(chunk)
             try:
                 if chunk not in self._known_dirs:
-                    os.makedirs(directory, exist_ok=True)
+                    self._make_chunk_dir(directory)
                     self._known_dirs.add(chunk)
                 try:
                     atomic_write_bytes(directory + os.sep + _pack_name(), blob)
-                except FileNotFoundError:  # the folder was removed behind our back: recreate it
-                    os.makedirs(directory, exist_ok=True)
+                except FileNotFoundError:  # the chunk directory was removed behind our back: recreate it
+                    self._make_chunk_dir(directory)
                     atomic_write_bytes(directory + os.sep + _pack_name(), blob)
             except BaseException as exc:  # the packs of the chunks before are complete
                 mark_stored(exc, indices[: starts[k]])
                 raise
             self._maybe_compact(chunk)
+
+    def _make_chunk_dir(self, directory: str) -> None:
+        """Create one chunk directory inside the output folder, never the folder itself."""
+        try:
+            os.mkdir(directory)
+        except FileExistsError:
+            pass
+        except FileNotFoundError:  # the output folder was deleted (mid-run): fail, do not re-create it
+            raise vanished_folder_error(self.folder) from None
 
     def _maybe_compact(self, chunk: int) -> None:
         names = self._list_packs(chunk)
@@ -240,6 +277,8 @@ class ChunkedArray(ShapeRecorded, StorageBase):
 
     def compact(self) -> None:
         """Merge the packs of every chunk into one file per chunk."""
+        if self.read_only:
+            self._refuse_read_only()
         for chunk in self._chunks_on_disk():
             names = self._list_packs(chunk)
             if len(names) > 1:

@@ -12,14 +12,13 @@ the same folder loads it (memory-storage resume).
 
 from __future__ import annotations
 
-import os
 from collections.abc import MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ._atomic import MISSING, atomic_write_bytes, deserialize, serialize, unpicklable_error, unpicklable_part
+from ._atomic import MISSING, atomic_write_bytes, deserialize, ensure_own_folder, serialize, unpicklable_error, unpicklable_part
 from ._base import StorageBase
 from ._shapes import ShapeTuple, c_strides
 
@@ -173,7 +172,7 @@ class DictArray(StorageBase):
             key = next((k for k in mapping if unpicklable_part([mapping[k]]) is not None), None)
             where = f"the element at {key} (linear index {self._linear_of(key)})" if key is not None else "an element"
             raise unpicklable_error(exc, f"{self._describe()}: {where}", None) from exc
-        os.makedirs(self.folder, exist_ok=True)
+        ensure_own_folder(self.folder)  # never re-creates a run folder deleted mid-run
         atomic_write_bytes(self._path(), data)
 
     def _linear_of(self, key: tuple[int, ...]) -> int:

@@ -28,10 +28,12 @@ from ._atomic import (
     decode_or_missing,
     deserialize,
     ensure_folder,
+    folder_for_reading,
     mark_stored,
     read_element_file,
     read_files,
     serialize,
+    vanished_folder_error,
 )
 from ._base import StorageBase
 from ._shape_record import SHAPE_RECORD, ShapeRecorded
@@ -56,6 +58,7 @@ class FileArray(ShapeRecorded, StorageBase):
 
     storage_id = "file_array"
     requires_serialization = True
+    _read_only_kwarg = True
     folder: Path
 
     def __init__(
@@ -66,9 +69,11 @@ class FileArray(ShapeRecorded, StorageBase):
         shape_mask: Sequence[bool] | None = None,
         *,
         filename_template: str = FILENAME_TEMPLATE,
+        read_only: bool = False,
     ) -> None:
         super().__init__(folder, shape, internal_shape, shape_mask)
-        self.folder = ensure_folder(folder)
+        self.read_only = bool(read_only)
+        self.folder = folder_for_reading(folder, self._describe()) if read_only else ensure_folder(folder)
         self.filename_template = str(filename_template)
         probe = self.filename_template.format(_PROBE)
         prefix, found, suffix = probe.partition(str(_PROBE))
@@ -124,10 +129,17 @@ class FileArray(ShapeRecorded, StorageBase):
             atomic_write_many(str(self.folder), names, payloads)
         except BaseException as exc:  # say which elements made it (the first files written)
             mark_stored(exc, indices[: getattr(exc, "pipemap_files_written", 0)])
+            if isinstance(exc, FileNotFoundError) and not os.path.isdir(self.folder):
+                raise vanished_folder_error(self.folder) from None  # deleted mid-run: never re-create it
             raise
 
     def _stored_indices(self) -> np.ndarray:
-        names = os.listdir(self.folder)
+        try:
+            names = os.listdir(self.folder)
+        except FileNotFoundError:
+            if not self.read_only:
+                raise
+            names = []  # a reader of an output not started yet
         if SHAPE_RECORD in names:  # keeps the one-regex fast path of indices_in_names
             names.remove(SHAPE_RECORD)
         return indices_in_names(names, self._prefix, self._suffix)

@@ -73,6 +73,29 @@ def _check_mapspec(spec: str, path: str | os.PathLike[str]) -> None:
         raise RunFolderError(msg) from None
 
 
+#: no array can have this many elements (numpy indexes with int64)
+MAX_ELEMENTS = 2**63 - 1
+
+
+def _check_sizes(table: Any, path: Any, field: str) -> None:
+    """Refuse shapes whose element count no array could have (before anything allocates)."""
+    if not isinstance(table, dict):
+        return
+    for key, shape in table.items():
+        count = 1
+        for size in shape:
+            if _is_int(size):
+                count *= size
+        if count > MAX_ELEMENTS:
+            from ._run_record import RunFolderError
+
+            msg = (
+                f"`{path}`: field `{field}.{key}`: `{key}` has shape {shape}, that is {count:.3g} elements,"
+                f" more than any array can hold; the run folder is damaged"
+            )
+            raise RunFolderError(msg)
+
+
 def validate_run_info(data: dict[str, Any], path: str | os.PathLike[str]) -> None:
     """Raise ``RunFolderError`` naming ``path`` and the field when a present field has the wrong type.
 
@@ -112,6 +135,8 @@ def validate_run_info(data: dict[str, Any], path: str | os.PathLike[str]) -> Non
         "a shape mask (a list of true/false)",
         optional=False,
     )
+    for field in ("shapes", "resolved_shapes"):
+        _check_sizes(data.get(field), path, field)
     _check_table(data, path, "input_paths", lambda v: isinstance(v, str), "a relative file path", optional=False)
     if "defaults_path" in data and not isinstance(data["defaults_path"], str):
         raise _error(path, "defaults_path", "a relative file path", data["defaults_path"])

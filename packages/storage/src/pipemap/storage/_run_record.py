@@ -299,6 +299,9 @@ class RunRecord:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             msg = f"`{path}` is not valid JSON: {exc}"
             raise RunFolderError(msg) from exc
+        except RecursionError:
+            msg = f"`{path}` is not a run record: its JSON is nested too deeply; the run folder is damaged"
+            raise RunFolderError(msg) from None
         if not isinstance(data, dict):
             msg = f"`{path}` must hold a JSON object, got {type(data).__name__}"
             raise RunFolderError(msg)
@@ -413,11 +416,12 @@ def _load_inputs(folder: Path, data: dict[str, Any], json_path: Path) -> dict[st
     return {name: _load_pickle(_relocate(folder, p), json_path, f"input `{name}`") for name, p in paths.items()}
 
 
-def open_store(record: RunRecord, output_name: str) -> StorageBase:
+def open_store(record: RunRecord, output_name: str, *, read_only: bool = False) -> StorageBase:
     """Reopen the storage of a mapped output from its record.
 
     Uses the recorded storage id, the external/internal shape split by the shape mask and the
-    folder ``outputs/<name>``.
+    folder ``outputs/<name>``. ``read_only=True`` (readers) creates and changes nothing in the
+    run folder (see :meth:`StorageBase.open_read_only`).
     """
     if output_name not in record.mapped_outputs():
         msg = f"`{output_name}` is not a mapped output of this run (mapped: {sorted(record.mapped_outputs())})"
@@ -427,18 +431,25 @@ def open_store(record: RunRecord, output_name: str) -> StorageBase:
     external = tuple(s for s, m in zip(full, mask) if m)
     internal = tuple(s for s, m in zip(full, mask) if not m)
     cls = get_storage_class(record.storage_id_for(output_name))
+    if read_only:
+        return cls.open_read_only(folder, external, internal or None, mask if internal else None)
     return cls(folder, external, internal or None, mask if internal else None)
 
 
-def open_run_folder(run_folder: str | Path) -> tuple[RunRecord, dict[str, StorageBase | FileValue]]:
-    """Load the record and open every output: storages for mapped ones, `FileValue`s for the others."""
+def open_run_folder(
+    run_folder: str | Path, *, read_only: bool = False
+) -> tuple[RunRecord, dict[str, StorageBase | FileValue]]:
+    """Load the record and open every output: storages for mapped ones, `FileValue`s for the others.
+
+    ``read_only=True``: the storages are opened without creating or changing anything.
+    """
     record = RunRecord.load(run_folder)
     folder = record._folder()
     mapped = record.mapped_outputs()
     stores: dict[str, StorageBase | FileValue] = {}
     for name in sorted(record.all_output_names):
         if name in mapped:
-            stores[name] = open_store(record, name)
+            stores[name] = open_store(record, name, read_only=read_only)
         else:
             stores[name] = FileValue(folder / "outputs" / f"{check_name(name)}.cloudpickle")
     return record, stores

@@ -26,8 +26,13 @@ class FileValue:
     [1, 2]
     """
 
-    def __init__(self, path: str | Path) -> None:
+    #: ``dump`` creates every missing parent folder (False: at most the file's own folder)
+    create_parents: bool = True
+
+    def __init__(self, path: str | Path, *, create_parents: bool = True) -> None:
         self.path = Path(path).absolute()
+        if not create_parents:
+            self.create_parents = False
 
     def exists(self) -> bool:
         """Whether the value has been written."""
@@ -38,9 +43,21 @@ class FileValue:
         return deserialize(self.path.read_bytes())
 
     def dump(self, value: Any) -> None:
-        """Write ``value`` atomically (parent folders are created)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(self.path, serialize_named(value, f"The value for `{self.path}`"))
+        """Write ``value`` atomically (parent folders are created; with ``create_parents=False``
+        only the file's own folder, e.g. ``outputs/`` of a run folder that must still exist)."""
+        payload = serialize_named(value, f"The value for `{self.path}`")
+        if self.create_parents:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        else:
+            try:
+                self.path.parent.mkdir(exist_ok=True)
+            except FileNotFoundError:  # e.g. the run folder was deleted mid-run: never re-create it
+                msg = (
+                    f"Cannot write `{self.path.name}`: the folder `{self.path.parent.parent}` no longer exists (was"
+                    " the run folder deleted while the run was writing to it?); it is not re-created, nothing was written"
+                )
+                raise FileNotFoundError(msg) from None
+        atomic_write_bytes(self.path, payload)
 
     @classmethod
     def from_data(cls, data: Any, path: str | Path) -> FileValue:

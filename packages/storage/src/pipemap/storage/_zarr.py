@@ -38,7 +38,16 @@ from zarr.core.sync import sync
 from zarr.dtype import VariableLengthBytes
 from zarr.storage import LocalStore, MemoryStore
 
-from ._atomic import MISSING, CorruptElementWarning, atomic_write_bytes, mark_stored, quarantine
+from ._atomic import (
+    MISSING,
+    CorruptElementWarning,
+    atomic_write_bytes,
+    ensure_own_folder,
+    folder_for_reading,
+    mark_stored,
+    quarantine,
+    vanished_folder_error,
+)
 from ._base import StorageBase
 from ._shapes import ShapeTuple, merge_by_mask, prod
 from ._snapshots import ErrorSnapshot, PropagatedErrorSnapshot
@@ -81,6 +90,21 @@ def _open_or_create(store: Store, name: str, shape: tuple[int, ...], chunks: tup
     return array
 
 
+def _open_existing(store: Store, name: str, shape: tuple[int, ...], owner: str) -> Any:
+    """Open array ``name`` read-only (nothing is written); None if it does not exist."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # VariableLengthBytes is flagged as an unstable spec
+            array = zarr.open_array(store=store, path=name, mode="r")
+    except (FileNotFoundError, KeyError, zarr.errors.ArrayNotFoundError):
+        return None
+    except RecursionError:
+        raise ValueError(f"{owner}: the zarr metadata of `{name}` is nested too deeply; the folder is damaged") from None
+    if array.shape != shape:
+        raise ValueError(f"{owner}: existing array '{name}' has shape {array.shape}, expected {shape}")
+    return array
+
+
 class ZarrFileArray(StorageBase):
     """Array interface to a zarr v3 store on disk (``storage_id="zarr_file_array"``).
 
@@ -96,6 +120,8 @@ class ZarrFileArray(StorageBase):
 
     storage_id = "zarr_file_array"
     requires_serialization = True
+    _read_only_kwarg = True
+    _mask_read_only = False
 
     def __init__(
         self,
@@ -106,8 +132,10 @@ class ZarrFileArray(StorageBase):
         *,
         store: Store | str | Path | None = None,
         object_codec: Any = None,
+        read_only: bool = False,
     ) -> None:
         super().__init__(folder, shape, internal_shape, shape_mask)
+        self.read_only = bool(read_only)
         if not self.full_shape_is_resolved():
             msg = (
                 f"{type(self).__name__} needs resolved shapes at construction, got shape {self.shape} and"
@@ -127,6 +155,8 @@ class ZarrFileArray(StorageBase):
             msg = "Either a `store` or `folder` must be provided"
             raise ValueError(msg)
         root = Path(store if store is not None else self.folder).absolute()  # type: ignore[arg-type]
+        if self.read_only:  # a reader creates nothing: a missing folder holds nothing yet
+            return LocalStore(str(folder_for_reading(root, self._describe())), read_only=True)
         root.mkdir(parents=True, exist_ok=True)
         return LocalStore(str(root))
 
@@ -137,27 +167,50 @@ class ZarrFileArray(StorageBase):
         shape, internal, smask = self.resolved_shape, self.resolved_internal_shape, self.shape_mask
         full = merge_by_mask(smask, shape, internal)
         chunks = merge_by_mask(smask, (1,) * len(shape), tuple(max(1, s) for s in internal))
-        self.array = _open_or_create(self.store, "array", full, chunks, VariableLengthBytes(), b"")
-        metadata = self.array.metadata
+        if self.read_only:  # a reader: open what exists, write nothing (no array reads as empty)
+            self.array = _open_existing(self.store, "array", full, self._describe())
+        else:
+            self.array = _open_or_create(self.store, "array", full, chunks, VariableLengthBytes(), b"")
+        metadata = self.array.metadata if self.array is not None else None
         codecs = metadata.codecs if isinstance(metadata, ArrayV3Metadata) else ()  # a v2 array: foreign layout
         names = [type(c).__name__ for c in codecs]
-        self._fast = names == ["VLenBytesCodec"]
+        self._fast = self.array is None or names == ["VLenBytesCodec"]
         # fast layout: the mask is one chunk, a summary refreshed by persist(); foreign layouts
         # (e.g. pipefunc's) keep a chunk per element, written with each element
         mask_chunks = tuple(max(1, s) for s in shape) if self._fast else (1,) * len(shape)
-        self._mask = _open_or_create(self.store, "mask", shape, mask_chunks, bool, True)
+        if self.read_only:
+            self._mask = _open_existing(self.store, "mask", shape, self._describe())
+            if self._mask is None and not self._fast:
+                raise ValueError(f"{self._describe()}: the `mask` array is missing; the folder is damaged")
+        else:
+            self._mask = _open_or_create(self.store, "mask", shape, mask_chunks, bool, True)
         self._root = Path(self.store.root) if isinstance(self.store, LocalStore) else None
         self._made_dirs: set[str] = set()
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        for name in ("array", "_mask", "_made_dirs", "_manager"):
+        for name in ("array", "_mask", "_made_dirs", "_manager", "_mask_read_only"):
             state.pop(name, None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._open()
+        if not isinstance(self.store, LocalStore) or self.read_only:
+            self._open()
+            return
+        # a worker's copy: open through a read-only view, as zarr would silently re-create a
+        # folder deleted mid-run (the fast layout's writes bypass zarr)
+        writable, self.store, self.read_only = self.store, self.store.with_read_only(True), True
+        try:
+            self._open()
+        finally:
+            self.store, self.read_only = writable, False
+        if self.array is None:
+            raise vanished_folder_error(self.store.root)
+        self._mask_read_only = True
+        if not self._fast:  # a foreign layout is written through zarr
+            self._open()
+            self._mask_read_only = False
 
     def __repr__(self) -> str:
         return super().__repr__()[:-1] + f", store={self.store!r}, object_codec={self.object_codec!r})"
@@ -249,12 +302,12 @@ class ZarrFileArray(StorageBase):
                     path = root + key
                     parent = path.rpartition("/")[0]
                     if parent not in made:
-                        os.makedirs(parent, exist_ok=True)
+                        self._make_chunk_dirs(key)
                         made.add(parent)
                     try:  # one file per element: fsync each would cost ~0.3 ms per element
                         atomic_write_bytes(path, data, durable=False)
                     except FileNotFoundError:  # directory removed behind our back: recreate it
-                        os.makedirs(parent, exist_ok=True)
+                        self._make_chunk_dirs(key)
                         atomic_write_bytes(path, data, durable=False)
                     done += 1
             except BaseException as exc:
@@ -263,6 +316,25 @@ class ZarrFileArray(StorageBase):
             return
         store = self.store
         sync(_gather([store.set(key, Buffer.from_bytes(data)) for key, data in items]))
+
+    def _make_chunk_dirs(self, key: str) -> None:
+        """Create chunk ``key``'s directories below ``array/``, never the store (deleted mid-run)."""
+        root = str(self._root)
+        parts = key.split("/")[:-1]
+        path = root + os.sep + parts[0]
+        for part in parts[1:]:
+            path += os.sep + part
+            try:
+                os.mkdir(path)
+            except FileExistsError:
+                continue
+            except FileNotFoundError:
+                raise vanished_folder_error(root) from None
+
+    def _check_root(self) -> None:
+        """Raise if the store's folder is gone (before zarr would silently re-create it)."""
+        if self._root is not None and not os.path.isfile(os.path.join(self._root, "array", "zarr.json")):
+            raise vanished_folder_error(self._root)
 
     def _read_chunks(self, keys: list[str]) -> list[bytes | None]:
         if self._root is not None:
@@ -381,6 +453,10 @@ class ZarrFileArray(StorageBase):
     def refresh_mask(self) -> None:
         """Rewrite the ``mask`` array from the data chunks present (one chunk write)."""
         if self._fast:
+            self._check_root()
+            if self._mask_read_only:  # opened by __setstate__
+                self._mask = zarr.open_array(store=self.store, path="mask", mode="r+")
+                self._mask_read_only = False
             missing = ~self.done_mask()
             self._mask[...] = missing.reshape(self.resolved_shape) if self.shape else bool(missing[0])
 
@@ -410,6 +486,7 @@ class ZarrMemoryArray(ZarrFileArray):
 
     storage_id = "zarr_memory"
     requires_serialization = False
+    _read_only_kwarg = False  # in memory: read the persisted folder with ZarrFileArray.open_read_only
 
     def __init__(
         self,
@@ -446,7 +523,7 @@ class ZarrMemoryArray(ZarrFileArray):
         if target is None:
             return
         self.refresh_mask()
-        Path(self.folder).mkdir(parents=True, exist_ok=True)  # type: ignore[arg-type]
+        ensure_own_folder(self.folder)  # type: ignore[arg-type]  # never re-creates a deleted run folder
         _copy_store(self.store, target)
 
     @property
