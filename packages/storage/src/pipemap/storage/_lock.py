@@ -93,6 +93,8 @@ class RunOwnership:
             content = b""
         if self.token.encode() not in content:
             folder = os.path.dirname(self.lock_path)
+            if not content and not os.path.isdir(folder):
+                return  # the folder itself is gone: the storage's write fails naming it, creating nothing
             msg = (
                 f"Refused to write {what}: the run that started this worker (process {self.pid})"
                 f" no longer owns the run folder `{folder}` (it ended or died, and the folder may"

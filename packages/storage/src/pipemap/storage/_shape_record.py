@@ -28,7 +28,7 @@ import json
 from pathlib import Path
 from typing import Any, NoReturn
 
-from ._atomic import atomic_write_bytes
+from ._atomic import atomic_write_bytes, vanished_folder_error
 from ._shapes import shape_is_resolved
 
 __all__ = ["SHAPE_RECORD", "ShapeRecorded", "read_shape_record"]
@@ -99,7 +99,12 @@ class ShapeRecorded:
             if not write:
                 return  # nothing recorded (yet): the first write records the shapes it writes with
             record = {"version": _VERSION, "shape": list(self.shape), "internal_shape": list(self.internal_shape)}
-            atomic_write_bytes(path, json.dumps(record).encode())
+            try:
+                atomic_write_bytes(path, json.dumps(record).encode())
+            except FileNotFoundError:
+                if self.folder.is_dir():
+                    raise
+                raise vanished_folder_error(self.folder) from None  # deleted mid-run: never re-create it
         else:
             self._check_against(path, *recorded)
         self._shape_synced = shapes
