@@ -9,7 +9,8 @@ zarr = pytest.importorskip("zarr")
 
 import pipemap.storage as ps
 from pipemap.storage import get_storage_class
-from pipemap.storage._zarr import ZarrFileArray, ZarrMemoryArray, ZarrSharedMemoryArray
+from pipemap.storage._zarr import ZarrFileArray
+from pipemap.storage._zarr_memory import ZarrMemoryArray, ZarrSharedMemoryArray
 from pipemap.storage.testing import StorageConformance
 
 

@@ -48,8 +48,8 @@ from ._values import DirectValue, FileValue
 _LAZY = {
     "ChunkedArray": "pipemap.storage._chunked",
     "ZarrFileArray": "pipemap.storage._zarr",
-    "ZarrMemoryArray": "pipemap.storage._zarr",
-    "ZarrSharedMemoryArray": "pipemap.storage._zarr",
+    "ZarrMemoryArray": "pipemap.storage._zarr_memory",
+    "ZarrSharedMemoryArray": "pipemap.storage._zarr_memory",
 }
 _ZARR_NAMES = ("ZarrFileArray", "ZarrMemoryArray", "ZarrSharedMemoryArray")
 

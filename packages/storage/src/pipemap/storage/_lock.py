@@ -66,9 +66,9 @@ class RunOwnership:
     """Proof that a run owns its run folder, checked by the processes that write for it.
 
     A worker process writes elements for the run that holds the folder's lock. If that run's
-    process died (or the run ended) and another run took the folder over, the lock now holds
-    another token: :meth:`verify` raises :class:`RunFolderLostError`, so a leftover worker never
-    writes into the newer run. The owning process itself skips the check (it holds the lock).
+    process died and another run took the folder over, the lock now holds another token:
+    :meth:`verify` raises :class:`RunFolderLostError`, so a leftover worker never writes into
+    the newer run. The owning process itself skips the check (it holds the lock).
 
     >>> import tempfile
     >>> lock = RunFolderLock(tempfile.mkdtemp()).acquire()
@@ -82,8 +82,8 @@ class RunOwnership:
     pid: int
 
     def verify(self, what: str) -> None:
-        """Raise :class:`RunFolderLostError` unless this run still holds the lock; ``what``
-        names the write (e.g. ``"elements 3..9 of `y`"``) in the message."""
+        """Raise :class:`RunFolderLostError` unless the folder's lock still holds this run's token;
+        ``what`` names the write (e.g. ``"elements 3..9 of `y`"``) in the message."""
         if os.getpid() == self.pid:
             return
         try:
@@ -91,16 +91,18 @@ class RunOwnership:
                 content = fh.read()
         except OSError:
             content = b""
-        if self.token.encode() not in content:
-            folder = os.path.dirname(self.lock_path)
-            if not content and not os.path.isdir(folder):
-                return  # the folder itself is gone: the storage's write fails naming it, creating nothing
-            msg = (
-                f"Refused to write {what}: the run that started this worker (process {self.pid})"
-                f" no longer owns the run folder `{folder}` (it ended or died, and the folder may"
-                " now belong to another run)."
-            )
-            raise RunFolderLostError(msg)
+        if self.token.encode() in content:
+            return
+        folder = os.path.dirname(self.lock_path)
+        if content:
+            why = "its process died and another run took the folder over"
+        else:  # released only after the run's workers stopped, so: a deleted folder, or a dead run
+            why = "its lock `.pipemap.lock` no longer exists: the run folder was deleted, or the run ended"
+        msg = (
+            f"Refused to write {what}: the run that started this worker (process {self.pid}) no longer"
+            f" owns the run folder `{folder}` ({why})."
+        )
+        raise RunFolderLostError(msg)
 
 
 def _proc_start(pid: int) -> str | None:

@@ -44,8 +44,8 @@ _BUILTINS: dict[str, str] = {
 }
 _ZARR_BUILTINS: dict[str, str] = {
     "zarr_file_array": "pipemap.storage._zarr:ZarrFileArray",
-    "zarr_memory": "pipemap.storage._zarr:ZarrMemoryArray",
-    "zarr_shared_memory": "pipemap.storage._zarr:ZarrSharedMemoryArray",
+    "zarr_memory": "pipemap.storage._zarr_memory:ZarrMemoryArray",
+    "zarr_shared_memory": "pipemap.storage._zarr_memory:ZarrSharedMemoryArray",
 }
 ZARR_HINT = "install zarr support with `pip install 'pipemap-storage[zarr]'` (or `pip install zarr>=3.1`)"
 

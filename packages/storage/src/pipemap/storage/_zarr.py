@@ -21,7 +21,6 @@ zarr array API instead.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import os
 import warnings
 from collections.abc import Sequence
@@ -36,13 +35,12 @@ from zarr.core.buffer.cpu import Buffer
 from zarr.core.metadata import ArrayV3Metadata
 from zarr.core.sync import sync
 from zarr.dtype import VariableLengthBytes
-from zarr.storage import LocalStore, MemoryStore
+from zarr.storage import LocalStore
 
 from ._atomic import (
     MISSING,
     CorruptElementWarning,
     atomic_write_bytes,
-    ensure_own_folder,
     folder_for_reading,
     mark_stored,
     quarantine,
@@ -53,7 +51,7 @@ from ._shapes import ShapeTuple, merge_by_mask, prod
 from ._snapshots import ErrorSnapshot, PropagatedErrorSnapshot
 from ._vlen import CloudPickleCodec, decode_vlen, encode_vlen
 
-__all__ = ["CloudPickleCodec", "ZarrFileArray", "ZarrMemoryArray", "ZarrSharedMemoryArray"]
+__all__ = ["CloudPickleCodec", "ZarrFileArray", "copy_store"]
 
 
 
@@ -61,7 +59,7 @@ async def _gather(coros: list[Any]) -> list[Any]:
     return list(await asyncio.gather(*coros))
 
 
-def _copy_store(source: Store, destination: Store) -> None:
+def copy_store(source: Store, destination: Store) -> None:
     async def copy() -> None:
         prototype = default_buffer_prototype()
         keys = [key async for key in source.list()]
@@ -473,82 +471,3 @@ class ZarrFileArray(StorageBase):
             msg = "splat_internal must be True"
             raise NotImplementedError(msg)
         return super().to_array(splat_internal=splat_internal)
-
-
-class ZarrMemoryArray(ZarrFileArray):
-    """A zarr array in a ``MemoryStore`` (``storage_id="zarr_memory"``).
-
-    Loads a persisted copy from ``folder`` on construction; ``persist()`` copies the store there.
-
-    >>> arr = ZarrMemoryArray(None, (2,)); arr.dump((0,), 1); arr.to_array().tolist()
-    [1, None]
-    """
-
-    storage_id = "zarr_memory"
-    requires_serialization = False
-    _read_only_kwarg = False  # in memory: read the persisted folder with ZarrFileArray.open_read_only
-
-    def __init__(
-        self,
-        folder: str | Path | None,
-        shape: ShapeTuple,
-        internal_shape: ShapeTuple | None = None,
-        shape_mask: Sequence[bool] | None = None,
-        *,
-        store: Store | None = None,
-        object_codec: Any = None,
-    ) -> None:
-        super().__init__(folder, shape, internal_shape, shape_mask, store=store if store is not None else self._new_store(), object_codec=object_codec)
-
-    def _new_store(self) -> Store:
-        return MemoryStore()
-
-    def _persistent_store(self) -> LocalStore | None:
-        if self.folder is None:
-            return None
-        return LocalStore(str(Path(self.folder).absolute()))
-
-    def _before_open(self) -> None:
-        if self.folder is not None and (Path(self.folder) / "zarr.json").exists():
-            _copy_store(self._persistent_store(), self.store)  # type: ignore[arg-type]
-
-    @property
-    def supports_persist(self) -> bool:
-        """True when a ``folder`` is set."""
-        return self.folder is not None
-
-    def persist(self) -> None:
-        """Copy the in-memory store to ``folder`` (each key written atomically)."""
-        target = self._persistent_store()
-        if target is None:
-            return
-        self.refresh_mask()
-        ensure_own_folder(self.folder)  # type: ignore[arg-type]  # never re-creates a deleted run folder
-        _copy_store(self.store, target)
-
-    @property
-    def dump_in_subprocess(self) -> bool:
-        """False: the store lives in the main process's memory."""
-        return False
-
-
-class ZarrSharedMemoryArray(ZarrMemoryArray):
-    """A zarr array in a ``MemoryStore`` over a ``multiprocessing.Manager`` dict
-    (``storage_id="zarr_shared_memory"``); workers write into it directly.
-
-    >>> arr = ZarrSharedMemoryArray(None, (2,)); arr.dump_in_subprocess
-    True
-    """
-
-    storage_id = "zarr_shared_memory"
-    requires_serialization = True
-
-    def _new_store(self) -> Store:
-        self._manager = multiprocessing.Manager()
-        return MemoryStore(store_dict=self._manager.dict())
-
-    @property
-    def dump_in_subprocess(self) -> bool:
-        """True: the store's dict lives in a manager process."""
-        return True
-
