@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, wait
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, wait
 from typing import Any
 
 from . import _default_pool
@@ -60,7 +60,7 @@ class InFlight:
         with self._lock:
             return [f for f in self._futures if not f.done()]
 
-    def stop(self, owned: Executor | None) -> None:
+    def stop(self, owned: ProcessPoolExecutor | None) -> None:
         """Cancel what has not started; stop or wait for what runs (see the module docstring).
 
         ``owned`` is pipemap's own pool of this run (its workers may be terminated), or None.
