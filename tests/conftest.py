@@ -16,15 +16,17 @@ A process counts as started by this session when it started after the pytest pro
   line and same initial environment as the pytest process), or
 * has this repository's ``tests/`` folder in its command line.
 
-multiprocessing's own helpers of the pytest process (forkserver, resource tracker) are not
-counted: they exit with it.
+multiprocessing's (and loky's) helpers of the pytest process (forkserver, resource tracker) are
+not counted: they exit with it.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import secrets
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import NamedTuple
@@ -80,10 +82,14 @@ class ProcessGuard:
         self.tests_path = (str(TESTS) + os.sep).encode()
 
     def _helpers(self) -> set[int]:
-        """multiprocessing's forkserver and resource tracker of this process (they exit with it)."""
+        """multiprocessing's (and loky's) forkserver and resource tracker of this process: one
+        each per process, they exit with it."""
         from multiprocessing import forkserver, resource_tracker
 
         pids = {getattr(forkserver._forkserver, "_forkserver_pid", None), getattr(resource_tracker._resource_tracker, "_pid", None)}
+        loky_tracker = sys.modules.get("loky.backend.resource_tracker")
+        if loky_tracker is not None:
+            pids.add(getattr(getattr(loky_tracker, "_resource_tracker", None), "_pid", None))
         return {p for p in pids if isinstance(p, int)}
 
     def leftovers(self) -> dict[int, _Stat]:
@@ -129,13 +135,16 @@ class ProcessGuard:
         return False
 
     def check(self) -> list[str]:
-        """Shut pipemap's kept pool down, wait out the grace period; describe (and kill) what is left."""
+        """Shut pipemap's kept pool down, collect garbage (a dropped ``multiprocessing.Manager``
+        or pool stops its processes when collected), wait out the grace period; describe (and
+        kill) what is left."""
         try:
             from pipemap.runner import shutdown_default_pool
         except ImportError:  # pragma: no cover - the runner is part of the workspace
             pass
         else:
             shutdown_default_pool()
+        gc.collect()
         deadline = time.monotonic() + GRACE_SECONDS
         left = self.leftovers()
         while left and time.monotonic() < deadline:
