@@ -1,9 +1,10 @@
 """Checks of the whole test session: no test may leave a process behind.
 
 Tests start real processes (pools, victims of kill -9, scripts). At the end of the session,
-after pipemap's own kept pool of this process is shut down, every process the session started
-must be gone (a short grace period lets exiting ones finish); otherwise the run FAILS (exit
-status 1) with the pid and command line of each, and they are killed.
+after the kept pools of this process are shut down (pipemap's default pool, the spawn pool of
+``pipemap.storage.testing``), every process the session started must be gone (a short grace
+period lets exiting ones finish); otherwise the run FAILS (exit status 1) with the pid and
+command line of each, and they are killed.
 
 A process counts as started by this session when it started after the pytest process and
 
@@ -135,15 +136,16 @@ class ProcessGuard:
         return False
 
     def check(self) -> list[str]:
-        """Shut pipemap's kept pool down, collect garbage (a dropped ``multiprocessing.Manager``
-        or pool stops its processes when collected), wait out the grace period; describe (and
-        kill) what is left."""
-        try:
-            from pipemap.runner import shutdown_default_pool
-        except ImportError:  # pragma: no cover - the runner is part of the workspace
-            pass
-        else:
-            shutdown_default_pool()
+        """Shut the kept pools down (pipemap's default pool, the storage conformance suite's
+        spawn pool: both are otherwise stopped at exit), collect garbage (a dropped
+        ``multiprocessing.Manager`` or pool stops its processes when collected), wait out the
+        grace period; describe (and kill) what is left."""
+        runner = sys.modules.get("pipemap.runner")
+        if runner is not None:
+            runner.shutdown_default_pool()
+        storage_testing = sys.modules.get("pipemap.storage.testing")
+        if storage_testing is not None:
+            storage_testing._shutdown_pool()
         gc.collect()
         deadline = time.monotonic() + GRACE_SECONDS
         left = self.leftovers()
