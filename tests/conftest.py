@@ -180,7 +180,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     title = f"{len(lines)} process(es) started by the tests are still alive (now killed)"
     if reporter is not None:
-        reporter.ensure_newline()
+        reporter.write_line("")  # (ends the progress line)
         reporter.write_sep("=", title, red=True, bold=True)
         for line in lines:
             reporter.write_line(line)
