@@ -66,9 +66,16 @@ def session_pids(sid: int) -> list[int]:
 
 
 class Zygote:
-    """A pre-imported Python process that forks victim runs on request (see the victim script)."""
+    """A pre-imported Python process that forks victim runs on request (see the victim script).
+
+    Each victim runs in its own session (with its process pool, forkserver, ...). Every process
+    of that session is SIGKILLed and waited for once the victim has been waited for, and at
+    :meth:`close` (fixture teardown, also after a failed test): a victim that finished leaves
+    its kept pool's workers behind, and those would outlive the test session.
+    """
 
     def __init__(self, extras: list[str]) -> None:
+        self.sessions: set[int] = set()  # victims' session ids whose processes may still run
         env = dict(os.environ)
         env.pop("PYTEST_CURRENT_TEST", None)
         self.proc = subprocess.Popen(
@@ -93,10 +100,15 @@ class Zygote:
         return json.loads(self._readline())
 
     def start(self, **params: Any) -> int:
-        return self._send({"op": "run", **params})["pid"]
+        pid = self._send({"op": "run", **params})["pid"]
+        self.sessions.add(pid)
+        return pid
 
     def wait(self, pid: int) -> int:
-        return self._send({"op": "wait", "pid": pid})["status"]
+        """The victim's exit status, once it exited; then the rest of its session is killed."""
+        status = self._send({"op": "wait", "pid": pid})["status"]
+        self.kill_session(pid)
+        return status
 
     def kill_session(self, pid: int) -> None:
         """SIGKILL the victim's whole session and wait until none of it runs any more."""
@@ -118,15 +130,23 @@ class Zygote:
                 msg = f"processes of the killed run still alive: {alive}"
                 raise RuntimeError(msg)
             time.sleep(0.01)
+        # (the session id stays reserved while any process of the session lives, so it cannot
+        # name an unrelated session until all of this one is gone)
 
     def close(self) -> None:
+        """Kill what is left of every victim's session, then stop the zygote."""
         try:
-            self.proc.stdin.write(json.dumps({"op": "exit"}) + "\n")  # type: ignore[union-attr]
-            self.proc.stdin.flush()  # type: ignore[union-attr]
-            self.proc.wait(10)
-        except Exception:  # noqa: BLE001
-            self.proc.kill()
-            self.proc.wait()
+            for sid in sorted(self.sessions):
+                self.kill_session(sid)
+            self.sessions.clear()
+        finally:
+            try:
+                self.proc.stdin.write(json.dumps({"op": "exit"}) + "\n")  # type: ignore[union-attr]
+                self.proc.stdin.flush()  # type: ignore[union-attr]
+                self.proc.wait(10)
+            except Exception:  # noqa: BLE001
+                self.proc.kill()
+                self.proc.wait()
 
 
 @pytest.fixture
@@ -140,8 +160,14 @@ def zygote_factory():
         return z
 
     yield make
-    for z in made:
-        z.close()
+    errors = []
+    for z in made:  # every zygote, even if closing an earlier one failed
+        try:
+            z.close()
+        except Exception as exc:  # noqa: BLE001 - raised below, after the others are closed
+            errors.append(exc)
+    if errors:
+        raise errors[0]
 
 
 def read_counts(counts: Path, name: str) -> Counter:

@@ -95,12 +95,19 @@ def test_thread_pool(storage, tmp_path, expected) -> None:
     check(r, expected, tmp_path, storage)
 
 
-@pytest.mark.parametrize("storage", STORAGES)
-def test_loky_reusable_executor(storage, tmp_path, expected) -> None:
-    need_storage(storage)
+@pytest.fixture(scope="module")
+def loky_executor():
+    """loky's reusable executor, warm across this module's tests; its workers stop at the end."""
     loky = pytest.importorskip("loky")
     ex = loky.get_reusable_executor(max_workers=2)
-    r = run_map(PIPELINE, INPUTS, run_folder=tmp_path, executor=ex, storage=storage)
+    yield ex
+    ex.shutdown(wait=True, kill_workers=True)
+
+
+@pytest.mark.parametrize("storage", STORAGES)
+def test_loky_reusable_executor(storage, tmp_path, expected, loky_executor) -> None:
+    need_storage(storage)
+    r = run_map(PIPELINE, INPUTS, run_folder=tmp_path, executor=loky_executor, storage=storage)
     check(r, expected, tmp_path, storage)
 
 

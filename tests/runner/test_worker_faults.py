@@ -133,13 +133,18 @@ def test_ctrl_c_shuts_pool_down_and_run_resumes(tmp_path) -> None:
         text=True,
         start_new_session=True,  # its own process group, like a terminal's foreground job
     )
-    deadline = time.monotonic() + 60
-    while len(list(touch.iterdir())) < 10:
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "the run did not start"
-        time.sleep(0.02)
-    os.killpg(proc.pid, signal.SIGINT)
-    out, err = proc.communicate(timeout=60)  # no hang
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(touch.iterdir())) < 10:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the run did not start"
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)  # no hang
+    finally:
+        if proc.poll() is None:  # the test failed: leave nothing of the script running
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
     assert proc.returncode == 130, err
     assert "interrupted" in out
     time.sleep(0.5)

@@ -30,8 +30,10 @@ import os
 import sys
 import sysconfig
 import threading
+import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing.connection import wait as mp_wait
 
 from ._executors import IDLE_TIMER_THREAD_NAME, cpu_count, default_executor
 
@@ -195,6 +197,36 @@ def replace_broken(broken: ProcessPoolExecutor) -> ProcessPoolExecutor:
         pool = _pool if _pool is not None and not _is_broken(_pool) else _start_pool()
         _users[pool] = _users.get(pool, 0) + 1
         return pool
+
+
+def stop_workers(pool: ProcessPoolExecutor) -> bool:
+    """Retire ``pool`` and terminate its workers (their running tasks stop at once) unless
+    another run still uses it; True once they have exited. For runs that end early, so that
+    no chunk of theirs writes after the run let go of its run folder."""
+    global _pool
+    with _lock:
+        _forget_inherited_pool()
+        if _users.get(pool, 0) > 1:
+            return False
+        if pool is _pool:
+            _pool = None  # new runs get a fresh pool; the last user's release() shuts this one down
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+    for p in processes:
+        p.terminate()
+    for p in _still_running(processes, 5.0):
+        p.kill()  # a worker that handles SIGTERM itself
+    _still_running(processes, 30.0)
+    return True
+
+
+def _still_running(processes: list, timeout: float) -> list:
+    """Those of ``processes`` that have not exited within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    left = {p.sentinel: p for p in processes}
+    while left and (remaining := deadline - time.monotonic()) > 0:
+        for sentinel in mp_wait(list(left), remaining):
+            left.pop(sentinel)
+    return list(left.values())
 
 
 def _shutdown_if_idle(pool: ProcessPoolExecutor) -> None:

@@ -6,8 +6,9 @@ worker). That gives three properties the one-shot "submit everything" approach l
 
 * chunk sizes adapt to the measured time per element (:class:`ChunkSizer`), so each task runs
   long enough to hide the dispatch cost, and chunks shrink at the end so no worker starves;
-* cancelling the run (``AsyncMap.task.cancel()``, Ctrl-C) stops dispatching at once: only the
-  chunks already in flight finish, everything stored stays resumable;
+* cancelling the run (``AsyncMap.task.cancel()``, Ctrl-C) stops dispatching at once; the chunks
+  already in flight are stopped (:mod:`._inflight`) before the run releases its run folder, and
+  everything stored stays resumable;
 * a worker process that dies (``os._exit``, SIGKILL, OOM-killer) is reported as a
   :class:`WorkerDiedError` naming the function and the index ranges of the chunks it took down,
   or, with ``error_handling="continue"``, those elements are stored as ``ErrorSnapshot``\\ s and
@@ -27,7 +28,10 @@ import asyncio
 import math
 from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, Executor, Future
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._inflight import InFlight
 
 #: a chunk should run about this long once the time per element is known
 TARGET_CHUNK_SECONDS = 0.1
@@ -167,7 +171,8 @@ class ChunkDispatcher:
     upstream elements it reads are stored; with automatic sizes a partly ready chunk is cut to
     its ready front, but only when nothing of this function is in flight (so ready work never
     waits, and chunks do not shrink needlessly while the workers are busy); a size the user
-    fixed is kept exactly.
+    fixed is kept exactly; ``in_flight`` (:class:`~._inflight.InFlight`) tracks every submitted chunk
+    so that a run ending early can stop them before it releases its run folder.
     """
 
     def __init__(
@@ -182,6 +187,7 @@ class ChunkDispatcher:
         on_dead: Callable[[Any, BaseException], None] | None = None,
         renew: Callable[[Executor], Executor] | None = None,
         gate: Any = None,
+        in_flight: InFlight | None = None,
     ) -> None:
         self.function = function
         self.output_name = output_name
@@ -192,6 +198,7 @@ class ChunkDispatcher:
         self.on_dead = on_dead
         self.renew = renew
         self.gate = gate
+        self.in_flight = in_flight
         self.window = IN_FLIGHT_PER_WORKER * sizer.n_workers
         self.n_chunks = 0
 
@@ -217,6 +224,8 @@ class ChunkDispatcher:
                     raise
                 cf = Future()
                 cf.set_exception(exc)
+            if self.in_flight is not None:
+                self.in_flight.add(cf, self.executor)
             pending[asyncio.wrap_future(cf, loop=loop)] = chunk
             self.n_chunks += 1
 

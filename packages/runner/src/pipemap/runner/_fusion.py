@@ -272,6 +272,7 @@ async def _run_fused(runner: Any, jobs: list[Any]) -> None:
         handle=handle,
         on_dead=on_dead if runner.prep.error_handling == "continue" else None,
         renew=runner._renew_owned if executor is runner.owned_executor else None,
+        in_flight=runner.prep.in_flight,
     )
     try:
         await dispatcher.run(todo)

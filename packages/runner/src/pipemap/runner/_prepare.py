@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from pipemap.storage import RunFolderLock
 
 from ._events import EventBus, HeadlessTracker
 from ._executors import normalize_executors
+from ._inflight import InFlight
 from ._results import ResultDict
 from ._run_info import RunInfo
 
@@ -43,6 +44,7 @@ class Prepared:
     error_handling: str
     persist_memory: bool
     lock: Any = None  # the run folder's RunFolderLock, released when the run ends
+    in_flight: InFlight = field(default_factory=InFlight)  # chunks submitted and not finished
 
 
 def inputs_to_dict(inputs: Any, pipeline: Any) -> dict[str, Any]:

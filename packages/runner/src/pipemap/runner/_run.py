@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
 import warnings
 from collections.abc import Coroutine
@@ -43,31 +44,55 @@ def _drive(coro: Coroutine[Any, Any, Any], *, may_suspend: bool) -> Any:
     except RuntimeError:
         return _run_boxed(coro)
     box: dict[str, Any] = {}
+    started, finished = threading.Event(), threading.Event()
 
     def target() -> None:
         try:
-            box["value"] = _run_boxed(coro)
+            box["value"] = _run_boxed(coro, box, started)
         except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
             box["error"] = e
+        finally:
+            started.set()
+            finished.set()
 
     thread = threading.Thread(target=target, name="pipemap-run", daemon=True)
     thread.start()
+    try:
+        finished.wait()  # (not thread.join(): Python 3.11 marks a thread stopped when join is interrupted)
+    except BaseException:
+        # Ctrl-C in the caller's thread (a notebook's interrupt): cancel the run and wait until
+        # it has stopped its chunks and let go of its run folder (a second Ctrl-C stops waiting;
+        # the run then finishes that in its thread)
+        started.wait()
+        loop, task = box.get("loop"), box.get("task")
+        if loop is not None and task is not None:
+            try:
+                loop.call_soon_threadsafe(task.cancel)
+            except RuntimeError:  # the loop has closed: the run ended meanwhile
+                pass
+        finished.wait()
+        raise
     thread.join()
     if "error" in box:
         raise box["error"]
     return box["value"]
 
 
-def _run_boxed(coro: Coroutine[Any, Any, Any]) -> Any:
+def _run_boxed(coro: Coroutine[Any, Any, Any], box: dict[str, Any] | None = None, started: Any = None) -> Any:
     """``asyncio.run(coro)`` whose main task returns None: on exit asyncio (3.11) may format the
-    task's repr (its SIGINT handler), which would render a huge ``ResultDict``."""
-    box: list[Any] = []
+    task's repr (its SIGINT handler), which would render a huge ``ResultDict``. ``box`` receives
+    the loop and the task (to cancel the run from another thread), ``started`` is set then."""
+    out: list[Any] = []
 
     async def main() -> None:
-        box.append(await coro)
+        if box is not None:
+            box["loop"], box["task"] = asyncio.get_running_loop(), asyncio.current_task()
+        if started is not None:
+            started.set()
+        out.append(await coro)
 
     asyncio.run(main())
-    return box[0]
+    return out[0]
 
 
 def run_map(
@@ -127,11 +152,16 @@ def run_map(
         error_handling=error_handling,
         callbacks=callbacks,
     )
+    run = run_prepared(prep, scheduling_strategy=scheduling_strategy)
+    coro = _release_after(run, prep)
     try:
-        outputs = _drive(run_prepared(prep, scheduling_strategy=scheduling_strategy), may_suspend=prep.parallel)
+        outputs = _drive(coro, may_suspend=prep.parallel)
     finally:
-        if prep.lock is not None:
-            prep.lock.release()
+        if inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:  # interrupted before it started
+            coro.close()
+            run.close()
+            if prep.lock is not None:
+                prep.lock.release()
     if not return_results:
         return ResultDict(_inputs_=prep.run_info.inputs, _pipeline_=prep.pipeline)
     return outputs
@@ -223,8 +253,10 @@ class AsyncMap:
         return {"state": state, "progress": counters}
 
     def cancel(self) -> bool:
-        """Cancel the run: no new chunks are dispatched, chunks in flight finish and are stored,
-        so the run folder stays resumable (``resume=True``). False when not running."""
+        """Cancel the run: no new chunks are dispatched; chunks in flight finish and are stored on
+        an executor you passed, and are stopped on pipemap's own pool (its workers are terminated,
+        unless another run shares it). The run folder's lock is released once none of them runs;
+        the folder stays resumable (``resume=True``). False when not running."""
         if self._task is None or self._task.done():
             return False
         return self._task.cancel()
@@ -258,12 +290,13 @@ async def _await(task: asyncio.Task) -> Any:
 
 
 async def _release_after(coro: Coroutine[Any, Any, Any], prep: Prepared) -> Any:
-    """Await ``coro``, then release the run folder's lock (also on errors and cancellation)."""
+    """Await ``coro``, then release the run folder's lock (also on errors and cancellation),
+    but not before every chunk of the run has stopped (see :mod:`._inflight`)."""
     try:
         return await coro
     finally:
         if prep.lock is not None:
-            prep.lock.release()
+            prep.in_flight.release_when_idle(prep.lock.release)
 
 
 def run_map_async(

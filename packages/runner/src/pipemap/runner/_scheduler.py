@@ -26,6 +26,7 @@ from ._errors import error_types, raise_with_note
 from ._failure_log import FailureLog
 from ._fusion import plan_chains, run_chain_of
 from ._guards import inconsistent_internal_error
+from ._inflight import gather_or_cancel
 from ._events import ChunkDone, ElementFailed, FunctionDone, RunFinished, RunStarted, ShapeResolved
 from . import _default_pool
 from ._executors import executor_for, is_thread_or_sync
@@ -315,6 +316,7 @@ class _Runner:
             on_dead=on_dead if self.prep.error_handling == "continue" else None,
             renew=self._renew_owned if executor is self.owned_executor else None,
             gate=gate,
+            in_flight=self.prep.in_flight,
         )
         try:
             await dispatcher.run(todo)
@@ -471,7 +473,7 @@ async def run_prepared(prep: Prepared, *, scheduling_strategy: str = "generation
             for generation in generations:
                 todo = [f for f in generation if f not in fused]
                 if runner.parallel and len(todo) > 1:
-                    await asyncio.gather(*(run(f) for f in todo))
+                    await gather_or_cancel([run(f) for f in todo])
                 else:
                     for f in todo:
                         await run(f)
@@ -483,10 +485,14 @@ async def run_prepared(prep: Prepared, *, scheduling_strategy: str = "generation
         error = e
         raise
     finally:
-        if runner.failures is not None:
-            runner.failures.flush()  # also after a failure or cancellation: what ran is recorded
-        if runner.owned_executor is not None:
-            _default_pool.release(runner.owned_executor, healthy=error is None)
+        try:
+            if error is not None:  # no chunk of this run may run on once it returns (or raises)
+                prep.in_flight.stop(runner.owned_executor)
+        finally:
+            if runner.failures is not None:
+                runner.failures.flush()  # also after a failure or cancellation: what ran is recorded
+            if runner.owned_executor is not None:
+                _default_pool.release(runner.owned_executor, healthy=error is None)
         if prep.events:
             prep.events.emit(RunFinished(error))
     return prep.outputs
