@@ -211,12 +211,25 @@ def stop_workers(pool: ProcessPoolExecutor) -> bool:
         if pool is _pool:
             _pool = None  # new runs get a fresh pool; the last user's release() shuts this one down
         processes = list((getattr(pool, "_processes", None) or {}).values())
+    _forget_finished_work(pool)
     for p in processes:
         p.terminate()
     for p in _still_running(processes, 5.0):
         p.kill()  # a worker that handles SIGTERM itself
     _still_running(processes, 30.0)
     return True
+
+
+def _forget_finished_work(pool: ProcessPoolExecutor) -> None:
+    """Drop the pool's cancelled (done) work items: once its workers are terminated, Python 3.11's
+    pool sets an exception on every pending future and fails loudly on a cancelled one
+    (``InvalidStateError`` in its manager thread)."""
+    pending = getattr(pool, "_pending_work_items", None)
+    if not isinstance(pending, dict):
+        return
+    for key, item in list(pending.items()):
+        if item.future.done():
+            pending.pop(key, None)
 
 
 def _still_running(processes: list, timeout: float) -> list:
