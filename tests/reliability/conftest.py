@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -182,3 +183,17 @@ def read_counts(counts: Path, name: str) -> Counter:
 def call_counts():
     """The :func:`read_counts` helper."""
     return read_counts
+
+
+@pytest.fixture
+def tiny_tmpfs(tmp_path: Path):
+    """A real 1 MB tmpfs (skipped where ``mount`` is not permitted)."""
+    mnt = tmp_path / f"tmpfs-{uuid.uuid4().hex[:6]}"
+    mnt.mkdir()
+    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True, check=False)
+    if res.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {res.stderr.decode().strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)

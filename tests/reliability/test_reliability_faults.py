@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import errno
 import os
-import subprocess
-import uuid
 import warnings
 from pathlib import Path
 
@@ -173,20 +171,6 @@ def test_failing_storage_write_names_function_and_elements(tmp_path: Path, monke
         run_map(p, {"x": list(range(5))}, run_folder=tmp_path, parallel=False)
     text = str(info.value) + " ".join(getattr(info.value, "__notes__", []))
     assert "square" in text and "`y`" in text and "element" in text
-
-
-@pytest.fixture
-def tiny_tmpfs(tmp_path: Path):
-    """A real 1 MB tmpfs (skipped where ``mount`` is not permitted)."""
-    mnt = tmp_path / f"tmpfs-{uuid.uuid4().hex[:6]}"
-    mnt.mkdir()
-    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True, check=False)
-    if res.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {res.stderr.decode().strip()}")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 @pytest.mark.parametrize("storage", ["file_array", "chunked"])

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
-import subprocess
 import tempfile
-import uuid
 import warnings
 from pathlib import Path
 from typing import Any
@@ -117,20 +115,6 @@ def test_blocked_element_is_named_and_the_retry_skips_what_the_bulk_write_stored
         assert stores["y"].get_many(stored) == [10 * i for i in stored]
     r = run_map(p, {"x": list(range(N))}, run_folder=folder, storage=storage, parallel=False, resume=True)
     assert r["y"].output.tolist() == [10 * i for i in range(N)]
-
-
-@pytest.fixture
-def tiny_tmpfs(tmp_path: Path):
-    """A real 1 MB tmpfs (skipped where ``mount`` is not permitted)."""
-    mnt = tmp_path / f"tmpfs-{uuid.uuid4().hex[:6]}"
-    mnt.mkdir()
-    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True, check=False)
-    if res.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {res.stderr.decode().strip()}")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 @pytest.mark.parametrize("storage", ["file_array", "chunked", "logged_chunked", "zarr_file_array"])

@@ -442,3 +442,18 @@ def ensure_folder(folder: str | os.PathLike[str]) -> Path:
     path = Path(folder).absolute()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def list_output_folder(folder: str | os.PathLike[str], read_only: bool) -> list[str]:
+    """The names in a storage's ``folder``; a reader (``read_only``) of an output whose folder
+    does not exist yet sees an empty folder, a writer gets the ``FileNotFoundError``.
+
+    >>> list_output_folder("/nonexistent-pipemap-folder", read_only=True)
+    []
+    """
+    try:
+        return os.listdir(folder)
+    except FileNotFoundError:
+        if not read_only:
+            raise
+        return []

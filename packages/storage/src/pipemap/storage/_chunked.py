@@ -42,6 +42,7 @@ from ._atomic import (
     atomic_write_bytes,
     ensure_folder,
     folder_for_reading,
+    list_output_folder,
     mark_stored,
     vanished_folder_error,
 )
@@ -185,13 +186,7 @@ class ChunkedArray(ShapeRecorded, StorageBase):
 
     def _chunks_on_disk(self) -> list[int]:
         chunks = []
-        try:
-            names = os.listdir(self.folder)
-        except FileNotFoundError:
-            if not self.read_only:
-                raise
-            names = []  # a reader of an output not started yet
-        for name in names:
+        for name in list_output_folder(self.folder, self.read_only):
             if name[:1] == "c" and name[1:].isdigit():
                 chunks.append(int(name[1:]))
         return chunks

@@ -29,6 +29,7 @@ from ._atomic import (
     deserialize,
     ensure_folder,
     folder_for_reading,
+    list_output_folder,
     mark_stored,
     read_element_file,
     read_files,
@@ -134,12 +135,7 @@ class FileArray(ShapeRecorded, StorageBase):
             raise
 
     def _stored_indices(self) -> np.ndarray:
-        try:
-            names = os.listdir(self.folder)
-        except FileNotFoundError:
-            if not self.read_only:
-                raise
-            names = []  # a reader of an output not started yet
+        names = list_output_folder(self.folder, self.read_only)
         if SHAPE_RECORD in names:  # keeps the one-regex fast path of indices_in_names
             names.remove(SHAPE_RECORD)
         return indices_in_names(names, self._prefix, self._suffix)
