@@ -2,7 +2,7 @@
 
 Each round starts a run of ``x[i] -> y[i]`` (every call sleeps ``--seconds`` and appends
 ``done <x>`` to a log just before it returns) in a new session, kills the whole session at a
-random moment after at least two elements finished, and counts the finished elements that
+random moment after 2 to 6 elements finished, and counts the finished elements that
 storage does not hold (*finished-but-lost*). Elements still being computed at the kill are not
 counted. Then it resumes the run to the end and checks every value (*wrong values served*).
 
@@ -73,7 +73,8 @@ def one_kill(folder: Path, seconds: float, storage: str, mode: str, rng: random.
     log.unlink(missing_ok=True)
     params = {"folder": str(folder), "log": str(log), "seconds": seconds, "storage": storage, "mode": mode}
     proc = subprocess.Popen([sys.executable, __file__, "--victim", json.dumps(params)], start_new_session=True)
-    while len(_done(log)) < 2 and proc.poll() is None:
+    wanted = rng.randint(2, 6)  # finished elements before the kill, then a random moment
+    while len(_done(log)) < wanted and proc.poll() is None:
         time.sleep(0.01)
     time.sleep(rng.uniform(0, seconds))
     os.killpg(proc.pid, signal.SIGKILL)
