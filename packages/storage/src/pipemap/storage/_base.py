@@ -458,7 +458,8 @@ class StorageBase(abc.ABC):
                 arr = as_arrays.get(linear)
                 if arr is None:
                     arr = as_arrays[linear] = np.asarray(value)
-                value = arr[tuple(i for i, m in zip(idx, smask) if not m)]
+                if arr.ndim:  # a 0-d value (an error snapshot) stands in every internal cell
+                    value = arr[tuple(i for i, m in zip(idx, smask) if not m)]
             data[n] = value
         new_shape = tuple(len(r) for r, k in zip(ranges, normalized) if isinstance(k, slice))
         return self._wrap_slice(data.reshape(new_shape), out_mask.reshape(new_shape))

@@ -45,6 +45,6 @@ def splat_elements(
         else:
             for inner in inner_indices:
                 target = merge_by_mask(smask, ext_index, inner)
-                data[target] = arr[inner]
+                data[target] = arr[inner] if arr.ndim else value  # a 0-d value (an error snapshot) fills every cell
                 mask[target] = False
     return np.ma.MaskedArray(data, mask=mask, dtype=object)
