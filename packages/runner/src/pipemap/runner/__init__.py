@@ -8,16 +8,16 @@
 ['x[i] -> y[i]']
 """
 
-from pipemap.runner._dispatch import WorkerDiedError
-from pipemap.runner._executors import SynchronousExecutor
-from pipemap.runner._decorator import pipefunc
-from pipemap.runner._default_pool import shutdown_default_pool
-from pipemap.runner._pipefunc import PipeFunc
-from pipemap.runner._pipeline import Generations, Pipeline, UnknownNameError
-from pipemap.runner._results import Result, ResultDict
-from pipemap.runner._run import AsyncMap, run_map, run_map_async
-from pipemap.runner._run_info import RunInfo
-from pipemap.runner._timeout import FunctionTimeoutError
+from pipemap.runner.executors._dispatch import WorkerDiedError
+from pipemap.runner.executors._executors import SynchronousExecutor
+from pipemap.runner.model._decorator import pipefunc
+from pipemap.runner.executors._default_pool import shutdown_default_pool
+from pipemap.runner.model._pipefunc import PipeFunc
+from pipemap.runner.model._pipeline import Generations, Pipeline, UnknownNameError
+from pipemap.runner.engine._results import Result, ResultDict
+from pipemap.runner.engine._run import AsyncMap, run_map, run_map_async
+from pipemap.runner.engine._run_info import RunInfo
+from pipemap.runner.worker._timeout import FunctionTimeoutError
 
 __all__: list[str] = [
     "AsyncMap",

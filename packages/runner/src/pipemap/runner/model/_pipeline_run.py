@@ -14,13 +14,13 @@ import functools
 import inspect
 from typing import TYPE_CHECKING, Any, Literal
 
-from pipemap.runner import _graph
-from pipemap.runner._pipeline_updates import flatten_scopes
+from pipemap.runner.model import _graph
+from pipemap.runner.model._pipeline_updates import flatten_scopes
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from pipemap.runner._pipefunc import PipeFunc
+    from pipemap.runner.model._pipefunc import PipeFunc
 
 __all__ = ["PipelineRun"]
 

@@ -16,12 +16,12 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from ._prepare import Prepared, prepare_run
-from ._results import ResultDict
-from ._scheduler import run_prepared
+from pipemap.runner.engine._prepare import Prepared, prepare_run
+from pipemap.runner.engine._results import ResultDict
+from pipemap.runner.engine._scheduler import run_prepared
 
 if TYPE_CHECKING:
-    from .progress.widgets_display import WidgetsDisplay
+    from pipemap.runner.progress.widgets_display import WidgetsDisplay
 
 
 def _drive(coro: Coroutine[Any, Any, Any], *, may_suspend: bool) -> Any:
@@ -121,7 +121,7 @@ def run_map(
     """Run ``pipeline`` over its mapspecs for ``inputs``; see SPEC.md section 4.
 
     ``callbacks`` (pipemap extension): callables receiving the typed progress events of
-    :mod:`pipemap.runner._events`.
+    :mod:`pipemap.runner.engine._events`.
 
     >>> from pipemap.runner import Pipeline, PipeFunc
     >>> p = Pipeline([PipeFunc(lambda x, y: x * y, "z", mapspec="x[i], y[j] -> z[i, j]")])
@@ -269,8 +269,8 @@ class AsyncMap:
 
 def _attach_async_displays(runner: AsyncMap, display_widgets: bool) -> None:
     """SPEC 4.9/4.10: the status file in the run folder; the widgets, shown on start."""
-    from .progress import StatusFileWriter
-    from .progress.select import in_jupyter
+    from pipemap.runner.progress import StatusFileWriter
+    from pipemap.runner.progress.select import in_jupyter
 
     prep = runner.prep
     if prep.tracker is None:

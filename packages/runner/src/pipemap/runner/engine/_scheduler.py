@@ -19,24 +19,24 @@ from typing import Any
 import numpy as np
 from pipemap.mapspec import external_shape_from_mask, internal_shape_from_mask, shape_is_resolved
 
-from ._chunk import ChunkResult, FunctionTask, run_chunk
-from ._dispatch import ChunkDispatcher, describe_chunk, lost_chunk_result, route_outputs, sizer_for
-from ._eager import gate_for, run_eager
-from ._errors import error_types, raise_with_note
-from ._failure_log import FailureLog
-from ._fusion import plan_chains, run_chain_of
-from ._guards import inconsistent_internal_error
-from ._inflight import gather_or_cancel
-from ._events import ChunkDone, ElementFailed, FunctionDone, RunFinished, RunStarted, ShapeResolved
-from . import _default_pool
-from ._executors import executor_for, is_thread_or_sync
-from ._pickling import note_unsendable
-from ._prepare import Prepared
-from ._readiness import StoredTracker
-from ._task_ref import TaskRef, execute_ref
-from ._results import Result
-from ._single import run_single
-from ._store import as_object_array, is_storage, is_value_holder, output_array, persist_all
+from pipemap.runner.worker._chunk import ChunkResult, FunctionTask, run_chunk
+from pipemap.runner.executors._dispatch import ChunkDispatcher, describe_chunk, lost_chunk_result, route_outputs, sizer_for
+from pipemap.runner.engine._eager import gate_for, run_eager
+from pipemap.runner.worker._errors import error_types, raise_with_note
+from pipemap.runner.engine._failure_log import FailureLog
+from pipemap.runner.engine._fusion import plan_chains, run_chain_of
+from pipemap.runner.worker._guards import inconsistent_internal_error
+from pipemap.runner.executors._inflight import gather_or_cancel
+from pipemap.runner.engine._events import ChunkDone, ElementFailed, FunctionDone, RunFinished, RunStarted, ShapeResolved
+from pipemap.runner.executors import _default_pool
+from pipemap.runner.executors._executors import executor_for, is_thread_or_sync
+from pipemap.runner.worker._pickling import note_unsendable
+from pipemap.runner.engine._prepare import Prepared
+from pipemap.runner.engine._readiness import StoredTracker
+from pipemap.runner.worker._task_ref import TaskRef, execute_ref
+from pipemap.runner.engine._results import Result
+from pipemap.runner.engine._single import run_single
+from pipemap.runner.engine._store import as_object_array, is_storage, is_value_holder, output_array, persist_all
 
 
 @dataclass

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ._errors import (
+from pipemap.runner.worker._errors import (
     error_types,
     full_info,
     make_error_snapshot,
@@ -30,7 +30,7 @@ from ._errors import (
     raise_with_note,
     scan_for_errors,
 )
-from ._timeout import with_timeout
+from pipemap.runner.worker._timeout import with_timeout
 
 #: within a batch, a block of calls grows to at most this multiple of the calls made so far, so an
 #: element that suddenly turns slow is noticed after a bounded number of calls

@@ -19,11 +19,11 @@ from typing import Any
 from pipemap.mapspec import validate_consistent_axes
 from pipemap.storage import RunFolderLock
 
-from ._events import EventBus, HeadlessTracker
-from ._executors import normalize_executors
-from ._inflight import InFlight
-from ._results import ResultDict
-from ._run_info import RunInfo
+from pipemap.runner.engine._events import EventBus, HeadlessTracker
+from pipemap.runner.executors._executors import normalize_executors
+from pipemap.runner.executors._inflight import InFlight
+from pipemap.runner.engine._results import ResultDict
+from pipemap.runner.engine._run_info import RunInfo
 
 
 @dataclass
@@ -165,7 +165,7 @@ def _cannot_be_parallelized(pipeline: Any) -> bool:
 
 def make_listeners(show_progress: Any, callbacks: list | None) -> tuple[EventBus, HeadlessTracker | None]:
     """The event bus: a headless tracker unless progress is off, plus any user callbacks."""
-    from .progress import make_display, resolve_mode
+    from pipemap.runner.progress import make_display, resolve_mode
 
     listeners = list(callbacks or [])
     tracker = None
@@ -255,7 +255,7 @@ def prepare_run(
             )
         if executors is not None:
             for f in pipeline.functions:  # every function must find an executor before work starts
-                from ._executors import executor_for
+                from pipemap.runner.executors._executors import executor_for
 
                 executor_for(executors, f.output_name)
         return Prepared(
@@ -282,13 +282,13 @@ def prepare_run(
 
 def _as_pipemap_pipeline(pipeline: Any) -> Any:
     """Accept a pipemap Pipeline; a pipefunc Pipeline is converted (DESIGN section 4)."""
-    from ._pipeline import Pipeline
+    from pipemap.runner.model._pipeline import Pipeline
 
     if isinstance(pipeline, Pipeline):
         return pipeline
     module = type(pipeline).__module__ or ""
     if module.startswith("pipefunc"):
-        from ._from_pipefunc import from_pipefunc
+        from pipemap.runner.model._from_pipefunc import from_pipefunc
 
         return from_pipefunc(pipeline)
     if module.startswith(("pipemap.", "runner.")) and hasattr(pipeline, "topological_generations"):

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, wait
 from typing import Any
 
-from . import _default_pool
+from pipemap.runner.executors import _default_pool
 
 
 class InFlight:

@@ -29,8 +29,8 @@ from pipemap.storage import (
 from pipemap.storage._atomic import atomic_write_bytes
 from pipemap.storage._clearing import is_bookkeeping_name
 
-from ._resume import compare_to_previous
-from ._shapes import at_least_tuple, map_shapes, resolve_downstream
+from pipemap.runner.engine._resume import compare_to_previous
+from pipemap.runner.engine._shapes import at_least_tuple, map_shapes, resolve_downstream
 
 CLEANUP_DEPRECATION = (
     "The 'cleanup' parameter is deprecated and will be removed in a future version. "
@@ -314,7 +314,7 @@ class RunInfo(RunRecord):
         if output_name not in self.resolved_shapes or shape_is_resolved(self.resolved_shapes[output_name]):
             return []
         if shape is None:
-            from ._shapes import full_shape_from_value
+            from pipemap.runner.engine._shapes import full_shape_from_value
 
             mask = self.shape_masks[output_name]
             shape = full_shape_from_value(output, mask, self.resolved_shapes[output_name])

@@ -25,14 +25,14 @@ from typing import TYPE_CHECKING, Any
 
 import cloudpickle
 from pipemap.mapspec import MapSpec
-from pipemap.runner._pipefunc_calls import make_fast_call, make_picker
-from pipemap.runner._pipefunc_updates import PipeFuncUpdates
-from pipemap.runner._timeout import validate_timeout
+from pipemap.runner.model._pipefunc_calls import make_fast_call, make_picker
+from pipemap.runner.model._pipefunc_updates import PipeFuncUpdates
+from pipemap.runner.worker._timeout import validate_timeout
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from pipemap.runner._pipeline import Pipeline
+    from pipemap.runner.model._pipeline import Pipeline
 
 __all__ = ["PipeFunc", "normalize_internal_shape"]
 
@@ -183,13 +183,13 @@ class PipeFunc(PipeFuncUpdates):
 
     @classmethod
     def from_pipefunc(cls, func: Any) -> PipeFunc:
-        """Convert a `pipefunc.PipeFunc` (pipefunc imported lazily); see `pipemap.runner._from_pipefunc`.
+        """Convert a `pipefunc.PipeFunc` (pipefunc imported lazily); see `pipemap.runner.model._from_pipefunc`.
 
         >>> import pipefunc
         >>> PipeFunc.from_pipefunc(pipefunc.PipeFunc(lambda a: a, "b")).output_name
         'b'
         """
-        from pipemap.runner._from_pipefunc import pipefunc_to_pipemap_function
+        from pipemap.runner.model._from_pipefunc import pipefunc_to_pipemap_function
 
         return pipefunc_to_pipemap_function(func, cls=cls)
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from pipemap.runner._pipefunc import PipeFunc
+    from pipemap.runner.model._pipefunc import PipeFunc
 
 __all__ = ["make_fast_call", "make_picker"]
 

@@ -1,7 +1,7 @@
 """Graph queries of a `Pipeline`: generations, root arguments, dependencies, subpipelines.
 
 Mixed into `Pipeline`. The graph is ``{function: functions producing its unbound parameters}``
-(`pipemap.runner._graph` does the traversals); every view is cached until the pipeline changes.
+(`pipemap.runner.model._graph` does the traversals); every view is cached until the pipeline changes.
 
 >>> from pipemap.runner import PipeFunc, Pipeline
 >>> p = Pipeline([PipeFunc(lambda a: a + 1, "b"), PipeFunc(lambda b, c: b * c, "d")])
@@ -14,13 +14,13 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from pipemap.runner import _graph
-from pipemap.runner._pipefunc import PipeFunc
+from pipemap.runner.model import _graph
+from pipemap.runner.model._pipefunc import PipeFunc
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from pipemap.runner._pipeline import Pipeline
+    from pipemap.runner.model._pipeline import Pipeline
 
 __all__ = ["Generations", "PipelineGraph", "RootArgs", "UnknownNameError"]
 

@@ -14,7 +14,7 @@ element-scoped resources) give a `UserWarning` naming them.
 ...     return 2 * x
 >>> converted = from_pipefunc(pipefunc.Pipeline([double]))
 >>> type(converted).__module__, converted.mapspecs_as_strings
-('pipemap.runner._pipeline', ['x[i] -> y[i]'])
+('pipemap.runner.model._pipeline', ['x[i] -> y[i]'])
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ import warnings
 from typing import Any
 
 from pipemap.mapspec import MapSpec
-from pipemap.runner._pipefunc import PipeFunc
-from pipemap.runner._pipeline import Pipeline
+from pipemap.runner.model._pipefunc import PipeFunc
+from pipemap.runner.model._pipeline import Pipeline
 
 __all__ = ["UnsupportedPipefuncFeature", "from_pipefunc", "pipefunc_to_pipemap_function"]
 
@@ -88,7 +88,7 @@ def pipefunc_to_pipemap_function(f: Any, *, cls: type[PipeFunc] = PipeFunc) -> P
     >>> pf = pipefunc.PipeFunc(lambda a, b=1: a + b, "c", renames={"a": "x"}, bound={"b": 2})
     >>> g = pipefunc_to_pipemap_function(pf)
     >>> type(g).__module__, g.parameters, g(x=1)
-    ('pipemap.runner._pipefunc', ('x', 'b'), 3)
+    ('pipemap.runner.model._pipefunc', ('x', 'b'), 3)
     """
     pf = _import_pipefunc()
     where = str(f)

@@ -21,7 +21,7 @@ import threading
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any, Callable
 
-from ._worker_init import WATCH_THREAD_NAME, init_worker
+from pipemap.runner.executors._worker_init import WATCH_THREAD_NAME, init_worker
 
 
 class SynchronousExecutor(Executor):

@@ -21,11 +21,11 @@ import functools
 from typing import TYPE_CHECKING, Any
 
 from pipemap.mapspec import mapspec_axes, mapspec_dimensions, validate_consistent_axes
-from pipemap.runner._autogen import autogen_mapspecs, validate_output_names
-from pipemap.runner._pipefunc import PipeFunc
-from pipemap.runner._pipeline_graph import Generations, PipelineGraph, UnknownNameError
-from pipemap.runner._pipeline_run import PipelineRun
-from pipemap.runner._pipeline_updates import PipelineUpdates, check_consistent_defaults
+from pipemap.runner.model._autogen import autogen_mapspecs, validate_output_names
+from pipemap.runner.model._pipefunc import PipeFunc
+from pipemap.runner.model._pipeline_graph import Generations, PipelineGraph, UnknownNameError
+from pipemap.runner.model._pipeline_run import PipelineRun
+from pipemap.runner.model._pipeline_updates import PipelineUpdates, check_consistent_defaults
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -93,14 +93,14 @@ class Pipeline(PipelineGraph, PipelineUpdates, PipelineRun):
 
     @classmethod
     def from_pipefunc(cls, pipeline: Any) -> Pipeline:
-        """Convert a `pipefunc.Pipeline` (pipefunc imported lazily); see `pipemap.runner._from_pipefunc`.
+        """Convert a `pipefunc.Pipeline` (pipefunc imported lazily); see `pipemap.runner.model._from_pipefunc`.
 
         >>> import pipefunc
         >>> p = pipefunc.Pipeline([pipefunc.PipeFunc(lambda x: x, "y", mapspec="x[i] -> y[i]")])
         >>> Pipeline.from_pipefunc(p).mapspecs_as_strings
         ['x[i] -> y[i]']
         """
-        from pipemap.runner._from_pipefunc import from_pipefunc
+        from pipemap.runner.model._from_pipefunc import from_pipefunc
 
         return from_pipefunc(pipeline, cls=cls)
 

@@ -98,7 +98,7 @@ def guard_for(pf: Any, n_internal: int, internal_shape: tuple[Any, ...]) -> tupl
     n_out = len(names)
     from pipemap.storage._shapes import leading_shape
 
-    from ._errors import error_types
+    from pipemap.runner.worker._errors import error_types
 
     errors = error_types()
     expected = list(internal_shape) if n_internal else []

@@ -35,7 +35,7 @@ import warnings
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.connection import wait as mp_wait
 
-from ._executors import IDLE_TIMER_THREAD_NAME, cpu_count, default_executor
+from pipemap.runner.executors._executors import IDLE_TIMER_THREAD_NAME, cpu_count, default_executor
 
 #: an unused pool is shut down after this many seconds (loky's reusable executor uses 300 too)
 IDLE_SECONDS = 300.0

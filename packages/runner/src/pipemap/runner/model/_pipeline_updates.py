@@ -14,11 +14,11 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING, Any, Literal
 
-from pipemap.runner._autogen import add_mapspec_axis
-from pipemap.runner._pipeline_graph import UnknownNameError
+from pipemap.runner.model._autogen import add_mapspec_axis
+from pipemap.runner.model._pipeline_graph import UnknownNameError
 
 if TYPE_CHECKING:
-    from pipemap.runner._pipefunc import PipeFunc
+    from pipemap.runner.model._pipefunc import PipeFunc
 
 __all__ = ["PipelineUpdates", "check_consistent_defaults", "flatten_scopes"]
 

@@ -31,7 +31,7 @@ from concurrent.futures import BrokenExecutor, Executor, Future
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._inflight import InFlight
+    from pipemap.runner.executors._inflight import InFlight
 
 #: a chunk should run about this long once the time per element is known
 TARGET_CHUNK_SECONDS = 0.1
@@ -338,8 +338,8 @@ def _first_index(chunk: Any) -> int:
 
 def sizer_for(output_name: Any, total: int, chunksizes: Any, executor: Executor) -> ChunkSizer:
     """The chunk sizer of one function (or fused chain, by its head) on ``executor``."""
-    from ._chunksizes import chunksize_for
-    from ._executors import cpu_count, n_workers
+    from pipemap.runner.executors._chunksizes import chunksize_for
+    from pipemap.runner.executors._executors import cpu_count, n_workers
 
     workers = n_workers(executor)
     first = chunksize_for(output_name, total, chunksizes, workers)
@@ -372,9 +372,9 @@ def is_automatic(output_name: Any, chunksizes: Any) -> bool:
 def lost_chunk_result(task: Any, chunk: Any, error: BaseException) -> Any:
     """A ``ChunkResult`` holding one ``ErrorSnapshot`` of ``error`` per element of ``chunk``
     (the call's arguments are gathered in the parent, so ``reproduce()`` works)."""
-    from ._chunk import ChunkResult, _task_cache
-    from ._gather import gather_inputs
-    from ._errors import make_error_snapshot
+    from pipemap.runner.worker._chunk import ChunkResult, _task_cache
+    from pipemap.runner.worker._gather import gather_inputs
+    from pipemap.runner.worker._errors import make_error_snapshot
 
     pf = task.func
     cache = _task_cache(task)

@@ -34,10 +34,10 @@ from typing import Any
 import numpy as np
 from pipemap.mapspec import IndexPlan, shape_is_resolved
 
-from ._gather import gather_inputs
-from ._guards import guard_for
-from ._calls import call_block, compile_call
-from ._errors import error_types, make_error_snapshot, scan_for_errors, short_repr
+from pipemap.runner.worker._gather import gather_inputs
+from pipemap.runner.worker._guards import guard_for
+from pipemap.runner.worker._calls import call_block, compile_call
+from pipemap.runner.worker._errors import error_types, make_error_snapshot, scan_for_errors, short_repr
 
 #: elements gathered for the first batch of a long chunk; later batches are sized from the
 #: measured time per element (x4 growth at most) towards BATCH_SECONDS each
@@ -164,7 +164,7 @@ def _pick_each(pf: Any, value: Any) -> tuple[Any, ...]:
 
 
 def _first_internal_shape(values: list[Any], n_internal: int) -> tuple[int, ...] | None:
-    from ._shapes import value_internal_shape
+    from pipemap.runner.engine._shapes import value_internal_shape
 
     types = error_types()
     for v in values:
@@ -177,7 +177,7 @@ def _first_internal_shape(values: list[Any], n_internal: int) -> tuple[int, ...]
 def check_internal_shapes(task: FunctionTask, per_output: tuple[list[Any], ...]) -> None:
     """SPEC 2.4: every element's leading shape must equal the internal shape (first output's
     declared shape, or the first element's when it is ``"?"``)."""
-    from ._shapes import value_internal_shape
+    from pipemap.runner.engine._shapes import value_internal_shape
 
     pf = task.func
     types = error_types()

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pipemap.mapspec import MapSpec
-from pipemap.runner._pipefunc import OutputName, PipeFunc
+from pipemap.runner.model._pipefunc import OutputName, PipeFunc
 
 __all__ = ["pipefunc"]
 

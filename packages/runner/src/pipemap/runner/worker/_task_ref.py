@@ -6,7 +6,7 @@ when they exceed :data:`PAYLOAD_INLINE_LIMIT`; each worker process unpickles a t
 keeps it for the following chunks.
 
 >>> from pipemap.runner import PipeFunc
->>> from pipemap.runner._chunk import FunctionTask
+>>> from pipemap.runner.worker._chunk import FunctionTask
 >>> f = PipeFunc(lambda x: x + 1, "y", mapspec="x[i] -> y[i]")
 >>> ref = TaskRef(FunctionTask(f, (3,), {"x": [1, 2, 3]}, {}, None), None)
 >>> execute_ref(ref, range(3)).values
@@ -23,8 +23,8 @@ from typing import Any
 
 import cloudpickle
 
-from ._chunk import ChunkResult, FunctionTask, run_chunk
-from ._pickling import dumps_task, unpicklable_culprit, unpicklable_for_workers
+from pipemap.runner.worker._chunk import ChunkResult, FunctionTask, run_chunk
+from pipemap.runner.worker._pickling import dumps_task, unpicklable_culprit, unpicklable_for_workers
 
 #: payloads bigger than this go through a file that each worker process reads once
 PAYLOAD_INLINE_LIMIT = 1 << 20

@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 from pipemap.storage._shapes import c_strides
 
-from ._chunk import ChunkResult, FunctionTask, run_chunk
-from ._dispatch import ChunkDispatcher, lost_chunk_result, route_outputs, sizer_for
-from ._executors import is_thread_or_sync
-from ._task_ref import TaskRef
+from pipemap.runner.worker._chunk import ChunkResult, FunctionTask, run_chunk
+from pipemap.runner.executors._dispatch import ChunkDispatcher, lost_chunk_result, route_outputs, sizer_for
+from pipemap.runner.executors._executors import is_thread_or_sync
+from pipemap.runner.worker._task_ref import TaskRef
 
 #: (renamed parameter of the next function, position of the output among the previous function's)
 Link = tuple[str, int]
@@ -150,7 +150,7 @@ def _link(runner: Any, f: Any, g: Any) -> Link | None:
     if _spec_of(prep.chunksizes, f.output_name) != _spec_of(prep.chunksizes, g.output_name):
         return None
     if prep.executor is not None:
-        from ._executors import executor_for
+        from pipemap.runner.executors._executors import executor_for
 
         if executor_for(prep.executor, f.output_name) is not executor_for(prep.executor, g.output_name):
             return None

@@ -90,7 +90,7 @@ def output_array(
 def _as_internal_block(value: Any, internal: tuple[int, ...]) -> np.ndarray:
     """The element's leading ``internal`` block, passed through numpy as pipefunc does (numeric
     lists give numpy scalars); deeper dimensions stay inside the cells."""
-    from ._errors import error_types
+    from pipemap.runner.worker._errors import error_types
 
     types = error_types()
     if types and isinstance(value, types):

@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 from pipemap.mapspec import IndexPlan, external_shape_from_mask, shape_is_resolved
 
-from ._executors import is_thread_or_sync
-from ._readiness import Gate, StoredTracker, highest_needed
+from pipemap.runner.executors._executors import is_thread_or_sync
+from pipemap.runner.engine._readiness import Gate, StoredTracker, highest_needed
 
 #: storages whose stored elements stay readable, unchanged, while other elements are written
 #: (one slot or one atomically replaced file per element). Others (``chunked``: a directory
