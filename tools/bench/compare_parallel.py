@@ -176,7 +176,7 @@ def chain_tail(z, x):
 
 
 def case_chain(repeats: int, pool) -> None:
-    import pipemap.runner.engine._scheduler as scheduler
+    import pipemap.runner.engine._walk as scheduler
 
     pf, pm = engines()
 

@@ -20,10 +20,13 @@ from pipemap.mapspec import validate_consistent_axes
 from pipemap.storage import RunFolderLock
 
 from pipemap.runner.engine._events import EventBus, HeadlessTracker
-from pipemap.runner.executors._executors import normalize_executors
+from pipemap.runner.executors._executors import executor_for, normalize_executors
 from pipemap.runner.executors._inflight import InFlight
 from pipemap.runner.engine._results import ResultDict
 from pipemap.runner.engine._run_info import RunInfo
+from pipemap.runner.model._from_pipefunc import from_pipefunc
+from pipemap.runner.model._pipeline import Pipeline
+from pipemap.runner.progress import make_display, resolve_mode
 
 
 @dataclass
@@ -165,8 +168,6 @@ def _cannot_be_parallelized(pipeline: Any) -> bool:
 
 def make_listeners(show_progress: Any, callbacks: list | None) -> tuple[EventBus, HeadlessTracker | None]:
     """The event bus: a headless tracker unless progress is off, plus any user callbacks."""
-    from pipemap.runner.progress import make_display, resolve_mode
-
     listeners = list(callbacks or [])
     tracker = None
     mode = resolve_mode(show_progress)  # SPEC 4.9; raises on invalid values
@@ -255,8 +256,6 @@ def prepare_run(
             )
         if executors is not None:
             for f in pipeline.functions:  # every function must find an executor before work starts
-                from pipemap.runner.executors._executors import executor_for
-
                 executor_for(executors, f.output_name)
         return Prepared(
             pipeline=pipeline,
@@ -282,14 +281,10 @@ def prepare_run(
 
 def _as_pipemap_pipeline(pipeline: Any) -> Any:
     """Accept a pipemap Pipeline; a pipefunc Pipeline is converted (DESIGN section 4)."""
-    from pipemap.runner.model._pipeline import Pipeline
-
     if isinstance(pipeline, Pipeline):
         return pipeline
     module = type(pipeline).__module__ or ""
     if module.startswith("pipefunc"):
-        from pipemap.runner.model._from_pipefunc import from_pipefunc
-
         return from_pipefunc(pipeline)
     if module.startswith(("pipemap.", "runner.")) and hasattr(pipeline, "topological_generations"):
         return pipeline

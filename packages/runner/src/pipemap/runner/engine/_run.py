@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pipemap.runner.engine._prepare import Prepared, prepare_run
 from pipemap.runner.engine._results import ResultDict
-from pipemap.runner.engine._scheduler import run_prepared
+from pipemap.runner.engine._walk import run_prepared
+from pipemap.runner.progress import StatusFileWriter
+from pipemap.runner.progress.select import in_jupyter
 
 if TYPE_CHECKING:
     from pipemap.runner.progress.widgets_display import WidgetsDisplay
@@ -269,9 +271,6 @@ class AsyncMap:
 
 def _attach_async_displays(runner: AsyncMap, display_widgets: bool) -> None:
     """SPEC 4.9/4.10: the status file in the run folder; the widgets, shown on start."""
-    from pipemap.runner.progress import StatusFileWriter
-    from pipemap.runner.progress.select import in_jupyter
-
     prep = runner.prep
     if prep.tracker is None:
         return

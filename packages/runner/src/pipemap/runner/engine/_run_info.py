@@ -31,6 +31,7 @@ from pipemap.storage._clearing import is_bookkeeping_name
 
 from pipemap.runner.engine._resume import compare_to_previous
 from pipemap.runner.engine._shapes import at_least_tuple, map_shapes, resolve_downstream
+from pipemap.runner.worker._value_shapes import full_shape_from_value
 
 CLEANUP_DEPRECATION = (
     "The 'cleanup' parameter is deprecated and will be removed in a future version. "
@@ -314,8 +315,6 @@ class RunInfo(RunRecord):
         if output_name not in self.resolved_shapes or shape_is_resolved(self.resolved_shapes[output_name]):
             return []
         if shape is None:
-            from pipemap.runner.engine._shapes import full_shape_from_value
-
             mask = self.shape_masks[output_name]
             shape = full_shape_from_value(output, mask, self.resolved_shapes[output_name])
         changed = resolve_downstream(self.resolved_shapes, self.shape_masks, self.mapspecs, {output_name: tuple(shape)})

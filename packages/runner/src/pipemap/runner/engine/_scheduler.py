@@ -1,6 +1,6 @@
 """The asynchronous scheduling core, written once (``run_map`` is a synchronous facade over it).
 
-:func:`run_prepared` walks the pipeline generation by generation (or eagerly), runs single
+:class:`_Runner` holds one run's state (``_walk.run_prepared`` drives it), runs single
 functions, and splits each mapped function's missing elements into chunks that go through
 the executor boundary (or run inline when sequential: then the coroutine never suspends,
 so the facade can drive it without an event loop). Results are written in bulk, ``"?"``
@@ -9,10 +9,7 @@ shapes resolved, progress events emitted.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +18,11 @@ from pipemap.mapspec import external_shape_from_mask, internal_shape_from_mask, 
 
 from pipemap.runner.worker._chunk import ChunkResult, FunctionTask, run_chunk
 from pipemap.runner.executors._dispatch import ChunkDispatcher, describe_chunk, lost_chunk_result, route_outputs, sizer_for
-from pipemap.runner.engine._eager import gate_for, run_eager
 from pipemap.runner.worker._errors import error_types, raise_with_note
 from pipemap.runner.engine._failure_log import FailureLog
-from pipemap.runner.engine._fusion import plan_chains, run_chain_of
 from pipemap.runner.worker._guards import inconsistent_internal_error
-from pipemap.runner.executors._inflight import gather_or_cancel
-from pipemap.runner.engine._events import ChunkDone, ElementFailed, FunctionDone, RunFinished, RunStarted, ShapeResolved
+from pipemap.runner.engine._eager import gate_for
+from pipemap.runner.engine._events import ChunkDone, FunctionDone, ShapeResolved
 from pipemap.runner.executors import _default_pool
 from pipemap.runner.executors._executors import executor_for, is_thread_or_sync
 from pipemap.runner.worker._pickling import note_unsendable
@@ -36,26 +31,8 @@ from pipemap.runner.engine._readiness import StoredTracker
 from pipemap.runner.worker._task_ref import TaskRef, execute_ref
 from pipemap.runner.engine._results import Result
 from pipemap.runner.engine._single import run_single
-from pipemap.runner.engine._store import as_object_array, is_storage, is_value_holder, output_array, persist_all
-
-
-@dataclass
-class MappedJob:
-    """One mapped function between :meth:`_Runner.prepare_mapped` and :meth:`_Runner.finish_mapped`."""
-
-    f: Any
-    task: FunctionTask
-    todo: Any
-    executor: Any
-    absorb: Callable[[ChunkResult], None]
-    storages: tuple[Any, ...]
-    first_shape: list[Any]
-    flats: list[np.ndarray] | None
-    filled: np.ndarray | None
-    resumed: bool
-    done_masks: list[np.ndarray] | None
-    selected: Any
-    kwargs: dict[str, Any]
+from pipemap.runner.engine._mapped import MappedJob, _ABSENT, _emit_failures, _loader, _mask_of, _merge, _placement, _without_errors
+from pipemap.runner.engine._store import as_object_array, is_storage, is_value_holder, output_array
 
 
 class _Runner:
@@ -385,117 +362,4 @@ class _Runner:
         return out
 
 
-class _Absent:
-    def __repr__(self) -> str:
-        return "<absent>"
-
-
-_ABSENT = _Absent()
-
-
-def _merge(ext: tuple, internal: tuple, mask: tuple[bool, ...]) -> tuple:
-    e, i = iter(ext), iter(internal)
-    return tuple(next(e) if m else next(i) for m in mask)
-
-
-def _without_errors(storage: Any, done: np.ndarray) -> np.ndarray:
-    """Continue mode on resume: elements holding error snapshots count as missing (retried)."""
-    types = error_types()
-    stored = np.flatnonzero(done)
-    if not types or not len(stored):
-        return done
-    values = storage.get_many(stored)
-    bad = [k for k, v in zip(stored.tolist(), values) if isinstance(v, types)]
-    if not bad:
-        return done
-    done = done.copy()
-    done[bad] = False
-    return done
-
-
-def _loader(storage: Any, computed: Any, internal: Any, done: Any) -> Any:
-    def load() -> np.ndarray:
-        return output_array(storage, computed, internal, done)
-
-    return load
-
-
-def _emit_failures(events: Any, name: str, result: ChunkResult) -> None:
-    """One ``ElementFailed`` per failed element (index and snapshot when the values came back)."""
-    types = error_types()
-    if result.values is None or not types:
-        for _ in range(result.n_failed):
-            events.emit(ElementFailed(name, None, None))
-        return
-    for k, value in enumerate(result.values[0]):
-        if isinstance(value, types):
-            events.emit(ElementFailed(name, int(result.linear[k]), value))
-
-
-def _mask_of(indices: Any, size: int) -> np.ndarray:
-    mask = np.zeros(size, dtype=bool)
-    mask[np.asarray(indices, dtype=np.int64)] = True
-    return mask
-
-
-def _placement(linear: Any) -> Any:
-    if isinstance(linear, range) and linear.step == 1:
-        return slice(linear.start, linear.stop)
-    return np.asarray(linear, dtype=np.int64)
-
-
-def _concat_linear(parts: list[Any]) -> Any:
-    if not parts:
-        return range(0)
-    if len(parts) == 1:
-        return parts[0]
-    if all(isinstance(p, range) for p in parts) and all(parts[k].stop == parts[k + 1].start for k in range(len(parts) - 1)):
-        return range(parts[0].start, parts[-1].stop)
-    return np.concatenate([np.asarray(p, dtype=np.int64) for p in parts])
-
-
-async def run_prepared(prep: Prepared, *, scheduling_strategy: str = "generation") -> Any:
-    """Execute a prepared run; returns its ``ResultDict``. Never suspends when sequential."""
-    runner = _Runner(prep)
-    if prep.events:
-        folder = prep.run_info.run_folder
-        prep.events.emit(RunStarted(runner.totals(), str(folder) if folder is not None else None))
-    error: BaseException | None = None
-    try:
-        generations = prep.pipeline.topological_generations.function_lists
-        if not runner.parallel or scheduling_strategy != "eager":
-            chains = plan_chains(runner) if runner.parallel else {}
-            fused = {f for chain in chains.values() for f in chain[1:]}  # run with their chain's head
-
-            def run(f: Any) -> Any:
-                return run_chain_of(runner, chains[f]) if f in chains else runner.run_function(f)
-
-            for generation in generations:
-                todo = [f for f in generation if f not in fused]
-                if runner.parallel and len(todo) > 1:
-                    await gather_or_cancel([run(f) for f in todo])
-                else:
-                    for f in todo:
-                        await run(f)
-        else:
-            await run_eager(runner)
-        if prep.persist_memory:
-            persist_all(prep.store, prep.pipeline)
-    except BaseException as e:
-        error = e
-        raise
-    finally:
-        try:
-            if error is not None:  # no chunk of this run may run on once it returns (or raises)
-                prep.in_flight.stop(runner.owned_executor)
-        finally:
-            if runner.failures is not None:
-                runner.failures.flush()  # also after a failure or cancellation: what ran is recorded
-            if runner.owned_executor is not None:
-                _default_pool.release(runner.owned_executor, healthy=error is None)
-        if prep.events:
-            prep.events.emit(RunFinished(error))
-    return prep.outputs
-
-
-__all__ = ["TaskRef", "execute_ref", "raise_with_note", "run_prepared", "error_types", "time"]
+__all__ = ["TaskRef", "execute_ref", "raise_with_note", "error_types", "time"]

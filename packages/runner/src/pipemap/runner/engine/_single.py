@@ -15,12 +15,17 @@ from pipemap.runner.worker._errors import error_types, make_error_snapshot, prop
 from pipemap.runner.engine._results import Result
 from pipemap.runner.engine._store import is_storage
 from pipemap.runner.worker._timeout import with_timeout
+from pipemap.mapspec import shape_is_resolved
+from pipemap.runner.engine._mapped import _ABSENT
+from pipemap.runner.executors._executors import is_thread_or_sync
+from pipemap.runner.worker._chunk import _pick_each, load_references
+from pipemap.runner.worker._guards import output_count_error
+from pipemap.runner.worker._pickling import dumps_task, unpicklable_culprit, unpicklable_for_workers
+from pipemap.runner.worker._value_shapes import full_shape_from_value
 
 
 def _call_single(f: Any, kwargs: dict[str, Any], error_handling: str) -> Any:
     """Call ``f`` once; errors are re-raised with a note or returned as snapshots."""
-    from pipemap.runner.worker._chunk import load_references
-
     kwargs = load_references(kwargs)
     call = f._call_with_renamed_kwargs
     if getattr(f, "timeout", None):
@@ -52,8 +57,6 @@ def _pick(f: Any, value: Any, error_handling: str, kwargs: dict[str, Any]) -> tu
     """The outputs of ``value``; a multi-output function must return one value per output."""
     types = error_types()
     if f.output_picker is None and isinstance(f.output_name, tuple) and not (types and isinstance(value, types)):
-        from pipemap.runner.worker._guards import output_count_error
-
         error = output_count_error(f, value)
         if error is not None:
             if error_handling != "continue":
@@ -65,8 +68,6 @@ def _pick(f: Any, value: Any, error_handling: str, kwargs: dict[str, Any]) -> tu
     except Exception as exc:
         if error_handling != "continue":
             raise
-        from pipemap.runner.worker._chunk import _pick_each
-
         del exc
         return _pick_each(f, value)
 
@@ -103,17 +104,12 @@ async def run_single(runner: Any, f: Any, executor: Any) -> None:
         if executor is None:
             value = _call_single(f, kwargs, runner.prep.error_handling)
         else:
-            from pipemap.runner.executors._executors import is_thread_or_sync
-            from pipemap.runner.worker._pickling import dumps_task
-
             if is_thread_or_sync(executor):
                 fut = executor.submit(_call_single, f, kwargs, runner.prep.error_handling)
             else:  # one blob, user code by value: the worker may not import the user's module
                 try:
                     blob = dumps_task((f, kwargs, runner.prep.error_handling), [f.func])
                 except Exception as exc:  # noqa: BLE001 - re-raised naming the input (found only now)
-                    from pipemap.runner.worker._pickling import unpicklable_culprit, unpicklable_for_workers
-
                     raise unpicklable_for_workers(exc, unpicklable_culprit(f.func, kwargs, f.__name__)) from exc
                 fut = executor.submit(_call_single_blob, blob)
             try:
@@ -139,10 +135,6 @@ async def run_single(runner: Any, f: Any, executor: Any) -> None:
 
 
 def _resolve_from_value(runner: Any, f: Any, name: str, value: Any) -> None:
-    from pipemap.mapspec import shape_is_resolved
-
-    from pipemap.runner.worker._errors import error_types
-
     info = runner.info
     if shape_is_resolved(info.resolved_shapes[name]):
         return
@@ -150,7 +142,6 @@ def _resolve_from_value(runner: Any, f: Any, name: str, value: Any) -> None:
     if types and isinstance(value, types):
         msg = f"Internal shape for '{name}' is too short."
         raise ValueError(msg)
-    from pipemap.runner.engine._shapes import full_shape_from_value
 
     shape = full_shape_from_value(value, info.shape_masks[name], info.resolved_shapes[name], name)
     info.resolve_downstream_shapes(name, runner.store, shape=shape)
@@ -158,6 +149,4 @@ def _resolve_from_value(runner: Any, f: Any, name: str, value: Any) -> None:
 
 
 def _absent() -> Any:
-    from pipemap.runner.engine._scheduler import _ABSENT
-
     return _ABSENT

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from pipemap.runner.worker._errors import error_types
 
 _MISSING = object()
 
@@ -90,8 +91,6 @@ def output_array(
 def _as_internal_block(value: Any, internal: tuple[int, ...]) -> np.ndarray:
     """The element's leading ``internal`` block, passed through numpy as pipefunc does (numeric
     lists give numpy scalars); deeper dimensions stay inside the cells."""
-    from pipemap.runner.worker._errors import error_types
-
     types = error_types()
     if types and isinstance(value, types):
         raise TypeError("an error snapshot fills the whole block")  # noqa: TRY003 - caught by caller

@@ -30,6 +30,12 @@ from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, Executor, Future
 from typing import TYPE_CHECKING, Any
 
+from pipemap.runner.executors._chunksizes import chunksize_for
+from pipemap.runner.executors._executors import cpu_count, n_workers
+from pipemap.runner.worker._chunk import ChunkResult, _task_cache
+from pipemap.runner.worker._errors import make_error_snapshot
+from pipemap.runner.worker._gather import gather_inputs
+
 if TYPE_CHECKING:
     from pipemap.runner.executors._inflight import InFlight
 
@@ -338,9 +344,6 @@ def _first_index(chunk: Any) -> int:
 
 def sizer_for(output_name: Any, total: int, chunksizes: Any, executor: Executor) -> ChunkSizer:
     """The chunk sizer of one function (or fused chain, by its head) on ``executor``."""
-    from pipemap.runner.executors._chunksizes import chunksize_for
-    from pipemap.runner.executors._executors import cpu_count, n_workers
-
     workers = n_workers(executor)
     first = chunksize_for(output_name, total, chunksizes, workers)
     target, minimum = chunk_seconds_for(executor)
@@ -372,10 +375,6 @@ def is_automatic(output_name: Any, chunksizes: Any) -> bool:
 def lost_chunk_result(task: Any, chunk: Any, error: BaseException) -> Any:
     """A ``ChunkResult`` holding one ``ErrorSnapshot`` of ``error`` per element of ``chunk``
     (the call's arguments are gathered in the parent, so ``reproduce()`` works)."""
-    from pipemap.runner.worker._chunk import ChunkResult, _task_cache
-    from pipemap.runner.worker._gather import gather_inputs
-    from pipemap.runner.worker._errors import make_error_snapshot
-
     pf = task.func
     cache = _task_cache(task)
     names, columns = gather_inputs(task, cache["plan"], chunk)

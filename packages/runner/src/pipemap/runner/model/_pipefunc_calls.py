@@ -14,6 +14,8 @@ from __future__ import annotations
 import operator
 from typing import TYPE_CHECKING, Any
 
+from pipemap.storage import ErrorSnapshot, PropagatedErrorSnapshot
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -27,10 +29,6 @@ def _error_types() -> tuple[type, ...]:
     cached = _ERROR_TYPES_CACHE
     if cached:
         return cached[0]
-    try:
-        from pipemap.storage import ErrorSnapshot, PropagatedErrorSnapshot
-    except ImportError:
-        return ()
     _ERROR_TYPES_CACHE.append((ErrorSnapshot, PropagatedErrorSnapshot))
     return _ERROR_TYPES_CACHE[0]
 
@@ -83,14 +81,12 @@ def make_picker(pf: PipeFunc) -> Callable[[Any], tuple[Any, ...]]:
     if picker is None:
         getter = operator.itemgetter(*range(n))
         if n == 1:
-
             def pick(value: Any) -> tuple[Any, ...]:
                 if isinstance(value, errors):
                     return (value,)
                 return (value[0],)
 
         else:
-
             def pick(value: Any) -> tuple[Any, ...]:
                 if isinstance(value, errors):
                     return (value,) * n

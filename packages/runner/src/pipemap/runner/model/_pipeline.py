@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from pipemap.mapspec import mapspec_axes, mapspec_dimensions, validate_consistent_axes
 from pipemap.runner.model._autogen import autogen_mapspecs, validate_output_names
 from pipemap.runner.model._pipefunc import PipeFunc
+from pipemap.runner.model._pipefunc_compat import pipeline_from_pipefunc
 from pipemap.runner.model._pipeline_graph import Generations, PipelineGraph, UnknownNameError
 from pipemap.runner.model._pipeline_run import PipelineRun
 from pipemap.runner.model._pipeline_updates import PipelineUpdates, check_consistent_defaults
@@ -100,9 +101,7 @@ class Pipeline(PipelineGraph, PipelineUpdates, PipelineRun):
         >>> Pipeline.from_pipefunc(p).mapspecs_as_strings
         ['x[i] -> y[i]']
         """
-        from pipemap.runner.model._from_pipefunc import from_pipefunc
-
-        return from_pipefunc(pipeline, cls=cls)
+        return pipeline_from_pipefunc(pipeline, cls, PipeFunc, Pipeline)
 
     # -- building -------------------------------------------------------------------------
     def _append(self, f: PipeFunc | Callable[..., Any], mapspec: str | MapSpec | None) -> PipeFunc:

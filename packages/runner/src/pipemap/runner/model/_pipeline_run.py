@@ -162,7 +162,7 @@ class PipelineRun:
         ``scheduling_strategy`` is ``"generation"`` or ``"eager"``.
         """
         _check_strategy(scheduling_strategy)
-        from pipemap.runner import run_map
+        from pipemap.runner.engine import run_map  # the model's single lazy edge to the engine
 
         kwargs = _strategy_kwargs(run_map, scheduling_strategy)
         return run_map(
@@ -200,7 +200,7 @@ class PipelineRun:
     ) -> Any:
         """Start an asynchronous run: forwards every argument to `pipemap.runner.run_map_async`."""
         _check_strategy(scheduling_strategy)
-        from pipemap.runner import run_map_async
+        from pipemap.runner.engine import run_map_async  # the model's single lazy edge to the engine
 
         kwargs = _strategy_kwargs(run_map_async, scheduling_strategy)
         return run_map_async(

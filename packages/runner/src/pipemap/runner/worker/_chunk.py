@@ -38,6 +38,8 @@ from pipemap.runner.worker._gather import gather_inputs
 from pipemap.runner.worker._guards import guard_for
 from pipemap.runner.worker._calls import call_block, compile_call
 from pipemap.runner.worker._errors import error_types, make_error_snapshot, scan_for_errors, short_repr
+from pipemap.runner.worker._value_shapes import value_internal_shape
+from pipemap.storage import FileValue, stored_before_failure
 
 #: elements gathered for the first batch of a long chunk; later batches are sized from the
 #: measured time per element (x4 growth at most) towards BATCH_SECONDS each
@@ -111,8 +113,6 @@ def _task_cache(task: FunctionTask) -> dict[str, Any]:
 
 def load_references(kwargs: dict[str, Any]) -> dict[str, Any]:
     """Replace ``FileValue`` arguments (inputs passed by reference) by their loaded values."""
-    from pipemap.storage import FileValue
-
     if not any(isinstance(v, FileValue) for v in kwargs.values()):
         return kwargs
     return {k: v.load() if isinstance(v, FileValue) else v for k, v in kwargs.items()}
@@ -164,8 +164,6 @@ def _pick_each(pf: Any, value: Any) -> tuple[Any, ...]:
 
 
 def _first_internal_shape(values: list[Any], n_internal: int) -> tuple[int, ...] | None:
-    from pipemap.runner.engine._shapes import value_internal_shape
-
     types = error_types()
     for v in values:
         if types and isinstance(v, types):
@@ -177,8 +175,6 @@ def _first_internal_shape(values: list[Any], n_internal: int) -> tuple[int, ...]
 def check_internal_shapes(task: FunctionTask, per_output: tuple[list[Any], ...]) -> None:
     """SPEC 2.4: every element's leading shape must equal the internal shape (first output's
     declared shape, or the first element's when it is ``"?"``)."""
-    from pipemap.runner.engine._shapes import value_internal_shape
-
     pf = task.func
     types = error_types()
     expected = task.internal_shape if task.internal_shape and shape_is_resolved(task.internal_shape) else None
@@ -251,8 +247,6 @@ def write_values(task: FunctionTask, name: str, storage: Any, linear: Any, vals:
 
 def _not_stored(error: BaseException, linear: Any) -> list[int]:
     """Positions in ``linear`` that the failed bulk write raising ``error`` did not store."""
-    from pipemap.storage import stored_before_failure
-
     stored = stored_before_failure(error)
     if stored is None or not len(stored):
         return list(range(len(linear)))

@@ -17,6 +17,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
+from pipemap.storage import ErrorSnapshot, PropagatedErrorSnapshot
+from pipemap.storage._snapshots import ErrorInfo
 
 MAX_REPR = 100
 _TYPES: list[tuple[type, ...]] = []
@@ -26,10 +28,6 @@ def error_types() -> tuple[type, ...]:
     """``(ErrorSnapshot, PropagatedErrorSnapshot)`` from pipemap.storage (cached)."""
     if _TYPES:
         return _TYPES[0]
-    try:
-        from pipemap.storage import ErrorSnapshot, PropagatedErrorSnapshot
-    except ImportError:  # pragma: no cover - only while storage is incomplete
-        return ()
     _TYPES.append((ErrorSnapshot, PropagatedErrorSnapshot))
     return _TYPES[0]
 
@@ -76,15 +74,11 @@ def raise_with_note(exc: BaseException, pf: Any, kwargs: dict[str, Any], index: 
 
 def make_error_snapshot(pf: Any, exc: BaseException, kwargs: dict[str, Any]) -> Any:
     """An ``ErrorSnapshot`` of a failed call (kwargs by original parameter names)."""
-    from pipemap.storage import ErrorSnapshot
-
     return ErrorSnapshot(pf.func, exc, args=(), kwargs=_original_kwargs(pf, kwargs))
 
 
 def propagated_snapshot(pf: Any, found: list[tuple[str, Any]], kwargs: dict[str, Any]) -> Any:
     """A ``PropagatedErrorSnapshot`` for an element whose inputs hold errors (not called)."""
-    from pipemap.storage import PropagatedErrorSnapshot
-
     error_info: dict[str, Any] = {}
     full = False
     for name, info in found:
@@ -100,8 +94,6 @@ def propagated_snapshot(pf: Any, found: list[tuple[str, Any]], kwargs: dict[str,
 
 
 def _partial_info(arr: Any, types: tuple[type, ...]) -> Any:
-    from pipemap.storage._snapshots import ErrorInfo
-
     data = arr.data if isinstance(arr, np.ma.MaskedArray) else arr
     data = np.asarray(data, dtype=object)
     is_error = np.fromiter((isinstance(v, types) for v in data.reshape(-1)), dtype=bool, count=data.size)
@@ -113,8 +105,6 @@ def _partial_info(arr: Any, types: tuple[type, ...]) -> Any:
 
 def full_info(value: Any) -> Any:
     """``ErrorInfo`` for an argument that is itself an error snapshot."""
-    from pipemap.storage._snapshots import ErrorInfo
-
     return ErrorInfo.from_full_error(value)
 
 

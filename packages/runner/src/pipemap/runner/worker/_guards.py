@@ -20,6 +20,8 @@ from collections.abc import Callable
 from typing import Any
 
 from pipemap.mapspec import UNKNOWN
+from pipemap.runner.worker._errors import error_types
+from pipemap.storage._shapes import leading_shape
 
 
 def describe_returned(value: Any) -> str:
@@ -96,9 +98,6 @@ def guard_for(pf: Any, n_internal: int, internal_shape: tuple[Any, ...]) -> tupl
     if not multi and not n_internal:
         return None
     n_out = len(names)
-    from pipemap.storage._shapes import leading_shape
-
-    from pipemap.runner.worker._errors import error_types
 
     errors = error_types()
     expected = list(internal_shape) if n_internal else []

@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import Any
 
 import cloudpickle
+from pipemap.storage._atomic import unpicklable_error, unpicklable_part
 
 _INSTALLED_TOPS = {"builtins", "numpy", "pipemap", "cloudpickle", "pandas", "polars", "xarray"}
 
@@ -76,8 +77,6 @@ def unpicklable_culprit(func: Any, arguments: dict[str, Any], function: str) -> 
     """What ``function`` sends to worker processes that cannot be pickled, for an error message:
     ``"Input `x` of `f` (element 1)"``, ``"Output `y` (element 4), an input of `g`,"``,
     ``"The function `f`"``. Only called after pickling failed (it pickles each part alone)."""
-    from pipemap.storage._atomic import unpicklable_part
-
     for name, value in arguments.items():
         try:
             _dumps(value)
@@ -99,8 +98,6 @@ def unpicklable_culprit(func: Any, arguments: dict[str, Any], function: str) -> 
 def unpicklable_for_workers(exc: BaseException, culprit: str) -> BaseException:
     """A new exception (``exc``'s type when possible) saying that ``culprit`` (see
     :func:`unpicklable_culprit`) cannot be pickled; the caller chains it to ``exc``."""
-    from pipemap.storage._atomic import unpicklable_error
-
     error = unpicklable_error(exc, culprit, None)
     error.add_note(
         "Everything a function needs is pickled to reach the worker processes (parallel=True):"

@@ -24,7 +24,6 @@ expiry that coincides with the call's timeout is delivered right after the handl
 
 from __future__ import annotations
 
-import math
 import signal
 import threading
 import warnings
@@ -32,7 +31,7 @@ from collections.abc import Callable
 from time import monotonic
 from typing import Any
 
-__all__ = ["FunctionTimeoutError", "validate_timeout", "with_timeout"]
+__all__ = ["FunctionTimeoutError", "with_timeout"]
 
 _warned: set[str] = set()
 _UNKNOWN = object()
@@ -44,20 +43,6 @@ class FunctionTimeoutError(TimeoutError):
     >>> issubclass(FunctionTimeoutError, TimeoutError)
     True
     """
-
-
-def validate_timeout(timeout: Any, name: str) -> float | None:
-    """``None`` or a positive, finite number of seconds.
-
-    >>> validate_timeout(2, "f")
-    2.0
-    """
-    if timeout is None:
-        return None
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not (0 < timeout < math.inf):
-        msg = f"`timeout` of `{name}` must be a positive number of seconds or None, got {timeout!r}."
-        raise ValueError(msg)
-    return float(timeout)
 
 
 def with_timeout(call: Callable[..., Any], seconds: float, name: str) -> Callable[..., Any]:
