@@ -24,7 +24,7 @@ import pipefunc.map as pfm  # noqa: E402
 
 import pipemap.io as pio  # noqa: E402
 from pipemap.runner import Pipeline, run_map, run_map_async  # noqa: E402
-from pipemap.runner._from_pipefunc import UnsupportedPipefuncFeature  # noqa: E402
+from pipemap.runner.model._from_pipefunc import UnsupportedPipefuncFeature  # noqa: E402
 
 
 def _everything() -> Any:

@@ -6,7 +6,7 @@ import doctest
 
 import pytest
 from pipemap.runner import PipeFunc, Pipeline, pipefunc
-from pipemap.runner import _autogen as autogen_module
+from pipemap.runner.model import _autogen as autogen_module
 
 
 def test_doctests_run() -> None:

@@ -119,7 +119,7 @@ def test_dask_chunks_are_longer_than_pool_chunks(client) -> None:
     """A dask task costs the client and scheduler milliseconds: aim for 0.5 s chunks, not 0.1 s."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from pipemap.runner._dispatch import ChunkSizer, chunk_seconds_for
+    from pipemap.runner.executors._dispatch import ChunkSizer, chunk_seconds_for
 
     assert chunk_seconds_for(client.get_executor()) == (0.5, 0.05)
     with ThreadPoolExecutor(1) as threads:

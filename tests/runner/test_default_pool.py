@@ -8,7 +8,7 @@ import time
 
 import pytest
 from pipemap.runner import Pipeline, pipefunc, run_map, shutdown_default_pool
-from pipemap.runner import _default_pool
+from pipemap.runner.executors import _default_pool
 
 
 @pipefunc("pid", mapspec="x[i] -> pid[i]")
@@ -124,7 +124,7 @@ def test_concurrent_runs_share_one_pool_and_a_failure_spares_the_other() -> None
 START_METHODS = """
 import multiprocessing, threading
 from concurrent.futures import ProcessPoolExecutor
-from pipemap.runner._executors import default_executor, foreign_threads
+from pipemap.runner.executors._executors import default_executor, foreign_threads
 
 with ProcessPoolExecutor(1) as other:  # its manager thread is a known, fork-safe thread
     other.submit(abs, 1).result()
@@ -163,7 +163,7 @@ def test_start_method_forks_past_pool_threads_but_not_foreign_ones() -> None:
 def test_forked_workers_write_zarr_after_zarr_threads_started(tmp_path) -> None:
     """zarr's I/O threads do not force forkserver, and forked workers can still write zarr."""
     pytest.importorskip("zarr")
-    from pipemap.runner._executors import foreign_threads
+    from pipemap.runner.executors._executors import foreign_threads
 
     @pipefunc("y", mapspec="x[i] -> y[i]")
     def double(x):

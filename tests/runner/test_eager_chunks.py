@@ -278,7 +278,7 @@ def test_downstream_failure_while_upstream_runs(thread_pool) -> None:
 
 
 def test_fixed_chunk_sizes_are_kept_exactly(thread_pool) -> None:
-    from pipemap.runner._events import ChunkDone
+    from pipemap.runner.engine._events import ChunkDone
 
     sizes: dict[str, list[int]] = {"a": [], "c": []}
 

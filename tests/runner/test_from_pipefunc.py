@@ -10,8 +10,8 @@ import pytest
 pipefunc = pytest.importorskip("pipefunc")
 
 from pipemap.runner import PipeFunc, Pipeline  # noqa: E402
-from pipemap.runner import _from_pipefunc as from_module  # noqa: E402
-from pipemap.runner._from_pipefunc import UnsupportedPipefuncFeature  # noqa: E402
+from pipemap.runner.model import _from_pipefunc as from_module  # noqa: E402
+from pipemap.runner.model._from_pipefunc import UnsupportedPipefuncFeature  # noqa: E402
 
 
 def test_doctests_run() -> None:

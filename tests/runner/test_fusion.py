@@ -10,9 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 from pipemap.runner import Pipeline, pipefunc, run_map
-from pipemap.runner._fusion import plan_chains
-from pipemap.runner._prepare import prepare_run
-from pipemap.runner._scheduler import _Runner
+from pipemap.runner.engine._fusion import plan_chains
+from pipemap.runner.engine._prepare import prepare_run
+from pipemap.runner.engine._scheduler import _Runner
 
 
 @pipefunc("y", mapspec="x[i] -> y[i]")

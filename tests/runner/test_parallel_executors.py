@@ -13,9 +13,9 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 import numpy as np
 import pytest
 from pipemap.runner import Pipeline, pipefunc, run_map
-from pipemap.runner._dispatch import ChunkSizer
-from pipemap.runner._events import ChunkDone
-from pipemap.runner._executors import SynchronousExecutor
+from pipemap.runner.executors._dispatch import ChunkSizer
+from pipemap.runner.engine._events import ChunkDone
+from pipemap.runner.executors._executors import SynchronousExecutor
 
 STORAGES = ["file_array", "chunked", "zarr_file_array"]
 

@@ -11,9 +11,9 @@ import cloudpickle
 import pytest
 from pipemap.mapspec import MapSpec
 from pipemap.runner import PipeFunc, pipefunc
-from pipemap.runner import _pipefunc as pipefunc_module
-from pipemap.runner import _pipefunc_calls as calls_module
-from pipemap.runner import _pipefunc_updates as updates_module
+from pipemap.runner.model import _pipefunc as pipefunc_module
+from pipemap.runner.model import _pipefunc_calls as calls_module
+from pipemap.runner.model import _pipefunc_updates as updates_module
 
 
 def add(a, b=2):

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pipemap.runner import PipeFunc, Pipeline, UnknownNameError, pipefunc
-from pipemap.runner import _graph as graph_module
-from pipemap.runner import _pipeline as pipeline_module
-from pipemap.runner import _pipeline_graph as pgraph_module
-from pipemap.runner import _pipeline_run as run_module
-from pipemap.runner import _pipeline_updates as updates_module
+from pipemap.runner.model import _graph as graph_module
+from pipemap.runner.model import _pipeline as pipeline_module
+from pipemap.runner.model import _pipeline_graph as pgraph_module
+from pipemap.runner.model import _pipeline_run as run_module
+from pipemap.runner.model import _pipeline_updates as updates_module
 
 
 @pytest.mark.parametrize("module", [pipeline_module, graph_module, run_module, updates_module, pgraph_module])

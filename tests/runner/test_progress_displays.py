@@ -9,7 +9,7 @@ import time
 
 import pytest
 from pipemap.runner import Pipeline, pipefunc, run_map, run_map_async
-from pipemap.runner._events import ChunkDone, FunctionDone, HeadlessTracker, RunFinished, RunStarted
+from pipemap.runner.engine._events import ChunkDone, FunctionDone, HeadlessTracker, RunFinished, RunStarted
 from pipemap.runner.progress import StatusFileWriter, ThrottledDisplay, resolve_mode
 from pipemap.runner.progress.rich_display import RichDisplay
 

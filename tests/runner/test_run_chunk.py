@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from pipemap.runner import Pipeline, pipefunc, run_map
-from pipemap.runner._calls import compile_call
-from pipemap.runner._gather import _gather_slow, _gather_storage_slices
+from pipemap.runner.worker._calls import compile_call
+from pipemap.runner.worker._gather import _gather_slow, _gather_storage_slices
 from pipemap.storage import DictArray, FileArray
 
 

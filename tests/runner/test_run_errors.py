@@ -186,7 +186,7 @@ def test_corrupt_single_output_is_recomputed_on_resume(tmp_path) -> None:
 
 
 def test_element_failed_events() -> None:
-    from pipemap.runner._events import ChunkDone, ElementFailed
+    from pipemap.runner.engine._events import ChunkDone, ElementFailed
 
     events: list = []
     run_map(Pipeline([fail_on_3]), {"x": [1, 2, 3, 4]}, parallel=False, error_handling="continue", callbacks=[events.append])

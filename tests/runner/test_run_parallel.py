@@ -7,7 +7,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 import numpy as np
 import pytest
 from pipemap.runner import Pipeline, pipefunc, run_map
-from pipemap.runner._executors import SynchronousExecutor
+from pipemap.runner.executors._executors import SynchronousExecutor
 
 
 @pipefunc(("y1", "y2"), mapspec="x[i] -> y1[i], y2[i]")

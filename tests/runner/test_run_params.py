@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pytest
 from pipemap.runner import AsyncMap, Pipeline, PipeFunc, pipefunc, run_map, run_map_async
-from pipemap.runner._events import ChunkDone, FunctionDone, RunFinished, RunStarted
+from pipemap.runner.engine._events import ChunkDone, FunctionDone, RunFinished, RunStarted
 
 
 @pipefunc("y", mapspec="x[i] -> y[i]")

@@ -201,7 +201,7 @@ def test_sigkill_then_resume_does_not_recompute(tmp_path) -> None:
 
 # --------------------------------------------------------------------------- element types (reliability item 4)
 def test_tolerant_equal_respects_element_types() -> None:
-    from pipemap.runner._resume import tolerant_equal
+    from pipemap.runner.engine._resume import tolerant_equal
 
     refused = [
         ([1, 2], [1.0, 2.0]),
@@ -233,7 +233,7 @@ def test_tolerant_equal_respects_element_types() -> None:
 
 def test_tolerant_equal_big_homogeneous_lists() -> None:
     """The fast path still decides big flat lists (correctness only; speed is benchmarked by hand)."""
-    from pipemap.runner._resume import tolerant_equal
+    from pipemap.runner.engine._resume import tolerant_equal
 
     floats = [float(i) for i in range(10**6)]
     assert tolerant_equal(floats, list(floats)) is True

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from pipemap.runner import Pipeline, pipefunc, run_map
-from pipemap.runner._dispatch import WorkerDiedError
+from pipemap.runner.executors._dispatch import WorkerDiedError
 
 pytestmark = pytest.mark.reliability
 

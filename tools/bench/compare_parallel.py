@@ -176,7 +176,7 @@ def chain_tail(z, x):
 
 
 def case_chain(repeats: int, pool) -> None:
-    import pipemap.runner._scheduler as scheduler
+    import pipemap.runner.engine._walk as scheduler
 
     pf, pm = engines()
 
@@ -332,7 +332,7 @@ def _time_in_listeners(run) -> float:
     """Seconds spent in the event listeners (tracker + display) during ``run()``."""
     import io
 
-    from pipemap.runner._events import EventBus
+    from pipemap.runner.engine._events import EventBus
 
     spent = [0.0]
     original = EventBus.emit

@@ -6,18 +6,16 @@
 ...     return 2 * x
 >>> Pipeline([double]).mapspecs_as_strings
 ['x[i] -> y[i]']
+
+Layers (see ``docs/architecture.md``): ``model`` (what a pipeline is), ``engine`` (how a run is
+prepared, planned, scheduled, resumed and collected), ``executors`` (where chunks go),
+``worker`` (what runs in a worker), ``progress`` (displays fed by the engine's events).
 """
 
-from pipemap.runner._dispatch import WorkerDiedError
-from pipemap.runner._executors import SynchronousExecutor
-from pipemap.runner._decorator import pipefunc
-from pipemap.runner._default_pool import shutdown_default_pool
-from pipemap.runner._pipefunc import PipeFunc
-from pipemap.runner._pipeline import Generations, Pipeline, UnknownNameError
-from pipemap.runner._results import Result, ResultDict
-from pipemap.runner._run import AsyncMap, run_map, run_map_async
-from pipemap.runner._run_info import RunInfo
-from pipemap.runner._timeout import FunctionTimeoutError
+from pipemap.runner.engine import AsyncMap, Result, ResultDict, RunInfo, run_map, run_map_async
+from pipemap.runner.executors import SynchronousExecutor, WorkerDiedError, shutdown_default_pool
+from pipemap.runner.model import Generations, PipeFunc, Pipeline, UnknownNameError, pipefunc
+from pipemap.runner.worker import FunctionTimeoutError
 
 __all__: list[str] = [
     "AsyncMap",

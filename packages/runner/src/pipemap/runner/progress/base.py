@@ -1,12 +1,12 @@
 """A display = a listener of the typed progress events that redraws at most ``max_fps`` times a second.
 
-Counting is done by the run's :class:`~pipemap.runner._events.HeadlessTracker` (cheap: one
+Counting is done by the run's :class:`~pipemap.runner.engine._events.HeadlessTracker` (cheap: one
 event per written batch, never per element); a display only reads those counters when it
 redraws. Progress events redraw only when the last redraw is older than ``1 / max_fps`` and the
 run is older than :data:`FIRST_DRAW_AFTER` (a run shorter than that renders once, at its end, so
 a quick run pays for one render only); the end of the run always redraws.
 
->>> from pipemap.runner._events import HeadlessTracker, RunStarted, ChunkDone, RunFinished
+>>> from pipemap.runner.engine._events import HeadlessTracker, RunStarted, ChunkDone, RunFinished
 >>> class Count(ThrottledDisplay):
 ...     def draw(self, final=False): self.draws = getattr(self, "draws", 0) + 1
 >>> tracker = HeadlessTracker(); d = Count(tracker)
@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .._events import ChunkDone, Event, FunctionDone, HeadlessTracker, RunFinished, RunStarted, ShapeResolved
+from pipemap.runner.engine._events import ChunkDone, Event, FunctionDone, HeadlessTracker, RunFinished, RunStarted, ShapeResolved
 
 #: redraws per second, at most
 MAX_FPS = 10.0

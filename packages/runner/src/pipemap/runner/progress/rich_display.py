@@ -7,7 +7,7 @@ of about 1 ms, which keeps the whole display under 1% of a 0.1 s run.
 
 >>> import io
 >>> from rich.console import Console
->>> from pipemap.runner._events import HeadlessTracker, RunStarted, ChunkDone, FunctionDone, RunFinished
+>>> from pipemap.runner.engine._events import HeadlessTracker, RunStarted, ChunkDone, FunctionDone, RunFinished
 >>> tracker = HeadlessTracker()
 >>> d = RichDisplay(tracker, console=Console(file=io.StringIO(), width=100))
 >>> for e in [RunStarted({"y": 4}), ChunkDone("y", 4, 1, 0.0), FunctionDone("y"), RunFinished()]:
@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .._events import FunctionProgress, HeadlessTracker, RunFinished, RunStarted
+from pipemap.runner.engine._events import FunctionProgress, HeadlessTracker, RunFinished, RunStarted
 from .base import MAX_FPS, ThrottledDisplay, format_seconds, rate_and_eta
 
 #: characters of one bar
@@ -33,7 +33,7 @@ def bar_line(name: str, width: int, p: FunctionProgress, elapsed: float, max_wid
 
     The bar is up to :data:`BAR_WIDTH` characters and shrinks so the line fits ``max_width``.
 
-    >>> from pipemap.runner._events import FunctionProgress
+    >>> from pipemap.runner.engine._events import FunctionProgress
     >>> line = bar_line("y", 1, FunctionProgress(10, completed=5), 1.0)
     >>> line.plain.split()[-5:]
     ['5/10', '5/s', '0:01', 'ETA', '0:01']

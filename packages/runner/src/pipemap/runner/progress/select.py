@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 from typing import Any, Literal
 
-from .._events import HeadlessTracker
+from pipemap.runner.engine._events import HeadlessTracker
 
 Mode = Literal["rich", "ipywidgets", "headless"]
 

@@ -1,7 +1,7 @@
 """``<run_folder>/pipefunc_status.json``: the headless counters, rewritten at most once a second.
 
 >>> import json, tempfile, pathlib
->>> from pipemap.runner._events import HeadlessTracker, RunStarted, ChunkDone, RunFinished
+>>> from pipemap.runner.engine._events import HeadlessTracker, RunStarted, ChunkDone, RunFinished
 >>> folder = pathlib.Path(tempfile.mkdtemp()); t = HeadlessTracker(); w = StatusFileWriter(t, folder)
 >>> for e in [RunStarted({"y": 2}), ChunkDone("y", 2, 0, 0.0), RunFinished()]:
 ...     t(e); w(e)
@@ -16,7 +16,7 @@ import os
 import time
 from pathlib import Path
 
-from .._events import HeadlessTracker, RunFinished
+from pipemap.runner.engine._events import HeadlessTracker, RunFinished
 from .base import ThrottledDisplay
 
 STATUS_FILE = "pipefunc_status.json"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .._events import HeadlessTracker, RunFinished, RunStarted
+from pipemap.runner.engine._events import HeadlessTracker, RunFinished, RunStarted
 from .base import MAX_FPS, ThrottledDisplay, rate_and_eta, format_seconds
 
 
@@ -17,7 +17,7 @@ class WidgetsDisplay(ThrottledDisplay):
     """``show_progress="ipywidgets"`` (and ``True``/``None`` inside Jupyter).
 
     >>> import pytest; _ = pytest.importorskip("ipywidgets")
-    >>> from pipemap.runner._events import HeadlessTracker, RunStarted, ChunkDone, FunctionDone, RunFinished
+    >>> from pipemap.runner.engine._events import HeadlessTracker, RunStarted, ChunkDone, FunctionDone, RunFinished
     >>> t = HeadlessTracker(); d = WidgetsDisplay(t)
     >>> for e in [RunStarted({"y": 4}), ChunkDone("y", 4, 0, 0.0), FunctionDone("y"), RunFinished()]:
     ...     t(e); d(e)

@@ -1,0 +1,179 @@
+"""Eager scheduling (``scheduling_strategy="eager"`` with a parallel executor), at chunk level.
+
+Every function runs as its own asyncio task. A mapped function that reads a mapped producer's
+outputs only through its mapspec does not wait for that producer to finish: it starts once
+the producer computed which elements it will write, and its dispatcher submits a chunk only
+once every producer element the chunk reads is stored (:mod:`._readiness`). Whenever that cannot
+be decided safely it waits for the whole producer, as the generation strategy does:
+``error_handling="continue"``, fixed indices, shapes still unresolved (external, or the
+internal shape of a producer output), a storage not known to stay readable while it is
+written (:data:`READ_WHILE_WRITTEN`), or a parent-side storage (``dump_in_subprocess`` False) that worker
+processes would only see as a copy.
+
+>>> from concurrent.futures import ThreadPoolExecutor
+>>> from pipemap.runner import Pipeline, pipefunc, run_map
+>>> @pipefunc("y", mapspec="x[i] -> y[i]")
+... def double(x):
+...     return 2 * x
+>>> @pipefunc("z", mapspec="y[i] -> z[i]")
+... def inc(y):
+...     return y + 1
+>>> with ThreadPoolExecutor(2) as ex:
+...     r = run_map(Pipeline([double, inc]), {"x": [1, 2, 3]}, executor=ex, scheduling_strategy="eager")
+>>> r["z"].output.tolist()
+[3, 5, 7]
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import numpy as np
+from pipemap.mapspec import IndexPlan, external_shape_from_mask, shape_is_resolved
+
+from pipemap.runner.executors._executors import is_thread_or_sync
+from pipemap.runner.engine._readiness import Gate, StoredTracker, highest_needed
+
+#: storages whose stored elements stay readable, unchanged, while other elements are written
+#: (one slot or one atomically replaced file per element). Others (``chunked``: a directory
+#: listing can miss packs while a concurrent write merges them; zarr: several elements share a
+#: rewritten chunk file; custom storages) make consumers wait for the whole producer.
+READ_WHILE_WRITTEN = frozenset({"dict", "file_array", "shared_memory_dict"})
+
+
+def element_producers(f: Any, deps: set[Any]) -> set[Any]:
+    """Producers of ``f`` whose outputs ``f`` reads only element-wise (through its mapspec)."""
+    if not f.requires_mapping or f.mapspec is None:
+        return set()
+    mapped = set(f.mapspec.input_names)
+    out = set()
+    for d in deps:
+        if not d.requires_mapping:
+            continue
+        used = [p for p in f.parameters if p in d.output_names and p not in f.bound]
+        if used and all(p in mapped for p in used):
+            out.add(d)
+    return out
+
+
+def _external_shape(runner: Any, f: Any) -> tuple[Any, ...]:
+    info = runner.info
+    return tuple(external_shape_from_mask(info.resolved_shapes[f.output_name], info.shape_masks[f.output_name]))
+
+
+def can_gate(runner: Any, f: Any, producers: set[Any]) -> bool:
+    """Whether ``f``'s chunks may start while ``producers`` still run (else: wait for them)."""
+    if not f.requires_mapping or runner.trackers is None:
+        return False
+    executor = runner.executor_for(f)
+    if executor is None or not shape_is_resolved(_external_shape(runner, f)):
+        return False
+    shares_memory = is_thread_or_sync(executor)
+    for d in producers:
+        if not runner.trackers[d].started:
+            return False
+        for name in d.output_names:
+            s = runner.store[name]
+            if not shape_is_resolved(s.shape) or getattr(s, "storage_id", None) not in READ_WHILE_WRITTEN:
+                return False
+            if s.internal_shape and not shape_is_resolved(s.internal_shape):
+                return False  # an internal shape still "?" resolves only when the producer ends
+            if not shares_memory and not s.dump_in_subprocess:
+                return False  # a worker process would read a copy taken before the writes
+    return True
+
+
+def gate_for(runner: Any, f: Any) -> Gate | None:
+    """The gate of ``f``: per producer, the highest producer index each element of ``f`` reads."""
+    sources = runner.gate_sources.pop(f, None)
+    if not sources or runner.trackers is None:
+        return None
+    plan = IndexPlan(f.mapspec, tuple(int(d) for d in _external_shape(runner, f)))
+    selectors = plan.input_selectors(range(plan.size))
+    needs: list[tuple[StoredTracker, np.ndarray | None]] = []
+    for d in sources:
+        hi: np.ndarray | None = None
+        whole = False
+        for name in d.output_names:
+            if name not in selectors:
+                continue
+            h = highest_needed(_external_columns(selectors[name], runner.store[name]), runner.store[name].shape)
+            if h is None:
+                whole = True
+                break
+            hi = h if hi is None else np.maximum(hi, h)
+        needs.append((runner.trackers[d], None if whole else hi))
+    return Gate(needs)
+
+
+def _external_columns(selectors: np.ndarray, storage: Any) -> np.ndarray:
+    """The selector columns of the producer's external axes (an internal axis is part of the
+    element: reading any of it reads the whole stored element)."""
+    mask = tuple(getattr(storage, "shape_mask", ()) or ())
+    if not storage.internal_shape or len(mask) != selectors.shape[1] or all(mask):
+        return selectors
+    return selectors[:, [k for k, external in enumerate(mask) if external]]
+
+
+async def _wait_started(tracker: StoredTracker, task: asyncio.Future) -> None:
+    """Until the producer computed its missing elements (or ended: then its error, if any)."""
+    while not tracker.started and not task.done():
+        fut = asyncio.get_running_loop().create_future()
+        tracker.add_waiter(fut)
+        await asyncio.wait([fut, task], return_when=asyncio.FIRST_COMPLETED)
+        if not fut.done():
+            fut.cancel()
+    if task.done():
+        await task
+
+
+async def run_eager(runner: Any) -> None:
+    """Run every function as soon as what it reads exists (see the module docstring)."""
+    functions = runner.pipeline.sorted_functions
+    produced_by = {n: f for f in functions for n in f.output_names}
+    deps = {f: {produced_by[p] for p in f.parameters if p in produced_by and p not in f.bound} for f in functions}
+    chunk_level = runner.prep.error_handling == "raise" and not runner.prep.fixed_indices
+    early = {f: element_producers(f, deps[f]) if chunk_level else set() for f in functions}
+    trackers: dict[Any, StoredTracker] = {d: StoredTracker() for ds in early.values() for d in ds}
+    runner.trackers = trackers
+    tasks: dict[Any, asyncio.Future] = {}
+
+    async def run(f: Any) -> None:
+        for d in deps[f] - early[f]:
+            await tasks[d]
+        for d in early[f]:
+            await _wait_started(trackers[d], tasks[d])
+        now = {d for d in early[f] if not tasks[d].done()}
+        if now and not can_gate(runner, f, now):
+            for d in now:
+                await tasks[d]
+            now = set()
+        if now:
+            runner.gate_sources[f] = now
+        await runner.run_function(f)
+        if f in trackers:
+            trackers[f].finish()
+
+    for f in functions:
+        tasks[f] = asyncio.ensure_future(run(f))
+    try:
+        await asyncio.gather(*tasks.values())
+        _in_pipeline_order(runner.prep.outputs, functions)
+    except BaseException:
+        for t in tasks.values():  # the first error wins; nothing keeps running behind it
+            t.cancel()
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
+        raise
+
+
+def _in_pipeline_order(outputs: Any, functions: list[Any]) -> None:
+    """Results in the pipeline's topological order, whatever order the functions finished in."""
+    order = [n for f in functions for n in f.output_names if n in outputs]
+    if list(outputs) == order:
+        return
+    items = [(n, outputs[n]) for n in order]
+    for n in order:
+        del outputs[n]
+    for n, value in items:
+        outputs[n] = value

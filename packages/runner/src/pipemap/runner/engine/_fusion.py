@@ -1,0 +1,199 @@
+"""Element-wise chains fused into one task per chunk (parallel runs).
+
+In ``x[i] -> y[i] -> z[i]`` element ``i`` of ``z`` needs only element ``i`` of ``y``. Run
+function by function, every ``y`` value travels worker -> parent (or storage) -> worker, and
+``z`` cannot start before all of ``y`` is done. Fused, a worker computes a chunk of ``y`` and
+then the same chunk of ``z`` from the values it holds: one task instead of two, no round trip,
+no barrier between the two functions. Every output is still stored and reported exactly as
+unfused (its own storage, progress events, failures, results).
+
+A function ``g`` joins the chain of ``f`` when ``g`` reads one output of ``f`` through its
+mapspec with the same axes, in the same order, as ``g``'s own output and ``f``'s output
+(an identity map), no internal axes are involved, everything else ``g`` reads was produced
+before the chain started, and both use the same executor and chunk size setting. A chain runs
+fused only when its functions have the same elements left to compute (always, in a fresh run).
+
+A fused chunk runs in a worker as ``worker._chain.execute_chain``; this module plans chains and
+runs them from the parent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from pipemap.runner.executors._dispatch import ChunkDispatcher, lost_chunk_result, route_outputs, sizer_for
+from pipemap.runner.executors._executors import executor_for, is_thread_or_sync
+from pipemap.runner.worker._chain import ChainResult, Link, _with_column, execute_chain, run_chain
+from pipemap.runner.worker._chunk import ChunkResult, run_chunk
+from pipemap.runner.worker._task_ref import TaskRef
+
+
+# --------------------------------------------------------------------------- planning
+def _spec_of(chunksizes: Any, name: Any) -> Any:
+    if isinstance(chunksizes, dict):
+        return chunksizes[name] if name in chunksizes else chunksizes.get("")
+    return chunksizes
+
+
+def _link(runner: Any, f: Any, g: Any) -> Link | None:
+    """How ``g`` reads ``f`` when it can join ``f``'s chain, else None."""
+    info = runner.info
+    if not (f.requires_mapping and g.requires_mapping) or f.mapspec is None or g.mapspec is None:
+        return None
+    for func in (f, g):
+        if not all(info.shape_masks.get(func.output_name, (False,))):
+            return None  # internal axes
+    read = [name for name in f.output_names if name in g.parameters and name not in g.bound]
+    if len(read) != 1 or read[0] not in g.mapspec.input_names:
+        return None
+    name = read[0]
+    out_axes = {spec.axes for spec in g.mapspec.outputs}
+    in_axes = [spec.axes for spec in g.mapspec.inputs if spec.name == name]
+    f_axes = [spec.axes for spec in f.mapspec.outputs if spec.name == name]
+    if len(out_axes) != 1 or in_axes != f_axes or [next(iter(out_axes))] != in_axes:
+        return None
+    if None in in_axes[0]:
+        return None
+    prep = runner.prep
+    if _spec_of(prep.chunksizes, f.output_name) != _spec_of(prep.chunksizes, g.output_name):
+        return None
+    if prep.executor is not None:
+        if executor_for(prep.executor, f.output_name) is not executor_for(prep.executor, g.output_name):
+            return None
+    return name, f.output_names.index(name)
+
+
+def plan_chains(runner: Any) -> dict[Any, list[Any]]:
+    """Chains (head function -> its functions in order, two or more) for a parallel run."""
+    pipeline = runner.pipeline
+    generations = pipeline.topological_generations.function_lists
+    level = {f: k for k, gen in enumerate(generations) for f in gen}
+    producer = pipeline.output_to_func
+    consumers: dict[Any, list[Any]] = {}
+    for g in pipeline.sorted_functions:
+        for p in g.parameters:
+            f = producer.get(p)
+            if f is not None and g not in consumers.setdefault(f, []):
+                consumers[f].append(g)
+    taken: set[Any] = set()
+    chains: dict[Any, list[Any]] = {}
+    for head in pipeline.sorted_functions:
+        if head in taken:
+            continue
+        chain = [head]
+        while True:
+            tail = chain[-1]
+            nxt = None
+            for g in consumers.get(tail, []):
+                if g in taken or g in chain or _link(runner, tail, g) is None:
+                    continue
+                others = {producer[p] for p in g.parameters if p in producer and producer[p] is not tail}
+                if all(level[o] < level[head] for o in others):
+                    nxt = g
+                    break
+            if nxt is None:
+                break
+            chain.append(nxt)
+        if len(chain) > 1:
+            chains[head] = chain
+            taken.update(chain)
+    return chains
+
+
+# --------------------------------------------------------------------------- running
+def _same_todo(a: Any, b: Any) -> bool:
+    if isinstance(a, range) and isinstance(b, range):
+        return a == b
+    return len(a) == len(b) and bool(np.array_equal(np.asarray(a), np.asarray(b)))
+
+
+async def run_chain_of(runner: Any, chain: list[Any]) -> None:
+    """Run a planned chain: fused when its functions miss the same elements, else one by one."""
+    jobs = [runner.prepare_mapped(f) for f in chain]
+    head = jobs[0]
+    fusable = (
+        len(head.todo) > 0
+        and head.executor is not None
+        and all(j.executor is head.executor and _same_todo(j.todo, head.todo) for j in jobs)
+        and all(j.task.external_shape == head.task.external_shape for j in jobs)
+    )
+    if not fusable:
+        for job in jobs:
+            await runner.run_prepared_job(job)
+        return
+    await _run_fused(runner, jobs)
+    for job in jobs:
+        runner.finish_mapped(job)
+
+
+async def _run_fused(runner: Any, jobs: list[Any]) -> None:
+    executor = jobs[0].executor
+    todo = jobs[0].todo
+    head = jobs[0].f
+    shares_memory = is_thread_or_sync(executor)
+    in_worker = [route_outputs(job.task, shares_memory) for job in jobs]
+    links: tuple[Link | None, ...] = (None, *(_link(runner, a.f, b.f) for a, b in zip(jobs, jobs[1:])))
+    sizer = sizer_for(head.output_name, len(todo), runner.prep.chunksizes, executor)
+    tasks = tuple(job.task for job in jobs)
+    if shares_memory:
+        payload: Any = tasks
+        fn: Any = run_chain
+    else:
+        payload = tuple(TaskRef(t, runner.info.run_folder) for t in tasks)
+        fn = execute_chain
+
+    def write(job: Any, result: ChunkResult) -> None:
+        for s, vals in zip(job.storages, result.values or ()):
+            s.dump_many(result.linear, vals)
+
+    def handle(chained: ChainResult) -> None:
+        for job, writes, result in zip(jobs, in_worker, chained.results, strict=True):
+            if not writes and result.values is not None:
+                write(job, result)
+            job.absorb(result)
+
+    def on_dead(chunk: Any, error: BaseException) -> None:
+        """Continue mode: the head's elements become ErrorSnapshots, the rest propagate them
+        (computed here, in the parent: an input that is an error never calls the function)."""
+        upstream: tuple[list[Any], ...] | None = None
+        for job, link in zip(jobs, links, strict=True):
+            if link is None:
+                lost = lost_chunk_result(job.task, chunk, error)
+            else:
+                task = _with_column(job.task, link, chunk, upstream)  # type: ignore[arg-type]
+                task.outputs, task.return_values, task.on_batch = None, True, None
+                lost = run_chunk(task, chunk)
+            upstream = lost.values
+            write(job, lost)
+            if not runner.prep.return_results:
+                lost.values = None
+            job.absorb(lost)
+
+    dispatcher = ChunkDispatcher(
+        function=" -> ".join(job.f.__name__ for job in jobs),
+        output_name=", ".join(name for job in jobs for name in job.f.output_names),
+        executor=executor,
+        submit=lambda ex, chunk: ex.submit(fn, payload, links, chunk),
+        sizer=sizer,
+        handle=handle,
+        on_dead=on_dead if runner.prep.error_handling == "continue" else None,
+        renew=runner._renew_owned if executor is runner.owned_executor else None,
+        in_flight=runner.prep.in_flight,
+    )
+    try:
+        await dispatcher.run(todo)
+    except BaseException as exc:
+        snap = getattr(exc, "_pipemap_snapshot", None)
+        if snap is not None:
+            source = getattr(exc, "_pipemap_output", head.output_name)
+            owner = next((j.f for j in jobs if j.f.output_name == source), head)
+            owner.error_snapshot = snap
+        raise
+    finally:
+        if not shares_memory:
+            for ref in payload:
+                ref.discard()
+
+

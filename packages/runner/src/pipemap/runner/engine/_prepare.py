@@ -1,0 +1,292 @@
+"""Preparation of a run (SPEC 4.1): every bad-input check, in the documented order, before any work.
+
+>>> from pipemap.runner import Pipeline, PipeFunc
+>>> p = Pipeline([PipeFunc(lambda x: x, "y", mapspec="x[i] -> y[i]")])
+>>> prepare_run(pipeline=p, inputs={}, run_folder=None, internal_shapes=None)
+Traceback (most recent call last):
+...
+ValueError: Missing inputs: `x`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipemap.mapspec import validate_consistent_axes
+from pipemap.storage import RunFolderLock
+
+from pipemap.runner.engine._events import EventBus, HeadlessTracker
+from pipemap.runner.executors._executors import executor_for, normalize_executors
+from pipemap.runner.executors._inflight import InFlight
+from pipemap.runner.engine._results import ResultDict
+from pipemap.runner.engine._run_info import RunInfo
+from pipemap.runner.model._from_pipefunc import from_pipefunc
+from pipemap.runner.model._pipeline import Pipeline
+from pipemap.runner.progress import make_display, resolve_mode
+
+
+@dataclass
+class Prepared:
+    """The outcome of preparation, consumed by the scheduler."""
+
+    pipeline: Any
+    run_info: RunInfo
+    store: dict[str, Any]
+    outputs: ResultDict
+    parallel: bool
+    executor: dict | None
+    chunksizes: Any
+    events: EventBus
+    tracker: HeadlessTracker | None
+    fixed_indices: dict[str, int | slice] | None
+    return_results: bool
+    error_handling: str
+    persist_memory: bool
+    lock: Any = None  # the run folder's RunFolderLock, released when the run ends
+    in_flight: InFlight = field(default_factory=InFlight)  # chunks submitted and not finished
+
+
+def inputs_to_dict(inputs: Any, pipeline: Any) -> dict[str, Any]:
+    """Pydantic models become dicts; scope dicts ``{"foo": {"a": 1}}`` flatten to ``"foo.a"``."""
+    if hasattr(inputs, "model_dump") and not isinstance(inputs, dict):
+        inputs = {name: getattr(inputs, name) for name in type(inputs).model_fields}
+    if not isinstance(inputs, dict):
+        msg = f"`inputs` must be a dict (or a pydantic model), got {type(inputs).__name__}."
+        raise TypeError(msg)
+    scopes = {p.split(".", 1)[0] for f in pipeline.functions for p in f.parameters if "." in p}
+    if not scopes or not (scopes & inputs.keys()):
+        return dict(inputs)
+    flat: dict[str, Any] = {}
+    for k, v in inputs.items():
+        if k in scopes and isinstance(v, dict):
+            flat.update({f"{k}.{n}": x for n, x in v.items()})
+        else:
+            flat[k] = v
+    return flat
+
+
+def normalize_output_names(output_names: Any) -> set | None:
+    """None, a name (str or tuple) or an iterable of names -> a set or None."""
+    if output_names is None:
+        return None
+    if isinstance(output_names, str | tuple):
+        return {output_names}
+    if isinstance(output_names, Iterable):
+        return set(output_names)
+    msg = f"`output_names` must be a name, a tuple of names or an iterable of names, got {output_names!r}."
+    raise TypeError(msg)
+
+
+def _canonical_name(pipeline: Any) -> Any:
+    def canonical(name: str | tuple[str, ...]) -> str | tuple[str, ...]:
+        try:
+            return pipeline[name].output_name
+        except (KeyError, ValueError) as e:
+            msg = f"Unknown output name `{name}`: the pipeline's outputs are {sorted(pipeline.all_output_names)}."
+            raise ValueError(msg) from e
+
+    return canonical
+
+
+def expand_names(pipeline: Any, dct: dict, which: str) -> dict:
+    """Rewrite keys naming one element of a multi-output function to the tuple name."""
+    canonical = _canonical_name(pipeline)
+    out: dict = {}
+    for name, value in dct.items():
+        key = "" if name == "" else canonical(name)
+        if key in out:
+            msg = f"{which} for `output_name={key!r}` is already set."
+            raise ValueError(msg)
+        out[key] = value
+    return out
+
+
+def validate_complete_inputs(pipeline: Any, inputs: dict[str, Any]) -> None:
+    """Missing root arguments or extra inputs (SPEC 4.1 step 5)."""
+    root_args = list(pipeline.topological_generations.root_args)
+    given = set(inputs) | set(pipeline.defaults)
+    if missing := [a for a in root_args if a not in given]:
+        msg = f"Missing inputs: `{', '.join(missing)}`."
+        raise ValueError(msg)
+    if extra := sorted(set(given) - set(root_args)):
+        msg = f"Got extra inputs: `{', '.join(extra)}` that are not accepted by this pipeline."
+        raise ValueError(msg)
+
+
+def reduced_axes(pipeline: Any) -> dict[str, set[str]]:
+    """{array: axes reduced by some consumer} (whole-array consumers and ``:`` slots)."""
+    axes = pipeline.mapspec_axes
+    out: dict[str, set[str]] = defaultdict(set)
+    for name in pipeline.mapspec_names:
+        for f in pipeline.functions:
+            if name not in f.parameters:
+                continue
+            if f.mapspec is None or name not in f.mapspec.input_names:
+                out[name].update(a for a in axes[name] if a is not None)
+                continue
+            spec = next(s for s in f.mapspec.inputs if s.name == name)
+            out[name].update(a for a, s in zip(axes[name], spec.axes) if s is None and a is not None)
+    return dict(out)
+
+
+def validate_fixed_indices(fixed_indices: dict[str, int | slice] | None, inputs: dict[str, Any], pipeline: Any) -> None:
+    """SPEC 4.5 checks: unknown axes, out-of-bounds values, reduced axes."""
+    if fixed_indices is None:
+        return
+    extra = set(fixed_indices)
+    for parameter, axes in pipeline.mapspec_axes.items():
+        extra -= set(axes)
+        if parameter in inputs:
+            key: Any = tuple(fixed_indices.get(a, slice(None)) if a is not None else slice(None) for a in axes)
+            if len(key) == 1:
+                key = key[0]
+            try:
+                inputs[parameter][key]
+            except IndexError as e:
+                msg = f"Fixed index `{key}` for parameter `{parameter}` is out of bounds."
+                raise IndexError(msg) from e
+            except TypeError:
+                pass
+    if extra:
+        msg = f"Got extra `fixed_indices`: `{extra}` that are not accepted by this map."
+        raise ValueError(msg)
+    for name, axes_set in reduced_axes(pipeline).items():
+        if reduced := axes_set & set(fixed_indices):
+            msg = f"Axis `{', '.join(sorted(reduced))}` in `{name}` is reduced and cannot be in `fixed_indices`."
+            raise ValueError(msg)
+
+
+def _cannot_be_parallelized(pipeline: Any) -> bool:
+    return all(f.mapspec is None for f in pipeline.functions) and all(
+        len(fs) == 1 for fs in pipeline.topological_generations.function_lists
+    )
+
+
+def make_listeners(show_progress: Any, callbacks: list | None) -> tuple[EventBus, HeadlessTracker | None]:
+    """The event bus: a headless tracker unless progress is off, plus any user callbacks."""
+    listeners = list(callbacks or [])
+    tracker = None
+    mode = resolve_mode(show_progress)  # SPEC 4.9; raises on invalid values
+    if mode is not None:
+        tracker = HeadlessTracker()
+        listeners.append(tracker)
+        display = make_display(mode, tracker)  # counts first, then the (throttled) display
+        if display is not None:
+            listeners.append(display)
+    return EventBus(listeners), tracker
+
+
+def prepare_run(
+    *,
+    pipeline: Any,
+    inputs: Any,
+    run_folder: str | Path | None,
+    internal_shapes: dict | None,
+    output_names: Any = None,
+    parallel: bool = False,
+    executor: Any = None,
+    chunksizes: Any = None,
+    storage: Any = None,
+    persist_memory: bool = True,
+    cleanup: bool | None = None,
+    resume: bool = False,
+    resume_validation: str = "auto",
+    fixed_indices: dict[str, int | slice] | None = None,
+    auto_subpipeline: bool = False,
+    show_progress: Any = None,
+    return_results: bool = True,
+    error_handling: str = "raise",
+    callbacks: list | None = None,
+) -> Prepared:
+    """Validate everything and create the run record and stores (SPEC 4.1, in order)."""
+    if not parallel and executor:
+        msg = "Cannot use an executor without `parallel=True`."
+        raise ValueError(msg)
+    if error_handling not in ("raise", "continue"):
+        msg = f"Invalid `error_handling={error_handling!r}`: use 'raise' or 'continue'."
+        raise ValueError(msg)
+    if resume_validation not in ("auto", "strict", "skip"):
+        msg = f"Invalid `resume_validation={resume_validation!r}`: use 'auto', 'strict' or 'skip'."
+        raise ValueError(msg)
+    pipeline = _as_pipemap_pipeline(pipeline)
+    inputs = inputs_to_dict(inputs, pipeline)
+    names = normalize_output_names(output_names)
+    if auto_subpipeline or names is not None:
+        pipeline = pipeline.subpipeline(set(inputs), names)
+    executors = normalize_executors(executor, _canonical_name(pipeline))
+    validate_complete_inputs(pipeline, inputs)
+    validate_consistent_axes(pipeline.mapspecs(ordered=False))
+    validate_fixed_indices(fixed_indices, inputs, pipeline)
+    if isinstance(chunksizes, dict):
+        chunksizes = expand_names(pipeline, chunksizes, "Chunksize")
+    if isinstance(storage, dict):
+        storage = expand_names(pipeline, storage, "Storage")
+    lock = RunFolderLock(run_folder).acquire() if run_folder is not None else None
+    try:
+        run_info = RunInfo.create(
+            run_folder,
+            pipeline,
+            inputs,
+            internal_shapes,
+            executor=executors,
+            storage=storage,
+            error_handling=error_handling,
+            cleanup=cleanup,
+            resume=resume,
+            resume_validation=resume_validation,
+        )
+        if lock is not None:
+            lock.restore()  # a fresh run (resume=False) wiped the folder, lock included
+        outputs = ResultDict(_inputs_=inputs, _pipeline_=pipeline)
+        store = run_info.init_store()
+        events, tracker = make_listeners(show_progress, callbacks)
+        if executors is None and _cannot_be_parallelized(pipeline):
+            parallel = False
+        if parallel and any(getattr(f, "profile", False) for f in pipeline.functions):
+            import warnings
+
+            warnings.warn(
+                "`profile=True` is not supported with `parallel=True` using process-based executors.",
+                UserWarning,
+                stacklevel=3,
+            )
+        if executors is not None:
+            for f in pipeline.functions:  # every function must find an executor before work starts
+                executor_for(executors, f.output_name)
+        return Prepared(
+            pipeline=pipeline,
+            run_info=run_info,
+            store=store,
+            outputs=outputs,
+            parallel=parallel,
+            executor=executors,
+            chunksizes=chunksizes,
+            events=events,
+            tracker=tracker,
+            fixed_indices=fixed_indices,
+            return_results=return_results,
+            error_handling=error_handling,
+            persist_memory=persist_memory,
+            lock=lock,
+        )
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+
+
+def _as_pipemap_pipeline(pipeline: Any) -> Any:
+    """Accept a pipemap Pipeline; a pipefunc Pipeline is converted (DESIGN section 4)."""
+    if isinstance(pipeline, Pipeline):
+        return pipeline
+    module = type(pipeline).__module__ or ""
+    if module.startswith("pipefunc"):
+        return from_pipefunc(pipeline)
+    if module.startswith(("pipemap.", "runner.")) and hasattr(pipeline, "topological_generations"):
+        return pipeline
+    msg = f"`pipeline` must be a `pipemap.runner.Pipeline`, got {type(pipeline).__module__}.{type(pipeline).__name__}."
+    raise TypeError(msg)

@@ -1,0 +1,354 @@
+"""``run_map`` (synchronous facade) and ``run_map_async``/``AsyncMap`` over one async core.
+
+>>> from pipemap.runner import Pipeline, PipeFunc
+>>> p = Pipeline([PipeFunc(lambda x: 2 * x, "y", mapspec="x[i] -> y[i]")])
+>>> run_map(p, {"x": [1, 2, 3]}, parallel=False)["y"].output.tolist()
+[2, 4, 6]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+import warnings
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+from pipemap.runner.engine._prepare import Prepared, prepare_run
+from pipemap.runner.engine._results import ResultDict
+from pipemap.runner.engine._walk import run_prepared
+from pipemap.runner.progress import StatusFileWriter
+from pipemap.runner.progress.select import in_jupyter
+
+if TYPE_CHECKING:
+    from pipemap.runner.progress.widgets_display import WidgetsDisplay
+
+
+def _drive(coro: Coroutine[Any, Any, Any], *, may_suspend: bool) -> Any:
+    """Run ``coro`` to completion from synchronous code.
+
+    Sequential runs never suspend: one ``send`` finishes them, no event loop needed. Otherwise
+    a fresh loop runs it here, or, when this thread already runs a loop (Jupyter), a private
+    loop in a helper thread.
+    """
+    if not may_suspend:
+        try:
+            coro.send(None)
+        except StopIteration as stop:
+            return stop.value
+        coro.close()
+        msg = "internal error: a sequential run suspended"
+        raise RuntimeError(msg)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return _run_boxed(coro)
+    box: dict[str, Any] = {}
+    started, finished = threading.Event(), threading.Event()
+
+    def target() -> None:
+        try:
+            box["value"] = _run_boxed(coro, box, started)
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+            box["error"] = e
+        finally:
+            started.set()
+            finished.set()
+
+    thread = threading.Thread(target=target, name="pipemap-run", daemon=True)
+    thread.start()
+    try:
+        finished.wait()  # (not thread.join(): Python 3.11 marks a thread stopped when join is interrupted)
+    except BaseException:
+        # Ctrl-C in the caller's thread (a notebook's interrupt): cancel the run and wait until
+        # it has stopped its chunks and let go of its run folder (a second Ctrl-C stops waiting;
+        # the run then finishes that in its thread)
+        started.wait()
+        loop, task = box.get("loop"), box.get("task")
+        if loop is not None and task is not None:
+            try:
+                loop.call_soon_threadsafe(task.cancel)
+            except RuntimeError:  # the loop has closed: the run ended meanwhile
+                pass
+        finished.wait()
+        raise
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def _run_boxed(coro: Coroutine[Any, Any, Any], box: dict[str, Any] | None = None, started: Any = None) -> Any:
+    """``asyncio.run(coro)`` whose main task returns None: on exit asyncio (3.11) may format the
+    task's repr (its SIGINT handler), which would render a huge ``ResultDict``. ``box`` receives
+    the loop and the task (to cancel the run from another thread), ``started`` is set then."""
+    out: list[Any] = []
+
+    async def main() -> None:
+        if box is not None:
+            box["loop"], box["task"] = asyncio.get_running_loop(), asyncio.current_task()
+        if started is not None:
+            started.set()
+        out.append(await coro)
+
+    asyncio.run(main())
+    return out[0]
+
+
+def run_map(
+    pipeline: Any,
+    inputs: Any,
+    run_folder: str | Path | None = None,
+    internal_shapes: dict[str, Any] | None = None,
+    *,
+    output_names: Any = None,
+    parallel: bool = True,
+    executor: Any = None,
+    chunksizes: Any = None,
+    storage: Any = None,
+    persist_memory: bool = True,
+    cleanup: bool | None = None,
+    resume: bool = False,
+    resume_validation: Literal["auto", "strict", "skip"] = "auto",
+    fixed_indices: dict[str, int | slice] | None = None,
+    auto_subpipeline: bool = False,
+    show_progress: bool | Literal["rich", "ipywidgets", "headless"] | None = None,
+    return_results: bool = True,
+    error_handling: Literal["raise", "continue"] = "raise",
+    scheduling_strategy: Literal["generation", "eager"] = "generation",
+    callbacks: list[Any] | None = None,
+) -> ResultDict:
+    """Run ``pipeline`` over its mapspecs for ``inputs``; see SPEC.md section 4.
+
+    ``callbacks`` (pipemap extension): callables receiving the typed progress events of
+    :mod:`pipemap.runner.engine._events`.
+
+    >>> from pipemap.runner import Pipeline, PipeFunc
+    >>> p = Pipeline([PipeFunc(lambda x, y: x * y, "z", mapspec="x[i], y[j] -> z[i, j]")])
+    >>> run_map(p, {"x": [1, 2], "y": [10, 20, 30]}, parallel=False)["z"].output.shape
+    (2, 3)
+    """
+    if scheduling_strategy not in ("generation", "eager"):
+        msg = f"Invalid scheduling type: {scheduling_strategy}"
+        raise ValueError(msg)
+    prep = prepare_run(
+        pipeline=pipeline,
+        inputs=inputs,
+        run_folder=run_folder,
+        internal_shapes=internal_shapes,
+        output_names=output_names,
+        parallel=parallel,
+        executor=executor,
+        chunksizes=chunksizes,
+        storage=storage,
+        persist_memory=persist_memory,
+        cleanup=cleanup,
+        resume=resume,
+        resume_validation=resume_validation,
+        fixed_indices=fixed_indices,
+        auto_subpipeline=auto_subpipeline,
+        show_progress=show_progress,
+        return_results=return_results,
+        error_handling=error_handling,
+        callbacks=callbacks,
+    )
+    run = run_prepared(prep, scheduling_strategy=scheduling_strategy)
+    coro = _release_after(run, prep)
+    try:
+        outputs = _drive(coro, may_suspend=prep.parallel)
+    finally:
+        if inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:  # interrupted before it started
+            coro.close()
+            run.close()
+            if prep.lock is not None:
+                prep.lock.release()
+    if not return_results:
+        return ResultDict(_inputs_=prep.run_info.inputs, _pipeline_=prep.pipeline)
+    return outputs
+
+
+class AsyncMap:
+    """Handle of an asynchronous run (SPEC 4.10): ``task``, ``start()``, ``result()``, ``status()``.
+
+    >>> from pipemap.runner import Pipeline, PipeFunc
+    >>> p = Pipeline([PipeFunc(lambda x: x + 1, "y", mapspec="x[i] -> y[i]")])
+    >>> runner = run_map_async(p, {"x": [1, 2]}, executor=None, start=False)
+    >>> runner.result()["y"].output.tolist()
+    [2, 3]
+    """
+
+    def __init__(self, prep: Prepared, scheduling_strategy: str = "generation") -> None:
+        self.prep = prep
+        self.run_info = prep.run_info
+        self.progress = prep.tracker
+        self.multi_run_manager = None
+        self.status_widget: WidgetsDisplay | None = None
+        self.heartbeat = None
+        self._strategy = scheduling_strategy
+        self._task: asyncio.Task | None = None
+        self._result: ResultDict | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _coro(self) -> Coroutine[Any, Any, ResultDict]:
+        return _release_after(run_prepared(self.prep, scheduling_strategy=self._strategy), self.prep)
+
+    def start(self) -> AsyncMap:
+        """Schedule the run on the running event loop."""
+        if self._task is not None:
+            warnings.warn("Task is already running.", UserWarning, stacklevel=2)
+            return self
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            warnings.warn(
+                "No event loop is running; call `runner.result()` to run synchronously "
+                "or start the runner from inside an event loop.",
+                UserWarning,
+                stacklevel=2,
+            )
+            return self
+        self._loop = loop
+        self._task = loop.create_task(self._coro())
+        return self
+
+    @property
+    def task(self) -> asyncio.Task:
+        """The ``asyncio.Task`` producing the ``ResultDict``."""
+        if self._task is None:
+            msg = "The task has not been started."
+            raise RuntimeError(msg)
+        return self._task
+
+    def result(self) -> ResultDict:
+        """Block until the run finishes and return its results (cached)."""
+        if self._result is not None:
+            return self._result
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not None:
+            msg = "Cannot call `result()` while an event loop is running; `await runner.task` instead."
+            raise RuntimeError(msg)
+        if self._task is None:
+            self._result = _drive(self._coro(), may_suspend=True)
+        else:
+            loop = self._loop
+            assert loop is not None
+            future = asyncio.run_coroutine_threadsafe(_await(self._task), loop)
+            self._result = future.result()
+        return self._result
+
+    def status(self) -> dict[str, Any]:
+        """Progress counters per function (empty when progress is off)."""
+        if self._task is None:
+            state = "not started"
+        elif self._task.cancelled():
+            state = "cancelled"
+        elif self._task.done():
+            state = "failed" if self._task.exception() is not None else "done"
+        else:
+            state = "running"
+        counters = self.progress.as_dict() if self.progress is not None else {}
+        return {"state": state, "progress": counters}
+
+    def cancel(self) -> bool:
+        """Cancel the run: no new chunks are dispatched; chunks in flight finish and are stored on
+        an executor you passed, and are stopped on pipemap's own pool (its workers are terminated,
+        unless another run shares it). The run folder's lock is released once none of them runs;
+        the folder stays resumable (``resume=True``). False when not running."""
+        if self._task is None or self._task.done():
+            return False
+        return self._task.cancel()
+
+    def display(self) -> None:
+        """Show the progress widgets in Jupyter (when ``show_progress`` chose ipywidgets)."""
+        if self.status_widget is not None:
+            self.status_widget.display()
+
+
+def _attach_async_displays(runner: AsyncMap, display_widgets: bool) -> None:
+    """SPEC 4.9/4.10: the status file in the run folder; the widgets, shown on start."""
+    prep = runner.prep
+    if prep.tracker is None:
+        return
+    if prep.run_info.run_folder is not None:
+        prep.events.listeners.append(StatusFileWriter(prep.tracker, prep.run_info.run_folder))
+    for listener in prep.events.listeners:
+        if type(listener).__name__ == "WidgetsDisplay":
+            widget = cast("WidgetsDisplay", listener)
+            runner.status_widget = widget
+            if display_widgets and in_jupyter():
+                widget.display()
+
+
+async def _await(task: asyncio.Task) -> Any:
+    return await task
+
+
+async def _release_after(coro: Coroutine[Any, Any, Any], prep: Prepared) -> Any:
+    """Await ``coro``, then release the run folder's lock (also on errors and cancellation),
+    but not before every chunk of the run has stopped (see :mod:`._inflight`)."""
+    try:
+        return await coro
+    finally:
+        if prep.lock is not None:
+            prep.in_flight.release_when_idle(prep.lock.release)
+
+
+def run_map_async(
+    pipeline: Any,
+    inputs: Any,
+    run_folder: str | Path | None = None,
+    internal_shapes: dict[str, Any] | None = None,
+    *,
+    output_names: Any = None,
+    executor: Any = None,
+    chunksizes: Any = None,
+    storage: Any = None,
+    persist_memory: bool = True,
+    cleanup: bool | None = None,
+    resume: bool = False,
+    resume_validation: Literal["auto", "strict", "skip"] = "auto",
+    fixed_indices: dict[str, int | slice] | None = None,
+    auto_subpipeline: bool = False,
+    show_progress: bool | Literal["rich", "ipywidgets", "headless"] | None = None,
+    return_results: bool = True,
+    error_handling: Literal["raise", "continue"] = "raise",
+    display_widgets: bool = True,
+    start: bool = True,
+    scheduling_strategy: Literal["generation", "eager"] = "generation",
+    callbacks: list[Any] | None = None,
+) -> AsyncMap:
+    """Prepare a run and return an :class:`AsyncMap` (started on the running loop if ``start``)."""
+    if scheduling_strategy not in ("generation", "eager"):
+        msg = f"Invalid scheduling type: {scheduling_strategy}"
+        raise ValueError(msg)
+    prep = prepare_run(
+        pipeline=pipeline,
+        inputs=inputs,
+        run_folder=run_folder,
+        internal_shapes=internal_shapes,
+        output_names=output_names,
+        parallel=True,
+        executor=executor,
+        chunksizes=chunksizes,
+        storage=storage,
+        persist_memory=persist_memory,
+        cleanup=cleanup,
+        resume=resume,
+        resume_validation=resume_validation,
+        fixed_indices=fixed_indices,
+        auto_subpipeline=auto_subpipeline,
+        show_progress=show_progress,
+        return_results=return_results,
+        error_handling=error_handling,
+        callbacks=callbacks,
+    )
+    runner = AsyncMap(prep, scheduling_strategy)
+    _attach_async_displays(runner, display_widgets)
+    if start:
+        runner.start()
+    return runner

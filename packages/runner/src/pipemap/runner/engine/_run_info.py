@@ -1,0 +1,331 @@
+"""``RunInfo``: the run record of :mod:`pipemap.storage` plus how a run creates it (SPEC 5).
+
+>>> from pipemap.runner import Pipeline, PipeFunc
+>>> p = Pipeline([PipeFunc(lambda x: 2 * x, "y", mapspec="x[i] -> y[i]")])
+>>> info = RunInfo.create(None, p, {"x": [1, 2, 3]}, storage=None)
+>>> info.shapes["y"], info.storage, info.run_folder
+((3,), 'dict', None)
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+from pipemap.mapspec import MapSpec, external_shape_from_mask, internal_shape_from_mask, shape_is_resolved
+from pipemap.storage import (
+    DirectValue,
+    FileValue,
+    RunRecord,
+    clear_run_folder,
+    get_storage_class,
+    interrupted_clear,
+    storage_class_for,
+)
+from pipemap.storage._atomic import atomic_write_bytes
+from pipemap.storage._clearing import is_bookkeeping_name
+
+from pipemap.runner.engine._resume import compare_to_previous
+from pipemap.runner.engine._shapes import at_least_tuple, map_shapes, resolve_downstream
+from pipemap.runner.worker._value_shapes import full_shape_from_value
+
+CLEANUP_DEPRECATION = (
+    "The 'cleanup' parameter is deprecated and will be removed in a future version. "
+    "Use 'resume' instead: cleanup=False is equivalent to resume=True, "
+    "cleanup=True is equivalent to resume=False"
+)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_spec(text: str) -> MapSpec:
+    return MapSpec.from_string(text)
+
+
+@functools.cache
+def _version() -> str:
+    """The installed pipemap-runner version (looked up once per process, not per run)."""
+    try:
+        from importlib.metadata import version
+
+        return version("pipemap-runner")
+    except Exception:  # noqa: BLE001
+        return "unknown"
+
+
+def resolve_cleanup(cleanup: bool | None, resume: bool, *, stacklevel: int = 3) -> bool:
+    """``cleanup`` (deprecated) wins over ``resume`` as ``resume = not cleanup``."""
+    if cleanup is not None:
+        warnings.warn(CLEANUP_DEPRECATION, DeprecationWarning, stacklevel=stacklevel)
+        return not cleanup
+    return resume
+
+
+def _requires_serialization(storage: str | dict) -> bool:
+    if isinstance(storage, str):
+        return get_storage_class(storage).requires_serialization
+    return any(get_storage_class(s).requires_serialization for s in storage.values())
+
+
+def resolve_storage_and_folder(run_folder: str | Path | None, storage: str | dict | None) -> tuple[str | dict, Path | None]:
+    """SPEC 4.3: ``file_array`` with a folder, ``dict`` without; a temporary folder when needed."""
+    if run_folder is not None:
+        return storage or "file_array", Path(run_folder).absolute()
+    if storage is None:
+        return "dict", None
+    if _requires_serialization(storage):
+        temp = Path(tempfile.mkdtemp(prefix="pipemap-"))
+        warnings.warn(
+            f"{storage} storage requires a `run_folder`. Using temporary folder: `{temp}`.",
+            UserWarning,
+            stacklevel=4,
+        )
+        return storage, temp
+    return storage, None
+
+
+def merged_internal_shapes(internal_shapes: dict | None, pipeline: Any) -> dict | None:
+    """User internal shapes, then each PipeFunc's ``internal_shape`` for outputs not given."""
+    merged: dict[str, Any] = dict(internal_shapes or {})
+    for f in pipeline.functions:
+        if f.output_name in merged or f.internal_shape is None:
+            continue
+        for name in f.output_names:
+            merged.setdefault(name, f.internal_shape)
+    return merged or None
+
+
+def bound_values(pipeline: Any) -> dict[str, dict[str, Any]]:
+    """The functions' bound values, ``{output name: {parameter: value}}`` (tuple names comma-joined).
+
+    Keyed per function: two functions may bind the same parameter name to different values.
+
+    >>> from pipemap.runner import Pipeline, PipeFunc
+    >>> bound_values(Pipeline([PipeFunc(lambda x, c: x, ("a", "b"), bound={"c": 1})]))
+    {'a,b': {'c': 1}}
+    """
+    result: dict[str, dict[str, Any]] = {}
+    for f in pipeline.functions:
+        values = getattr(f, "bound", None)
+        if values:
+            name = f.output_name
+            result[",".join(name) if isinstance(name, tuple) else name] = dict(values)
+    return result
+
+
+def check_input_ranks(pipeline: Any, inputs: dict[str, Any]) -> None:
+    """Lists/tuples cannot feed a mapspec input of rank > 1 (SPEC 4.1 step 7)."""
+    dims = pipeline.mapspec_dimensions if hasattr(pipeline, "mapspec_dimensions") else {}
+    for name, value in inputs.items():
+        dim = dims.get(name, 0)
+        if dim > 1 and isinstance(value, list | tuple):
+            msg = f"Expected {dim}D `numpy.ndarray` for input `{name}`, got {type(value)}."
+            raise ValueError(msg)
+
+
+def check_safe_to_delete(folder: Path, pipeline: Any) -> None:
+    """``resume=False`` deletes the run folder: refuse when it is not a run folder at all (a
+    non-empty directory without ``run_info.json``) or holds the run of an unrelated pipeline
+    (no output name in common), so that nothing the user stored there is lost."""
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        msg = f"`run_folder={str(folder)!r}` exists and is not a directory."
+        raise ValueError(msg)
+    record = RunRecord.path(folder)
+    if not record.is_file():
+        entries = sorted(p.name for p in folder.iterdir() if not is_bookkeeping_name(p.name))
+        if entries and not set(entries) <= _RUN_LAYOUT:  # a run whose record was lost may go
+            shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
+            msg = (
+                f"`run_folder={str(folder)!r}` is a non-empty directory that is not a pipemap run folder"
+                f" (no `run_info.json`; it holds {shown}); refusing to delete it. Choose an empty or new folder."
+            )
+            raise ValueError(msg)
+        return
+    try:
+        previous = json.loads(record.read_text()).get("all_output_names", [])
+    except (OSError, ValueError):
+        return  # a corrupt record of a run: overwriting it is what resume=False means
+    ours = {n for f in pipeline.functions for n in f.output_names}
+    if previous and not set(previous) & ours:
+        msg = (
+            f"`run_folder={str(folder)!r}` holds the run of a different pipeline (outputs"
+            f" {sorted(previous)}, this pipeline has {sorted(ours)}); refusing to delete it."
+            " Use another folder or delete it yourself."
+        )
+        raise ValueError(msg)
+
+
+#: the top-level entries a run writes besides ``run_info.json``
+_RUN_LAYOUT = frozenset({"outputs", "inputs", "defaults", "failures.json", "pipefunc_status.json"})
+
+
+def refuse_unvouched_outputs(folder: Path) -> None:
+    """``resume=True`` on a folder without ``run_info.json``: outputs left there (a fresh run
+    killed by an older pipemap while it cleared the folder, or copied in) say nothing about the
+    inputs they were computed from, so they are never served as finished work."""
+    outputs = folder / "outputs"
+    try:
+        leftovers = sorted(p.name for p in outputs.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    if leftovers:
+        shown = ", ".join(leftovers[:5]) + (", ..." if len(leftovers) > 5 else "")
+        msg = (
+            f"`run_folder={str(folder)!r}` has outputs ({shown}) but no `run_info.json`, so nothing"
+            " records which inputs they were computed from; refusing to resume from them."
+            " Use `resume=False` to replace them."
+        )
+        raise ValueError(msg)
+
+
+class RunInfo(RunRecord):
+    """The record of a ``run_map`` call; ``resolved_shapes`` changes as ``"?"`` sizes resolve.
+
+    With a ``run_folder`` the record, inputs and defaults are written on creation.
+    """
+
+    @classmethod
+    def create(
+        cls,
+        run_folder: str | Path | None,
+        pipeline: Any,
+        inputs: dict[str, Any],
+        internal_shapes: dict | None = None,
+        *,
+        executor: Any = None,  # noqa: ARG003 - seed signature
+        storage: str | dict | None,
+        error_handling: str = "raise",
+        cleanup: bool | None = None,
+        resume: bool = False,
+        resume_validation: str = "auto",
+    ) -> RunInfo:
+        """Choose storage and folder, clean or validate a previous run, compute shapes, write files."""
+        resume = resolve_cleanup(cleanup, resume)
+        storage, folder = resolve_storage_and_folder(run_folder, storage)
+        unchanged = False
+        internal = merged_internal_shapes(internal_shapes, pipeline)
+        check_input_ranks(pipeline, inputs)
+        shapes, masks = map_shapes(pipeline, inputs, internal)
+        bound = bound_values(pipeline)
+        if folder is not None:
+            if interrupted_clear(folder):  # a fresh run was killed while replacing the old one
+                clear_run_folder(folder)
+            if not resume:
+                check_safe_to_delete(folder, pipeline)
+                clear_run_folder(folder)  # everything but the run's lock file
+            elif not RunRecord.path(folder).is_file():
+                refuse_unvouched_outputs(folder)
+            else:
+                try:
+                    old = RunRecord.load(folder)
+                except Exception as e:  # noqa: BLE001
+                    msg = f"Could not load previous run info: {e}, cannot use `resume=True`."
+                    raise ValueError(msg) from None
+                unchanged = compare_to_previous(
+                    old,
+                    error_handling=error_handling,
+                    internal_shapes=internal,
+                    mapspecs_as_strings=pipeline.mapspecs_as_strings,
+                    shapes=shapes,
+                    inputs=inputs,
+                    defaults=pipeline.defaults,
+                    resume_validation=resume_validation,  # type: ignore[arg-type]
+                    bound=bound,
+                )
+        info = cls(
+            inputs=inputs,
+            defaults=dict(pipeline.defaults),
+            all_output_names={n for f in pipeline.functions for n in f.output_names},
+            shapes=shapes,
+            resolved_shapes=dict(shapes),
+            internal_shapes=internal,
+            shape_masks=masks,
+            run_folder=folder,
+            mapspecs_as_strings=list(pipeline.mapspecs_as_strings),
+            storage=storage,
+            error_handling=error_handling,
+            pipemap_version=_version(),
+            bound=bound,
+        )
+        if folder is not None:
+            if unchanged:  # resume with verified-equal inputs, defaults and bound values: their files stay
+                info.dump_record()
+            else:
+                info.dump()
+        return info
+
+    @property
+    def mapspecs(self) -> list[MapSpec]:
+        """The parsed mapspecs, in topological order."""
+        cached = self.__dict__.get("_mapspecs")
+        if cached is None:
+            cached = [_parse_spec(s) for s in self.mapspecs_as_strings]
+            self.__dict__["_mapspecs"] = cached
+        return cached
+
+    def storage_class(self, output_name: str | tuple[str, ...]) -> type:
+        """The storage class for a (tuple) output name (SPEC 3.3 lookup)."""
+        return storage_class_for(self.storage, output_name)
+
+    def init_store(self) -> dict[str, Any]:
+        """A storage object per mapped output; ``FileValue``/``DirectValue`` for single outputs."""
+        store: dict[str, Any] = {}
+        for spec in self.mapspecs:
+            if not spec.inputs:
+                continue
+            names = spec.output_names
+            key = names if len(names) > 1 else names[0]
+            cls = self.storage_class(key)
+            shape = self.resolved_shapes[key]
+            mask = self.shape_masks[key]
+            external = external_shape_from_mask(shape, mask)
+            internal = internal_shape_from_mask(shape, mask)
+            for name in names:
+                folder = None if self.run_folder is None else self.run_folder / "outputs" / name
+                store[name] = cls(folder, external, internal or None, mask if internal else None)
+        for name in sorted(self.all_output_names):
+            if name not in store:
+                if self.run_folder is not None:
+                    store[name] = FileValue(self.run_folder / "outputs" / f"{name}.cloudpickle", create_parents=False)
+                else:
+                    store[name] = DirectValue()
+        return store
+
+    def dump_record(self) -> None:
+        """Rewrite only ``run_info.json`` (after a shape became resolved)."""
+        if self.run_folder is None:
+            return
+        text = json.dumps(self.to_json_dict(), indent=4)
+        atomic_write_bytes(self.path(self.run_folder), text.encode())
+
+    def resolve_downstream_shapes(
+        self,
+        output_name: str,
+        store: dict[str, Any],
+        output: Any | None = None,
+        shape: tuple[int, ...] | None = None,
+    ) -> list[Any]:
+        """``output_name``'s full shape became known (from ``output`` or ``shape``): recompute the
+        unresolved shapes, update the storages' external/internal shapes; return changed keys."""
+        if output_name not in self.resolved_shapes or shape_is_resolved(self.resolved_shapes[output_name]):
+            return []
+        if shape is None:
+            mask = self.shape_masks[output_name]
+            shape = full_shape_from_value(output, mask, self.resolved_shapes[output_name])
+        changed = resolve_downstream(self.resolved_shapes, self.shape_masks, self.mapspecs, {output_name: tuple(shape)})
+        for key in changed:
+            for name in at_least_tuple(key):
+                storage = store.get(name)
+                if storage is not None and hasattr(storage, "get_many"):
+                    full = self.resolved_shapes[key]
+                    mask = self.shape_masks[key]
+                    storage.shape = external_shape_from_mask(full, mask)
+                    storage.internal_shape = internal_shape_from_mask(full, mask)
+        if any(shape_is_resolved(self.resolved_shapes[k]) for k in changed):
+            self.dump_record()
+        return changed

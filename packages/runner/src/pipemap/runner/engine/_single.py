@@ -1,0 +1,152 @@
+"""Non-mapped functions (including generators ``... -> x[i]`` and full reductions), SPEC 2.5/4.6.
+
+A single function is called once: storages among its arguments become ``to_array()`` (a full
+reduction receives the object masked array), the outputs are stored as single values, and an
+output that is an array name with ``"?"`` sizes resolves the downstream shapes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+from typing import Any
+
+from pipemap.runner.worker._errors import error_types, make_error_snapshot, propagated_snapshot, raise_with_note, scan_for_errors
+from pipemap.runner.engine._results import Result
+from pipemap.runner.engine._store import is_storage
+from pipemap.runner.worker._timeout import with_timeout
+from pipemap.mapspec import shape_is_resolved
+from pipemap.runner.engine._mapped import _ABSENT
+from pipemap.runner.executors._executors import is_thread_or_sync
+from pipemap.runner.worker._chunk import _pick_each, load_references
+from pipemap.runner.worker._guards import output_count_error
+from pipemap.runner.worker._pickling import dumps_task, unpicklable_culprit, unpicklable_for_workers
+from pipemap.runner.worker._value_shapes import full_shape_from_value
+
+
+def _call_single(f: Any, kwargs: dict[str, Any], error_handling: str) -> Any:
+    """Call ``f`` once; errors are re-raised with a note or returned as snapshots."""
+    kwargs = load_references(kwargs)
+    call = f._call_with_renamed_kwargs
+    if getattr(f, "timeout", None):
+        call = with_timeout(call, f.timeout, f.__name__)
+    if error_handling == "continue":
+        found = scan_for_errors(kwargs)
+        if found:
+            return propagated_snapshot(f, found, kwargs)
+        try:
+            return call(kwargs)
+        except Exception as exc:  # noqa: BLE001
+            return make_error_snapshot(f, exc, kwargs)
+    try:
+        return call(kwargs)
+    except Exception as exc:  # noqa: BLE001
+        raise_with_note(exc, f, kwargs, None)
+        raise  # pragma: no cover
+
+
+def _call_single_blob(blob: bytes) -> Any:
+    """Worker entry point for a single function sent as one cloudpickle blob."""
+    import cloudpickle
+
+    f, kwargs, error_handling = cloudpickle.loads(blob)
+    return _call_single(f, kwargs, error_handling)
+
+
+def _pick(f: Any, value: Any, error_handling: str, kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    """The outputs of ``value``; a multi-output function must return one value per output."""
+    types = error_types()
+    if f.output_picker is None and isinstance(f.output_name, tuple) and not (types and isinstance(value, types)):
+        error = output_count_error(f, value)
+        if error is not None:
+            if error_handling != "continue":
+                raise_with_note(error, f, kwargs, None)
+            snapshot = make_error_snapshot(f, error, kwargs)
+            return (snapshot,) * len(f.output_names)
+    try:
+        return f._pick_outputs(value)
+    except Exception as exc:
+        if error_handling != "continue":
+            raise
+        del exc
+        return _pick_each(f, value)
+
+
+async def run_single(runner: Any, f: Any, executor: Any) -> None:
+    """Run (or reuse, when all outputs exist) one non-mapped function."""
+    store = runner.store
+    holders = [store[n] for n in f.output_names]
+    info = runner.info
+    kwargs: dict[str, Any] = {}
+    for p in f.parameters:
+        if p in f.bound:
+            continue
+        value = runner.arg_value(f, p)
+        if value is _absent():
+            continue
+        kwargs[p] = value.to_array() if is_storage(value) else value
+    picked: tuple[Any, ...] | None = None
+    if all(h.exists() for h in holders):
+        try:
+            picked = tuple(h.load() for h in holders)
+        except Exception as exc:  # noqa: BLE001 - a torn/corrupt file: recompute, as for a missing one
+            warnings.warn(
+                f"Could not load the stored output(s) `{', '.join(f.output_names)}` of `{f.__name__}`"
+                f" ({type(exc).__name__}: {exc}); recomputing them.",
+                UserWarning,
+                stacklevel=2,
+            )
+            picked = None
+        types = error_types()
+        if picked is not None and runner.prep.error_handling == "continue" and types and any(isinstance(v, types) for v in picked):
+            picked = None  # resume retries failed calls
+    if picked is None:
+        if executor is None:
+            value = _call_single(f, kwargs, runner.prep.error_handling)
+        else:
+            if is_thread_or_sync(executor):
+                fut = executor.submit(_call_single, f, kwargs, runner.prep.error_handling)
+            else:  # one blob, user code by value: the worker may not import the user's module
+                try:
+                    blob = dumps_task((f, kwargs, runner.prep.error_handling), [f.func])
+                except Exception as exc:  # noqa: BLE001 - re-raised naming the input (found only now)
+                    raise unpicklable_for_workers(exc, unpicklable_culprit(f.func, kwargs, f.__name__)) from exc
+                fut = executor.submit(_call_single_blob, blob)
+            try:
+                value = await asyncio.wrap_future(fut)
+            except BaseException as exc:
+                snap = getattr(exc, "_pipemap_snapshot", None)
+                if snap is not None:
+                    f.error_snapshot = snap
+                raise
+        picked = _pick(f, value, runner.prep.error_handling, kwargs)
+        for name, h, v in zip(f.output_names, holders, picked):
+            try:
+                h.dump(v)
+            except Exception as exc:
+                exc.add_note(f"While storing output `{name}` of `{f.__name__}`.")
+                raise
+    for name, v in zip(f.output_names, picked):
+        if name in info.resolved_shapes and f.mapspec is not None:
+            _resolve_from_value(runner, f, name, v)
+    if runner.prep.return_results:
+        for name, h, v in zip(f.output_names, holders, picked):
+            runner.prep.outputs[name] = Result(f.__name__, kwargs, name, v, h)
+
+
+def _resolve_from_value(runner: Any, f: Any, name: str, value: Any) -> None:
+    info = runner.info
+    if shape_is_resolved(info.resolved_shapes[name]):
+        return
+    types = error_types()
+    if types and isinstance(value, types):
+        msg = f"Internal shape for '{name}' is too short."
+        raise ValueError(msg)
+
+    shape = full_shape_from_value(value, info.shape_masks[name], info.resolved_shapes[name], name)
+    info.resolve_downstream_shapes(name, runner.store, shape=shape)
+    runner._emit_resolved()
+
+
+def _absent() -> Any:
+    return _ABSENT

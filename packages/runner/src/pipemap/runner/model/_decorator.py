@@ -1,0 +1,59 @@
+"""The ``pipefunc`` decorator: wrap a function in a `PipeFunc`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pipemap.mapspec import MapSpec
+from pipemap.runner.model._pipefunc import OutputName, PipeFunc
+
+__all__ = ["pipefunc"]
+
+
+def pipefunc(
+    output_name: OutputName,
+    *,
+    output_picker: Callable[[Any, str], Any] | None = None,
+    renames: dict[str, str] | None = None,
+    defaults: dict[str, Any] | None = None,
+    bound: dict[str, Any] | None = None,
+    profile: bool = False,
+    debug: bool = False,
+    print_error: bool = True,
+    cache: bool = False,
+    mapspec: str | MapSpec | None = None,
+    internal_shape: int | str | tuple[int | str, ...] | None = None,
+    resources: Any = None,
+    scope: str | None = None,
+    timeout: float | None = None,
+) -> Callable[[Callable[..., Any]], PipeFunc]:
+    """Decorator that wraps a function in a `PipeFunc` (same arguments as `PipeFunc`).
+
+    >>> @pipefunc(output_name="y", mapspec="x[i] -> y[i]")
+    ... def double(x):
+    ...     return 2 * x
+    >>> double(x=4), str(double)
+    (8, 'double(...) → y')
+    """
+
+    def decorator(func: Callable[..., Any]) -> PipeFunc:
+        return PipeFunc(
+            func,
+            output_name,
+            output_picker=output_picker,
+            renames=renames,
+            defaults=defaults,
+            bound=bound,
+            profile=profile,
+            debug=debug,
+            print_error=print_error,
+            cache=cache,
+            mapspec=mapspec,
+            internal_shape=internal_shape,
+            resources=resources,
+            scope=scope,
+            timeout=timeout,
+        )
+
+    return decorator

@@ -1,0 +1,396 @@
+"""`PipeFunc`: a function with output name(s), renames, defaults, bound values and a mapspec.
+
+Names and calling conventions follow pipefunc so that porting a pipeline is an import change.
+Everything derived from the user's settings (renamed parameters, merged defaults, the fast call
+path, the output picker) is computed once in `PipeFunc._refresh` and recomputed on every
+``update_*``, so the engine's per-element calls do no signature work.
+
+>>> def add(a, b=1):
+...     return a + b
+>>> add = PipeFunc(add, output_name="c", renames={"a": "x"})
+>>> add.parameters, add.defaults
+(('x', 'b'), {'b': 1})
+>>> add(x=2)
+3
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+import weakref
+from typing import TYPE_CHECKING, Any
+
+import cloudpickle
+from pipemap.mapspec import MapSpec
+from pipemap.runner.model._pipefunc_compat import function_from_pipefunc
+from pipemap.runner.model._pipefunc_calls import make_fast_call, make_picker
+from pipemap.runner.model._pipefunc_updates import PipeFuncUpdates
+from pipemap.runner.model._pipefunc_args import (
+    _function_name,
+    _is_name,
+    _parse_mapspec,
+    _set_str,
+    _signature_defaults,
+    _signature_parameters,
+    normalize_internal_shape,
+    validate_timeout,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pipemap.runner.model._pipeline import Pipeline
+
+__all__ = ["PipeFunc", "normalize_internal_shape"]
+
+OutputName = str | tuple[str, ...]
+
+# Attributes computed by `_refresh`; dropped on pickling and rebuilt on unpickling.
+_DERIVED = (
+    "output_name",
+    "output_names",
+    "parameters",
+    "defaults",
+    "_inverse_renames",
+    "_call_with_renamed_kwargs",
+    "_pick_outputs",
+    "requires_mapping",
+    "parameter_scopes",
+)
+
+
+class PipeFunc(PipeFuncUpdates):
+    """A function in a pipeline: its output name(s), mapspec, renames, defaults and bound values.
+
+    ``defaults`` and ``bound`` use the renamed parameter names; ``renames`` maps original names
+    (signature parameters and the given output names) to new ones; ``mapspec`` uses the renamed
+    names. ``profile``, ``debug``, ``print_error``, ``cache`` and ``resources`` are stored for the engine;
+    ``timeout`` (pipemap extension) limits each call to that many seconds (see ``_timeout.py``).
+
+    >>> f = PipeFunc(lambda x, y=2: x * y, "z", mapspec="x[i] -> z[i]")
+    >>> f.parameters, f.output_names, str(f.mapspec), f.requires_mapping
+    (('x', 'y'), ('z',), 'x[i] -> z[i]', True)
+    >>> f(x=3)
+    6
+    """
+
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        output_name: OutputName,
+        *,
+        output_picker: Callable[[Any, str], Any] | None = None,
+        renames: dict[str, str] | None = None,
+        defaults: dict[str, Any] | None = None,
+        bound: dict[str, Any] | None = None,
+        profile: bool = False,
+        debug: bool = False,
+        print_error: bool = True,
+        cache: bool = False,
+        mapspec: str | MapSpec | None = None,
+        internal_shape: int | str | tuple[int | str, ...] | None = None,
+        resources: Any = None,
+        scope: str | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        if not callable(func):
+            msg = f"`func` must be callable, got {type(func).__name__}: {func!r}"
+            raise TypeError(msg)
+        self.func = func
+        self.__name__: str = _function_name(func)
+        doc = getattr(func, "__doc__", None)
+        if doc and doc != getattr(type(func), "__doc__", None):
+            self.__doc__ = doc
+        if isinstance(output_name, list):
+            output_name = tuple(output_name)
+        self._output_name: OutputName = output_name
+        self._output_picker = output_picker
+        self._renames: dict[str, str] = dict(renames or {})
+        self._defaults: dict[str, Any] = dict(defaults or {})
+        self._bound: dict[str, Any] = dict(bound or {})
+        self.profile = profile
+        self.debug = debug
+        self.print_error = print_error
+        self.cache = cache
+        self.mapspec: MapSpec | None = _parse_mapspec(mapspec)
+        self.resources = resources
+        self.timeout = validate_timeout(timeout, self.__name__)  # seconds per element
+        self.error_snapshot: Any = None
+        self._pipelines: weakref.WeakSet[Pipeline] = weakref.WeakSet()
+        self._original_parameters = _signature_parameters(func)
+        self._signature_defaults = _signature_defaults(func, self._original_parameters)
+        self._validate_output_name()
+        self._refresh()
+        self.internal_shape = normalize_internal_shape(internal_shape, ",".join(self.output_names))
+        if scope is not None:
+            self.update_scope(scope, inputs="*", outputs="*")
+
+    @classmethod
+    def from_pipefunc(cls, func: Any) -> PipeFunc:
+        """Convert a `pipefunc.PipeFunc` (pipefunc imported lazily); see `pipemap.runner.model._from_pipefunc`.
+
+        >>> import pipefunc
+        >>> PipeFunc.from_pipefunc(pipefunc.PipeFunc(lambda a: a, "b")).output_name
+        'b'
+        """
+        return function_from_pipefunc(func, cls)
+
+    # -- read-only views ------------------------------------------------------------------
+    @property
+    def renames(self) -> dict[str, str]:
+        """Original name (parameter or output) -> new name. Change it with `update_renames`.
+
+        >>> PipeFunc(lambda a: a, "b", renames={"a": "x"}).renames
+        {'a': 'x'}
+        """
+        return self._renames
+
+    @property
+    def bound(self) -> dict[str, Any]:
+        """Fixed argument values by renamed parameter name. Change them with `update_bound`.
+
+        >>> PipeFunc(lambda a, b: a + b, "c", bound={"b": 1}).bound
+        {'b': 1}
+        """
+        return self._bound
+
+    @property
+    def original_parameters(self) -> dict[str, inspect.Parameter]:
+        """The signature's parameters by their original names.
+
+        >>> list(PipeFunc(lambda a, b: a, "c", renames={"a": "x"}).original_parameters)
+        ['a', 'b']
+        """
+        return self._original_parameters
+
+    @property
+    def output_picker(self) -> Callable[[Any, str], Any] | None:
+        """The custom ``output_picker(value, name)``, or ``None`` for the default one.
+
+        >>> PipeFunc(lambda: {"a": 1}, ("a",), output_picker=dict.__getitem__).output_picker
+        <method '__getitem__' of 'dict' objects>
+        """
+        return self._output_picker
+
+    @property
+    def output_annotation(self) -> dict[str, Any]:
+        """{output name: return annotation}; ``inspect.Parameter.empty`` where unknown.
+
+        >>> def f(a) -> tuple[int, float]: ...
+        >>> PipeFunc(f, ("x", "y")).output_annotation
+        {'x': <class 'int'>, 'y': <class 'float'>}
+        """
+        empty = inspect.Parameter.empty
+        hint: Any = empty
+        if self._output_picker is None:
+            func: Any = self.func  # Any: mypy cannot type `__call__` of a non-function callable
+            target = func if inspect.isfunction(func) else func.__call__
+            if isinstance(self.func, type):
+                hint = self.func
+            else:
+                try:
+                    hint = typing.get_type_hints(target).get("return", empty)
+                except Exception:
+                    hint = empty
+        if isinstance(self.output_name, str):
+            return {self.output_name: hint}
+        if typing.get_origin(hint) is tuple:
+            args = typing.get_args(hint)
+            if len(args) == len(self.output_names) and Ellipsis not in args:
+                return dict(zip(self.output_names, args))
+        return dict.fromkeys(self.output_names, empty)
+
+    @property
+    def __wrapped__(self) -> Callable[..., Any]:
+        return self.func
+
+    # -- derived state --------------------------------------------------------------------
+    def _refresh(self) -> None:
+        """Recompute every derived attribute; called after construction and each update."""
+        renames = self._renames
+        out = self._output_name
+        self.output_name = renames.get(out, out) if isinstance(out, str) else tuple(renames.get(n, n) for n in out)
+        self.output_names = (self.output_name,) if isinstance(self.output_name, str) else self.output_name
+        self.parameters = tuple(renames.get(p, p) for p in self._original_parameters)
+        self._inverse_renames = {
+            new: old for old, new in renames.items() if old in self._original_parameters
+        }
+        defaults = {}
+        for original in self._original_parameters:
+            name = renames.get(original, original)
+            if name in self._defaults:
+                defaults[name] = self._defaults[name]
+            elif original in self._signature_defaults and name not in self._bound:
+                defaults[name] = self._signature_defaults[original]
+        self.defaults = defaults
+        self.requires_mapping = self.mapspec is not None and bool(self.mapspec.inputs)
+        self.parameter_scopes = {p.split(".", 1)[0] for p in self.parameters if "." in p}
+        self._validate()
+        self._call_with_renamed_kwargs = make_fast_call(self)
+        self._pick_outputs = make_picker(self)
+        for pipeline in list(self._pipelines):
+            pipeline._clear_cache()
+
+    # -- validation -----------------------------------------------------------------------
+    def _validate_output_name(self) -> None:
+        out = self._output_name
+        names = (out,) if isinstance(out, str) else out
+        if not isinstance(out, (str, tuple)) or not names or not all(isinstance(n, str) for n in names):
+            msg = f"The `output_name` should be a string or a non-empty tuple of strings, got {out!r}."
+            raise TypeError(msg)
+        if len(set(names)) != len(names):
+            msg = f"The `output_name` {out!r} of `{self.__name__}` repeats a name."
+            raise ValueError(msg)
+
+    def _validate(self) -> None:
+        name = self.__name__
+        params = self.parameters
+        for o in self.output_names:
+            if not _is_name(o):
+                msg = f"The output name {o!r} of `{name}` is not a valid Python identifier."
+                raise ValueError(msg)
+        allowed = set(self._original_parameters) | set(
+            (self._output_name,) if isinstance(self._output_name, str) else self._output_name
+        )
+        if extra := set(self._renames) - allowed:
+            msg = (
+                f"Unexpected `renames` for `{name}`: {sorted(extra)}; the allowed names are the"
+                f" parameters {tuple(self._original_parameters)} and outputs {self._output_name!r}."
+            )
+            raise ValueError(msg)
+        for new in self._renames.values():
+            if not _is_name(new):
+                msg = f"The rename target {new!r} of `{name}` is not a valid Python identifier."
+                raise ValueError(msg)
+        if len(set(params)) != len(params):
+            msg = f"The `renames` of `{name}` map two parameters to one name: {params}."
+            raise ValueError(msg)
+        for kind, mapping in (("defaults", self._defaults), ("bound", self._bound)):
+            if extra := set(mapping) - set(params):
+                msg = (
+                    f"Unexpected `{kind}` for `{name}`: {sorted(extra)};"
+                    f" the parameters are {params}."
+                )
+                raise ValueError(msg)
+        if common := set(self._defaults) & set(self._bound):
+            msg = f"Parameters of `{name}` cannot be both defaults and bound: {sorted(common)}."
+            raise ValueError(msg)
+        if overlap := set(params) & set(self.output_names):
+            msg = (
+                f"The `output_name` of `{name}` cannot be the same as any of its input"
+                f" parameter names. The overlap is: {sorted(overlap)}"
+            )
+            raise ValueError(msg)
+        self._validate_mapspec()
+
+    def _validate_mapspec(self) -> None:
+        spec = self.mapspec
+        if spec is None:
+            return
+        inputs = set(spec.input_names)
+        if extra := inputs - set(self.parameters):
+            msg = (
+                f"The input of the function `{self.__name__}` should match the input of the"
+                f" MapSpec `{spec}`: `{_set_str(extra)} not in {self.parameters}`."
+            )
+            raise ValueError(msg)
+        if bound_inputs := inputs & set(self._bound):
+            msg = (
+                "The bound arguments cannot be part of the MapSpec input names. The violating"
+                f" bound arguments of `{self.__name__}` are: `{_set_str(bound_inputs)}`."
+            )
+            raise ValueError(msg)
+        if set(spec.output_names) != set(self.output_names):
+            msg = (
+                f"The output of the function `{self.__name__}` should match the output of the"
+                f" MapSpec `{spec}`: `{_set_str(set(spec.output_names))} !="
+                f" {_set_str(set(self.output_names))}`."
+            )
+            raise ValueError(msg)
+
+    # -- calling --------------------------------------------------------------------------
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call with renamed parameter names; defaults and bound values are applied.
+
+        >>> f = PipeFunc(lambda a, b: a - b, "c", renames={"a": "x"}, bound={"b": 1})
+        >>> f(x=5), f(5)
+        (4, 4)
+        """
+        if self.parameter_scopes and self.parameter_scopes & kwargs.keys():
+            kwargs = self._flatten_scopes(kwargs)
+        if args:
+            free = [p for p in self.parameters if p not in self._bound]
+            if len(args) > len(free):
+                msg = f"`{self.__name__}` takes {len(free)} positional arguments, got {len(args)}."
+                raise TypeError(msg)
+            for p, v in zip(free, args):
+                if p in kwargs:
+                    msg = f"Multiple values provided for parameter `{p}` of `{self.__name__}`."
+                    raise TypeError(msg)
+                kwargs[p] = v
+        if extra := kwargs.keys() - set(self.parameters):
+            msg = (
+                f"Unexpected keyword arguments for `{self.__name__}`: `{_set_str(extra)}`."
+                f" The allowed arguments are: `{self.parameters}`."
+            )
+            raise ValueError(msg)
+        merged = {**self.defaults, **kwargs, **self._bound}
+        inverse = self._inverse_renames
+        return self.func(**{inverse.get(k, k): v for k, v in merged.items()})
+
+    def _flatten_scopes(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        flat: dict[str, Any] = {}
+        for k, v in kwargs.items():
+            if k in self.parameter_scopes and isinstance(v, dict):
+                flat.update({f"{k}.{name}": value for name, value in v.items()})
+            else:
+                flat[k] = v
+        return flat
+
+    # -- copying, printing, pickling --------------------------------------------------------
+    def copy(self, **changes: Any) -> PipeFunc:
+        """A new `PipeFunc` with the same settings, except ``changes`` (constructor arguments).
+
+        >>> f = PipeFunc(lambda a: a, "b")
+        >>> g = f.copy(output_name="c"); g.output_name, f.output_name
+        ('c', 'b')
+        """
+        kwargs: dict[str, Any] = {
+            "func": self.func,
+            "output_name": self._output_name,
+            "output_picker": self._output_picker,
+            "renames": self._renames,
+            "defaults": self._defaults,
+            "bound": self._bound,
+            "profile": self.profile,
+            "debug": self.debug,
+            "print_error": self.print_error,
+            "cache": self.cache,
+            "mapspec": self.mapspec,
+            "internal_shape": self.internal_shape,
+            "resources": self.resources,
+            "timeout": self.timeout,
+        }
+        kwargs.update(changes)
+        return type(self)(**kwargs)
+
+    def __str__(self) -> str:
+        return f"{self.__name__}(...) → {', '.join(self.output_names)}"
+
+    def __repr__(self) -> str:
+        return f"PipeFunc({self.__name__})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = {k: v for k, v in self.__dict__.items() if k not in _DERIVED and k != "_pipelines"}
+        state["func"] = cloudpickle.dumps(self.func)
+        state["_original_parameters"] = state["_signature_defaults"] = None  # rebuilt on load
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.func = cloudpickle.loads(state["func"])
+        self._pipelines = weakref.WeakSet()
+        self._original_parameters = _signature_parameters(self.func)
+        self._signature_defaults = _signature_defaults(self.func, self._original_parameters)
+        self._refresh()

@@ -1,0 +1,237 @@
+"""Running a `Pipeline`: sequential evaluation of one output and the ``map`` conveniences.
+
+Mixed into `Pipeline`. ``map``/``map_async`` forward every argument to `pipemap.runner.run_map`
+and `pipemap.runner.run_map_async` (imported when called).
+
+>>> from pipemap.runner import PipeFunc, Pipeline
+>>> Pipeline([PipeFunc(lambda a: a + 1, "b")])("b", a=1)
+2
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import TYPE_CHECKING, Any, Literal
+
+from pipemap.runner.model import _graph
+from pipemap.runner.model._pipeline_updates import flatten_scopes
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pipemap.runner.model._pipefunc import PipeFunc
+
+__all__ = ["PipelineRun"]
+
+OutputName = str | tuple[str, ...]
+
+
+class PipelineRun:
+    """``__call__``, `run`, ``map`` and ``map_async`` of `Pipeline`."""
+
+    functions: list[PipeFunc]
+
+    if TYPE_CHECKING:  # read-only views provided by `Pipeline` and its other mixins
+
+        @property
+        def sorted_functions(self) -> list[PipeFunc]: ...
+
+        @property
+        def defaults(self) -> dict[str, Any]: ...
+
+        @property
+        def _scopes(self) -> set[str]: ...
+
+        @property
+        def _dependencies(self) -> dict[PipeFunc, list[PipeFunc]]: ...
+
+        @property
+        def unique_leaf_node(self) -> PipeFunc: ...
+
+        @property
+        def leaf_nodes(self) -> list[PipeFunc]: ...
+
+    def __getitem__(self, output_name: OutputName) -> PipeFunc:  # pragma: no cover
+        raise NotImplementedError
+
+    def __call__(self, __output_name: OutputName | list[OutputName] | None = None, /, **kwargs: Any) -> Any:
+        """Evaluate one output sequentially (no mapping): ``pipeline("y", x=1)``.
+
+        >>> from pipemap.runner import PipeFunc, Pipeline
+        >>> Pipeline([PipeFunc(lambda a, b=2: a * b, "c")])("c", a=4)
+        8
+        """
+        return self.run(__output_name, kwargs=kwargs)
+
+    def run(
+        self,
+        output_name: OutputName | list[OutputName] | None = None,
+        *,
+        full_output: bool = False,
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
+        """Evaluate ``output_name`` from ``kwargs``; ``full_output`` returns every value computed.
+
+        A list of names gives a tuple of values; ``None`` means the leaf function(s).
+
+        >>> from pipemap.runner import PipeFunc, Pipeline
+        >>> Pipeline([PipeFunc(lambda a: a + 1, "b")]).run("b", full_output=True, kwargs={"a": 1})
+        {'a': 1, 'b': 2}
+        """
+        if isinstance(output_name, list):  # several outputs: a tuple of their values
+            if full_output:
+                msg = "`full_output=True` takes one output name, not a list."
+                raise ValueError(msg)
+            return tuple(self.run(name, kwargs=kwargs) for name in output_name)
+        values = flatten_scopes(dict(kwargs or {}), self._scopes)
+        if output_name is None:
+            leaves = self.leaf_nodes
+            if len(leaves) > 1:
+                return self.run([f.output_name for f in leaves], kwargs=kwargs)
+            output_name = self.unique_leaf_node.output_name
+        target = self[output_name]
+        chain = [target, *_graph.ancestors(self._dependencies, [target])]
+        if mapped := [str(f) for f in chain if f.requires_mapping]:
+            msg = (
+                f"Cannot execute pipeline to get `{output_name}` because `{', '.join(sorted(mapped))}`"
+                " have `MapSpec`(s). Use `Pipeline.map` instead."
+            )
+            raise RuntimeError(msg)
+        if output_name in values:
+            msg = f"The `output_name='{output_name}'` argument cannot be provided in `kwargs`."
+            raise ValueError(msg)
+        results: dict[OutputName, Any] = dict(values.items())
+        needed = set(chain)
+        for f in self.sorted_functions:
+            if f not in needed or all(n in results for n in f.output_names):
+                continue
+            call_kwargs = {}
+            for p in f.parameters:
+                if p in f.bound:
+                    continue
+                if p in results:
+                    call_kwargs[p] = results[p]
+                elif p in self.defaults:
+                    call_kwargs[p] = self.defaults[p]
+                elif p not in f.defaults:
+                    msg = f"Missing value for argument `{p}` in `{f}`."
+                    raise ValueError(msg)
+            value = f(**call_kwargs)
+            picked = f._pick_outputs(value)
+            for n, v in zip(f.output_names, picked):
+                results[n] = v
+            if isinstance(f.output_name, tuple):
+                results[f.output_name] = value
+        if full_output:
+            return {k: v for k, v in results.items() if isinstance(k, str)}
+        return results[output_name]
+
+    @property
+    def error_snapshot(self) -> Any:
+        """The error snapshot of the first function that recorded one, else None."""
+        for f in self.functions:
+            if f.error_snapshot is not None:
+                return f.error_snapshot
+        return None
+
+    def map(
+        self,
+        inputs: Any,
+        run_folder: Any = None,
+        internal_shapes: dict[str, Any] | None = None,
+        *,
+        output_names: Any = None,
+        parallel: bool = True,
+        executor: Any = None,
+        chunksizes: Any = None,
+        storage: Any = None,
+        persist_memory: bool = True,
+        cleanup: bool | None = None,
+        resume: bool = False,
+        resume_validation: Literal["auto", "strict", "skip"] = "auto",
+        fixed_indices: dict[str, Any] | None = None,
+        auto_subpipeline: bool = False,
+        show_progress: Any = None,
+        return_results: bool = True,
+        error_handling: Literal["raise", "continue"] = "raise",
+        scheduling_strategy: Literal["generation", "eager"] = "generation",
+    ) -> Any:
+        """Run the pipeline over its mapspecs: forwards every argument to `pipemap.runner.run_map`.
+
+        ``scheduling_strategy`` is ``"generation"`` or ``"eager"``.
+        """
+        _check_strategy(scheduling_strategy)
+        from pipemap.runner.engine import run_map  # the model's single lazy edge to the engine
+
+        kwargs = _strategy_kwargs(run_map, scheduling_strategy)
+        return run_map(
+            self, inputs, run_folder, internal_shapes,
+            output_names=output_names, parallel=parallel, executor=executor,
+            chunksizes=chunksizes, storage=storage, persist_memory=persist_memory,
+            cleanup=cleanup, resume=resume, resume_validation=resume_validation,
+            fixed_indices=fixed_indices, auto_subpipeline=auto_subpipeline,
+            show_progress=show_progress, return_results=return_results,
+            error_handling=error_handling, **kwargs,
+        )  # fmt: skip
+
+    def map_async(
+        self,
+        inputs: Any,
+        run_folder: Any = None,
+        internal_shapes: dict[str, Any] | None = None,
+        *,
+        output_names: Any = None,
+        executor: Any = None,
+        chunksizes: Any = None,
+        storage: Any = None,
+        persist_memory: bool = True,
+        cleanup: bool | None = None,
+        resume: bool = False,
+        resume_validation: Literal["auto", "strict", "skip"] = "auto",
+        fixed_indices: dict[str, Any] | None = None,
+        auto_subpipeline: bool = False,
+        show_progress: Any = None,
+        return_results: bool = True,
+        error_handling: Literal["raise", "continue"] = "raise",
+        display_widgets: bool = True,
+        start: bool = True,
+        scheduling_strategy: Literal["generation", "eager"] = "generation",
+    ) -> Any:
+        """Start an asynchronous run: forwards every argument to `pipemap.runner.run_map_async`."""
+        _check_strategy(scheduling_strategy)
+        from pipemap.runner.engine import run_map_async  # the model's single lazy edge to the engine
+
+        kwargs = _strategy_kwargs(run_map_async, scheduling_strategy)
+        return run_map_async(
+            self, inputs, run_folder, internal_shapes,
+            output_names=output_names, executor=executor, chunksizes=chunksizes,
+            storage=storage, persist_memory=persist_memory, cleanup=cleanup, resume=resume,
+            resume_validation=resume_validation, fixed_indices=fixed_indices,
+            auto_subpipeline=auto_subpipeline, show_progress=show_progress,
+            return_results=return_results, error_handling=error_handling,
+            display_widgets=display_widgets, start=start, **kwargs,
+        )  # fmt: skip
+
+    @functools.cached_property
+    def output_annotations(self) -> dict[str, Any]:
+        """{output name: return annotation} (``inspect.Parameter.empty`` when unknown)."""
+        out: dict[str, Any] = {}
+        for f in self.sorted_functions:
+            out.update(f.output_annotation)
+        return out
+
+
+def _check_strategy(strategy: str) -> None:
+    if strategy not in ("generation", "eager"):
+        msg = f"Invalid scheduling type: {strategy}"
+        raise ValueError(msg)
+
+
+def _strategy_kwargs(runner: Callable[..., Any], strategy: str) -> dict[str, Any]:
+    if "scheduling_strategy" in inspect.signature(runner).parameters:
+        return {"scheduling_strategy": strategy}
+    if strategy != "generation":
+        msg = f"`scheduling_strategy={strategy!r}` is not supported by `{runner.__name__}`."
+        raise NotImplementedError(msg)
+    return {}

@@ -1,0 +1,223 @@
+"""Pipeline-wide updates (renames, defaults, axes, scopes) and the checks they share.
+
+Mixed into `Pipeline`; every update changes the pipeline's functions, drops the cached views
+and validates again.
+
+>>> from pipemap.runner import PipeFunc, Pipeline
+>>> p = Pipeline([PipeFunc(lambda a, b=1: a + b, "c")])
+>>> p.update_renames({"a": "x"}); p.root_args
+('x', 'b')
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING, Any, Literal
+
+from pipemap.runner.model._autogen import add_mapspec_axis
+from pipemap.runner.model._pipeline_graph import UnknownNameError
+
+if TYPE_CHECKING:
+    from pipemap.runner.model._pipefunc import PipeFunc
+
+__all__ = ["PipelineUpdates", "check_consistent_defaults", "flatten_scopes"]
+
+OutputName = str | tuple[str, ...]
+
+
+class PipelineUpdates:
+    """The ``update_*`` and `add_mapspec_axis` methods of `Pipeline`."""
+
+    functions: list[PipeFunc]
+
+    if TYPE_CHECKING:  # read-only views provided by `Pipeline` and its other mixins
+
+        @property
+        def all_arg_names(self) -> set[str]: ...
+
+        @property
+        def all_output_names(self) -> set[str]: ...
+
+        @property
+        def mapspec_axes(self) -> dict[str, tuple[str | None, ...]]: ...
+
+        @property
+        def sorted_functions(self) -> list[PipeFunc]: ...
+
+        @property
+        def root_args(self) -> tuple[str, ...]: ...
+
+        @property
+        def _scopes(self) -> set[str]: ...
+
+    def _clear_cache(self) -> None:  # pragma: no cover - provided by Pipeline
+        raise NotImplementedError
+
+    def validate(self) -> None:  # pragma: no cover - provided by Pipeline
+        raise NotImplementedError
+
+    def add_mapspec_axis(self, *parameters: str, axis: str) -> None:
+        """Map each of ``parameters`` (and all that is computed from it) over ``axis`` (SPEC 2.2).
+
+        >>> from pipemap.runner import PipeFunc, Pipeline
+        >>> p = Pipeline([PipeFunc(lambda x, b: x * b, "y", mapspec="x[i] -> y[i]"),
+        ...               PipeFunc(lambda y: sum(y), "total")])
+        >>> p.add_mapspec_axis("b", axis="j"); p.mapspecs_as_strings
+        ['x[i], b[j] -> y[i, j]', 'y[:, j] -> total[j]']
+        """
+        for p in parameters:
+            if p not in self.all_arg_names:
+                msg = f"`{p}` is not a parameter of any function in the pipeline."
+                raise UnknownNameError(msg)
+        for p in parameters:
+            add_mapspec_axis(p, axis, self.sorted_functions)
+        self._clear_cache()
+        self.validate()
+
+    # -- updates --------------------------------------------------------------------------
+    def update_defaults(self, defaults: dict[str, Any], *, overwrite: bool = False) -> None:
+        """Set defaults on every function taking the parameter (not where it is bound).
+
+        >>> from pipemap.runner import PipeFunc, Pipeline
+        >>> p = Pipeline([PipeFunc(lambda a, b=1: a + b, "c")])
+        >>> p.update_defaults({"b": 5}); p("c", a=1)
+        6
+        """
+        defaults = flatten_scopes(defaults, self._scopes)
+        unused = set(defaults)
+        for f in self.functions:
+            update = {k: v for k, v in defaults.items() if k in f.parameters and k not in f.bound}
+            unused -= update.keys()
+            if update or overwrite:
+                f.update_defaults(update, overwrite=overwrite)
+        self._clear_cache()
+        if unused:
+            msg = f"Unused keyword arguments: `{', '.join(sorted(unused))}`. These are not settable defaults."
+            raise ValueError(msg)
+        self.validate()
+
+    def update_renames(
+        self,
+        renames: dict[str, str],
+        *,
+        update_from: Literal["current", "original"] = "current",
+        overwrite: bool = False,
+    ) -> None:
+        """Rename parameters and outputs in every function that has them.
+
+        >>> from pipemap.runner import PipeFunc, Pipeline
+        >>> p = Pipeline([PipeFunc(lambda a: a, "b"), PipeFunc(lambda b: b, "c")])
+        >>> p.update_renames({"b": "beta"}); sorted(p.all_output_names), p.functions[1].parameters
+        (['beta', 'c'], ('beta',))
+        """
+        unused = set(renames)
+        for f in self.functions:
+            if update_from == "current":
+                names = (*f.parameters, *f.output_names)
+            else:
+                out = f._output_name
+                names = (*f.original_parameters, *((out,) if isinstance(out, str) else out))
+            update = {k: v for k, v in renames.items() if k in names}
+            unused -= update.keys()
+            if update or overwrite:
+                f.update_renames(update, update_from=update_from, overwrite=overwrite)
+        self._clear_cache()
+        if unused:
+            msg = f"Unused keyword arguments: `{', '.join(sorted(unused))}`. These are not settable renames."
+            raise ValueError(msg)
+        self.validate()
+
+    def update_mapspec_axes(self, renames: dict[str, str]) -> None:
+        """Rename mapspec axes in every function.
+
+        >>> from pipemap.runner import PipeFunc, Pipeline
+        >>> p = Pipeline([PipeFunc(lambda x: x, "y", mapspec="x[i] -> y[i]")])
+        >>> p.update_mapspec_axes({"i": "k"}); p.mapspecs_as_strings
+        ['x[k] -> y[k]']
+        """
+        current = {a for axes in self.mapspec_axes.values() for a in axes if a is not None}
+        if unknown := set(renames) - current:
+            msg = f"Unknown axes to rename: {sorted(unknown)}. Available axes: {sorted(current)}"
+            raise ValueError(msg)
+        for f in self.functions:
+            f.update_mapspec_axes(renames)
+        self._clear_cache()
+        self.validate()
+
+    def update_scope(
+        self,
+        scope: str | None,
+        inputs: set[str] | Literal["*"] | None = None,
+        outputs: set[str] | Literal["*"] | None = None,
+        exclude: set[str] | None = None,
+    ) -> None:
+        """Prefix input and/or output names with ``scope.`` everywhere (``None`` removes scopes).
+
+        >>> from pipemap.runner import PipeFunc, Pipeline
+        >>> p = Pipeline([PipeFunc(lambda a: a, "b")])
+        >>> p.update_scope("s", inputs="*", outputs="*"); p.root_args, sorted(p.all_output_names)
+        (('s.a',), ['s.b'])
+        """
+        all_inputs = set(self.root_args) if inputs == "*" else set(inputs or ())
+        all_outputs = set(self.all_output_names) if outputs == "*" else set(outputs or ())
+        chosen = (all_inputs | all_outputs) - set(exclude or ())
+        renames = {}
+        for name in chosen:
+            bare = name.split(".", 1)[-1]
+            new = bare if scope is None else f"{scope}.{bare}"
+            if new != name:
+                renames[name] = new
+        if renames:
+            self.update_renames(renames, update_from="current")
+
+
+def flatten_scopes(kwargs: dict[str, Any], scopes: set[str]) -> dict[str, Any]:
+    if not scopes or not (scopes & kwargs.keys()):
+        return kwargs
+    flat: dict[str, Any] = {}
+    for k, v in kwargs.items():
+        if k in scopes and isinstance(v, dict):
+            flat.update({f"{k}.{n}": x for n, x in v.items()})
+        else:
+            flat[k] = v
+    return flat
+
+
+def same_default(a: Any, b: Any) -> bool | None:
+    """True/False when decidable, None when comparing raised or was ambiguous."""
+    if a is b:
+        return True
+    try:
+        result = a == b
+        if isinstance(result, bool):
+            return result
+        import numpy as np
+
+        return bool(np.all(result)) and np.shape(a) == np.shape(b)
+    except Exception:
+        return None
+
+
+def check_consistent_defaults(functions: list[PipeFunc], produced: dict[OutputName, PipeFunc]) -> None:
+    first: dict[str, tuple[Any, PipeFunc]] = {}
+    for f in functions:
+        for p, value in f.defaults.items():
+            if p in f.bound or p in produced:
+                continue
+            if p not in first:
+                first[p] = (value, f)
+                continue
+            same = same_default(value, first[p][0])
+            if same is None:
+                msg = (
+                    f"Could not compare the default values of `{p}` in `{first[p][1]}` and `{f}`;"
+                    " one of them will be used."
+                )
+                warnings.warn(msg, UserWarning, stacklevel=4)
+            elif not same:
+                msg = (
+                    f"Inconsistent default values for argument '{p}' in functions `{first[p][1]}`"
+                    f" ({first[p][0]!r}) and `{f}` ({value!r}). Please make sure the shared input"
+                    " arguments have the same default value or are set only for one function."
+                )
+                raise ValueError(msg)

@@ -1,0 +1,237 @@
+"""Calling a mapped function for a batch of elements: the compiled call and the paced loop.
+
+:func:`compile_call` turns a PipeFunc and the names of its mapped inputs into ``call(*values)``
+with literal keywords (no dict per element); :func:`call_block` calls it for the elements of a
+batch, in blocks paced so that a batch stops soon after its deadline (see :class:`Pace` and
+``docs/reliability.md``), recording failures as error snapshots in ``"continue"`` mode.
+
+>>> from pipemap.runner import PipeFunc
+>>> call = compile_call(PipeFunc(lambda x, c: x + c, "y", mapspec="x[i] -> y[i]"), ["x"], {"c": 10})
+>>> call(1), call.__positional__
+(11, ['x'])
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import itertools
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from pipemap.runner.worker._errors import (
+    error_types,
+    full_info,
+    make_error_snapshot,
+    propagated_snapshot,
+    raise_with_note,
+    scan_for_errors,
+)
+from pipemap.runner.worker._timeout import with_timeout
+
+#: within a batch, a block of calls grows to at most this multiple of the calls made so far, so an
+#: element that suddenly turns slow is noticed after a bounded number of calls
+BLOCK_GROWTH = 8
+
+
+def _native_name(pf: Any, name: str) -> str:
+    return pf._inverse_renames.get(name, name)
+
+
+def compile_call(
+    pf: Any, mapped_names: Sequence[str], const: dict[str, Any], guard: tuple[int, Callable[[Any], Any]] | None = None
+) -> Callable[..., Any]:
+    """``call(*values)`` = ``pf.func(**{mapped: values}, **const)``, renames and bound applied.
+
+    This is the model's calling convention (``pf._call_with_renamed_kwargs``: renamed names,
+    bound values win, ``defaults=`` overrides for absent keys) compiled once per chunk into a
+    lambda with literal keywords, so no dict is built per element. ``guard=(n, check)``: a
+    returned value whose ``operator.length_hint`` is not ``n`` goes through ``check(value)``
+    (which raises or returns it), see :mod:`._guards`.
+    """
+    bound = pf.bound
+    consts: dict[str, Any] = {}
+    overrides = getattr(pf, "_defaults", {})
+    for name, value in overrides.items():
+        consts[_native_name(pf, name)] = value
+    for name, value in const.items():
+        consts[_native_name(pf, name)] = value
+    for name, value in bound.items():
+        consts[_native_name(pf, name)] = value
+    positional = [n for n in mapped_names if n not in bound]
+    natives = [_native_name(pf, n) for n in positional]
+    for native in natives:
+        consts.pop(native, None)
+    if guard is None:
+        call = _call_factory(tuple(natives), bool(consts))(pf.func, consts)
+    else:
+        call = _call_factory(tuple(natives), bool(consts), True)(pf.func, consts, *guard)
+    call.__positional__ = positional
+    return call
+
+
+@functools.lru_cache(maxsize=256)
+def _call_factory(natives: tuple[str, ...], with_consts: bool, guarded: bool = False) -> Callable[..., Any]:
+    """``factory(_f, _c)`` -> ``lambda _a0, ...: _f(name0=_a0, ..., **_c)``, compiled once per
+    keyword signature (names are the function's own parameter names: valid identifiers).
+    ``guarded``: ``factory(_f, _c, _n, _check)``, the value checked inline (no extra call when
+    its length is ``_n``)."""
+    params = ", ".join(f"_a{k}" for k in range(len(natives)))
+    parts = [f"{native}=_a{k}" for k, native in enumerate(natives)]
+    if with_consts:
+        parts.append("**_c")
+    body = f"_f({', '.join(parts)})"
+    if guarded:
+        src = (
+            "from operator import length_hint as _lh\n"
+            "def factory(_f, _c, _n, _check):\n"
+            f"    return lambda {params}: _v if _lh(_v := {body}, -1) == _n else _check(_v)\n"
+        )
+    else:
+        src = f"def factory(_f, _c):\n    return lambda {params}: {body}\n"
+    namespace: dict[str, Any] = {}
+    exec(src, namespace)  # noqa: S102 - generated from identifiers only
+    return namespace["factory"]
+
+
+def kwargs_of(names: list[str], columns: list[list[Any]], k: int, const: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of element ``k`` of a batch (for error messages and snapshots)."""
+    kwargs = {name: col[k] for name, col in zip(names, columns)}
+    return {**kwargs, **const}
+
+
+class Pace:
+    """How many calls the next block of a batch makes, so the batch stops near its deadline.
+
+    Without a deadline one block does every call. With one, the first block is a single call
+    (a slow first element is written as soon as it finished), later blocks hold as many calls as
+    fit before the deadline at the pace measured so far, growing ``BLOCK_GROWTH``-fold at most;
+    0 means the deadline passed: the batch stops and is written.
+
+    >>> Pace(None).next_block(0, 10)
+    10
+    >>> pace = Pace(time.perf_counter() + 60.0)
+    >>> pace.next_block(0, 10), pace.next_block(1, 9), pace.next_block(10, 0)
+    (1, 8, 0)
+    """
+
+    __slots__ = ("deadline", "start")
+
+    def __init__(self, deadline: float | None) -> None:
+        self.deadline = deadline
+        self.start = time.perf_counter()
+
+    def next_block(self, done: int, remaining: int) -> int:
+        if self.deadline is None or remaining <= 0:
+            return remaining
+        if done == 0:
+            return 1
+        now = time.perf_counter()
+        if now >= self.deadline:
+            return 0
+        per_call = (now - self.start) / done
+        fit = int((self.deadline - now) / per_call) if per_call > 0 else remaining
+        return max(1, min(remaining, BLOCK_GROWTH * done, fit))
+
+
+def call_block(
+    task: Any, cache: dict[str, Any], columns: list[list[Any]], linear: Any, deadline: float | None = None
+) -> tuple[list[Any], list[int]]:
+    """Call the function for the elements of ``linear`` in order, stopping early once
+    ``deadline`` (a ``time.perf_counter()`` value) passed; returns (values of the elements
+    called, positions of failed elements). ``len(values)`` elements were handled."""
+    call = cache["call"]
+    pf = task.func
+    if getattr(pf, "timeout", None):
+        call = with_timeout(call, pf.timeout, pf.__name__)
+    names = cache["names"]
+    used = [columns[names.index(n)] for n in call.__positional__]
+    n = len(linear)
+    pace = Pace(deadline)
+    if task.error_handling != "continue":
+        values: list[Any] = []
+        try:
+            if deadline is None:
+                values.extend(map(call, *used) if used else (call() for _ in range(n)))
+            else:
+                iterators = [iter(c) for c in used]
+                while (size := pace.next_block(len(values), n - len(values))) > 0:
+                    if iterators:
+                        values.extend(map(call, *[itertools.islice(it, size) for it in iterators]))
+                    else:
+                        values.extend(call() for _ in range(size))
+        except Exception as exc:  # noqa: BLE001 - re-raised with a note naming the element
+            k = len(values)
+            index = int(linear[k])
+            raise_with_note(exc, pf, kwargs_of(names, columns, k, task.const), index)
+        return values, []
+    return _call_block_continue(task, cache, call, columns, linear, pace)
+
+
+def _call_block_continue(
+    task: Any, cache: dict[str, Any], call: Any, columns: list[list[Any]], linear: Any, pace: Pace
+) -> tuple[list[Any], list[int]]:
+    """``error_handling="continue"``: elements whose inputs hold errors get a propagated
+    snapshot without a call; a failing call becomes an ``ErrorSnapshot``; the rest are called."""
+    pf = task.func
+    names = cache["names"]
+    used = [columns[names.index(n)] for n in call.__positional__]
+    n = len(linear)
+    const_error = cache["const_error"]
+    failed: list[int] = []
+    bad: dict[int, list[tuple[str, Any]]] = {}
+    for name, col in zip(names, columns):
+        for k, found in scan_for_errors_column(col):
+            bad.setdefault(k, []).append((name, found))
+    bad_sorted = sorted(bad)
+    values: list[Any] = []
+    its = [iter(c) for c in used]
+    k = 0
+    while k < n and (size := pace.next_block(k, n - k)) > 0:
+        end = k + size
+        while k < end:
+            if const_error is not None or k in bad:
+                errs = list(bad.get(k, []))
+                if const_error is not None:
+                    errs.extend(const_error)
+                for it in its:
+                    next(it)
+                values.append(propagated_snapshot(pf, errs, kwargs_of(names, columns, k, task.const)))
+                failed.append(k)
+                k += 1
+                continue
+            pos = bisect.bisect_right(bad_sorted, k)
+            stop = min(bad_sorted[pos] if pos < len(bad_sorted) else n, end)
+            before = len(values)
+            try:
+                if its:
+                    values.extend(map(call, *[itertools.islice(it, stop - k) for it in its]))
+                else:
+                    values.extend(call() for _ in range(stop - k))
+            except Exception as exc:  # noqa: BLE001 - recorded as an ErrorSnapshot
+                j = k + (len(values) - before)
+                values.append(make_error_snapshot(pf, exc, kwargs_of(names, columns, j, task.const)))
+                failed.append(j)
+                k = j + 1
+                continue
+            k = stop
+    return values, failed
+
+
+def scan_for_errors_column(col: list[Any]) -> list[tuple[int, Any]]:
+    """Positions in ``col`` whose value is (or contains) an error snapshot."""
+    types = error_types()
+    if not types:
+        return []
+    out = []
+    for k, v in enumerate(col):
+        if isinstance(v, types):
+            out.append((k, full_info(v)))
+        elif isinstance(v, np.ndarray) and v.dtype == object:
+            found = scan_for_errors({"_": v})
+            if found:
+                out.append((k, found[0][1]))
+    return out

@@ -1,0 +1,129 @@
+"""Error handling of a run (SPEC 4.8).
+
+``"raise"``: :func:`raise_with_note` re-raises the original exception with the note
+"Error occurred while executing function `f(x=1)`." (truncated reprs, the element index) and
+sets ``error_snapshot`` on the PipeFunc. ``"continue"``: :func:`make_error_snapshot` and
+:func:`propagated_snapshot` build the records of :mod:`pipemap.storage`; :func:`scan_for_errors`
+finds snapshots in a call's arguments.
+
+>>> format_call("f", {"x": 1, "y": "a" * 300})[:30]
+"f(x=1, y='aaaaaaaaaaaaaaaaaaaa"
+>>> len(format_call("f", {"y": "a" * 300})) < 130
+True
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+from pipemap.storage import ErrorSnapshot, PropagatedErrorSnapshot
+from pipemap.storage._snapshots import ErrorInfo
+
+MAX_REPR = 100
+_TYPES: list[tuple[type, ...]] = []
+
+
+def error_types() -> tuple[type, ...]:
+    """``(ErrorSnapshot, PropagatedErrorSnapshot)`` from pipemap.storage (cached)."""
+    if _TYPES:
+        return _TYPES[0]
+    _TYPES.append((ErrorSnapshot, PropagatedErrorSnapshot))
+    return _TYPES[0]
+
+
+def short_repr(value: Any, limit: int = MAX_REPR) -> str:
+    """``repr(value)`` cut to ``limit`` characters."""
+    try:
+        text = repr(value)
+    except Exception as e:  # noqa: BLE001
+        text = f"<unrepresentable {type(value).__name__}: {e!r}>"
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return text
+
+
+def format_call(name: str, kwargs: dict[str, Any]) -> str:
+    """``f(x=1, y=...)`` with each repr truncated."""
+    args = ", ".join(f"{k}={short_repr(v)}" for k, v in kwargs.items())
+    return f"{name}({args})"
+
+
+def _original_kwargs(pf: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    inverse = getattr(pf, "_inverse_renames", {})
+    merged = {**kwargs, **getattr(pf, "bound", {})}
+    return {inverse.get(k, k): v for k, v in merged.items()}
+
+
+def raise_with_note(exc: BaseException, pf: Any, kwargs: dict[str, Any], index: int | None) -> None:
+    """Re-raise ``exc`` with a note naming the function call (and the element's linear index)."""
+    call = format_call(pf.__name__, {**kwargs, **getattr(pf, "bound", {})})
+    note = f"Error occurred while executing function `{call}`."
+    if index is not None:
+        note += f" (element at linear index {index} of `{', '.join(pf.output_names)}`)"
+    if note not in getattr(exc, "__notes__", ()):
+        exc.add_note(note)
+    try:
+        snapshot = make_error_snapshot(pf, exc, kwargs)
+        pf.error_snapshot = snapshot
+        exc._pipemap_snapshot = snapshot  # type: ignore[attr-defined] # travels back from workers
+    except Exception:  # noqa: BLE001, S110 - a snapshot is a convenience, the error must win
+        pass
+    raise exc
+
+
+def make_error_snapshot(pf: Any, exc: BaseException, kwargs: dict[str, Any]) -> Any:
+    """An ``ErrorSnapshot`` of a failed call (kwargs by original parameter names)."""
+    return ErrorSnapshot(pf.func, exc, args=(), kwargs=_original_kwargs(pf, kwargs))
+
+
+def propagated_snapshot(pf: Any, found: list[tuple[str, Any]], kwargs: dict[str, Any]) -> Any:
+    """A ``PropagatedErrorSnapshot`` for an element whose inputs hold errors (not called)."""
+    error_info: dict[str, Any] = {}
+    full = False
+    for name, info in found:
+        error_info[name] = info
+        full = full or info.type == "full"
+    reason: Literal["input_is_error", "array_contains_errors"] = "input_is_error" if full else "array_contains_errors"
+    return PropagatedErrorSnapshot(
+        error_info=error_info,
+        skipped_function=pf.func,
+        reason=reason,
+        attempted_kwargs=_original_kwargs(pf, kwargs),
+    )
+
+
+def _partial_info(arr: Any, types: tuple[type, ...]) -> Any:
+    data = arr.data if isinstance(arr, np.ma.MaskedArray) else arr
+    data = np.asarray(data, dtype=object)
+    is_error = np.fromiter((isinstance(v, types) for v in data.reshape(-1)), dtype=bool, count=data.size)
+    count = int(is_error.sum())
+    if not count:
+        return None
+    return ErrorInfo.from_partial_error(data.shape, np.nonzero(is_error.reshape(data.shape)), count)
+
+
+def full_info(value: Any) -> Any:
+    """``ErrorInfo`` for an argument that is itself an error snapshot."""
+    return ErrorInfo.from_full_error(value)
+
+
+def scan_for_errors(kwargs: dict[str, Any]) -> list[tuple[str, Any]] | None:
+    """Snapshots among the arguments: a snapshot is a full error, an object array (or storage)
+    holding snapshots a partial one (shape, indices, count). None when there are none."""
+    types = error_types()
+    if not types:
+        return None
+    found: list[tuple[str, Any]] = []
+    for name, value in kwargs.items():
+        if isinstance(value, types):
+            found.append((name, full_info(value)))
+        elif isinstance(value, np.ndarray) and value.dtype == object:
+            info = _partial_info(value, types)
+            if info is not None:
+                found.append((name, info))
+        elif hasattr(value, "to_array") and hasattr(value, "get_many"):
+            info = _partial_info(value.to_array(splat_internal=False), types)
+            if info is not None:
+                found.append((name, info))
+    return found or None
