@@ -100,7 +100,7 @@ def propagated_snapshot(pf: Any, found: list[tuple[str, Any]], kwargs: dict[str,
 
 
 def _partial_info(arr: Any, types: tuple[type, ...]) -> Any:
-    from pipemap.storage._snapshots import ErrorInfo
+    from pipemap.storage import ErrorInfo
 
     data = arr.data if isinstance(arr, np.ma.MaskedArray) else arr
     data = np.asarray(data, dtype=object)
@@ -113,7 +113,7 @@ def _partial_info(arr: Any, types: tuple[type, ...]) -> Any:
 
 def full_info(value: Any) -> Any:
     """``ErrorInfo`` for an argument that is itself an error snapshot."""
-    from pipemap.storage._snapshots import ErrorInfo
+    from pipemap.storage import ErrorInfo
 
     return ErrorInfo.from_full_error(value)
 

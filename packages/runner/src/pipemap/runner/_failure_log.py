@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pipemap.storage._atomic import atomic_write_bytes
+from pipemap.storage import atomic_write_bytes
 
 __all__ = ["FAILURES_FILE", "FailureLog"]
 

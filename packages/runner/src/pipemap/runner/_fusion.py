@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from pipemap.storage._shapes import c_strides
+from pipemap.mapspec import shape_strides as c_strides
 
 from ._chunk import ChunkResult, FunctionTask, run_chunk
 from ._dispatch import ChunkDispatcher, lost_chunk_result, route_outputs, sizer_for

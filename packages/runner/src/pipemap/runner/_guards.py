@@ -96,7 +96,7 @@ def guard_for(pf: Any, n_internal: int, internal_shape: tuple[Any, ...]) -> tupl
     if not multi and not n_internal:
         return None
     n_out = len(names)
-    from pipemap.storage._shapes import leading_shape
+    from pipemap.storage import leading_shape
 
     from ._errors import error_types
 

@@ -76,7 +76,7 @@ def unpicklable_culprit(func: Any, arguments: dict[str, Any], function: str) -> 
     """What ``function`` sends to worker processes that cannot be pickled, for an error message:
     ``"Input `x` of `f` (element 1)"``, ``"Output `y` (element 4), an input of `g`,"``,
     ``"The function `f`"``. Only called after pickling failed (it pickles each part alone)."""
-    from pipemap.storage._atomic import unpicklable_part
+    from pipemap.storage import unpicklable_part
 
     for name, value in arguments.items():
         try:
@@ -99,7 +99,7 @@ def unpicklable_culprit(func: Any, arguments: dict[str, Any], function: str) -> 
 def unpicklable_for_workers(exc: BaseException, culprit: str) -> BaseException:
     """A new exception (``exc``'s type when possible) saying that ``culprit`` (see
     :func:`unpicklable_culprit`) cannot be pickled; the caller chains it to ``exc``."""
-    from pipemap.storage._atomic import unpicklable_error
+    from pipemap.storage import unpicklable_error
 
     error = unpicklable_error(exc, culprit, None)
     error.add_note(

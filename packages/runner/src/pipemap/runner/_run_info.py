@@ -21,13 +21,13 @@ from pipemap.storage import (
     DirectValue,
     FileValue,
     RunRecord,
+    atomic_write_bytes,
     clear_run_folder,
     get_storage_class,
     interrupted_clear,
+    is_bookkeeping_name,
     storage_class_for,
 )
-from pipemap.storage._atomic import atomic_write_bytes
-from pipemap.storage._clearing import is_bookkeeping_name
 
 from ._resume import compare_to_previous
 from ._shapes import at_least_tuple, map_shapes, resolve_downstream
