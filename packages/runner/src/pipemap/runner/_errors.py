@@ -1,4 +1,4 @@
-"""Error handling of a run (SPEC 4.8).
+"""Error handling of a run (docs/behaviour.md §4.8).
 
 ``"raise"``: :func:`raise_with_note` re-raises the original exception with the note
 "Error occurred while executing function `f(x=1)`." (truncated reprs, the element index) and
