@@ -40,7 +40,7 @@ from ._registry import (
     storage_registry,
     zarr_available,
 )
-from ._run_folder_info import RunFolderInfo
+from ._run_folder_info import FAILURES_FILE, RunFolderInfo
 from ._run_record import (
     FORMAT_VERSION,
     RunFolderError,
@@ -64,6 +64,7 @@ _LAZY = {
 _ZARR_NAMES = ("ZarrFileArray", "ZarrMemoryArray", "ZarrSharedMemoryArray")
 
 __all__ = [
+    "FAILURES_FILE",
     "FORMAT_VERSION",
     "MISSING",
     "ChunkedArray",

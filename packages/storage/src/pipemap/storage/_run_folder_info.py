@@ -29,7 +29,10 @@ from ._record_schema import validate_run_info
 from ._run_record import FORMAT_VERSION, RUN_INFO, RunFolderError, RunRecord
 from ._values import FileValue
 
-__all__ = ["RunFolderInfo"]
+__all__ = ["FAILURES_FILE", "RunFolderInfo"]
+
+#: continue-mode runs: ``{"version": 1, "outputs": {output name: [linear indices]}}`` (FORMAT.md)
+FAILURES_FILE = "failures.json"
 
 _REQUIRED_FIELDS = ("all_output_names", "shapes", "shape_masks", "mapspecs_as_strings", "storage")
 
@@ -113,6 +116,27 @@ class RunFolderInfo:
         if "pipefunc_version" in self.fields:
             return f"pipefunc {self.fields['pipefunc_version']}"
         return "unknown engine"
+
+    def failure_counts(self) -> dict[str, int] | None:
+        """Failed and skipped elements per output, counted from ``failures.json`` (written by
+        ``error_handling="continue"`` runs); None when the file is absent or unreadable.
+
+        >>> import tempfile
+        >>> info = RunFolderInfo(Path(tempfile.mkdtemp()), {}, None)  # no record needed here
+        >>> info.failure_counts() is None
+        True
+        >>> _ = (info.folder / FAILURES_FILE).write_text('{"version": 1, "outputs": {"y": [2, 5]}}')
+        >>> info.failure_counts()
+        {'y': 2}
+        """
+        path = self.folder / FAILURES_FILE
+        if not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text())
+            return {name: len(indices) for name, indices in data["outputs"].items()}
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError, OSError):
+            return None
 
     # ------------------------------------------------------------------ inputs
     @property
