@@ -49,7 +49,7 @@ def _masked_or_snapshot_free(x: Any) -> Any:
 def assert_same(a: Any, b: Any, where: str = "", *, types: bool = True, loose: bool = False) -> None:
     """Recursive element-by-element equality: ``a`` from pipefunc, ``b`` from pipemap.
 
-    ``types``: scalars must have the same Python type (``int`` vs ``np.int64`` matters, SPEC 4.6
+    ``types``: scalars must have the same Python type (``int`` vs ``np.int64`` matters, docs/behaviour.md §4.6
     step 3). ``loose``: every missing marker (None, masked, NaN) equals every other, and array
     dtypes and maskedness may differ (loaded tables); values still compare one by one.
     """
@@ -115,7 +115,7 @@ DELIBERATE = {
     "pipefunc_xarray_keyerror": "pipefunc's load_xarray_dataset raises KeyError for a mapped default; pipemap loads it",
     "single_list": (
         "a single output that is a list: pipefunc's Dataset wraps it in DimensionlessArray(object array),"
-        " pipemap keeps the list in a 0-d object array (SPEC section 6: only ndarray values are wrapped)"
+        " pipemap keeps the list in a 0-d object array (docs/behaviour.md §6: only ndarray values are wrapped)"
     ),
 }
 

@@ -110,7 +110,7 @@ def reduce_first_axis() -> Any:
 
 
 def spec_example() -> Any:
-    """SPEC section 6's example: coordinates x (i) and w (j), variables y, z, s and t."""
+    """docs/behaviour.md §6's example: coordinates x (i) and w (j), variables y, z, s and t."""
 
     @pf(output_name="y", mapspec="x[i] -> y[i]")
     def f(x: int) -> int:
@@ -435,7 +435,7 @@ def test_polars_dataframe_parity(case: Case, parity: Any) -> None:
 
 
 def test_single_list_output_is_kept_as_a_list(parity: Any) -> None:
-    """Deliberate (SPEC section 6: only ndarray single outputs are wrapped in DimensionlessArray):
+    """Deliberate (docs/behaviour.md §6: only ndarray single outputs are wrapped in DimensionlessArray):
     pipefunc 0.93.2 turns a list into an object array first and wraps that; pipemap keeps the list
     in a 0-d object array, and load_dataframe's cells hold the list."""
     import pipefunc.map as pfm

@@ -305,7 +305,7 @@ def _fixed_then_resume(parity: Any) -> tuple[list[Any], list[Any]]:
 
 
 def test_fixed_indices_then_resume_parity(parity: Any) -> None:
-    """SPEC edge case 35: ``{"i": 2}`` then ``{"i": 0}`` with ``resume=True`` leaves both elements on disk."""
+    """docs/behaviour.md §8.35: ``{"i": 2}`` then ``{"i": 0}`` with ``resume=True`` leaves both elements on disk."""
     pf_results, pm_results = _fixed_then_resume(parity)
     parity.assert_results(pf_results[0], pm_results[0])
     parity.assert_load_outputs(parity.tmp_path / "pf", parity.tmp_path / "pm", ["y"])

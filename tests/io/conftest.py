@@ -1,6 +1,6 @@
 """Run folders for the io tests, written with the storage API alone (no runner).
 
-``write_run(folder, storage, ...)`` writes the SPEC 6 example pipeline
+``write_run(folder, storage, ...)`` writes the docs/behaviour.md §6 example pipeline
 
     x[i] -> y[i]              y = 2 * x
     y[i], w[j] -> z[i, j]     z = y + w

@@ -1,4 +1,4 @@
-"""load_xarray_dataset / load_dataframe and the in-memory builders (SPEC 6, edge cases 69-73)."""
+"""load_xarray_dataset / load_dataframe and the in-memory builders (docs/behaviour.md §6, edge cases §8.69-8.73)."""
 
 from __future__ import annotations
 

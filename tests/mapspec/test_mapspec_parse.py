@@ -1,4 +1,4 @@
-"""Parsing, printing, validation and transformations of MapSpec / ArraySpec (SPEC 1.1-1.4, 8.1-8.10)."""
+"""Parsing, printing, validation and transformations of MapSpec / ArraySpec (docs/behaviour.md §1.1-1.4, §8.1-8.10)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Shapes, masks, unknown sizes and pipeline-level helpers (SPEC 1.5, 1.7, 8.6-8.9)."""
+"""Shapes, masks, unknown sizes and pipeline-level helpers (docs/behaviour.md §1.5, §1.7, §8.6-8.9)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``run_map_async`` / ``AsyncMap`` (SPEC 4.10): the task, start/result rules, status counters,
+"""``run_map_async`` / ``AsyncMap`` (docs/behaviour.md §4.10): the task, start/result rules, status counters,
 cancellation that leaves a resumable run folder, and a plain ``asyncio.run`` script."""
 
 from __future__ import annotations

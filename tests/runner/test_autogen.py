@@ -1,4 +1,4 @@
-"""Automatic mapspecs (SPEC 2.2) and `add_mapspec_axis`; expected strings checked against pipefunc."""
+"""Automatic mapspecs (docs/behaviour.md §2.2) and `add_mapspec_axis`; expected strings checked against pipefunc."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def test_doctests_run() -> None:
 
 
 def test_list_producer_gets_a_generated_spec(capsys) -> None:
-    # SPEC 8.19
+    # docs/behaviour.md §8.19
     @pipefunc("x")
     def make_list(n):
         return list(range(n))
@@ -97,7 +97,7 @@ def test_root_arguments_never_get_specs_and_unnamed_skips_array_names() -> None:
 
 
 def test_tuple_producer_with_selection_is_generated_in_topological_order() -> None:
-    # SPEC 8.27 (model side)
+    # docs/behaviour.md §8.27 (model side)
     producer = PipeFunc(lambda: ([1, 2, 3], [4, 5, 6]), ("out1", "out2"), internal_shape=3)
     select = PipeFunc(lambda out1: out1, "selected")
     process = PipeFunc(lambda selected, out2: selected + out2, "processed", mapspec="selected[i], out2[i] -> processed[i]")
@@ -129,7 +129,7 @@ def test_generation_runs_again_after_add() -> None:
 
 
 def test_add_mapspec_axis_spec_example() -> None:
-    # SPEC 2.2: `x[i] -> y[i]` plus a full sum; add `j` to parameter `b` of the first function
+    # docs/behaviour.md §2.2: `x[i] -> y[i]` plus a full sum; add `j` to parameter `b` of the first function
     @pipefunc("y", mapspec="x[i] -> y[i]")
     def scale(x, b):
         return x * b

@@ -1,4 +1,4 @@
-"""PipeFunc and the `pipefunc` decorator: attributes, validation (SPEC 2.1), calls, updates."""
+"""PipeFunc and the `pipefunc` decorator: attributes, validation (docs/behaviour.md §2.1), calls, updates."""
 
 from __future__ import annotations
 

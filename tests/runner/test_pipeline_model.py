@@ -120,7 +120,7 @@ def test_cycle_is_rejected_naming_the_functions() -> None:
 
 
 def test_inconsistent_axes_are_rejected() -> None:
-    # SPEC 8.9: names differ at one position; ranks differ
+    # docs/behaviour.md §8.9: names differ at one position; ranks differ
     f = PipeFunc(lambda a, b: a + b, "f", mapspec="a[i], b[i] -> f[i]")
     h = PipeFunc(lambda f, g: f + g, "h", mapspec="f[k], g[k] -> h[k]")
     with pytest.raises(ValueError, match="MapSpec axes for `f` are inconsistent"):
@@ -188,7 +188,7 @@ def test_caches_are_invalidated_when_a_function_changes() -> None:
 
 
 def test_subpipeline_with_intermediate_inputs_skips_the_producer() -> None:
-    # SPEC 8.16 (the run_map side is the engine's): the producer of `y` is left out
+    # docs/behaviour.md §8.16 (the run_map side is the engine's): the producer of `y` is left out
     p = _chain()
     sub = p.subpipeline({"y", "w"})
     assert [f.output_name for f in sub.functions] == ["z", "s"]
@@ -199,7 +199,7 @@ def test_subpipeline_with_intermediate_inputs_skips_the_producer() -> None:
 
 @pytest.mark.parametrize("output_names", ["y", ["y"], {"y"}])
 def test_subpipeline_by_output_names(output_names) -> None:
-    # SPEC 8.17: `w` and `offset` are no longer inputs
+    # docs/behaviour.md §8.17: `w` and `offset` are no longer inputs
     sub = _chain().subpipeline(None, output_names)
     assert [f.output_name for f in sub.functions] == ["y"]
     assert sub.root_args == ("x",)
@@ -318,7 +318,7 @@ def test_graph_helpers_on_larger_graphs() -> None:
     assert set(info.value.cycle) == {"a", "b", "c"}
 
 
-# -- through the engine: SPEC 8.15-8.17 and 8.19 ----------------------------------------------
+# -- through the engine: docs/behaviour.md §8.15-8.17 and §8.19 ----------------------------------------------
 def _reduce_pipeline() -> Pipeline:
     @pipefunc("y", mapspec="x[i] -> y[i]")
     def double(x):

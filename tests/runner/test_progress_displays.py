@@ -1,4 +1,4 @@
-"""``show_progress`` modes (SPEC 4.9), all exercised headlessly: which display is chosen, what the
+"""``show_progress`` modes (docs/behaviour.md §4.9), all exercised headlessly: which display is chosen, what the
 rich bars and the ipywidgets show, headless counters, failures, unknown totals and throttling."""
 
 from __future__ import annotations

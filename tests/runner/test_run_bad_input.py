@@ -1,4 +1,4 @@
-"""Bad input is refused before any work starts, naming the culprit (issue 4, SPEC 4.1)."""
+"""Bad input is refused before any work starts, naming the culprit (issue 4, docs/behaviour.md §4.1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Error handling (SPEC 4.8): raise-mode notes, continue-mode snapshots and propagation."""
+"""Error handling (docs/behaviour.md §4.8): raise-mode notes, continue-mode snapshots and propagation."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Resume (SPEC 4.4): reuse, validation of changes, cleanup deprecation, crash and resume."""
+"""Resume (docs/behaviour.md §4.4): reuse, validation of changes, cleanup deprecation, crash and resume."""
 
 from __future__ import annotations
 

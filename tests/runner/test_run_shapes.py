@@ -1,4 +1,4 @@
-"""Shapes at run time (SPEC 2.3/2.4, edge cases 19-27, 48): internal axes, "?" resolution."""
+"""Shapes at run time (docs/behaviour.md §2.3/§2.4, edge cases §8.19-8.27, §8.48): internal axes, "?" resolution."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Conformance suite on the zarr backends, plus zarr-specific behaviour (SPEC 3.2)."""
+"""Conformance suite on the zarr backends, plus zarr-specific behaviour (docs/behaviour.md §3.2)."""
 
 from __future__ import annotations
 

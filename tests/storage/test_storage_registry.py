@@ -1,4 +1,4 @@
-"""Registry, entry points and per-output storage choice (SPEC 3.3)."""
+"""Registry, entry points and per-output storage choice (docs/behaviour.md §3.3)."""
 
 from __future__ import annotations
 

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from pipemap.mapspec import IndexPlan, MapSpec
+# white-box: the raw batch kernels behind IndexPlan, timed on their own (not public API)
 from pipemap.mapspec._kernels import select_range, unravel_array, unravel_range
 
 SEED = "x[i, j], y[j, :, k] -> z[i, j, k]"

@@ -1,6 +1,6 @@
 """A small run folder for examples and docs, written with the storage API alone.
 
-The pipeline (SPEC 6): ``x[i] -> y[i]`` (y = 2x), ``y[i], w[j] -> z[i, j]`` (z = y + w),
+The pipeline (docs/behaviour.md §6): ``x[i] -> y[i]`` (y = 2x), ``y[i], w[j] -> z[i, j]`` (z = y + w),
 ``z[:, j] -> s[j]`` (column sums) and the single output ``t = sum(s)``, with x = [1, 2, 3] and
 w = [10, 20]. ``missing`` leaves y elements (and what depends on them) out, as in a partial run.
 

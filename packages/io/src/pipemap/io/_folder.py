@@ -16,7 +16,6 @@ whose inputs cannot be unpickled here can still be inspected and its outputs loa
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -25,17 +24,15 @@ from typing import Any
 
 from pipemap.mapspec import MapSpec
 from pipemap.storage import (
-    FORMAT_VERSION,
     FileValue,
     RunFolderError,
+    RunFolderInfo,
     RunRecord,
     StorageBase,
     get_storage_class,
-    interrupted_clear,
     open_store,
     output_folder,
 )
-from pipemap.storage._record_schema import validate_run_info
 
 __all__ = ["LazyInputs", "OutputNotFoundError", "RunFolder", "RunFolderError"]
 
@@ -51,101 +48,28 @@ class OutputNotFoundError(KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-def _key(key: str) -> str | tuple[str, ...]:
-    return tuple(key.split(",")) if "," in key else key
-
-
-def _shapes(d: Any, path: Path, field_name: str) -> dict[Any, tuple[Any, ...]]:
-    if d is None:
-        return {}
-    if not isinstance(d, dict):
-        msg = f"`{path}`: field `{field_name}` must be a JSON object, got {type(d).__name__}"
-        raise RunFolderError(msg)
-    return {_key(k): tuple(v) if isinstance(v, list) else v for k, v in d.items()}
-
-
 @dataclass
 class RunFolder:
-    """The metadata of a run folder plus lazy access to its inputs and outputs."""
+    """The metadata of a run folder (storage's :class:`RunFolderInfo`) plus lazy access to its
+    inputs and outputs."""
 
     folder: Path
-    info: dict[str, Any]
+    meta: RunFolderInfo
     record: RunRecord
     _stores: dict[str, StorageBase] = field(default_factory=dict)
 
     @classmethod
     def open(cls, run_folder: str | Path) -> RunFolder:
-        """Read ``run_info.json``; :class:`RunFolderError` if it is absent, malformed or too new."""
-        folder = Path(run_folder).absolute()
-        if not folder.exists():
-            msg = f"`{run_folder}` is not a run folder: it does not exist"
-            raise RunFolderError(msg)
-        if not folder.is_dir():
-            msg = f"`{run_folder}` is not a run folder: it is a file, not a directory"
-            raise RunFolderError(msg)
-        if interrupted_clear(folder):
-            msg = (
-                f"`{run_folder}` was being replaced by a fresh run (`resume=False`) that was interrupted:"
-                " what is left in it is not valid. Run the pipeline on it again to replace it."
-            )
-            raise RunFolderError(msg)
-        path = folder / RUN_INFO
-        if not path.is_file():
-            msg = f"`{run_folder}` is not a run folder: it has no `{RUN_INFO}` (pass the folder given as `run_folder` to run_map)"
-            raise RunFolderError(msg)
-        try:
-            info = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            msg = f"`{path}` is not valid JSON ({exc}); the run folder is damaged"
-            raise RunFolderError(msg) from None
-        except RecursionError:
-            msg = f"`{path}` is not a run record: its JSON is nested too deeply; the run folder is damaged"
-            raise RunFolderError(msg) from None
-        except OSError as exc:
-            msg = f"Cannot read `{path}` ({type(exc).__name__}: {exc.strerror or exc})"
-            raise RunFolderError(msg) from None
-        if not isinstance(info, dict):
-            msg = f"`{path}` must hold a JSON object, got {type(info).__name__}"
-            raise RunFolderError(msg)
-        version = info.get("version", 0)
-        if not isinstance(version, int) or isinstance(version, bool) or not 0 <= version <= FORMAT_VERSION:
-            msg = (
-                f"`{path}` has format version {version!r}, but this pipemap reads versions up to"
-                f" {FORMAT_VERSION}: upgrade pipemap (pipemap-storage) to read this run folder"
-            )
-            raise RunFolderError(msg)
-        missing = [k for k in ("all_output_names", "shapes", "shape_masks", "mapspecs_as_strings", "storage") if k not in info]
-        if missing:
-            msg = f"`{path}` is missing the required field(s) {', '.join(f'`{m}`' for m in missing)}; the run folder is damaged"
-            raise RunFolderError(msg)
-        validate_run_info(info, path)
-        storage = info["storage"]
-        if not isinstance(storage, str | dict):
-            msg = f"`{path}`: field `storage` must be a storage id or a dict of them, got {type(storage).__name__}; the run folder is damaged"
-            raise RunFolderError(msg)
-        if isinstance(storage, dict):
-            storage = {_key(k): v for k, v in storage.items()}
-        shapes = _shapes(info["shapes"], path, "shapes")
-        internal = info.get("internal_shapes")
-        record = RunRecord(
-            inputs={},
-            defaults={},
-            all_output_names=set(info["all_output_names"]),
-            shapes=shapes,
-            resolved_shapes=_shapes(info.get("resolved_shapes"), path, "resolved_shapes") or shapes,
-            internal_shapes=_shapes(internal, path, "internal_shapes") if internal is not None else None,
-            shape_masks={k: tuple(bool(b) for b in v) for k, v in _shapes(info["shape_masks"], path, "shape_masks").items()},
-            run_folder=folder,
-            mapspecs_as_strings=[str(s) for s in info["mapspecs_as_strings"]],
-            storage=storage,
-            error_handling=info.get("error_handling") or "raise",
-        )
+        """Read ``run_info.json`` through :meth:`RunFolderInfo.read`; :class:`RunFolderError` if it
+        is absent, malformed, damaged or too new, or if its shapes contradict its mapspecs."""
+        meta = RunFolderInfo.read(run_folder)
+        folder, record = meta.folder, meta.record
         outputs = folder / "outputs"
         if outputs.exists() and not outputs.is_dir():
             msg = f"`{outputs}` is not a directory (a file is in its place); the run folder is damaged"
             raise RunFolderError(msg)
-        check_shapes_match_mapspecs(record, path)
-        return cls(folder, info, record)
+        check_shapes_match_mapspecs(record, meta.path)
+        return cls(folder, meta, record)
 
     # ------------------------------------------------------------------ metadata
     @property
@@ -161,27 +85,22 @@ class RunFolder:
     @property
     def version(self) -> int:
         """The format version of ``run_info.json``."""
-        return int(self.info.get("version", 0))
+        return self.meta.version
 
     @property
     def created_at(self) -> str | None:
         """The run's start time (ISO 8601) if recorded."""
-        value = self.info.get("created_at")
-        return str(value) if value is not None else None
+        return self.meta.created_at
 
     @property
     def pipemap_version(self) -> str:
         """The version of the engine that wrote the run."""
-        return str(self.info.get("pipemap_version", self.info.get("pipefunc_version", "unknown")))
+        return self.meta.pipemap_version
 
     @property
     def written_by(self) -> str:
         """``"pipemap <version>"`` or, for folders written by pipefunc, ``"pipefunc <version>"``."""
-        if "pipemap_version" in self.info:
-            return f"pipemap {self.info['pipemap_version']}"
-        if "pipefunc_version" in self.info:
-            return f"pipefunc {self.info['pipefunc_version']}"
-        return "unknown engine"
+        return self.meta.written_by
 
     def is_mapped(self, name: str) -> bool:
         """Whether ``name`` is a mapped output (stored element by element)."""
@@ -261,30 +180,16 @@ class RunFolder:
     # ------------------------------------------------------------------ inputs
     def input_path(self, name: str) -> Path:
         """Where input ``name`` is stored."""
-        stored = (self.info.get("input_paths") or {}).get(name, f"inputs/{name}.cloudpickle")
-        p = Path(stored)
-        if p.is_absolute():  # legacy layout: keep the part from `inputs/` on
-            parts = p.parts
-            if "inputs" in parts:
-                p = Path(*parts[parts.index("inputs") :])
-        if p.is_absolute() or ".." in p.parts:
-            msg = f"Input `{name}` of the run at `{self.folder}` points outside the run folder: `{stored}`"
-            raise RunFolderError(msg)
-        return self.folder / p
+        return self.meta.input_path(name)
 
     @property
     def input_names(self) -> list[str]:
         """Names of the run's inputs."""
-        return list((self.info.get("input_paths") or {}).keys())
+        return self.meta.input_names
 
     def load_input(self, name: str) -> Any:
         """Unpickle input ``name`` (a clear error if that fails)."""
-        path = self.input_path(name)
-        try:
-            return FileValue(path).load()
-        except Exception as exc:
-            msg = f"Could not load input `{name}` of the run at `{self.folder}` from `{path}` ({type(exc).__name__}: {exc})"
-            raise RunFolderError(msg) from None
+        return self.meta.load_input(name)
 
 
 def _physical_memory() -> int:

@@ -18,18 +18,17 @@ wrote one (``{"version": 1, "outputs": {name: [linear indices]}}``), else it is 
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pipemap.storage import FAILURES_FILE
 
 from ._folder import RunFolder, RunFolderError
 
 __all__ = ["FAILURES_FILE", "OutputStatus", "RunStatus", "run_status"]
 
-FAILURES_FILE = "failures.json"
 #: storages persisted as one pickle: counting their elements would mean unpickling everything
 _PICKLED_WHOLE = {"dict", "shared_memory_dict"}
 
@@ -88,17 +87,6 @@ class RunStatus:
         return data
 
 
-def _failures(view: RunFolder) -> dict[str, int] | None:
-    path = view.folder / FAILURES_FILE
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text())
-        return {name: len(indices) for name, indices in data["outputs"].items()}
-    except (ValueError, KeyError, TypeError, AttributeError, RecursionError, OSError):
-        return None
-
-
 def run_status(run_folder: str | Path) -> RunStatus:
     """Collect the per-output status of ``run_folder`` (see the module docstring)."""
     view = RunFolder.open(run_folder)
@@ -111,7 +99,7 @@ def run_status(run_folder: str | Path) -> RunStatus:
         format_version=view.version,
         error_handling=record.error_handling,
     )
-    failures = _failures(view)
+    failures = view.meta.failure_counts()
     for name in view.output_names:
         if failures is not None:
             failed: int | None = failures.get(name, 0)

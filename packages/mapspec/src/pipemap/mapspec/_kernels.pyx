@@ -2,7 +2,7 @@
 # cython: freethreading_compatible=True
 """Private compiled index kernels of pipemap.mapspec.
 
-The index math of a mapspec (SPEC.md 1.4 and 1.6): a linear index ``n`` over the external
+The index math of a mapspec (docs/behaviour.md §1.4 and §1.6): a linear index ``n`` over the external
 shape maps, in C order, to the output multi-index; every input takes, per axis, the entry of
 the output multi-index for that axis, or ``slice(None)`` (``-1`` in the batched buffers) for a
 ``:`` slot.

@@ -298,7 +298,7 @@ class MapSpec:
         input_shapes: Mapping[str, tuple[int | str, ...]],
         internal_shapes: Mapping[str, tuple[int | str, ...]] | None = None,
     ) -> tuple[tuple[int | str, ...], tuple[bool, ...]]:
-        """The output's full shape and shape mask (True = external axis), SPEC 1.5.
+        """The output's full shape and shape mask (True = external axis), docs/behaviour.md §1.5.
 
         >>> MapSpec.from_string("a[j] -> b[i, j, k, l]").shape({"a": (2,)}, {"b": (3, 4, 5)})
         ((3, 2, 4, 5), (False, True, False, False))

@@ -1,4 +1,4 @@
-"""Pure-Python reference of the mapspec index math (SPEC.md 1.4, 1.6), for tests.
+"""Pure-Python reference of the mapspec index math (docs/behaviour.md §1.4, §1.6), for tests.
 
 Deliberately simple and unoptimised: the compiled kernels in ``_kernels`` must agree with it.
 It does no validation beyond what the arithmetic needs.

@@ -140,7 +140,7 @@ def mapspec_shape(
     input_shapes: Mapping[str, Sequence[int | str]],
     internal_shapes: Mapping[str, Sequence[int | str]] | None = None,
 ) -> tuple[ShapeTuple, tuple[bool, ...]]:
-    """The full output shape and mask of ``spec`` (SPEC 1.5); see ``MapSpec.shape``.
+    """The full output shape and mask of ``spec`` (docs/behaviour.md §1.5); see ``MapSpec.shape``.
 
     >>> from pipemap.mapspec import MapSpec
     >>> mapspec_shape(MapSpec.from_string("x[i], y[j] -> z[i, j]"), {"x": (3,), "y": ("?",)})

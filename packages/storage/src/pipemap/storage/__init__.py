@@ -18,9 +18,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._atomic import MISSING, CorruptElementWarning, mark_stored, stored_before_failure
+from ._atomic import (
+    MISSING,
+    CorruptElementWarning,
+    atomic_write_bytes,
+    mark_stored,
+    stored_before_failure,
+    unpicklable_error,
+    unpicklable_part,
+)
 from ._base import StorageBase
-from ._clearing import clear_run_folder, interrupted_clear
+from ._clearing import clear_run_folder, interrupted_clear, is_bookkeeping_name
 from ._dict_array import DictArray
 from ._file_array import FileArray
 from ._lock import RunFolderLock, RunFolderLockedError, RunFolderLostError, RunOwnership
@@ -32,6 +40,7 @@ from ._registry import (
     storage_registry,
     zarr_available,
 )
+from ._run_folder_info import FAILURES_FILE, RunFolderInfo
 from ._run_record import (
     FORMAT_VERSION,
     RunFolderError,
@@ -41,6 +50,7 @@ from ._run_record import (
     open_store,
     output_folder,
 )
+from ._shapes import leading_shape
 from ._shared_memory import SharedMemoryDictArray
 from ._snapshots import ErrorInfo, ErrorSnapshot, PropagatedErrorSnapshot
 from ._values import DirectValue, FileValue
@@ -54,6 +64,7 @@ _LAZY = {
 _ZARR_NAMES = ("ZarrFileArray", "ZarrMemoryArray", "ZarrSharedMemoryArray")
 
 __all__ = [
+    "FAILURES_FILE",
     "FORMAT_VERSION",
     "MISSING",
     "ChunkedArray",
@@ -66,6 +77,7 @@ __all__ = [
     "FileValue",
     "PropagatedErrorSnapshot",
     "RunFolderError",
+    "RunFolderInfo",
     "RunFolderLock",
     "RunFolderLockedError",
     "RunFolderLostError",
@@ -73,9 +85,12 @@ __all__ = [
     "RunRecord",
     "SharedMemoryDictArray",
     "StorageBase",
+    "atomic_write_bytes",
     "clear_run_folder",
     "get_storage_class",
     "interrupted_clear",
+    "is_bookkeeping_name",
+    "leading_shape",
     "mapped_outputs",
     "mark_stored",
     "open_run_folder",
@@ -86,6 +101,8 @@ __all__ = [
     "storage_id_for",
     "storage_registry",
     "stored_before_failure",
+    "unpicklable_error",
+    "unpicklable_part",
     "zarr_available",
 ]
 if zarr_available():

@@ -198,7 +198,12 @@ def serialize_named(value: Any, what: str) -> bytes:
 
 def unpicklable_part(value: Any, dumps: Any = serialize) -> str | None:
     """``"element 3"``, ``"element (1, 2)"`` or ``"key 'b'"``: the first part of a container
-    ``value`` that ``dumps`` refuses (None when ``value`` is no container or every part pickles)."""
+    ``value`` that ``dumps`` refuses (None when ``value`` is no container or every part pickles).
+
+    >>> import threading
+    >>> unpicklable_part([1, threading.Lock()]), unpicklable_part({"a": 1}), unpicklable_part(3)
+    ('element 1', None, None)
+    """
     if isinstance(value, dict):
         parts: Any = ((f"key {k!r}", v) for k, v in value.items())
     elif isinstance(value, (list, tuple)):
@@ -217,7 +222,11 @@ def unpicklable_part(value: Any, dumps: Any = serialize) -> str | None:
 
 def unpicklable_error(exc: BaseException, what: str, value: Any, dumps: Any = serialize) -> BaseException:
     """A new exception of ``exc``'s type (``TypeError`` if that cannot be built) saying that
-    ``what`` (and which part of ``value``, see :func:`unpicklable_part`) cannot be pickled."""
+    ``what`` (and which part of ``value``, see :func:`unpicklable_part`) cannot be pickled.
+
+    >>> unpicklable_error(TypeError("no"), "Output `y`", {"b": lambda: 0}, dumps=__import__("pickle").dumps)
+    TypeError("Output `y` (at key 'b') cannot be pickled: no")
+    """
     where = unpicklable_part(value, dumps)
     if where is not None:
         where = where.replace("element ", "at element ", 1).replace("key ", "at key ", 1)

@@ -1,4 +1,4 @@
-"""`StorageBase`: the contract every backend implements (SPEC 3.1) plus bulk members.
+"""`StorageBase`: the contract every backend implements (docs/behaviour.md §3.1) plus bulk members.
 
 A backend implements three small primitives and inherits correct generic versions of everything
 else (it may override any member it can do faster):
@@ -390,7 +390,7 @@ class StorageBase(abc.ABC):
         return self._has_linear(index)
 
     def get_from_index(self, index: int) -> Any:
-        """Return the element at linear ``index`` (missing: backend-specific error, see SPEC 3.2)."""
+        """Return the element at linear ``index`` (missing: backend-specific error, see docs/behaviour.md §3.2)."""
         index = int(index)
         if not 0 <= index < self.size:
             msg = f"Index {index} is out of bounds for {self._describe()} of size {self.size}"

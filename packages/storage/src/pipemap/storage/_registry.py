@@ -175,7 +175,7 @@ def storage_id_for(
     storage: str | Mapping[str | tuple[str, ...], str],
     output_name: str | tuple[str, ...],
 ) -> str:
-    """Resolve the per-output storage choice (SPEC 3.3) to a storage id.
+    """Resolve the per-output storage choice (docs/behaviour.md §3.3) to a storage id.
 
     ``storage`` is an id, or a dict {output name | tuple of names | ``""``: id}. A key naming one
     element of a multi-output function applies to the whole tuple; two keys for one function are
@@ -218,7 +218,7 @@ def storage_class_for(
     storage: str | Mapping[str | tuple[str, ...], str],
     output_name: str | tuple[str, ...],
 ) -> type[StorageBase]:
-    """Resolve the per-output storage choice (SPEC 3.3, see :func:`storage_id_for`) to a class.
+    """Resolve the per-output storage choice (docs/behaviour.md §3.3, see :func:`storage_id_for`) to a class.
 
     >>> storage_class_for({"y": "dict", "": "file_array"}, "y").__name__
     'DictArray'

@@ -87,7 +87,12 @@ def ranges_of(key: Sequence[int | slice], sizes: Sequence[int]) -> list[range]:
 
 
 def leading_shape(value: Any, ndim: int) -> tuple[int, ...] | None:
-    """Sizes of the first ``ndim`` axes of ``value`` (None if it is not that deep)."""
+    """Sizes of the first ``ndim`` axes of ``value`` (an array's shape, else the lengths of nested
+    sequences along their first items); None when ``value`` has no length at all.
+
+    >>> leading_shape([[1, 2, 3], [4, 5, 6]], 2), leading_shape(np.zeros((4, 5, 6)), 2), leading_shape(7, 1)
+    ((2, 3), (4, 5), None)
+    """
     shape = getattr(value, "shape", None)
     if isinstance(shape, tuple) and not hasattr(value, "done_mask"):  # not a storage
         return shape[:ndim] if len(shape) >= ndim else shape

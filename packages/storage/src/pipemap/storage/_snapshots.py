@@ -1,4 +1,4 @@
-"""Error records stored in place of results when ``error_handling="continue"`` (SPEC 4.8).
+"""Error records stored in place of results when ``error_handling="continue"`` (docs/behaviour.md §4.8).
 
 They are persisted like any element, so they must unpickle anywhere: the function (and the
 exception) are kept as cloudpickle blobs and only unpickled on access (``.function``,

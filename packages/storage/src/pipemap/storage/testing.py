@@ -109,7 +109,7 @@ def _cells_missing(result: Any) -> np.ndarray:
 
 
 class StorageConformance:
-    """Behaviour every backend must have (SPEC 3.1, edge cases 58-67, bulk members, atomicity)."""
+    """Behaviour every backend must have (docs/behaviour.md §3.1, edge cases §8.58-8.67, bulk members, atomicity)."""
 
     storage_class: ClassVar[type[StorageBase]]
     extra_kwargs: ClassVar[dict[str, Any]] = {}

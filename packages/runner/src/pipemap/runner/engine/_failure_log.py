@@ -19,11 +19,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pipemap.storage._atomic import atomic_write_bytes
+from pipemap.storage import FAILURES_FILE, atomic_write_bytes
 
 __all__ = ["FAILURES_FILE", "FailureLog"]
-
-FAILURES_FILE = "failures.json"
 
 
 class FailureLog:

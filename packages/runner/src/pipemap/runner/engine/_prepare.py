@@ -1,4 +1,4 @@
-"""Preparation of a run (SPEC 4.1): every bad-input check, in the documented order, before any work.
+"""Preparation of a run (docs/behaviour.md §4.1): every bad-input check, in the documented order, before any work.
 
 >>> from pipemap.runner import Pipeline, PipeFunc
 >>> p = Pipeline([PipeFunc(lambda x: x, "y", mapspec="x[i] -> y[i]")])
@@ -106,7 +106,7 @@ def expand_names(pipeline: Any, dct: dict, which: str) -> dict:
 
 
 def validate_complete_inputs(pipeline: Any, inputs: dict[str, Any]) -> None:
-    """Missing root arguments or extra inputs (SPEC 4.1 step 5)."""
+    """Missing root arguments or extra inputs (docs/behaviour.md §4.1 step 5)."""
     root_args = list(pipeline.topological_generations.root_args)
     given = set(inputs) | set(pipeline.defaults)
     if missing := [a for a in root_args if a not in given]:
@@ -134,7 +134,7 @@ def reduced_axes(pipeline: Any) -> dict[str, set[str]]:
 
 
 def validate_fixed_indices(fixed_indices: dict[str, int | slice] | None, inputs: dict[str, Any], pipeline: Any) -> None:
-    """SPEC 4.5 checks: unknown axes, out-of-bounds values, reduced axes."""
+    """docs/behaviour.md §4.5 checks: unknown axes, out-of-bounds values, reduced axes."""
     if fixed_indices is None:
         return
     extra = set(fixed_indices)
@@ -170,7 +170,7 @@ def make_listeners(show_progress: Any, callbacks: list | None) -> tuple[EventBus
     """The event bus: a headless tracker unless progress is off, plus any user callbacks."""
     listeners = list(callbacks or [])
     tracker = None
-    mode = resolve_mode(show_progress)  # SPEC 4.9; raises on invalid values
+    mode = resolve_mode(show_progress)  # docs/behaviour.md §4.9; raises on invalid values
     if mode is not None:
         tracker = HeadlessTracker()
         listeners.append(tracker)
@@ -202,7 +202,7 @@ def prepare_run(
     error_handling: str = "raise",
     callbacks: list | None = None,
 ) -> Prepared:
-    """Validate everything and create the run record and stores (SPEC 4.1, in order)."""
+    """Validate everything and create the run record and stores (docs/behaviour.md §4.1, in order)."""
     if not parallel and executor:
         msg = "Cannot use an executor without `parallel=True`."
         raise ValueError(msg)
@@ -280,7 +280,7 @@ def prepare_run(
 
 
 def _as_pipemap_pipeline(pipeline: Any) -> Any:
-    """Accept a pipemap Pipeline; a pipefunc Pipeline is converted (DESIGN section 4)."""
+    """Accept a pipemap Pipeline; a pipefunc Pipeline is converted (docs/porting.md §2)."""
     if isinstance(pipeline, Pipeline):
         return pipeline
     module = type(pipeline).__module__ or ""

@@ -1,4 +1,4 @@
-"""``ResultDict`` and ``Result`` (SPEC 4.7).
+"""``ResultDict`` and ``Result`` (docs/behaviour.md §4.7).
 
 >>> r = ResultDict({"y": Result("f", {}, "y", [1, 2], None)})
 >>> r["y"].output

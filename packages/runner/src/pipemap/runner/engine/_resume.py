@@ -1,4 +1,4 @@
-"""Resume checks (SPEC 4.4): compare a new run with the one recorded in the run folder.
+"""Resume checks (docs/behaviour.md §4.4): compare a new run with the one recorded in the run folder.
 
 >>> tolerant_equal({"a": [1.0, 2.0]}, {"a": [1.0, 2.0 + 1e-12]})
 True
@@ -205,7 +205,7 @@ def compare_to_previous(
     resume_validation: ResumeValidation,
     bound: dict[str, dict[str, Any]] | None = None,
 ) -> bool:
-    """Refuse to resume ``old`` (a loaded run record) when the new run differs (SPEC 4.4 order,
+    """Refuse to resume ``old`` (a loaded run record) when the new run differs (docs/behaviour.md §4.4 order,
     then the functions' ``bound`` values, ``{output name: {parameter: value}}``).
 
     Returns True when inputs, defaults and bound values were verified equal (their files need no

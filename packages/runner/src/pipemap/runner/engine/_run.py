@@ -120,7 +120,7 @@ def run_map(
     scheduling_strategy: Literal["generation", "eager"] = "generation",
     callbacks: list[Any] | None = None,
 ) -> ResultDict:
-    """Run ``pipeline`` over its mapspecs for ``inputs``; see SPEC.md section 4.
+    """Run ``pipeline`` over its mapspecs for ``inputs``; see docs/behaviour.md §4.
 
     ``callbacks`` (pipemap extension): callables receiving the typed progress events of
     :mod:`pipemap.runner.engine._events`.
@@ -170,7 +170,7 @@ def run_map(
 
 
 class AsyncMap:
-    """Handle of an asynchronous run (SPEC 4.10): ``task``, ``start()``, ``result()``, ``status()``.
+    """Handle of an asynchronous run (docs/behaviour.md §4.10): ``task``, ``start()``, ``result()``, ``status()``.
 
     >>> from pipemap.runner import Pipeline, PipeFunc
     >>> p = Pipeline([PipeFunc(lambda x: x + 1, "y", mapspec="x[i] -> y[i]")])
@@ -270,7 +270,7 @@ class AsyncMap:
 
 
 def _attach_async_displays(runner: AsyncMap, display_widgets: bool) -> None:
-    """SPEC 4.9/4.10: the status file in the run folder; the widgets, shown on start."""
+    """docs/behaviour.md §4.9/§4.10: the status file in the run folder; the widgets, shown on start."""
     prep = runner.prep
     if prep.tracker is None:
         return

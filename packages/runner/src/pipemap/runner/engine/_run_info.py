@@ -1,4 +1,4 @@
-"""``RunInfo``: the run record of :mod:`pipemap.storage` plus how a run creates it (SPEC 5).
+"""``RunInfo``: the run record of :mod:`pipemap.storage` plus how a run creates it (docs/behaviour.md §5).
 
 >>> from pipemap.runner import Pipeline, PipeFunc
 >>> p = Pipeline([PipeFunc(lambda x: 2 * x, "y", mapspec="x[i] -> y[i]")])
@@ -21,13 +21,13 @@ from pipemap.storage import (
     DirectValue,
     FileValue,
     RunRecord,
+    atomic_write_bytes,
     clear_run_folder,
     get_storage_class,
     interrupted_clear,
+    is_bookkeeping_name,
     storage_class_for,
 )
-from pipemap.storage._atomic import atomic_write_bytes
-from pipemap.storage._clearing import is_bookkeeping_name
 
 from pipemap.runner.engine._resume import compare_to_previous
 from pipemap.runner.engine._shapes import at_least_tuple, map_shapes, resolve_downstream
@@ -71,7 +71,7 @@ def _requires_serialization(storage: str | dict) -> bool:
 
 
 def resolve_storage_and_folder(run_folder: str | Path | None, storage: str | dict | None) -> tuple[str | dict, Path | None]:
-    """SPEC 4.3: ``file_array`` with a folder, ``dict`` without; a temporary folder when needed."""
+    """docs/behaviour.md §4.3: ``file_array`` with a folder, ``dict`` without; a temporary folder when needed."""
     if run_folder is not None:
         return storage or "file_array", Path(run_folder).absolute()
     if storage is None:
@@ -117,7 +117,7 @@ def bound_values(pipeline: Any) -> dict[str, dict[str, Any]]:
 
 
 def check_input_ranks(pipeline: Any, inputs: dict[str, Any]) -> None:
-    """Lists/tuples cannot feed a mapspec input of rank > 1 (SPEC 4.1 step 7)."""
+    """Lists/tuples cannot feed a mapspec input of rank > 1 (docs/behaviour.md §4.1 step 7)."""
     dims = pipeline.mapspec_dimensions if hasattr(pipeline, "mapspec_dimensions") else {}
     for name, value in inputs.items():
         dim = dims.get(name, 0)
@@ -269,7 +269,7 @@ class RunInfo(RunRecord):
         return cached
 
     def storage_class(self, output_name: str | tuple[str, ...]) -> type:
-        """The storage class for a (tuple) output name (SPEC 3.3 lookup)."""
+        """The storage class for a (tuple) output name (docs/behaviour.md §3.3 lookup)."""
         return storage_class_for(self.storage, output_name)
 
     def init_store(self) -> dict[str, Any]:

@@ -236,7 +236,7 @@ class _Runner:
                 if job.resumed:  # reused elements are read from storage on first access only
                     done = job.done_masks[k] if job.done_masks is not None else None
                     if done is not None and not isinstance(job.selected, range):
-                        done = done & _mask_of(job.selected, len(done))  # SPEC 4.5: None outside the fixed indices
+                        done = done & _mask_of(job.selected, len(done))  # docs/behaviour.md §4.5: None outside the fixed indices
                     loader = _loader(s, comp, internal_arg, done)
                     self.prep.outputs[out_name] = Result(f.__name__, job.kwargs, out_name, None, s, loader=loader)
                 else:
@@ -338,7 +338,7 @@ class _Runner:
             self.events.emit(FunctionDone(name))
 
     def _single_failed(self, f: Any) -> bool:
-        """SPEC 4.9: a single function counts as failed when its output holds an error snapshot."""
+        """docs/behaviour.md §4.9: a single function counts as failed when its output holds an error snapshot."""
         types = error_types()
         result = self.prep.outputs.get(f.output_names[0])
         return bool(types) and result is not None and isinstance(result.output, types)

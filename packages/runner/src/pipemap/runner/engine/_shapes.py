@@ -1,4 +1,4 @@
-"""Initial shapes of a run (SPEC 2.3) and run-time resolution of ``"?"`` sizes (SPEC 2.4).
+"""Initial shapes of a run (docs/behaviour.md §2.3) and run-time resolution of ``"?"`` sizes (docs/behaviour.md §2.4).
 
 >>> from pipemap.mapspec import MapSpec
 >>> shapes, masks = shapes_from_specs(
@@ -69,7 +69,7 @@ def map_shapes(
     inputs: Mapping[str, Any],
     internal_shapes: Mapping[str, Any] | None,
 ) -> tuple[dict[OutputKey, ShapeTuple], dict[OutputKey, tuple[bool, ...]]]:
-    """SPEC 2.3: shapes of mapped root arguments (from ``defaults | inputs``) and of every output."""
+    """docs/behaviour.md §2.3: shapes of mapped root arguments (from ``defaults | inputs``) and of every output."""
     values = {**pipeline.defaults, **inputs}
     names = set(pipeline.mapspec_names)
     root_shapes = {}

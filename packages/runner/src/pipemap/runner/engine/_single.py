@@ -1,4 +1,4 @@
-"""Non-mapped functions (including generators ``... -> x[i]`` and full reductions), SPEC 2.5/4.6.
+"""Non-mapped functions (including generators ``... -> x[i]`` and full reductions), docs/behaviour.md §2.5/§4.6.
 
 A single function is called once: storages among its arguments become ``to_array()`` (a full
 reduction receives the object masked array), the outputs are stored as single values, and an

@@ -59,7 +59,7 @@ def output_array(
     internal_shape: tuple[int, ...] | None,
     done: np.ndarray | None = None,
 ) -> np.ndarray:
-    """SPEC 4.7: a plain object ndarray of the full shape (internal axes splatted), None where
+    """docs/behaviour.md §4.7: a plain object ndarray of the full shape (internal axes splatted), None where
     nothing was computed. ``done`` is the storage's done mask when already known."""
     flat = _flat_values(storage, computed, done)
     ext = tuple(storage.shape)

@@ -1,4 +1,4 @@
-"""Chunk sizes for mapped functions (SPEC 4.2).
+"""Chunk sizes for mapped functions (docs/behaviour.md §4.2).
 
 >>> chunksize_for("y", 1000, None, n_workers=None)
 50

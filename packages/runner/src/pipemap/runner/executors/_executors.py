@@ -1,4 +1,4 @@
-"""Every executor form reduced to one ``submit`` boundary (SPEC 4.2).
+"""Every executor form reduced to one ``submit`` boundary (docs/behaviour.md §4.2).
 
 Accepted: ``None`` (a default process pool when ``parallel=True``), any
 ``concurrent.futures.Executor``, a ``dask.distributed.Client`` (converted with

@@ -1,6 +1,6 @@
 """Pipeline-level mapspec rules: output-name checks, automatic mapspecs, `add_mapspec_axis`.
 
-SPEC 2.2: a function without a mapspec whose output some mapspec consumes (as an input that is
+docs/behaviour.md §2.2: a function without a mapspec whose output some mapspec consumes (as an input that is
 not a root argument) gets a generated ``... -> out[axes]`` spec. The axes are collected from
 every consuming spec; unnamed ``:`` slots get fresh ``unnamed_N`` names.
 

@@ -57,7 +57,7 @@ class PipelineUpdates:
         raise NotImplementedError
 
     def add_mapspec_axis(self, *parameters: str, axis: str) -> None:
-        """Map each of ``parameters`` (and all that is computed from it) over ``axis`` (SPEC 2.2).
+        """Map each of ``parameters`` (and all that is computed from it) over ``axis`` (docs/behaviour.md §2.2).
 
         >>> from pipemap.runner import PipeFunc, Pipeline
         >>> p = Pipeline([PipeFunc(lambda x, b: x * b, "y", mapspec="x[i] -> y[i]"),

@@ -1,4 +1,4 @@
-"""Progress displays fed by the run's typed events (``show_progress``, SPEC 4.9).
+"""Progress displays fed by the run's typed events (``show_progress``, docs/behaviour.md §4.9).
 
 >>> from pipemap.runner.progress import resolve_mode
 >>> resolve_mode("headless")

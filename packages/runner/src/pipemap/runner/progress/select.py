@@ -1,4 +1,4 @@
-"""Choose a display from ``show_progress`` (SPEC 4.9).
+"""Choose a display from ``show_progress`` (docs/behaviour.md §4.9).
 
 ``False`` off; ``True`` ipywidgets inside Jupyter, else rich; ``"rich"``; ``"ipywidgets"``;
 ``"headless"`` tracked but not shown; ``None`` ipywidgets only inside Jupyter (else off).

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from pipemap.storage._shapes import c_strides
+from pipemap.mapspec import shape_strides as c_strides
 
 from pipemap.runner.worker._chunk import ChunkResult, FunctionTask, run_chunk
 from pipemap.runner.worker._task_ref import TaskRef

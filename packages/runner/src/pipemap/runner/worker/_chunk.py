@@ -173,7 +173,7 @@ def _first_internal_shape(values: list[Any], n_internal: int) -> tuple[int, ...]
 
 
 def check_internal_shapes(task: FunctionTask, per_output: tuple[list[Any], ...]) -> None:
-    """SPEC 2.4: every element's leading shape must equal the internal shape (first output's
+    """docs/behaviour.md §2.4: every element's leading shape must equal the internal shape (first output's
     declared shape, or the first element's when it is ``"?"``)."""
     pf = task.func
     types = error_types()
@@ -211,7 +211,7 @@ def _write(task: FunctionTask, storage: Any, linear: Any, vals: list[Any], shape
     if task.n_internal:
         if shape is not None and not shape_is_resolved(storage.internal_shape):
             storage.internal_shape = shape
-        # the engine checks internal shapes itself (SPEC 2.4: only when results are
+        # the engine checks internal shapes itself (docs/behaviour.md §2.4: only when results are
         # collected); error snapshots and declared-but-wrong shapes must still be stored
         storage._put_many(storage._check_linear(linear), vals)
     else:

@@ -1,4 +1,4 @@
-"""Error handling of a run (SPEC 4.8).
+"""Error handling of a run (docs/behaviour.md §4.8).
 
 ``"raise"``: :func:`raise_with_note` re-raises the original exception with the note
 "Error occurred while executing function `f(x=1)`." (truncated reprs, the element index) and
@@ -17,8 +17,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
-from pipemap.storage import ErrorSnapshot, PropagatedErrorSnapshot
-from pipemap.storage._snapshots import ErrorInfo
+from pipemap.storage import ErrorInfo, ErrorSnapshot, PropagatedErrorSnapshot
 
 MAX_REPR = 100
 _TYPES: list[tuple[type, ...]] = []

@@ -21,7 +21,7 @@ from typing import Any
 
 from pipemap.mapspec import UNKNOWN
 from pipemap.runner.worker._errors import error_types
-from pipemap.storage._shapes import leading_shape
+from pipemap.storage import leading_shape
 
 
 def describe_returned(value: Any) -> str:

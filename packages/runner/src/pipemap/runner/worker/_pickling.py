@@ -17,7 +17,7 @@ from types import ModuleType
 from typing import Any
 
 import cloudpickle
-from pipemap.storage._atomic import unpicklable_error, unpicklable_part
+from pipemap.storage import unpicklable_error, unpicklable_part
 
 _INSTALLED_TOPS = {"builtins", "numpy", "pipemap", "cloudpickle", "pandas", "polars", "xarray"}
 
