@@ -31,6 +31,7 @@ from ._errors import (
     scan_for_errors,
 )
 from ._timeout import with_timeout
+from ._modes import ErrorHandling
 
 #: within a batch, a block of calls grows to at most this multiple of the calls made so far, so an
 #: element that suddenly turns slow is noticed after a bounded number of calls
@@ -151,7 +152,7 @@ def call_block(
     used = [columns[names.index(n)] for n in call.__positional__]
     n = len(linear)
     pace = Pace(deadline)
-    if task.error_handling != "continue":
+    if task.error_handling != ErrorHandling.CONTINUE:
         values: list[Any] = []
         try:
             if deadline is None:

@@ -38,6 +38,7 @@ from ._gather import gather_inputs
 from ._guards import guard_for
 from ._calls import call_block, compile_call
 from ._errors import error_types, make_error_snapshot, scan_for_errors, short_repr
+from ._modes import ErrorHandling
 
 #: elements gathered for the first batch of a long chunk; later batches are sized from the
 #: measured time per element (x4 growth at most) towards BATCH_SECONDS each
@@ -65,7 +66,7 @@ class FunctionTask:
     const: dict[str, Any]
     outputs: tuple[Any, ...] | None
     return_values: bool = False
-    error_handling: str = "raise"
+    error_handling: ErrorHandling = ErrorHandling.RAISE
     n_internal: int = 0
     check_internal: bool = False
     internal_shape: tuple[Any, ...] = ()
@@ -103,7 +104,7 @@ def _task_cache(task: FunctionTask) -> dict[str, Any]:
         names = list(task.mapped)
         task.const = load_references(task.const)  # FileValue inputs: loaded here, in the worker
         call = compile_call(pf, names, task.const, guard_for(pf, task.n_internal, task.internal_shape))
-        const_error = scan_for_errors(task.const) if task.error_handling == "continue" else None
+        const_error = scan_for_errors(task.const) if task.error_handling == ErrorHandling.CONTINUE else None
         cache = {"plan": plan, "names": names, "call": call, "const_error": const_error}
         task.__dict__["_cache"] = cache
     return cache
@@ -127,7 +128,7 @@ def _pick(task: FunctionTask, values: list[Any], cache: dict[str, Any]) -> tuple
     try:
         picked = list(map(pick, values))
     except Exception:  # noqa: BLE001 - redo element by element to localise the failure
-        if task.error_handling != "continue":
+        if task.error_handling != ErrorHandling.CONTINUE:
             picked = []
             for v in values:
                 try:

@@ -11,15 +11,12 @@ and `pipemap.runner.run_map_async` (imported when called).
 from __future__ import annotations
 
 import functools
-import inspect
 from typing import TYPE_CHECKING, Any, Literal
 
 from pipemap.runner import _graph
 from pipemap.runner._pipeline_updates import flatten_scopes
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from pipemap.runner._pipefunc import PipeFunc
 
 __all__ = ["PipelineRun"]
@@ -161,19 +158,10 @@ class PipelineRun:
 
         ``scheduling_strategy`` is ``"generation"`` or ``"eager"``.
         """
-        _check_strategy(scheduling_strategy)
-        from pipemap.runner import run_map
+        arguments = _forwarded(locals())
+        from pipemap.runner._run import run_map  # the model's one lazy edge to the engine
 
-        kwargs = _strategy_kwargs(run_map, scheduling_strategy)
-        return run_map(
-            self, inputs, run_folder, internal_shapes,
-            output_names=output_names, parallel=parallel, executor=executor,
-            chunksizes=chunksizes, storage=storage, persist_memory=persist_memory,
-            cleanup=cleanup, resume=resume, resume_validation=resume_validation,
-            fixed_indices=fixed_indices, auto_subpipeline=auto_subpipeline,
-            show_progress=show_progress, return_results=return_results,
-            error_handling=error_handling, **kwargs,
-        )  # fmt: skip
+        return run_map(self, **arguments)
 
     def map_async(
         self,
@@ -199,19 +187,10 @@ class PipelineRun:
         scheduling_strategy: Literal["generation", "eager"] = "generation",
     ) -> Any:
         """Start an asynchronous run: forwards every argument to `pipemap.runner.run_map_async`."""
-        _check_strategy(scheduling_strategy)
-        from pipemap.runner import run_map_async
+        arguments = _forwarded(locals())
+        from pipemap.runner._run import run_map_async
 
-        kwargs = _strategy_kwargs(run_map_async, scheduling_strategy)
-        return run_map_async(
-            self, inputs, run_folder, internal_shapes,
-            output_names=output_names, executor=executor, chunksizes=chunksizes,
-            storage=storage, persist_memory=persist_memory, cleanup=cleanup, resume=resume,
-            resume_validation=resume_validation, fixed_indices=fixed_indices,
-            auto_subpipeline=auto_subpipeline, show_progress=show_progress,
-            return_results=return_results, error_handling=error_handling,
-            display_widgets=display_widgets, start=start, **kwargs,
-        )  # fmt: skip
+        return run_map_async(self, **arguments)
 
     @functools.cached_property
     def output_annotations(self) -> dict[str, Any]:
@@ -222,16 +201,6 @@ class PipelineRun:
         return out
 
 
-def _check_strategy(strategy: str) -> None:
-    if strategy not in ("generation", "eager"):
-        msg = f"Invalid scheduling type: {strategy}"
-        raise ValueError(msg)
-
-
-def _strategy_kwargs(runner: Callable[..., Any], strategy: str) -> dict[str, Any]:
-    if "scheduling_strategy" in inspect.signature(runner).parameters:
-        return {"scheduling_strategy": strategy}
-    if strategy != "generation":
-        msg = f"`scheduling_strategy={strategy!r}` is not supported by `{runner.__name__}`."
-        raise NotImplementedError(msg)
-    return {}
+def _forwarded(arguments: dict[str, Any]) -> dict[str, Any]:
+    """A facade's ``locals()`` as keyword arguments of ``run_map``/``run_map_async``."""
+    return {name: value for name, value in arguments.items() if name != "self"}

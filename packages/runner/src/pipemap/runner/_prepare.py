@@ -22,6 +22,8 @@ from pipemap.storage import RunFolderLock
 from ._events import EventBus, HeadlessTracker
 from ._executors import normalize_executors
 from ._inflight import InFlight
+from ._modes import ErrorHandling
+from ._options import RunOptions
 from ._results import ResultDict
 from ._run_info import RunInfo
 
@@ -41,7 +43,7 @@ class Prepared:
     tracker: HeadlessTracker | None
     fixed_indices: dict[str, int | slice] | None
     return_results: bool
-    error_handling: str
+    error_handling: ErrorHandling
     persist_memory: bool
     lock: Any = None  # the run folder's RunFolderLock, released when the run ends
     in_flight: InFlight = field(default_factory=InFlight)  # chunks submitted and not finished
@@ -179,47 +181,24 @@ def make_listeners(show_progress: Any, callbacks: list | None) -> tuple[EventBus
     return EventBus(listeners), tracker
 
 
-def prepare_run(
-    *,
-    pipeline: Any,
-    inputs: Any,
-    run_folder: str | Path | None,
-    internal_shapes: dict | None,
-    output_names: Any = None,
-    parallel: bool = False,
-    executor: Any = None,
-    chunksizes: Any = None,
-    storage: Any = None,
-    persist_memory: bool = True,
-    cleanup: bool | None = None,
-    resume: bool = False,
-    resume_validation: str = "auto",
-    fixed_indices: dict[str, int | slice] | None = None,
-    auto_subpipeline: bool = False,
-    show_progress: Any = None,
-    return_results: bool = True,
-    error_handling: str = "raise",
-    callbacks: list | None = None,
-) -> Prepared:
-    """Validate everything and create the run record and stores (SPEC 4.1, in order)."""
-    if not parallel and executor:
-        msg = "Cannot use an executor without `parallel=True`."
-        raise ValueError(msg)
-    if error_handling not in ("raise", "continue"):
-        msg = f"Invalid `error_handling={error_handling!r}`: use 'raise' or 'continue'."
-        raise ValueError(msg)
-    if resume_validation not in ("auto", "strict", "skip"):
-        msg = f"Invalid `resume_validation={resume_validation!r}`: use 'auto', 'strict' or 'skip'."
-        raise ValueError(msg)
+def prepare_run(options: RunOptions | None = None, /, **arguments: Any) -> Prepared:
+    """Validate everything and create the run record and stores (SPEC 4.1, in order).
+
+    Takes the run's :class:`~._options.RunOptions` (or its fields as keywords, validated here).
+    """
+    if options is None:
+        options = RunOptions(**arguments)
+    o = options
+    pipeline, run_folder, chunksizes, storage = o.pipeline, o.run_folder, o.chunksizes, o.storage
     pipeline = _as_pipemap_pipeline(pipeline)
-    inputs = inputs_to_dict(inputs, pipeline)
-    names = normalize_output_names(output_names)
-    if auto_subpipeline or names is not None:
+    inputs = inputs_to_dict(o.inputs, pipeline)
+    names = normalize_output_names(o.output_names)
+    if o.auto_subpipeline or names is not None:
         pipeline = pipeline.subpipeline(set(inputs), names)
-    executors = normalize_executors(executor, _canonical_name(pipeline))
+    executors = normalize_executors(o.executor, _canonical_name(pipeline))
     validate_complete_inputs(pipeline, inputs)
     validate_consistent_axes(pipeline.mapspecs(ordered=False))
-    validate_fixed_indices(fixed_indices, inputs, pipeline)
+    validate_fixed_indices(o.fixed_indices, inputs, pipeline)
     if isinstance(chunksizes, dict):
         chunksizes = expand_names(pipeline, chunksizes, "Chunksize")
     if isinstance(storage, dict):
@@ -230,19 +209,20 @@ def prepare_run(
             run_folder,
             pipeline,
             inputs,
-            internal_shapes,
+            o.internal_shapes,
             executor=executors,
             storage=storage,
-            error_handling=error_handling,
-            cleanup=cleanup,
-            resume=resume,
-            resume_validation=resume_validation,
+            error_handling=o.error_handling.value,
+            cleanup=o.cleanup,
+            resume=o.resume,
+            resume_validation=o.resume_validation.value,
         )
         if lock is not None:
             lock.restore()  # a fresh run (resume=False) wiped the folder, lock included
         outputs = ResultDict(_inputs_=inputs, _pipeline_=pipeline)
         store = run_info.init_store()
-        events, tracker = make_listeners(show_progress, callbacks)
+        events, tracker = make_listeners(o.show_progress, o.callbacks)
+        parallel = o.parallel
         if executors is None and _cannot_be_parallelized(pipeline):
             parallel = False
         if parallel and any(getattr(f, "profile", False) for f in pipeline.functions):
@@ -268,10 +248,10 @@ def prepare_run(
             chunksizes=chunksizes,
             events=events,
             tracker=tracker,
-            fixed_indices=fixed_indices,
-            return_results=return_results,
-            error_handling=error_handling,
-            persist_memory=persist_memory,
+            fixed_indices=o.fixed_indices,
+            return_results=o.return_results,
+            error_handling=o.error_handling,
+            persist_memory=o.persist_memory,
             lock=lock,
         )
     except BaseException:

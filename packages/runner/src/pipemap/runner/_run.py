@@ -16,6 +16,8 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
+from ._modes import SchedulingStrategy
+from ._options import RunOptions
 from ._prepare import Prepared, prepare_run
 from ._results import ResultDict
 from ._scheduler import run_prepared
@@ -128,31 +130,9 @@ def run_map(
     >>> run_map(p, {"x": [1, 2], "y": [10, 20, 30]}, parallel=False)["z"].output.shape
     (2, 3)
     """
-    if scheduling_strategy not in ("generation", "eager"):
-        msg = f"Invalid scheduling type: {scheduling_strategy}"
-        raise ValueError(msg)
-    prep = prepare_run(
-        pipeline=pipeline,
-        inputs=inputs,
-        run_folder=run_folder,
-        internal_shapes=internal_shapes,
-        output_names=output_names,
-        parallel=parallel,
-        executor=executor,
-        chunksizes=chunksizes,
-        storage=storage,
-        persist_memory=persist_memory,
-        cleanup=cleanup,
-        resume=resume,
-        resume_validation=resume_validation,
-        fixed_indices=fixed_indices,
-        auto_subpipeline=auto_subpipeline,
-        show_progress=show_progress,
-        return_results=return_results,
-        error_handling=error_handling,
-        callbacks=callbacks,
-    )
-    run = run_prepared(prep, scheduling_strategy=scheduling_strategy)
+    options = RunOptions.from_arguments(locals())
+    prep = prepare_run(options)
+    run = run_prepared(prep, scheduling_strategy=options.scheduling_strategy)
     coro = _release_after(run, prep)
     try:
         outputs = _drive(coro, may_suspend=prep.parallel)
@@ -162,7 +142,7 @@ def run_map(
             run.close()
             if prep.lock is not None:
                 prep.lock.release()
-    if not return_results:
+    if not options.return_results:
         return ResultDict(_inputs_=prep.run_info.inputs, _pipeline_=prep.pipeline)
     return outputs
 
@@ -177,7 +157,7 @@ class AsyncMap:
     [2, 3]
     """
 
-    def __init__(self, prep: Prepared, scheduling_strategy: str = "generation") -> None:
+    def __init__(self, prep: Prepared, scheduling_strategy: SchedulingStrategy = SchedulingStrategy.GENERATION) -> None:
         self.prep = prep
         self.run_info = prep.run_info
         self.progress = prep.tracker
@@ -324,31 +304,9 @@ def run_map_async(
     callbacks: list[Any] | None = None,
 ) -> AsyncMap:
     """Prepare a run and return an :class:`AsyncMap` (started on the running loop if ``start``)."""
-    if scheduling_strategy not in ("generation", "eager"):
-        msg = f"Invalid scheduling type: {scheduling_strategy}"
-        raise ValueError(msg)
-    prep = prepare_run(
-        pipeline=pipeline,
-        inputs=inputs,
-        run_folder=run_folder,
-        internal_shapes=internal_shapes,
-        output_names=output_names,
-        parallel=True,
-        executor=executor,
-        chunksizes=chunksizes,
-        storage=storage,
-        persist_memory=persist_memory,
-        cleanup=cleanup,
-        resume=resume,
-        resume_validation=resume_validation,
-        fixed_indices=fixed_indices,
-        auto_subpipeline=auto_subpipeline,
-        show_progress=show_progress,
-        return_results=return_results,
-        error_handling=error_handling,
-        callbacks=callbacks,
-    )
-    runner = AsyncMap(prep, scheduling_strategy)
+    options = RunOptions.from_arguments(locals(), parallel=True)
+    prep = prepare_run(options)
+    runner = AsyncMap(prep, options.scheduling_strategy)
     _attach_async_displays(runner, display_widgets)
     if start:
         runner.start()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,36 +25,19 @@ from ._errors import error_types, raise_with_note
 from ._failure_log import FailureLog
 from ._fusion import plan_chains, run_chain_of
 from ._guards import inconsistent_internal_error
+from ._modes import ErrorHandling
 from ._inflight import gather_or_cancel
 from ._events import ChunkDone, ElementFailed, FunctionDone, RunFinished, RunStarted, ShapeResolved
 from . import _default_pool
-from ._executors import executor_for, is_thread_or_sync
+from ._executors import is_thread_or_sync
 from ._pickling import note_unsendable
 from ._prepare import Prepared
 from ._readiness import StoredTracker
 from ._task_ref import TaskRef, execute_ref
 from ._results import Result
+from ._run_context import EagerContext, FusionContext, Gating, MappedJob, MappedJobs, RunExecutors, SingleContext
 from ._single import run_single
 from ._store import as_object_array, is_storage, is_value_holder, output_array, persist_all
-
-
-@dataclass
-class MappedJob:
-    """One mapped function between :meth:`_Runner.prepare_mapped` and :meth:`_Runner.finish_mapped`."""
-
-    f: Any
-    task: FunctionTask
-    todo: Any
-    executor: Any
-    absorb: Callable[[ChunkResult], None]
-    storages: tuple[Any, ...]
-    first_shape: list[Any]
-    flats: list[np.ndarray] | None
-    filled: np.ndarray | None
-    resumed: bool
-    done_masks: list[np.ndarray] | None
-    selected: Any
-    kwargs: dict[str, Any]
 
 
 class _Runner:
@@ -69,26 +51,17 @@ class _Runner:
         self.inputs = prep.run_info.inputs
         self.defaults = self.pipeline.defaults
         self.events = prep.events
-        self.owned_executor: Any = None
+        self.executors = RunExecutors(parallel=prep.parallel, executors=prep.executor)
         self.parallel = prep.parallel
         folder = prep.run_info.run_folder
         self.failures = (
-            FailureLog(Path(folder)) if folder is not None and prep.error_handling == "continue" else None
+            FailureLog(Path(folder)) if folder is not None and prep.error_handling == ErrorHandling.CONTINUE else None
         )
-        #: eager scheduling at chunk level: stored-element trackers of producer functions, and
-        #: per consumer function the producers whose elements it may read before they finished
-        self.trackers: dict[Any, StoredTracker] | None = None
-        self.gate_sources: dict[Any, set[Any]] = {}
-
-    # ------------------------------------------------------------------ executors
-    def executor_for(self, f: Any) -> Any:
-        if not self.parallel:
-            return None
-        if self.prep.executor is not None:
-            return executor_for(self.prep.executor, f.output_name)
-        if self.owned_executor is None:
-            self.owned_executor = _default_pool.acquire()
-        return self.owned_executor
+        self.gating = Gating()
+        self.jobs = MappedJobs(self.prepare_mapped, self.run_prepared_job, self.finish_mapped)
+        self.single = SingleContext(
+            self.info, self.store, prep.outputs, prep.error_handling, prep.return_results, self._emit_resolved
+        )
 
     # ------------------------------------------------------------------ arguments
     def arg_value(self, f: Any, p: str) -> Any:
@@ -156,7 +129,7 @@ class _Runner:
         if self.info.run_folder is not None:
             done_masks = [s.done_mask() for s in storages]
         resumed = done_masks is not None and any(m.any() for m in done_masks)
-        if done_masks is not None and resumed and self.prep.error_handling == "continue":
+        if done_masks is not None and resumed and self.prep.error_handling == ErrorHandling.CONTINUE:
             done_masks = [_without_errors(s, m) for s, m in zip(storages, done_masks)]
         if done_masks is not None and resumed:
             done_all = np.logical_and.reduce(done_masks) if len(done_masks) > 1 else done_masks[0]
@@ -194,7 +167,7 @@ class _Runner:
             owner=self.prep.lock.ownership() if self.prep.lock is not None else None,
         )
         name = f.output_names[0]
-        executor = self.executor_for(f)
+        executor = self.executors.for_function(f)
         size = int(np.prod(ext_shape)) if ext_shape else 1
         # values computed now go straight into the (flat) result buffers, batch by batch
         flats = [np.empty(size, dtype=object) for _ in f.output_names] if keep else None
@@ -222,8 +195,8 @@ class _Runner:
 
         if self.failures is not None:
             self.failures.begin(f.output_names, todo)
-        if self.trackers is not None and f in self.trackers:
-            self.trackers[f].begin(size, None if len(todo) == size else ~_mask_of(todo, size))
+        if self.gating.trackers is not None and f in self.gating.trackers:
+            self.gating.trackers[f].begin(size, None if len(todo) == size else ~_mask_of(todo, size))
         return MappedJob(
             f, task, todo, executor, absorb, storages, first_shape, flats, filled, resumed, done_masks, selected,
             {**mapped, **const},
@@ -278,8 +251,9 @@ class _Runner:
             ref = TaskRef(task, self.info.run_folder)
             fn = execute_ref
         storages = tuple(self.store[n] for n in f.output_names)
-        tracker = self.trackers.get(f) if self.trackers is not None else None
-        gate = gate_for(self, f) if self.gate_sources else None
+        trackers = self.gating.trackers
+        tracker = trackers.get(f) if trackers is not None else None
+        gate = gate_for(self.gating, self.prep, f) if self.gating.sources else None
 
         def write(result: ChunkResult) -> None:
             for s, vals in zip(storages, result.values or ()):
@@ -313,8 +287,8 @@ class _Runner:
             ),
             sizer=sizer,
             handle=handle,
-            on_dead=on_dead if self.prep.error_handling == "continue" else None,
-            renew=self._renew_owned if executor is self.owned_executor else None,
+            on_dead=on_dead if self.prep.error_handling == ErrorHandling.CONTINUE else None,
+            renew=self.executors.renewer(executor),
             gate=gate,
             in_flight=self.prep.in_flight,
         )
@@ -329,12 +303,6 @@ class _Runner:
             if isinstance(ref, TaskRef):
                 ref.discard()
 
-    def _renew_owned(self, broken: Any) -> Any:
-        """Replace pipemap's own pool after a worker died (once, however many functions saw it)."""
-        if self.owned_executor is broken:
-            self.owned_executor = _default_pool.replace_broken(broken)
-        return self.owned_executor
-
     def _emit_resolved(self) -> None:
         if not self.events:
             return
@@ -347,8 +315,12 @@ class _Runner:
 
     # ------------------------------------------------------------------ single functions
     async def run_single_function(self, f: Any) -> None:
-        executor = self.executor_for(f)
-        await run_single(self, f, executor)
+        executor = self.executors.for_function(f)
+        kwargs: dict[str, Any] = {}
+        for p in f.parameters:
+            if p not in f.bound and (value := self.arg_value(f, p)) is not _ABSENT:
+                kwargs[p] = value.to_array() if is_storage(value) else value
+        await run_single(self.single, f, kwargs, executor)
         name = f.output_names[0]
         failed = self._single_failed(f)
         if self.failures is not None:
@@ -464,11 +436,12 @@ async def run_prepared(prep: Prepared, *, scheduling_strategy: str = "generation
     try:
         generations = prep.pipeline.topological_generations.function_lists
         if not runner.parallel or scheduling_strategy != "eager":
-            chains = plan_chains(runner) if runner.parallel else {}
+            chains = plan_chains(prep) if runner.parallel else {}
+            fusion = FusionContext(prep, runner.executors, runner.jobs)
             fused = {f for chain in chains.values() for f in chain[1:]}  # run with their chain's head
 
             def run(f: Any) -> Any:
-                return run_chain_of(runner, chains[f]) if f in chains else runner.run_function(f)
+                return run_chain_of(fusion, chains[f]) if f in chains else runner.run_function(f)
 
             for generation in generations:
                 todo = [f for f in generation if f not in fused]
@@ -478,7 +451,7 @@ async def run_prepared(prep: Prepared, *, scheduling_strategy: str = "generation
                     for f in todo:
                         await run(f)
         else:
-            await run_eager(runner)
+            await run_eager(EagerContext(prep, runner.gating, runner.executors, runner.run_function))
         if prep.persist_memory:
             persist_all(prep.store, prep.pipeline)
     except BaseException as e:
@@ -487,12 +460,12 @@ async def run_prepared(prep: Prepared, *, scheduling_strategy: str = "generation
     finally:
         try:
             if error is not None:  # no chunk of this run may run on once it returns (or raises)
-                prep.in_flight.stop(runner.owned_executor)
+                prep.in_flight.stop(runner.executors.owned)
         finally:
             if runner.failures is not None:
                 runner.failures.flush()  # also after a failure or cancellation: what ran is recorded
-            if runner.owned_executor is not None:
-                _default_pool.release(runner.owned_executor, healthy=error is None)
+            if runner.executors.owned is not None:
+                _default_pool.release(runner.executors.owned, healthy=error is None)
         if prep.events:
             prep.events.emit(RunFinished(error))
     return prep.outputs
