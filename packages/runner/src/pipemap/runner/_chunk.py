@@ -36,7 +36,7 @@ from pipemap.mapspec import IndexPlan, shape_is_resolved
 
 from ._gather import gather_inputs
 from ._guards import guard_for
-from ._calls import call_block, compile_call
+from ._calls import call_block
 from ._errors import error_types, make_error_snapshot, scan_for_errors, short_repr
 from ._modes import ErrorHandling
 
@@ -103,7 +103,7 @@ def _task_cache(task: FunctionTask) -> dict[str, Any]:
         plan = IndexPlan(pf.mapspec, task.external_shape)
         names = list(task.mapped)
         task.const = load_references(task.const)  # FileValue inputs: loaded here, in the worker
-        call = compile_call(pf, names, task.const, guard_for(pf, task.n_internal, task.internal_shape))
+        call = pf.compile_call(names, task.const, guard_for(pf, task.n_internal, task.internal_shape))
         const_error = scan_for_errors(task.const) if task.error_handling == ErrorHandling.CONTINUE else None
         cache = {"plan": plan, "names": names, "call": call, "const_error": const_error}
         task.__dict__["_cache"] = cache
@@ -124,7 +124,7 @@ def _pick(task: FunctionTask, values: list[Any], cache: dict[str, Any]) -> tuple
     n_out = len(pf.output_names)
     if n_out == 1 and pf.output_picker is None and isinstance(pf.output_name, str):
         return (values,)
-    pick = pf._pick_outputs
+    pick = pf.pick_outputs
     try:
         picked = list(map(pick, values))
     except Exception:  # noqa: BLE001 - redo element by element to localise the failure

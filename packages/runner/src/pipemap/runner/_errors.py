@@ -52,9 +52,9 @@ def format_call(name: str, kwargs: dict[str, Any]) -> str:
 
 
 def _original_kwargs(pf: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-    inverse = getattr(pf, "_inverse_renames", {})
+    native = getattr(pf, "native_name", None)
     merged = {**kwargs, **getattr(pf, "bound", {})}
-    return {inverse.get(k, k): v for k, v in merged.items()}
+    return merged if native is None else {native(k): v for k, v in merged.items()}
 
 
 def raise_with_note(exc: BaseException, pf: Any, kwargs: dict[str, Any], index: int | None) -> None:

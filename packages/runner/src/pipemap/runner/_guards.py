@@ -82,7 +82,7 @@ def _matches(got: Any, expected: list[Any]) -> bool:
 
 
 def guard_for(pf: Any, n_internal: int, internal_shape: tuple[Any, ...]) -> tuple[int, Callable[[Any], Any]] | None:
-    """``(n, check)`` for :func:`~._chunk.compile_call`, or None when ``pf``'s values need no check.
+    """``(n, check)`` for :meth:`PipeFunc.compile_call`, or None when ``pf``'s values need no check.
 
     A returned value whose ``operator.length_hint`` equals ``n`` is accepted inline (a single
     output spanning one resolved internal axis of size ``n``, or ``n`` outputs); any other value
@@ -112,7 +112,7 @@ def guard_for(pf: Any, n_internal: int, internal_shape: tuple[Any, ...]) -> tupl
                 raise error
         if not n_internal:
             return value
-        outputs = (value,) if n_out == 1 and not multi else (value if multi else pf._pick_outputs(value))
+        outputs = (value,) if n_out == 1 and not multi else (value if multi else pf.pick_outputs(value))
         for name, item in zip(names, outputs):
             got = leading_shape(item, n_internal)
             if not _matches(got, expected):

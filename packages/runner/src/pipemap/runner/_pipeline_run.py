@@ -115,7 +115,7 @@ class PipelineRun:
                     msg = f"Missing value for argument `{p}` in `{f}`."
                     raise ValueError(msg)
             value = f(**call_kwargs)
-            picked = f._pick_outputs(value)
+            picked = f.pick_outputs(value)
             for n, v in zip(f.output_names, picked):
                 results[n] = v
             if isinstance(f.output_name, tuple):

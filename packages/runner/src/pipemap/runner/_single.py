@@ -28,7 +28,7 @@ def _call_single(f: Any, kwargs: dict[str, Any], error_handling: ErrorHandling) 
     from ._chunk import load_references
 
     kwargs = load_references(kwargs)
-    call = f._call_with_renamed_kwargs
+    call = f.call_with_kwargs
     if getattr(f, "timeout", None):
         call = with_timeout(call, f.timeout, f.__name__)
     if error_handling == ErrorHandling.CONTINUE:
@@ -67,7 +67,7 @@ def _pick(f: Any, value: Any, error_handling: ErrorHandling, kwargs: dict[str, A
             snapshot = make_error_snapshot(f, error, kwargs)
             return (snapshot,) * len(f.output_names)
     try:
-        return f._pick_outputs(value)
+        return f.pick_outputs(value)
     except Exception as exc:
         if error_handling != ErrorHandling.CONTINUE:
             raise
