@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,6 +32,9 @@ from ._errors import (
 from ._timeout import with_timeout
 from ._modes import ErrorHandling
 from ._pipefunc_calls import compile_call
+
+if TYPE_CHECKING:
+    from ._chunk import FunctionTask, Linear
 
 __all__ = ["Pace", "call_block", "compile_call", "kwargs_of", "scan_for_errors_column"]
 
@@ -81,14 +84,14 @@ class Pace:
 
 
 def call_block(
-    task: Any, cache: dict[str, Any], columns: list[list[Any]], linear: Any, deadline: float | None = None
+    task: FunctionTask, cache: dict[str, Any], columns: list[list[Any]], linear: Linear, deadline: float | None = None
 ) -> tuple[list[Any], list[int]]:
     """Call the function for the elements of ``linear`` in order, stopping early once
     ``deadline`` (a ``time.perf_counter()`` value) passed; returns (values of the elements
     called, positions of failed elements). ``len(values)`` elements were handled."""
     call = cache["call"]
     pf = task.func
-    if getattr(pf, "timeout", None):
+    if pf.timeout:
         call = with_timeout(call, pf.timeout, pf.__name__)
     names = cache["names"]
     used = [columns[names.index(n)] for n in call.__positional__]
@@ -115,7 +118,12 @@ def call_block(
 
 
 def _call_block_continue(
-    task: Any, cache: dict[str, Any], call: Any, columns: list[list[Any]], linear: Any, pace: Pace
+    task: FunctionTask,
+    cache: dict[str, Any],
+    call: Any,  # a compiled call (it carries ``__positional__``)
+    columns: list[list[Any]],
+    linear: Linear,
+    pace: Pace,
 ) -> tuple[list[Any], list[int]]:
     """``error_handling="continue"``: elements whose inputs hold errors get a propagated
     snapshot without a call; a failing call becomes an ``ErrorSnapshot``; the rest are called."""

@@ -29,7 +29,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pipemap.mapspec import IndexPlan, shape_is_resolved
@@ -39,6 +39,14 @@ from ._guards import guard_for
 from ._calls import call_block
 from ._errors import error_types, make_error_snapshot, scan_for_errors, short_repr
 from ._modes import ErrorHandling
+
+if TYPE_CHECKING:
+    from pipemap.storage import RunOwnership, StorageBase
+
+    from ._pipefunc import PipeFunc
+
+#: the linear indices of a chunk's elements: a contiguous ``range``, or a 1-D int64 array
+Linear = range | np.ndarray
 
 #: elements gathered for the first batch of a long chunk; later batches are sized from the
 #: measured time per element (x4 growth at most) towards BATCH_SECONDS each
@@ -60,19 +68,19 @@ class FunctionTask:
     ``return_values``: also return the values (the parent keeps them for the results).
     """
 
-    func: Any
+    func: PipeFunc
     external_shape: tuple[int, ...]
     mapped: dict[str, Any]
     const: dict[str, Any]
-    outputs: tuple[Any, ...] | None
+    outputs: tuple[StorageBase, ...] | None
     return_values: bool = False
     error_handling: ErrorHandling = ErrorHandling.RAISE
     n_internal: int = 0
     check_internal: bool = False
-    internal_shape: tuple[Any, ...] = ()
+    internal_shape: tuple[int | str, ...] = ()
     #: the run's :class:`~pipemap.storage.RunOwnership` (None without a run folder): a worker
     #: verifies it before each write, so a run that lost its folder never writes into it
-    owner: Any = None
+    owner: RunOwnership | None = None
     on_batch: Callable[[ChunkResult], None] | None = field(default=None, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -86,7 +94,7 @@ class FunctionTask:
 class ChunkResult:
     """What a chunk (or one batch of it) reports back: counts, optional values, first shape."""
 
-    linear: Any
+    linear: Linear
     n_done: int
     n_failed: int = 0
     values: tuple[list[Any], ...] | None = None
@@ -100,6 +108,7 @@ def _task_cache(task: FunctionTask) -> dict[str, Any]:
     cache = task.__dict__.get("_cache")
     if cache is None:
         pf = task.func
+        assert pf.mapspec is not None  # a mapped function
         plan = IndexPlan(pf.mapspec, task.external_shape)
         names = list(task.mapped)
         task.const = load_references(task.const)  # FileValue inputs: loaded here, in the worker
@@ -150,7 +159,7 @@ def _pick(task: FunctionTask, values: list[Any], cache: dict[str, Any]) -> tuple
     return tuple(list(col) for col in zip(*picked))
 
 
-def _pick_each(pf: Any, value: Any) -> tuple[Any, ...]:
+def _pick_each(pf: PipeFunc, value: Any) -> tuple[Any, ...]:
     """Pick outputs one by one, an ErrorSnapshot for each output whose picker raises."""
     out = []
     for k, name in enumerate(pf.output_names):
@@ -201,7 +210,7 @@ def check_internal_shapes(task: FunctionTask, per_output: tuple[list[Any], ...])
                 raise ValueError(msg)
 
 
-def describe_indices(linear: Any) -> str:
+def describe_indices(linear: Linear) -> str:
     """``"3"``, ``"3..9"`` (a range) or ``"3, 5, 8 (3 elements)"`` for error messages."""
     n = len(linear)
     if n == 1:
@@ -212,7 +221,7 @@ def describe_indices(linear: Any) -> str:
     return f"{shown}{', ...' if n > 5 else ''} ({n} elements)"
 
 
-def _write(task: FunctionTask, storage: Any, linear: Any, vals: list[Any], shape: Any) -> None:
+def _write(task: FunctionTask, storage: StorageBase, linear: Linear, vals: list[Any], shape: tuple[int, ...] | None) -> None:
     if task.n_internal:
         if shape is not None and not shape_is_resolved(storage.internal_shape):
             storage.internal_shape = shape
@@ -223,7 +232,9 @@ def _write(task: FunctionTask, storage: Any, linear: Any, vals: list[Any], shape
         storage.dump_many(linear, vals)
 
 
-def write_values(task: FunctionTask, name: str, storage: Any, linear: Any, vals: list[Any], shape: Any) -> None:
+def write_values(
+    task: FunctionTask, name: str, storage: StorageBase, linear: Linear, vals: list[Any], shape: tuple[int, ...] | None
+) -> None:
     """Write one output's values in bulk. When the bulk write fails, the elements it did not
     store (all of them when the backend does not say, see ``stored_before_failure``) are
     written one by one (every good element is kept for resume) and the error names the
@@ -250,7 +261,7 @@ def write_values(task: FunctionTask, name: str, storage: Any, linear: Any, vals:
     raise bulk_error
 
 
-def _not_stored(error: BaseException, linear: Any) -> list[int]:
+def _not_stored(error: BaseException, linear: Linear) -> list[int]:
     """Positions in ``linear`` that the failed bulk write raising ``error`` did not store."""
     from pipemap.storage import stored_before_failure
 
@@ -261,7 +272,7 @@ def _not_stored(error: BaseException, linear: Any) -> list[int]:
     return np.flatnonzero(~np.isin(as_array, stored)).tolist()
 
 
-def run_batch(task: FunctionTask, linear: Any, *, bounded: bool = False) -> ChunkResult:
+def run_batch(task: FunctionTask, linear: Linear, *, bounded: bool = False) -> ChunkResult:
     """Run one batch: gather, call, pick, write (or keep) the values.
 
     ``bounded``: stop calling once the batch has run ``BATCH_SECONDS`` and write what finished
@@ -278,7 +289,7 @@ def run_batch(task: FunctionTask, linear: Any, *, bounded: bool = False) -> Chun
     return _run_batch(task, linear, bounded)
 
 
-def _run_batch(task: FunctionTask, linear: Any, bounded: bool) -> ChunkResult:
+def _run_batch(task: FunctionTask, linear: Linear, bounded: bool) -> ChunkResult:
     t0 = time.perf_counter()
     cache = _task_cache(task)
     _, columns = gather_inputs(task, cache["plan"], linear)
@@ -300,7 +311,7 @@ def _run_batch(task: FunctionTask, linear: Any, bounded: bool) -> ChunkResult:
     return ChunkResult(linear, len(values), len(failed), keep, shape, time.perf_counter() - t0, failed_linear)
 
 
-def run_chunk(task: FunctionTask, linear: Any) -> ChunkResult:
+def run_chunk(task: FunctionTask, linear: Linear) -> ChunkResult:
     """Run a whole chunk. When its values are written here (or reported via ``on_batch``) it runs
     in batches bounded by time, each written and reported as soon as it stops; when the parent
     writes them, in one batch."""

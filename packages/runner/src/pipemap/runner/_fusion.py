@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pipemap.storage._shapes import c_strides
 
-from ._chunk import ChunkResult, FunctionTask, run_chunk
+from ._chunk import ChunkResult, FunctionTask, Linear, run_chunk
 from ._dispatch import ChunkDispatcher, lost_chunk_result, route_outputs, sizer_for
 from ._executors import executor_for, is_thread_or_sync
 from ._modes import ErrorHandling
@@ -35,6 +35,7 @@ from ._task_ref import TaskRef
 
 if TYPE_CHECKING:
     from ._pipefunc import PipeFunc
+    from ._options import ChunkSizes
     from ._prepare import Prepared
     from ._run_context import FusionContext, MappedJob
 
@@ -48,14 +49,14 @@ class ChunkColumn:
 
     internal_shape: tuple[int, ...] = ()
 
-    def __init__(self, shape: tuple[int, ...], linear: Any, values: list[Any]) -> None:
+    def __init__(self, shape: tuple[int, ...], linear: Linear, values: list[Any]) -> None:
         self.shape = tuple(shape)
         self.strides = c_strides(self.shape)
         self.values = values
         self.start = linear.start if isinstance(linear, range) else None
         self.linear = None if isinstance(linear, range) else np.asarray(linear, dtype=np.int64)
 
-    def get_many(self, lin: Any) -> list[Any]:
+    def get_many(self, lin: Linear) -> list[Any]:
         values = self.values
         if self.start is not None:
             start = self.start
@@ -86,7 +87,7 @@ def _shallow(task: FunctionTask) -> FunctionTask:
     return copy
 
 
-def _with_column(task: FunctionTask, link: Link, linear: Any, upstream: tuple[list[Any], ...]) -> FunctionTask:
+def _with_column(task: FunctionTask, link: Link, linear: Linear, upstream: tuple[list[Any], ...]) -> FunctionTask:
     """``task`` reading the linked input from the chunk's fresh values instead of storage."""
     name, position = link
     copy = _shallow(task)
@@ -94,7 +95,7 @@ def _with_column(task: FunctionTask, link: Link, linear: Any, upstream: tuple[li
     return copy
 
 
-def run_chain(tasks: tuple[FunctionTask, ...], links: tuple[Link | None, ...], linear: Any) -> ChainResult:
+def run_chain(tasks: tuple[FunctionTask, ...], links: tuple[Link | None, ...], linear: Linear) -> ChainResult:
     """Run one chunk through every function of a chain, each fed by the previous one's values.
 
     An exception names the function it came from (``_pipemap_output``) for the parent.
@@ -121,13 +122,13 @@ def run_chain(tasks: tuple[FunctionTask, ...], links: tuple[Link | None, ...], l
     return ChainResult(tuple(results))
 
 
-def execute_chain(refs: tuple[TaskRef, ...], links: tuple[Link | None, ...], linear: Any) -> ChainResult:
+def execute_chain(refs: tuple[TaskRef, ...], links: tuple[Link | None, ...], linear: Linear) -> ChainResult:
     """Worker entry point of a fused chunk."""
     return run_chain(tuple(ref.load() for ref in refs), links, linear)
 
 
 # --------------------------------------------------------------------------- planning
-def _spec_of(chunksizes: Any, name: Any) -> Any:
+def _spec_of(chunksizes: ChunkSizes, name: str | tuple[str, ...]) -> object:
     if isinstance(chunksizes, dict):
         return chunksizes[name] if name in chunksizes else chunksizes.get("")
     return chunksizes
@@ -198,7 +199,7 @@ def plan_chains(prep: Prepared) -> dict[PipeFunc, list[PipeFunc]]:
 
 
 # --------------------------------------------------------------------------- running
-def _same_todo(a: Any, b: Any) -> bool:
+def _same_todo(a: Linear, b: Linear) -> bool:
     if isinstance(a, range) and isinstance(b, range):
         return a == b
     return len(a) == len(b) and bool(np.array_equal(np.asarray(a), np.asarray(b)))
@@ -251,7 +252,7 @@ async def _run_fused(ctx: FusionContext, jobs: list[MappedJob]) -> None:
                 write(job, result)
             job.absorb(result)
 
-    def on_dead(chunk: Any, error: BaseException) -> None:
+    def on_dead(chunk: Linear, error: BaseException) -> None:
         """Continue mode: the head's elements become ErrorSnapshots, the rest propagate them
         (computed here, in the parent: an input that is an error never calls the function)."""
         upstream: tuple[list[Any], ...] | None = None

@@ -17,19 +17,25 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ._modes import ErrorHandling, ResumeValidation, SchedulingStrategy
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
-__all__ = ["ErrorHandling", "ResumeValidation", "RunOptions", "SchedulingStrategy"]
+__all__ = ["ChunkSizes", "ErrorHandling", "ResumeValidation", "RunOptions", "SchedulingStrategy", "ShowProgress"]
 
 ShowProgress = bool | Literal["rich", "ipywidgets", "headless"] | None
+#: ``chunksizes=``: one size, a callable of the element count, or either per output (``""``: default)
+ChunkSizes = int | Callable[[int], int] | dict[Any, int | Callable[[int], int] | None] | None
 
 
-def _enum_or_error(kind: type[Any], value: Any, msg: str) -> Any:
+_Mode = TypeVar("_Mode", ErrorHandling, ResumeValidation, SchedulingStrategy)
+
+
+def _enum_or_error(kind: type[_Mode], value: str, msg: str) -> _Mode:
     try:
         return kind(value)
     except ValueError:
@@ -52,7 +58,7 @@ class RunOptions:
     output_names: Any = None
     parallel: bool = True
     executor: Any = None  # an Executor, a dask Client, or a dict per output with "" as default
-    chunksizes: int | dict[Any, int | Callable[[int], int] | None] | Callable[[int], int] | None = None
+    chunksizes: ChunkSizes = None
     storage: str | dict[Any, str] | None = None
     persist_memory: bool = True
     cleanup: bool | None = None
@@ -80,7 +86,7 @@ class RunOptions:
         msg = f"Invalid `resume_validation={check!r}`: use 'auto', 'strict' or 'skip'."
         self._set("resume_validation", _enum_or_error(ResumeValidation, check, msg))
 
-    def _set(self, name: str, value: Any) -> None:
+    def _set(self, name: str, value: object) -> None:
         object.__setattr__(self, name, value)
 
     @classmethod

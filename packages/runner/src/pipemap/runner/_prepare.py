@@ -11,10 +11,10 @@ ValueError: Missing inputs: `x`.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pipemap.mapspec import validate_consistent_axes
 from pipemap.storage import RunFolderLock
@@ -23,33 +23,39 @@ from ._events import EventBus, HeadlessTracker
 from ._executors import normalize_executors
 from ._inflight import InFlight
 from ._modes import ErrorHandling
-from ._options import RunOptions
+from ._options import RunOptions, ShowProgress
 from ._results import ResultDict
 from ._run_info import RunInfo
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
+    from ._options import ChunkSizes
+    from ._pipeline import Pipeline
 
 
 @dataclass
 class Prepared:
     """The outcome of preparation, consumed by the scheduler."""
 
-    pipeline: Any
+    pipeline: Pipeline
     run_info: RunInfo
     store: dict[str, Any]
     outputs: ResultDict
     parallel: bool
-    executor: dict | None
-    chunksizes: Any
+    executor: dict[str | tuple[str, ...], Executor] | None
+    chunksizes: ChunkSizes
     events: EventBus
     tracker: HeadlessTracker | None
     fixed_indices: dict[str, int | slice] | None
     return_results: bool
     error_handling: ErrorHandling
     persist_memory: bool
-    lock: Any = None  # the run folder's RunFolderLock, released when the run ends
+    lock: RunFolderLock | None = None  # the run folder's lock, released when the run ends
     in_flight: InFlight = field(default_factory=InFlight)  # chunks submitted and not finished
 
 
-def inputs_to_dict(inputs: Any, pipeline: Any) -> dict[str, Any]:
+def inputs_to_dict(inputs: Any, pipeline: Pipeline) -> dict[str, Any]:
     """Pydantic models become dicts; scope dicts ``{"foo": {"a": 1}}`` flatten to ``"foo.a"``."""
     if hasattr(inputs, "model_dump") and not isinstance(inputs, dict):
         inputs = {name: getattr(inputs, name) for name in type(inputs).model_fields}
@@ -80,7 +86,7 @@ def normalize_output_names(output_names: Any) -> set | None:
     raise TypeError(msg)
 
 
-def _canonical_name(pipeline: Any) -> Any:
+def _canonical_name(pipeline: Pipeline) -> Callable[[str | tuple[str, ...]], str | tuple[str, ...]]:
     def canonical(name: str | tuple[str, ...]) -> str | tuple[str, ...]:
         try:
             return pipeline[name].output_name
@@ -91,7 +97,7 @@ def _canonical_name(pipeline: Any) -> Any:
     return canonical
 
 
-def expand_names(pipeline: Any, dct: dict, which: str) -> dict:
+def expand_names(pipeline: Pipeline, dct: dict, which: str) -> dict:
     """Rewrite keys naming one element of a multi-output function to the tuple name."""
     canonical = _canonical_name(pipeline)
     out: dict = {}
@@ -104,7 +110,7 @@ def expand_names(pipeline: Any, dct: dict, which: str) -> dict:
     return out
 
 
-def validate_complete_inputs(pipeline: Any, inputs: dict[str, Any]) -> None:
+def validate_complete_inputs(pipeline: Pipeline, inputs: dict[str, Any]) -> None:
     """Missing root arguments or extra inputs (SPEC 4.1 step 5)."""
     root_args = list(pipeline.topological_generations.root_args)
     given = set(inputs) | set(pipeline.defaults)
@@ -116,7 +122,7 @@ def validate_complete_inputs(pipeline: Any, inputs: dict[str, Any]) -> None:
         raise ValueError(msg)
 
 
-def reduced_axes(pipeline: Any) -> dict[str, set[str]]:
+def reduced_axes(pipeline: Pipeline) -> dict[str, set[str]]:
     """{array: axes reduced by some consumer} (whole-array consumers and ``:`` slots)."""
     axes = pipeline.mapspec_axes
     out: dict[str, set[str]] = defaultdict(set)
@@ -132,7 +138,7 @@ def reduced_axes(pipeline: Any) -> dict[str, set[str]]:
     return dict(out)
 
 
-def validate_fixed_indices(fixed_indices: dict[str, int | slice] | None, inputs: dict[str, Any], pipeline: Any) -> None:
+def validate_fixed_indices(fixed_indices: dict[str, int | slice] | None, inputs: dict[str, Any], pipeline: Pipeline) -> None:
     """SPEC 4.5 checks: unknown axes, out-of-bounds values, reduced axes."""
     if fixed_indices is None:
         return
@@ -159,13 +165,13 @@ def validate_fixed_indices(fixed_indices: dict[str, int | slice] | None, inputs:
             raise ValueError(msg)
 
 
-def _cannot_be_parallelized(pipeline: Any) -> bool:
+def _cannot_be_parallelized(pipeline: Pipeline) -> bool:
     return all(f.mapspec is None for f in pipeline.functions) and all(
         len(fs) == 1 for fs in pipeline.topological_generations.function_lists
     )
 
 
-def make_listeners(show_progress: Any, callbacks: list | None) -> tuple[EventBus, HeadlessTracker | None]:
+def make_listeners(show_progress: ShowProgress, callbacks: list | None) -> tuple[EventBus, HeadlessTracker | None]:
     """The event bus: a headless tracker unless progress is off, plus any user callbacks."""
     from .progress import make_display, resolve_mode
 
@@ -260,7 +266,7 @@ def prepare_run(options: RunOptions | None = None, /, **arguments: Any) -> Prepa
         raise
 
 
-def _as_pipemap_pipeline(pipeline: Any) -> Any:
+def _as_pipemap_pipeline(pipeline: object) -> Pipeline:
     """Accept a pipemap Pipeline; a pipefunc Pipeline is converted (DESIGN section 4)."""
     from ._pipeline import Pipeline
 
@@ -272,6 +278,6 @@ def _as_pipemap_pipeline(pipeline: Any) -> Any:
 
         return from_pipefunc(pipeline)
     if module.startswith(("pipemap.", "runner.")) and hasattr(pipeline, "topological_generations"):
-        return pipeline
+        return cast("Pipeline", pipeline)
     msg = f"`pipeline` must be a `pipemap.runner.Pipeline`, got {type(pipeline).__module__}.{type(pipeline).__name__}."
     raise TypeError(msg)

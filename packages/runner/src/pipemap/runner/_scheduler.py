@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pipemap.mapspec import external_shape_from_mask, internal_shape_from_mask, shape_is_resolved
@@ -25,7 +25,7 @@ from ._errors import error_types, raise_with_note
 from ._failure_log import FailureLog
 from ._fusion import plan_chains, run_chain_of
 from ._guards import inconsistent_internal_error
-from ._modes import ErrorHandling
+from ._modes import ErrorHandling, SchedulingStrategy
 from ._inflight import gather_or_cancel
 from ._events import ChunkDone, ElementFailed, FunctionDone, RunFinished, RunStarted, ShapeResolved
 from . import _default_pool
@@ -38,6 +38,16 @@ from ._results import Result
 from ._run_context import EagerContext, FusionContext, Gating, MappedJob, MappedJobs, RunExecutors, SingleContext
 from ._single import run_single
 from ._store import as_object_array, is_storage, is_value_holder, output_array, persist_all
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
+    from pipemap.storage import StorageBase
+
+    from ._chunk import Linear
+    from ._events import EventBus
+    from ._pipefunc import PipeFunc
+    from ._results import ResultDict
 
 
 class _Runner:
@@ -64,7 +74,7 @@ class _Runner:
         )
 
     # ------------------------------------------------------------------ arguments
-    def arg_value(self, f: Any, p: str) -> Any:
+    def arg_value(self, f: PipeFunc, p: str) -> Any:
         """Input, upstream output (mapped: storage; single: the value), pipeline default."""
         if p in self.inputs:
             return self.inputs[p]
@@ -78,12 +88,14 @@ class _Runner:
         return _ABSENT
 
     # ------------------------------------------------------------------ mapped functions
-    def _selected_indices(self, f: Any, ext_shape: tuple[int, ...]) -> np.ndarray | range:
+    def _selected_indices(self, f: PipeFunc, ext_shape: tuple[int, ...]) -> np.ndarray | range:
         size = int(np.prod(ext_shape)) if ext_shape else 1
         fixed = self.prep.fixed_indices
         if not fixed:
             return range(size)
-        axes = [a for a in f.mapspec.output_indices if a in f.mapspec.external_indices]
+        spec = f.mapspec
+        assert spec is not None  # a mapped function
+        axes = [a for a in spec.output_indices if a in spec.external_indices]
         keys = []
         for axis, n in zip(axes, ext_shape):
             sel = fixed.get(axis, slice(None))
@@ -93,7 +105,7 @@ class _Runner:
         lin = sum(g.astype(np.int64) * s for g, s in zip(grids, strides))
         return np.sort(np.asarray(lin, dtype=np.int64).reshape(-1))
 
-    async def run_mapped(self, f: Any) -> None:
+    async def run_mapped(self, f: PipeFunc) -> None:
         await self.run_prepared_job(self.prepare_mapped(f))
 
     async def run_prepared_job(self, job: MappedJob) -> None:
@@ -106,7 +118,7 @@ class _Runner:
                 await self._run_parallel(job.f, job.task, job.todo, job.executor, job.absorb)
         self.finish_mapped(job)
 
-    def prepare_mapped(self, f: Any) -> MappedJob:
+    def prepare_mapped(self, f: PipeFunc) -> MappedJob:
         """Everything about one mapped function before its chunks run: what is missing, the
         task, the executor, the callback that absorbs finished chunks."""
         key = f.output_name
@@ -124,7 +136,7 @@ class _Runner:
         for s in storages:
             s.shape = tuple(ext_shape)
         selected = self._selected_indices(f, ext_shape)
-        todo: Any = selected
+        todo: Linear = selected
         done_masks: list[np.ndarray] | None = None
         if self.info.run_folder is not None:
             done_masks = [s.done_mask() for s in storages]
@@ -148,7 +160,7 @@ class _Runner:
             value = self.arg_value(f, p)
             if value is _ABSENT:
                 continue
-            if p in f.mapspec.input_names:
+            if f.mapspec is not None and p in f.mapspec.input_names:
                 mapped[p] = value
             else:
                 const[p] = value.to_array() if is_storage(value) else value
@@ -172,7 +184,7 @@ class _Runner:
         # values computed now go straight into the (flat) result buffers, batch by batch
         flats = [np.empty(size, dtype=object) for _ in f.output_names] if keep else None
         filled = np.zeros(size, dtype=bool) if keep else None
-        first_shape: list[Any] = [None]
+        first_shape: list[tuple[int, ...] | None] = [None]
 
         def absorb(result: ChunkResult) -> None:
             if result.internal_shape is not None:
@@ -239,7 +251,9 @@ class _Runner:
                     arr = output_array(s, comp, internal_arg, None if job.done_masks is None else job.done_masks[k])
                     self.prep.outputs[out_name] = Result(f.__name__, job.kwargs, out_name, arr, s)
 
-    async def _run_parallel(self, f: Any, task: FunctionTask, todo: Any, executor: Any, absorb: Any) -> None:
+    async def _run_parallel(
+        self, f: PipeFunc, task: FunctionTask, todo: Linear, executor: Executor, absorb: Callable[[ChunkResult], None]
+    ) -> None:
         """Chunks go through a windowed, adaptive dispatcher (:mod:`._dispatch`)."""
         shares_memory = is_thread_or_sync(executor)
         write_in_worker = route_outputs(task, shares_memory)
@@ -269,7 +283,7 @@ class _Runner:
             if tracker is not None:
                 tracker.mark(result.linear)  # written (by the parent above, or by the worker)
 
-        def on_dead(chunk: Any, error: BaseException) -> None:
+        def on_dead(chunk: Linear, error: BaseException) -> None:
             lost = lost_chunk_result(task, chunk, error)
             write(lost)
             if not self.prep.return_results:
@@ -314,7 +328,7 @@ class _Runner:
                     self.events.emit(ShapeResolved(key, int(np.prod(ext)) if ext else 1))
 
     # ------------------------------------------------------------------ single functions
-    async def run_single_function(self, f: Any) -> None:
+    async def run_single_function(self, f: PipeFunc) -> None:
         executor = self.executors.for_function(f)
         kwargs: dict[str, Any] = {}
         for p in f.parameters:
@@ -332,13 +346,13 @@ class _Runner:
             self.events.emit(ChunkDone(name, 1, int(failed), 0.0))
             self.events.emit(FunctionDone(name))
 
-    def _single_failed(self, f: Any) -> bool:
+    def _single_failed(self, f: PipeFunc) -> bool:
         """SPEC 4.9: a single function counts as failed when its output holds an error snapshot."""
         types = error_types()
         result = self.prep.outputs.get(f.output_names[0])
         return bool(types) and result is not None and isinstance(result.output, types)
 
-    async def run_function(self, f: Any) -> None:
+    async def run_function(self, f: PipeFunc) -> None:
         if f.requires_mapping:
             await self.run_mapped(f)
         else:
@@ -370,7 +384,7 @@ def _merge(ext: tuple, internal: tuple, mask: tuple[bool, ...]) -> tuple:
     return tuple(next(e) if m else next(i) for m in mask)
 
 
-def _without_errors(storage: Any, done: np.ndarray) -> np.ndarray:
+def _without_errors(storage: StorageBase, done: np.ndarray) -> np.ndarray:
     """Continue mode on resume: elements holding error snapshots count as missing (retried)."""
     types = error_types()
     stored = np.flatnonzero(done)
@@ -385,14 +399,19 @@ def _without_errors(storage: Any, done: np.ndarray) -> np.ndarray:
     return done
 
 
-def _loader(storage: Any, computed: Any, internal: Any, done: Any) -> Any:
+def _loader(
+    storage: StorageBase,
+    computed: tuple[np.ndarray, np.ndarray] | None,
+    internal: tuple[int, ...] | None,
+    done: np.ndarray | None,
+) -> Callable[[], np.ndarray]:
     def load() -> np.ndarray:
         return output_array(storage, computed, internal, done)
 
     return load
 
 
-def _emit_failures(events: Any, name: str, result: ChunkResult) -> None:
+def _emit_failures(events: EventBus, name: str, result: ChunkResult) -> None:
     """One ``ElementFailed`` per failed element (index and snapshot when the values came back)."""
     types = error_types()
     if result.values is None or not types:
@@ -404,29 +423,32 @@ def _emit_failures(events: Any, name: str, result: ChunkResult) -> None:
             events.emit(ElementFailed(name, int(result.linear[k]), value))
 
 
-def _mask_of(indices: Any, size: int) -> np.ndarray:
+def _mask_of(indices: Linear, size: int) -> np.ndarray:
     mask = np.zeros(size, dtype=bool)
     mask[np.asarray(indices, dtype=np.int64)] = True
     return mask
 
 
-def _placement(linear: Any) -> Any:
+def _placement(linear: Linear) -> slice | np.ndarray:
     if isinstance(linear, range) and linear.step == 1:
         return slice(linear.start, linear.stop)
     return np.asarray(linear, dtype=np.int64)
 
 
-def _concat_linear(parts: list[Any]) -> Any:
+def _concat_linear(parts: list[Linear]) -> Linear:
     if not parts:
         return range(0)
     if len(parts) == 1:
         return parts[0]
-    if all(isinstance(p, range) for p in parts) and all(parts[k].stop == parts[k + 1].start for k in range(len(parts) - 1)):
-        return range(parts[0].start, parts[-1].stop)
+    ranges = [p for p in parts if isinstance(p, range)]
+    if len(ranges) == len(parts) and all(ranges[k].stop == ranges[k + 1].start for k in range(len(ranges) - 1)):
+        return range(ranges[0].start, ranges[-1].stop)
     return np.concatenate([np.asarray(p, dtype=np.int64) for p in parts])
 
 
-async def run_prepared(prep: Prepared, *, scheduling_strategy: str = "generation") -> Any:
+async def run_prepared(
+    prep: Prepared, *, scheduling_strategy: SchedulingStrategy = SchedulingStrategy.GENERATION
+) -> ResultDict:
     """Execute a prepared run; returns its ``ResultDict``. Never suspends when sequential."""
     runner = _Runner(prep)
     if prep.events:
@@ -440,7 +462,7 @@ async def run_prepared(prep: Prepared, *, scheduling_strategy: str = "generation
             fusion = FusionContext(prep, runner.executors, runner.jobs)
             fused = {f for chain in chains.values() for f in chain[1:]}  # run with their chain's head
 
-            def run(f: Any) -> Any:
+            def run(f: PipeFunc) -> Coroutine[Any, Any, None]:
                 return run_chain_of(fusion, chains[f]) if f in chains else runner.run_function(f)
 
             for generation in generations:

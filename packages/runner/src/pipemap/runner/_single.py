@@ -23,13 +23,13 @@ if TYPE_CHECKING:
     from ._run_context import SingleContext
 
 
-def _call_single(f: Any, kwargs: dict[str, Any], error_handling: ErrorHandling) -> Any:
+def _call_single(f: PipeFunc, kwargs: dict[str, Any], error_handling: ErrorHandling) -> Any:
     """Call ``f`` once; errors are re-raised with a note or returned as snapshots."""
     from ._chunk import load_references
 
     kwargs = load_references(kwargs)
     call = f.call_with_kwargs
-    if getattr(f, "timeout", None):
+    if f.timeout:
         call = with_timeout(call, f.timeout, f.__name__)
     if error_handling == ErrorHandling.CONTINUE:
         found = scan_for_errors(kwargs)
@@ -54,7 +54,7 @@ def _call_single_blob(blob: bytes) -> Any:
     return _call_single(f, kwargs, error_handling)
 
 
-def _pick(f: Any, value: Any, error_handling: ErrorHandling, kwargs: dict[str, Any]) -> tuple[Any, ...]:
+def _pick(f: PipeFunc, value: Any, error_handling: ErrorHandling, kwargs: dict[str, Any]) -> tuple[Any, ...]:
     """The outputs of ``value``; a multi-output function must return one value per output."""
     types = error_types()
     if f.output_picker is None and isinstance(f.output_name, tuple) and not (types and isinstance(value, types)):
