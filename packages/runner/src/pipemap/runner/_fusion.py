@@ -35,7 +35,7 @@ from ._task_ref import TaskRef
 
 if TYPE_CHECKING:
     from ._pipefunc import PipeFunc
-    from ._options import ChunkSizes
+    from ._chunksizes import Chunksizes
     from ._prepare import Prepared
     from ._run_context import FusionContext, MappedJob
 
@@ -128,7 +128,7 @@ def execute_chain(refs: tuple[TaskRef, ...], links: tuple[Link | None, ...], lin
 
 
 # --------------------------------------------------------------------------- planning
-def _spec_of(chunksizes: ChunkSizes, name: str | tuple[str, ...]) -> object:
+def _spec_of(chunksizes: Chunksizes, name: str | tuple[str, ...]) -> object:
     if isinstance(chunksizes, dict):
         return chunksizes[name] if name in chunksizes else chunksizes.get("")
     return chunksizes

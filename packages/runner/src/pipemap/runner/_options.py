@@ -17,19 +17,18 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ._modes import ErrorHandling, ResumeValidation, SchedulingStrategy
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
-__all__ = ["ChunkSizes", "ErrorHandling", "ResumeValidation", "RunOptions", "SchedulingStrategy", "ShowProgress"]
+    from ._chunksizes import Chunksizes
+
+__all__ = ["ErrorHandling", "ResumeValidation", "RunOptions", "SchedulingStrategy", "ShowProgress"]
 
 ShowProgress = bool | Literal["rich", "ipywidgets", "headless"] | None
-#: ``chunksizes=``: one size, a callable of the element count, or either per output (``""``: default)
-ChunkSizes = int | Callable[[int], int] | dict[Any, int | Callable[[int], int] | None] | None
 
 
 _Mode = TypeVar("_Mode", ErrorHandling, ResumeValidation, SchedulingStrategy)
@@ -54,12 +53,12 @@ class RunOptions:
     pipeline: Any  # a pipemap Pipeline, or a pipefunc Pipeline (converted by preparation)
     inputs: Any  # a dict or a pydantic model
     run_folder: str | Path | None = None
-    internal_shapes: dict[str, Any] | None = None
-    output_names: Any = None
+    internal_shapes: dict[str, int | str | tuple[int | str, ...]] | None = None
+    output_names: str | tuple[str, ...] | Iterable[str | tuple[str, ...]] | None = None
     parallel: bool = True
     executor: Any = None  # an Executor, a dask Client, or a dict per output with "" as default
-    chunksizes: ChunkSizes = None
-    storage: str | dict[Any, str] | None = None
+    chunksizes: Chunksizes = None  # one size, or per output (a size or a callable of the count)
+    storage: str | dict[str | tuple[str, ...], str] | None = None
     persist_memory: bool = True
     cleanup: bool | None = None
     resume: bool = False
@@ -70,7 +69,7 @@ class RunOptions:
     return_results: bool = True
     error_handling: ErrorHandling = ErrorHandling.RAISE
     scheduling_strategy: SchedulingStrategy = SchedulingStrategy.GENERATION
-    callbacks: list[Callable[[Any], None]] | None = None
+    callbacks: list[Callable[[object], None]] | None = None  # receive the events of ._events
 
     def __post_init__(self) -> None:
         # the order of the checks is the order the facades always made them in

@@ -30,7 +30,7 @@ from ._run_info import RunInfo
 if TYPE_CHECKING:
     from concurrent.futures import Executor
 
-    from ._options import ChunkSizes
+    from ._chunksizes import Chunksizes
     from ._pipeline import Pipeline
 
 
@@ -44,7 +44,7 @@ class Prepared:
     outputs: ResultDict
     parallel: bool
     executor: dict[str | tuple[str, ...], Executor] | None
-    chunksizes: ChunkSizes
+    chunksizes: Chunksizes
     events: EventBus
     tracker: HeadlessTracker | None
     fixed_indices: dict[str, int | slice] | None

@@ -14,7 +14,7 @@ import threading
 import warnings
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 from ._modes import SchedulingStrategy
 from ._options import RunOptions
@@ -25,8 +25,10 @@ from ._scheduler import run_prepared
 if TYPE_CHECKING:
     from .progress.widgets_display import WidgetsDisplay
 
+_T = TypeVar("_T")
 
-def _drive(coro: Coroutine[Any, Any, Any], *, may_suspend: bool) -> Any:
+
+def _drive(coro: Coroutine[object, None, _T], *, may_suspend: bool) -> _T:
     """Run ``coro`` to completion from synchronous code.
 
     Sequential runs never suspend: one ``send`` finishes them, no event loop needed. Otherwise
@@ -37,7 +39,7 @@ def _drive(coro: Coroutine[Any, Any, Any], *, may_suspend: bool) -> Any:
         try:
             coro.send(None)
         except StopIteration as stop:
-            return stop.value
+            return cast("_T", stop.value)
         coro.close()
         msg = "internal error: a sequential run suspended"
         raise RuntimeError(msg)
@@ -45,7 +47,7 @@ def _drive(coro: Coroutine[Any, Any, Any], *, may_suspend: bool) -> Any:
         asyncio.get_running_loop()
     except RuntimeError:
         return _run_boxed(coro)
-    box: dict[str, Any] = {}
+    box: dict[str, object] = {}
     started, finished = threading.Event(), threading.Event()
 
     def target() -> None:
@@ -67,7 +69,7 @@ def _drive(coro: Coroutine[Any, Any, Any], *, may_suspend: bool) -> Any:
         # the run then finishes that in its thread)
         started.wait()
         loop, task = box.get("loop"), box.get("task")
-        if loop is not None and task is not None:
+        if isinstance(loop, asyncio.AbstractEventLoop) and isinstance(task, asyncio.Task):
             try:
                 loop.call_soon_threadsafe(task.cancel)
             except RuntimeError:  # the loop has closed: the run ended meanwhile
@@ -76,15 +78,17 @@ def _drive(coro: Coroutine[Any, Any, Any], *, may_suspend: bool) -> Any:
         raise
     thread.join()
     if "error" in box:
-        raise box["error"]
-    return box["value"]
+        raise cast("BaseException", box["error"])
+    return cast("_T", box["value"])
 
 
-def _run_boxed(coro: Coroutine[Any, Any, Any], box: dict[str, Any] | None = None, started: Any = None) -> Any:
+def _run_boxed(
+    coro: Coroutine[object, None, _T], box: dict[str, object] | None = None, started: threading.Event | None = None
+) -> _T:
     """``asyncio.run(coro)`` whose main task returns None: on exit asyncio (3.11) may format the
     task's repr (its SIGINT handler), which would render a huge ``ResultDict``. ``box`` receives
     the loop and the task (to cancel the run from another thread), ``started`` is set then."""
-    out: list[Any] = []
+    out: list[_T] = []
 
     async def main() -> None:
         if box is not None:
@@ -265,11 +269,11 @@ def _attach_async_displays(runner: AsyncMap, display_widgets: bool) -> None:
                 widget.display()
 
 
-async def _await(task: asyncio.Task) -> Any:
+async def _await(task: asyncio.Task[_T]) -> _T:
     return await task
 
 
-async def _release_after(coro: Coroutine[Any, Any, Any], prep: Prepared) -> Any:
+async def _release_after(coro: Coroutine[object, None, _T], prep: Prepared) -> _T:
     """Await ``coro``, then release the run folder's lock (also on errors and cancellation),
     but not before every chunk of the run has stopped (see :mod:`._inflight`)."""
     try:

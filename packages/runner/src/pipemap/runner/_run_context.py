@@ -49,7 +49,7 @@ __all__ = [
 class RunExecutors:
     """The executor of each function of one run (None: sequential, in the run's own thread)."""
 
-    def __init__(self, *, parallel: bool, executors: dict[Any, Executor] | None) -> None:
+    def __init__(self, *, parallel: bool, executors: dict[str | tuple[str, ...], Executor] | None) -> None:
         self.parallel = parallel
         self.executors = executors
         #: pipemap's own pool, once a function needed it (released by the scheduler at the end)
