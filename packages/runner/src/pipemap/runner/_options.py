@@ -74,7 +74,8 @@ class RunOptions:
     def __post_init__(self) -> None:
         # the order of the checks is the order the facades always made them in
         strategy = self.scheduling_strategy
-        self._set("scheduling_strategy", _enum_or_error(SchedulingStrategy, strategy, f"Invalid scheduling type: {strategy}"))
+        msg = f"Invalid scheduling type: {strategy}"
+        self._set("scheduling_strategy", _enum_or_error(SchedulingStrategy, strategy, msg))
         if not self.parallel and self.executor:
             msg = "Cannot use an executor without `parallel=True`."
             raise ValueError(msg)

@@ -457,7 +457,7 @@ async def run_prepared(
     error: BaseException | None = None
     try:
         generations = prep.pipeline.topological_generations.function_lists
-        if not runner.parallel or scheduling_strategy != "eager":
+        if not runner.parallel or scheduling_strategy != SchedulingStrategy.EAGER:
             chains = plan_chains(prep) if runner.parallel else {}
             fusion = FusionContext(prep, runner.executors, runner.jobs)
             fused = {f for chain in chains.values() for f in chain[1:]}  # run with their chain's head
