@@ -17,9 +17,12 @@ The common cases cost one ``len`` per element, inlined in the compiled call.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipemap.mapspec import UNKNOWN
+
+if TYPE_CHECKING:
+    from ._pipefunc import PipeFunc
 
 
 def describe_returned(value: Any) -> str:
@@ -40,7 +43,7 @@ def describe_returned(value: Any) -> str:
     return f"{article} {name} of length {n}"
 
 
-def output_count_error(pf: Any, value: Any) -> ValueError | None:
+def output_count_error(pf: PipeFunc, value: Any) -> ValueError | None:
     """The error for a multi-output ``pf`` (no ``output_picker``) returning ``value``, or None
     when ``value`` holds one item per output."""
     names = pf.output_names
@@ -56,7 +59,7 @@ def output_count_error(pf: Any, value: Any) -> ValueError | None:
     )
 
 
-def internal_shape_error(pf: Any, output: str, got: Any, expected: tuple[Any, ...], value: Any) -> ValueError:
+def internal_shape_error(pf: PipeFunc, output: str, got: Any, expected: tuple[Any, ...], value: Any) -> ValueError:
     """The error for an element of ``output`` spanning ``got`` instead of the internal shape
     (pipefunc's wording, with the value described when it has no such axes)."""
     returned = f"Output shape {tuple(got)}" if got is not None else f"Output {describe_returned(value).split(' ', 1)[1]}"
@@ -67,7 +70,7 @@ def internal_shape_error(pf: Any, output: str, got: Any, expected: tuple[Any, ..
     )
 
 
-def inconsistent_internal_error(pf: Any, elements: str, got: Any, first: Any) -> ValueError:
+def inconsistent_internal_error(pf: PipeFunc, elements: str, got: Any, first: Any) -> ValueError:
     """Two worker processes fixed the ``"?"`` internal sizes of ``pf``'s outputs differently:
     ``elements`` span ``got``, earlier ones ``first``."""
     error = internal_shape_error(pf, pf.output_names[0], got, tuple(first), None)
@@ -81,7 +84,7 @@ def _matches(got: Any, expected: list[Any]) -> bool:
     return all(e == UNKNOWN or g == e for g, e in zip(got, expected))
 
 
-def guard_for(pf: Any, n_internal: int, internal_shape: tuple[Any, ...]) -> tuple[int, Callable[[Any], Any]] | None:
+def guard_for(pf: PipeFunc, n_internal: int, internal_shape: tuple[Any, ...]) -> tuple[int, Callable[[Any], Any]] | None:
     """``(n, check)`` for :meth:`PipeFunc.compile_call`, or None when ``pf``'s values need no check.
 
     A returned value whose ``operator.length_hint`` equals ``n`` is accepted inline (a single

@@ -14,9 +14,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cloudpickle
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from ._pipefunc import PipeFunc
 
 _INSTALLED_TOPS = {"builtins", "numpy", "pipemap", "cloudpickle", "pandas", "polars", "xarray"}
 
@@ -109,11 +114,11 @@ def unpicklable_for_workers(exc: BaseException, culprit: str) -> BaseException:
     return error
 
 
-def note_unsendable(future: Any, f: Any, elements: str) -> Any:
+def note_unsendable(future: Future, f: PipeFunc, elements: str) -> Future:
     """``future`` of a chunk whose values return to the parent; if the worker could not pickle
     them, its error gets a note naming the function, the outputs and the chunk's elements."""
 
-    def note(done: Any) -> None:
+    def note(done: Future) -> None:
         exc = None if done.cancelled() else done.exception()
         if exc is not None and "_sendback_result" in str(exc.__cause__ or ""):  # the result's pickling
             exc.add_note(

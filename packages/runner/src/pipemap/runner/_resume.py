@@ -18,9 +18,12 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from pipemap.storage import RunRecord
 
 ResumeValidation = Literal["auto", "strict", "skip"]
 
@@ -194,7 +197,7 @@ def _check_bound(
 
 
 def compare_to_previous(
-    old: Any,
+    old: RunRecord,
     *,
     error_handling: str,
     internal_shapes: dict | None,

@@ -11,9 +11,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ._pipeline import Pipeline
 from pipemap.mapspec import (
     MapSpec,
     array_shape,
@@ -66,7 +69,7 @@ def shapes_from_specs(
 
 
 def map_shapes(
-    pipeline: Any,
+    pipeline: Pipeline,
     inputs: Mapping[str, Any],
     internal_shapes: Mapping[str, Any] | None,
 ) -> tuple[dict[OutputKey, ShapeTuple], dict[OutputKey, tuple[bool, ...]]]:
@@ -84,7 +87,7 @@ def map_shapes(
             exc.add_note(f"Input `{p}` is mapped over by {', '.join(users)}: pass a list, a range or a numpy array.")
             raise
     funcs = [f for f in pipeline.sorted_functions if f.mapspec is not None]
-    return shapes_from_specs([f.mapspec for f in funcs], root_shapes, internal_shapes, [f.__name__ for f in funcs])
+    return shapes_from_specs([f.mapspec for f in funcs if f.mapspec is not None], root_shapes, internal_shapes, [f.__name__ for f in funcs])
 
 
 def _internal_of(shapes: Mapping[OutputKey, ShapeTuple], masks: Mapping[OutputKey, tuple[bool, ...]]) -> dict[str, ShapeTuple]:
