@@ -34,7 +34,7 @@ from ._modes import ErrorHandling
 from ._pipefunc_calls import compile_call
 
 if TYPE_CHECKING:
-    from ._chunk import FunctionTask, Linear
+    from ._chunk import FunctionTask, Linear, TaskCache
 
 __all__ = ["Pace", "call_block", "compile_call", "kwargs_of", "scan_for_errors_column"]
 
@@ -84,7 +84,7 @@ class Pace:
 
 
 def call_block(
-    task: FunctionTask, cache: dict[str, Any], columns: list[list[Any]], linear: Linear, deadline: float | None = None
+    task: FunctionTask, cache: TaskCache, columns: list[list[Any]], linear: Linear, deadline: float | None = None
 ) -> tuple[list[Any], list[int]]:
     """Call the function for the elements of ``linear`` in order, stopping early once
     ``deadline`` (a ``time.perf_counter()`` value) passed; returns (values of the elements
@@ -119,7 +119,7 @@ def call_block(
 
 def _call_block_continue(
     task: FunctionTask,
-    cache: dict[str, Any],
+    cache: TaskCache,
     call: Any,  # a compiled call (it carries ``__positional__``)
     columns: list[list[Any]],
     linear: Linear,

@@ -29,7 +29,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 from pipemap.mapspec import IndexPlan, shape_is_resolved
@@ -103,8 +103,18 @@ class ChunkResult:
     failed_linear: tuple[int, ...] = ()
 
 
+class TaskCache(TypedDict):
+    """What a task computes once per process: the index plan, the mapped names in gather order,
+    the compiled call, and (continue mode) the errors found among the constant arguments."""
+
+    plan: IndexPlan
+    names: list[str]
+    call: Any  # the compiled call (it carries ``__positional__``)
+    const_error: list[tuple[str, Any]] | None
+
+
 # --------------------------------------------------------------------------- running
-def _task_cache(task: FunctionTask) -> dict[str, Any]:
+def _task_cache(task: FunctionTask) -> TaskCache:
     cache = task.__dict__.get("_cache")
     if cache is None:
         pf = task.func
@@ -114,7 +124,7 @@ def _task_cache(task: FunctionTask) -> dict[str, Any]:
         task.const = load_references(task.const)  # FileValue inputs: loaded here, in the worker
         call = pf.compile_call(names, task.const, guard_for(pf, task.n_internal, task.internal_shape))
         const_error = scan_for_errors(task.const) if task.error_handling == ErrorHandling.CONTINUE else None
-        cache = {"plan": plan, "names": names, "call": call, "const_error": const_error}
+        cache = TaskCache(plan=plan, names=names, call=call, const_error=const_error)
         task.__dict__["_cache"] = cache
     return cache
 
@@ -128,7 +138,7 @@ def load_references(kwargs: dict[str, Any]) -> dict[str, Any]:
     return {k: v.load() if isinstance(v, FileValue) else v for k, v in kwargs.items()}
 
 
-def _pick(task: FunctionTask, values: list[Any], cache: dict[str, Any]) -> tuple[list[Any], ...]:
+def _pick(task: FunctionTask, values: list[Any], cache: TaskCache) -> tuple[list[Any], ...]:
     pf = task.func
     n_out = len(pf.output_names)
     if n_out == 1 and pf.output_picker is None and isinstance(pf.output_name, str):

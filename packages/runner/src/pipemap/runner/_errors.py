@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 if TYPE_CHECKING:
+    from pipemap.storage import ErrorSnapshot, PropagatedErrorSnapshot
+
     from ._pipefunc import PipeFunc
 
 MAX_REPR = 100
@@ -54,7 +56,7 @@ def format_call(name: str, kwargs: dict[str, Any]) -> str:
     return f"{name}({args})"
 
 
-def _original_kwargs(pf: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+def _original_kwargs(pf: PipeFunc, kwargs: dict[str, Any]) -> dict[str, Any]:
     native = getattr(pf, "native_name", None)
     merged = {**kwargs, **getattr(pf, "bound", {})}
     return merged if native is None else {native(k): v for k, v in merged.items()}
@@ -77,14 +79,14 @@ def raise_with_note(exc: BaseException, pf: PipeFunc, kwargs: dict[str, Any], in
     raise exc
 
 
-def make_error_snapshot(pf: PipeFunc, exc: BaseException, kwargs: dict[str, Any]) -> Any:
+def make_error_snapshot(pf: PipeFunc, exc: BaseException, kwargs: dict[str, Any]) -> ErrorSnapshot:
     """An ``ErrorSnapshot`` of a failed call (kwargs by original parameter names)."""
     from pipemap.storage import ErrorSnapshot
 
     return ErrorSnapshot(pf.func, exc, args=(), kwargs=_original_kwargs(pf, kwargs))
 
 
-def propagated_snapshot(pf: PipeFunc, found: list[tuple[str, Any]], kwargs: dict[str, Any]) -> Any:
+def propagated_snapshot(pf: PipeFunc, found: list[tuple[str, Any]], kwargs: dict[str, Any]) -> PropagatedErrorSnapshot:
     """A ``PropagatedErrorSnapshot`` for an element whose inputs hold errors (not called)."""
     from pipemap.storage import PropagatedErrorSnapshot
 

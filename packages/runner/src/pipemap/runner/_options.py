@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 from ._modes import ErrorHandling, ResumeValidation, SchedulingStrategy
 
@@ -35,10 +35,10 @@ _Mode = TypeVar("_Mode", ErrorHandling, ResumeValidation, SchedulingStrategy)
 
 
 def _enum_or_error(kind: type[_Mode], value: str, msg: str) -> _Mode:
-    try:
-        return kind(value)
-    except ValueError:
-        raise ValueError(msg) from None
+    member = kind._value2member_map_.get(value) if isinstance(value, str) else None  # (a dict lookup)
+    if member is None:
+        raise ValueError(msg)
+    return cast("_Mode", member)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -165,7 +165,7 @@ def _check_dict(name: str, new: dict[str, Any], old: dict[str, Any], validation:
 
 
 def _check_bound(
-    new: dict[str, dict[str, Any]], old: dict[str, dict[str, Any]] | None, folder: Any, validation: ResumeValidation
+    new: dict[str, dict[str, Any]], old: dict[str, dict[str, Any]] | None, folder: object, validation: ResumeValidation
 ) -> bool:
     """Bound values per function (keyed by output name) against the recorded ones.
 
