@@ -27,7 +27,7 @@ from ._fusion import plan_chains, run_chain_of
 from ._guards import inconsistent_internal_error
 from ._modes import ErrorHandling, SchedulingStrategy
 from ._inflight import gather_or_cancel
-from ._events import ChunkDone, ElementFailed, FunctionDone, RunFinished, RunStarted, ShapeResolved
+from ._events import ChunkDone, FunctionDone, RunFinished, RunStarted, ShapeResolved
 from . import _default_pool
 from ._executors import is_thread_or_sync
 from ._pickling import note_unsendable
@@ -38,6 +38,7 @@ from ._results import Result
 from ._run_context import EagerContext, FusionContext, Gating, MappedJob, MappedJobs, RunExecutors, SingleContext
 from ._single import run_single
 from ._store import as_object_array, is_storage, is_value_holder, output_array, persist_all
+from ._mapped_results import _emit_failures, _loader, _mask_of, _merge, _placement, _without_errors
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
@@ -377,73 +378,6 @@ class _Absent:
 
 
 _ABSENT = _Absent()
-
-
-def _merge(ext: tuple, internal: tuple, mask: tuple[bool, ...]) -> tuple:
-    e, i = iter(ext), iter(internal)
-    return tuple(next(e) if m else next(i) for m in mask)
-
-
-def _without_errors(storage: StorageBase, done: np.ndarray) -> np.ndarray:
-    """Continue mode on resume: elements holding error snapshots count as missing (retried)."""
-    types = error_types()
-    stored = np.flatnonzero(done)
-    if not types or not len(stored):
-        return done
-    values = storage.get_many(stored)
-    bad = [k for k, v in zip(stored.tolist(), values) if isinstance(v, types)]
-    if not bad:
-        return done
-    done = done.copy()
-    done[bad] = False
-    return done
-
-
-def _loader(
-    storage: StorageBase,
-    computed: tuple[np.ndarray, np.ndarray] | None,
-    internal: tuple[int, ...] | None,
-    done: np.ndarray | None,
-) -> Callable[[], np.ndarray]:
-    def load() -> np.ndarray:
-        return output_array(storage, computed, internal, done)
-
-    return load
-
-
-def _emit_failures(events: EventBus, name: str, result: ChunkResult) -> None:
-    """One ``ElementFailed`` per failed element (index and snapshot when the values came back)."""
-    types = error_types()
-    if result.values is None or not types:
-        for _ in range(result.n_failed):
-            events.emit(ElementFailed(name, None, None))
-        return
-    for k, value in enumerate(result.values[0]):
-        if isinstance(value, types):
-            events.emit(ElementFailed(name, int(result.linear[k]), value))
-
-
-def _mask_of(indices: Linear, size: int) -> np.ndarray:
-    mask = np.zeros(size, dtype=bool)
-    mask[np.asarray(indices, dtype=np.int64)] = True
-    return mask
-
-
-def _placement(linear: Linear) -> slice | np.ndarray:
-    if isinstance(linear, range) and linear.step == 1:
-        return slice(linear.start, linear.stop)
-    return np.asarray(linear, dtype=np.int64)
-
-
-def _concat_linear(parts: list[Linear]) -> Linear:
-    if not parts:
-        return range(0)
-    if len(parts) == 1:
-        return parts[0]
-    ranges = [p for p in parts if isinstance(p, range)]
-    if len(ranges) == len(parts) and all(ranges[k].stop == ranges[k + 1].start for k in range(len(ranges) - 1)):
-        return range(ranges[0].start, ranges[-1].stop)
-    return np.concatenate([np.asarray(p, dtype=np.int64) for p in parts])
 
 
 async def run_prepared(
