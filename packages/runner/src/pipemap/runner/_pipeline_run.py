@@ -14,6 +14,7 @@ import functools
 from typing import TYPE_CHECKING, Any, Literal
 
 from pipemap.runner import _graph
+from pipemap.runner._pipeline_members import PipelineMembers
 from pipemap.runner._pipeline_updates import flatten_scopes
 
 if TYPE_CHECKING:
@@ -24,33 +25,8 @@ __all__ = ["PipelineRun"]
 OutputName = str | tuple[str, ...]
 
 
-class PipelineRun:
+class PipelineRun(PipelineMembers):
     """``__call__``, `run`, ``map`` and ``map_async`` of `Pipeline`."""
-
-    functions: list[PipeFunc]
-
-    if TYPE_CHECKING:  # read-only views provided by `Pipeline` and its other mixins
-
-        @property
-        def sorted_functions(self) -> list[PipeFunc]: ...
-
-        @property
-        def defaults(self) -> dict[str, Any]: ...
-
-        @property
-        def _scopes(self) -> set[str]: ...
-
-        @property
-        def _dependencies(self) -> dict[PipeFunc, list[PipeFunc]]: ...
-
-        @property
-        def unique_leaf_node(self) -> PipeFunc: ...
-
-        @property
-        def leaf_nodes(self) -> list[PipeFunc]: ...
-
-    def __getitem__(self, output_name: OutputName) -> PipeFunc:  # pragma: no cover
-        raise NotImplementedError
 
     def __call__(self, __output_name: OutputName | list[OutputName] | None = None, /, **kwargs: Any) -> Any:
         """Evaluate one output sequentially (no mapping): ``pipeline("y", x=1)``.
