@@ -12,7 +12,6 @@ import pytest
 from pipemap.runner import Pipeline, pipefunc, run_map
 from pipemap.runner.engine._fusion import plan_chains
 from pipemap.runner.engine._prepare import prepare_run
-from pipemap.runner.engine._scheduler import _Runner
 
 
 @pipefunc("y", mapspec="x[i] -> y[i]")
@@ -56,7 +55,7 @@ def chains_of(pipeline: Pipeline, inputs: dict, **kw) -> list[list[str]]:
         pipeline=pipeline, inputs=inputs, run_folder=None, internal_shapes=None, parallel=True,
         executor=ThreadPoolExecutor(1), show_progress=False, **kw,
     )
-    return [[f.output_name for f in chain] for chain in plan_chains(_Runner(prep)).values()]
+    return [[f.output_name for f in chain] for chain in plan_chains(prep).values()]
 
 
 def test_planner_fuses_identity_chains_only() -> None:

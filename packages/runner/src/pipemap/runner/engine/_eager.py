@@ -27,13 +27,22 @@ processes would only see as a copy.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pipemap.mapspec import IndexPlan, external_shape_from_mask, shape_is_resolved
 
 from pipemap.runner.executors._executors import is_thread_or_sync
+from pipemap.runner.worker._modes import ErrorHandling
 from pipemap.runner.engine._readiness import Gate, StoredTracker, highest_needed
+
+if TYPE_CHECKING:
+    from pipemap.storage import StorageBase
+
+    from pipemap.runner.model._pipefunc import PipeFunc
+    from pipemap.runner.engine._prepare import Prepared
+    from pipemap.runner.engine._results import ResultDict
+    from pipemap.runner.engine._run_context import EagerContext, Gating
 
 #: storages whose stored elements stay readable, unchanged, while other elements are written
 #: (one slot or one atomically replaced file per element). Others (``chunked``: a directory
@@ -42,7 +51,7 @@ from pipemap.runner.engine._readiness import Gate, StoredTracker, highest_needed
 READ_WHILE_WRITTEN = frozenset({"dict", "file_array", "shared_memory_dict"})
 
 
-def element_producers(f: Any, deps: set[Any]) -> set[Any]:
+def element_producers(f: PipeFunc, deps: set[PipeFunc]) -> set[PipeFunc]:
     """Producers of ``f`` whose outputs ``f`` reads only element-wise (through its mapspec)."""
     if not f.requires_mapping or f.mapspec is None:
         return set()
@@ -57,24 +66,25 @@ def element_producers(f: Any, deps: set[Any]) -> set[Any]:
     return out
 
 
-def _external_shape(runner: Any, f: Any) -> tuple[Any, ...]:
-    info = runner.info
+def _external_shape(prep: Prepared, f: PipeFunc) -> tuple[int | str, ...]:
+    info = prep.run_info
     return tuple(external_shape_from_mask(info.resolved_shapes[f.output_name], info.shape_masks[f.output_name]))
 
 
-def can_gate(runner: Any, f: Any, producers: set[Any]) -> bool:
+def can_gate(ctx: EagerContext, f: PipeFunc, producers: set[PipeFunc]) -> bool:
     """Whether ``f``'s chunks may start while ``producers`` still run (else: wait for them)."""
-    if not f.requires_mapping or runner.trackers is None:
+    trackers = ctx.gating.trackers
+    if not f.requires_mapping or trackers is None:
         return False
-    executor = runner.executor_for(f)
-    if executor is None or not shape_is_resolved(_external_shape(runner, f)):
+    executor = ctx.executors.for_function(f)
+    if executor is None or not shape_is_resolved(_external_shape(ctx.prep, f)):
         return False
     shares_memory = is_thread_or_sync(executor)
     for d in producers:
-        if not runner.trackers[d].started:
+        if not trackers[d].started:
             return False
         for name in d.output_names:
-            s = runner.store[name]
+            s = ctx.prep.store[name]
             if not shape_is_resolved(s.shape) or getattr(s, "storage_id", None) not in READ_WHILE_WRITTEN:
                 return False
             if s.internal_shape and not shape_is_resolved(s.internal_shape):
@@ -84,12 +94,13 @@ def can_gate(runner: Any, f: Any, producers: set[Any]) -> bool:
     return True
 
 
-def gate_for(runner: Any, f: Any) -> Gate | None:
+def gate_for(gating: Gating, prep: Prepared, f: PipeFunc) -> Gate | None:
     """The gate of ``f``: per producer, the highest producer index each element of ``f`` reads."""
-    sources = runner.gate_sources.pop(f, None)
-    if not sources or runner.trackers is None:
+    sources = gating.sources.pop(f, None)
+    if not sources or gating.trackers is None or f.mapspec is None:
         return None
-    plan = IndexPlan(f.mapspec, tuple(int(d) for d in _external_shape(runner, f)))
+    store = prep.store
+    plan = IndexPlan(f.mapspec, tuple(int(d) for d in _external_shape(prep, f)))
     selectors = plan.input_selectors(range(plan.size))
     needs: list[tuple[StoredTracker, np.ndarray | None]] = []
     for d in sources:
@@ -98,16 +109,16 @@ def gate_for(runner: Any, f: Any) -> Gate | None:
         for name in d.output_names:
             if name not in selectors:
                 continue
-            h = highest_needed(_external_columns(selectors[name], runner.store[name]), runner.store[name].shape)
+            h = highest_needed(_external_columns(selectors[name], store[name]), store[name].shape)
             if h is None:
                 whole = True
                 break
             hi = h if hi is None else np.maximum(hi, h)
-        needs.append((runner.trackers[d], None if whole else hi))
+        needs.append((gating.trackers[d], None if whole else hi))
     return Gate(needs)
 
 
-def _external_columns(selectors: np.ndarray, storage: Any) -> np.ndarray:
+def _external_columns(selectors: np.ndarray, storage: StorageBase) -> np.ndarray:
     """The selector columns of the producer's external axes (an internal axis is part of the
     element: reading any of it reads the whole stored element)."""
     mask = tuple(getattr(storage, "shape_mask", ()) or ())
@@ -128,30 +139,31 @@ async def _wait_started(tracker: StoredTracker, task: asyncio.Future) -> None:
         await task
 
 
-async def run_eager(runner: Any) -> None:
+async def run_eager(ctx: EagerContext) -> None:
     """Run every function as soon as what it reads exists (see the module docstring)."""
-    functions = runner.pipeline.sorted_functions
+    prep = ctx.prep
+    functions = prep.pipeline.sorted_functions
     produced_by = {n: f for f in functions for n in f.output_names}
     deps = {f: {produced_by[p] for p in f.parameters if p in produced_by and p not in f.bound} for f in functions}
-    chunk_level = runner.prep.error_handling == "raise" and not runner.prep.fixed_indices
+    chunk_level = prep.error_handling == ErrorHandling.RAISE and not prep.fixed_indices
     early = {f: element_producers(f, deps[f]) if chunk_level else set() for f in functions}
-    trackers: dict[Any, StoredTracker] = {d: StoredTracker() for ds in early.values() for d in ds}
-    runner.trackers = trackers
-    tasks: dict[Any, asyncio.Future] = {}
+    trackers: dict[PipeFunc, StoredTracker] = {d: StoredTracker() for ds in early.values() for d in ds}
+    ctx.gating.trackers = trackers
+    tasks: dict[PipeFunc, asyncio.Future] = {}
 
-    async def run(f: Any) -> None:
+    async def run(f: PipeFunc) -> None:
         for d in deps[f] - early[f]:
             await tasks[d]
         for d in early[f]:
             await _wait_started(trackers[d], tasks[d])
         now = {d for d in early[f] if not tasks[d].done()}
-        if now and not can_gate(runner, f, now):
+        if now and not can_gate(ctx, f, now):
             for d in now:
                 await tasks[d]
             now = set()
         if now:
-            runner.gate_sources[f] = now
-        await runner.run_function(f)
+            ctx.gating.sources[f] = now
+        await ctx.run_function(f)
         if f in trackers:
             trackers[f].finish()
 
@@ -159,7 +171,7 @@ async def run_eager(runner: Any) -> None:
         tasks[f] = asyncio.ensure_future(run(f))
     try:
         await asyncio.gather(*tasks.values())
-        _in_pipeline_order(runner.prep.outputs, functions)
+        _in_pipeline_order(prep.outputs, functions)
     except BaseException:
         for t in tasks.values():  # the first error wins; nothing keeps running behind it
             t.cancel()
@@ -167,7 +179,7 @@ async def run_eager(runner: Any) -> None:
         raise
 
 
-def _in_pipeline_order(outputs: Any, functions: list[Any]) -> None:
+def _in_pipeline_order(outputs: ResultDict, functions: list[PipeFunc]) -> None:
     """Results in the pipeline's topological order, whatever order the functions finished in."""
     order = [n for f in functions for n in f.output_names if n in outputs]
     if list(outputs) == order:

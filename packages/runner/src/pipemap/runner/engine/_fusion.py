@@ -19,27 +19,34 @@ runs them from the parent.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from pipemap.runner.executors._dispatch import ChunkDispatcher, lost_chunk_result, route_outputs, sizer_for
 from pipemap.runner.executors._executors import executor_for, is_thread_or_sync
 from pipemap.runner.worker._chain import ChainResult, Link, _with_column, execute_chain, run_chain
-from pipemap.runner.worker._chunk import ChunkResult, run_chunk
+from pipemap.runner.worker._chunk import ChunkResult, Linear, run_chunk
+from pipemap.runner.worker._modes import ErrorHandling
 from pipemap.runner.worker._task_ref import TaskRef
+
+if TYPE_CHECKING:
+    from pipemap.runner.engine._prepare import Prepared
+    from pipemap.runner.engine._run_context import FusionContext, MappedJob
+    from pipemap.runner.executors._chunksizes import Chunksizes
+    from pipemap.runner.model._pipefunc import PipeFunc
 
 
 # --------------------------------------------------------------------------- planning
-def _spec_of(chunksizes: Any, name: Any) -> Any:
+def _spec_of(chunksizes: Chunksizes, name: str | tuple[str, ...]) -> object:
     if isinstance(chunksizes, dict):
         return chunksizes[name] if name in chunksizes else chunksizes.get("")
     return chunksizes
 
 
-def _link(runner: Any, f: Any, g: Any) -> Link | None:
+def _link(prep: Prepared, f: PipeFunc, g: PipeFunc) -> Link | None:
     """How ``g`` reads ``f`` when it can join ``f``'s chain, else None."""
-    info = runner.info
+    info = prep.run_info
     if not (f.requires_mapping and g.requires_mapping) or f.mapspec is None or g.mapspec is None:
         return None
     for func in (f, g):
@@ -56,7 +63,6 @@ def _link(runner: Any, f: Any, g: Any) -> Link | None:
         return None
     if None in in_axes[0]:
         return None
-    prep = runner.prep
     if _spec_of(prep.chunksizes, f.output_name) != _spec_of(prep.chunksizes, g.output_name):
         return None
     if prep.executor is not None:
@@ -65,20 +71,20 @@ def _link(runner: Any, f: Any, g: Any) -> Link | None:
     return name, f.output_names.index(name)
 
 
-def plan_chains(runner: Any) -> dict[Any, list[Any]]:
+def plan_chains(prep: Prepared) -> dict[PipeFunc, list[PipeFunc]]:
     """Chains (head function -> its functions in order, two or more) for a parallel run."""
-    pipeline = runner.pipeline
+    pipeline = prep.pipeline
     generations = pipeline.topological_generations.function_lists
     level = {f: k for k, gen in enumerate(generations) for f in gen}
     producer = pipeline.output_to_func
-    consumers: dict[Any, list[Any]] = {}
+    consumers: dict[PipeFunc, list[PipeFunc]] = {}
     for g in pipeline.sorted_functions:
         for p in g.parameters:
             f = producer.get(p)
             if f is not None and g not in consumers.setdefault(f, []):
                 consumers[f].append(g)
-    taken: set[Any] = set()
-    chains: dict[Any, list[Any]] = {}
+    taken: set[PipeFunc] = set()
+    chains: dict[PipeFunc, list[PipeFunc]] = {}
     for head in pipeline.sorted_functions:
         if head in taken:
             continue
@@ -87,7 +93,7 @@ def plan_chains(runner: Any) -> dict[Any, list[Any]]:
             tail = chain[-1]
             nxt = None
             for g in consumers.get(tail, []):
-                if g in taken or g in chain or _link(runner, tail, g) is None:
+                if g in taken or g in chain or _link(prep, tail, g) is None:
                     continue
                 others = {producer[p] for p in g.parameters if p in producer and producer[p] is not tail}
                 if all(level[o] < level[head] for o in others):
@@ -103,15 +109,15 @@ def plan_chains(runner: Any) -> dict[Any, list[Any]]:
 
 
 # --------------------------------------------------------------------------- running
-def _same_todo(a: Any, b: Any) -> bool:
+def _same_todo(a: Linear, b: Linear) -> bool:
     if isinstance(a, range) and isinstance(b, range):
         return a == b
     return len(a) == len(b) and bool(np.array_equal(np.asarray(a), np.asarray(b)))
 
 
-async def run_chain_of(runner: Any, chain: list[Any]) -> None:
+async def run_chain_of(ctx: FusionContext, chain: list[PipeFunc]) -> None:
     """Run a planned chain: fused when its functions miss the same elements, else one by one."""
-    jobs = [runner.prepare_mapped(f) for f in chain]
+    jobs = [ctx.jobs.prepare(f) for f in chain]
     head = jobs[0]
     fusable = (
         len(head.todo) > 0
@@ -121,30 +127,32 @@ async def run_chain_of(runner: Any, chain: list[Any]) -> None:
     )
     if not fusable:
         for job in jobs:
-            await runner.run_prepared_job(job)
+            await ctx.jobs.run(job)
         return
-    await _run_fused(runner, jobs)
+    await _run_fused(ctx, jobs)
     for job in jobs:
-        runner.finish_mapped(job)
+        ctx.jobs.finish(job)
 
 
-async def _run_fused(runner: Any, jobs: list[Any]) -> None:
+async def _run_fused(ctx: FusionContext, jobs: list[MappedJob]) -> None:
+    prep = ctx.prep
     executor = jobs[0].executor
+    assert executor is not None
     todo = jobs[0].todo
     head = jobs[0].f
     shares_memory = is_thread_or_sync(executor)
     in_worker = [route_outputs(job.task, shares_memory) for job in jobs]
-    links: tuple[Link | None, ...] = (None, *(_link(runner, a.f, b.f) for a, b in zip(jobs, jobs[1:])))
-    sizer = sizer_for(head.output_name, len(todo), runner.prep.chunksizes, executor)
+    links: tuple[Link | None, ...] = (None, *(_link(prep, a.f, b.f) for a, b in zip(jobs, jobs[1:])))
+    sizer = sizer_for(head.output_name, len(todo), prep.chunksizes, executor)
     tasks = tuple(job.task for job in jobs)
     if shares_memory:
         payload: Any = tasks
         fn: Any = run_chain
     else:
-        payload = tuple(TaskRef(t, runner.info.run_folder) for t in tasks)
+        payload = tuple(TaskRef(t, prep.run_info.run_folder) for t in tasks)
         fn = execute_chain
 
-    def write(job: Any, result: ChunkResult) -> None:
+    def write(job: MappedJob, result: ChunkResult) -> None:
         for s, vals in zip(job.storages, result.values or ()):
             s.dump_many(result.linear, vals)
 
@@ -154,7 +162,7 @@ async def _run_fused(runner: Any, jobs: list[Any]) -> None:
                 write(job, result)
             job.absorb(result)
 
-    def on_dead(chunk: Any, error: BaseException) -> None:
+    def on_dead(chunk: Linear, error: BaseException) -> None:
         """Continue mode: the head's elements become ErrorSnapshots, the rest propagate them
         (computed here, in the parent: an input that is an error never calls the function)."""
         upstream: tuple[list[Any], ...] | None = None
@@ -167,7 +175,7 @@ async def _run_fused(runner: Any, jobs: list[Any]) -> None:
                 lost = run_chunk(task, chunk)
             upstream = lost.values
             write(job, lost)
-            if not runner.prep.return_results:
+            if not prep.return_results:
                 lost.values = None
             job.absorb(lost)
 
@@ -178,9 +186,9 @@ async def _run_fused(runner: Any, jobs: list[Any]) -> None:
         submit=lambda ex, chunk: ex.submit(fn, payload, links, chunk),
         sizer=sizer,
         handle=handle,
-        on_dead=on_dead if runner.prep.error_handling == "continue" else None,
-        renew=runner._renew_owned if executor is runner.owned_executor else None,
-        in_flight=runner.prep.in_flight,
+        on_dead=on_dead if prep.error_handling == ErrorHandling.CONTINUE else None,
+        renew=ctx.executors.renewer(executor),
+        in_flight=prep.in_flight,
     )
     try:
         await dispatcher.run(todo)

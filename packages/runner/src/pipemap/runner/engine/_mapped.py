@@ -1,43 +1,31 @@
-"""A mapped function's job between ``_Runner.prepare_mapped`` and ``_Runner.finish_mapped``,
-and the small helpers that turn its chunks into stored outputs and results.
+"""What the scheduler does with a mapped function's finished elements: merged shapes, the
+elements a resume retries, where values land in the flat result buffers, the lazily loaded
+results of a resumed function, and the events of failed elements; and ``_ABSENT``, the marker of
+an argument that has no value (the function's own default applies). The job of one mapped
+function (``MappedJob``) is in ``_run_context``.
 
->>> _concat_linear([range(0, 3), range(3, 5)])
-range(0, 5)
->>> _mask_of([1, 3], 4)
-array([False,  True, False,  True])
+>>> _merge((2,), (3,), (True, False)), _placement(range(4, 8)), _mask_of(range(1, 3), 4).tolist()
+((2, 3), slice(4, 8, None), [False, True, True, False])
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pipemap.runner.worker._errors import error_types
 from pipemap.runner.engine._events import ElementFailed
 from pipemap.runner.engine._store import output_array
-from pipemap.runner.worker._chunk import ChunkResult, FunctionTask
-from pipemap.runner.worker._errors import error_types
 
+if TYPE_CHECKING:
+    from pipemap.storage import StorageBase
 
-@dataclass
-class MappedJob:
-    """One mapped function between :meth:`_Runner.prepare_mapped` and :meth:`_Runner.finish_mapped`."""
+    from pipemap.runner.worker._chunk import ChunkResult, Linear
+    from pipemap.runner.engine._events import EventBus
 
-    f: Any
-    task: FunctionTask
-    todo: Any
-    executor: Any
-    absorb: Callable[[ChunkResult], None]
-    storages: tuple[Any, ...]
-    first_shape: list[Any]
-    flats: list[np.ndarray] | None
-    filled: np.ndarray | None
-    resumed: bool
-    done_masks: list[np.ndarray] | None
-    selected: Any
-    kwargs: dict[str, Any]
+__all__ = ["_ABSENT", "_emit_failures", "_loader", "_mask_of", "_merge", "_placement", "_without_errors"]
 
 
 class _Absent:
@@ -53,7 +41,7 @@ def _merge(ext: tuple, internal: tuple, mask: tuple[bool, ...]) -> tuple:
     return tuple(next(e) if m else next(i) for m in mask)
 
 
-def _without_errors(storage: Any, done: np.ndarray) -> np.ndarray:
+def _without_errors(storage: StorageBase, done: np.ndarray) -> np.ndarray:
     """Continue mode on resume: elements holding error snapshots count as missing (retried)."""
     types = error_types()
     stored = np.flatnonzero(done)
@@ -68,14 +56,19 @@ def _without_errors(storage: Any, done: np.ndarray) -> np.ndarray:
     return done
 
 
-def _loader(storage: Any, computed: Any, internal: Any, done: Any) -> Any:
+def _loader(
+    storage: StorageBase,
+    computed: tuple[np.ndarray, np.ndarray] | None,
+    internal: tuple[int, ...] | None,
+    done: np.ndarray | None,
+) -> Callable[[], np.ndarray]:
     def load() -> np.ndarray:
         return output_array(storage, computed, internal, done)
 
     return load
 
 
-def _emit_failures(events: Any, name: str, result: ChunkResult) -> None:
+def _emit_failures(events: EventBus, name: str, result: ChunkResult) -> None:
     """One ``ElementFailed`` per failed element (index and snapshot when the values came back)."""
     types = error_types()
     if result.values is None or not types:
@@ -87,23 +80,13 @@ def _emit_failures(events: Any, name: str, result: ChunkResult) -> None:
             events.emit(ElementFailed(name, int(result.linear[k]), value))
 
 
-def _mask_of(indices: Any, size: int) -> np.ndarray:
+def _mask_of(indices: Linear, size: int) -> np.ndarray:
     mask = np.zeros(size, dtype=bool)
     mask[np.asarray(indices, dtype=np.int64)] = True
     return mask
 
 
-def _placement(linear: Any) -> Any:
+def _placement(linear: Linear) -> slice | np.ndarray:
     if isinstance(linear, range) and linear.step == 1:
         return slice(linear.start, linear.stop)
     return np.asarray(linear, dtype=np.int64)
-
-
-def _concat_linear(parts: list[Any]) -> Any:
-    if not parts:
-        return range(0)
-    if len(parts) == 1:
-        return parts[0]
-    if all(isinstance(p, range) for p in parts) and all(parts[k].stop == parts[k + 1].start for k in range(len(parts) - 1)):
-        return range(parts[0].start, parts[-1].stop)
-    return np.concatenate([np.asarray(p, dtype=np.int64) for p in parts])

@@ -11,10 +11,9 @@ ValueError: Missing inputs: `x`.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pipemap.mapspec import validate_consistent_axes
 from pipemap.storage import RunFolderLock
@@ -22,35 +21,42 @@ from pipemap.storage import RunFolderLock
 from pipemap.runner.engine._events import EventBus, HeadlessTracker
 from pipemap.runner.executors._executors import executor_for, normalize_executors
 from pipemap.runner.executors._inflight import InFlight
+from pipemap.runner.engine._options import RunOptions, ShowProgress
 from pipemap.runner.engine._results import ResultDict
 from pipemap.runner.engine._run_info import RunInfo
 from pipemap.runner.model._from_pipefunc import from_pipefunc
 from pipemap.runner.model._pipeline import Pipeline
 from pipemap.runner.progress import make_display, resolve_mode
+from pipemap.runner.worker._modes import ErrorHandling
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
+    from pipemap.runner.executors._chunksizes import Chunksizes
 
 
 @dataclass
 class Prepared:
     """The outcome of preparation, consumed by the scheduler."""
 
-    pipeline: Any
+    pipeline: Pipeline
     run_info: RunInfo
     store: dict[str, Any]
     outputs: ResultDict
     parallel: bool
-    executor: dict | None
-    chunksizes: Any
+    executor: dict[str | tuple[str, ...], Executor] | None
+    chunksizes: Chunksizes
     events: EventBus
     tracker: HeadlessTracker | None
     fixed_indices: dict[str, int | slice] | None
     return_results: bool
-    error_handling: str
+    error_handling: ErrorHandling
     persist_memory: bool
-    lock: Any = None  # the run folder's RunFolderLock, released when the run ends
+    lock: RunFolderLock | None = None  # the run folder's lock, released when the run ends
     in_flight: InFlight = field(default_factory=InFlight)  # chunks submitted and not finished
 
 
-def inputs_to_dict(inputs: Any, pipeline: Any) -> dict[str, Any]:
+def inputs_to_dict(inputs: Any, pipeline: Pipeline) -> dict[str, Any]:
     """Pydantic models become dicts; scope dicts ``{"foo": {"a": 1}}`` flatten to ``"foo.a"``."""
     if hasattr(inputs, "model_dump") and not isinstance(inputs, dict):
         inputs = {name: getattr(inputs, name) for name in type(inputs).model_fields}
@@ -81,7 +87,7 @@ def normalize_output_names(output_names: Any) -> set | None:
     raise TypeError(msg)
 
 
-def _canonical_name(pipeline: Any) -> Any:
+def _canonical_name(pipeline: Pipeline) -> Callable[[str | tuple[str, ...]], str | tuple[str, ...]]:
     def canonical(name: str | tuple[str, ...]) -> str | tuple[str, ...]:
         try:
             return pipeline[name].output_name
@@ -92,7 +98,7 @@ def _canonical_name(pipeline: Any) -> Any:
     return canonical
 
 
-def expand_names(pipeline: Any, dct: dict, which: str) -> dict:
+def expand_names(pipeline: Pipeline, dct: dict, which: str) -> dict:
     """Rewrite keys naming one element of a multi-output function to the tuple name."""
     canonical = _canonical_name(pipeline)
     out: dict = {}
@@ -105,7 +111,7 @@ def expand_names(pipeline: Any, dct: dict, which: str) -> dict:
     return out
 
 
-def validate_complete_inputs(pipeline: Any, inputs: dict[str, Any]) -> None:
+def validate_complete_inputs(pipeline: Pipeline, inputs: dict[str, Any]) -> None:
     """Missing root arguments or extra inputs (docs/behaviour.md §4.1 step 5)."""
     root_args = list(pipeline.topological_generations.root_args)
     given = set(inputs) | set(pipeline.defaults)
@@ -117,7 +123,7 @@ def validate_complete_inputs(pipeline: Any, inputs: dict[str, Any]) -> None:
         raise ValueError(msg)
 
 
-def reduced_axes(pipeline: Any) -> dict[str, set[str]]:
+def reduced_axes(pipeline: Pipeline) -> dict[str, set[str]]:
     """{array: axes reduced by some consumer} (whole-array consumers and ``:`` slots)."""
     axes = pipeline.mapspec_axes
     out: dict[str, set[str]] = defaultdict(set)
@@ -133,7 +139,7 @@ def reduced_axes(pipeline: Any) -> dict[str, set[str]]:
     return dict(out)
 
 
-def validate_fixed_indices(fixed_indices: dict[str, int | slice] | None, inputs: dict[str, Any], pipeline: Any) -> None:
+def validate_fixed_indices(fixed_indices: dict[str, int | slice] | None, inputs: dict[str, Any], pipeline: Pipeline) -> None:
     """docs/behaviour.md §4.5 checks: unknown axes, out-of-bounds values, reduced axes."""
     if fixed_indices is None:
         return
@@ -160,13 +166,13 @@ def validate_fixed_indices(fixed_indices: dict[str, int | slice] | None, inputs:
             raise ValueError(msg)
 
 
-def _cannot_be_parallelized(pipeline: Any) -> bool:
+def _cannot_be_parallelized(pipeline: Pipeline) -> bool:
     return all(f.mapspec is None for f in pipeline.functions) and all(
         len(fs) == 1 for fs in pipeline.topological_generations.function_lists
     )
 
 
-def make_listeners(show_progress: Any, callbacks: list | None) -> tuple[EventBus, HeadlessTracker | None]:
+def make_listeners(show_progress: ShowProgress, callbacks: list | None) -> tuple[EventBus, HeadlessTracker | None]:
     """The event bus: a headless tracker unless progress is off, plus any user callbacks."""
     listeners = list(callbacks or [])
     tracker = None
@@ -180,47 +186,24 @@ def make_listeners(show_progress: Any, callbacks: list | None) -> tuple[EventBus
     return EventBus(listeners), tracker
 
 
-def prepare_run(
-    *,
-    pipeline: Any,
-    inputs: Any,
-    run_folder: str | Path | None,
-    internal_shapes: dict | None,
-    output_names: Any = None,
-    parallel: bool = False,
-    executor: Any = None,
-    chunksizes: Any = None,
-    storage: Any = None,
-    persist_memory: bool = True,
-    cleanup: bool | None = None,
-    resume: bool = False,
-    resume_validation: str = "auto",
-    fixed_indices: dict[str, int | slice] | None = None,
-    auto_subpipeline: bool = False,
-    show_progress: Any = None,
-    return_results: bool = True,
-    error_handling: str = "raise",
-    callbacks: list | None = None,
-) -> Prepared:
-    """Validate everything and create the run record and stores (docs/behaviour.md §4.1, in order)."""
-    if not parallel and executor:
-        msg = "Cannot use an executor without `parallel=True`."
-        raise ValueError(msg)
-    if error_handling not in ("raise", "continue"):
-        msg = f"Invalid `error_handling={error_handling!r}`: use 'raise' or 'continue'."
-        raise ValueError(msg)
-    if resume_validation not in ("auto", "strict", "skip"):
-        msg = f"Invalid `resume_validation={resume_validation!r}`: use 'auto', 'strict' or 'skip'."
-        raise ValueError(msg)
+def prepare_run(options: RunOptions | None = None, /, **arguments: Any) -> Prepared:
+    """Validate everything and create the run record and stores (docs/behaviour.md §4.1, in order).
+
+    Takes the run's :class:`~._options.RunOptions` (or its fields as keywords, validated here).
+    """
+    if options is None:
+        options = RunOptions(**arguments)
+    o = options
+    pipeline, run_folder, chunksizes, storage = o.pipeline, o.run_folder, o.chunksizes, o.storage
     pipeline = _as_pipemap_pipeline(pipeline)
-    inputs = inputs_to_dict(inputs, pipeline)
-    names = normalize_output_names(output_names)
-    if auto_subpipeline or names is not None:
+    inputs = inputs_to_dict(o.inputs, pipeline)
+    names = normalize_output_names(o.output_names)
+    if o.auto_subpipeline or names is not None:
         pipeline = pipeline.subpipeline(set(inputs), names)
-    executors = normalize_executors(executor, _canonical_name(pipeline))
+    executors = normalize_executors(o.executor, _canonical_name(pipeline))
     validate_complete_inputs(pipeline, inputs)
     validate_consistent_axes(pipeline.mapspecs(ordered=False))
-    validate_fixed_indices(fixed_indices, inputs, pipeline)
+    validate_fixed_indices(o.fixed_indices, inputs, pipeline)
     if isinstance(chunksizes, dict):
         chunksizes = expand_names(pipeline, chunksizes, "Chunksize")
     if isinstance(storage, dict):
@@ -231,19 +214,20 @@ def prepare_run(
             run_folder,
             pipeline,
             inputs,
-            internal_shapes,
+            o.internal_shapes,
             executor=executors,
             storage=storage,
-            error_handling=error_handling,
-            cleanup=cleanup,
-            resume=resume,
-            resume_validation=resume_validation,
+            error_handling=o.error_handling.value,
+            cleanup=o.cleanup,
+            resume=o.resume,
+            resume_validation=o.resume_validation.value,
         )
         if lock is not None:
             lock.restore()  # a fresh run (resume=False) wiped the folder, lock included
         outputs = ResultDict(_inputs_=inputs, _pipeline_=pipeline)
         store = run_info.init_store()
-        events, tracker = make_listeners(show_progress, callbacks)
+        events, tracker = make_listeners(o.show_progress, o.callbacks)
+        parallel = o.parallel
         if executors is None and _cannot_be_parallelized(pipeline):
             parallel = False
         if parallel and any(getattr(f, "profile", False) for f in pipeline.functions):
@@ -267,10 +251,10 @@ def prepare_run(
             chunksizes=chunksizes,
             events=events,
             tracker=tracker,
-            fixed_indices=fixed_indices,
-            return_results=return_results,
-            error_handling=error_handling,
-            persist_memory=persist_memory,
+            fixed_indices=o.fixed_indices,
+            return_results=o.return_results,
+            error_handling=o.error_handling,
+            persist_memory=o.persist_memory,
             lock=lock,
         )
     except BaseException:
@@ -279,7 +263,7 @@ def prepare_run(
         raise
 
 
-def _as_pipemap_pipeline(pipeline: Any) -> Any:
+def _as_pipemap_pipeline(pipeline: object) -> Pipeline:
     """Accept a pipemap Pipeline; a pipefunc Pipeline is converted (docs/porting.md §2)."""
     if isinstance(pipeline, Pipeline):
         return pipeline
@@ -287,6 +271,6 @@ def _as_pipemap_pipeline(pipeline: Any) -> Any:
     if module.startswith("pipefunc"):
         return from_pipefunc(pipeline)
     if module.startswith(("pipemap.", "runner.")) and hasattr(pipeline, "topological_generations"):
-        return pipeline
+        return cast("Pipeline", pipeline)
     msg = f"`pipeline` must be a `pipemap.runner.Pipeline`, got {type(pipeline).__module__}.{type(pipeline).__name__}."
     raise TypeError(msg)

@@ -18,9 +18,12 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from pipemap.storage import RunRecord
 
 ResumeValidation = Literal["auto", "strict", "skip"]
 
@@ -162,7 +165,7 @@ def _check_dict(name: str, new: dict[str, Any], old: dict[str, Any], validation:
 
 
 def _check_bound(
-    new: dict[str, dict[str, Any]], old: dict[str, dict[str, Any]] | None, folder: Any, validation: ResumeValidation
+    new: dict[str, dict[str, Any]], old: dict[str, dict[str, Any]] | None, folder: object, validation: ResumeValidation
 ) -> bool:
     """Bound values per function (keyed by output name) against the recorded ones.
 
@@ -194,7 +197,7 @@ def _check_bound(
 
 
 def compare_to_previous(
-    old: Any,
+    old: RunRecord,
     *,
     error_handling: str,
     internal_shapes: dict | None,

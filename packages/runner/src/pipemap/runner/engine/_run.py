@@ -14,19 +14,23 @@ import threading
 import warnings
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
+from pipemap.runner.engine._options import RunOptions
 from pipemap.runner.engine._prepare import Prepared, prepare_run
 from pipemap.runner.engine._results import ResultDict
 from pipemap.runner.engine._walk import run_prepared
 from pipemap.runner.progress import StatusFileWriter
 from pipemap.runner.progress.select import in_jupyter
+from pipemap.runner.worker._modes import SchedulingStrategy
 
 if TYPE_CHECKING:
     from pipemap.runner.progress.widgets_display import WidgetsDisplay
 
+_T = TypeVar("_T")
 
-def _drive(coro: Coroutine[Any, Any, Any], *, may_suspend: bool) -> Any:
+
+def _drive(coro: Coroutine[object, None, _T], *, may_suspend: bool) -> _T:
     """Run ``coro`` to completion from synchronous code.
 
     Sequential runs never suspend: one ``send`` finishes them, no event loop needed. Otherwise
@@ -37,7 +41,7 @@ def _drive(coro: Coroutine[Any, Any, Any], *, may_suspend: bool) -> Any:
         try:
             coro.send(None)
         except StopIteration as stop:
-            return stop.value
+            return cast("_T", stop.value)
         coro.close()
         msg = "internal error: a sequential run suspended"
         raise RuntimeError(msg)
@@ -45,7 +49,7 @@ def _drive(coro: Coroutine[Any, Any, Any], *, may_suspend: bool) -> Any:
         asyncio.get_running_loop()
     except RuntimeError:
         return _run_boxed(coro)
-    box: dict[str, Any] = {}
+    box: dict[str, object] = {}
     started, finished = threading.Event(), threading.Event()
 
     def target() -> None:
@@ -67,7 +71,7 @@ def _drive(coro: Coroutine[Any, Any, Any], *, may_suspend: bool) -> Any:
         # the run then finishes that in its thread)
         started.wait()
         loop, task = box.get("loop"), box.get("task")
-        if loop is not None and task is not None:
+        if isinstance(loop, asyncio.AbstractEventLoop) and isinstance(task, asyncio.Task):
             try:
                 loop.call_soon_threadsafe(task.cancel)
             except RuntimeError:  # the loop has closed: the run ended meanwhile
@@ -76,15 +80,17 @@ def _drive(coro: Coroutine[Any, Any, Any], *, may_suspend: bool) -> Any:
         raise
     thread.join()
     if "error" in box:
-        raise box["error"]
-    return box["value"]
+        raise cast("BaseException", box["error"])
+    return cast("_T", box["value"])
 
 
-def _run_boxed(coro: Coroutine[Any, Any, Any], box: dict[str, Any] | None = None, started: Any = None) -> Any:
+def _run_boxed(
+    coro: Coroutine[object, None, _T], box: dict[str, object] | None = None, started: threading.Event | None = None
+) -> _T:
     """``asyncio.run(coro)`` whose main task returns None: on exit asyncio (3.11) may format the
     task's repr (its SIGINT handler), which would render a huge ``ResultDict``. ``box`` receives
     the loop and the task (to cancel the run from another thread), ``started`` is set then."""
-    out: list[Any] = []
+    out: list[_T] = []
 
     async def main() -> None:
         if box is not None:
@@ -130,31 +136,9 @@ def run_map(
     >>> run_map(p, {"x": [1, 2], "y": [10, 20, 30]}, parallel=False)["z"].output.shape
     (2, 3)
     """
-    if scheduling_strategy not in ("generation", "eager"):
-        msg = f"Invalid scheduling type: {scheduling_strategy}"
-        raise ValueError(msg)
-    prep = prepare_run(
-        pipeline=pipeline,
-        inputs=inputs,
-        run_folder=run_folder,
-        internal_shapes=internal_shapes,
-        output_names=output_names,
-        parallel=parallel,
-        executor=executor,
-        chunksizes=chunksizes,
-        storage=storage,
-        persist_memory=persist_memory,
-        cleanup=cleanup,
-        resume=resume,
-        resume_validation=resume_validation,
-        fixed_indices=fixed_indices,
-        auto_subpipeline=auto_subpipeline,
-        show_progress=show_progress,
-        return_results=return_results,
-        error_handling=error_handling,
-        callbacks=callbacks,
-    )
-    run = run_prepared(prep, scheduling_strategy=scheduling_strategy)
+    options = RunOptions.from_arguments(locals())
+    prep = prepare_run(options)
+    run = run_prepared(prep, scheduling_strategy=options.scheduling_strategy)
     coro = _release_after(run, prep)
     try:
         outputs = _drive(coro, may_suspend=prep.parallel)
@@ -164,7 +148,7 @@ def run_map(
             run.close()
             if prep.lock is not None:
                 prep.lock.release()
-    if not return_results:
+    if not options.return_results:
         return ResultDict(_inputs_=prep.run_info.inputs, _pipeline_=prep.pipeline)
     return outputs
 
@@ -179,7 +163,7 @@ class AsyncMap:
     [2, 3]
     """
 
-    def __init__(self, prep: Prepared, scheduling_strategy: str = "generation") -> None:
+    def __init__(self, prep: Prepared, scheduling_strategy: SchedulingStrategy = SchedulingStrategy.GENERATION) -> None:
         self.prep = prep
         self.run_info = prep.run_info
         self.progress = prep.tracker
@@ -284,11 +268,11 @@ def _attach_async_displays(runner: AsyncMap, display_widgets: bool) -> None:
                 widget.display()
 
 
-async def _await(task: asyncio.Task) -> Any:
+async def _await(task: asyncio.Task[_T]) -> _T:
     return await task
 
 
-async def _release_after(coro: Coroutine[Any, Any, Any], prep: Prepared) -> Any:
+async def _release_after(coro: Coroutine[object, None, _T], prep: Prepared) -> _T:
     """Await ``coro``, then release the run folder's lock (also on errors and cancellation),
     but not before every chunk of the run has stopped (see :mod:`._inflight`)."""
     try:
@@ -323,31 +307,9 @@ def run_map_async(
     callbacks: list[Any] | None = None,
 ) -> AsyncMap:
     """Prepare a run and return an :class:`AsyncMap` (started on the running loop if ``start``)."""
-    if scheduling_strategy not in ("generation", "eager"):
-        msg = f"Invalid scheduling type: {scheduling_strategy}"
-        raise ValueError(msg)
-    prep = prepare_run(
-        pipeline=pipeline,
-        inputs=inputs,
-        run_folder=run_folder,
-        internal_shapes=internal_shapes,
-        output_names=output_names,
-        parallel=True,
-        executor=executor,
-        chunksizes=chunksizes,
-        storage=storage,
-        persist_memory=persist_memory,
-        cleanup=cleanup,
-        resume=resume,
-        resume_validation=resume_validation,
-        fixed_indices=fixed_indices,
-        auto_subpipeline=auto_subpipeline,
-        show_progress=show_progress,
-        return_results=return_results,
-        error_handling=error_handling,
-        callbacks=callbacks,
-    )
-    runner = AsyncMap(prep, scheduling_strategy)
+    options = RunOptions.from_arguments(locals(), parallel=True)
+    prep = prepare_run(options)
+    runner = AsyncMap(prep, options.scheduling_strategy)
     _attach_async_displays(runner, display_widgets)
     if start:
         runner.start()

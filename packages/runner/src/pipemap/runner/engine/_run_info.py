@@ -14,7 +14,7 @@ import json
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipemap.mapspec import MapSpec, external_shape_from_mask, internal_shape_from_mask, shape_is_resolved
 from pipemap.storage import (
@@ -32,6 +32,9 @@ from pipemap.storage import (
 from pipemap.runner.engine._resume import compare_to_previous
 from pipemap.runner.engine._shapes import at_least_tuple, map_shapes, resolve_downstream
 from pipemap.runner.worker._value_shapes import full_shape_from_value
+
+if TYPE_CHECKING:
+    from pipemap.runner.model._pipeline import Pipeline
 
 CLEANUP_DEPRECATION = (
     "The 'cleanup' parameter is deprecated and will be removed in a future version. "
@@ -87,7 +90,7 @@ def resolve_storage_and_folder(run_folder: str | Path | None, storage: str | dic
     return storage, None
 
 
-def merged_internal_shapes(internal_shapes: dict | None, pipeline: Any) -> dict | None:
+def merged_internal_shapes(internal_shapes: dict | None, pipeline: Pipeline) -> dict | None:
     """User internal shapes, then each PipeFunc's ``internal_shape`` for outputs not given."""
     merged: dict[str, Any] = dict(internal_shapes or {})
     for f in pipeline.functions:
@@ -98,7 +101,7 @@ def merged_internal_shapes(internal_shapes: dict | None, pipeline: Any) -> dict 
     return merged or None
 
 
-def bound_values(pipeline: Any) -> dict[str, dict[str, Any]]:
+def bound_values(pipeline: Pipeline) -> dict[str, dict[str, Any]]:
     """The functions' bound values, ``{output name: {parameter: value}}`` (tuple names comma-joined).
 
     Keyed per function: two functions may bind the same parameter name to different values.
@@ -116,7 +119,7 @@ def bound_values(pipeline: Any) -> dict[str, dict[str, Any]]:
     return result
 
 
-def check_input_ranks(pipeline: Any, inputs: dict[str, Any]) -> None:
+def check_input_ranks(pipeline: Pipeline, inputs: dict[str, Any]) -> None:
     """Lists/tuples cannot feed a mapspec input of rank > 1 (docs/behaviour.md §4.1 step 7)."""
     dims = pipeline.mapspec_dimensions if hasattr(pipeline, "mapspec_dimensions") else {}
     for name, value in inputs.items():
@@ -126,7 +129,7 @@ def check_input_ranks(pipeline: Any, inputs: dict[str, Any]) -> None:
             raise ValueError(msg)
 
 
-def check_safe_to_delete(folder: Path, pipeline: Any) -> None:
+def check_safe_to_delete(folder: Path, pipeline: Pipeline) -> None:
     """``resume=False`` deletes the run folder: refuse when it is not a run folder at all (a
     non-empty directory without ``run_info.json``) or holds the run of an unrelated pipeline
     (no output name in common), so that nothing the user stored there is lost."""
@@ -193,7 +196,7 @@ class RunInfo(RunRecord):
     def create(
         cls,
         run_folder: str | Path | None,
-        pipeline: Any,
+        pipeline: Pipeline,
         inputs: dict[str, Any],
         internal_shapes: dict | None = None,
         *,

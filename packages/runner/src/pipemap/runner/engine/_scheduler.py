@@ -10,8 +10,9 @@ shapes resolved, progress events emitted.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pipemap.mapspec import external_shape_from_mask, internal_shape_from_mask, shape_is_resolved
@@ -19,20 +20,27 @@ from pipemap.mapspec import external_shape_from_mask, internal_shape_from_mask, 
 from pipemap.runner.worker._chunk import ChunkResult, FunctionTask, run_chunk
 from pipemap.runner.executors._dispatch import ChunkDispatcher, describe_chunk, lost_chunk_result, route_outputs, sizer_for
 from pipemap.runner.worker._errors import error_types, raise_with_note
+from pipemap.runner.engine._eager import gate_for
 from pipemap.runner.engine._failure_log import FailureLog
 from pipemap.runner.worker._guards import inconsistent_internal_error
-from pipemap.runner.engine._eager import gate_for
+from pipemap.runner.worker._modes import ErrorHandling
 from pipemap.runner.engine._events import ChunkDone, FunctionDone, ShapeResolved
-from pipemap.runner.executors import _default_pool
-from pipemap.runner.executors._executors import executor_for, is_thread_or_sync
+from pipemap.runner.executors._executors import is_thread_or_sync
 from pipemap.runner.worker._pickling import note_unsendable
 from pipemap.runner.engine._prepare import Prepared
-from pipemap.runner.engine._readiness import StoredTracker
 from pipemap.runner.worker._task_ref import TaskRef, execute_ref
 from pipemap.runner.engine._results import Result
+from pipemap.runner.engine._run_context import Gating, MappedJob, MappedJobs, RunExecutors, SingleContext
 from pipemap.runner.engine._single import run_single
-from pipemap.runner.engine._mapped import MappedJob, _ABSENT, _emit_failures, _loader, _mask_of, _merge, _placement, _without_errors
+from pipemap.runner.engine._mapped import _ABSENT, _emit_failures, _loader, _mask_of, _merge, _placement, _without_errors
 from pipemap.runner.engine._store import as_object_array, is_storage, is_value_holder, output_array
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
+
+    from pipemap.runner.worker._chunk import Linear
+    from pipemap.runner.model._pipefunc import PipeFunc
 
 
 class _Runner:
@@ -46,29 +54,20 @@ class _Runner:
         self.inputs = prep.run_info.inputs
         self.defaults = self.pipeline.defaults
         self.events = prep.events
-        self.owned_executor: Any = None
+        self.executors = RunExecutors(parallel=prep.parallel, executors=prep.executor)
         self.parallel = prep.parallel
         folder = prep.run_info.run_folder
         self.failures = (
-            FailureLog(Path(folder)) if folder is not None and prep.error_handling == "continue" else None
+            FailureLog(Path(folder)) if folder is not None and prep.error_handling == ErrorHandling.CONTINUE else None
         )
-        #: eager scheduling at chunk level: stored-element trackers of producer functions, and
-        #: per consumer function the producers whose elements it may read before they finished
-        self.trackers: dict[Any, StoredTracker] | None = None
-        self.gate_sources: dict[Any, set[Any]] = {}
-
-    # ------------------------------------------------------------------ executors
-    def executor_for(self, f: Any) -> Any:
-        if not self.parallel:
-            return None
-        if self.prep.executor is not None:
-            return executor_for(self.prep.executor, f.output_name)
-        if self.owned_executor is None:
-            self.owned_executor = _default_pool.acquire()
-        return self.owned_executor
+        self.gating = Gating()
+        self.jobs = MappedJobs(self.prepare_mapped, self.run_prepared_job, self.finish_mapped)
+        self.single = SingleContext(
+            self.info, self.store, prep.outputs, prep.error_handling, prep.return_results, self._emit_resolved
+        )
 
     # ------------------------------------------------------------------ arguments
-    def arg_value(self, f: Any, p: str) -> Any:
+    def arg_value(self, f: PipeFunc, p: str) -> Any:
         """Input, upstream output (mapped: storage; single: the value), pipeline default."""
         if p in self.inputs:
             return self.inputs[p]
@@ -82,12 +81,14 @@ class _Runner:
         return _ABSENT
 
     # ------------------------------------------------------------------ mapped functions
-    def _selected_indices(self, f: Any, ext_shape: tuple[int, ...]) -> np.ndarray | range:
+    def _selected_indices(self, f: PipeFunc, ext_shape: tuple[int, ...]) -> np.ndarray | range:
         size = int(np.prod(ext_shape)) if ext_shape else 1
         fixed = self.prep.fixed_indices
         if not fixed:
             return range(size)
-        axes = [a for a in f.mapspec.output_indices if a in f.mapspec.external_indices]
+        spec = f.mapspec
+        assert spec is not None  # a mapped function
+        axes = [a for a in spec.output_indices if a in spec.external_indices]
         keys = []
         for axis, n in zip(axes, ext_shape):
             sel = fixed.get(axis, slice(None))
@@ -97,7 +98,7 @@ class _Runner:
         lin = sum(g.astype(np.int64) * s for g, s in zip(grids, strides))
         return np.sort(np.asarray(lin, dtype=np.int64).reshape(-1))
 
-    async def run_mapped(self, f: Any) -> None:
+    async def run_mapped(self, f: PipeFunc) -> None:
         await self.run_prepared_job(self.prepare_mapped(f))
 
     async def run_prepared_job(self, job: MappedJob) -> None:
@@ -110,7 +111,7 @@ class _Runner:
                 await self._run_parallel(job.f, job.task, job.todo, job.executor, job.absorb)
         self.finish_mapped(job)
 
-    def prepare_mapped(self, f: Any) -> MappedJob:
+    def prepare_mapped(self, f: PipeFunc) -> MappedJob:
         """Everything about one mapped function before its chunks run: what is missing, the
         task, the executor, the callback that absorbs finished chunks."""
         key = f.output_name
@@ -128,12 +129,12 @@ class _Runner:
         for s in storages:
             s.shape = tuple(ext_shape)
         selected = self._selected_indices(f, ext_shape)
-        todo: Any = selected
+        todo: Linear = selected
         done_masks: list[np.ndarray] | None = None
         if self.info.run_folder is not None:
             done_masks = [s.done_mask() for s in storages]
         resumed = done_masks is not None and any(m.any() for m in done_masks)
-        if done_masks is not None and resumed and self.prep.error_handling == "continue":
+        if done_masks is not None and resumed and self.prep.error_handling == ErrorHandling.CONTINUE:
             done_masks = [_without_errors(s, m) for s, m in zip(storages, done_masks)]
         if done_masks is not None and resumed:
             done_all = np.logical_and.reduce(done_masks) if len(done_masks) > 1 else done_masks[0]
@@ -152,7 +153,7 @@ class _Runner:
             value = self.arg_value(f, p)
             if value is _ABSENT:
                 continue
-            if p in f.mapspec.input_names:
+            if f.mapspec is not None and p in f.mapspec.input_names:
                 mapped[p] = value
             else:
                 const[p] = value.to_array() if is_storage(value) else value
@@ -171,12 +172,12 @@ class _Runner:
             owner=self.prep.lock.ownership() if self.prep.lock is not None else None,
         )
         name = f.output_names[0]
-        executor = self.executor_for(f)
+        executor = self.executors.for_function(f)
         size = int(np.prod(ext_shape)) if ext_shape else 1
         # values computed now go straight into the (flat) result buffers, batch by batch
         flats = [np.empty(size, dtype=object) for _ in f.output_names] if keep else None
         filled = np.zeros(size, dtype=bool) if keep else None
-        first_shape: list[Any] = [None]
+        first_shape: list[tuple[int, ...] | None] = [None]
 
         def absorb(result: ChunkResult) -> None:
             if result.internal_shape is not None:
@@ -199,8 +200,8 @@ class _Runner:
 
         if self.failures is not None:
             self.failures.begin(f.output_names, todo)
-        if self.trackers is not None and f in self.trackers:
-            self.trackers[f].begin(size, None if len(todo) == size else ~_mask_of(todo, size))
+        if self.gating.trackers is not None and f in self.gating.trackers:
+            self.gating.trackers[f].begin(size, None if len(todo) == size else ~_mask_of(todo, size))
         return MappedJob(
             f, task, todo, executor, absorb, storages, first_shape, flats, filled, resumed, done_masks, selected,
             {**mapped, **const},
@@ -243,7 +244,9 @@ class _Runner:
                     arr = output_array(s, comp, internal_arg, None if job.done_masks is None else job.done_masks[k])
                     self.prep.outputs[out_name] = Result(f.__name__, job.kwargs, out_name, arr, s)
 
-    async def _run_parallel(self, f: Any, task: FunctionTask, todo: Any, executor: Any, absorb: Any) -> None:
+    async def _run_parallel(
+        self, f: PipeFunc, task: FunctionTask, todo: Linear, executor: Executor, absorb: Callable[[ChunkResult], None]
+    ) -> None:
         """Chunks go through a windowed, adaptive dispatcher (:mod:`._dispatch`)."""
         shares_memory = is_thread_or_sync(executor)
         write_in_worker = route_outputs(task, shares_memory)
@@ -255,8 +258,9 @@ class _Runner:
             ref = TaskRef(task, self.info.run_folder)
             fn = execute_ref
         storages = tuple(self.store[n] for n in f.output_names)
-        tracker = self.trackers.get(f) if self.trackers is not None else None
-        gate = gate_for(self, f) if self.gate_sources else None
+        trackers = self.gating.trackers
+        tracker = trackers.get(f) if trackers is not None else None
+        gate = gate_for(self.gating, self.prep, f) if self.gating.sources else None
 
         def write(result: ChunkResult) -> None:
             for s, vals in zip(storages, result.values or ()):
@@ -272,7 +276,7 @@ class _Runner:
             if tracker is not None:
                 tracker.mark(result.linear)  # written (by the parent above, or by the worker)
 
-        def on_dead(chunk: Any, error: BaseException) -> None:
+        def on_dead(chunk: Linear, error: BaseException) -> None:
             lost = lost_chunk_result(task, chunk, error)
             write(lost)
             if not self.prep.return_results:
@@ -290,8 +294,8 @@ class _Runner:
             ),
             sizer=sizer,
             handle=handle,
-            on_dead=on_dead if self.prep.error_handling == "continue" else None,
-            renew=self._renew_owned if executor is self.owned_executor else None,
+            on_dead=on_dead if self.prep.error_handling == ErrorHandling.CONTINUE else None,
+            renew=self.executors.renewer(executor),
             gate=gate,
             in_flight=self.prep.in_flight,
         )
@@ -306,12 +310,6 @@ class _Runner:
             if isinstance(ref, TaskRef):
                 ref.discard()
 
-    def _renew_owned(self, broken: Any) -> Any:
-        """Replace pipemap's own pool after a worker died (once, however many functions saw it)."""
-        if self.owned_executor is broken:
-            self.owned_executor = _default_pool.replace_broken(broken)
-        return self.owned_executor
-
     def _emit_resolved(self) -> None:
         if not self.events:
             return
@@ -323,9 +321,13 @@ class _Runner:
                     self.events.emit(ShapeResolved(key, int(np.prod(ext)) if ext else 1))
 
     # ------------------------------------------------------------------ single functions
-    async def run_single_function(self, f: Any) -> None:
-        executor = self.executor_for(f)
-        await run_single(self, f, executor)
+    async def run_single_function(self, f: PipeFunc) -> None:
+        executor = self.executors.for_function(f)
+        kwargs: dict[str, Any] = {}
+        for p in f.parameters:
+            if p not in f.bound and (value := self.arg_value(f, p)) is not _ABSENT:
+                kwargs[p] = value.to_array() if is_storage(value) else value
+        await run_single(self.single, f, kwargs, executor)
         name = f.output_names[0]
         failed = self._single_failed(f)
         if self.failures is not None:
@@ -337,13 +339,13 @@ class _Runner:
             self.events.emit(ChunkDone(name, 1, int(failed), 0.0))
             self.events.emit(FunctionDone(name))
 
-    def _single_failed(self, f: Any) -> bool:
+    def _single_failed(self, f: PipeFunc) -> bool:
         """docs/behaviour.md §4.9: a single function counts as failed when its output holds an error snapshot."""
         types = error_types()
         result = self.prep.outputs.get(f.output_names[0])
         return bool(types) and result is not None and isinstance(result.output, types)
 
-    async def run_function(self, f: Any) -> None:
+    async def run_function(self, f: PipeFunc) -> None:
         if f.requires_mapping:
             await self.run_mapped(f)
         else:

@@ -11,8 +11,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+
+if TYPE_CHECKING:
+    from pipemap.runner.model._pipeline import Pipeline
 from pipemap.mapspec import (
     MapSpec,
     array_shape,
@@ -65,7 +68,7 @@ def shapes_from_specs(
 
 
 def map_shapes(
-    pipeline: Any,
+    pipeline: Pipeline,
     inputs: Mapping[str, Any],
     internal_shapes: Mapping[str, Any] | None,
 ) -> tuple[dict[OutputKey, ShapeTuple], dict[OutputKey, tuple[bool, ...]]]:
@@ -83,7 +86,7 @@ def map_shapes(
             exc.add_note(f"Input `{p}` is mapped over by {', '.join(users)}: pass a list, a range or a numpy array.")
             raise
     funcs = [f for f in pipeline.sorted_functions if f.mapspec is not None]
-    return shapes_from_specs([f.mapspec for f in funcs], root_shapes, internal_shapes, [f.__name__ for f in funcs])
+    return shapes_from_specs([f.mapspec for f in funcs if f.mapspec is not None], root_shapes, internal_shapes, [f.__name__ for f in funcs])
 
 
 def _internal_of(shapes: Mapping[OutputKey, ShapeTuple], masks: Mapping[OutputKey, tuple[bool, ...]]) -> dict[str, ShapeTuple]:

@@ -9,28 +9,33 @@ from __future__ import annotations
 
 import asyncio
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipemap.runner.worker._errors import error_types, make_error_snapshot, propagated_snapshot, raise_with_note, scan_for_errors
+from pipemap.runner.worker._modes import ErrorHandling
 from pipemap.runner.engine._results import Result
-from pipemap.runner.engine._store import is_storage
 from pipemap.runner.worker._timeout import with_timeout
 from pipemap.mapspec import shape_is_resolved
-from pipemap.runner.engine._mapped import _ABSENT
 from pipemap.runner.executors._executors import is_thread_or_sync
 from pipemap.runner.worker._chunk import _pick_each, load_references
 from pipemap.runner.worker._guards import output_count_error
 from pipemap.runner.worker._pickling import dumps_task, unpicklable_culprit, unpicklable_for_workers
 from pipemap.runner.worker._value_shapes import full_shape_from_value
 
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
 
-def _call_single(f: Any, kwargs: dict[str, Any], error_handling: str) -> Any:
+    from pipemap.runner.model._pipefunc import PipeFunc
+    from pipemap.runner.engine._run_context import SingleContext
+
+
+def _call_single(f: PipeFunc, kwargs: dict[str, Any], error_handling: ErrorHandling) -> Any:
     """Call ``f`` once; errors are re-raised with a note or returned as snapshots."""
     kwargs = load_references(kwargs)
-    call = f._call_with_renamed_kwargs
-    if getattr(f, "timeout", None):
+    call = f.call_with_kwargs
+    if f.timeout:
         call = with_timeout(call, f.timeout, f.__name__)
-    if error_handling == "continue":
+    if error_handling == ErrorHandling.CONTINUE:
         found = scan_for_errors(kwargs)
         if found:
             return propagated_snapshot(f, found, kwargs)
@@ -53,38 +58,32 @@ def _call_single_blob(blob: bytes) -> Any:
     return _call_single(f, kwargs, error_handling)
 
 
-def _pick(f: Any, value: Any, error_handling: str, kwargs: dict[str, Any]) -> tuple[Any, ...]:
+def _pick(f: PipeFunc, value: Any, error_handling: ErrorHandling, kwargs: dict[str, Any]) -> tuple[Any, ...]:
     """The outputs of ``value``; a multi-output function must return one value per output."""
     types = error_types()
     if f.output_picker is None and isinstance(f.output_name, tuple) and not (types and isinstance(value, types)):
         error = output_count_error(f, value)
         if error is not None:
-            if error_handling != "continue":
+            if error_handling != ErrorHandling.CONTINUE:
                 raise_with_note(error, f, kwargs, None)
             snapshot = make_error_snapshot(f, error, kwargs)
             return (snapshot,) * len(f.output_names)
     try:
-        return f._pick_outputs(value)
+        return f.pick_outputs(value)
     except Exception as exc:
-        if error_handling != "continue":
+        if error_handling != ErrorHandling.CONTINUE:
             raise
         del exc
         return _pick_each(f, value)
 
 
-async def run_single(runner: Any, f: Any, executor: Any) -> None:
-    """Run (or reuse, when all outputs exist) one non-mapped function."""
-    store = runner.store
+async def run_single(ctx: SingleContext, f: PipeFunc, kwargs: dict[str, Any], executor: Executor | None) -> None:
+    """Run (or reuse, when all outputs exist) one non-mapped function on its arguments ``kwargs``
+    (by renamed parameter name; storages already turned into arrays)."""
+    store = ctx.store
     holders = [store[n] for n in f.output_names]
-    info = runner.info
-    kwargs: dict[str, Any] = {}
-    for p in f.parameters:
-        if p in f.bound:
-            continue
-        value = runner.arg_value(f, p)
-        if value is _absent():
-            continue
-        kwargs[p] = value.to_array() if is_storage(value) else value
+    info = ctx.info
+    error_handling = ctx.error_handling
     picked: tuple[Any, ...] | None = None
     if all(h.exists() for h in holders):
         try:
@@ -98,17 +97,17 @@ async def run_single(runner: Any, f: Any, executor: Any) -> None:
             )
             picked = None
         types = error_types()
-        if picked is not None and runner.prep.error_handling == "continue" and types and any(isinstance(v, types) for v in picked):
+        if picked is not None and error_handling == ErrorHandling.CONTINUE and types and any(isinstance(v, types) for v in picked):
             picked = None  # resume retries failed calls
     if picked is None:
         if executor is None:
-            value = _call_single(f, kwargs, runner.prep.error_handling)
+            value = _call_single(f, kwargs, error_handling)
         else:
             if is_thread_or_sync(executor):
-                fut = executor.submit(_call_single, f, kwargs, runner.prep.error_handling)
+                fut = executor.submit(_call_single, f, kwargs, error_handling)
             else:  # one blob, user code by value: the worker may not import the user's module
                 try:
-                    blob = dumps_task((f, kwargs, runner.prep.error_handling), [f.func])
+                    blob = dumps_task((f, kwargs, error_handling), [f.func])
                 except Exception as exc:  # noqa: BLE001 - re-raised naming the input (found only now)
                     raise unpicklable_for_workers(exc, unpicklable_culprit(f.func, kwargs, f.__name__)) from exc
                 fut = executor.submit(_call_single_blob, blob)
@@ -119,7 +118,7 @@ async def run_single(runner: Any, f: Any, executor: Any) -> None:
                 if snap is not None:
                     f.error_snapshot = snap
                 raise
-        picked = _pick(f, value, runner.prep.error_handling, kwargs)
+        picked = _pick(f, value, error_handling, kwargs)
         for name, h, v in zip(f.output_names, holders, picked):
             try:
                 h.dump(v)
@@ -128,14 +127,14 @@ async def run_single(runner: Any, f: Any, executor: Any) -> None:
                 raise
     for name, v in zip(f.output_names, picked):
         if name in info.resolved_shapes and f.mapspec is not None:
-            _resolve_from_value(runner, f, name, v)
-    if runner.prep.return_results:
+            _resolve_from_value(ctx, f, name, v)
+    if ctx.return_results:
         for name, h, v in zip(f.output_names, holders, picked):
-            runner.prep.outputs[name] = Result(f.__name__, kwargs, name, v, h)
+            ctx.outputs[name] = Result(f.__name__, kwargs, name, v, h)
 
 
-def _resolve_from_value(runner: Any, f: Any, name: str, value: Any) -> None:
-    info = runner.info
+def _resolve_from_value(ctx: SingleContext, f: PipeFunc, name: str, value: Any) -> None:
+    info = ctx.info
     if shape_is_resolved(info.resolved_shapes[name]):
         return
     types = error_types()
@@ -144,9 +143,5 @@ def _resolve_from_value(runner: Any, f: Any, name: str, value: Any) -> None:
         raise ValueError(msg)
 
     shape = full_shape_from_value(value, info.shape_masks[name], info.resolved_shapes[name], name)
-    info.resolve_downstream_shapes(name, runner.store, shape=shape)
-    runner._emit_resolved()
-
-
-def _absent() -> Any:
-    return _ABSENT
+    info.resolve_downstream_shapes(name, ctx.store, shape=shape)
+    ctx.on_resolved()

@@ -8,20 +8,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pipemap.runner.worker._errors import error_types
 
+if TYPE_CHECKING:
+    from pipemap.storage import StorageBase
+
+    from pipemap.runner.model._pipeline import Pipeline
+
 _MISSING = object()
 
 
-def is_storage(value: Any) -> bool:
+def is_storage(value: object) -> bool:
     """A mapped output's storage object (duck-typed on the bulk API)."""
     return hasattr(value, "get_many") and hasattr(value, "missing_indices")
 
 
-def is_value_holder(value: Any) -> bool:
+def is_value_holder(value: object) -> bool:
     """A single output's holder (``FileValue`` or ``DirectValue``)."""
     return hasattr(value, "exists") and hasattr(value, "load") and not is_storage(value)
 
@@ -36,7 +41,7 @@ def as_object_array(values: list[Any]) -> np.ndarray:
     return np.fromiter(values, dtype=object, count=len(values))
 
 
-def _flat_values(storage: Any, computed: tuple[np.ndarray, np.ndarray] | None, done: np.ndarray | None = None) -> np.ndarray:
+def _flat_values(storage: StorageBase, computed: tuple[np.ndarray, np.ndarray] | None, done: np.ndarray | None = None) -> np.ndarray:
     """All elements of ``storage`` in linear order (None where missing). ``computed`` is
     (flat object buffer, filled mask) of the elements written in this run: those are not read back."""
     if computed is not None:
@@ -54,7 +59,7 @@ def _flat_values(storage: Any, computed: tuple[np.ndarray, np.ndarray] | None, d
 
 
 def output_array(
-    storage: Any,
+    storage: StorageBase,
     computed: tuple[np.ndarray, np.ndarray] | None,
     internal_shape: tuple[int, ...] | None,
     done: np.ndarray | None = None,
@@ -108,7 +113,7 @@ def _as_internal_block(value: Any, internal: tuple[int, ...]) -> np.ndarray:
     return block
 
 
-def persist_all(store: dict[str, Any], pipeline: Any) -> None:
+def persist_all(store: dict[str, Any], pipeline: Pipeline) -> None:
     """Save the in-memory storages to the run folder; one that fails does not keep the others
     from being saved, and its error names the output and its function."""
     first: BaseException | None = None

@@ -5,21 +5,30 @@ chains in parallel runs, and releases what the run held (failure log, default po
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
 
 from pipemap.runner.engine._eager import run_eager
 from pipemap.runner.engine._events import RunFinished, RunStarted
 from pipemap.runner.engine._fusion import plan_chains, run_chain_of
 from pipemap.runner.engine._prepare import Prepared
+from pipemap.runner.engine._run_context import EagerContext, FusionContext
 from pipemap.runner.engine._scheduler import _Runner
 from pipemap.runner.engine._store import persist_all
 from pipemap.runner.executors import _default_pool
 from pipemap.runner.executors._inflight import gather_or_cancel
+from pipemap.runner.worker._modes import SchedulingStrategy
+
+if TYPE_CHECKING:
+    from pipemap.runner.engine._results import ResultDict
+    from pipemap.runner.model._pipefunc import PipeFunc
 
 __all__ = ["run_prepared"]
 
 
-async def run_prepared(prep: Prepared, *, scheduling_strategy: str = "generation") -> Any:
+async def run_prepared(
+    prep: Prepared, *, scheduling_strategy: SchedulingStrategy = SchedulingStrategy.GENERATION
+) -> ResultDict:
     """Execute a prepared run; returns its ``ResultDict``. Never suspends when sequential."""
     runner = _Runner(prep)
     if prep.events:
@@ -28,12 +37,13 @@ async def run_prepared(prep: Prepared, *, scheduling_strategy: str = "generation
     error: BaseException | None = None
     try:
         generations = prep.pipeline.topological_generations.function_lists
-        if not runner.parallel or scheduling_strategy != "eager":
-            chains = plan_chains(runner) if runner.parallel else {}
+        if not runner.parallel or scheduling_strategy != SchedulingStrategy.EAGER:
+            chains = plan_chains(prep) if runner.parallel else {}
+            fusion = FusionContext(prep, runner.executors, runner.jobs)
             fused = {f for chain in chains.values() for f in chain[1:]}  # run with their chain's head
 
-            def run(f: Any) -> Any:
-                return run_chain_of(runner, chains[f]) if f in chains else runner.run_function(f)
+            def run(f: PipeFunc) -> Coroutine[Any, Any, None]:
+                return run_chain_of(fusion, chains[f]) if f in chains else runner.run_function(f)
 
             for generation in generations:
                 todo = [f for f in generation if f not in fused]
@@ -43,7 +53,7 @@ async def run_prepared(prep: Prepared, *, scheduling_strategy: str = "generation
                     for f in todo:
                         await run(f)
         else:
-            await run_eager(runner)
+            await run_eager(EagerContext(prep, runner.gating, runner.executors, runner.run_function))
         if prep.persist_memory:
             persist_all(prep.store, prep.pipeline)
     except BaseException as e:
@@ -52,12 +62,12 @@ async def run_prepared(prep: Prepared, *, scheduling_strategy: str = "generation
     finally:
         try:
             if error is not None:  # no chunk of this run may run on once it returns (or raises)
-                prep.in_flight.stop(runner.owned_executor)
+                prep.in_flight.stop(runner.executors.owned)
         finally:
             if runner.failures is not None:
                 runner.failures.flush()  # also after a failure or cancellation: what ran is recorded
-            if runner.owned_executor is not None:
-                _default_pool.release(runner.owned_executor, healthy=error is None)
+            if runner.executors.owned is not None:
+                _default_pool.release(runner.executors.owned, healthy=error is None)
         if prep.events:
             prep.events.emit(RunFinished(error))
     return prep.outputs

@@ -37,7 +37,10 @@ from pipemap.runner.worker._errors import make_error_snapshot
 from pipemap.runner.worker._gather import gather_inputs
 
 if TYPE_CHECKING:
+    from pipemap.runner.worker._chunk import ChunkResult, FunctionTask, Linear
     from pipemap.runner.executors._inflight import InFlight
+    from pipemap.runner.executors._chunksizes import Chunksizes
+    from pipemap.runner.engine._readiness import Gate
 
 #: a chunk should run about this long once the time per element is known
 TARGET_CHUNK_SECONDS = 0.1
@@ -50,7 +53,7 @@ DASK_TARGET_CHUNK_SECONDS = 0.5
 DASK_MIN_CHUNK_SECONDS = 0.05
 
 
-def chunk_seconds_for(executor: Any) -> tuple[float, float]:
+def chunk_seconds_for(executor: Executor) -> tuple[float, float]:
     """``(target, minimum)`` seconds of work per chunk for ``executor``.
 
     >>> chunk_seconds_for(None)
@@ -71,7 +74,7 @@ class WorkerDiedError(RuntimeError):
     'A worker process died while running `f` on elements '
     """
 
-    def __init__(self, function: str, output_name: str, ranges: list[Any], cause: str = "") -> None:
+    def __init__(self, function: str, output_name: str, ranges: list[Linear], cause: str = "") -> None:
         self.function = function
         self.output_name = output_name
         self.ranges = [describe_chunk(r) for r in ranges]
@@ -94,7 +97,7 @@ def _rebuild_died(msg: str, function: str, output_name: str, ranges: list[str]) 
     return err
 
 
-def describe_chunk(chunk: Any) -> str:
+def describe_chunk(chunk: Linear) -> str:
     """``"[100, 200)"`` for a range, the first and last index for arrays.
 
     >>> describe_chunk(range(100, 200)), describe_chunk([3, 5, 9])
@@ -187,12 +190,12 @@ class ChunkDispatcher:
         function: str,
         output_name: str,
         executor: Executor,
-        submit: Callable[[Executor, Any], Future],
+        submit: Callable[[Executor, Linear], Future],
         sizer: ChunkSizer,
         handle: Callable[[Any], None],
-        on_dead: Callable[[Any, BaseException], None] | None = None,
+        on_dead: Callable[[Linear, BaseException], None] | None = None,
         renew: Callable[[Executor], Executor] | None = None,
-        gate: Any = None,
+        gate: Gate | None = None,
         in_flight: InFlight | None = None,
     ) -> None:
         self.function = function
@@ -208,21 +211,21 @@ class ChunkDispatcher:
         self.window = IN_FLIGHT_PER_WORKER * sizer.n_workers
         self.n_chunks = 0
 
-    def _died(self, chunks: list[Any], exc: BaseException) -> WorkerDiedError:
+    def _died(self, chunks: list[Linear], exc: BaseException) -> WorkerDiedError:
         err = WorkerDiedError(self.function, self.output_name, chunks, f"{type(exc).__name__}: {exc}")
         err.__cause__ = exc
         return err
 
-    async def run(self, todo: Any) -> None:
+    async def run(self, todo: Linear) -> None:
         loop = asyncio.get_running_loop()
         total = len(todo)
         position = 0
-        pending: dict[asyncio.Future, Any] = {}
-        retry: list[Any] = []  # chunks lost with a broken pool, re-run one at a time
+        pending: dict[asyncio.Future, Linear] = {}
+        retry: list[Linear] = []  # chunks lost with a broken pool, re-run one at a time
         alone: set[int] = set()  # ids of chunks running alone: a death there is theirs
         gate = self.gate
 
-        def submit_one(chunk: Any) -> None:
+        def submit_one(chunk: Linear) -> None:
             try:
                 cf = self._submit(self.executor, chunk)
             except BaseException as exc:
@@ -256,6 +259,7 @@ class ChunkDispatcher:
                     position += len(chunk)
                     submit_one(chunk)
                 if blocked:
+                    assert gate is not None
                     waiter = gate.waiter()
                     done, _ = await asyncio.wait([*pending, waiter], return_when=asyncio.FIRST_COMPLETED)
                     if not waiter.done():
@@ -265,7 +269,7 @@ class ChunkDispatcher:
                     continue
                 else:
                     done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                dead: list[tuple[Any, BaseException]] = []
+                dead: list[tuple[Linear, BaseException]] = []
                 for fut in done:
                     chunk = pending.pop(fut)
                     exc = fut.exception()
@@ -284,7 +288,7 @@ class ChunkDispatcher:
                 fut.cancel()
             raise
 
-    async def _earliest_error(self, chunk: Any, exc: BaseException, pending: dict) -> BaseException:
+    async def _earliest_error(self, chunk: Linear, exc: BaseException, pending: dict) -> BaseException:
         """Deterministic errors: chunks before the failed one still finish (and are stored);
         the error of the earliest failed chunk wins, as in a run that collects in order."""
         first = _first_index(chunk)
@@ -302,7 +306,7 @@ class ChunkDispatcher:
                 self.handle(r)
         return best[1]
 
-    async def _drain(self, pending: dict, dead: list[tuple[Any, BaseException]]) -> None:
+    async def _drain(self, pending: dict, dead: list[tuple[Linear, BaseException]]) -> None:
         """Wait for the rest of the window (it went down with the pool, or finished)."""
         if not pending:
             return
@@ -317,7 +321,7 @@ class ChunkDispatcher:
         pending.clear()
 
     async def _after_death(
-        self, dead: list[tuple[Any, BaseException]], pending: dict, retry: list[Any], alone: set[int]
+        self, dead: list[tuple[Linear, BaseException]], pending: dict, retry: list[Linear], alone: set[int]
     ) -> None:
         """Raise, or (continue mode) store the lost chunks as failed / re-run them on a fresh pool."""
         broken_pool = any(isinstance(e, BrokenExecutor) for _, e in dead)
@@ -338,11 +342,11 @@ class ChunkDispatcher:
             self.on_dead(chunk, self._died([chunk], exc))
 
 
-def _first_index(chunk: Any) -> int:
+def _first_index(chunk: Linear) -> int:
     return int(chunk[0]) if len(chunk) else -1
 
 
-def sizer_for(output_name: Any, total: int, chunksizes: Any, executor: Executor) -> ChunkSizer:
+def sizer_for(output_name: str | tuple[str, ...], total: int, chunksizes: Chunksizes, executor: Executor) -> ChunkSizer:
     """The chunk sizer of one function (or fused chain, by its head) on ``executor``."""
     workers = n_workers(executor)
     first = chunksize_for(output_name, total, chunksizes, workers)
@@ -351,7 +355,7 @@ def sizer_for(output_name: Any, total: int, chunksizes: Any, executor: Executor)
     return ChunkSizer(total, first, fixed, workers or cpu_count(), target, minimum)
 
 
-def route_outputs(task: Any, shares_memory: bool) -> bool:
+def route_outputs(task: FunctionTask, shares_memory: bool) -> bool:
     """True when workers write ``task``'s outputs themselves (shared memory, or every storage
     is visible from a worker); otherwise the task returns values and the parent writes them."""
     in_worker = shares_memory or all(s.dump_in_subprocess for s in task.outputs or ())
@@ -360,7 +364,7 @@ def route_outputs(task: Any, shares_memory: bool) -> bool:
     return in_worker
 
 
-def is_automatic(output_name: Any, chunksizes: Any) -> bool:
+def is_automatic(output_name: str | tuple[str, ...], chunksizes: Chunksizes) -> bool:
     """True when the chunk size of ``output_name`` is chosen by pipemap (``None`` spec).
 
     >>> is_automatic("y", None), is_automatic("y", 5), is_automatic("y", {"": 3, "y": None})
@@ -372,7 +376,7 @@ def is_automatic(output_name: Any, chunksizes: Any) -> bool:
     return chunksizes is None
 
 
-def lost_chunk_result(task: Any, chunk: Any, error: BaseException) -> Any:
+def lost_chunk_result(task: FunctionTask, chunk: Linear, error: BaseException) -> ChunkResult:
     """A ``ChunkResult`` holding one ``ErrorSnapshot`` of ``error`` per element of ``chunk``
     (the call's arguments are gathered in the parent, so ``reproduce()`` works)."""
     pf = task.func

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import cloudpickle
 from pipemap.mapspec import MapSpec
 from pipemap.runner.model._pipefunc_compat import function_from_pipefunc
-from pipemap.runner.model._pipefunc_calls import make_fast_call, make_picker
+from pipemap.runner.model._pipefunc_calls import compile_call, make_picker
 from pipemap.runner.model._pipefunc_updates import PipeFuncUpdates
 from pipemap.runner.model._pipefunc_args import (
     _function_name,
@@ -38,7 +38,7 @@ from pipemap.runner.model._pipefunc_args import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from pipemap.runner.model._pipeline import Pipeline
 
@@ -53,7 +53,6 @@ _DERIVED = (
     "parameters",
     "defaults",
     "_inverse_renames",
-    "_call_with_renamed_kwargs",
     "_pick_outputs",
     "requires_mapping",
     "parameter_scopes",
@@ -173,6 +172,60 @@ class PipeFunc(PipeFuncUpdates):
         """
         return self._output_picker
 
+    # -- the execution surface (what the engine calls) -----------------------------------
+    def native_name(self, name: str) -> str:
+        """The wrapped function's own name for parameter ``name`` (its rename undone).
+
+        >>> PipeFunc(lambda a: a, "b", renames={"a": "x"}).native_name("x")
+        'a'
+        """
+        return self._inverse_renames.get(name, name)
+
+    @property
+    def default_overrides(self) -> dict[str, Any]:
+        """The defaults set with ``defaults=``/`update_defaults` (renamed names; a copy), without
+        the signature's own (`defaults` has both).
+
+        >>> PipeFunc(lambda a, b=1: a + b, "c", defaults={"a": 0}).default_overrides
+        {'a': 0}
+        """
+        return dict(self._defaults)
+
+    @property
+    def pick_outputs(self) -> Callable[[Any], tuple[Any, ...]]:
+        """``pick_outputs(value)``: a returned value as one value per output, in `output_names`
+        order (error snapshots go to every output).
+
+        >>> PipeFunc(lambda a: (a, -a), ("x", "y")).pick_outputs((1, -1))
+        (1, -1)
+        """
+        return self._pick_outputs
+
+    def compile_call(
+        self, mapped_names: Sequence[str], const: dict[str, Any], guard: tuple[int, Callable[[Any], Any]] | None = None
+    ) -> Callable[..., Any]:
+        """``call(*values)`` for the parameters ``mapped_names`` (renamed names), every other one
+        from ``const``; see `pipemap.runner._pipefunc_calls.compile_call` (``guard``).
+
+        >>> call = PipeFunc(lambda a, c: a + c, "y", renames={"a": "x"}).compile_call(["x"], {"c": 10})
+        >>> call(1), call.__positional__
+        (11, ['x'])
+        """
+        return compile_call(self, mapped_names, const, guard)
+
+    def call_with_kwargs(self, kwargs: dict[str, Any]) -> Any:
+        """Call with arguments by renamed name, unchecked: bound values win, ``defaults=``
+        overrides fill absent keys (the engine's call of a single function).
+
+        >>> PipeFunc(lambda a, b=1: a + b, "c", renames={"a": "x"}, bound={"b": 5}).call_with_kwargs({"x": 1})
+        6
+        """
+        return compile_call(self, (), kwargs)()
+
+    @property
+    def _call_with_renamed_kwargs(self) -> Callable[[dict[str, Any]], Any]:  # the former name
+        return self.call_with_kwargs
+
     @property
     def output_annotation(self) -> dict[str, Any]:
         """{output name: return annotation}; ``inspect.Parameter.empty`` where unknown.
@@ -227,7 +280,6 @@ class PipeFunc(PipeFuncUpdates):
         self.requires_mapping = self.mapspec is not None and bool(self.mapspec.inputs)
         self.parameter_scopes = {p.split(".", 1)[0] for p in self.parameters if "." in p}
         self._validate()
-        self._call_with_renamed_kwargs = make_fast_call(self)
         self._pick_outputs = make_picker(self)
         for pipeline in list(self._pipelines):
             pipeline._clear_cache()

@@ -1,27 +1,30 @@
-"""The per-element call path of a `PipeFunc`: the fast call and the output picker.
+"""The call path of a `PipeFunc`: the compiled call and the output picker.
 
-Both are closures built once per change of the function (`PipeFunc._refresh`), with renames,
-bound values and default overrides folded in, so the engine's per-element work is one call.
+:func:`compile_call` is the one call compiler (``PipeFunc.compile_call`` and
+``PipeFunc.call_with_kwargs`` use it): renames, bound values and default overrides folded into
+a lambda with literal keywords, so the engine's per-element work is one call. The picker is a
+closure built once per change of the function (`PipeFunc._refresh`).
 
 >>> from pipemap.runner import PipeFunc
 >>> f = PipeFunc(lambda a, b: (a, b), ("x", "y"), renames={"a": "p"}, bound={"b": 2})
->>> make_picker(f)(make_fast_call(f)({"p": 1}))
+>>> make_picker(f)(compile_call(f, ["p"], {})(1))
 (1, 2)
 """
 
 from __future__ import annotations
 
+import functools
 import operator
 from typing import TYPE_CHECKING, Any
 
 from pipemap.storage import ErrorSnapshot, PropagatedErrorSnapshot
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from pipemap.runner.model._pipefunc import PipeFunc
 
-__all__ = ["make_fast_call", "make_picker"]
+__all__ = ["compile_call", "make_picker"]
 
 
 def _error_types() -> tuple[type, ...]:
@@ -36,36 +39,64 @@ def _error_types() -> tuple[type, ...]:
 _ERROR_TYPES_CACHE: list[tuple[type, ...]] = []
 
 
-def make_fast_call(pf: PipeFunc) -> Callable[[dict[str, Any]], Any]:
-    """Build ``call(kwargs)``: kwargs by renamed names; bound values win; no checks.
+def compile_call(
+    pf: PipeFunc,
+    mapped_names: Sequence[str],
+    const: dict[str, Any],
+    guard: tuple[int, Callable[[Any], Any]] | None = None,
+) -> Callable[..., Any]:
+    """``call(*values)`` = ``pf.func(**{mapped: values}, **const)``, renames and bound applied.
 
-    The engine's per-element path. ``kwargs`` should hold every unbound parameter (the
-    engine resolves pipeline defaults); a default set with ``defaults=`` is used for a
-    missing key, signature defaults apply as in any call.
+    The model's calling convention (renamed names; bound values win; ``defaults=`` overrides
+    for absent keys), compiled once into a lambda with literal keywords, so no dict is built per
+    element; ``call.__positional__`` lists the mapped names it takes, in order. ``guard=(n,
+    check)``: a returned value whose ``operator.length_hint`` is not ``n`` goes through
+    ``check(value)`` (which raises or returns it), see :mod:`._guards`.
     """
-    func = pf.func
-    inverse = {new: old for new, old in pf._inverse_renames.items() if new != old}
-    native = inverse.get
-    bound = {native(k, k): v for k, v in pf._bound.items()}
-    overrides = {native(k, k): v for k, v in pf._defaults.items()}
-    if not inverse and not bound and not overrides:
-
-        def call(kwargs: dict[str, Any]) -> Any:
-            return func(**kwargs)
-
-    elif not inverse:
-
-        def call(kwargs: dict[str, Any]) -> Any:
-            return func(**{**overrides, **kwargs, **bound})
-
+    bound = pf.bound
+    native = pf.native_name
+    consts: dict[str, Any] = {}
+    for name, value in pf.default_overrides.items():
+        consts[native(name)] = value
+    for name, value in const.items():
+        consts[native(name)] = value
+    for name, value in bound.items():
+        consts[native(name)] = value
+    positional = [n for n in mapped_names if n not in bound]
+    natives = [native(n) for n in positional]
+    for name in natives:
+        consts.pop(name, None)
+    if guard is None:
+        call = _call_factory(tuple(natives), bool(consts))(pf.func, consts)
     else:
-
-        def call(kwargs: dict[str, Any]) -> Any:
-            renamed = {native(k, k): v for k, v in kwargs.items()}
-            return func(**{**overrides, **renamed, **bound})
-
-    call.__doc__ = f"Call `{pf.__name__}` with kwargs by renamed parameter names."
+        call = _call_factory(tuple(natives), bool(consts), True)(pf.func, consts, *guard)
+    call.__positional__ = positional
     return call
+
+
+@functools.lru_cache(maxsize=256)
+def _call_factory(natives: tuple[str, ...], with_consts: bool, guarded: bool = False) -> Callable[..., Any]:
+    """``factory(_f, _c)`` -> ``lambda _a0, ...: _f(name0=_a0, ..., **_c)``, compiled once per
+    keyword signature (names are the function's own parameter names: valid identifiers).
+    ``guarded``: ``factory(_f, _c, _n, _check)``, the value checked inline (no extra call when
+    its length is ``_n``)."""
+    params = ", ".join(f"_a{k}" for k in range(len(natives)))
+    parts = [f"{native}=_a{k}" for k, native in enumerate(natives)]
+    if with_consts:
+        parts.append("**_c")
+    body = f"_f({', '.join(parts)})"
+    if guarded:
+        src = (
+            "from operator import length_hint as _lh\n"
+            "def factory(_f, _c, _n, _check):\n"
+            f"    return lambda {params}: _v if _lh(_v := {body}, -1) == _n else _check(_v)\n"
+        )
+    else:
+        src = f"def factory(_f, _c):\n    return lambda {params}: {body}\n"
+    namespace: dict[str, Any] = {}
+    exec(src, namespace)  # noqa: S102 - generated from identifiers only
+    return namespace["factory"]
+
 
 def make_picker(pf: PipeFunc) -> Callable[[Any], tuple[Any, ...]]:
     """Build ``pick(value) -> tuple`` in the order of `output_names`.

@@ -12,10 +12,11 @@ Mixed into `Pipeline`. The graph is ``{function: functions producing its unbound
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from pipemap.runner.model import _graph
 from pipemap.runner.model._pipefunc import PipeFunc
+from pipemap.runner.model._pipeline_members import PipelineMembers
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -64,27 +65,8 @@ class RootArgs(tuple):
         return self._pipeline._root_args_for(output_name)
 
 
-class PipelineGraph:
+class PipelineGraph(PipelineMembers):
     """The graph views of `Pipeline`."""
-
-    functions: list[PipeFunc]
-
-    if TYPE_CHECKING:  # read-only views provided by `Pipeline` and its other mixins
-
-        @property
-        def output_to_func(self) -> dict[OutputName, PipeFunc]: ...
-
-        @property
-        def all_arg_names(self) -> set[str]: ...
-
-        @property
-        def all_output_names(self) -> set[str]: ...
-
-    def __getitem__(self, output_name: OutputName) -> PipeFunc:  # pragma: no cover
-        raise NotImplementedError
-
-    def copy(self, **changes: Any) -> Pipeline:  # pragma: no cover - provided by Pipeline
-        raise NotImplementedError
 
     @functools.cached_property
     def _dependencies(self) -> dict[PipeFunc, list[PipeFunc]]:

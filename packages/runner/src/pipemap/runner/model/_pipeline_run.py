@@ -11,49 +11,19 @@ and `pipemap.runner.run_map_async` (imported when called).
 from __future__ import annotations
 
 import functools
-import inspect
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pipemap.runner.model import _graph
+from pipemap.runner.model._pipeline_members import PipelineMembers
 from pipemap.runner.model._pipeline_updates import flatten_scopes
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from pipemap.runner.model._pipefunc import PipeFunc
 
 __all__ = ["PipelineRun"]
 
 OutputName = str | tuple[str, ...]
 
 
-class PipelineRun:
+class PipelineRun(PipelineMembers):
     """``__call__``, `run`, ``map`` and ``map_async`` of `Pipeline`."""
-
-    functions: list[PipeFunc]
-
-    if TYPE_CHECKING:  # read-only views provided by `Pipeline` and its other mixins
-
-        @property
-        def sorted_functions(self) -> list[PipeFunc]: ...
-
-        @property
-        def defaults(self) -> dict[str, Any]: ...
-
-        @property
-        def _scopes(self) -> set[str]: ...
-
-        @property
-        def _dependencies(self) -> dict[PipeFunc, list[PipeFunc]]: ...
-
-        @property
-        def unique_leaf_node(self) -> PipeFunc: ...
-
-        @property
-        def leaf_nodes(self) -> list[PipeFunc]: ...
-
-    def __getitem__(self, output_name: OutputName) -> PipeFunc:  # pragma: no cover
-        raise NotImplementedError
 
     def __call__(self, __output_name: OutputName | list[OutputName] | None = None, /, **kwargs: Any) -> Any:
         """Evaluate one output sequentially (no mapping): ``pipeline("y", x=1)``.
@@ -118,7 +88,7 @@ class PipelineRun:
                     msg = f"Missing value for argument `{p}` in `{f}`."
                     raise ValueError(msg)
             value = f(**call_kwargs)
-            picked = f._pick_outputs(value)
+            picked = f.pick_outputs(value)
             for n, v in zip(f.output_names, picked):
                 results[n] = v
             if isinstance(f.output_name, tuple):
@@ -161,19 +131,10 @@ class PipelineRun:
 
         ``scheduling_strategy`` is ``"generation"`` or ``"eager"``.
         """
-        _check_strategy(scheduling_strategy)
+        arguments = _forwarded(locals())
         from pipemap.runner.engine import run_map  # the model's single lazy edge to the engine
 
-        kwargs = _strategy_kwargs(run_map, scheduling_strategy)
-        return run_map(
-            self, inputs, run_folder, internal_shapes,
-            output_names=output_names, parallel=parallel, executor=executor,
-            chunksizes=chunksizes, storage=storage, persist_memory=persist_memory,
-            cleanup=cleanup, resume=resume, resume_validation=resume_validation,
-            fixed_indices=fixed_indices, auto_subpipeline=auto_subpipeline,
-            show_progress=show_progress, return_results=return_results,
-            error_handling=error_handling, **kwargs,
-        )  # fmt: skip
+        return run_map(self, **arguments)
 
     def map_async(
         self,
@@ -199,19 +160,10 @@ class PipelineRun:
         scheduling_strategy: Literal["generation", "eager"] = "generation",
     ) -> Any:
         """Start an asynchronous run: forwards every argument to `pipemap.runner.run_map_async`."""
-        _check_strategy(scheduling_strategy)
+        arguments = _forwarded(locals())
         from pipemap.runner.engine import run_map_async  # the model's single lazy edge to the engine
 
-        kwargs = _strategy_kwargs(run_map_async, scheduling_strategy)
-        return run_map_async(
-            self, inputs, run_folder, internal_shapes,
-            output_names=output_names, executor=executor, chunksizes=chunksizes,
-            storage=storage, persist_memory=persist_memory, cleanup=cleanup, resume=resume,
-            resume_validation=resume_validation, fixed_indices=fixed_indices,
-            auto_subpipeline=auto_subpipeline, show_progress=show_progress,
-            return_results=return_results, error_handling=error_handling,
-            display_widgets=display_widgets, start=start, **kwargs,
-        )  # fmt: skip
+        return run_map_async(self, **arguments)
 
     @functools.cached_property
     def output_annotations(self) -> dict[str, Any]:
@@ -222,16 +174,6 @@ class PipelineRun:
         return out
 
 
-def _check_strategy(strategy: str) -> None:
-    if strategy not in ("generation", "eager"):
-        msg = f"Invalid scheduling type: {strategy}"
-        raise ValueError(msg)
-
-
-def _strategy_kwargs(runner: Callable[..., Any], strategy: str) -> dict[str, Any]:
-    if "scheduling_strategy" in inspect.signature(runner).parameters:
-        return {"scheduling_strategy": strategy}
-    if strategy != "generation":
-        msg = f"`scheduling_strategy={strategy!r}` is not supported by `{runner.__name__}`."
-        raise NotImplementedError(msg)
-    return {}
+def _forwarded(arguments: dict[str, Any]) -> dict[str, Any]:
+    """A facade's ``locals()`` as keyword arguments of ``run_map``/``run_map_async``."""
+    return {name: value for name, value in arguments.items() if name != "self"}

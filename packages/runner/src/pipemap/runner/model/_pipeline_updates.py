@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pipemap.runner.model._autogen import add_mapspec_axis
 from pipemap.runner.model._pipeline_graph import UnknownNameError
+from pipemap.runner.model._pipeline_members import PipelineMembers
 
 if TYPE_CHECKING:
     from pipemap.runner.model._pipefunc import PipeFunc
@@ -25,36 +26,8 @@ __all__ = ["PipelineUpdates", "check_consistent_defaults", "flatten_scopes"]
 OutputName = str | tuple[str, ...]
 
 
-class PipelineUpdates:
+class PipelineUpdates(PipelineMembers):
     """The ``update_*`` and `add_mapspec_axis` methods of `Pipeline`."""
-
-    functions: list[PipeFunc]
-
-    if TYPE_CHECKING:  # read-only views provided by `Pipeline` and its other mixins
-
-        @property
-        def all_arg_names(self) -> set[str]: ...
-
-        @property
-        def all_output_names(self) -> set[str]: ...
-
-        @property
-        def mapspec_axes(self) -> dict[str, tuple[str | None, ...]]: ...
-
-        @property
-        def sorted_functions(self) -> list[PipeFunc]: ...
-
-        @property
-        def root_args(self) -> tuple[str, ...]: ...
-
-        @property
-        def _scopes(self) -> set[str]: ...
-
-    def _clear_cache(self) -> None:  # pragma: no cover - provided by Pipeline
-        raise NotImplementedError
-
-    def validate(self) -> None:  # pragma: no cover - provided by Pipeline
-        raise NotImplementedError
 
     def add_mapspec_axis(self, *parameters: str, axis: str) -> None:
         """Map each of ``parameters`` (and all that is computed from it) over ``axis`` (docs/behaviour.md §2.2).

@@ -1,12 +1,13 @@
 """Calling a mapped function for a batch of elements: the compiled call and the paced loop.
 
-:func:`compile_call` turns a PipeFunc and the names of its mapped inputs into ``call(*values)``
-with literal keywords (no dict per element); :func:`call_block` calls it for the elements of a
+:meth:`PipeFunc.compile_call` (:func:`compile_call`) turns a PipeFunc and the names of its
+mapped inputs into ``call(*values)`` with literal keywords (no dict per element);
+:func:`call_block` calls it for the elements of a
 batch, in blocks paced so that a batch stops soon after its deadline (see :class:`Pace` and
 ``docs/reliability.md``), recording failures as error snapshots in ``"continue"`` mode.
 
 >>> from pipemap.runner import PipeFunc
->>> call = compile_call(PipeFunc(lambda x, c: x + c, "y", mapspec="x[i] -> y[i]"), ["x"], {"c": 10})
+>>> call = PipeFunc(lambda x, c: x + c, "y", mapspec="x[i] -> y[i]").compile_call(["x"], {"c": 10})
 >>> call(1), call.__positional__
 (11, ['x'])
 """
@@ -14,11 +15,9 @@ batch, in blocks paced so that a batch stops soon after its deadline (see :class
 from __future__ import annotations
 
 import bisect
-import functools
 import itertools
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,70 +30,17 @@ from pipemap.runner.worker._errors import (
     scan_for_errors,
 )
 from pipemap.runner.worker._timeout import with_timeout
+from pipemap.runner.worker._modes import ErrorHandling
+from pipemap.runner.model._pipefunc_calls import compile_call
+
+if TYPE_CHECKING:
+    from pipemap.runner.worker._chunk import FunctionTask, Linear, TaskCache
+
+__all__ = ["Pace", "call_block", "compile_call", "kwargs_of", "scan_for_errors_column"]
 
 #: within a batch, a block of calls grows to at most this multiple of the calls made so far, so an
 #: element that suddenly turns slow is noticed after a bounded number of calls
 BLOCK_GROWTH = 8
-
-
-def _native_name(pf: Any, name: str) -> str:
-    return pf._inverse_renames.get(name, name)
-
-
-def compile_call(
-    pf: Any, mapped_names: Sequence[str], const: dict[str, Any], guard: tuple[int, Callable[[Any], Any]] | None = None
-) -> Callable[..., Any]:
-    """``call(*values)`` = ``pf.func(**{mapped: values}, **const)``, renames and bound applied.
-
-    This is the model's calling convention (``pf._call_with_renamed_kwargs``: renamed names,
-    bound values win, ``defaults=`` overrides for absent keys) compiled once per chunk into a
-    lambda with literal keywords, so no dict is built per element. ``guard=(n, check)``: a
-    returned value whose ``operator.length_hint`` is not ``n`` goes through ``check(value)``
-    (which raises or returns it), see :mod:`._guards`.
-    """
-    bound = pf.bound
-    consts: dict[str, Any] = {}
-    overrides = getattr(pf, "_defaults", {})
-    for name, value in overrides.items():
-        consts[_native_name(pf, name)] = value
-    for name, value in const.items():
-        consts[_native_name(pf, name)] = value
-    for name, value in bound.items():
-        consts[_native_name(pf, name)] = value
-    positional = [n for n in mapped_names if n not in bound]
-    natives = [_native_name(pf, n) for n in positional]
-    for native in natives:
-        consts.pop(native, None)
-    if guard is None:
-        call = _call_factory(tuple(natives), bool(consts))(pf.func, consts)
-    else:
-        call = _call_factory(tuple(natives), bool(consts), True)(pf.func, consts, *guard)
-    call.__positional__ = positional
-    return call
-
-
-@functools.lru_cache(maxsize=256)
-def _call_factory(natives: tuple[str, ...], with_consts: bool, guarded: bool = False) -> Callable[..., Any]:
-    """``factory(_f, _c)`` -> ``lambda _a0, ...: _f(name0=_a0, ..., **_c)``, compiled once per
-    keyword signature (names are the function's own parameter names: valid identifiers).
-    ``guarded``: ``factory(_f, _c, _n, _check)``, the value checked inline (no extra call when
-    its length is ``_n``)."""
-    params = ", ".join(f"_a{k}" for k in range(len(natives)))
-    parts = [f"{native}=_a{k}" for k, native in enumerate(natives)]
-    if with_consts:
-        parts.append("**_c")
-    body = f"_f({', '.join(parts)})"
-    if guarded:
-        src = (
-            "from operator import length_hint as _lh\n"
-            "def factory(_f, _c, _n, _check):\n"
-            f"    return lambda {params}: _v if _lh(_v := {body}, -1) == _n else _check(_v)\n"
-        )
-    else:
-        src = f"def factory(_f, _c):\n    return lambda {params}: {body}\n"
-    namespace: dict[str, Any] = {}
-    exec(src, namespace)  # noqa: S102 - generated from identifiers only
-    return namespace["factory"]
 
 
 def kwargs_of(names: list[str], columns: list[list[Any]], k: int, const: dict[str, Any]) -> dict[str, Any]:
@@ -138,20 +84,20 @@ class Pace:
 
 
 def call_block(
-    task: Any, cache: dict[str, Any], columns: list[list[Any]], linear: Any, deadline: float | None = None
+    task: FunctionTask, cache: TaskCache, columns: list[list[Any]], linear: Linear, deadline: float | None = None
 ) -> tuple[list[Any], list[int]]:
     """Call the function for the elements of ``linear`` in order, stopping early once
     ``deadline`` (a ``time.perf_counter()`` value) passed; returns (values of the elements
     called, positions of failed elements). ``len(values)`` elements were handled."""
     call = cache["call"]
     pf = task.func
-    if getattr(pf, "timeout", None):
+    if pf.timeout:
         call = with_timeout(call, pf.timeout, pf.__name__)
     names = cache["names"]
     used = [columns[names.index(n)] for n in call.__positional__]
     n = len(linear)
     pace = Pace(deadline)
-    if task.error_handling != "continue":
+    if task.error_handling != ErrorHandling.CONTINUE:
         values: list[Any] = []
         try:
             if deadline is None:
@@ -172,7 +118,12 @@ def call_block(
 
 
 def _call_block_continue(
-    task: Any, cache: dict[str, Any], call: Any, columns: list[list[Any]], linear: Any, pace: Pace
+    task: FunctionTask,
+    cache: TaskCache,
+    call: Any,  # a compiled call (it carries ``__positional__``)
+    columns: list[list[Any]],
+    linear: Linear,
+    pace: Pace,
 ) -> tuple[list[Any], list[int]]:
     """``error_handling="continue"``: elements whose inputs hold errors get a propagated
     snapshot without a call; a failing call becomes an ``ErrorSnapshot``; the rest are called."""

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from pipemap.mapspec import shape_strides as c_strides
 
-from pipemap.runner.worker._chunk import ChunkResult, FunctionTask, run_chunk
+from pipemap.runner.worker._chunk import ChunkResult, FunctionTask, Linear, run_chunk
 from pipemap.runner.worker._task_ref import TaskRef
 
 __all__ = ["ChainResult", "ChunkColumn", "Link", "execute_chain", "run_chain"]
@@ -30,14 +30,14 @@ class ChunkColumn:
 
     internal_shape: tuple[int, ...] = ()
 
-    def __init__(self, shape: tuple[int, ...], linear: Any, values: list[Any]) -> None:
+    def __init__(self, shape: tuple[int, ...], linear: Linear, values: list[Any]) -> None:
         self.shape = tuple(shape)
         self.strides = c_strides(self.shape)
         self.values = values
         self.start = linear.start if isinstance(linear, range) else None
         self.linear = None if isinstance(linear, range) else np.asarray(linear, dtype=np.int64)
 
-    def get_many(self, lin: Any) -> list[Any]:
+    def get_many(self, lin: Linear) -> list[Any]:
         values = self.values
         if self.start is not None:
             start = self.start
@@ -68,7 +68,7 @@ def _shallow(task: FunctionTask) -> FunctionTask:
     return copy
 
 
-def _with_column(task: FunctionTask, link: Link, linear: Any, upstream: tuple[list[Any], ...]) -> FunctionTask:
+def _with_column(task: FunctionTask, link: Link, linear: Linear, upstream: tuple[list[Any], ...]) -> FunctionTask:
     """``task`` reading the linked input from the chunk's fresh values instead of storage."""
     name, position = link
     copy = _shallow(task)
@@ -76,7 +76,7 @@ def _with_column(task: FunctionTask, link: Link, linear: Any, upstream: tuple[li
     return copy
 
 
-def run_chain(tasks: tuple[FunctionTask, ...], links: tuple[Link | None, ...], linear: Any) -> ChainResult:
+def run_chain(tasks: tuple[FunctionTask, ...], links: tuple[Link | None, ...], linear: Linear) -> ChainResult:
     """Run one chunk through every function of a chain, each fed by the previous one's values.
 
     An exception names the function it came from (``_pipemap_output``) for the parent.
@@ -103,6 +103,6 @@ def run_chain(tasks: tuple[FunctionTask, ...], links: tuple[Link | None, ...], l
     return ChainResult(tuple(results))
 
 
-def execute_chain(refs: tuple[TaskRef, ...], links: tuple[Link | None, ...], linear: Any) -> ChainResult:
+def execute_chain(refs: tuple[TaskRef, ...], links: tuple[Link | None, ...], linear: Linear) -> ChainResult:
     """Worker entry point of a fused chunk."""
     return run_chain(tuple(ref.load() for ref in refs), links, linear)

@@ -29,17 +29,26 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 from pipemap.mapspec import IndexPlan, shape_is_resolved
 
 from pipemap.runner.worker._gather import gather_inputs
 from pipemap.runner.worker._guards import guard_for
-from pipemap.runner.worker._calls import call_block, compile_call
+from pipemap.runner.worker._calls import call_block
 from pipemap.runner.worker._errors import error_types, make_error_snapshot, scan_for_errors, short_repr
+from pipemap.runner.worker._modes import ErrorHandling
 from pipemap.runner.worker._value_shapes import value_internal_shape
 from pipemap.storage import FileValue, stored_before_failure
+
+if TYPE_CHECKING:
+    from pipemap.storage import RunOwnership, StorageBase
+
+    from pipemap.runner.model._pipefunc import PipeFunc
+
+#: the linear indices of a chunk's elements: a contiguous ``range``, or a 1-D int64 array
+Linear = range | np.ndarray
 
 #: elements gathered for the first batch of a long chunk; later batches are sized from the
 #: measured time per element (x4 growth at most) towards BATCH_SECONDS each
@@ -61,19 +70,19 @@ class FunctionTask:
     ``return_values``: also return the values (the parent keeps them for the results).
     """
 
-    func: Any
+    func: PipeFunc
     external_shape: tuple[int, ...]
     mapped: dict[str, Any]
     const: dict[str, Any]
-    outputs: tuple[Any, ...] | None
+    outputs: tuple[StorageBase, ...] | None
     return_values: bool = False
-    error_handling: str = "raise"
+    error_handling: ErrorHandling = ErrorHandling.RAISE
     n_internal: int = 0
     check_internal: bool = False
-    internal_shape: tuple[Any, ...] = ()
+    internal_shape: tuple[int | str, ...] = ()
     #: the run's :class:`~pipemap.storage.RunOwnership` (None without a run folder): a worker
     #: verifies it before each write, so a run that lost its folder never writes into it
-    owner: Any = None
+    owner: RunOwnership | None = None
     on_batch: Callable[[ChunkResult], None] | None = field(default=None, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -87,7 +96,7 @@ class FunctionTask:
 class ChunkResult:
     """What a chunk (or one batch of it) reports back: counts, optional values, first shape."""
 
-    linear: Any
+    linear: Linear
     n_done: int
     n_failed: int = 0
     values: tuple[list[Any], ...] | None = None
@@ -96,17 +105,28 @@ class ChunkResult:
     failed_linear: tuple[int, ...] = ()
 
 
+class TaskCache(TypedDict):
+    """What a task computes once per process: the index plan, the mapped names in gather order,
+    the compiled call, and (continue mode) the errors found among the constant arguments."""
+
+    plan: IndexPlan
+    names: list[str]
+    call: Any  # the compiled call (it carries ``__positional__``)
+    const_error: list[tuple[str, Any]] | None
+
+
 # --------------------------------------------------------------------------- running
-def _task_cache(task: FunctionTask) -> dict[str, Any]:
+def _task_cache(task: FunctionTask) -> TaskCache:
     cache = task.__dict__.get("_cache")
     if cache is None:
         pf = task.func
+        assert pf.mapspec is not None  # a mapped function
         plan = IndexPlan(pf.mapspec, task.external_shape)
         names = list(task.mapped)
         task.const = load_references(task.const)  # FileValue inputs: loaded here, in the worker
-        call = compile_call(pf, names, task.const, guard_for(pf, task.n_internal, task.internal_shape))
-        const_error = scan_for_errors(task.const) if task.error_handling == "continue" else None
-        cache = {"plan": plan, "names": names, "call": call, "const_error": const_error}
+        call = pf.compile_call(names, task.const, guard_for(pf, task.n_internal, task.internal_shape))
+        const_error = scan_for_errors(task.const) if task.error_handling == ErrorHandling.CONTINUE else None
+        cache = TaskCache(plan=plan, names=names, call=call, const_error=const_error)
         task.__dict__["_cache"] = cache
     return cache
 
@@ -118,16 +138,16 @@ def load_references(kwargs: dict[str, Any]) -> dict[str, Any]:
     return {k: v.load() if isinstance(v, FileValue) else v for k, v in kwargs.items()}
 
 
-def _pick(task: FunctionTask, values: list[Any], cache: dict[str, Any]) -> tuple[list[Any], ...]:
+def _pick(task: FunctionTask, values: list[Any], cache: TaskCache) -> tuple[list[Any], ...]:
     pf = task.func
     n_out = len(pf.output_names)
     if n_out == 1 and pf.output_picker is None and isinstance(pf.output_name, str):
         return (values,)
-    pick = pf._pick_outputs
+    pick = pf.pick_outputs
     try:
         picked = list(map(pick, values))
     except Exception:  # noqa: BLE001 - redo element by element to localise the failure
-        if task.error_handling != "continue":
+        if task.error_handling != ErrorHandling.CONTINUE:
             picked = []
             for v in values:
                 try:
@@ -149,7 +169,7 @@ def _pick(task: FunctionTask, values: list[Any], cache: dict[str, Any]) -> tuple
     return tuple(list(col) for col in zip(*picked))
 
 
-def _pick_each(pf: Any, value: Any) -> tuple[Any, ...]:
+def _pick_each(pf: PipeFunc, value: Any) -> tuple[Any, ...]:
     """Pick outputs one by one, an ErrorSnapshot for each output whose picker raises."""
     out = []
     for k, name in enumerate(pf.output_names):
@@ -196,7 +216,7 @@ def check_internal_shapes(task: FunctionTask, per_output: tuple[list[Any], ...])
                 raise ValueError(msg)
 
 
-def describe_indices(linear: Any) -> str:
+def describe_indices(linear: Linear) -> str:
     """``"3"``, ``"3..9"`` (a range) or ``"3, 5, 8 (3 elements)"`` for error messages."""
     n = len(linear)
     if n == 1:
@@ -207,7 +227,7 @@ def describe_indices(linear: Any) -> str:
     return f"{shown}{', ...' if n > 5 else ''} ({n} elements)"
 
 
-def _write(task: FunctionTask, storage: Any, linear: Any, vals: list[Any], shape: Any) -> None:
+def _write(task: FunctionTask, storage: StorageBase, linear: Linear, vals: list[Any], shape: tuple[int, ...] | None) -> None:
     if task.n_internal:
         if shape is not None and not shape_is_resolved(storage.internal_shape):
             storage.internal_shape = shape
@@ -218,7 +238,9 @@ def _write(task: FunctionTask, storage: Any, linear: Any, vals: list[Any], shape
         storage.dump_many(linear, vals)
 
 
-def write_values(task: FunctionTask, name: str, storage: Any, linear: Any, vals: list[Any], shape: Any) -> None:
+def write_values(
+    task: FunctionTask, name: str, storage: StorageBase, linear: Linear, vals: list[Any], shape: tuple[int, ...] | None
+) -> None:
     """Write one output's values in bulk. When the bulk write fails, the elements it did not
     store (all of them when the backend does not say, see ``stored_before_failure``) are
     written one by one (every good element is kept for resume) and the error names the
@@ -245,7 +267,7 @@ def write_values(task: FunctionTask, name: str, storage: Any, linear: Any, vals:
     raise bulk_error
 
 
-def _not_stored(error: BaseException, linear: Any) -> list[int]:
+def _not_stored(error: BaseException, linear: Linear) -> list[int]:
     """Positions in ``linear`` that the failed bulk write raising ``error`` did not store."""
     stored = stored_before_failure(error)
     if stored is None or not len(stored):
@@ -254,7 +276,7 @@ def _not_stored(error: BaseException, linear: Any) -> list[int]:
     return np.flatnonzero(~np.isin(as_array, stored)).tolist()
 
 
-def run_batch(task: FunctionTask, linear: Any, *, bounded: bool = False) -> ChunkResult:
+def run_batch(task: FunctionTask, linear: Linear, *, bounded: bool = False) -> ChunkResult:
     """Run one batch: gather, call, pick, write (or keep) the values.
 
     ``bounded``: stop calling once the batch has run ``BATCH_SECONDS`` and write what finished
@@ -271,7 +293,7 @@ def run_batch(task: FunctionTask, linear: Any, *, bounded: bool = False) -> Chun
     return _run_batch(task, linear, bounded)
 
 
-def _run_batch(task: FunctionTask, linear: Any, bounded: bool) -> ChunkResult:
+def _run_batch(task: FunctionTask, linear: Linear, bounded: bool) -> ChunkResult:
     t0 = time.perf_counter()
     cache = _task_cache(task)
     _, columns = gather_inputs(task, cache["plan"], linear)
@@ -293,7 +315,7 @@ def _run_batch(task: FunctionTask, linear: Any, bounded: bool) -> ChunkResult:
     return ChunkResult(linear, len(values), len(failed), keep, shape, time.perf_counter() - t0, failed_linear)
 
 
-def run_chunk(task: FunctionTask, linear: Any) -> ChunkResult:
+def run_chunk(task: FunctionTask, linear: Linear) -> ChunkResult:
     """Run a whole chunk. When its values are written here (or reported via ``on_batch``) it runs
     in batches bounded by time, each written and reported as soon as it stops; when the parent
     writes them, in one batch."""

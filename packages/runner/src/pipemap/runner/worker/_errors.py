@@ -14,10 +14,15 @@ True
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pipemap.storage import ErrorInfo, ErrorSnapshot, PropagatedErrorSnapshot
+
+if TYPE_CHECKING:
+    from pipemap.storage import ErrorSnapshot, PropagatedErrorSnapshot
+
+    from pipemap.runner.model._pipefunc import PipeFunc
 
 MAX_REPR = 100
 _TYPES: list[tuple[type, ...]] = []
@@ -31,7 +36,7 @@ def error_types() -> tuple[type, ...]:
     return _TYPES[0]
 
 
-def short_repr(value: Any, limit: int = MAX_REPR) -> str:
+def short_repr(value: object, limit: int = MAX_REPR) -> str:
     """``repr(value)`` cut to ``limit`` characters."""
     try:
         text = repr(value)
@@ -48,13 +53,13 @@ def format_call(name: str, kwargs: dict[str, Any]) -> str:
     return f"{name}({args})"
 
 
-def _original_kwargs(pf: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-    inverse = getattr(pf, "_inverse_renames", {})
+def _original_kwargs(pf: PipeFunc, kwargs: dict[str, Any]) -> dict[str, Any]:
+    native = getattr(pf, "native_name", None)
     merged = {**kwargs, **getattr(pf, "bound", {})}
-    return {inverse.get(k, k): v for k, v in merged.items()}
+    return merged if native is None else {native(k): v for k, v in merged.items()}
 
 
-def raise_with_note(exc: BaseException, pf: Any, kwargs: dict[str, Any], index: int | None) -> None:
+def raise_with_note(exc: BaseException, pf: PipeFunc, kwargs: dict[str, Any], index: int | None) -> None:
     """Re-raise ``exc`` with a note naming the function call (and the element's linear index)."""
     call = format_call(pf.__name__, {**kwargs, **getattr(pf, "bound", {})})
     note = f"Error occurred while executing function `{call}`."
@@ -71,12 +76,12 @@ def raise_with_note(exc: BaseException, pf: Any, kwargs: dict[str, Any], index: 
     raise exc
 
 
-def make_error_snapshot(pf: Any, exc: BaseException, kwargs: dict[str, Any]) -> Any:
+def make_error_snapshot(pf: PipeFunc, exc: BaseException, kwargs: dict[str, Any]) -> ErrorSnapshot:
     """An ``ErrorSnapshot`` of a failed call (kwargs by original parameter names)."""
     return ErrorSnapshot(pf.func, exc, args=(), kwargs=_original_kwargs(pf, kwargs))
 
 
-def propagated_snapshot(pf: Any, found: list[tuple[str, Any]], kwargs: dict[str, Any]) -> Any:
+def propagated_snapshot(pf: PipeFunc, found: list[tuple[str, Any]], kwargs: dict[str, Any]) -> PropagatedErrorSnapshot:
     """A ``PropagatedErrorSnapshot`` for an element whose inputs hold errors (not called)."""
     error_info: dict[str, Any] = {}
     full = False

@@ -11,13 +11,18 @@ in one step (``get_many``), anything else goes element by element through ``__ge
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pipemap.mapspec import IndexPlan
 
+if TYPE_CHECKING:
+    from pipemap.storage import StorageBase
 
-def _gather(value: Any, sel: np.ndarray, linear: Any, strides: np.ndarray | None) -> list[Any]:
+    from pipemap.runner.worker._chunk import FunctionTask, Linear
+
+
+def _gather(value: Any, sel: np.ndarray, linear: Linear, strides: np.ndarray | None) -> list[Any]:
     """The elements of ``value`` picked by selector rows ``sel`` (n, rank); -1 means ``:``."""
     rank = sel.shape[1]
     has_slice = bool((sel < 0).any()) if sel.size else False
@@ -37,7 +42,7 @@ def _gather(value: Any, sel: np.ndarray, linear: Any, strides: np.ndarray | None
     return _gather_slow(value, sel)
 
 
-def _gather_storage_slices(storage: Any, sel: np.ndarray) -> list[Any]:
+def _gather_storage_slices(storage: StorageBase, sel: np.ndarray) -> list[Any]:
     """``storage[i, :]``-style reads for a whole batch with one ``get_many``; each element is
     packaged by the storage's own slice hook, exactly as ``storage[key]`` would return it."""
     shape = tuple(int(d) for d in storage.shape)
@@ -69,7 +74,7 @@ def _gather_slow(value: Any, sel: np.ndarray) -> list[Any]:
     return out
 
 
-def gather_inputs(task: Any, plan: IndexPlan, linear: Any) -> tuple[list[str], list[list[Any]]]:
+def gather_inputs(task: FunctionTask, plan: IndexPlan, linear: Linear) -> tuple[list[str], list[list[Any]]]:
     """Per mapped input (renamed name) of ``task`` (a ``FunctionTask``), the list of its values for
     each element of ``linear``."""
     selectors = plan.input_selectors(linear)

@@ -17,11 +17,14 @@ The common cases cost one ``len`` per element, inlined in the compiled call.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipemap.mapspec import UNKNOWN
 from pipemap.runner.worker._errors import error_types
 from pipemap.storage import leading_shape
+
+if TYPE_CHECKING:
+    from pipemap.runner.model._pipefunc import PipeFunc
 
 
 def describe_returned(value: Any) -> str:
@@ -42,7 +45,7 @@ def describe_returned(value: Any) -> str:
     return f"{article} {name} of length {n}"
 
 
-def output_count_error(pf: Any, value: Any) -> ValueError | None:
+def output_count_error(pf: PipeFunc, value: Any) -> ValueError | None:
     """The error for a multi-output ``pf`` (no ``output_picker``) returning ``value``, or None
     when ``value`` holds one item per output."""
     names = pf.output_names
@@ -58,7 +61,7 @@ def output_count_error(pf: Any, value: Any) -> ValueError | None:
     )
 
 
-def internal_shape_error(pf: Any, output: str, got: Any, expected: tuple[Any, ...], value: Any) -> ValueError:
+def internal_shape_error(pf: PipeFunc, output: str, got: Any, expected: tuple[Any, ...], value: Any) -> ValueError:
     """The error for an element of ``output`` spanning ``got`` instead of the internal shape
     (pipefunc's wording, with the value described when it has no such axes)."""
     returned = f"Output shape {tuple(got)}" if got is not None else f"Output {describe_returned(value).split(' ', 1)[1]}"
@@ -69,7 +72,7 @@ def internal_shape_error(pf: Any, output: str, got: Any, expected: tuple[Any, ..
     )
 
 
-def inconsistent_internal_error(pf: Any, elements: str, got: Any, first: Any) -> ValueError:
+def inconsistent_internal_error(pf: PipeFunc, elements: str, got: Any, first: Any) -> ValueError:
     """Two worker processes fixed the ``"?"`` internal sizes of ``pf``'s outputs differently:
     ``elements`` span ``got``, earlier ones ``first``."""
     error = internal_shape_error(pf, pf.output_names[0], got, tuple(first), None)
@@ -83,8 +86,8 @@ def _matches(got: Any, expected: list[Any]) -> bool:
     return all(e == UNKNOWN or g == e for g, e in zip(got, expected))
 
 
-def guard_for(pf: Any, n_internal: int, internal_shape: tuple[Any, ...]) -> tuple[int, Callable[[Any], Any]] | None:
-    """``(n, check)`` for :func:`~._chunk.compile_call`, or None when ``pf``'s values need no check.
+def guard_for(pf: PipeFunc, n_internal: int, internal_shape: tuple[Any, ...]) -> tuple[int, Callable[[Any], Any]] | None:
+    """``(n, check)`` for :meth:`PipeFunc.compile_call`, or None when ``pf``'s values need no check.
 
     A returned value whose ``operator.length_hint`` equals ``n`` is accepted inline (a single
     output spanning one resolved internal axis of size ``n``, or ``n`` outputs); any other value
@@ -111,7 +114,7 @@ def guard_for(pf: Any, n_internal: int, internal_shape: tuple[Any, ...]) -> tupl
                 raise error
         if not n_internal:
             return value
-        outputs = (value,) if n_out == 1 and not multi else (value if multi else pf._pick_outputs(value))
+        outputs = (value,) if n_out == 1 and not multi else (value if multi else pf.pick_outputs(value))
         for name, item in zip(names, outputs):
             got = leading_shape(item, n_internal)
             if not _matches(got, expected):

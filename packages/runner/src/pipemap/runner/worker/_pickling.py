@@ -14,10 +14,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cloudpickle
 from pipemap.storage import unpicklable_error, unpicklable_part
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from pipemap.runner.model._pipefunc import PipeFunc
 
 _INSTALLED_TOPS = {"builtins", "numpy", "pipemap", "cloudpickle", "pandas", "polars", "xarray"}
 
@@ -106,11 +111,11 @@ def unpicklable_for_workers(exc: BaseException, culprit: str) -> BaseException:
     return error
 
 
-def note_unsendable(future: Any, f: Any, elements: str) -> Any:
+def note_unsendable(future: Future, f: PipeFunc, elements: str) -> Future:
     """``future`` of a chunk whose values return to the parent; if the worker could not pickle
     them, its error gets a note naming the function, the outputs and the chunk's elements."""
 
-    def note(done: Any) -> None:
+    def note(done: Future) -> None:
         exc = None if done.cancelled() else done.exception()
         if exc is not None and "_sendback_result" in str(exc.__cause__ or ""):  # the result's pickling
             exc.add_note(

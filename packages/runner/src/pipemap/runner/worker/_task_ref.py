@@ -19,11 +19,10 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import cloudpickle
 
-from pipemap.runner.worker._chunk import ChunkResult, FunctionTask, run_chunk
+from pipemap.runner.worker._chunk import ChunkResult, FunctionTask, Linear, run_chunk
 from pipemap.runner.worker._pickling import dumps_task, unpicklable_culprit, unpicklable_for_workers
 
 #: payloads bigger than this go through a file that each worker process reads once
@@ -80,6 +79,6 @@ class TaskRef:
         return task
 
 
-def execute_ref(ref: TaskRef, linear: Any) -> ChunkResult:
+def execute_ref(ref: TaskRef, linear: Linear) -> ChunkResult:
     """Worker entry point: run one chunk of the referenced task."""
     return run_chunk(ref.load(), linear)
