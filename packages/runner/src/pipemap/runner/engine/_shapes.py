@@ -13,9 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-
-if TYPE_CHECKING:
-    from pipemap.runner.model._pipeline import Pipeline
 from pipemap.mapspec import (
     MapSpec,
     array_shape,
@@ -24,6 +21,9 @@ from pipemap.mapspec import (
     shape_and_mask_from_mapspec,
     shape_is_resolved,
 )
+
+if TYPE_CHECKING:
+    from pipemap.runner.model._pipeline import Pipeline
 
 ShapeTuple = tuple[Any, ...]
 OutputKey = str | tuple[str, ...]

@@ -17,7 +17,6 @@ path, the output picker) is computed once in `PipeFunc._refresh` and recomputed 
 from __future__ import annotations
 
 import inspect
-import typing
 import weakref
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +33,8 @@ from pipemap.runner.model._pipefunc_args import (
     _signature_defaults,
     _signature_parameters,
     normalize_internal_shape,
+    return_annotations,
+    validate_mapspec,
     validate_timeout,
 )
 
@@ -205,7 +206,7 @@ class PipeFunc(PipeFuncUpdates):
         self, mapped_names: Sequence[str], const: dict[str, Any], guard: tuple[int, Callable[[Any], Any]] | None = None
     ) -> Callable[..., Any]:
         """``call(*values)`` for the parameters ``mapped_names`` (renamed names), every other one
-        from ``const``; see `pipemap.runner._pipefunc_calls.compile_call` (``guard``).
+        from ``const``; see `pipemap.runner.model._pipefunc_calls.compile_call` (``guard``).
 
         >>> call = PipeFunc(lambda a, c: a + c, "y", renames={"a": "x"}).compile_call(["x"], {"c": 10})
         >>> call(1), call.__positional__
@@ -234,25 +235,7 @@ class PipeFunc(PipeFuncUpdates):
         >>> PipeFunc(f, ("x", "y")).output_annotation
         {'x': <class 'int'>, 'y': <class 'float'>}
         """
-        empty = inspect.Parameter.empty
-        hint: Any = empty
-        if self._output_picker is None:
-            func: Any = self.func  # Any: mypy cannot type `__call__` of a non-function callable
-            target = func if inspect.isfunction(func) else func.__call__
-            if isinstance(self.func, type):
-                hint = self.func
-            else:
-                try:
-                    hint = typing.get_type_hints(target).get("return", empty)
-                except Exception:
-                    hint = empty
-        if isinstance(self.output_name, str):
-            return {self.output_name: hint}
-        if typing.get_origin(hint) is tuple:
-            args = typing.get_args(hint)
-            if len(args) == len(self.output_names) and Ellipsis not in args:
-                return dict(zip(self.output_names, args))
-        return dict.fromkeys(self.output_names, empty)
+        return return_annotations(self.func, self._output_picker is None, self.output_name, self.output_names)
 
     @property
     def __wrapped__(self) -> Callable[..., Any]:
@@ -337,29 +320,8 @@ class PipeFunc(PipeFuncUpdates):
         self._validate_mapspec()
 
     def _validate_mapspec(self) -> None:
-        spec = self.mapspec
-        if spec is None:
-            return
-        inputs = set(spec.input_names)
-        if extra := inputs - set(self.parameters):
-            msg = (
-                f"The input of the function `{self.__name__}` should match the input of the"
-                f" MapSpec `{spec}`: `{_set_str(extra)} not in {self.parameters}`."
-            )
-            raise ValueError(msg)
-        if bound_inputs := inputs & set(self._bound):
-            msg = (
-                "The bound arguments cannot be part of the MapSpec input names. The violating"
-                f" bound arguments of `{self.__name__}` are: `{_set_str(bound_inputs)}`."
-            )
-            raise ValueError(msg)
-        if set(spec.output_names) != set(self.output_names):
-            msg = (
-                f"The output of the function `{self.__name__}` should match the output of the"
-                f" MapSpec `{spec}`: `{_set_str(set(spec.output_names))} !="
-                f" {_set_str(set(self.output_names))}`."
-            )
-            raise ValueError(msg)
+        if self.mapspec is not None:
+            validate_mapspec(self.mapspec, self.__name__, self.parameters, set(self._bound), self.output_names)
 
     # -- calling --------------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

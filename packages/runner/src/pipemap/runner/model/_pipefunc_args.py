@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import inspect
 import math
+import typing
 from collections.abc import Callable
 from typing import Any
 
@@ -114,3 +115,60 @@ def _parse_mapspec(mapspec: str | MapSpec | None) -> MapSpec | None:
         return MapSpec.from_string(mapspec)
     msg = f"`mapspec` must be a string or a MapSpec, got {type(mapspec).__name__}: {mapspec!r}"
     raise TypeError(msg)
+
+
+def return_annotations(
+    func: Callable[..., Any], plain_outputs: bool, output_name: str | tuple[str, ...], output_names: tuple[str, ...]
+) -> dict[str, Any]:
+    """{output name: return annotation} of ``func``; ``inspect.Parameter.empty`` where unknown
+    (always, with a custom ``output_picker``: ``plain_outputs=False``).
+
+    >>> def f(a) -> tuple[int, float]: ...
+    >>> return_annotations(f, True, ("x", "y"), ("x", "y"))
+    {'x': <class 'int'>, 'y': <class 'float'>}
+    """
+    empty = inspect.Parameter.empty
+    hint: Any = empty
+    if plain_outputs:
+        callable_: Any = func  # Any: mypy cannot type `__call__` of a non-function callable
+        target = callable_ if inspect.isfunction(callable_) else callable_.__call__
+        if isinstance(func, type):
+            hint = func
+        else:
+            try:
+                hint = typing.get_type_hints(target).get("return", empty)
+            except Exception:
+                hint = empty
+    if isinstance(output_name, str):
+        return {output_name: hint}
+    if typing.get_origin(hint) is tuple:
+        args = typing.get_args(hint)
+        if len(args) == len(output_names) and Ellipsis not in args:
+            return dict(zip(output_names, args))
+    return dict.fromkeys(output_names, empty)
+
+
+def validate_mapspec(
+    spec: MapSpec, name: str, parameters: tuple[str, ...], bound: set[str], output_names: tuple[str, ...]
+) -> None:
+    """The mapspec of function ``name`` reads unbound parameters and writes exactly its outputs."""
+    inputs = set(spec.input_names)
+    if extra := inputs - set(parameters):
+        msg = (
+            f"The input of the function `{name}` should match the input of the"
+            f" MapSpec `{spec}`: `{_set_str(extra)} not in {parameters}`."
+        )
+        raise ValueError(msg)
+    if bound_inputs := inputs & bound:
+        msg = (
+            "The bound arguments cannot be part of the MapSpec input names. The violating"
+            f" bound arguments of `{name}` are: `{_set_str(bound_inputs)}`."
+        )
+        raise ValueError(msg)
+    if set(spec.output_names) != set(output_names):
+        msg = (
+            f"The output of the function `{name}` should match the output of the"
+            f" MapSpec `{spec}`: `{_set_str(set(spec.output_names))} !="
+            f" {_set_str(set(output_names))}`."
+        )
+        raise ValueError(msg)

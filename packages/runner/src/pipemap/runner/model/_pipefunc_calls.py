@@ -51,7 +51,7 @@ def compile_call(
     for absent keys), compiled once into a lambda with literal keywords, so no dict is built per
     element; ``call.__positional__`` lists the mapped names it takes, in order. ``guard=(n,
     check)``: a returned value whose ``operator.length_hint`` is not ``n`` goes through
-    ``check(value)`` (which raises or returns it), see :mod:`._guards`.
+    ``check(value)`` (which raises or returns it), see `pipemap.runner.worker._guards`.
     """
     bound = pf.bound
     native = pf.native_name

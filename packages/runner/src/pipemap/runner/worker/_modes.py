@@ -1,6 +1,6 @@
 """The enumerated run settings, validated once into enums (strings compare equal to them).
 
-Kept apart from :mod:`._options` (which builds them from the user's arguments) so that code
+Kept apart from `pipemap.runner.engine._options` (which builds them from the user's arguments) so that code
 running in workers can read a task's mode without importing the engine.
 
 >>> ErrorHandling("continue") is ErrorHandling.CONTINUE, ErrorHandling.RAISE == "raise"
