@@ -276,28 +276,33 @@ def _not_stored(error: BaseException, linear: Linear) -> list[int]:
     return np.flatnonzero(~np.isin(as_array, stored)).tolist()
 
 
-def run_batch(task: FunctionTask, linear: Linear, *, bounded: bool = False) -> ChunkResult:
+def run_batch(
+    task: FunctionTask, linear: Linear, *, bounded: bool = False, per_element: float | None = None
+) -> ChunkResult:
     """Run one batch: gather, call, pick, write (or keep) the values.
 
     ``bounded``: stop calling once the batch has run ``BATCH_SECONDS`` and write what finished
-    (the result's ``linear`` then holds only those elements). The cyclic garbage collector is
+    (the result's ``linear`` then holds only those elements); ``per_element``: the seconds per
+    element an earlier batch of the chunk took (the first block of calls is sized from it, see
+    :class:`~pipemap.runner.worker._calls.Pace`). The cyclic garbage collector is
     paused for the batch: a batch allocates many short-lived objects and would otherwise trigger
     repeated full collections.
     """
     if gc.isenabled():
         gc.disable()
         try:
-            return _run_batch(task, linear, bounded)
+            return _run_batch(task, linear, bounded, per_element)
         finally:
             gc.enable()
-    return _run_batch(task, linear, bounded)
+    return _run_batch(task, linear, bounded, per_element)
 
 
-def _run_batch(task: FunctionTask, linear: Linear, bounded: bool) -> ChunkResult:
+def _run_batch(task: FunctionTask, linear: Linear, bounded: bool, per_element: float | None) -> ChunkResult:
     t0 = time.perf_counter()
     cache = _task_cache(task)
     _, columns = gather_inputs(task, cache["plan"], linear)
-    values, failed = call_block(task, cache, columns, linear, t0 + BATCH_SECONDS if bounded else None)
+    deadline = t0 + BATCH_SECONDS if bounded else None
+    values, failed = call_block(task, cache, columns, linear, deadline, per_element)
     if len(values) < len(linear):
         linear = linear[: len(values)]
     per_output = _pick(task, values, cache)
@@ -329,9 +334,10 @@ def run_chunk(task: FunctionTask, linear: Linear) -> ChunkResult:
     kept: list[list[Any]] | None = None
     shape = None
     elapsed = 0.0
+    per_element: float | None = None  # measured by the previous batch
     while start < n:
         part = linear[start : start + size]
-        result = run_batch(task, part, bounded=True)
+        result = run_batch(task, part, bounded=True, per_element=per_element)
         if task.on_batch is not None:
             task.on_batch(result)
         if start == 0 and result.n_done == n:
