@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipemap.mapspec import MapSpec
 from pipemap.runner.model._pipefunc import OutputName, PipeFunc
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = ["pipefunc"]
 
@@ -16,18 +19,18 @@ def pipefunc(
     *,
     output_picker: Callable[[Any, str], Any] | None = None,
     renames: dict[str, str] | None = None,
-    defaults: dict[str, Any] | None = None,
-    bound: dict[str, Any] | None = None,
+    defaults: Mapping[str, object] | None = None,
+    bound: Mapping[str, object] | None = None,
     profile: bool = False,
     debug: bool = False,
     print_error: bool = True,
     cache: bool = False,
     mapspec: str | MapSpec | None = None,
     internal_shape: int | str | tuple[int | str, ...] | None = None,
-    resources: Any = None,
+    resources: object = None,
     scope: str | None = None,
     timeout: float | None = None,
-) -> Callable[[Callable[..., Any]], PipeFunc]:
+) -> Callable[[Callable[..., object]], PipeFunc]:
     """Decorator that wraps a function in a `PipeFunc` (same arguments as `PipeFunc`).
 
     >>> @pipefunc(output_name="y", mapspec="x[i] -> y[i]")
@@ -37,7 +40,7 @@ def pipefunc(
     (8, 'double(...) → y')
     """
 
-    def decorator(func: Callable[..., Any]) -> PipeFunc:
+    def decorator(func: Callable[..., object]) -> PipeFunc:
         return PipeFunc(
             func,
             output_name,

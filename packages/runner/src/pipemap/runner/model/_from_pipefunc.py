@@ -19,7 +19,7 @@ element-scoped resources) give a `UserWarning` naming them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipemap.runner.model._pipefunc import PipeFunc
 from pipemap.runner.model._pipefunc_compat import (
@@ -29,10 +29,13 @@ from pipemap.runner.model._pipefunc_compat import (
 )
 from pipemap.runner.model._pipeline import Pipeline
 
+if TYPE_CHECKING:
+    import pipefunc
+
 __all__ = ["UnsupportedPipefuncFeature", "from_pipefunc", "pipefunc_to_pipemap_function"]
 
 
-def pipefunc_to_pipemap_function(f: Any, *, cls: type[PipeFunc] = PipeFunc) -> PipeFunc:
+def pipefunc_to_pipemap_function(f: pipefunc.PipeFunc, *, cls: type[PipeFunc] = PipeFunc) -> PipeFunc:
     """Convert one `pipefunc.PipeFunc` (raises `UnsupportedPipefuncFeature` for what cannot carry over).
 
     >>> import pipefunc

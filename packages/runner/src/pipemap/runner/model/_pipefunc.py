@@ -39,9 +39,11 @@ from pipemap.runner.model._pipefunc_args import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
+    import pipefunc
     from pipemap.runner.model._pipeline import Pipeline
+    from pipemap.storage import ErrorSnapshot, PropagatedErrorSnapshot
 
 __all__ = ["PipeFunc", "normalize_internal_shape"]
 
@@ -77,20 +79,20 @@ class PipeFunc(PipeFuncUpdates):
 
     def __init__(
         self,
-        func: Callable[..., Any],
+        func: Callable[..., object],
         output_name: OutputName,
         *,
         output_picker: Callable[[Any, str], Any] | None = None,
         renames: dict[str, str] | None = None,
-        defaults: dict[str, Any] | None = None,
-        bound: dict[str, Any] | None = None,
+        defaults: Mapping[str, object] | None = None,
+        bound: Mapping[str, object] | None = None,
         profile: bool = False,
         debug: bool = False,
         print_error: bool = True,
         cache: bool = False,
         mapspec: str | MapSpec | None = None,
         internal_shape: int | str | tuple[int | str, ...] | None = None,
-        resources: Any = None,
+        resources: object = None,
         scope: str | None = None,
         timeout: float | None = None,
     ) -> None:
@@ -107,8 +109,8 @@ class PipeFunc(PipeFuncUpdates):
         self._output_name: OutputName = output_name
         self._output_picker = output_picker
         self._renames: dict[str, str] = dict(renames or {})
-        self._defaults: dict[str, Any] = dict(defaults or {})
-        self._bound: dict[str, Any] = dict(bound or {})
+        self._defaults: dict[str, object] = dict(defaults or {})
+        self._bound: dict[str, object] = dict(bound or {})
         self.profile = profile
         self.debug = debug
         self.print_error = print_error
@@ -116,7 +118,7 @@ class PipeFunc(PipeFuncUpdates):
         self.mapspec: MapSpec | None = _parse_mapspec(mapspec)
         self.resources = resources
         self.timeout = validate_timeout(timeout, self.__name__)  # seconds per element
-        self.error_snapshot: Any = None
+        self.error_snapshot: ErrorSnapshot | PropagatedErrorSnapshot | None = None
         self._pipelines: weakref.WeakSet[Pipeline] = weakref.WeakSet()
         self._original_parameters = _signature_parameters(func)
         self._signature_defaults = _signature_defaults(func, self._original_parameters)
@@ -127,7 +129,7 @@ class PipeFunc(PipeFuncUpdates):
             self.update_scope(scope, inputs="*", outputs="*")
 
     @classmethod
-    def from_pipefunc(cls, func: Any) -> PipeFunc:
+    def from_pipefunc(cls, func: pipefunc.PipeFunc) -> PipeFunc:
         """Convert a `pipefunc.PipeFunc` (pipefunc imported lazily); see `pipemap.runner.model._from_pipefunc`.
 
         >>> import pipefunc
@@ -147,7 +149,7 @@ class PipeFunc(PipeFuncUpdates):
         return self._renames
 
     @property
-    def bound(self) -> dict[str, Any]:
+    def bound(self) -> dict[str, object]:
         """Fixed argument values by renamed parameter name. Change them with `update_bound`.
 
         >>> PipeFunc(lambda a, b: a + b, "c", bound={"b": 1}).bound
@@ -183,7 +185,7 @@ class PipeFunc(PipeFuncUpdates):
         return self._inverse_renames.get(name, name)
 
     @property
-    def default_overrides(self) -> dict[str, Any]:
+    def default_overrides(self) -> dict[str, object]:
         """The defaults set with ``defaults=``/`update_defaults` (renamed names; a copy), without
         the signature's own (`defaults` has both).
 
@@ -203,7 +205,7 @@ class PipeFunc(PipeFuncUpdates):
         return self._pick_outputs
 
     def compile_call(
-        self, mapped_names: Sequence[str], const: dict[str, Any], guard: tuple[int, Callable[[Any], Any]] | None = None
+        self, mapped_names: Sequence[str], const: Mapping[str, object], guard: tuple[int, Callable[[object], object]] | None = None
     ) -> Callable[..., Any]:
         """``call(*values)`` for the parameters ``mapped_names`` (renamed names), every other one
         from ``const``; see `pipemap.runner.model._pipefunc_calls.compile_call` (``guard``).
@@ -214,7 +216,7 @@ class PipeFunc(PipeFuncUpdates):
         """
         return compile_call(self, mapped_names, const, guard)
 
-    def call_with_kwargs(self, kwargs: dict[str, Any]) -> Any:
+    def call_with_kwargs(self, kwargs: Mapping[str, object]) -> Any:
         """Call with arguments by renamed name, unchecked: bound values win, ``defaults=``
         overrides fill absent keys (the engine's call of a single function).
 
@@ -228,7 +230,7 @@ class PipeFunc(PipeFuncUpdates):
         return self.call_with_kwargs
 
     @property
-    def output_annotation(self) -> dict[str, Any]:
+    def output_annotation(self) -> dict[str, object]:
         """{output name: return annotation}; ``inspect.Parameter.empty`` where unknown.
 
         >>> def f(a) -> tuple[int, float]: ...
@@ -238,7 +240,7 @@ class PipeFunc(PipeFuncUpdates):
         return return_annotations(self.func, self._output_picker is None, self.output_name, self.output_names)
 
     @property
-    def __wrapped__(self) -> Callable[..., Any]:
+    def __wrapped__(self) -> Callable[..., object]:
         return self.func
 
     # -- derived state --------------------------------------------------------------------
@@ -353,8 +355,8 @@ class PipeFunc(PipeFuncUpdates):
         inverse = self._inverse_renames
         return self.func(**{inverse.get(k, k): v for k, v in merged.items()})
 
-    def _flatten_scopes(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        flat: dict[str, Any] = {}
+    def _flatten_scopes(self, kwargs: dict[str, object]) -> dict[str, object]:
+        flat: dict[str, object] = {}
         for k, v in kwargs.items():
             if k in self.parameter_scopes and isinstance(v, dict):
                 flat.update({f"{k}.{name}": value for name, value in v.items()})
@@ -395,7 +397,7 @@ class PipeFunc(PipeFuncUpdates):
     def __repr__(self) -> str:
         return f"PipeFunc({self.__name__})"
 
-    def __getstate__(self) -> dict[str, Any]:
+    def __getstate__(self) -> dict[str, object]:
         state = {k: v for k, v in self.__dict__.items() if k not in _DERIVED and k != "_pipelines"}
         state["func"] = cloudpickle.dumps(self.func)
         state["_original_parameters"] = state["_signature_defaults"] = None  # rebuilt on load

@@ -55,7 +55,7 @@ def normalize_internal_shape(
     return tuple(out)
 
 
-def _signature_parameters(func: Callable[..., Any]) -> dict[str, inspect.Parameter]:
+def _signature_parameters(func: Callable[..., object]) -> dict[str, inspect.Parameter]:
     try:
         return dict(inspect.signature(func).parameters)
     except (TypeError, ValueError) as e:
@@ -63,10 +63,10 @@ def _signature_parameters(func: Callable[..., Any]) -> dict[str, inspect.Paramet
         raise TypeError(msg) from e
 
 
-def _signature_defaults(func: Callable[..., Any], params: dict[str, inspect.Parameter]) -> dict:
+def _signature_defaults(func: Callable[..., object], params: dict[str, inspect.Parameter]) -> dict:
     """Defaults written in the function's signature (dataclass factories are called)."""
     if dataclasses.is_dataclass(func) and isinstance(func, type):
-        out: dict[str, Any] = {}
+        out: dict[str, object] = {}
         for f in dataclasses.fields(func):
             if not f.init:
                 continue
@@ -83,7 +83,7 @@ def _signature_defaults(func: Callable[..., Any], params: dict[str, inspect.Para
     }
 
 
-def validate_timeout(timeout: Any, name: str) -> float | None:
+def validate_timeout(timeout: object, name: str) -> float | None:
     """``None`` or a positive, finite number of seconds.
 
     >>> validate_timeout(2, "f")
@@ -97,7 +97,7 @@ def validate_timeout(timeout: Any, name: str) -> float | None:
     return float(timeout)
 
 
-def _function_name(func: Callable[..., Any]) -> str:
+def _function_name(func: Callable[..., object]) -> str:
     """The name of a function, of the function inside a `functools.partial`, or of a callable's type."""
     while isinstance(func, functools.partial):
         func = func.func
@@ -118,8 +118,8 @@ def _parse_mapspec(mapspec: str | MapSpec | None) -> MapSpec | None:
 
 
 def return_annotations(
-    func: Callable[..., Any], plain_outputs: bool, output_name: str | tuple[str, ...], output_names: tuple[str, ...]
-) -> dict[str, Any]:
+    func: Callable[..., object], plain_outputs: bool, output_name: str | tuple[str, ...], output_names: tuple[str, ...]
+) -> dict[str, object]:
     """{output name: return annotation} of ``func``; ``inspect.Parameter.empty`` where unknown
     (always, with a custom ``output_picker``: ``plain_outputs=False``).
 
@@ -128,7 +128,7 @@ def return_annotations(
     {'x': <class 'int'>, 'y': <class 'float'>}
     """
     empty = inspect.Parameter.empty
-    hint: Any = empty
+    hint: object = empty
     if plain_outputs:
         callable_: Any = func  # Any: mypy cannot type `__call__` of a non-function callable
         target = callable_ if inspect.isfunction(callable_) else callable_.__call__

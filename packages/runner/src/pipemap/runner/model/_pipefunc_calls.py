@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from pipemap.storage import ErrorSnapshot, PropagatedErrorSnapshot
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from pipemap.runner.model._pipefunc import PipeFunc
 
@@ -42,8 +42,8 @@ _ERROR_TYPES_CACHE: list[tuple[type, ...]] = []
 def compile_call(
     pf: PipeFunc,
     mapped_names: Sequence[str],
-    const: dict[str, Any],
-    guard: tuple[int, Callable[[Any], Any]] | None = None,
+    const: Mapping[str, object],
+    guard: tuple[int, Callable[[object], object]] | None = None,
 ) -> Callable[..., Any]:
     """``call(*values)`` = ``pf.func(**{mapped: values}, **const)``, renames and bound applied.
 
@@ -55,7 +55,7 @@ def compile_call(
     """
     bound = pf.bound
     native = pf.native_name
-    consts: dict[str, Any] = {}
+    consts: dict[str, object] = {}
     for name, value in pf.default_overrides.items():
         consts[native(name)] = value
     for name, value in const.items():
@@ -133,5 +133,5 @@ def make_picker(pf: PipeFunc) -> Callable[[Any], tuple[Any, ...]]:
     return pick_custom
 
 
-def _pick_single(value: Any) -> tuple[Any]:
+def _pick_single(value: object) -> tuple[object]:
     return (value,)

@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING, Any
 from pipemap.mapspec import MapSpec
 
 if TYPE_CHECKING:
+    import types
+
+    import pipefunc
     from pipemap.runner.model._pipefunc import PipeFunc
     from pipemap.runner.model._pipeline import Pipeline
 
@@ -30,7 +33,7 @@ class UnsupportedPipefuncFeature(NotImplementedError):
     """
 
 
-def _import_pipefunc() -> Any:
+def _import_pipefunc() -> types.ModuleType:
     try:
         import pipefunc
     except ImportError as e:  # pragma: no cover - pipefunc is installed in the dev environment
@@ -48,7 +51,7 @@ def _warn_ignored(what: str, where: str) -> None:
     warnings.warn(f"pipemap ignores {what} (in `{where}`).", UserWarning, stacklevel=4)
 
 
-def _resources(resources: Any, where: str) -> Any:
+def _resources(resources: object, where: str) -> object:
     """pipefunc `Resources` become a dict of the fields that differ from their defaults."""
     if resources is None or isinstance(resources, dict) or callable(resources):
         return resources
@@ -64,7 +67,7 @@ def _resources(resources: Any, where: str) -> Any:
     raise TypeError(msg)
 
 
-def _mapspec(spec: Any) -> MapSpec | None:
+def _mapspec(spec: object) -> MapSpec | None:
     if spec is None:
         return None
     converted = MapSpec.from_string(str(spec))
@@ -73,7 +76,7 @@ def _mapspec(spec: Any) -> MapSpec | None:
     return converted
 
 
-def function_from_pipefunc(f: Any, cls: type[PipeFunc]) -> PipeFunc:
+def function_from_pipefunc(f: pipefunc.PipeFunc, cls: type[PipeFunc]) -> PipeFunc:
     """Convert one `pipefunc.PipeFunc` into ``cls`` (raises `UnsupportedPipefuncFeature` for what
     cannot carry over)."""
     pf = _import_pipefunc()
@@ -109,7 +112,7 @@ def function_from_pipefunc(f: Any, cls: type[PipeFunc]) -> PipeFunc:
 
 
 def pipeline_from_pipefunc(
-    pipeline: Any, cls: type[Pipeline], function_cls: type[PipeFunc], base: type[Pipeline]
+    pipeline: pipefunc.Pipeline | Pipeline, cls: type[Pipeline], function_cls: type[PipeFunc], base: type[Pipeline]
 ) -> Pipeline:
     """Convert a `pipefunc.Pipeline` into ``cls`` (a pipemap ``base`` is copied), its functions into
     ``function_cls``."""

@@ -11,10 +11,11 @@ restores the old settings if the result is invalid.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     import inspect
+    from collections.abc import Mapping
 
     from pipemap.mapspec import MapSpec
 
@@ -31,13 +32,13 @@ class PipeFuncUpdates:
     _output_name: str | tuple[str, ...]
     _original_parameters: dict[str, inspect.Parameter]
     _renames: dict[str, str]
-    _defaults: dict[str, Any]
-    _bound: dict[str, Any]
+    _defaults: dict[str, object]
+    _bound: dict[str, object]
 
     def _refresh(self) -> None:  # pragma: no cover - provided by PipeFunc
         raise NotImplementedError
 
-    def update_defaults(self, defaults: dict[str, Any], *, overwrite: bool = False) -> None:
+    def update_defaults(self, defaults: Mapping[str, object], *, overwrite: bool = False) -> None:
         """Set defaults by renamed parameter names (``overwrite`` replaces all earlier ones).
 
         >>> from pipemap.runner import PipeFunc
@@ -50,7 +51,7 @@ class PipeFuncUpdates:
         self._defaults = dict(defaults) if overwrite else {**self._defaults, **defaults}
         self._apply_or_revert("_defaults", old)
 
-    def update_bound(self, bound: dict[str, Any], *, overwrite: bool = False) -> None:
+    def update_bound(self, bound: Mapping[str, object], *, overwrite: bool = False) -> None:
         """Fix arguments by renamed parameter names (``overwrite`` replaces all earlier ones).
 
         >>> from pipemap.runner import PipeFunc
@@ -160,7 +161,7 @@ class PipeFuncUpdates:
         self.mapspec = mapspec
         self._apply_or_revert("mapspec", old)
 
-    def _apply_or_revert(self, attr: str, old: Any) -> None:
+    def _apply_or_revert(self, attr: str, old: object) -> None:
         try:
             self._refresh()
         except Exception:
@@ -168,7 +169,7 @@ class PipeFuncUpdates:
             self._refresh()
             raise
 
-    def _check_keys(self, update: dict[str, Any], kind: str, allowed: tuple[str, ...]) -> None:
+    def _check_keys(self, update: Mapping[str, object], kind: str, allowed: tuple[str, ...]) -> None:
         if extra := set(update) - set(allowed):
             msg = (
                 f"Unexpected `{kind}` arguments for `{self.__name__}`: `{_set_str(extra)}`."

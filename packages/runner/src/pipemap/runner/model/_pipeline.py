@@ -31,6 +31,7 @@ from pipemap.runner.model._pipeline_updates import PipelineUpdates, check_consis
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
+    import pipefunc
     from pipemap.mapspec import MapSpec
 
 __all__ = ["Generations", "Pipeline", "UnknownNameError"]
@@ -55,17 +56,17 @@ class Pipeline(PipelineGraph, PipelineUpdates, PipelineRun):
 
     def __init__(
         self,
-        functions: Iterable[PipeFunc | Callable[..., Any] | tuple[PipeFunc, str | MapSpec]],
+        functions: Iterable[PipeFunc | Callable[..., object] | tuple[PipeFunc, str | MapSpec]],
         *,
         lazy: bool = False,
         debug: bool | None = None,
         print_error: bool | None = None,
         profile: bool | None = None,
         cache_type: str | None = None,
-        cache_kwargs: dict[str, Any] | None = None,
+        cache_kwargs: dict[str, object] | None = None,
         validate_type_annotations: bool = False,
         scope: str | None = None,
-        default_resources: Any = None,
+        default_resources: object = None,
         name: str | None = None,
         description: str | None = None,
     ) -> None:
@@ -93,7 +94,7 @@ class Pipeline(PipelineGraph, PipelineUpdates, PipelineRun):
             self.update_scope(scope, inputs="*", outputs="*")
 
     @classmethod
-    def from_pipefunc(cls, pipeline: Any) -> Pipeline:
+    def from_pipefunc(cls, pipeline: pipefunc.Pipeline | Pipeline) -> Pipeline:
         """Convert a `pipefunc.Pipeline` (pipefunc imported lazily); see `pipemap.runner.model._from_pipefunc`.
 
         >>> import pipefunc
@@ -104,9 +105,9 @@ class Pipeline(PipelineGraph, PipelineUpdates, PipelineRun):
         return pipeline_from_pipefunc(pipeline, cls, PipeFunc, Pipeline)
 
     # -- building -------------------------------------------------------------------------
-    def _append(self, f: PipeFunc | Callable[..., Any], mapspec: str | MapSpec | None) -> PipeFunc:
+    def _append(self, f: PipeFunc | Callable[..., object], mapspec: str | MapSpec | None) -> PipeFunc:
         if isinstance(f, PipeFunc):
-            changes: dict[str, Any] = {}
+            changes: dict[str, object] = {}
             if mapspec is not None:
                 changes["mapspec"] = mapspec
             if self.default_resources is not None:
@@ -141,7 +142,7 @@ class Pipeline(PipelineGraph, PipelineUpdates, PipelineRun):
         self.__dict__["output_to_func"] = existing
         return f
 
-    def add(self, f: PipeFunc | Callable[..., Any], mapspec: str | MapSpec | None = None) -> PipeFunc:
+    def add(self, f: PipeFunc | Callable[..., object], mapspec: str | MapSpec | None = None) -> PipeFunc:
         """Add (a copy of) ``f`` and validate; on error the pipeline is left unchanged.
 
         >>> p = Pipeline([PipeFunc(lambda a: a + 1, "b")])
@@ -254,7 +255,7 @@ class Pipeline(PipelineGraph, PipelineUpdates, PipelineRun):
         return {p for f in self.functions for p in f.parameters}
 
     @functools.cached_property
-    def defaults(self) -> dict[str, Any]:
+    def defaults(self) -> dict[str, object]:
         """Defaults of the pipeline's inputs by parameter name (bound and produced ones excluded).
 
         >>> Pipeline([PipeFunc(lambda a, b=2: a, "c")]).defaults
@@ -352,10 +353,10 @@ class Pipeline(PipelineGraph, PipelineUpdates, PipelineRun):
         funcs = ", ".join(str(f) for f in self.functions)
         return f"Pipeline([{funcs}])"
 
-    def __getstate__(self) -> dict[str, Any]:
+    def __getstate__(self) -> dict[str, object]:
         return {k: v for k, v in self.__dict__.items() if k not in _CACHED}
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
+    def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
         for f in self.functions:
             f._pipelines.add(self)
@@ -369,7 +370,7 @@ _CACHED = tuple(
 )
 
 
-def _merge_resources(own: Any, default: Any) -> Any:
+def _merge_resources(own: object, default: object) -> object:
     if own is None:
         return default
     if isinstance(own, dict) and isinstance(default, dict):

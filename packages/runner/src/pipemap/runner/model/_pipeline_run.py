@@ -11,11 +11,14 @@ and `pipemap.runner.run_map_async` (imported when called).
 from __future__ import annotations
 
 import functools
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pipemap.runner.model import _graph
 from pipemap.runner.model._pipeline_members import PipelineMembers
 from pipemap.runner.model._pipeline_updates import flatten_scopes
+
+if TYPE_CHECKING:
+    from pipemap.storage import ErrorSnapshot, PropagatedErrorSnapshot
 
 __all__ = ["PipelineRun"]
 
@@ -39,7 +42,7 @@ class PipelineRun(PipelineMembers):
         output_name: OutputName | list[OutputName] | None = None,
         *,
         full_output: bool = False,
-        kwargs: dict[str, Any] | None = None,
+        kwargs: dict[str, object] | None = None,
     ) -> Any:
         """Evaluate ``output_name`` from ``kwargs``; ``full_output`` returns every value computed.
 
@@ -71,7 +74,7 @@ class PipelineRun(PipelineMembers):
         if output_name in values:
             msg = f"The `output_name='{output_name}'` argument cannot be provided in `kwargs`."
             raise ValueError(msg)
-        results: dict[OutputName, Any] = dict(values.items())
+        results: dict[OutputName, object] = dict(values.items())
         needed = set(chain)
         for f in self.sorted_functions:
             if f not in needed or all(n in results for n in f.output_names):
@@ -98,7 +101,7 @@ class PipelineRun(PipelineMembers):
         return results[output_name]
 
     @property
-    def error_snapshot(self) -> Any:
+    def error_snapshot(self) -> ErrorSnapshot | PropagatedErrorSnapshot | None:
         """The error snapshot of the first function that recorded one, else None."""
         for f in self.functions:
             if f.error_snapshot is not None:
@@ -166,9 +169,9 @@ class PipelineRun(PipelineMembers):
         return run_map_async(self, **arguments)
 
     @functools.cached_property
-    def output_annotations(self) -> dict[str, Any]:
+    def output_annotations(self) -> dict[str, object]:
         """{output name: return annotation} (``inspect.Parameter.empty`` when unknown)."""
-        out: dict[str, Any] = {}
+        out: dict[str, object] = {}
         for f in self.sorted_functions:
             out.update(f.output_annotation)
         return out

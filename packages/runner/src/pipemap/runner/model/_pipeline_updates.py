@@ -12,7 +12,7 @@ and validates again.
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from pipemap.runner.model._autogen import add_mapspec_axis
 from pipemap.runner.model._pipeline_graph import UnknownNameError
@@ -48,7 +48,7 @@ class PipelineUpdates(PipelineMembers):
         self.validate()
 
     # -- updates --------------------------------------------------------------------------
-    def update_defaults(self, defaults: dict[str, Any], *, overwrite: bool = False) -> None:
+    def update_defaults(self, defaults: dict[str, object], *, overwrite: bool = False) -> None:
         """Set defaults on every function taking the parameter (not where it is bound).
 
         >>> from pipemap.runner import PipeFunc, Pipeline
@@ -144,10 +144,10 @@ class PipelineUpdates(PipelineMembers):
             self.update_renames(renames, update_from="current")
 
 
-def flatten_scopes(kwargs: dict[str, Any], scopes: set[str]) -> dict[str, Any]:
+def flatten_scopes(kwargs: dict[str, object], scopes: set[str]) -> dict[str, object]:
     if not scopes or not (scopes & kwargs.keys()):
         return kwargs
-    flat: dict[str, Any] = {}
+    flat: dict[str, object] = {}
     for k, v in kwargs.items():
         if k in scopes and isinstance(v, dict):
             flat.update({f"{k}.{n}": x for n, x in v.items()})
@@ -156,7 +156,7 @@ def flatten_scopes(kwargs: dict[str, Any], scopes: set[str]) -> dict[str, Any]:
     return flat
 
 
-def same_default(a: Any, b: Any) -> bool | None:
+def same_default(a: object, b: object) -> bool | None:
     """True/False when decidable, None when comparing raised or was ambiguous."""
     if a is b:
         return True
@@ -172,7 +172,7 @@ def same_default(a: Any, b: Any) -> bool | None:
 
 
 def check_consistent_defaults(functions: list[PipeFunc], produced: dict[OutputName, PipeFunc]) -> None:
-    first: dict[str, tuple[Any, PipeFunc]] = {}
+    first: dict[str, tuple[object, PipeFunc]] = {}
     for f in functions:
         for p, value in f.defaults.items():
             if p in f.bound or p in produced:

@@ -19,9 +19,12 @@ True
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pipemap.runner.engine._events import ChunkDone, Event, FunctionDone, HeadlessTracker, RunFinished, RunStarted, ShapeResolved
+
+if TYPE_CHECKING:
+    from pipemap.runner.engine._events import FunctionProgress
 
 #: redraws per second, at most
 MAX_FPS = 10.0
@@ -98,7 +101,7 @@ def format_seconds(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
 
 
-def summary_line(name: str, p: Any, now: float, started: float | None) -> str:
+def summary_line(name: str, p: FunctionProgress, now: float, started: float | None) -> str:
     """One line of counts, rate and ETA for function ``name`` (used by the plain displays)."""
     elapsed = now - started if started is not None else 0.0
     rate, eta = rate_and_eta(p.completed, p.total, elapsed)

@@ -19,16 +19,21 @@ True
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pipemap.runner.engine._events import FunctionProgress, HeadlessTracker, RunFinished, RunStarted
 from .base import MAX_FPS, ThrottledDisplay, format_seconds, rate_and_eta
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.live import Live
+    from rich.text import Text
 
 #: characters of one bar
 BAR_WIDTH = 40
 
 
-def bar_line(name: str, width: int, p: FunctionProgress, elapsed: float, max_width: int = 120) -> Any:
+def bar_line(name: str, width: int, p: FunctionProgress, elapsed: float, max_width: int = 120) -> Text:
     """One function's line: name, bar, ``completed/total``, failures, rate, elapsed, ETA.
 
     The bar is up to :data:`BAR_WIDTH` characters and shrinks so the line fits ``max_width``.
@@ -67,12 +72,12 @@ def bar_line(name: str, width: int, p: FunctionProgress, elapsed: float, max_wid
 class RichDisplay(ThrottledDisplay):
     """``show_progress="rich"`` (and ``True`` outside Jupyter)."""
 
-    def __init__(self, tracker: HeadlessTracker, console: Any = None, max_fps: float = MAX_FPS) -> None:
+    def __init__(self, tracker: HeadlessTracker, console: Console | None = None, max_fps: float = MAX_FPS) -> None:
         super().__init__(tracker, max_fps)
         from rich.console import Console
 
         self.console = console if console is not None else _stderr_console(Console)
-        self.live: Any = None
+        self.live: Live | None = None
         self.began: dict[str, float] = {}  # when each function's work began (first seen busy)
         self.ended: dict[str, float] = {}  # ... and when it was first seen done
 
@@ -110,10 +115,10 @@ class RichDisplay(ThrottledDisplay):
                 self.console.print()  # a file or pipe gets the final bars, then a line break
 
 
-_CONSOLES: dict[int, Any] = {}
+_CONSOLES: dict[int, Console] = {}
 
 
-def _stderr_console(console_class: Any) -> Any:
+def _stderr_console(console_class: type[Console]) -> Console:
     """One rich Console per ``sys.stderr`` object (creating one probes the terminal each time)."""
     import sys
 

@@ -14,9 +14,13 @@ ValueError: Invalid `show_progress='bar'`: use True, False, None, 'rich', 'ipywi
 from __future__ import annotations
 
 import sys
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from pipemap.runner.engine._events import HeadlessTracker
+
+if TYPE_CHECKING:
+    from .rich_display import RichDisplay
+    from .widgets_display import WidgetsDisplay
 
 Mode = Literal["rich", "ipywidgets", "headless"]
 
@@ -33,7 +37,7 @@ def in_jupyter() -> bool:
     return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
 
-def resolve_mode(show_progress: Any, in_notebook: bool | None = None) -> Mode | None:
+def resolve_mode(show_progress: bool | Mode | None, in_notebook: bool | None = None) -> Mode | None:
     """The display kind for ``show_progress`` (None: no progress at all)."""
     valid = show_progress is None or isinstance(show_progress, bool) or show_progress in ("rich", "ipywidgets", "headless")
     if not valid:
@@ -49,7 +53,7 @@ def resolve_mode(show_progress: Any, in_notebook: bool | None = None) -> Mode | 
     return show_progress
 
 
-def make_display(mode: Mode | None, tracker: HeadlessTracker) -> Any:
+def make_display(mode: Mode | None, tracker: HeadlessTracker) -> RichDisplay | WidgetsDisplay | None:
     """The display listener for ``mode`` (None for ``"headless"`` or off)."""
     if mode == "rich":
         from .rich_display import RichDisplay

@@ -7,10 +7,13 @@ works without a notebook front end, so it can be tested headlessly.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from pipemap.runner.engine._events import HeadlessTracker, RunFinished, RunStarted
 from .base import MAX_FPS, ThrottledDisplay, rate_and_eta, format_seconds
+
+if TYPE_CHECKING:
+    import ipywidgets
 
 
 class WidgetsDisplay(ThrottledDisplay):
@@ -30,8 +33,8 @@ class WidgetsDisplay(ThrottledDisplay):
         import ipywidgets
 
         self._w = ipywidgets
-        self.bars: dict[str, Any] = {}
-        self.labels: dict[str, Any] = {}
+        self.bars: dict[str, ipywidgets.IntProgress] = {}
+        self.labels: dict[str, ipywidgets.HTML] = {}
         self.rows = ipywidgets.VBox([])
         self.status = ipywidgets.HTML("")
         self.widget = ipywidgets.VBox([self.rows, self.status])
