@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from pipemap.storage import FAILURES_FILE, atomic_write_bytes
 
@@ -45,7 +44,7 @@ class FailureLog:
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             self.failed = {}
 
-    def begin(self, names: Iterable[str], todo: Any) -> None:
+    def begin(self, names: Iterable[str], todo: Iterable[int]) -> None:
         """Elements about to be (re)computed forget their earlier failures."""
         indices = {int(i) for i in todo} if not isinstance(todo, range) else None
         for name in names:

@@ -165,7 +165,7 @@ async def _run_fused(ctx: FusionContext, jobs: list[MappedJob]) -> None:
     def on_dead(chunk: Linear, error: BaseException) -> None:
         """Continue mode: the head's elements become ErrorSnapshots, the rest propagate them
         (computed here, in the parent: an input that is an error never calls the function)."""
-        upstream: tuple[list[Any], ...] | None = None
+        upstream: tuple[list[object], ...] | None = None
         for job, link in zip(jobs, links, strict=True):
             if link is None:
                 lost = lost_chunk_result(job.task, chunk, error)

@@ -11,7 +11,7 @@ ValueError: Missing inputs: `x`.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -66,7 +66,7 @@ def inputs_to_dict(inputs: Any, pipeline: Pipeline) -> dict[str, Any]:
     scopes = {p.split(".", 1)[0] for f in pipeline.functions for p in f.parameters if "." in p}
     if not scopes or not (scopes & inputs.keys()):
         return dict(inputs)
-    flat: dict[str, Any] = {}
+    flat: dict[str, object] = {}
     for k, v in inputs.items():
         if k in scopes and isinstance(v, dict):
             flat.update({f"{k}.{n}": x for n, x in v.items()})
@@ -75,7 +75,7 @@ def inputs_to_dict(inputs: Any, pipeline: Pipeline) -> dict[str, Any]:
     return flat
 
 
-def normalize_output_names(output_names: Any) -> set | None:
+def normalize_output_names(output_names: object) -> set | None:
     """None, a name (str or tuple) or an iterable of names -> a set or None."""
     if output_names is None:
         return None
@@ -111,7 +111,7 @@ def expand_names(pipeline: Pipeline, dct: dict, which: str) -> dict:
     return out
 
 
-def validate_complete_inputs(pipeline: Pipeline, inputs: dict[str, Any]) -> None:
+def validate_complete_inputs(pipeline: Pipeline, inputs: Mapping[str, object]) -> None:
     """Missing root arguments or extra inputs (docs/behaviour.md §4.1 step 5)."""
     root_args = list(pipeline.topological_generations.root_args)
     given = set(inputs) | set(pipeline.defaults)

@@ -10,14 +10,17 @@ from __future__ import annotations
 import copy
 import warnings
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from pipemap.runner.model._pipeline import Pipeline
 
 MAX_RESULT_LENGTH = 10_000
 
 
-_UNSET: Any = object()
+_UNSET: object = object()
 
 
 class Result:
@@ -35,12 +38,12 @@ class Result:
     def __init__(
         self,
         function: str,
-        kwargs: dict[str, Any],
+        kwargs: dict[str, object],
         output_name: str,
-        output: Any,
-        store: Any,
+        output: object,
+        store: object,
         *,
-        loader: Callable[[], Any] | None = None,
+        loader: Callable[[], object] | None = None,
     ) -> None:
         self.function = function
         self.kwargs = kwargs
@@ -59,7 +62,7 @@ class Result:
         return self._output
 
     @output.setter
-    def output(self, value: Any) -> None:
+    def output(self, value: object) -> None:
         self._output = value
         self._loader = None
 
@@ -82,7 +85,7 @@ class Result:
         return Result(self.function, self.kwargs, self.output_name, self.output, self.store)
 
 
-def _same(a: Any, b: Any) -> bool:
+def _same(a: object, b: object) -> bool:
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape and all(
             x is y or bool(x == y) for x, y in zip(a.flat, b.flat)
@@ -108,7 +111,9 @@ class ResultDict(dict[str, Result]):
     {}
     """
 
-    def __init__(self, *args: Any, _pipeline_: Any = None, _inputs_: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, _pipeline_: Pipeline | None = None, _inputs_: dict[str, object] | None = None, **kwargs: Result
+    ) -> None:
         self._pipeline = _pipeline_
         self._inputs = _inputs_
         super().__init__(*args, **kwargs)
@@ -172,7 +177,7 @@ class ResultDict(dict[str, Result]):
                 result[name].output = cast
         return result
 
-    def _require_origin(self, what: str) -> tuple[Any, dict[str, Any]]:
+    def _require_origin(self, what: str) -> tuple[Pipeline, dict[str, object]]:
         """The pipeline and inputs of the run that made this dict; a ValueError without them."""
         if self._pipeline is None or self._inputs is None:
             msg = (

@@ -116,7 +116,7 @@ def _eq(a: Any, b: Any) -> bool:  # noqa: PLR0911
         raise _Undecidable(str(e)) from e
 
 
-def tolerant_equal(a: Any, b: Any) -> bool | None:
+def tolerant_equal(a: object, b: object) -> bool | None:
     """Equality tolerant to float noise and NaN; None when it cannot be decided (a broken ``__eq__``)."""
     try:
         return _eq(a, b)
@@ -144,7 +144,7 @@ def _undecidable(name: str, validation: ResumeValidation, reason: str | None = N
     return False
 
 
-def _changed_keys(new: dict[str, Any], old: dict[str, Any]) -> list[str]:
+def _changed_keys(new: Mapping[str, object], old: Mapping[str, object]) -> list[str]:
     return sorted(k for k in set(new) | set(old) if k not in new or k not in old or not tolerant_equal(new[k], old[k]))
 
 
@@ -154,7 +154,7 @@ def _refuse(name: str, changed: list[str]) -> None:
     raise ValueError(msg)
 
 
-def _check_dict(name: str, new: dict[str, Any], old: dict[str, Any], validation: ResumeValidation) -> bool:
+def _check_dict(name: str, new: Mapping[str, object], old: Mapping[str, object], validation: ResumeValidation) -> bool:
     """Raise when unequal; return False when undecidable in ``auto`` mode (stop checking)."""
     result = tolerant_equal(new, old)
     if result is None:
@@ -165,7 +165,10 @@ def _check_dict(name: str, new: dict[str, Any], old: dict[str, Any], validation:
 
 
 def _check_bound(
-    new: dict[str, dict[str, Any]], old: dict[str, dict[str, Any]] | None, folder: object, validation: ResumeValidation
+    new: Mapping[str, Mapping[str, object]],
+    old: Mapping[str, Mapping[str, object]] | None,
+    folder: object,
+    validation: ResumeValidation,
 ) -> bool:
     """Bound values per function (keyed by output name) against the recorded ones.
 
@@ -203,10 +206,10 @@ def compare_to_previous(
     internal_shapes: dict | None,
     mapspecs_as_strings: list[str],
     shapes: dict,
-    inputs: dict[str, Any],
-    defaults: dict[str, Any],
+    inputs: Mapping[str, object],
+    defaults: Mapping[str, object],
     resume_validation: ResumeValidation,
-    bound: dict[str, dict[str, Any]] | None = None,
+    bound: Mapping[str, Mapping[str, object]] | None = None,
 ) -> bool:
     """Refuse to resume ``old`` (a loaded run record) when the new run differs (docs/behaviour.md §4.4 order,
     then the functions' ``bound`` values, ``{output name: {parameter: value}}``).

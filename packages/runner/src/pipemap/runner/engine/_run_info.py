@@ -14,6 +14,7 @@ import json
 import tempfile
 import warnings
 from pathlib import Path
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pipemap.mapspec import MapSpec, external_shape_from_mask, internal_shape_from_mask, shape_is_resolved
@@ -34,6 +35,7 @@ from pipemap.runner.engine._shapes import at_least_tuple, map_shapes, resolve_do
 from pipemap.runner.worker._value_shapes import full_shape_from_value
 
 if TYPE_CHECKING:
+    from pipemap.runner.engine._shapes import OutputKey
     from pipemap.runner.model._pipeline import Pipeline
 
 CLEANUP_DEPRECATION = (
@@ -92,7 +94,7 @@ def resolve_storage_and_folder(run_folder: str | Path | None, storage: str | dic
 
 def merged_internal_shapes(internal_shapes: dict | None, pipeline: Pipeline) -> dict | None:
     """User internal shapes, then each PipeFunc's ``internal_shape`` for outputs not given."""
-    merged: dict[str, Any] = dict(internal_shapes or {})
+    merged: dict[str, object] = dict(internal_shapes or {})
     for f in pipeline.functions:
         if f.output_name in merged or f.internal_shape is None:
             continue
@@ -101,7 +103,7 @@ def merged_internal_shapes(internal_shapes: dict | None, pipeline: Pipeline) -> 
     return merged or None
 
 
-def bound_values(pipeline: Pipeline) -> dict[str, dict[str, Any]]:
+def bound_values(pipeline: Pipeline) -> dict[str, dict[str, object]]:
     """The functions' bound values, ``{output name: {parameter: value}}`` (tuple names comma-joined).
 
     Keyed per function: two functions may bind the same parameter name to different values.
@@ -110,7 +112,7 @@ def bound_values(pipeline: Pipeline) -> dict[str, dict[str, Any]]:
     >>> bound_values(Pipeline([PipeFunc(lambda x, c: x, ("a", "b"), bound={"c": 1})]))
     {'a,b': {'c': 1}}
     """
-    result: dict[str, dict[str, Any]] = {}
+    result: dict[str, dict[str, object]] = {}
     for f in pipeline.functions:
         values = getattr(f, "bound", None)
         if values:
@@ -119,7 +121,7 @@ def bound_values(pipeline: Pipeline) -> dict[str, dict[str, Any]]:
     return result
 
 
-def check_input_ranks(pipeline: Pipeline, inputs: dict[str, Any]) -> None:
+def check_input_ranks(pipeline: Pipeline, inputs: Mapping[str, object]) -> None:
     """Lists/tuples cannot feed a mapspec input of rank > 1 (docs/behaviour.md §4.1 step 7)."""
     dims = pipeline.mapspec_dimensions if hasattr(pipeline, "mapspec_dimensions") else {}
     for name, value in inputs.items():
@@ -200,7 +202,7 @@ class RunInfo(RunRecord):
         inputs: dict[str, Any],
         internal_shapes: dict | None = None,
         *,
-        executor: Any = None,  # noqa: ARG003 - seed signature
+        executor: object = None,  # noqa: ARG003 - seed signature
         storage: str | dict | None,
         error_handling: str = "raise",
         cleanup: bool | None = None,
@@ -310,9 +312,9 @@ class RunInfo(RunRecord):
         self,
         output_name: str,
         store: dict[str, Any],
-        output: Any | None = None,
+        output: object = None,
         shape: tuple[int, ...] | None = None,
-    ) -> list[Any]:
+    ) -> list[OutputKey]:
         """``output_name``'s full shape became known (from ``output`` or ``shape``): recompute the
         unresolved shapes, update the storages' external/internal shapes; return changed keys."""
         if output_name not in self.resolved_shapes or shape_is_resolved(self.resolved_shapes[output_name]):

@@ -29,11 +29,11 @@ ShapeTuple = tuple[Any, ...]
 OutputKey = str | tuple[str, ...]
 
 
-def at_least_tuple(x: Any) -> tuple:
+def at_least_tuple(x: object) -> tuple:
     return x if isinstance(x, tuple) else (x,)
 
 
-def normalize_internal_shapes(internal_shapes: Mapping[str, Any] | None) -> dict[str, tuple]:
+def normalize_internal_shapes(internal_shapes: Mapping[str, object] | None) -> dict[str, tuple]:
     """``{"y": 3}`` -> ``{"y": (3,)}``; ``"?"`` -> ``("?",)``."""
     return {k: at_least_tuple(v) if not isinstance(v, list) else tuple(v) for k, v in (internal_shapes or {}).items()}
 
@@ -41,7 +41,7 @@ def normalize_internal_shapes(internal_shapes: Mapping[str, Any] | None) -> dict
 def shapes_from_specs(
     specs: Sequence[MapSpec],
     root_shapes: Mapping[str, ShapeTuple],
-    internal_shapes: Mapping[str, Any] | None,
+    internal_shapes: Mapping[str, object] | None,
     function_names: Sequence[str] | None = None,
 ) -> tuple[dict[OutputKey, ShapeTuple], dict[OutputKey, tuple[bool, ...]]]:
     """Shapes of root arrays and every mapspec output, ``specs`` in topological order
@@ -69,8 +69,8 @@ def shapes_from_specs(
 
 def map_shapes(
     pipeline: Pipeline,
-    inputs: Mapping[str, Any],
-    internal_shapes: Mapping[str, Any] | None,
+    inputs: Mapping[str, object],
+    internal_shapes: Mapping[str, object] | None,
 ) -> tuple[dict[OutputKey, ShapeTuple], dict[OutputKey, tuple[bool, ...]]]:
     """docs/behaviour.md §2.3: shapes of mapped root arguments (from ``defaults | inputs``) and of every output."""
     values = {**pipeline.defaults, **inputs}

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from pipemap.runner.engine._run_context import SingleContext
 
 
-def _call_single(f: PipeFunc, kwargs: dict[str, Any], error_handling: ErrorHandling) -> Any:
+def _call_single(f: PipeFunc, kwargs: dict[str, object], error_handling: ErrorHandling) -> Any:
     """Call ``f`` once; errors are re-raised with a note or returned as snapshots."""
     kwargs = load_references(kwargs)
     call = f.call_with_kwargs
@@ -58,7 +58,7 @@ def _call_single_blob(blob: bytes) -> Any:
     return _call_single(f, kwargs, error_handling)
 
 
-def _pick(f: PipeFunc, value: Any, error_handling: ErrorHandling, kwargs: dict[str, Any]) -> tuple[Any, ...]:
+def _pick(f: PipeFunc, value: Any, error_handling: ErrorHandling, kwargs: dict[str, object]) -> tuple[object, ...]:
     """The outputs of ``value``; a multi-output function must return one value per output."""
     types = error_types()
     if f.output_picker is None and isinstance(f.output_name, tuple) and not (types and isinstance(value, types)):
@@ -77,14 +77,14 @@ def _pick(f: PipeFunc, value: Any, error_handling: ErrorHandling, kwargs: dict[s
         return _pick_each(f, value)
 
 
-async def run_single(ctx: SingleContext, f: PipeFunc, kwargs: dict[str, Any], executor: Executor | None) -> None:
+async def run_single(ctx: SingleContext, f: PipeFunc, kwargs: dict[str, object], executor: Executor | None) -> None:
     """Run (or reuse, when all outputs exist) one non-mapped function on its arguments ``kwargs``
     (by renamed parameter name; storages already turned into arrays)."""
     store = ctx.store
     holders = [store[n] for n in f.output_names]
     info = ctx.info
     error_handling = ctx.error_handling
-    picked: tuple[Any, ...] | None = None
+    picked: tuple[object, ...] | None = None
     if all(h.exists() for h in holders):
         try:
             picked = tuple(h.load() for h in holders)
@@ -133,7 +133,7 @@ async def run_single(ctx: SingleContext, f: PipeFunc, kwargs: dict[str, Any], ex
             ctx.outputs[name] = Result(f.__name__, kwargs, name, v, h)
 
 
-def _resolve_from_value(ctx: SingleContext, f: PipeFunc, name: str, value: Any) -> None:
+def _resolve_from_value(ctx: SingleContext, f: PipeFunc, name: str, value: object) -> None:
     info = ctx.info
     if shape_is_resolved(info.resolved_shapes[name]):
         return

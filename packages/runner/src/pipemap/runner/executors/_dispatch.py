@@ -382,7 +382,7 @@ def lost_chunk_result(task: FunctionTask, chunk: Linear, error: BaseException) -
     pf = task.func
     cache = _task_cache(task)
     names, columns = gather_inputs(task, cache["plan"], chunk)
-    snaps = []
+    snaps: list[object] = []
     for k in range(len(chunk)):
         kwargs = {name: col[k] for name, col in zip(names, columns, strict=True)}
         snaps.append(make_error_snapshot(pf, error, {**kwargs, **task.const}))

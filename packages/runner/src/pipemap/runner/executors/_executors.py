@@ -40,7 +40,7 @@ class SynchronousExecutor(Executor):
         return future
 
 
-def _is_dask_client(obj: Any) -> bool:
+def _is_dask_client(obj: object) -> bool:
     module = type(obj).__module__ or ""
     return module.startswith("distributed") and hasattr(obj, "get_executor")
 
@@ -57,7 +57,7 @@ def as_executor(obj: Any) -> Executor:
 
 
 def normalize_executors(
-    executor: Any,
+    executor: object,
     canonical_name: Callable[[str | tuple[str, ...]], str | tuple[str, ...]],
 ) -> dict[str | tuple[str, ...], Executor] | None:
     """One executor becomes ``{"": ex}``; dict keys that name one output of a multi-output

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, wait
 from typing import Any
 
@@ -90,7 +90,7 @@ class InFlight:
             now()
 
 
-async def gather_or_cancel(coros: list[Any]) -> None:
+async def gather_or_cancel(coros: Iterable[Awaitable[object]]) -> None:
     """Run ``coros`` concurrently; the first error cancels the others and waits for them
     (``asyncio.gather`` would leave them running, still submitting chunks)."""
     tasks = [asyncio.ensure_future(c) for c in coros]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -34,6 +35,8 @@ from pipemap.runner.worker._modes import ErrorHandling
 from pipemap.runner.model._pipefunc_calls import compile_call
 
 if TYPE_CHECKING:
+    from pipemap.storage import ErrorInfo
+
     from pipemap.runner.worker._chunk import FunctionTask, Linear, TaskCache
 
 __all__ = ["Pace", "call_block", "compile_call", "kwargs_of", "scan_for_errors_column"]
@@ -43,7 +46,7 @@ __all__ = ["Pace", "call_block", "compile_call", "kwargs_of", "scan_for_errors_c
 BLOCK_GROWTH = 8
 
 
-def kwargs_of(names: list[str], columns: list[list[Any]], k: int, const: dict[str, Any]) -> dict[str, Any]:
+def kwargs_of(names: list[str], columns: list[list[object]], k: int, const: Mapping[str, object]) -> dict[str, object]:
     """The keyword arguments of element ``k`` of a batch (for error messages and snapshots)."""
     kwargs = {name: col[k] for name, col in zip(names, columns)}
     return {**kwargs, **const}
@@ -93,7 +96,7 @@ class Pace:
 def call_block(
     task: FunctionTask,
     cache: TaskCache,
-    columns: list[list[Any]],
+    columns: list[list[object]],
     linear: Linear,
     deadline: float | None = None,
     per_call: float | None = None,
@@ -134,7 +137,7 @@ def _call_block_continue(
     task: FunctionTask,
     cache: TaskCache,
     call: Any,  # a compiled call (it carries ``__positional__``)
-    columns: list[list[Any]],
+    columns: list[list[object]],
     linear: Linear,
     pace: Pace,
 ) -> tuple[list[Any], list[int]]:
@@ -146,7 +149,7 @@ def _call_block_continue(
     n = len(linear)
     const_error = cache["const_error"]
     failed: list[int] = []
-    bad: dict[int, list[tuple[str, Any]]] = {}
+    bad: dict[int, list[tuple[str, ErrorInfo]]] = {}
     for name, col in zip(names, columns):
         for k, found in scan_for_errors_column(col):
             bad.setdefault(k, []).append((name, found))
@@ -185,7 +188,7 @@ def _call_block_continue(
     return values, failed
 
 
-def scan_for_errors_column(col: list[Any]) -> list[tuple[int, Any]]:
+def scan_for_errors_column(col: list[object]) -> list[tuple[int, ErrorInfo]]:
     """Positions in ``col`` whose value is (or contains) an error snapshot."""
     types = error_types()
     if not types:

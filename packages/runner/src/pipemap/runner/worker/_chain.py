@@ -10,7 +10,6 @@ previous one's fresh values through a :class:`ChunkColumn` (planned by ``engine.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from pipemap.mapspec import shape_strides as c_strides
@@ -30,14 +29,14 @@ class ChunkColumn:
 
     internal_shape: tuple[int, ...] = ()
 
-    def __init__(self, shape: tuple[int, ...], linear: Linear, values: list[Any]) -> None:
+    def __init__(self, shape: tuple[int, ...], linear: Linear, values: list[object]) -> None:
         self.shape = tuple(shape)
         self.strides = c_strides(self.shape)
         self.values = values
         self.start = linear.start if isinstance(linear, range) else None
         self.linear = None if isinstance(linear, range) else np.asarray(linear, dtype=np.int64)
 
-    def get_many(self, lin: Linear) -> list[Any]:
+    def get_many(self, lin: Linear) -> list[object]:
         values = self.values
         if self.start is not None:
             start = self.start
@@ -68,7 +67,7 @@ def _shallow(task: FunctionTask) -> FunctionTask:
     return copy
 
 
-def _with_column(task: FunctionTask, link: Link, linear: Linear, upstream: tuple[list[Any], ...]) -> FunctionTask:
+def _with_column(task: FunctionTask, link: Link, linear: Linear, upstream: tuple[list[object], ...]) -> FunctionTask:
     """``task`` reading the linked input from the chunk's fresh values instead of storage."""
     name, position = link
     copy = _shallow(task)
@@ -82,7 +81,7 @@ def run_chain(tasks: tuple[FunctionTask, ...], links: tuple[Link | None, ...], l
     An exception names the function it came from (``_pipemap_output``) for the parent.
     """
     results = []
-    upstream: tuple[list[Any], ...] | None = None
+    upstream: tuple[list[object], ...] | None = None
     last = len(tasks) - 1
     for k, (task, link) in enumerate(zip(tasks, links, strict=True)):
         if link is not None and upstream is not None:

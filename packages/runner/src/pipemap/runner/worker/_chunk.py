@@ -43,7 +43,7 @@ from pipemap.runner.worker._value_shapes import value_internal_shape
 from pipemap.storage import FileValue, stored_before_failure
 
 if TYPE_CHECKING:
-    from pipemap.storage import RunOwnership, StorageBase
+    from pipemap.storage import ErrorInfo, RunOwnership, StorageBase
 
     from pipemap.runner.model._pipefunc import PipeFunc
 
@@ -72,8 +72,8 @@ class FunctionTask:
 
     func: PipeFunc
     external_shape: tuple[int, ...]
-    mapped: dict[str, Any]
-    const: dict[str, Any]
+    mapped: dict[str, object]
+    const: dict[str, object]
     outputs: tuple[StorageBase, ...] | None
     return_values: bool = False
     error_handling: ErrorHandling = ErrorHandling.RAISE
@@ -85,7 +85,7 @@ class FunctionTask:
     owner: RunOwnership | None = None
     on_batch: Callable[[ChunkResult], None] | None = field(default=None, repr=False, compare=False)
 
-    def __getstate__(self) -> dict[str, Any]:
+    def __getstate__(self) -> dict[str, object]:
         state = dict(self.__dict__)
         state["on_batch"] = None
         state.pop("_cache", None)
@@ -99,7 +99,7 @@ class ChunkResult:
     linear: Linear
     n_done: int
     n_failed: int = 0
-    values: tuple[list[Any], ...] | None = None
+    values: tuple[list[object], ...] | None = None
     internal_shape: tuple[int, ...] | None = None
     elapsed: float = 0.0
     failed_linear: tuple[int, ...] = ()
@@ -112,7 +112,7 @@ class TaskCache(TypedDict):
     plan: IndexPlan
     names: list[str]
     call: Any  # the compiled call (it carries ``__positional__``)
-    const_error: list[tuple[str, Any]] | None
+    const_error: list[tuple[str, ErrorInfo]] | None
 
 
 # --------------------------------------------------------------------------- running
@@ -131,14 +131,14 @@ def _task_cache(task: FunctionTask) -> TaskCache:
     return cache
 
 
-def load_references(kwargs: dict[str, Any]) -> dict[str, Any]:
+def load_references(kwargs: dict[str, object]) -> dict[str, object]:
     """Replace ``FileValue`` arguments (inputs passed by reference) by their loaded values."""
     if not any(isinstance(v, FileValue) for v in kwargs.values()):
         return kwargs
     return {k: v.load() if isinstance(v, FileValue) else v for k, v in kwargs.items()}
 
 
-def _pick(task: FunctionTask, values: list[Any], cache: TaskCache) -> tuple[list[Any], ...]:
+def _pick(task: FunctionTask, values: list[Any], cache: TaskCache) -> tuple[list[object], ...]:
     pf = task.func
     n_out = len(pf.output_names)
     if n_out == 1 and pf.output_picker is None and isinstance(pf.output_name, str):
@@ -169,7 +169,7 @@ def _pick(task: FunctionTask, values: list[Any], cache: TaskCache) -> tuple[list
     return tuple(list(col) for col in zip(*picked))
 
 
-def _pick_each(pf: PipeFunc, value: Any) -> tuple[Any, ...]:
+def _pick_each(pf: PipeFunc, value: Any) -> tuple[object, ...]:
     """Pick outputs one by one, an ErrorSnapshot for each output whose picker raises."""
     out = []
     for k, name in enumerate(pf.output_names):
@@ -183,7 +183,7 @@ def _pick_each(pf: PipeFunc, value: Any) -> tuple[Any, ...]:
     return tuple(out)
 
 
-def _first_internal_shape(values: list[Any], n_internal: int) -> tuple[int, ...] | None:
+def _first_internal_shape(values: list[object], n_internal: int) -> tuple[int, ...] | None:
     types = error_types()
     for v in values:
         if types and isinstance(v, types):
@@ -192,7 +192,7 @@ def _first_internal_shape(values: list[Any], n_internal: int) -> tuple[int, ...]
     return None
 
 
-def check_internal_shapes(task: FunctionTask, per_output: tuple[list[Any], ...]) -> None:
+def check_internal_shapes(task: FunctionTask, per_output: tuple[list[object], ...]) -> None:
     """docs/behaviour.md §2.4: every element's leading shape must equal the internal shape (first output's
     declared shape, or the first element's when it is ``"?"``)."""
     pf = task.func
@@ -227,7 +227,7 @@ def describe_indices(linear: Linear) -> str:
     return f"{shown}{', ...' if n > 5 else ''} ({n} elements)"
 
 
-def _write(task: FunctionTask, storage: StorageBase, linear: Linear, vals: list[Any], shape: tuple[int, ...] | None) -> None:
+def _write(task: FunctionTask, storage: StorageBase, linear: Linear, vals: list[object], shape: tuple[int, ...] | None) -> None:
     if task.n_internal:
         if shape is not None and not shape_is_resolved(storage.internal_shape):
             storage.internal_shape = shape
@@ -239,7 +239,7 @@ def _write(task: FunctionTask, storage: StorageBase, linear: Linear, vals: list[
 
 
 def write_values(
-    task: FunctionTask, name: str, storage: StorageBase, linear: Linear, vals: list[Any], shape: tuple[int, ...] | None
+    task: FunctionTask, name: str, storage: StorageBase, linear: Linear, vals: list[object], shape: tuple[int, ...] | None
 ) -> None:
     """Write one output's values in bulk. When the bulk write fails, the elements it did not
     store (all of them when the backend does not say, see ``stored_before_failure``) are
@@ -331,7 +331,7 @@ def run_chunk(task: FunctionTask, linear: Linear) -> ChunkResult:
     size = FIRST_BATCH
     total_done = total_failed = 0
     failed_linear: list[int] = []
-    kept: list[list[Any]] | None = None
+    kept: list[list[object]] | None = None
     shape = None
     elapsed = 0.0
     per_element: float | None = None  # measured by the previous batch

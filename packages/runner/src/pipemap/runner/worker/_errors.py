@@ -14,7 +14,8 @@ True
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from pipemap.storage import ErrorInfo, ErrorSnapshot, PropagatedErrorSnapshot
@@ -25,10 +26,11 @@ if TYPE_CHECKING:
     from pipemap.runner.model._pipefunc import PipeFunc
 
 MAX_REPR = 100
-_TYPES: list[tuple[type, ...]] = []
+_ErrorTypes = tuple[type[ErrorSnapshot], type[PropagatedErrorSnapshot]]
+_TYPES: list[_ErrorTypes] = []
 
 
-def error_types() -> tuple[type, ...]:
+def error_types() -> _ErrorTypes:
     """``(ErrorSnapshot, PropagatedErrorSnapshot)`` from pipemap.storage (cached)."""
     if _TYPES:
         return _TYPES[0]
@@ -47,19 +49,19 @@ def short_repr(value: object, limit: int = MAX_REPR) -> str:
     return text
 
 
-def format_call(name: str, kwargs: dict[str, Any]) -> str:
+def format_call(name: str, kwargs: Mapping[str, object]) -> str:
     """``f(x=1, y=...)`` with each repr truncated."""
     args = ", ".join(f"{k}={short_repr(v)}" for k, v in kwargs.items())
     return f"{name}({args})"
 
 
-def _original_kwargs(pf: PipeFunc, kwargs: dict[str, Any]) -> dict[str, Any]:
+def _original_kwargs(pf: PipeFunc, kwargs: Mapping[str, object]) -> dict[str, object]:
     native = getattr(pf, "native_name", None)
     merged = {**kwargs, **getattr(pf, "bound", {})}
     return merged if native is None else {native(k): v for k, v in merged.items()}
 
 
-def raise_with_note(exc: BaseException, pf: PipeFunc, kwargs: dict[str, Any], index: int | None) -> None:
+def raise_with_note(exc: BaseException, pf: PipeFunc, kwargs: Mapping[str, object], index: int | None) -> None:
     """Re-raise ``exc`` with a note naming the function call (and the element's linear index)."""
     call = format_call(pf.__name__, {**kwargs, **getattr(pf, "bound", {})})
     note = f"Error occurred while executing function `{call}`."
@@ -76,14 +78,16 @@ def raise_with_note(exc: BaseException, pf: PipeFunc, kwargs: dict[str, Any], in
     raise exc
 
 
-def make_error_snapshot(pf: PipeFunc, exc: BaseException, kwargs: dict[str, Any]) -> ErrorSnapshot:
+def make_error_snapshot(pf: PipeFunc, exc: BaseException, kwargs: Mapping[str, object]) -> ErrorSnapshot:
     """An ``ErrorSnapshot`` of a failed call (kwargs by original parameter names)."""
     return ErrorSnapshot(pf.func, exc, args=(), kwargs=_original_kwargs(pf, kwargs))
 
 
-def propagated_snapshot(pf: PipeFunc, found: list[tuple[str, Any]], kwargs: dict[str, Any]) -> PropagatedErrorSnapshot:
+def propagated_snapshot(
+    pf: PipeFunc, found: list[tuple[str, ErrorInfo]], kwargs: Mapping[str, object]
+) -> PropagatedErrorSnapshot:
     """A ``PropagatedErrorSnapshot`` for an element whose inputs hold errors (not called)."""
-    error_info: dict[str, Any] = {}
+    error_info: dict[str, ErrorInfo] = {}
     full = False
     for name, info in found:
         error_info[name] = info
@@ -97,7 +101,7 @@ def propagated_snapshot(pf: PipeFunc, found: list[tuple[str, Any]], kwargs: dict
     )
 
 
-def _partial_info(arr: Any, types: tuple[type, ...]) -> Any:
+def _partial_info(arr: object, types: tuple[type, ...]) -> ErrorInfo | None:
     data = arr.data if isinstance(arr, np.ma.MaskedArray) else arr
     data = np.asarray(data, dtype=object)
     is_error = np.fromiter((isinstance(v, types) for v in data.reshape(-1)), dtype=bool, count=data.size)
@@ -107,18 +111,18 @@ def _partial_info(arr: Any, types: tuple[type, ...]) -> Any:
     return ErrorInfo.from_partial_error(data.shape, np.nonzero(is_error.reshape(data.shape)), count)
 
 
-def full_info(value: Any) -> Any:
+def full_info(value: ErrorSnapshot | PropagatedErrorSnapshot) -> ErrorInfo:
     """``ErrorInfo`` for an argument that is itself an error snapshot."""
     return ErrorInfo.from_full_error(value)
 
 
-def scan_for_errors(kwargs: dict[str, Any]) -> list[tuple[str, Any]] | None:
+def scan_for_errors(kwargs: Mapping[str, object]) -> list[tuple[str, ErrorInfo]] | None:
     """Snapshots among the arguments: a snapshot is a full error, an object array (or storage)
     holding snapshots a partial one (shape, indices, count). None when there are none."""
     types = error_types()
     if not types:
         return None
-    found: list[tuple[str, Any]] = []
+    found: list[tuple[str, ErrorInfo]] = []
     for name, value in kwargs.items():
         if isinstance(value, types):
             found.append((name, full_info(value)))

@@ -61,7 +61,9 @@ def output_count_error(pf: PipeFunc, value: Any) -> ValueError | None:
     )
 
 
-def internal_shape_error(pf: PipeFunc, output: str, got: Any, expected: tuple[Any, ...], value: Any) -> ValueError:
+def internal_shape_error(
+    pf: PipeFunc, output: str, got: tuple[int, ...] | None, expected: tuple[int | str, ...], value: object
+) -> ValueError:
     """The error for an element of ``output`` spanning ``got`` instead of the internal shape
     (pipefunc's wording, with the value described when it has no such axes)."""
     returned = f"Output shape {tuple(got)}" if got is not None else f"Output {describe_returned(value).split(' ', 1)[1]}"
@@ -72,7 +74,7 @@ def internal_shape_error(pf: PipeFunc, output: str, got: Any, expected: tuple[An
     )
 
 
-def inconsistent_internal_error(pf: PipeFunc, elements: str, got: Any, first: Any) -> ValueError:
+def inconsistent_internal_error(pf: PipeFunc, elements: str, got: tuple[int, ...] | None, first: tuple[int, ...]) -> ValueError:
     """Two worker processes fixed the ``"?"`` internal sizes of ``pf``'s outputs differently:
     ``elements`` span ``got``, earlier ones ``first``."""
     error = internal_shape_error(pf, pf.output_names[0], got, tuple(first), None)
@@ -80,13 +82,13 @@ def inconsistent_internal_error(pf: PipeFunc, elements: str, got: Any, first: An
     return error
 
 
-def _matches(got: Any, expected: list[Any]) -> bool:
+def _matches(got: tuple[int, ...] | None, expected: list[int | str]) -> bool:
     if got is None or len(got) != len(expected):
         return False
     return all(e == UNKNOWN or g == e for g, e in zip(got, expected))
 
 
-def guard_for(pf: PipeFunc, n_internal: int, internal_shape: tuple[Any, ...]) -> tuple[int, Callable[[Any], Any]] | None:
+def guard_for(pf: PipeFunc, n_internal: int, internal_shape: tuple[int | str, ...]) -> tuple[int, Callable[[Any], Any]] | None:
     """``(n, check)`` for :meth:`PipeFunc.compile_call`, or None when ``pf``'s values need no check.
 
     A returned value whose ``operator.length_hint`` equals ``n`` is accepted inline (a single

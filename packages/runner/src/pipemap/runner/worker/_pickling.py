@@ -12,7 +12,7 @@ packages stay references.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 _INSTALLED_TOPS = {"builtins", "numpy", "pipemap", "cloudpickle", "pandas", "polars", "xarray"}
 
 
-def user_module(obj: Any) -> ModuleType | None:
+def user_module(obj: object) -> ModuleType | None:
     """The module of ``obj`` if it is user code (not stdlib, not installed), else None."""
     name = getattr(obj, "__module__", None)
     if not name or name == "__main__":
@@ -42,7 +42,7 @@ def user_module(obj: Any) -> ModuleType | None:
     return module
 
 
-def dumps_task(task: Any, roots: Iterable[Any]) -> bytes:
+def dumps_task(task: object, roots: Iterable[object]) -> bytes:
     """cloudpickle ``task`` with the user modules of ``roots`` (functions) pickled by value."""
     modules = {m.__name__: m for m in (user_module(r) for r in roots) if m is not None}
     registered = []
@@ -59,7 +59,7 @@ def dumps_task(task: Any, roots: Iterable[Any]) -> bytes:
             cloudpickle.unregister_pickle_by_value(module)
 
 
-def _dumps(value: Any) -> bytes:
+def _dumps(value: object) -> bytes:
     return cloudpickle.dumps(value)
 
 
@@ -78,7 +78,7 @@ def _storage_part(value: Any) -> str | None:
     return None
 
 
-def unpicklable_culprit(func: Any, arguments: dict[str, Any], function: str) -> str:
+def unpicklable_culprit(func: object, arguments: Mapping[str, object], function: str) -> str:
     """What ``function`` sends to worker processes that cannot be pickled, for an error message:
     ``"Input `x` of `f` (element 1)"``, ``"Output `y` (element 4), an input of `g`,"``,
     ``"The function `f`"``. Only called after pickling failed (it pickles each part alone)."""

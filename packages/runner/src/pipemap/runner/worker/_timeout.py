@@ -29,7 +29,10 @@ import threading
 import warnings
 from collections.abc import Callable
 from time import monotonic
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from types import FrameType
 
 __all__ = ["FunctionTimeoutError", "with_timeout"]
 
@@ -59,7 +62,7 @@ def with_timeout(call: Callable[..., Any], seconds: float, name: str) -> Callabl
         return call
     message = f"`{name}` exceeded its timeout of {seconds:g} s"
 
-    def timed(*args: Any, **kwargs: Any) -> Any:
+    def timed(*args: object, **kwargs: object) -> Any:
         alarm = _Alarm(monotonic() + seconds, message)
         alarm.previous = signal.signal(signal.SIGALRM, alarm.on_alarm)
         delay, interval = signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -100,7 +103,7 @@ class _Alarm:
         if delay < seconds:
             signal.setitimer(signal.ITIMER_REAL, delay)
 
-    def on_alarm(self, signum: int, frame: Any) -> None:
+    def on_alarm(self, signum: int, frame: FrameType | None) -> None:
         if monotonic() >= self.deadline:
             raise FunctionTimeoutError(self.message)
         if self.previous is _UNKNOWN:  # (a microsecond window while installing ours): deliver it after the call
@@ -131,7 +134,7 @@ class _Alarm:
         signal.raise_signal(signal.SIGALRM)  # expired during the call, not delivered yet: now
 
 
-def _deliver(handler: Any, signum: int, frame: Any) -> None:
+def _deliver(handler: object, signum: int, frame: FrameType | None) -> None:
     """Run the caller's ``SIGALRM`` disposition ``handler`` for an expiry of its timer."""
     if callable(handler):
         handler(signum, frame)
