@@ -28,7 +28,7 @@ from typing import Any, ClassVar, TypeGuard
 import numpy as np
 
 from ._atomic import MISSING
-from ._splat import splat_elements
+from ._splat import sliced_cells, splat_elements
 from ._shapes import (
     ShapeTuple,
     as_linear_indices,
@@ -434,35 +434,8 @@ class StorageBase(abc.ABC):
         return self._get_sliced(normalized)
 
     def _get_sliced(self, normalized: tuple[int | slice, ...]) -> Any:
-        full = merge_by_mask(self.shape_mask, self.resolved_shape, self.resolved_internal_shape)
-        ranges = ranges_of(normalized, full)
-        smask = self.shape_mask
-        strides = self.strides
-        ext_ranges = [r for r, m in zip(ranges, smask) if m]
-        ext_linears = sorted({sum(i * s for i, s in zip(idx, strides)) for idx in itertools.product(*ext_ranges)})
-        fetched = dict(zip(ext_linears, self._get_many(np.asarray(ext_linears, dtype=np.int64))))
-        as_arrays: dict[int, np.ndarray] = {}
-        count = prod([len(r) for r in ranges])
-        data = np.empty(count, dtype=object)
-        out_mask = np.zeros(count, dtype=bool)
-        has_internal = not all(smask)
-        for n, idx in enumerate(itertools.product(*ranges)):
-            ext = [i for i, m in zip(idx, smask) if m]
-            linear = sum(i * s for i, s in zip(ext, strides))
-            value = fetched[linear]
-            if value is MISSING:
-                data[n] = self._missing_cell()
-                out_mask[n] = True
-                continue
-            if has_internal:
-                arr = as_arrays.get(linear)
-                if arr is None:
-                    arr = as_arrays[linear] = np.asarray(value)
-                if arr.ndim:  # a 0-d value (an error snapshot) stands in every internal cell
-                    value = arr[tuple(i for i, m in zip(idx, smask) if not m)]
-            data[n] = value
-        new_shape = tuple(len(r) for r, k in zip(ranges, normalized) if isinstance(k, slice))
-        return self._wrap_slice(data.reshape(new_shape), out_mask.reshape(new_shape))
+        data, mask = sliced_cells(self, normalized)
+        return self._wrap_slice(data, mask)
 
     def to_array(self, *, splat_internal: bool | None = None) -> np.ma.MaskedArray:
         """Return every element as an object masked array (missing elements masked).

@@ -33,7 +33,14 @@ import shutil
 import uuid
 from pathlib import Path
 
-__all__ = ["CLEARING_MARKER", "TRASH_PREFIX", "clear_run_folder", "interrupted_clear", "is_bookkeeping_name"]
+__all__ = [
+    "CLEARING_MARKER",
+    "TRASH_PREFIX",
+    "clear_run_folder",
+    "interrupted_clear",
+    "interrupted_clear_message",
+    "is_bookkeeping_name",
+]
 
 #: present while a run folder is being cleared (and after a crash during the clearing)
 CLEARING_MARKER = ".pipemap.clearing"
@@ -60,6 +67,18 @@ def interrupted_clear(run_folder: str | os.PathLike[str]) -> bool:
     False
     """
     return (Path(run_folder) / CLEARING_MARKER).exists()
+
+
+def interrupted_clear_message(run_folder: object) -> str:
+    """What readers say of a folder where :func:`interrupted_clear` is True.
+
+    >>> interrupted_clear_message("run").startswith("`run` was being replaced")
+    True
+    """
+    return (
+        f"`{run_folder}` was being replaced by a fresh run (`resume=False`) that was interrupted:"
+        " what is left in it is not valid. Run the pipeline on it again to replace it."
+    )
 
 
 def _fsync_dir(folder: Path) -> None:

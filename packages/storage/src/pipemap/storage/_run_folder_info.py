@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._clearing import interrupted_clear
+from ._clearing import interrupted_clear, interrupted_clear_message
 from ._record_schema import validate_run_info
 from ._run_record import FORMAT_VERSION, RUN_INFO, RunFolderError, RunRecord
 from ._values import FileValue
@@ -74,11 +74,7 @@ class RunFolderInfo:
             msg = f"`{run_folder}` is not a run folder: it is a file, not a directory"
             raise RunFolderError(msg)
         if interrupted_clear(folder):
-            msg = (
-                f"`{run_folder}` was being replaced by a fresh run (`resume=False`) that was interrupted:"
-                " what is left in it is not valid. Run the pipeline on it again to replace it."
-            )
-            raise RunFolderError(msg)
+            raise RunFolderError(interrupted_clear_message(run_folder))
         path = folder / RUN_INFO
         if not path.is_file():
             msg = f"`{run_folder}` is not a run folder: it has no `{RUN_INFO}` (pass the folder given as `run_folder` to run_map)"

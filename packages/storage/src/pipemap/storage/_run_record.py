@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 from ._atomic import atomic_write_bytes, deserialize, serialize, serialize_named
 from ._base import StorageBase
-from ._clearing import interrupted_clear
+from ._clearing import interrupted_clear, interrupted_clear_message
 from ._record_schema import validate_run_info
 from ._registry import get_storage_class
 from ._registry import storage_id_for as _storage_id_for
@@ -286,11 +286,7 @@ class RunRecord:
             msg = f"`{folder}` is not a run folder: the directory does not exist"
             raise RunFolderError(msg)
         if interrupted_clear(folder):
-            msg = (
-                f"`{folder}` was being replaced by a fresh run (`resume=False`) that was interrupted:"
-                " what is left in it is not valid. Run the pipeline on it again to replace it."
-            )
-            raise RunFolderError(msg)
+            raise RunFolderError(interrupted_clear_message(folder))
         try:
             data = json.loads(path.read_text())
         except FileNotFoundError:
