@@ -6,11 +6,11 @@ compiled kernels (`_kernels.pyx`) through a `CompiledSpec` cached on each `MapSp
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pipemap.mapspec._errors import MapSpecError
+from pipemap.mapspec._parse import parse_sides, pipefunc_wording
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -20,8 +20,6 @@ if TYPE_CHECKING:
 __all__ = ["ArraySpec", "MapSpec"]
 
 UNKNOWN = "?"
-
-_ARRAY_PATTERN = re.compile(r"([^\s,\[\]]+)\s*\[([^\[\]]*)\]")
 
 
 def _is_identifier(name: str) -> bool:
@@ -182,18 +180,16 @@ class MapSpec:
         if not isinstance(expr, str):
             msg = f"A mapspec must be a string, got {type(expr).__name__}: {expr!r}"
             raise TypeError(msg)
-        parts = expr.split("->")
-        if len(parts) != 2:
-            msg = f"Expected expression of form 'a -> b', but got '{expr}'."
-            raise MapSpecError(msg)
-        inputs = _parse_side(parts[0], expr, allow_ellipsis=True)
-        outputs = _parse_side(parts[1], expr, allow_ellipsis=False)
+        sides = parse_sides(expr)
+        inputs = tuple(_make_array(name, axes, expr) for name, axes in sides[0])
+        outputs = tuple(_make_array(name, axes, expr) for name, axes in sides[1])
         try:
             return cls(inputs, outputs)
         except MapSpecError as e:
-            if expr in str(e):
-                raise
-            msg = f"{e} (in mapspec '{expr}')"
+            msg = str(e) if expr in str(e) else f"{e} (in mapspec '{expr}')"
+            lead = pipefunc_wording(expr)  # start with pipefunc's words where it rejects too
+            if lead and not msg.startswith(lead.rstrip(".")):
+                msg = f"{lead.rstrip('.')}. {msg}"
             raise MapSpecError(msg) from None
 
     def to_string(self) -> str:
@@ -357,36 +353,6 @@ class MapSpec:
 
 def _set_repr(items: Iterable[str]) -> str:
     return "{" + ", ".join(repr(x) for x in sorted(items)) + "}"
-
-
-def _parse_side(text: str, expr: str, *, allow_ellipsis: bool) -> tuple[ArraySpec, ...]:
-    stripped = text.strip()
-    if allow_ellipsis and stripped == "...":
-        return ()
-    if "[" not in stripped or "]" not in stripped:
-        msg = (
-            f"Expression '{expr}' must include array indices in square brackets, "
-            f"e.g. 'x[i] -> y[i]' (problem in '{stripped}')."
-        )
-        raise MapSpecError(msg)
-    arrays = []
-    for name, inside in _ARRAY_PATTERN.findall(stripped):
-        axes = tuple(_parse_axis(part, expr) for part in inside.split(","))
-        arrays.append(_make_array(name, axes, expr))
-    if not arrays:
-        msg = f"Expression '{expr}' has no well-formed array like 'x[i]' in '{stripped}'."
-        raise MapSpecError(msg)
-    return tuple(arrays)
-
-
-def _parse_axis(part: str, expr: str) -> str | None:
-    axis = part.strip()
-    if axis == ":":
-        return None
-    if not _is_identifier(axis):
-        msg = f"Index name '{axis}' is not a valid Python identifier (in mapspec '{expr}')."
-        raise MapSpecError(msg)
-    return axis
 
 
 def _make_array(name: str, axes: tuple[str | None, ...], expr: str) -> ArraySpec:
