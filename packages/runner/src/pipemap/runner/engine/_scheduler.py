@@ -19,6 +19,7 @@ from pipemap.mapspec import external_shape_from_mask, internal_shape_from_mask, 
 
 from pipemap.runner.worker._chunk import ChunkResult, FunctionTask, run_chunk
 from pipemap.runner.executors._dispatch import ChunkDispatcher, describe_chunk, lost_chunk_result, route_outputs, sizer_for
+from pipemap.runner.worker._gather import by_position
 from pipemap.runner.worker._errors import error_types, raise_with_note
 from pipemap.runner.engine._eager import gate_for
 from pipemap.runner.engine._failure_log import FailureLog
@@ -154,7 +155,7 @@ class _Runner:
             if value is _ABSENT:
                 continue
             if f.mapspec is not None and p in f.mapspec.input_names:
-                mapped[p] = value
+                mapped[p] = by_position(value)  # pandas objects: positions, not labels
             else:
                 const[p] = value.to_array() if is_storage(value) else value
         keep = self.prep.return_results

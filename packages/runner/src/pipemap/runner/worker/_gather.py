@@ -74,6 +74,42 @@ def _gather_slow(value: Any, sel: np.ndarray) -> list[Any]:
     return out
 
 
+class Positional:
+    """A pandas ``Series``/``DataFrame`` read by position (``.iloc``): mapspec indices are positions.
+
+    A filtered Series (``df[df.D > 0.15]["D"]``) keeps its labels, so ``series[0]`` would look up
+    the label 0; pipemap maps over it by position instead.
+
+    >>> import pandas as pd
+    >>> Positional(pd.Series([10, 20, 30], index=[4, 7, 9]))[1]
+    np.int64(20)
+    """
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.obj.iloc[key]
+
+    def __getstate__(self) -> Any:
+        return self.obj
+
+    def __setstate__(self, state: Any) -> None:
+        self.obj = state
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The wrapped object's shape."""
+        return tuple(self.obj.shape)
+
+
+def by_position(value: Any) -> Any:
+    """``value`` wrapped in `Positional` if it is a pandas object with labels (has ``.iloc``)."""
+    return Positional(value) if hasattr(type(value), "iloc") else value
+
+
 def gather_inputs(task: FunctionTask, plan: IndexPlan, linear: Linear) -> tuple[list[str], list[list[Any]]]:
     """Per mapped input (renamed name) of ``task`` (a ``FunctionTask``), the list of its values for
     each element of ``linear``."""
