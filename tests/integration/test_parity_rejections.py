@@ -117,3 +117,91 @@ def test_series_with_non_default_index_maps_by_position(parity: Any, tmp_path: A
     got = pm.run_map(_series_pipeline(), {"D": series}, run_folder=tmp_path / "pm", parallel=parallel, storage=storage)
     parity.assert_results(expected, got, frozenset())
     assert got["y"].output.tolist() == pytest.approx([0.4, 0.6, 0.8])
+
+
+# -- item 5: internal_shapes entries that do not apply --------------------------------------------
+
+IRRELEVANT = [..., 3, "abc", None, 2.5, (), [3], (2, 2)]
+
+
+@pytest.mark.parametrize("value", IRRELEVANT, ids=repr)
+def test_mapspec_shape_ignores_entries_of_outputs_without_internal_axes(value: object) -> None:
+    from pipefunc.map._mapspec import MapSpec as PfMapSpec
+
+    from pipemap.mapspec import MapSpec
+
+    text = "x[i], z[j] -> y[i, j]"
+    expected = PfMapSpec.from_string(text).shape({"x": (3,), "z": (2,)}, {"y": value})
+    assert MapSpec.from_string(text).shape({"x": (3,), "z": (2,)}, {"y": value}) == expected == ((3, 2), (True, True))
+
+
+def _internal_pipeline(internal_shape: object = None) -> pipefunc.Pipeline:
+    @pipefunc.pipefunc(output_name="y", mapspec="x[i] -> y[i]", internal_shape=internal_shape)
+    def inc(x: int) -> int:
+        return x + 1
+
+    @pipefunc.pipefunc(output_name="z", internal_shape=internal_shape)
+    def total(y: np.ndarray) -> int:
+        return int(sum(y))
+
+    @pipefunc.pipefunc(output_name="w", mapspec="y[i] -> w[i, j]")
+    def pairs(y: int) -> list[int]:
+        return [y, -y]
+
+    return pipefunc.Pipeline([inc, total, pairs])
+
+
+@pytest.mark.parametrize("value", IRRELEVANT, ids=repr)
+@pytest.mark.parametrize("key", ["y", "z", "not_an_output"])
+def test_run_map_ignores_internal_shapes_that_do_not_apply(parity: Any, key: str, value: object) -> None:
+    shapes = {key: value, "w": (2,)}
+    pf_result, pm_result, _, _ = parity.run_both(_internal_pipeline, {"x": [1, 2, 3]}, folder=False, internal_shapes=shapes)
+    parity.assert_results(pf_result, pm_result, frozenset())
+
+
+@pytest.mark.parametrize("value", [..., 2.5, "abc", (1.5,), None], ids=repr)
+def test_pipefunc_internal_shape_of_output_without_internal_axes_is_ignored(parity: Any, value: object) -> None:
+    pf_result, pm_result, _, _ = parity.run_both(lambda: _internal_pipeline(value), {"x": [1, 2, 3]}, folder=False)
+    parity.assert_results(pf_result, pm_result, frozenset())
+    assert pm.PipeFunc(lambda x: x, "y", mapspec="x[i] -> y[i]", internal_shape=value).internal_shape is value
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [(w, v) for w in ("run_map", "PipeFunc") for v in (..., "abc", 2.5, (1.5,), ("x",))] + [("run_map", None)],
+    ids=repr,
+)
+def test_bad_internal_shape_of_output_with_internal_axes_is_rejected_by_both(tmp_path: Any, value: object, where: str) -> None:
+    def build() -> pipefunc.Pipeline:
+        shape = value if where == "PipeFunc" else None
+        return pipefunc.Pipeline([pipefunc.PipeFunc(lambda x: [x, x], "w", mapspec="x[i] -> w[i, j]", internal_shape=shape)])
+
+    kwargs: dict[str, Any] = {"parallel": False, "run_folder": None}
+    if where == "run_map":
+        kwargs["internal_shapes"] = {"w": value}
+    with pytest.raises(TypeError) as pf_info:
+        build().map({"x": [1, 2]}, **kwargs)
+    with pytest.raises(TypeError) as pm_info:
+        pm.run_map(build(), {"x": [1, 2]}, **kwargs)
+    assert str(pf_info.value) == "Internal shape for 'w' must be a tuple of integers or '?'."
+    assert str(pm_info.value).startswith(str(pf_info.value))
+    assert "x[i] -> w[i, j]" in str(pm_info.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "pipemap_gives"),
+    [([2], "ok"), ((True,), TypeError), ((-1,), TypeError)],
+    ids=["list", "bool", "negative"],
+)
+def test_internal_shape_values_where_pipemap_deliberately_differs(value: object, pipemap_gives: object) -> None:
+    """pipefunc rejects a list (pipemap: it is the JSON form of a run folder's shape, so it is
+    accepted), takes ``True`` as 1 and fails late on -1 with numpy's bare error (pipemap rejects both)."""
+    def build() -> pipefunc.Pipeline:
+        return pipefunc.Pipeline([pipefunc.PipeFunc(lambda x: [x, x], "w", mapspec="x[i] -> w[i, j]")])
+
+    kwargs: dict[str, Any] = {"parallel": False, "run_folder": None, "internal_shapes": {"w": value}}
+    if pipemap_gives == "ok":
+        assert pm.run_map(build(), {"x": [1, 2]}, **kwargs)["w"].output.shape == (2, 2)
+    else:
+        with pytest.raises(TypeError, match=r"^Internal shape for 'w' must be a tuple of integers or '\?'\."):
+            pm.run_map(build(), {"x": [1, 2]}, **kwargs)

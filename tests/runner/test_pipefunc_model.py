@@ -10,7 +10,7 @@ import pickle
 import cloudpickle
 import pytest
 from pipemap.mapspec import MapSpec
-from pipemap.runner import PipeFunc, pipefunc
+from pipemap.runner import PipeFunc, Pipeline, pipefunc
 from pipemap.runner.model import _pipefunc as pipefunc_module
 from pipemap.runner.model import _pipefunc_calls as calls_module
 from pipemap.runner.model import _pipefunc_updates as updates_module
@@ -83,10 +83,13 @@ def test_internal_shape_is_normalised(given, expected) -> None:
     assert PipeFunc(lambda: 1, "x", internal_shape=given).internal_shape == expected
 
 
-@pytest.mark.parametrize("bad", [(1.5,), ("x",), (-1,), 2.0, (True,)])
-def test_bad_internal_shape_raises(bad) -> None:
+@pytest.mark.parametrize("bad", [(1.5,), ("x",), (-1,), 2.0, (True,), ...])
+def test_bad_internal_shape_raises_when_used(bad) -> None:
+    # issue 13 item 5: checked when a run uses it (as pipefunc does), not at construction
+    assert PipeFunc(lambda: 1, "x", internal_shape=bad).internal_shape is bad
+    f = PipeFunc(lambda: [1, 2], "x", mapspec="... -> x[j]", internal_shape=bad)
     with pytest.raises(TypeError, match="must be a tuple of integers or '\\?'"):
-        PipeFunc(lambda: 1, "x", internal_shape=bad)
+        Pipeline([f]).map({}, parallel=False)
 
 
 def test_mapspec_input_must_be_a_parameter() -> None:

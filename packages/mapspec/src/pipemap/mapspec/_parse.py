@@ -109,7 +109,7 @@ def pipefunc_wording(expr: str) -> str | None:
         return "Output array must have all axes indexed (no ':')."
     if any([a for a in axes if a] != first for _, axes in outputs[1:]):
         return "All output arrays must have identical indices."
-    unused = {a for _, axes in inputs for a in axes if a} - set(first)  # type: ignore[arg-type]
+    unused = {a for _, axes in inputs for a in axes if a} - set(first)
     if unused:
         return f"Input arrays have indices that do not appear in the output: {_set_repr(unused)}"
     return None

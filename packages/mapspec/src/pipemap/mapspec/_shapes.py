@@ -164,8 +164,12 @@ def mapspec_shape(
         array.validate(tuple(input_shapes[array.name]))
 
     first = spec.outputs[0]
-    internal = tuple(internal_shapes.get(first.name, ()))
     has_internal_key = first.name in internal_shapes
+    internal: Sequence[object] = ()
+    if has_internal_key and len(first.axes) > len(spec.external_indices):
+        # read only for an output with internal axes: other entries are ignored, as in pipefunc
+        value = internal_shapes[first.name]
+        internal = tuple(value) if isinstance(value, list | tuple) else (value,)
     used = spec.input_indices
     shape: list[int | str] = []
     mask: list[bool] = []
@@ -182,8 +186,11 @@ def mapspec_shape(
             raise ShapeError(msg)
         else:
             dim = internal[n_internal]
-            if not (dim == UNKNOWN or (isinstance(dim, int) and not isinstance(dim, bool))):
-                msg = f"Internal shape for '{first.name}' must be a tuple of integers or '?'."
+            if not (dim == UNKNOWN or (isinstance(dim, int) and not isinstance(dim, bool) and dim >= 0)):
+                msg = (
+                    f"Internal shape for '{first.name}' must be a tuple of integers or '?'."
+                    f" Got {internal_shapes[first.name]!r} (mapspec `{spec}`)."
+                )
                 raise TypeError(msg)
             shape.append(dim)
         n_internal += 1

@@ -26,6 +26,7 @@ from pipemap.runner.model._pipefunc_compat import function_from_pipefunc
 from pipemap.runner.model._pipefunc_calls import compile_call, make_picker
 from pipemap.runner.model._pipefunc_updates import PipeFuncUpdates
 from pipemap.runner.model._pipefunc_args import (
+    lenient_internal_shape,
     _function_name,
     _is_name,
     _parse_mapspec,
@@ -124,7 +125,7 @@ class PipeFunc(PipeFuncUpdates):
         self._signature_defaults = _signature_defaults(func, self._original_parameters)
         self._validate_output_name()
         self._refresh()
-        self.internal_shape = normalize_internal_shape(internal_shape, ",".join(self.output_names))
+        self.internal_shape = lenient_internal_shape(internal_shape, ",".join(self.output_names))
         if scope is not None:
             self.update_scope(scope, inputs="*", outputs="*")
 

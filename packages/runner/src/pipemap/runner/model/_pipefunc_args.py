@@ -17,7 +17,7 @@ from typing import Any
 
 from pipemap.mapspec import MapSpec
 
-__all__ = ["normalize_internal_shape", "validate_timeout"]
+__all__ = ["lenient_internal_shape", "normalize_internal_shape", "validate_timeout"]
 
 
 def _is_name(name: object) -> bool:
@@ -53,6 +53,21 @@ def normalize_internal_shape(
             msg = f"Internal shape for '{name}' must be a tuple of integers or '?', got {shape!r}."
             raise TypeError(msg)
     return tuple(out)
+
+
+def lenient_internal_shape(shape: object, name: str = "output") -> object:
+    """`normalize_internal_shape` where it applies; any other value is kept as given.
+
+    As in pipefunc, an internal shape is only checked when a run uses it (an output with internal
+    axes): for an output without them it is ignored, whatever it is.
+
+    >>> lenient_internal_shape(3), lenient_internal_shape(...)
+    ((3,), Ellipsis)
+    """
+    try:
+        return normalize_internal_shape(shape, name)  # type: ignore[arg-type]
+    except TypeError:
+        return shape
 
 
 def _signature_parameters(func: Callable[..., object]) -> dict[str, inspect.Parameter]:
