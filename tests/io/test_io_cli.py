@@ -59,7 +59,7 @@ def test_status_finished(example_run: Path, capsys: pytest.CaptureFixture[str]) 
     assert main(["status", str(example_run), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     by_name = {o["name"]: o for o in data["outputs"]}
-    assert data["format_version"] == 1 and data["started"]
+    assert data["format_version"] == 2 and data["started"]
     if by_name["z"]["storage"] == "dict":  # one pickle: counts are not read
         assert by_name["z"]["done"] is None and data["unknown_counts"] == ["s", "y", "z"]
     else:

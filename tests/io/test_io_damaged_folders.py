@@ -126,7 +126,9 @@ def test_deeply_nested_run_info(run: Path, tmp_path: Path) -> None:
 
 def test_deeply_nested_field_inside_run_info(run: Path, tmp_path: Path) -> None:
     text = (run / "run_info.json").read_text()
-    (run / "run_info.json").write_text(text.replace('"version": 1', '"version": 1, "extra": ' + "[" * 100_000 + "]" * 100_000))
+    assert '"error_handling":' in text
+    nested = '"extra": ' + "[" * 100_000 + "]" * 100_000 + ', "error_handling":'
+    (run / "run_info.json").write_text(text.replace('"error_handling":', nested))
     _assert_refused(run, tmp_path, "run_info.json", "nested")
 
 

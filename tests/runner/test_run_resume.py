@@ -331,11 +331,15 @@ def test_bound_of_multi_output_function_and_added_bound(tmp_path) -> None:
 
 
 def _as_older_writer(folder: Path) -> None:
-    """Make ``folder`` look like one written before bound values were recorded."""
+    """Make ``folder`` look like one written before bound values were recorded (format 1: pipemap's
+    metadata inside run_info.json, no pipemap.json)."""
     import json
 
     data = json.loads((folder / "run_info.json").read_text())
-    (folder / data.pop("bound_path")).unlink()
+    meta = json.loads((folder / "pipemap.json").read_text())
+    (folder / "pipemap.json").unlink()
+    (folder / meta.pop("bound_path")).unlink()
+    data.update(meta, version=1)
     (folder / "run_info.json").write_text(json.dumps(data, indent=4))
 
 

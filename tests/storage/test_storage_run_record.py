@@ -43,7 +43,7 @@ def test_json_layout(tmp_path: Path) -> None:
     record = make_record(tmp_path)
     record.dump()
     data = json.loads(RunRecord.path(tmp_path).read_text())
-    assert data["version"] == 1
+    assert "version" not in data  # pipemap's metadata lives in pipemap.json (format 2)
     assert data["all_output_names"] == ["s", "y", "z"]
     assert data["shapes"] == {"x": [3], "w": [2], "y": [3], "z": [3, 2]}
     assert data["internal_shapes"] is None
@@ -52,7 +52,9 @@ def test_json_layout(tmp_path: Path) -> None:
     assert data["input_paths"] == {"x": "inputs/x.cloudpickle", "w": "inputs/w.cloudpickle"}
     assert data["defaults_path"] == "defaults/defaults.cloudpickle"
     assert data["run_folder"] == str(tmp_path.absolute())
-    assert "pipemap_version" in data and "created_at" in data
+    meta = json.loads((tmp_path / "pipemap.json").read_text())
+    assert meta["version"] == 2 and "pipemap_version" in meta and "created_at" in meta
+    assert not {"pipemap_version", "created_at", "bound_path"} & data.keys()
     assert (tmp_path / "inputs" / "x.cloudpickle").is_file()
     assert RunRecord.path(tmp_path).read_text().startswith("{\n    ")
 
@@ -130,6 +132,13 @@ def test_load_errors(tmp_path: Path) -> None:
     write({**data, "version": 99})
     with pytest.raises(RunFolderError, match="format version 99"):
         RunRecord.load(tmp_path)
+    meta_path = tmp_path / "pipemap.json"
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({**meta, "version": 99}))
+    write(data)
+    with pytest.raises(RunFolderError, match=r"pipemap.json` has format version 99"):
+        RunRecord.load(tmp_path)
+    meta_path.write_text(json.dumps(meta))
     write({k: v for k, v in data.items() if k != "shapes"})
     with pytest.raises(RunFolderError, match="missing the required field `shapes`"):
         RunRecord.load(tmp_path)
@@ -150,7 +159,8 @@ def test_legacy_pipefunc_layout(tmp_path: Path) -> None:
     make_record(tmp_path).dump()
     path = RunRecord.path(tmp_path)
     data = json.loads(path.read_text())
-    del data["version"], data["error_handling"], data["pipemap_version"]
+    (tmp_path / "pipemap.json").unlink()
+    del data["error_handling"]
     data["pipefunc_version"] = "0.93.2"
     data["input_paths"] = {k: f"/old/place/run/{v}" for k, v in data["input_paths"].items()}
     path.write_text(json.dumps(data))

@@ -40,6 +40,7 @@ from ._registry import (
     storage_registry,
     zarr_available,
 )
+from ._run_files import PIPEMAP_INFO
 from ._run_folder_info import FAILURES_FILE, RunFolderInfo
 from ._run_record import (
     FORMAT_VERSION,
@@ -67,6 +68,7 @@ __all__ = [
     "FAILURES_FILE",
     "FORMAT_VERSION",
     "MISSING",
+    "PIPEMAP_INFO",
     "ChunkedArray",
     "CorruptElementWarning",
     "DictArray",

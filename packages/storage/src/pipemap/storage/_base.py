@@ -202,6 +202,10 @@ class StorageBase(abc.ABC):
     def persist(self) -> None:
         """Save memory content to ``folder`` (no-op for on-disk backends)."""
 
+    def finish_run(self) -> None:  # noqa: B027 - an optional hook
+        """Called once when a run that wrote this storage ends (also after a failure): bring
+        on-disk summaries up to date for other readers, e.g. pipefunc (no-op by default)."""
+
     # ------------------------------------------------------------------ derived shapes
     @property
     def resolved_shape(self) -> tuple[int, ...]:

@@ -1,4 +1,4 @@
-"""Reading a run folder's ``run_info.json`` for readers: validated, and nothing is unpickled.
+"""Reading a run folder's record for readers: validated, and nothing is unpickled.
 
 :meth:`RunFolderInfo.read` is what the loaders and ``pipemap status`` use: it refuses a folder
 that is missing, being replaced (an interrupted clearing), too new or damaged with a
@@ -13,7 +13,7 @@ and ``defaults`` (inputs are loaded one at a time, on demand, with :meth:`RunFol
 ...     run_folder=folder, mapspecs_as_strings=["x[i] -> y[i]"], storage="file_array").dump()
 >>> info = RunFolderInfo.read(folder)
 >>> sorted(info.record.all_output_names), info.version, info.input_names, info.load_input("x")
-(['y'], 1, ['x'], [1, 2])
+(['y'], 2, ['x'], [1, 2])
 """
 
 from __future__ import annotations
@@ -24,9 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._clearing import interrupted_clear, interrupted_clear_message
-from ._record_schema import validate_run_info
-from ._run_record import FORMAT_VERSION, RUN_INFO, RunFolderError, RunRecord
+from ._run_files import RUN_INFO, decode_fields, read_record_json
+from ._run_record import RunFolderError, RunRecord
 from ._values import FileValue
 
 __all__ = ["FAILURES_FILE", "RunFolderInfo"]
@@ -34,28 +33,14 @@ __all__ = ["FAILURES_FILE", "RunFolderInfo"]
 #: continue-mode runs: ``{"version": 1, "outputs": {output name: [linear indices]}}`` (FORMAT.md)
 FAILURES_FILE = "failures.json"
 
-_REQUIRED_FIELDS = ("all_output_names", "shapes", "shape_masks", "mapspecs_as_strings", "storage")
-
-
-def _key(key: str) -> str | tuple[str, ...]:
-    return tuple(key.split(",")) if "," in key else key
-
-
-def _shapes(d: Any, path: Path, field_name: str) -> dict[Any, tuple[Any, ...]]:
-    if d is None:
-        return {}
-    if not isinstance(d, dict):
-        msg = f"`{path}`: field `{field_name}` must be a JSON object, got {type(d).__name__}"
-        raise RunFolderError(msg)
-    return {_key(k): tuple(v) if isinstance(v, list) else v for k, v in d.items()}
-
 
 @dataclass(frozen=True)
 class RunFolderInfo:
-    """A run folder's ``run_info.json``, read and validated without unpickling anything.
+    """A run folder's ``run_info.json`` and ``pipemap.json``, read and validated without unpickling anything.
 
     ``record`` is the :class:`RunRecord` with empty ``inputs`` and ``defaults``; ``fields`` the
-    decoded JSON object as written (read it only for fields the record does not carry).
+    decoded ``run_info.json`` object as written, with ``pipemap.json``'s fields added and
+    ``version`` set to the folder's format version (read it only for fields the record does not carry).
     """
 
     folder: Path
@@ -64,23 +49,10 @@ class RunFolderInfo:
 
     @classmethod
     def read(cls, run_folder: str | Path) -> RunFolderInfo:
-        """Read ``<run_folder>/run_info.json``; :class:`RunFolderError` if the folder is missing,
-        being replaced, or the file is absent, malformed, damaged or of a newer format version."""
-        folder = Path(run_folder).absolute()
-        if not folder.exists():
-            msg = f"`{run_folder}` is not a run folder: it does not exist"
-            raise RunFolderError(msg)
-        if not folder.is_dir():
-            msg = f"`{run_folder}` is not a run folder: it is a file, not a directory"
-            raise RunFolderError(msg)
-        if interrupted_clear(folder):
-            raise RunFolderError(interrupted_clear_message(run_folder))
-        path = folder / RUN_INFO
-        if not path.is_file():
-            msg = f"`{run_folder}` is not a run folder: it has no `{RUN_INFO}` (pass the folder given as `run_folder` to run_map)"
-            raise RunFolderError(msg)
-        data = _read_json(path)
-        return cls(folder, data, _record_from(data, folder, path))
+        """Read ``<run_folder>/run_info.json`` (and ``pipemap.json``); :class:`RunFolderError` if the
+        folder is missing, being replaced, or a file is absent, malformed, damaged or of a newer format version."""
+        folder, data = read_record_json(run_folder)
+        return cls(folder, data, RunRecord(inputs={}, defaults={}, run_folder=folder, **decode_fields(data)))
 
     # ------------------------------------------------------------------ metadata
     @property
@@ -90,7 +62,7 @@ class RunFolderInfo:
 
     @property
     def version(self) -> int:
-        """The format version of ``run_info.json`` (0: written by pipefunc)."""
+        """The folder's format version (0: written by pipefunc, 1: older pipemap, 2: with ``pipemap.json``)."""
         return int(self.fields.get("version", 0))
 
     @property
@@ -161,57 +133,3 @@ class RunFolderInfo:
         except Exception as exc:
             msg = f"Could not load input `{name}` of the run at `{self.folder}` from `{path}` ({type(exc).__name__}: {exc})"
             raise RunFolderError(msg) from None
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        info = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        msg = f"`{path}` is not valid JSON ({exc}); the run folder is damaged"
-        raise RunFolderError(msg) from None
-    except RecursionError:
-        msg = f"`{path}` is not a run record: its JSON is nested too deeply; the run folder is damaged"
-        raise RunFolderError(msg) from None
-    except OSError as exc:
-        msg = f"Cannot read `{path}` ({type(exc).__name__}: {exc.strerror or exc})"
-        raise RunFolderError(msg) from None
-    if not isinstance(info, dict):
-        msg = f"`{path}` must hold a JSON object, got {type(info).__name__}"
-        raise RunFolderError(msg)
-    version = info.get("version", 0)
-    if not isinstance(version, int) or isinstance(version, bool) or not 0 <= version <= FORMAT_VERSION:
-        msg = (
-            f"`{path}` has format version {version!r}, but this pipemap reads versions up to"
-            f" {FORMAT_VERSION}: upgrade pipemap (pipemap-storage) to read this run folder"
-        )
-        raise RunFolderError(msg)
-    missing = [k for k in _REQUIRED_FIELDS if k not in info]
-    if missing:
-        msg = f"`{path}` is missing the required field(s) {', '.join(f'`{m}`' for m in missing)}; the run folder is damaged"
-        raise RunFolderError(msg)
-    validate_run_info(info, path)
-    return info
-
-
-def _record_from(info: dict[str, Any], folder: Path, path: Path) -> RunRecord:
-    storage = info["storage"]
-    if not isinstance(storage, str | dict):
-        msg = f"`{path}`: field `storage` must be a storage id or a dict of them, got {type(storage).__name__}; the run folder is damaged"
-        raise RunFolderError(msg)
-    if isinstance(storage, dict):
-        storage = {_key(k): v for k, v in storage.items()}
-    shapes = _shapes(info["shapes"], path, "shapes")
-    internal = info.get("internal_shapes")
-    return RunRecord(
-        inputs={},
-        defaults={},
-        all_output_names=set(info["all_output_names"]),
-        shapes=shapes,
-        resolved_shapes=_shapes(info.get("resolved_shapes"), path, "resolved_shapes") or shapes,
-        internal_shapes=_shapes(internal, path, "internal_shapes") if internal is not None else None,
-        shape_masks={k: tuple(bool(b) for b in v) for k, v in _shapes(info["shape_masks"], path, "shape_masks").items()},
-        run_folder=folder,
-        mapspecs_as_strings=[str(s) for s in info["mapspecs_as_strings"]],
-        storage=storage,
-        error_handling=info.get("error_handling") or "raise",
-    )

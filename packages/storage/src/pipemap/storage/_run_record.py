@@ -27,10 +27,9 @@ from typing import Any, ClassVar
 
 from ._atomic import atomic_write_bytes, deserialize, serialize, serialize_named
 from ._base import StorageBase
-from ._clearing import interrupted_clear, interrupted_clear_message
-from ._record_schema import validate_run_info
 from ._registry import get_storage_class
 from ._registry import storage_id_for as _storage_id_for
+from ._run_files import FORMAT_VERSION, PIPEMAP_INFO, RUN_INFO, decode_fields, read_record_json
 from ._values import FileValue
 
 __all__ = [
@@ -42,9 +41,6 @@ __all__ = [
     "open_store",
     "output_folder",
 ]
-
-FORMAT_VERSION = 1
-RUN_INFO = "run_info.json"
 
 
 def _package_version() -> str:
@@ -217,41 +213,44 @@ class RunRecord:
 
     # -------------------------------------------------------------- dump/load
     def to_json_dict(self) -> dict[str, Any]:
-        """The JSON-ready dict written to ``run_info.json``."""
+        """The JSON-ready dict written to ``run_info.json``: pipefunc's ``RunInfo`` fields only."""
         folder = self._folder()
-        storage = self.storage if isinstance(self.storage, str) else _encode_dict(self.storage, lambda v: v)
         internal = None
         if self.internal_shapes is not None:
             internal = {_encode_key(k): _shape_value(v) for k, v in self.internal_shapes.items()}
-        data: dict[str, Any] = {"version": FORMAT_VERSION}
-        for f in fields(self):
-            name = f.name
-            if name in {"inputs", "defaults", "bound"}:
-                continue
-            value = getattr(self, name)
-            if name == "all_output_names":
-                value = sorted(value)
-            elif name in {"shapes", "resolved_shapes", "shape_masks"}:
-                value = _encode_dict(value, _shape_value)
-            elif name == "internal_shapes":
-                value = internal
-            elif name == "storage":
-                value = storage
-            elif name == "run_folder":
-                value = str(folder)
-            elif name == "mapspecs_as_strings":
-                value = list(value)
-            elif isinstance(value, Path):
-                value = str(value)
-            data[name] = value
-        data["input_paths"] = {k: str(p.relative_to(folder)) for k, p in self.input_paths.items()}
-        data["defaults_path"] = str(self.defaults_path.relative_to(folder))
+        return {
+            "all_output_names": sorted(self.all_output_names),
+            "shapes": _encode_dict(self.shapes, _shape_value),
+            "resolved_shapes": _encode_dict(self.resolved_shapes, _shape_value),
+            "internal_shapes": internal,
+            "shape_masks": _encode_dict(self.shape_masks, _shape_value),
+            "run_folder": str(folder),
+            "mapspecs_as_strings": list(self.mapspecs_as_strings),
+            "storage": self.storage if isinstance(self.storage, str) else _encode_dict(self.storage, lambda v: v),
+            "error_handling": self.error_handling,
+            "input_paths": {k: str(p.relative_to(folder)) for k, p in self.input_paths.items()},
+            "defaults_path": str(self.defaults_path.relative_to(folder)),
+        }
+
+    def pipemap_json_dict(self) -> dict[str, Any]:
+        """The JSON-ready dict written to ``pipemap.json``: pipemap's own metadata."""
+        data: dict[str, Any] = {
+            "version": FORMAT_VERSION,
+            "pipemap_version": self.pipemap_version,
+            "created_at": self.created_at,
+        }
         if self.bound is not None:
-            data["bound_path"] = str(self.bound_path.relative_to(folder))
+            data["bound_path"] = str(self.bound_path.relative_to(self._folder()))
         return data
 
+    def dump_pipemap_json(self) -> None:
+        """Write ``pipemap.json`` (atomically); :meth:`dump` writes it before ``run_info.json``."""
+        text = json.dumps(self.pipemap_json_dict(), indent=4)
+        atomic_write_bytes(self._folder() / PIPEMAP_INFO, text.encode())
+
     def dump(self) -> None:
-        """Write inputs, defaults and ``run_info.json`` (each file atomically)."""
+        """Write inputs, defaults, bound values, ``pipemap.json`` and ``run_info.json`` (each
+        file atomically; ``run_info.json`` last, as it vouches for the others)."""
         folder = self._folder()
         for name, path in self.input_paths.items():
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -271,44 +270,20 @@ class RunRecord:
                 self.bound = None
             else:
                 atomic_write_bytes(self.bound_path, payload)
+        self.dump_pipemap_json()
         text = json.dumps(self.to_json_dict(), indent=4)
         atomic_write_bytes(self.path(folder), text.encode())
 
     @classmethod
     def load(cls, run_folder: str | Path) -> RunRecord:
-        """Read ``<run_folder>/run_info.json`` (format versions 0 = pipefunc layout, and 1).
+        """Read the run folder's record (format 0 = pipefunc, 1 = older pipemap, 2), its inputs,
+        defaults and bound values.
 
         The folder where the json was found becomes ``run_folder`` (moved folders work).
         """
-        folder = Path(run_folder).absolute()
+        folder, data = read_record_json(run_folder)
         path = cls.path(folder)
-        if not folder.is_dir():
-            msg = f"`{folder}` is not a run folder: the directory does not exist"
-            raise RunFolderError(msg)
-        if interrupted_clear(folder):
-            raise RunFolderError(interrupted_clear_message(folder))
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError:
-            msg = f"`{folder}` is not a run folder: it has no `{RUN_INFO}`"
-            raise RunFolderError(msg) from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            msg = f"`{path}` is not valid JSON: {exc}"
-            raise RunFolderError(msg) from exc
-        except RecursionError:
-            msg = f"`{path}` is not a run record: its JSON is nested too deeply; the run folder is damaged"
-            raise RunFolderError(msg) from None
-        if not isinstance(data, dict):
-            msg = f"`{path}` must hold a JSON object, got {type(data).__name__}"
-            raise RunFolderError(msg)
-        version = data.get("version", 0)
-        if not isinstance(version, int) or version > FORMAT_VERSION or version < 0:
-            msg = (
-                f"`{path}` has format version {version!r}; this pipemap-storage reads versions up to"
-                f" {FORMAT_VERSION}. Upgrade pipemap to read it."
-            )
-            raise RunFolderError(msg)
-        kwargs = _decode_fields(data, path)
+        kwargs = decode_fields(data)
         kwargs["run_folder"] = folder
         kwargs["inputs"] = _load_inputs(folder, data, path)
         kwargs["defaults"] = _load_pickle(_relocate(folder, data.get("defaults_path", "defaults/defaults.cloudpickle")), path, "defaults")
@@ -316,60 +291,6 @@ class RunRecord:
             kwargs["bound"] = _load_bound(_relocate(folder, data["bound_path"]), path)
         known = {f.name for f in fields(cls) if f.init}
         return cls(**{k: v for k, v in kwargs.items() if k in known})
-
-
-_REQUIRED: dict[str, type | tuple[type, ...]] = {
-    "all_output_names": list,
-    "shapes": dict,
-    "shape_masks": dict,
-    "mapspecs_as_strings": list,
-    "storage": (str, dict),
-}
-
-
-def _decode_fields(data: dict[str, Any], path: Path) -> dict[str, Any]:
-    for name, kind in _REQUIRED.items():
-        if name not in data:
-            msg = f"`{path}` is missing the required field `{name}`"
-            raise RunFolderError(msg)
-        if not isinstance(data[name], kind):
-            msg = f"`{path}`: field `{name}` has type {type(data[name]).__name__}, expected {kind}"
-            raise RunFolderError(msg)
-    optional: dict[str, type | tuple[type, ...]] = {
-        "internal_shapes": (dict, type(None)),
-        "resolved_shapes": dict,
-        "error_handling": str,
-    }
-    for name, kind in optional.items():
-        if name in data and data[name] is not None and not isinstance(data[name], kind):
-            msg = f"`{path}`: field `{name}` has type {type(data[name]).__name__}, expected {kind}"
-            raise RunFolderError(msg)
-
-    validate_run_info(data, path)  # deep types: a clear error instead of a crash further on
-
-    def shapes(d: dict[str, Any]) -> dict[Any, tuple[Any, ...]]:
-        return {_decode_key(k): tuple(v) if isinstance(v, list) else v for k, v in d.items()}
-
-    storage = data["storage"]
-    if isinstance(storage, dict):
-        storage = {_decode_key(k): v for k, v in storage.items()}
-    internal = data.get("internal_shapes")
-    if internal is not None:
-        internal = {_decode_key(k): tuple(v) if isinstance(v, list) else v for k, v in internal.items()}
-    out: dict[str, Any] = {
-        "all_output_names": set(data["all_output_names"]),
-        "shapes": shapes(data["shapes"]),
-        "resolved_shapes": shapes(data.get("resolved_shapes") or data["shapes"]),
-        "internal_shapes": internal,
-        "shape_masks": {k: tuple(bool(b) for b in v) for k, v in shapes(data["shape_masks"]).items()},
-        "mapspecs_as_strings": [str(s) for s in data["mapspecs_as_strings"]],
-        "storage": storage,
-        "error_handling": data.get("error_handling") or "raise",
-        "pipemap_version": str(data.get("pipemap_version", data.get("pipefunc_version", "unknown"))),
-    }
-    if "created_at" in data:
-        out["created_at"] = str(data["created_at"])
-    return out
 
 
 def _relocate(folder: Path, stored: str) -> Path:

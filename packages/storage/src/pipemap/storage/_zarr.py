@@ -462,6 +462,11 @@ class ZarrFileArray(StorageBase):
         """Bring the ``mask`` summary array up to date (data chunks are always on disk)."""
         self.refresh_mask()
 
+    def finish_run(self) -> None:
+        """On disk: refresh the ``mask`` summary, which pipefunc reads as the truth (FORMAT.md)."""
+        if not self.supports_persist:  # memory variants refresh it in persist()
+            self.refresh_mask()
+
     def to_array(self, *, splat_internal: bool | None = None) -> np.ma.MaskedArray:
         """All elements as an object masked array; internal axes are always splatted.
 

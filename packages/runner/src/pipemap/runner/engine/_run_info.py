@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from pipemap.mapspec import MapSpec, external_shape_from_mask, internal_shape_from_mask, shape_is_resolved
 from pipemap.storage import (
     DirectValue,
+    PIPEMAP_INFO,
     FileValue,
     RunRecord,
     atomic_write_bytes,
@@ -166,7 +167,7 @@ def check_safe_to_delete(folder: Path, pipeline: Pipeline) -> None:
 
 
 #: the top-level entries a run writes besides ``run_info.json``
-_RUN_LAYOUT = frozenset({"outputs", "inputs", "defaults", "failures.json", "pipefunc_status.json"})
+_RUN_LAYOUT = frozenset({"outputs", "inputs", "defaults", PIPEMAP_INFO, "failures.json", "pipefunc_status.json"})
 
 
 def refuse_unvouched_outputs(folder: Path) -> None:
@@ -259,6 +260,7 @@ class RunInfo(RunRecord):
         )
         if folder is not None:
             if unchanged:  # resume with verified-equal inputs, defaults and bound values: their files stay
+                info.dump_pipemap_json()
                 info.dump_record()
             else:
                 info.dump()

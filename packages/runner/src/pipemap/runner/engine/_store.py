@@ -113,6 +113,19 @@ def _as_internal_block(value: Any, internal: tuple[int, ...]) -> np.ndarray:
     return block
 
 
+def finish_stores(store: dict[str, Any], *, quiet: bool) -> None:
+    """Let every storage of the run update its on-disk summaries (``StorageBase.finish_run``);
+    ``quiet``: the run already failed, so an error here is not raised over the run's own."""
+    for s in store.values():
+        finish = getattr(s, "finish_run", None)  # storages of other packages may not have it
+        if finish is not None and is_storage(s):
+            try:
+                finish()
+            except Exception:
+                if not quiet:
+                    raise
+
+
 def persist_all(store: dict[str, Any], pipeline: Pipeline) -> None:
     """Save the in-memory storages to the run folder; one that fails does not keep the others
     from being saved, and its error names the output and its function."""

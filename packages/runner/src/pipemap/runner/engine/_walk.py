@@ -14,7 +14,7 @@ from pipemap.runner.engine._fusion import plan_chains, run_chain_of
 from pipemap.runner.engine._prepare import Prepared
 from pipemap.runner.engine._run_context import EagerContext, FusionContext
 from pipemap.runner.engine._scheduler import _Runner
-from pipemap.runner.engine._store import persist_all
+from pipemap.runner.engine._store import finish_stores, persist_all
 from pipemap.runner.executors import _default_pool
 from pipemap.runner.executors._inflight import gather_or_cancel
 from pipemap.runner.worker._modes import SchedulingStrategy
@@ -63,6 +63,7 @@ async def run_prepared(
         try:
             if error is not None:  # no chunk of this run may run on once it returns (or raises)
                 prep.in_flight.stop(runner.executors.owned)
+            finish_stores(prep.store, quiet=error is not None)
         finally:
             if runner.failures is not None:
                 runner.failures.flush()  # also after a failure or cancellation: what ran is recorded
