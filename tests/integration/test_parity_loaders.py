@@ -117,3 +117,132 @@ def test_failed_internal_axes_element_fills_its_cells() -> None:
         assert [int(v) for v in y[[0, 2]].ravel()] == [1, -1, 3, -3]
         assert [type(v).__name__ for v in result["y"].output[1]] == ["ErrorSnapshot"] * 2
         assert np.ma.getmaskarray(pio.load_outputs("y", run_folder=folder, mask_errors=True))[1].all()
+
+
+# --- item 7: array-like inputs (pandas, polars) are coordinates and columns ----------------------
+
+
+def _per_day() -> Any:
+    @pf(output_name="y", mapspec="day[i] -> y[i]")
+    def f(day: Any) -> float:
+        return 1.5
+
+    return PfPipeline([f])
+
+
+def _array_likes() -> dict[str, Any]:
+    import pandas as pd
+    import polars as pl
+
+    return {
+        "DatetimeIndex": pd.date_range("2024-01-01", periods=3),
+        "Series": pd.Series([0.5, 1.5, 2.5]),
+        "Index": pd.Index([3, 1, 2]),
+        "string_Index": pd.Index(["a", "b", "c"], dtype=object),
+        "polars_Series": pl.Series([7, 8, 9]),
+    }
+
+
+@pytest.mark.parametrize("kind", list(_array_likes()))
+def test_array_like_inputs_are_coordinates(parity: Any, kind: str) -> None:
+    import pipefunc.map as pfm
+
+    import pipemap.io as pio
+
+    day = _array_likes()[kind]
+    pf_result, pm_result, pf_folder, pm_folder = parity.run_both(_per_day, {"day": day})
+    expected = np.asarray(day)
+    for what, a, b in [
+        ("to_xarray", pf_result.to_xarray(), pm_result.to_xarray()),
+        ("load_xarray_dataset", pfm.load_xarray_dataset(run_folder=pf_folder), pio.load_xarray_dataset(run_folder=pm_folder)),
+    ]:
+        assert list(a.coords) == list(b.coords) == ["day"], what
+        assert a["day"].dtype == b["day"].dtype == expected.dtype, what
+        assert b["day"].values.tolist() == a["day"].values.tolist() == expected.tolist(), what
+        assert b["y"].dims == ("i",)
+    for what, a, b in [
+        ("to_dataframe", pf_result.to_dataframe(), pm_result.to_dataframe()),
+        ("load_dataframe", pfm.load_dataframe(run_folder=pf_folder), pio.load_dataframe(run_folder=pm_folder)),
+    ]:
+        assert list(a.columns) == list(b.columns) == ["day", "y"], what
+        assert a["day"].dtype == b["day"].dtype, what
+        assert a["day"].tolist() == b["day"].tolist(), what
+    polars = pio.load_dataframe(run_folder=pm_folder, backend="polars")
+    assert polars.columns == ["day", "y"] and len(polars) == 3
+
+
+def test_datetime_index_coordinate_plots_on_time_axis(parity: Any) -> None:
+    """The issue's case: a DatetimeIndex input is a datetime64 coordinate, so it is a time axis."""
+    import pandas as pd
+
+    import pipemap.io as pio
+
+    days = pd.date_range("2024-03-01", periods=4, freq="D")
+    _, pm_result, _, pm_folder = parity.run_both(_per_day, {"day": days})
+    for ds in (pm_result.to_xarray(), pio.load_xarray_dataset(run_folder=pm_folder)):
+        assert ds["day"].dtype.kind == "M"
+        assert ds.sel(day="2024-03-02")["y"].item() == 1.5  # label-based selection on the time axis
+        assert ds["day"].to_index().equals(pd.DatetimeIndex(days, name="day"))
+
+
+# --- item 15: to_xarray(type_cast=...) and return annotations ---------------------------------
+
+
+def _annotated() -> Any:
+    @pf(output_name="a", mapspec="x[i] -> a[i]")
+    def fa(x):  # noqa: ANN001, ANN202 - no annotation on purpose
+        return x
+
+    @pf(output_name="b", mapspec="x[i] -> b[i]")
+    def fb(x: int) -> Any:
+        return x
+
+    @pf(output_name="c", mapspec="x[i] -> c[i]")
+    def fc(x: int) -> int:
+        return x
+
+    @pf(output_name="d", mapspec="x[i] -> d[i, j]", internal_shape=(2,))
+    def fd(x: int) -> list[int]:
+        return [x, x]
+
+    @pf(output_name="e", mapspec="x[i] -> e[i]")
+    def fe(x: int) -> float:
+        return x
+
+    @pf(output_name="g", mapspec="x[i] -> g[i]")
+    def fg(x: int) -> list:
+        return x
+
+    @pf(output_name="h", mapspec="x[i] -> h[i]")
+    def fh(x: int) -> object:
+        return x
+
+    return PfPipeline([fa, fb, fc, fd, fe, fg, fh])
+
+
+def test_type_cast_false_keeps_object_arrays(parity: Any) -> None:
+    pf_result, pm_result, _, _ = parity.run_both(_annotated, {"x": [1, 2]}, folder=False)
+    a, b = pf_result.to_xarray(type_cast=False), pm_result.to_xarray(type_cast=False)
+    assert {n: b[n].dtype for n in b.variables} == {n: a[n].dtype for n in a.variables}
+    assert all(b[n].dtype == object for n in b.variables)
+    parity.assert_datasets(a, b)
+    fa, fb = pf_result.to_dataframe(type_cast=False), pm_result.to_dataframe(type_cast=False)
+    assert {c: str(fb[c].dtype) for c in fb.columns} == {c: str(fa[c].dtype) for c in fa.columns}
+    assert fa.to_dict("list") == fb.to_dict("list")
+
+
+def test_type_cast_follows_return_annotations(parity: Any) -> None:
+    """Numeric annotations cast (int, float); list / Any / object / list[int] keep object arrays, as
+    pipefunc; only unannotated outputs and the inputs get inferred numeric dtypes (porting.md)."""
+    pf_result, pm_result, _, _ = parity.run_both(_annotated, {"x": [1, 2]}, folder=False)
+    a, b = pf_result.to_xarray(), pm_result.to_xarray()
+    for name in ("b", "c", "d", "e", "g", "h"):
+        assert b[name].dtype == a[name].dtype, name
+    assert (b["c"].dtype, b["e"].dtype, b["g"].dtype, b["d"].dtype) == (np.int64, np.float64, object, object)
+    for name in ("x", "a"):  # pipemap's numeric dtypes where pipefunc keeps objects
+        assert a[name].dtype == object and b[name].dtype == np.int64, name
+    parity.assert_datasets(a, b)
+    fa, fb = pf_result.to_dataframe(), pm_result.to_dataframe()
+    for name in ("b", "c", "d", "e", "g", "h"):
+        assert fb[name].dtype == fa[name].dtype, name
+    assert fa.to_dict("list") == fb.to_dict("list")
