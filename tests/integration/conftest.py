@@ -111,7 +111,7 @@ KNOWN_DIFFERENCES: dict[str, str] = {
 
 #: Deliberate differences, asserted as such (docs/porting.md).
 DELIBERATE = {
-    "failed_masked": "pipemap's loaders mask failed elements (a failed single output loads as None)",
+    "failed_masked": "pipemap's load_xarray_dataset and load_dataframe mask failed elements (load_outputs does not)",
     "pipefunc_xarray_keyerror": "pipefunc's load_xarray_dataset raises KeyError for a mapped default; pipemap loads it",
     "single_list": (
         "a single output that is a list: pipefunc's Dataset wraps it in DimensionlessArray(object array),"
@@ -214,9 +214,11 @@ class Parity:
 
     @staticmethod
     def assert_load_outputs(
-        pf_folder: Path, pm_folder: Path, names: list[str], known: frozenset[str] = frozenset()
+        pf_folder: Path, pm_folder: Path, names: list[str], known: frozenset[str] = frozenset()  # noqa: ARG004
     ) -> None:
-        """``load_outputs`` per name and ``load_all_outputs``: masked arrays, masks and values."""
+        """``load_outputs`` per name and ``load_all_outputs``: masked arrays, masks and values, failed
+        elements as their snapshots (``known`` is accepted for symmetry: no difference applies);
+        ``mask_errors=True`` masks the failed elements as pipemap's presentation loaders do."""
         import pipefunc.map as pfm
 
         import pipemap.io as pio
@@ -224,12 +226,14 @@ class Parity:
         for name in names:
             a = pfm.load_outputs(name, run_folder=pf_folder)
             b = pio.load_outputs(name, run_folder=pm_folder)
-            if "failed_masked" in known:
-                a = _masked_or_snapshot_free(a)
             assert_same(a, b, f"load_outputs({name!r})")
+            masked = pio.load_outputs(name, run_folder=pm_folder, mask_errors=True)
+            assert_same(_masked_or_snapshot_free(a), masked, f"load_outputs({name!r}, mask_errors=True)")
         all_a = pfm.load_all_outputs(run_folder=pf_folder)
         all_b = pio.load_all_outputs(run_folder=pm_folder)
         assert list(all_a) == list(all_b)
+        for name in all_a:
+            assert_same(all_a[name], all_b[name], f"load_all_outputs()[{name!r}]")
 
     @classmethod
     def assert_xarray(cls, pf_folder: Path, pm_folder: Path, known: frozenset[str] = frozenset()) -> None:

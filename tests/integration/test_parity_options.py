@@ -240,7 +240,8 @@ def test_result_polars_dataframe_parity(parity: Any) -> None:
 
 
 def test_failed_elements_are_masked_by_pipemap_loaders(parity: Any) -> None:
-    """Deliberate: pipefunc's load_outputs returns the snapshots, pipemap masks them (lists them in load_errors)."""
+    """load_outputs returns the snapshots in both engines; pipemap masks them on request
+    (``mask_errors=True``), in load_xarray_dataset and load_dataframe, and lists them in load_errors."""
     import pipefunc.map as pfm
 
     import pipemap.io as pio
@@ -248,10 +249,12 @@ def test_failed_elements_are_masked_by_pipemap_loaders(parity: Any) -> None:
     _, _, pf_folder, pm_folder = parity.run_both(errors_continue, {"x": [1, 2, 3, 4, 5]}, error_handling="continue")
     a = pfm.load_outputs("y", run_folder=pf_folder)
     b = pio.load_outputs("y", run_folder=pm_folder)
-    assert type(a[2]).__name__ == "ErrorSnapshot"
-    assert b[2] is np.ma.masked
+    assert type(a[2]).__name__ == type(b[2]).__name__ == "ErrorSnapshot"
+    assert pio.load_outputs("y", run_folder=pm_folder, mask_errors=True)[2] is np.ma.masked
     assert pfm.load_outputs("total", run_folder=pf_folder).reason == "array_contains_errors"
-    assert pio.load_outputs("total", run_folder=pm_folder) is None
+    assert pio.load_outputs("total", run_folder=pm_folder).reason == "array_contains_errors"
+    assert pio.load_outputs("total", run_folder=pm_folder, mask_errors=True) is None
+    assert np.isnan(pio.load_xarray_dataset(run_folder=pm_folder)["y"].values[2])
     errors = pio.load_errors(run_folder=pm_folder)
     assert errors, "load_errors lists the failed elements"
 

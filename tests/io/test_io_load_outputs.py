@@ -52,10 +52,10 @@ def test_partial_run_masks_missing(tmp_path: Path, backend: str, write_run: Call
 def test_failed_elements_are_masked_and_listed(tmp_path: Path, backend: str, write_run: Callable[..., Any]) -> None:
     folder = tmp_path / "failed"
     write_run(folder, backend, fail_y=[2])
-    y = load_outputs("y", run_folder=folder)
+    y = load_outputs("y", run_folder=folder, mask_errors=True)
     assert np.ma.getmaskarray(y).tolist() == [False, False, True]
     assert y.compressed().tolist() == [2, 4]
-    z = load_outputs("z", run_folder=folder)
+    z = load_outputs("z", run_folder=folder, mask_errors=True)
     assert np.ma.getmaskarray(z)[2].all() and not np.ma.getmaskarray(z)[:2].any()
     errors = load_errors(run_folder=folder)
     assert [(e.output_name, e.index, e.propagated) for e in errors] == [

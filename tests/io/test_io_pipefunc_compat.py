@@ -140,7 +140,7 @@ def test_failed_pipefunc_run(tmp_path: Path) -> None:
         warnings.simplefilter("ignore")
         Pipeline([f]).map({"x": [1, 2, 3, 4]}, run_folder=tmp_path, parallel=False, error_handling="continue",
                           show_progress=False)
-    y = pio.load_outputs("y", run_folder=tmp_path)
+    y = pio.load_outputs("y", run_folder=tmp_path, mask_errors=True)
     # pipefunc's own ErrorSnapshot objects are recognised and masked too
     assert np.ma.getmaskarray(y).tolist() == [False, False, True, False]
     assert y[[0, 1, 3]].tolist() == [1, 2, 4]

@@ -4,11 +4,13 @@ Reading a run folder needs only ``pipemap-mapspec`` and ``pipemap-storage`` (nev
 the folder describes itself in ``run_info.json``.
 
 * :func:`load_outputs` / :func:`load_all_outputs`: mapped outputs as object masked arrays of their
-  full shape (missing **and failed** elements masked), single outputs as values (``None`` if absent
-  or failed); :func:`load_errors` lists the failed elements.
+  full shape (missing elements masked, failed ones holding their error snapshots as pipefunc's
+  loaders give them, or masked too with ``mask_errors=True``), single outputs as values (``None``
+  if absent); :func:`load_errors` lists the failed elements.
 * :func:`load_xarray_dataset` (extra ``xarray``): dims from the mapspec axes, mapped inputs as
-  coordinates, numeric dtypes where every element is a number, NaN for missing elements.
-* :func:`load_dataframe` (extras ``pandas`` / ``polars``): one row per element.
+  coordinates, numeric dtypes where every element is a number, NaN for missing and failed elements.
+* :func:`load_dataframe` (extras ``pandas`` / ``polars``): one row per element (failed elements
+  NaN / null).
 * The ``pipemap status | export | errors`` command line lives in :mod:`pipemap.io.cli`.
 
 >>> import tempfile

@@ -16,8 +16,10 @@ import numpy as np
 __all__ = [
     "NUMERIC_TYPES",
     "as_object_array",
+    "from_array_like",
     "infer_shape",
     "object_array",
+    "present_values",
     "splat_internal",
     "typed_values",
 ]
@@ -57,6 +59,25 @@ def infer_shape(x: Any) -> tuple[int, ...]:
     if all(s == first for s in inner):
         return (len(x), *first)
     return (len(x),)
+
+
+def from_array_like(x: Any) -> Any:
+    """Array-likes that are not lists, tuples, ranges or ndarrays become ndarrays of their own dtype.
+
+    pandas ``Series`` / ``Index`` / ``DatetimeIndex`` / ``Categorical``, polars ``Series``, xarray
+    ``DataArray``...: anything with ``__array__`` (as xarray converts a coordinate given as such an
+    object, so a ``DatetimeIndex`` stays ``datetime64``). Anything else is returned unchanged.
+
+    >>> import pandas as pd
+    >>> from_array_like(pd.date_range("2024-01-01", periods=2)).dtype.kind, from_array_like([1, 2])
+    ('M', [1, 2])
+    """
+    if isinstance(x, (np.ndarray, list, tuple, range)) or not hasattr(x, "__array__"):
+        return x
+    try:
+        return np.asarray(x)
+    except (TypeError, ValueError):  # not convertible: left out like other non-array values
+        return x
 
 
 def as_object_array(x: Any, ndim: int | None = None) -> Any:
@@ -196,6 +217,23 @@ def _stack_same(arrays: list[np.ndarray], internal: tuple[int, ...], *, numpy_sc
     if numpy_scalars:
         return _boxed(block)
     return block.astype(object)
+
+
+def present_values(arr: Any) -> np.ndarray:
+    """The array as it is (no dtype inference), NaN in place of missing elements.
+
+    >>> present_values(np.ma.MaskedArray(np.array([1, 2], dtype=object), mask=[0, 1])).tolist()
+    [1, nan]
+    >>> present_values(np.array([1, 2], dtype=object)).dtype
+    dtype('O')
+    """
+    if not isinstance(arr, np.ma.MaskedArray) or not np.ma.getmaskarray(arr).any():
+        return np.asarray(np.ma.getdata(arr))
+    if arr.dtype != object:
+        return typed_values(arr)
+    data = np.ma.getdata(arr).copy()
+    data[np.ma.getmaskarray(arr)] = np.nan
+    return data
 
 
 def typed_values(arr: Any) -> np.ndarray:

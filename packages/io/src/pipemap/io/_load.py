@@ -1,8 +1,11 @@
 """Loading outputs of a run folder: masked arrays, single values, failures, and the table model.
 
 Mapped outputs come back as object ``numpy.ma.MaskedArray`` of their full shape (internal axes
-splatted). **Missing and failed elements are masked** (pipefunc stores the failure records in the
-array instead; use :func:`load_errors` to get them). A failed single output loads as ``None``.
+splatted). Missing elements are masked; failed elements (``error_handling="continue"``) hold their
+``ErrorSnapshot`` / ``PropagatedErrorSnapshot``, unmasked, and a failed single output loads as its
+snapshot, as pipefunc's loaders and the ``ResultDict`` give them. With ``mask_errors=True`` failed
+elements are masked like missing ones and a failed single output loads as ``None`` (what
+``load_xarray_dataset`` and ``load_dataframe`` present); :func:`load_errors` lists the failures.
 
 >>> import pipemap.io as pio
 >>> folder = pio.example_run_folder(missing=[1])
@@ -48,13 +51,13 @@ def _empty_like(store: StorageBase) -> np.ma.MaskedArray:
     return np.ma.MaskedArray(np.empty(shape, dtype=object), mask=np.ones(shape, dtype=bool))
 
 
-def _read_mapped(view: RunFolder, name: str) -> StorageRead:
+def _read_mapped(view: RunFolder, name: str, *, keep_errors: bool = False) -> StorageRead:
     store = view.store(name)
     view.check_size(name)  # before allocating the arrays of a (damaged) huge shape
     if _unresolved(store):  # a "?" size was never resolved: nothing of it was stored
         return StorageRead(array=_empty_like(store))
     try:
-        return read_storage(store)
+        return read_storage(store, keep_errors=keep_errors)
     except RunFolderError:
         raise
     except Exception as exc:
@@ -62,7 +65,7 @@ def _read_mapped(view: RunFolder, name: str) -> StorageRead:
         raise CorruptOutputError(msg) from None
 
 
-def _read_single(view: RunFolder, name: str) -> Any:
+def _read_single(view: RunFolder, name: str, *, keep_errors: bool = False) -> Any:
     holder = view.value_file(name)
     if not holder.exists():
         return None
@@ -71,7 +74,7 @@ def _read_single(view: RunFolder, name: str) -> Any:
     except Exception as exc:
         msg = f"Could not read output `{name}` from `{holder.path}` ({type(exc).__name__}: {exc}); the file is damaged or needs a module that is not installed"
         raise CorruptOutputError(msg) from None
-    return None if is_error(value) else value
+    return None if not keep_errors and is_error(value) else value
 
 
 def _maybe_load(value: Any) -> Any:
@@ -83,15 +86,19 @@ def _maybe_load(value: Any) -> Any:
     return value
 
 
-def _load(view: RunFolder, name: str) -> Any:
-    return _read_mapped(view, name).array if view.is_mapped(name) else _read_single(view, name)
+def _load(view: RunFolder, name: str, *, mask_errors: bool = True) -> Any:
+    if view.is_mapped(name):
+        return _read_mapped(view, name, keep_errors=not mask_errors).array
+    return _read_single(view, name, keep_errors=not mask_errors)
 
 
-def load_outputs(*output_names: str, run_folder: str | Path) -> Any:
+def load_outputs(*output_names: str, run_folder: str | Path, mask_errors: bool = False) -> Any:
     """Load outputs of a (possibly partial or failed) run.
 
     One name gives its value, several a list, none ``[]``. Mapped outputs are object masked arrays
-    (missing and failed elements masked), single outputs their value (``None`` if absent or failed).
+    (missing elements masked), single outputs their value (``None`` if absent). Failed elements and
+    failed single outputs load as their error snapshots, as pipefunc's ``load_outputs`` gives them;
+    ``mask_errors=True`` masks failed elements too and loads a failed single output as ``None``.
 
     >>> import pipemap.io as pio
     >>> y, t = pio.load_outputs("y", "t", run_folder=pio.example_run_folder())
@@ -100,19 +107,21 @@ def load_outputs(*output_names: str, run_folder: str | Path) -> Any:
     """
     view = RunFolder.open(run_folder)
     view.check_names(output_names)
-    outputs = [_load(view, name) for name in output_names]
+    outputs = [_load(view, name, mask_errors=mask_errors) for name in output_names]
     return outputs[0] if len(output_names) == 1 else outputs
 
 
-def load_all_outputs(run_folder: str | Path) -> dict[str, Any]:
+def load_all_outputs(run_folder: str | Path, *, mask_errors: bool = False) -> dict[str, Any]:
     """Load every output of a run: ``{name: value}`` over the sorted output names.
+
+    Failed elements as in :func:`load_outputs` (their snapshots, or masked with ``mask_errors``).
 
     >>> import pipemap.io as pio
     >>> list(pio.load_all_outputs(pio.example_run_folder()))
     ['s', 't', 'y', 'z']
     """
     view = RunFolder.open(run_folder)
-    return {name: _load(view, name) for name in view.output_names}
+    return {name: _load(view, name, mask_errors=mask_errors) for name in view.output_names}
 
 
 @dataclass

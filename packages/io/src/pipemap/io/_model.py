@@ -10,14 +10,14 @@ on which arrays become coordinates, how zipped inputs are combined, and how elem
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from pipemap.mapspec import MapSpec, mapspec_axes, trace_dependencies
 
-from ._arrays import as_object_array, typed_values
+from ._arrays import as_object_array, from_array_like, present_values, typed_values
 
 __all__ = ["Coordinate", "Model", "ShapeMismatchError", "Variable", "build_model", "parse_mapspecs"]
 
@@ -105,6 +105,7 @@ def build_model(
     output_names: Sequence[str] | None = None,
     load_intermediate: bool = True,
     load_input: Callable[[Any], Any] | None = None,
+    infer_dtypes: bool | Collection[str] = True,
 ) -> Model:
     """Arrange results for presentation.
 
@@ -112,6 +113,10 @@ def build_model(
     shape; masked elements are missing) or values (single outputs); it may be a lazy mapping.
     ``output_names`` selects the outputs to present (default: every key of ``outputs``).
     ``load_input`` turns file-backed inputs into values (default: identity).
+    ``infer_dtypes``: give numeric dtypes to arrays whose elements are all numbers (True, the
+    loaders' default), to no array (False: object arrays stay object, as ``to_xarray(type_cast=False)``),
+    or to the inputs and to the outputs named in the collection only.
+    Array-like inputs (pandas ``Series``/``Index``, polars ``Series``...) become arrays of their dtype.
     """
     specs = parse_mapspecs(mapspecs)
     names = list(output_names) if output_names else sorted(outputs)
@@ -137,6 +142,13 @@ def build_model(
             )
             raise ShapeMismatchError(msg)
 
+    def present(name: str, array: np.ndarray, *, is_input: bool) -> np.ndarray:
+        if infer_dtypes is True or (is_input and infer_dtypes is not False):
+            return typed_values(array)
+        if infer_dtypes is False or name not in infer_dtypes:
+            return present_values(array)
+        return typed_values(array)
+
     def source_array(name: str) -> Any:
         if name in cache:
             return cache[name]
@@ -149,9 +161,9 @@ def build_model(
         else:
             value = None
         if value is not None:
-            value = as_object_array(value, len(axes_of[name]))
+            value = as_object_array(from_array_like(value), len(axes_of[name]))
             if isinstance(value, np.ndarray):
-                value = typed_values(value)
+                value = present(name, value, is_input=name in inputs)
         cache[name] = value
         return value
 
@@ -177,7 +189,7 @@ def build_model(
         if not isinstance(raw, np.ndarray):
             raw = np.asarray(raw)
         mask = np.ma.getmaskarray(raw) if isinstance(raw, np.ma.MaskedArray) else None
-        data = cache[name] if cache.get(name) is not None else typed_values(raw)
+        data = cache[name] if cache.get(name) is not None else present(name, raw, is_input=False)
         for axis, size in zip(dims, data.shape):
             set_dim(axis, size, name)
         missing = mask if mask is not None and bool(mask.any()) else None  # None: nothing missing

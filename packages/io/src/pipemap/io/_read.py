@@ -1,7 +1,8 @@
 """Bulk reads of one storage: one mask query, one ``get_many`` for the stored elements.
 
-Failed elements (``ErrorSnapshot`` / ``PropagatedErrorSnapshot``) are masked like missing ones
-and reported apart, so that callers can show them.
+Failed elements (``ErrorSnapshot`` / ``PropagatedErrorSnapshot``) are reported apart, and either
+masked like missing ones (the default, for presentation) or kept in the array as stored
+(``keep_errors=True``, what ``load_outputs`` returns, as pipefunc's ``to_array``).
 
 >>> from pipemap.storage import DictArray
 >>> arr = DictArray(None, (3,)); arr.dump_many([0, 2], ["a", "c"])
@@ -39,7 +40,8 @@ def is_error(value: Any) -> bool:
 class StorageRead:
     """The outcome of reading a whole storage."""
 
-    #: object masked array of the full shape (internal axes splatted); missing/failed masked
+    #: object masked array of the full shape (internal axes splatted); missing masked, failed
+    #: masked too unless read with ``keep_errors`` (then they hold their records)
     array: np.ma.MaskedArray
     #: linear (external) indices of failed elements, and their records
     failed: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
@@ -47,8 +49,17 @@ class StorageRead:
     n_done: int = 0
 
 
-def read_storage(store: StorageBase, *, splat: bool = True) -> StorageRead:
-    """Read every element of ``store`` in bulk; see :class:`StorageRead`."""
+def read_storage(store: StorageBase, *, splat: bool = True, keep_errors: bool = False) -> StorageRead:
+    """Read every element of ``store`` in bulk; see :class:`StorageRead`.
+
+    ``keep_errors``: failed elements stay in the array, unmasked (with internal axes, every cell
+    of a failed element holds its record, as in the runner's ``ResultDict``).
+
+    >>> from pipemap.storage import DictArray, ErrorSnapshot
+    >>> arr = DictArray(None, (2,)); arr.dump_many([0, 1], [1, ErrorSnapshot.__new__(ErrorSnapshot)])
+    >>> read_storage(arr).array.mask.tolist(), read_storage(arr, keep_errors=True).array.mask.tolist()
+    ([False, True], [False, False])
+    """
     external = tuple(int(s) for s in store.resolved_shape)
     internal = tuple(int(s) for s in store.resolved_internal_shape) if store.internal_shape else ()
     size = int(np.prod(external, dtype=np.int64))
@@ -84,4 +95,30 @@ def read_storage(store: StorageBase, *, splat: bool = True) -> StorageRead:
         elif good_values:
             data[good_idx] = object_array(good_values, (len(good_values),))
         array = np.ma.MaskedArray(data.reshape(external), mask=missing.reshape(external))
+    if keep_errors and errors:
+        _put_errors(array, failed, errors, external, store.shape_mask if internal and splat else None)
     return StorageRead(array=array, failed=failed, errors=errors, n_done=len(good_values))
+
+
+def _put_errors(
+    array: np.ma.MaskedArray,
+    failed: np.ndarray,
+    errors: list[Any],
+    external: tuple[int, ...],
+    shape_mask: Any,
+) -> None:
+    """Write failure records into ``array`` (in place, unmasked) at their external elements."""
+    data = np.ma.getdata(array)
+    mask = np.ma.getmaskarray(array)
+    for linear, record in zip(failed.tolist(), errors):
+        ext = list(np.unravel_index(linear, external))
+        if shape_mask is None:
+            index: tuple[Any, ...] = tuple(int(i) for i in ext)
+            data[index] = record
+        else:  # every internal cell of the element holds the record
+            index = tuple(int(ext.pop(0)) if is_external else slice(None) for is_external in shape_mask)
+            cells = data[index]
+            for cell in np.ndindex(cells.shape):
+                cells[cell] = record
+        mask[index] = False
+    array.mask = mask

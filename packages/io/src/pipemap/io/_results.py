@@ -15,7 +15,7 @@ name to an object with ``.output``, or to the output itself) and the pipeline (a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Literal
 
 import numpy as np
@@ -40,13 +40,23 @@ def _outputs(results: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def xarray_dataset_from_results(
-    inputs: Mapping[str, Any], results: Mapping[str, Any], pipeline: Any, *, load_intermediate: bool = True
+    inputs: Mapping[str, Any],
+    results: Mapping[str, Any],
+    pipeline: Any,
+    *,
+    load_intermediate: bool = True,
+    infer_dtypes: bool | Collection[str] = True,
 ) -> Any:
-    """An ``xarray.Dataset`` of in-memory results (every output in ``results``)."""
+    """An ``xarray.Dataset`` of in-memory results (every output in ``results``).
+
+    ``infer_dtypes``: which object arrays get numeric dtypes where every element is a number: all
+    (True), none (False: arrays as they are, as pipefunc's ``to_xarray(type_cast=False)``), or the
+    inputs and the outputs named in the collection.
+    """
     outputs = _outputs(results)
     model = build_model(
         _mapspecs(pipeline), inputs, outputs, output_names=sorted(outputs), load_intermediate=load_intermediate,
-        load_input=_maybe_load,
+        load_input=_maybe_load, infer_dtypes=infer_dtypes,
     )
     return model_to_dataset(model)
 
@@ -58,12 +68,14 @@ def dataframe_from_results(
     *,
     load_intermediate: bool = True,
     backend: Literal["pandas", "polars"] = "pandas",
+    infer_dtypes: bool | Collection[str] = True,
 ) -> Any:
-    """A pandas/polars DataFrame of in-memory results, built without going through xarray."""
+    """A pandas/polars DataFrame of in-memory results, built without going through xarray
+    (``infer_dtypes`` as in :func:`xarray_dataset_from_results`)."""
     outputs = _outputs(results)
     model = build_model(
         _mapspecs(pipeline), inputs, outputs, output_names=sorted(outputs), load_intermediate=load_intermediate,
-        load_input=_maybe_load,
+        load_input=_maybe_load, infer_dtypes=infer_dtypes,
     )
     return _to_backend(model, backend)
 

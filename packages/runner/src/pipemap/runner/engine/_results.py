@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
@@ -188,13 +189,29 @@ class ResultDict(dict[str, Result]):
             raise ValueError(msg)
         return self._pipeline, self._inputs
 
+    def _inferable(self, type_cast: bool) -> bool | set[str]:
+        """Outputs whose numeric dtype the conversion may infer: none without ``type_cast`` (object
+        arrays stay object, as pipefunc's); else those without a return annotation (an annotated
+        output is cast by ``type_cast`` if numeric, and otherwise kept as it is, as pipefunc does)."""
+        if not type_cast:
+            return False
+        annotations = self._annotations()
+        return {name for name in self if annotations.get(name, inspect.Parameter.empty) is inspect.Parameter.empty}
+
     def to_xarray(self, *, load_intermediate: bool = True, type_cast: bool = True) -> Any:
-        """Convert to an ``xarray.Dataset`` (needs pipemap.io with xarray)."""
+        """Convert to an ``xarray.Dataset`` (needs pipemap.io with xarray).
+
+        ``type_cast``: cast outputs with a numeric return annotation (see :meth:`type_cast`) and give
+        numeric dtypes to the inputs and unannotated outputs whose elements are all numbers; without
+        it, object arrays stay object arrays.
+        """
         pipeline, inputs = self._require_origin("to_xarray")
         from pipemap.io import xarray_dataset_from_results  # lazy: io is optional here
 
         results = self.type_cast(inplace=False) if type_cast else self
-        return xarray_dataset_from_results(inputs, results, pipeline, load_intermediate=load_intermediate)
+        return xarray_dataset_from_results(
+            inputs, results, pipeline, load_intermediate=load_intermediate, infer_dtypes=self._inferable(type_cast)
+        )
 
     def to_dataframe(
         self,
@@ -208,4 +225,7 @@ class ResultDict(dict[str, Result]):
         from pipemap.io import dataframe_from_results  # lazy: io is optional here
 
         results = self.type_cast(inplace=False) if type_cast else self
-        return dataframe_from_results(inputs, results, pipeline, load_intermediate=load_intermediate, backend=backend)
+        return dataframe_from_results(
+            inputs, results, pipeline, load_intermediate=load_intermediate, backend=backend,
+            infer_dtypes=self._inferable(type_cast),
+        )
