@@ -209,3 +209,16 @@ class ResultDict(dict[str, Result]):
 
         results = self.type_cast(inplace=False) if type_cast else self
         return dataframe_from_results(inputs, results, pipeline, load_intermediate=load_intermediate, backend=backend)
+
+
+def in_pipeline_order(outputs: ResultDict, output_names: list[str]) -> None:
+    """Reorder ``outputs`` in place to follow ``output_names`` (the pipeline's generations, as
+    pipefunc fills its ``ResultDict``), whatever order the functions finished in. Once per run."""
+    order = [n for n in output_names if n in outputs]
+    if list(outputs) == order:
+        return
+    items = [(n, outputs[n]) for n in order]
+    for n in order:
+        del outputs[n]
+    for n, value in items:
+        outputs[n] = value
