@@ -105,7 +105,7 @@ def _is_np_subdtype(annotation: Any) -> bool:
 
 
 class ResultDict(dict[str, Result]):
-    """A ``dict[str, Result]`` in processing order, remembering the pipeline and inputs.
+    """A ``dict[str, Result]`` in pipeline order (as pipefunc), remembering the pipeline and inputs.
 
     >>> ResultDict().copy()
     {}
