@@ -124,9 +124,6 @@ def _make(kind: str) -> Callable[[], Any]:
         return a
 
     builders: dict[str, Callable[[], Any]] = {
-        "NestedPipeFunc": lambda: pipefunc.Pipeline(
-            [pipefunc.NestedPipeFunc([pipefunc.PipeFunc(lambda a: a, "b"), pipefunc.PipeFunc(lambda b: b, "c")])]
-        ),
         "variants": lambda: pipefunc.Pipeline([pipefunc.PipeFunc(lambda a: a, "b", variant="fast")]),
         "VariantPipeline": lambda: pipefunc.VariantPipeline(
             [pipefunc.PipeFunc(lambda a: a, "b", variant="x"), pipefunc.PipeFunc(lambda a: -a, "b", variant="y")]
@@ -141,7 +138,7 @@ def _make(kind: str) -> Callable[[], Any]:
     return builders[kind]
 
 
-@pytest.mark.parametrize("feature", ["NestedPipeFunc", "variants", "VariantPipeline", "resources_variable", "post_execution_hook"])
+@pytest.mark.parametrize("feature", ["variants", "VariantPipeline", "resources_variable", "post_execution_hook"])
 def test_unsupported_features_fail_with_their_name(feature: str, parity: Any) -> None:
     build = _make(feature)
     with pytest.raises(UnsupportedPipefuncFeature, match=feature):

@@ -126,9 +126,6 @@ def test_unsupported_features_are_named() -> None:
     for f, name in cases:
         with pytest.raises(UnsupportedPipefuncFeature, match=name):
             PipeFunc.from_pipefunc(f)
-    nested = pipefunc.NestedPipeFunc([pipefunc.PipeFunc(lambda a: a, "b"), pipefunc.PipeFunc(lambda b: b, "c")])
-    with pytest.raises(UnsupportedPipefuncFeature, match="NestedPipeFunc"):
-        Pipeline.from_pipefunc(pipefunc.Pipeline([nested]))
     variants = pipefunc.VariantPipeline(
         [pipefunc.PipeFunc(lambda a: a, "b", variant="x"), pipefunc.PipeFunc(lambda a: -a, "b", variant="y")]
     )

@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 
     from pipemap.runner.model._pipefunc import PipeFunc
     from pipemap.runner.engine._prepare import Prepared
-    from pipemap.runner.engine._results import ResultDict
     from pipemap.runner.engine._run_context import EagerContext, Gating
 
 #: storages whose stored elements stay readable, unchanged, while other elements are written
@@ -171,21 +170,9 @@ async def run_eager(ctx: EagerContext) -> None:
         tasks[f] = asyncio.ensure_future(run(f))
     try:
         await asyncio.gather(*tasks.values())
-        _in_pipeline_order(prep.outputs, functions)
     except BaseException:
         for t in tasks.values():  # the first error wins; nothing keeps running behind it
             t.cancel()
         await asyncio.gather(*tasks.values(), return_exceptions=True)
         raise
 
-
-def _in_pipeline_order(outputs: ResultDict, functions: list[PipeFunc]) -> None:
-    """Results in the pipeline's topological order, whatever order the functions finished in."""
-    order = [n for f in functions for n in f.output_names if n in outputs]
-    if list(outputs) == order:
-        return
-    items = [(n, outputs[n]) for n in order]
-    for n in order:
-        del outputs[n]
-    for n, value in items:
-        outputs[n] = value

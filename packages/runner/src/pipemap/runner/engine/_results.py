@@ -106,7 +106,7 @@ def _is_np_subdtype(annotation: Any) -> bool:
 
 
 class ResultDict(dict[str, Result]):
-    """A ``dict[str, Result]`` in processing order, remembering the pipeline and inputs.
+    """A ``dict[str, Result]`` in pipeline order (as pipefunc), remembering the pipeline and inputs.
 
     >>> ResultDict().copy()
     {}
@@ -229,3 +229,16 @@ class ResultDict(dict[str, Result]):
             inputs, results, pipeline, load_intermediate=load_intermediate, backend=backend,
             infer_dtypes=self._inferable(type_cast),
         )
+
+
+def in_pipeline_order(outputs: ResultDict, output_names: list[str]) -> None:
+    """Reorder ``outputs`` in place to follow ``output_names`` (the pipeline's generations, as
+    pipefunc fills its ``ResultDict``), whatever order the functions finished in. Once per run."""
+    order = [n for n in output_names if n in outputs]
+    if list(outputs) == order:
+        return
+    items = [(n, outputs[n]) for n in order]
+    for n in order:
+        del outputs[n]
+    for n, value in items:
+        outputs[n] = value

@@ -174,6 +174,14 @@ class AsyncMap:
         self._task: asyncio.Task | None = None
         self._result: ResultDict | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: pipefunc's helpers (``pipefunc.helpers.gather_maps``/``launch_maps``) read and clear this
+        #: flag: show the widgets on ``start()`` (pipefunc's ``AsyncMap._display_widgets``)
+        self._display_widgets = False
+
+    @property
+    def _prepared(self) -> Prepared:
+        """pipefunc's name for the prepared run (its helpers read ``_prepared.executor``)."""
+        return self.prep
 
     def _coro(self) -> Coroutine[Any, Any, ResultDict]:
         return _release_after(run_prepared(self.prep, scheduling_strategy=self._strategy), self.prep)
@@ -195,7 +203,15 @@ class AsyncMap:
             return self
         self._loop = loop
         self._task = loop.create_task(self._coro())
+        self._task.add_done_callback(self._keep_result)
+        if self._display_widgets:
+            self.display()
         return self
+
+    def _keep_result(self, task: asyncio.Task) -> None:
+        """Keep the result of a finished task, so ``result()`` returns it even inside the loop."""
+        if not task.cancelled() and task.exception() is None:
+            self._result = task.result()
 
     @property
     def task(self) -> asyncio.Task:
@@ -209,6 +225,9 @@ class AsyncMap:
         """Block until the run finishes and return its results (cached)."""
         if self._result is not None:
             return self._result
+        if self._task is not None and self._task.done():
+            self._result = self._task.result()  # (raises the run's error; inside a loop too)
+            return self._result
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
@@ -217,6 +236,8 @@ class AsyncMap:
             msg = "Cannot call `result()` while an event loop is running; `await runner.task` instead."
             raise RuntimeError(msg)
         if self._task is None:
+            if self._display_widgets:
+                self.display()
             self._result = _drive(self._coro(), may_suspend=True)
         else:
             loop = self._loop
@@ -262,10 +283,8 @@ def _attach_async_displays(runner: AsyncMap, display_widgets: bool) -> None:
         prep.events.listeners.append(StatusFileWriter(prep.tracker, prep.run_info.run_folder))
     for listener in prep.events.listeners:
         if type(listener).__name__ == "WidgetsDisplay":
-            widget = cast("WidgetsDisplay", listener)
-            runner.status_widget = widget
-            if display_widgets and in_jupyter():
-                widget.display()
+            runner.status_widget = cast("WidgetsDisplay", listener)
+            runner._display_widgets = display_widgets and in_jupyter()  # shown by start(), as pipefunc
 
 
 async def _await(task: asyncio.Task[_T]) -> _T:

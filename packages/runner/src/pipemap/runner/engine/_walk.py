@@ -12,6 +12,7 @@ from pipemap.runner.engine._eager import run_eager
 from pipemap.runner.engine._events import RunFinished, RunStarted
 from pipemap.runner.engine._fusion import plan_chains, run_chain_of
 from pipemap.runner.engine._prepare import Prepared
+from pipemap.runner.engine._results import in_pipeline_order
 from pipemap.runner.engine._run_context import EagerContext, FusionContext
 from pipemap.runner.engine._scheduler import _Runner
 from pipemap.runner.engine._store import finish_stores, persist_all
@@ -54,6 +55,8 @@ async def run_prepared(
                         await run(f)
         else:
             await run_eager(EagerContext(prep, runner.gating, runner.executors, runner.run_function))
+        # pipefunc's order: generation by generation (parallel runs finish in any order)
+        in_pipeline_order(prep.outputs, [n for gen in generations for f in gen for n in f.output_names])
         if prep.persist_memory:
             persist_all(prep.store, prep.pipeline)
     except BaseException as e:

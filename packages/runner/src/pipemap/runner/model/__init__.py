@@ -8,7 +8,8 @@ inside the method, so building and inspecting pipelines never loads the executio
 """
 
 from pipemap.runner.model._decorator import pipefunc
+from pipemap.runner.model._nested import NestedPipeFunc
 from pipemap.runner.model._pipefunc import PipeFunc
 from pipemap.runner.model._pipeline import Generations, Pipeline, UnknownNameError
 
-__all__ = ["Generations", "PipeFunc", "Pipeline", "UnknownNameError", "pipefunc"]
+__all__ = ["Generations", "NestedPipeFunc", "PipeFunc", "Pipeline", "UnknownNameError", "pipefunc"]

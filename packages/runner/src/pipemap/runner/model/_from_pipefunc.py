@@ -2,9 +2,10 @@
 
 pipefunc is optional and imported lazily (``_pipefunc_compat``). What carries over: functions, output names,
 output pickers, mapspecs (generated ones keep their flag), renames (and so scopes), defaults,
-bound values, internal shapes, resources (as dicts), and the profile/debug/print_error/cache flags. What
+bound values, internal shapes, resources (as dicts), and the profile/debug/print_error/cache flags;
+a ``NestedPipeFunc`` becomes pipemap's (``_from_pipefunc_nested``). What
 pipemap does not support raises `UnsupportedPipefuncFeature` naming the feature
-(``NestedPipeFunc``, variants, ``resources_variable``, ``post_execution_hook``,
+(variants, ``resources_variable``, ``post_execution_hook``,
 ``VariantPipeline``); features that only change side effects (a result cache, ``lazy``,
 element-scoped resources) give a `UserWarning` naming them.
 

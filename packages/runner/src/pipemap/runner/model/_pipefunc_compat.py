@@ -82,7 +82,9 @@ def function_from_pipefunc(f: pipefunc.PipeFunc, cls: type[PipeFunc]) -> PipeFun
     pf = _import_pipefunc()
     where = str(f)
     if isinstance(f, pf.NestedPipeFunc):
-        raise _unsupported("`NestedPipeFunc`", where, "Convert the functions it combines separately.")
+        from pipemap.runner.model._from_pipefunc_nested import nested_from_pipefunc  # (import cycle)
+
+        return nested_from_pipefunc(f)
     if not isinstance(f, pf.PipeFunc):
         msg = f"Expected a `pipefunc.PipeFunc`, got {type(f).__module__}.{type(f).__name__}: {f!r}"
         raise TypeError(msg)

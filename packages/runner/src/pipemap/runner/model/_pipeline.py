@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     import pipefunc
     from pipemap.mapspec import MapSpec
+    from pipemap.runner.model._nested import NestedPipeFunc
 
 __all__ = ["Generations", "Pipeline", "UnknownNameError"]
 
@@ -178,6 +179,34 @@ class Pipeline(PipelineGraph, PipelineUpdates, PipelineRun):
         f._pipelines.discard(self)
         self._clear_cache()
         self.validate()
+
+    def nest_funcs(
+        self,
+        output_names: OutputName | Iterable[OutputName],
+        new_output_name: OutputName | None = None,
+        function_name: str | None = None,
+    ) -> NestedPipeFunc:
+        """Replace the functions producing ``output_names`` (``"*"``: all) by one `NestedPipeFunc`, in place.
+
+        >>> p = Pipeline([PipeFunc(lambda a: a + 1, "b"), PipeFunc(lambda b: 2 * b, "c")])
+        >>> p.nest_funcs("*", new_output_name="c").output_name, p("c", a=1)
+        ('c', 4)
+        """
+        from pipemap.runner.model._nested import NestedPipeFunc  # (import cycle)
+
+        if output_names == "*":
+            funcs = list(self.functions)
+        else:
+            names = [output_names] if isinstance(output_names, str | tuple) else list(output_names)
+            funcs = list(dict.fromkeys(self[name] for name in names))
+        nested = NestedPipeFunc(funcs, output_name=new_output_name, function_name=function_name)
+        for f in funcs:
+            self.functions.remove(f)
+            f._pipelines.discard(self)
+        self._clear_cache()
+        added = self.add(nested)
+        assert isinstance(added, NestedPipeFunc)
+        return added
 
     def replace(self, new: PipeFunc, old: PipeFunc | None = None) -> None:
         """Replace ``old`` (default: the function with ``new``'s output name) by ``new``.
