@@ -26,7 +26,7 @@ from typing import Any
 
 from ._clearing import interrupted_clear, interrupted_clear_message
 from ._record_schema import validate_run_info
-from ._run_record import FORMAT_VERSION, RUN_INFO, RunFolderError, RunRecord
+from ._run_record import FORMAT_VERSION, RUN_INFO, MissingRunFolderError, RunFolderError, RunRecord
 from ._values import FileValue
 
 __all__ = ["FAILURES_FILE", "RunFolderInfo"]
@@ -69,7 +69,7 @@ class RunFolderInfo:
         folder = Path(run_folder).absolute()
         if not folder.exists():
             msg = f"`{run_folder}` is not a run folder: it does not exist"
-            raise RunFolderError(msg)
+            raise MissingRunFolderError(msg)
         if not folder.is_dir():
             msg = f"`{run_folder}` is not a run folder: it is a file, not a directory"
             raise RunFolderError(msg)
@@ -78,7 +78,7 @@ class RunFolderInfo:
         path = folder / RUN_INFO
         if not path.is_file():
             msg = f"`{run_folder}` is not a run folder: it has no `{RUN_INFO}` (pass the folder given as `run_folder` to run_map)"
-            raise RunFolderError(msg)
+            raise MissingRunFolderError(msg)
         data = _read_json(path)
         return cls(folder, data, _record_from(data, folder, path))
 

@@ -118,7 +118,7 @@ class Pipeline(PipelineGraph, PipelineUpdates, PipelineRun):
                 f, getattr(f, "__name__", type(f).__name__), mapspec=mapspec, resources=self.default_resources
             )
         else:
-            msg = f"Pipeline functions must be `PipeFunc` objects or callables, got {type(f).__name__}: {f!r}"
+            msg = f"`f` must be a `PipeFunc` or callable, got {type(f)}: {f!r} (in the functions of a `Pipeline`)."
             raise TypeError(msg)
         if self.debug is not None:
             f.debug = self.debug
@@ -131,7 +131,7 @@ class Pipeline(PipelineGraph, PipelineUpdates, PipelineRun):
             if name in existing:
                 msg = (
                     f"The function with output name `{name!r}` already exists in the pipeline"
-                    f" (`{existing[name]}`); `{f}` cannot produce it too."
+                    f" (`{existing[name]}`). `{f}` cannot produce it too."
                 )
                 raise ValueError(msg)
         self.functions.append(f)

@@ -66,9 +66,14 @@ class PipelineRun(PipelineMembers):
         target = self[output_name]
         chain = [target, *_graph.ancestors(self._dependencies, [target])]
         if mapped := [str(f) for f in chain if f.requires_mapping]:
+            spec_names = {n for g in self.functions if g.mapspec for n in (*g.mapspec.input_names, *g.mapspec.output_names)}
+            deps = spec_names & {n for g in chain[1:] for n in g.output_names}
+            produced = self.output_to_func
+            inputs = spec_names & {p for g in chain for p in g.parameters if p not in produced and p not in g.bound}
+            lead = f"`{_set_repr(deps)}` (depends on `inputs={_set_repr(inputs)}`)" if deps else "it"
             msg = (
-                f"Cannot execute pipeline to get `{output_name}` because `{', '.join(sorted(mapped))}`"
-                " have `MapSpec`(s). Use `Pipeline.map` instead."
+                f"Cannot execute pipeline to get `{output_name}` because {lead} have `MapSpec`(s)."
+                f" Use `Pipeline.map` instead. Mapped functions: {', '.join(sorted(mapped))}."
             )
             raise RuntimeError(msg)
         if output_name in values:
@@ -180,3 +185,7 @@ class PipelineRun(PipelineMembers):
 def _forwarded(arguments: dict[str, Any]) -> dict[str, Any]:
     """A facade's ``locals()`` as keyword arguments of ``run_map``/``run_map_async``."""
     return {name: value for name, value in arguments.items() if name != "self"}
+
+
+def _set_repr(items: set[str]) -> str:
+    return "{" + ", ".join(repr(x) for x in sorted(items)) + "}" if items else "set()"
