@@ -398,7 +398,7 @@ def test_join_pipelines_and_functions() -> None:
     assert [f.output_name for f in first.functions] == ["y"]
     with pytest.raises(ValueError, match="already exists"):
         first | first
-    with pytest.raises(TypeError, match="Can only join"):
+    with pytest.raises(TypeError, match=r"Only `Pipeline` or `PipeFunc` instances can be joined\. Got int"):
         first.join(3)  # type: ignore[arg-type]
 
 

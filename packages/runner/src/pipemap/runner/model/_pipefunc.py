@@ -64,6 +64,10 @@ _DERIVED = (
 )
 
 
+class ArgumentsError(TypeError, ValueError):
+    """Arguments that do not fit a call (Python raises ``TypeError``, pipefunc ``ValueError``)."""
+
+
 class PipeFunc(PipeFuncUpdates):
     """A function in a pipeline: its output name(s), mapspec, renames, defaults and bound values.
 
@@ -305,7 +309,7 @@ class PipeFunc(PipeFuncUpdates):
             raise ValueError(msg)
         for new in self._renames.values():
             if not _is_name(new):
-                msg = f"The rename target {new!r} of `{name}` is not a valid Python identifier."
+                msg = f"The `renames` should contain/be valid Python identifier(s), not `{new}`. Function: `{name}`."
                 raise ValueError(msg)
         if len(set(params)) != len(params):
             msg = (
@@ -355,8 +359,8 @@ class PipeFunc(PipeFuncUpdates):
                 raise TypeError(msg)
             for p, v in zip(free, args):
                 if p in kwargs:
-                    msg = f"Multiple values provided for parameter `{p}` of `{self.__name__}`."
-                    raise TypeError(msg)
+                    msg = f"Multiple values provided for parameter `{p}`. Function: `{self.__name__}`."
+                    raise ArgumentsError(msg)
                 kwargs[p] = v
         if extra := kwargs.keys() - set(self.parameters):
             msg = (

@@ -342,7 +342,7 @@ class Pipeline(PipelineGraph, PipelineUpdates, PipelineRun):
             elif isinstance(other, PipeFunc):
                 functions.append(other)
             else:
-                msg = f"Can only join a `Pipeline` or `PipeFunc`, got {type(other).__name__}: {other!r}"
+                msg = f"Only `Pipeline` or `PipeFunc` instances can be joined. Got {type(other).__name__}: {other!r}."
                 raise TypeError(msg)
         return self.copy(functions=functions)
 

@@ -14,6 +14,7 @@ import functools
 from typing import TYPE_CHECKING, Any, Literal
 
 from pipemap.runner.model import _graph
+from pipemap.runner.model._pipeline_graph import UnknownNameError
 from pipemap.runner.model._pipeline_members import PipelineMembers
 from pipemap.runner.model._pipeline_updates import flatten_scopes
 
@@ -63,6 +64,13 @@ class PipelineRun(PipelineMembers):
             if len(leaves) > 1:
                 return self.run([f.output_name for f in leaves], kwargs=kwargs)
             output_name = self.unique_leaf_node.output_name
+        if output_name in values:
+            msg = f"The `output_name='{output_name}'` argument cannot be provided in `kwargs={dict(kwargs or {})}`."
+            raise ValueError(msg)
+        if output_name not in self.output_to_func:
+            available = ", ".join(k for k in self.output_to_func if isinstance(k, str))
+            msg = f"No function with output name `{output_name}` in the pipeline, only `{available}`."
+            raise UnknownNameError(msg)
         target = self[output_name]
         chain = [target, *_graph.ancestors(self._dependencies, [target])]
         if mapped := [str(f) for f in chain if f.requires_mapping]:
@@ -76,9 +84,6 @@ class PipelineRun(PipelineMembers):
                 f" Use `Pipeline.map` instead. Mapped functions: {', '.join(sorted(mapped))}."
             )
             raise RuntimeError(msg)
-        if output_name in values:
-            msg = f"The `output_name='{output_name}'` argument cannot be provided in `kwargs`."
-            raise ValueError(msg)
         results: dict[OutputName, object] = dict(values.items())
         needed = set(chain)
         for f in self.sorted_functions:
