@@ -118,7 +118,7 @@ def test_subclass_load_returns_subclass(tmp_path: Path) -> None:
 
 
 def test_load_errors(tmp_path: Path) -> None:
-    with pytest.raises(RunFolderError, match="directory does not exist"):
+    with pytest.raises(RunFolderError, match="is not a run folder: it does not exist"):
         RunRecord.load(tmp_path / "nope")
     with pytest.raises(RunFolderError, match="has no `run_info.json`"):
         RunRecord.load(tmp_path)

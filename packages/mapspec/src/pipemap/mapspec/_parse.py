@@ -11,6 +11,7 @@ Parsing runs once per spec (never per element), so clarity wins over speed here.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import NoReturn
 
@@ -23,6 +24,13 @@ Side = tuple[tuple[str, tuple[str | None, ...]], ...]
 _NAME = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)?")
 _WORD = re.compile(r"[^\s,\[\]]+")  # a run up to the next bracket, comma or space: a name in full
 _LOOSE_ARRAY = re.compile(r"(\w+(?:\.\w+)?)\[(.+?)\]")  # how pipefunc finds arrays
+# The whole grammar as one regex: a canonical string (up to whitespace) parses in one match; anything
+# else goes through the scanner, which finds and names the problem.
+_ID = r"[^\W\d]\w*"
+_ARRAY_RE = rf"\s*{_ID}(?:\.{_ID})?\s*\[\s*(?:{_ID}|:)\s*(?:,\s*(?:{_ID}|:)\s*)*\]\s*"
+_ARRAYS_RE = rf"{_ARRAY_RE}(?:,{_ARRAY_RE})*"
+_GRAMMAR = re.compile(rf"(\s*\.\.\.\s*|{_ARRAYS_RE})->({_ARRAYS_RE})")
+_ONE_ARRAY = re.compile(r"([\w.]+)\s*\[([^\]]*)\]")
 _BRACKETS_HELP = (
     "Expected an expression that includes array indices in square brackets. "
     "For example, 'a[i]' or 'b[i, j]'. Please check your syntax and try again."
@@ -48,6 +56,7 @@ def caret_message(lead: str, detail: str, expr: str, pos: int | None) -> str:
     return f"{text}:\n    {shown}\n    {' ' * pos}^"
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_sides(expr: str) -> tuple[Side, Side]:
     """Split ``expr`` into its input and output arrays, raising `MapSpecError` on any stray text.
 
@@ -56,6 +65,9 @@ def parse_sides(expr: str) -> tuple[Side, Side]:
     >>> parse_sides("... -> b[i]")
     ((), (('b', ('i',)),))
     """
+    fast = _parse_canonical(expr)
+    if fast is not None:
+        return fast
     arrows = [m.start() for m in re.finditer("->", expr)]
     if len(arrows) != 1:
         pos = arrows[1] if len(arrows) > 1 else None
@@ -65,6 +77,23 @@ def parse_sides(expr: str) -> tuple[Side, Side]:
     inputs = _Scanner(expr, 0, arrow).side(allow_ellipsis=True)
     outputs = _Scanner(expr, arrow + 2, len(expr)).side(allow_ellipsis=False)
     return inputs, outputs
+
+
+def _parse_canonical(expr: str) -> tuple[Side, Side] | None:
+    """One regex match for the usual, well-formed string; None sends it to the scanner."""
+    match = _GRAMMAR.fullmatch(expr)
+    if match is None:
+        return None
+    sides = []
+    for text in match.groups():
+        arrays = []
+        for name, inside in _ONE_ARRAY.findall(text):
+            axes = tuple(None if (axis := part.strip()) == ":" else axis for part in inside.split(","))
+            if not all(a is None or a.isidentifier() for a in axes) or not all(p.isidentifier() for p in name.split(".")):
+                return None  # a character the regex's \w allows but Python identifiers do not
+            arrays.append((name, axes))
+        sides.append(tuple(arrays))
+    return sides[0], sides[1]
 
 
 def pipefunc_wording(expr: str) -> str | None:

@@ -36,7 +36,7 @@ def validate_consistent_axes(specs: Sequence[MapSpec]) -> None:
     >>> validate_consistent_axes([MapSpec.from_string("a[i] -> f[i]"), MapSpec.from_string("a[i, j] -> g[i, j]")])
     Traceback (most recent call last):
     ...
-    pipemap.mapspec._errors.MapSpecError: MapSpec axes for `a` are inconsistent: a[i] (in `a[i] -> f[i]`) vs a[i, j] (in `a[i, j] -> g[i, j]`). All axes should have the same length.
+    pipemap.mapspec._errors.MapSpecError: MapSpec axes for `a` are inconsistent: a[i], a[i, j]. All axes should have the same length. Conflict: a[i] (in `a[i] -> f[i]`) vs a[i, j] (in `a[i, j] -> g[i, j]`).
     """
     seen: dict[str, tuple[object, object]] = {}
     for spec, array in _all_arrays(specs):
@@ -47,21 +47,26 @@ def validate_consistent_axes(specs: Sequence[MapSpec]) -> None:
         where = f"{first} (in `{first_spec}`) vs {array} (in `{spec}`)"
         if first.rank != array.rank:  # type: ignore[attr-defined]
             msg = (
-                f"MapSpec axes for `{array.name}` are inconsistent: {where}. "
-                "All axes should have the same length."
+                f"MapSpec axes for `{array.name}` are inconsistent: {_listing(specs, array.name)}. "
+                f"All axes should have the same length. Conflict: {where}."
             )
             raise MapSpecError(msg)
         for a, b in zip(first.axes, array.axes, strict=True):  # type: ignore[attr-defined]
             if a is not None and b is not None and a != b:
                 msg = (
-                    f"MapSpec axes for `{array.name}` are inconsistent: {where}. "
-                    "All axes should have the same name at the same index."
+                    f"MapSpec axes for `{array.name}` are inconsistent: {_listing(specs, array.name)}. "
+                    f"All axes should have the same name at the same index. Conflict: {where}."
                 )
                 raise MapSpecError(msg)
         if any(a is None for a in first.axes) and any(b is not None for b in array.axes):  # type: ignore[attr-defined]
             # keep the most informative (named) version for later comparisons
             merged = tuple(a if a is not None else b for a, b in zip(first.axes, array.axes, strict=True))  # type: ignore[attr-defined]
             seen[array.name] = (first_spec, type(array)(array.name, merged))
+
+
+def _listing(specs: Sequence[MapSpec], name: str) -> str:
+    """Every distinct way ``name`` is written in ``specs``, as pipefunc lists them (first seen first)."""
+    return ", ".join(dict.fromkeys(str(array) for _, array in _all_arrays(specs) if array.name == name))
 
 
 def mapspec_axes(specs: Sequence[MapSpec]) -> dict[str, tuple[str | None, ...]]:

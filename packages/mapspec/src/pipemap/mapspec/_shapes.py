@@ -150,7 +150,7 @@ def mapspec_shape(
     names = set(spec.input_names)
     extra = set(input_shapes) - names
     if extra:
-        msg = f"Got extra array(s) {extra} that are not accepted by this map: `{spec}`."
+        msg = f"Got extra array(s) {extra} that are not accepted by this map. Mapspec: `{spec}`."
         raise ShapeError(msg)
     missing = names - set(input_shapes)
     if missing:
@@ -158,7 +158,7 @@ def mapspec_shape(
         raise ShapeError(msg)
     for key in internal_shapes:
         if key not in spec.output_names:
-            msg = f"Internal shape of `{key}` is not accepted by this map: `{spec}`."
+            msg = f"Internal shape of `{key}` is not accepted by this map. Mapspec: `{spec}`."
             raise ShapeError(msg)
     for array in spec.inputs:
         array.validate(tuple(input_shapes[array.name]))
@@ -182,7 +182,11 @@ def mapspec_shape(
         if not has_internal_key:
             shape.append(UNKNOWN)
         elif n_internal >= len(internal):
-            msg = f"Internal shape for '{first.name}' is too short (mapspec `{spec}`)."
+            n = len(first.axes) - len(spec.external_indices)
+            msg = (
+                f"Internal shape for '{first.name}' is too short. Mapspec `{spec}` has {n} internal"
+                f" {'axis' if n == 1 else 'axes'}, the internal shape is {tuple(internal)!r}."
+            )
             raise ShapeError(msg)
         else:
             dim = internal[n_internal]
@@ -210,7 +214,7 @@ def _common_size(spec: MapSpec, axis: str, input_shapes: Mapping[str, Sequence[i
     if len(set(sizes.values())) > 1:
         names = ", ".join(sizes)
         detail = ", ".join(f"{k}: {v}" for k, v in sizes.items())
-        msg = f"Dimension mismatch for arrays `{names}` along `{axis}` axis ({detail}) in `{spec}`."
+        msg = f"Dimension mismatch for arrays `{names}` along `{axis}` axis. Lengths: {detail} (mapspec `{spec}`)."
         raise ShapeError(msg)
     return next(iter(sizes.values()))
 

@@ -65,10 +65,10 @@ _OPTIONAL: dict[str, type | tuple[type, ...]] = {
 }
 
 
-def _error(msg: str) -> Exception:
-    from ._run_record import RunFolderError
+def _error(msg: str, *, missing: bool = False) -> Exception:
+    from ._run_record import MissingRunFolderError, RunFolderError
 
-    return RunFolderError(msg)
+    return MissingRunFolderError(msg) if missing else RunFolderError(msg)
 
 
 def _read_object(path: Path) -> dict[str, Any]:
@@ -119,8 +119,8 @@ def read_record_json(run_folder: str | Path) -> tuple[Path, dict[str, Any]]:
     """
     folder = Path(run_folder).absolute()
     if not folder.exists():
-        msg = f"`{run_folder}` is not a run folder: the directory does not exist"
-        raise _error(msg)
+        msg = f"`{run_folder}` is not a run folder: it does not exist"
+        raise _error(msg, missing=True)
     if not folder.is_dir():
         msg = f"`{run_folder}` is not a run folder: it is a file, not a directory"
         raise _error(msg)
@@ -129,7 +129,7 @@ def read_record_json(run_folder: str | Path) -> tuple[Path, dict[str, Any]]:
     path = folder / RUN_INFO
     if not path.is_file():
         msg = f"`{run_folder}` is not a run folder: it has no `{RUN_INFO}` (pass the folder given as `run_folder` to run_map)"
-        raise _error(msg)
+        raise _error(msg, missing=True)
     data = _read_object(path)
     if "version" in data:  # format 1: pipemap's metadata is in run_info.json
         _check_version(data["version"], path, minimum=0)

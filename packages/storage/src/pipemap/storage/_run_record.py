@@ -56,6 +56,10 @@ class RunFolderError(ValueError):
     """A run folder (or its ``run_info.json``) is missing, malformed or from a newer format."""
 
 
+class MissingRunFolderError(RunFolderError, FileNotFoundError):
+    """The run folder or its ``run_info.json`` does not exist (pipefunc raises ``FileNotFoundError``)."""
+
+
 def check_name(name: str) -> str:
     """Validate an input/output name that becomes a file or folder name.
 

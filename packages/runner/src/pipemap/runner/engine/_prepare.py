@@ -35,6 +35,10 @@ if TYPE_CHECKING:
     from pipemap.runner.executors._chunksizes import Chunksizes
 
 
+class InputsTypeError(TypeError, ValueError):
+    """``inputs`` is neither a dict nor a pydantic model (a ``ValueError`` in pipefunc, so both)."""
+
+
 @dataclass
 class Prepared:
     """The outcome of preparation, consumed by the scheduler."""
@@ -61,8 +65,11 @@ def inputs_to_dict(inputs: Any, pipeline: Pipeline) -> dict[str, Any]:
     if hasattr(inputs, "model_dump") and not isinstance(inputs, dict):
         inputs = {name: getattr(inputs, name) for name in type(inputs).model_fields}
     if not isinstance(inputs, dict):
-        msg = f"`inputs` must be a dict (or a pydantic model), got {type(inputs).__name__}."
-        raise TypeError(msg)
+        msg = (
+            "Unknown type, expected a Pydantic model or a dictionary."
+            f" `inputs` must be a dict (or a pydantic model), got {type(inputs).__name__}."
+        )
+        raise InputsTypeError(msg)
     scopes = {p.split(".", 1)[0] for f in pipeline.functions for p in f.parameters if "." in p}
     if not scopes or not (scopes & inputs.keys()):
         return dict(inputs)

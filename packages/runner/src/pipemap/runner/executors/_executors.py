@@ -85,7 +85,11 @@ def executor_for(
     if ex is None:
         ex = executors.get("")
     if ex is None:
-        msg = f"No executor found for output `{output_name}`."
+        msg = (
+            f"No executor found for output `{output_name}`. Please either specify an executor for this"
+            f" output using `executor['{output_name}'] = ...`, or provide a default executor using"
+            ' `executor[""] = ...`.'
+        )
         raise ValueError(msg)
     return ex
 

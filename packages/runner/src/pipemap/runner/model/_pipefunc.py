@@ -31,6 +31,7 @@ from pipemap.runner.model._pipefunc_args import (
     _is_name,
     _parse_mapspec,
     _set_str,
+    _rename_clashes,
     _signature_defaults,
     _signature_parameters,
     normalize_internal_shape,
@@ -61,6 +62,10 @@ _DERIVED = (
     "requires_mapping",
     "parameter_scopes",
 )
+
+
+class ArgumentsError(TypeError, ValueError):
+    """Arguments that do not fit a call (Python raises ``TypeError``, pipefunc ``ValueError``)."""
 
 
 class PipeFunc(PipeFuncUpdates):
@@ -274,7 +279,10 @@ class PipeFunc(PipeFuncUpdates):
     def _validate_output_name(self) -> None:
         out = self._output_name
         names = (out,) if isinstance(out, str) else out
-        if not isinstance(out, (str, tuple)) or not names or not all(isinstance(n, str) for n in names):
+        if not isinstance(out, (str, tuple)):
+            msg = f"The `output_name` should be a string or a tuple of strings, not {type(out)}. Got {out!r}."
+            raise TypeError(msg)
+        if not names or not all(isinstance(n, str) for n in names):
             msg = f"The `output_name` should be a string or a non-empty tuple of strings, got {out!r}."
             raise TypeError(msg)
         if len(set(names)) != len(names):
@@ -292,32 +300,40 @@ class PipeFunc(PipeFuncUpdates):
             (self._output_name,) if isinstance(self._output_name, str) else self._output_name
         )
         if extra := set(self._renames) - allowed:
+            raw_out = self._output_name
+            allowed_order = (*self._original_parameters, *((raw_out,) if isinstance(raw_out, str) else raw_out))
             msg = (
-                f"Unexpected `renames` for `{name}`: {sorted(extra)}; the allowed names are the"
-                f" parameters {tuple(self._original_parameters)} and outputs {self._output_name!r}."
+                f"Unexpected `renames` arguments: `{_set_str(extra)}`. The allowed arguments are:"
+                f" `{allowed_order}`. The provided arguments are: `{self._renames}`. Function: `{name}`."
             )
             raise ValueError(msg)
         for new in self._renames.values():
             if not _is_name(new):
-                msg = f"The rename target {new!r} of `{name}` is not a valid Python identifier."
+                msg = f"The `renames` should contain/be valid Python identifier(s), not `{new}`. Function: `{name}`."
                 raise ValueError(msg)
         if len(set(params)) != len(params):
-            msg = f"The `renames` of `{name}` map two parameters to one name: {params}."
+            msg = (
+                "The `renames` should be a one-to-one mapping. Found violations where multiple keys"
+                f" map to the same value: {_rename_clashes(self._renames) or params}. Function: `{name}`."
+            )
             raise ValueError(msg)
         for kind, mapping in (("defaults", self._defaults), ("bound", self._bound)):
             if extra := set(mapping) - set(params):
                 msg = (
-                    f"Unexpected `{kind}` for `{name}`: {sorted(extra)};"
-                    f" the parameters are {params}."
+                    f"Unexpected `{kind}` arguments: `{_set_str(extra)}`. The allowed arguments are:"
+                    f" `{params}`. The provided arguments are: `{mapping}`. Function: `{name}`."
                 )
                 raise ValueError(msg)
         if common := set(self._defaults) & set(self._bound):
-            msg = f"Parameters of `{name}` cannot be both defaults and bound: {sorted(common)}."
+            msg = (
+                f"The following parameters are both defaults and bound: `{_set_str(common)}`."
+                f" This is not allowed. Function: `{name}`."
+            )
             raise ValueError(msg)
         if overlap := set(params) & set(self.output_names):
             msg = (
-                f"The `output_name` of `{name}` cannot be the same as any of its input"
-                f" parameter names. The overlap is: {sorted(overlap)}"
+                "The `output_name` cannot be the same as any of the input parameter names."
+                f" The overlap is: {_set_str(overlap)} (function `{name}`)."
             )
             raise ValueError(msg)
         self._validate_mapspec()
@@ -343,13 +359,13 @@ class PipeFunc(PipeFuncUpdates):
                 raise TypeError(msg)
             for p, v in zip(free, args):
                 if p in kwargs:
-                    msg = f"Multiple values provided for parameter `{p}` of `{self.__name__}`."
-                    raise TypeError(msg)
+                    msg = f"Multiple values provided for parameter `{p}`. Function: `{self.__name__}`."
+                    raise ArgumentsError(msg)
                 kwargs[p] = v
         if extra := kwargs.keys() - set(self.parameters):
             msg = (
-                f"Unexpected keyword arguments for `{self.__name__}`: `{_set_str(extra)}`."
-                f" The allowed arguments are: `{self.parameters}`."
+                f"Unexpected keyword arguments: `{_set_str(extra)}`. The allowed arguments are:"
+                f" `{self.parameters}`. The provided arguments are: `{kwargs}`. Function: `{self.__name__}`."
             )
             raise ValueError(msg)
         merged = {**self.defaults, **kwargs, **self._bound}

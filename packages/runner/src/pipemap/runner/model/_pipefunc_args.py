@@ -119,6 +119,18 @@ def _function_name(func: Callable[..., object]) -> str:
     return getattr(func, "__name__", None) or type(func).__name__
 
 
+def _rename_clashes(renames: dict[str, str]) -> str:
+    """pipefunc's listing of renames that map several names to one: ``"`q: ['a', 'b']`"``.
+
+    >>> _rename_clashes({"a": "q", "b": "q", "c": "r"})
+    "`q: ['a', 'b']`"
+    """
+    by_target: dict[str, list[str]] = {}
+    for old, new in renames.items():
+        by_target.setdefault(new, []).append(old)
+    return "; ".join(f"`{new}: {olds}`" for new, olds in by_target.items() if len(olds) > 1)
+
+
 def _set_str(items: set[str]) -> str:
     return "{" + ", ".join(repr(x) for x in sorted(items)) + "}"
 
@@ -128,7 +140,10 @@ def _parse_mapspec(mapspec: str | MapSpec | None) -> MapSpec | None:
         return mapspec
     if isinstance(mapspec, str):
         return MapSpec.from_string(mapspec)
-    msg = f"`mapspec` must be a string or a MapSpec, got {type(mapspec).__name__}: {mapspec!r}"
+    msg = (
+        f"The 'mapspec' argument should be an instance of MapSpec, not {type(mapspec)}."
+        f" Pass a string such as 'x[i] -> y[i]' or a MapSpec; got {mapspec!r}."
+    )
     raise TypeError(msg)
 
 
@@ -177,7 +192,9 @@ def validate_mapspec(
     if bound_inputs := inputs & bound:
         msg = (
             "The bound arguments cannot be part of the MapSpec input names. The violating"
-            f" bound arguments of `{name}` are: `{_set_str(bound_inputs)}`."
+            f" bound arguments are: `{_set_str(bound_inputs)}`. Because bound arguments might have"
+            " the same name in different functions and the MapSpec input names are unique, the bound"
+            f" arguments cannot be part of the MapSpec input names. Function: `{name}`."
         )
         raise ValueError(msg)
     if set(spec.output_names) != set(output_names):

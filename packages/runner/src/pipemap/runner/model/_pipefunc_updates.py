@@ -172,8 +172,8 @@ class PipeFuncUpdates:
     def _check_keys(self, update: Mapping[str, object], kind: str, allowed: tuple[str, ...]) -> None:
         if extra := set(update) - set(allowed):
             msg = (
-                f"Unexpected `{kind}` arguments for `{self.__name__}`: `{_set_str(extra)}`."
-                f" The allowed arguments are: `{allowed}`."
+                f"Unexpected `{kind}` arguments: `{_set_str(extra)}`. The allowed arguments are:"
+                f" `{allowed}`. The provided arguments are: `{dict(update)}`. Function: `{self.__name__}`."
             )
             raise ValueError(msg)
 

@@ -119,7 +119,7 @@ class Pipeline(PipelineGraph, PipelineUpdates, PipelineRun):
                 f, getattr(f, "__name__", type(f).__name__), mapspec=mapspec, resources=self.default_resources
             )
         else:
-            msg = f"Pipeline functions must be `PipeFunc` objects or callables, got {type(f).__name__}: {f!r}"
+            msg = f"`f` must be a `PipeFunc` or callable, got {type(f)}: {f!r} (in the functions of a `Pipeline`)."
             raise TypeError(msg)
         if self.debug is not None:
             f.debug = self.debug
@@ -132,7 +132,7 @@ class Pipeline(PipelineGraph, PipelineUpdates, PipelineRun):
             if name in existing:
                 msg = (
                     f"The function with output name `{name!r}` already exists in the pipeline"
-                    f" (`{existing[name]}`); `{f}` cannot produce it too."
+                    f" (`{existing[name]}`). `{f}` cannot produce it too."
                 )
                 raise ValueError(msg)
         self.functions.append(f)
@@ -371,7 +371,7 @@ class Pipeline(PipelineGraph, PipelineUpdates, PipelineRun):
             elif isinstance(other, PipeFunc):
                 functions.append(other)
             else:
-                msg = f"Can only join a `Pipeline` or `PipeFunc`, got {type(other).__name__}: {other!r}"
+                msg = f"Only `Pipeline` or `PipeFunc` instances can be joined. Got {type(other).__name__}: {other!r}."
                 raise TypeError(msg)
         return self.copy(functions=functions)
 

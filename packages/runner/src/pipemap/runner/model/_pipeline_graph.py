@@ -165,7 +165,10 @@ class PipelineGraph(PipelineMembers):
         """The only leaf function (ValueError if there are several)."""
         leaves = self.leaf_nodes
         if len(leaves) != 1:
-            msg = f"The pipeline has {len(leaves)} leaf functions ({leaves}); specify an output name."
+            msg = (
+                "The pipeline has multiple leaf nodes. Please specify the output_name argument to"
+                f" disambiguate. The {len(leaves)} leaf functions: {leaves}."
+            )
             raise ValueError(msg)
         return leaves[0]
 

@@ -14,6 +14,7 @@ import functools
 from typing import TYPE_CHECKING, Any, Literal
 
 from pipemap.runner.model import _graph
+from pipemap.runner.model._pipeline_graph import UnknownNameError
 from pipemap.runner.model._pipeline_members import PipelineMembers
 from pipemap.runner.model._pipeline_updates import flatten_scopes
 
@@ -63,17 +64,26 @@ class PipelineRun(PipelineMembers):
             if len(leaves) > 1:
                 return self.run([f.output_name for f in leaves], kwargs=kwargs)
             output_name = self.unique_leaf_node.output_name
+        if output_name in values:
+            msg = f"The `output_name='{output_name}'` argument cannot be provided in `kwargs={dict(kwargs or {})}`."
+            raise ValueError(msg)
+        if output_name not in self.output_to_func:
+            available = ", ".join(k for k in self.output_to_func if isinstance(k, str))
+            msg = f"No function with output name `{output_name}` in the pipeline, only `{available}`."
+            raise UnknownNameError(msg)
         target = self[output_name]
         chain = [target, *_graph.ancestors(self._dependencies, [target])]
         if mapped := [str(f) for f in chain if f.requires_mapping]:
+            spec_names = {n for g in self.functions if g.mapspec for n in (*g.mapspec.input_names, *g.mapspec.output_names)}
+            deps = spec_names & {n for g in chain[1:] for n in g.output_names}
+            produced = self.output_to_func
+            inputs = spec_names & {p for g in chain for p in g.parameters if p not in produced and p not in g.bound}
+            lead = f"`{_set_repr(deps)}` (depends on `inputs={_set_repr(inputs)}`)" if deps else "it"
             msg = (
-                f"Cannot execute pipeline to get `{output_name}` because `{', '.join(sorted(mapped))}`"
-                " have `MapSpec`(s). Use `Pipeline.map` instead."
+                f"Cannot execute pipeline to get `{output_name}` because {lead} have `MapSpec`(s)."
+                f" Use `Pipeline.map` instead. Mapped functions: {', '.join(sorted(mapped))}."
             )
             raise RuntimeError(msg)
-        if output_name in values:
-            msg = f"The `output_name='{output_name}'` argument cannot be provided in `kwargs`."
-            raise ValueError(msg)
         results: dict[OutputName, object] = dict(values.items())
         needed = set(chain)
         for f in self.sorted_functions:
@@ -180,3 +190,7 @@ class PipelineRun(PipelineMembers):
 def _forwarded(arguments: dict[str, Any]) -> dict[str, Any]:
     """A facade's ``locals()`` as keyword arguments of ``run_map``/``run_map_async``."""
     return {name: value for name, value in arguments.items() if name != "self"}
+
+
+def _set_repr(items: set[str]) -> str:
+    return "{" + ", ".join(repr(x) for x in sorted(items)) + "}" if items else "set()"

@@ -110,7 +110,7 @@ class PipelineUpdates(PipelineMembers):
         """
         current = {a for axes in self.mapspec_axes.values() for a in axes if a is not None}
         if unknown := set(renames) - current:
-            msg = f"Unknown axes to rename: {sorted(unknown)}. Available axes: {sorted(current)}"
+            msg = f"Unknown axes to rename: {_set_repr(unknown)}. Available axes: {_set_repr(current)}"
             raise ValueError(msg)
         for f in self.functions:
             f.update_mapspec_axes(renames)
@@ -131,9 +131,18 @@ class PipelineUpdates(PipelineMembers):
         >>> p.update_scope("s", inputs="*", outputs="*"); p.root_args, sorted(p.all_output_names)
         (('s.a',), ['s.b'])
         """
-        all_inputs = set(self.root_args) if inputs == "*" else set(inputs or ())
-        all_outputs = set(self.all_output_names) if outputs == "*" else set(outputs or ())
+        # as in pipefunc: names that are not root arguments / outputs are skipped, and choosing
+        # none at all is an error
+        roots, outs = set(self.root_args), set(self.all_output_names)
+        all_inputs = roots if inputs == "*" else set(inputs or ()) & roots
+        all_outputs = outs if outputs == "*" else set(outputs or ()) & outs
         chosen = (all_inputs | all_outputs) - set(exclude or ())
+        if not chosen:
+            unknown = (set(() if inputs == "*" else inputs or ()) - roots) | (set(() if outputs == "*" else outputs or ()) - outs)
+            msg = "No function's scope was updated. Ensure `inputs` and/or `outputs` are specified correctly."
+            if unknown:
+                msg += f" Not root arguments or outputs of this pipeline: {_set_repr(unknown)}."
+            raise ValueError(msg)
         renames = {}
         for name in chosen:
             bare = name.split(".", 1)[-1]
@@ -189,8 +198,13 @@ def check_consistent_defaults(functions: list[PipeFunc], produced: dict[OutputNa
                 warnings.warn(msg, UserWarning, stacklevel=4)
             elif not same:
                 msg = (
-                    f"Inconsistent default values for argument '{p}' in functions `{first[p][1]}`"
-                    f" ({first[p][0]!r}) and `{f}` ({value!r}). Please make sure the shared input"
-                    " arguments have the same default value or are set only for one function."
+                    f"Inconsistent default values for argument '{p}' in functions. Please make sure"
+                    " the shared input arguments have the same default value or are set only for one"
+                    f" function. The functions: `{first[p][1]}` ({first[p][0]!r}) and `{f}` ({value!r})."
                 )
                 raise ValueError(msg)
+
+
+def _set_repr(items: set[str]) -> str:
+    """A set as pipefunc prints it, sorted so that messages are stable: ``{'a', 'b'}``."""
+    return "{" + ", ".join(repr(x) for x in sorted(items)) + "}"

@@ -69,8 +69,10 @@ def internal_shape_error(
     returned = f"Output shape {tuple(got)}" if got is not None else f"Output {describe_returned(value).split(' ', 1)[1]}"
     return ValueError(
         f"{returned} of function '{pf.__name__}' (output '{output}') does not match the expected"
-        f" internal shape {tuple(expected)} used in the `mapspec` '{pf.mapspec}' (`{pf.__name__}`"
-        " must return a value spanning the internal axes for every element)."
+        f" internal shape {tuple(expected)} used in the `mapspec` '{pf.mapspec}'. This error typically"
+        " occurs when a `PipeFunc` returns values with inconsistent shapes across different"
+        " invocations. Ensure that the output shape is consistent for all inputs"
+        f" (`{pf.__name__}` must return a value spanning the internal axes for every element)."
     )
 
 
