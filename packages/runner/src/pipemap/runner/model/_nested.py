@@ -14,6 +14,7 @@ map the same axes, with no reduction), and the inner functions lose theirs.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +65,13 @@ class NestedCall:
                 for p in self.parameter_names
             ]
         )
+
+    def __pipefunc_hash__(self) -> str:
+        """The inner functions' fingerprints combined (its cache identity, as pipefunc's)."""
+        from pipemap.runner.model._cached_call import cache_id
+
+        combined = "|".join(cache_id(f.output_names, f.func) for f in self._order)
+        return hashlib.sha256(combined.encode()).hexdigest()[:16]
 
     def full_output(self, **kwargs: Any) -> dict[str, Any]:
         """Every inner output (and the inputs) from ``kwargs``, in pipeline order."""
@@ -154,7 +162,7 @@ class NestedPipeFunc(PipeFunc):
     @property
     def pipeline(self) -> Pipeline:
         """The inner pipeline (its functions are copies, without mapspecs)."""
-        call = self.func
+        call = getattr(self.func, "__wrapped__", self.func)  # (a run's cached call wraps it)
         assert isinstance(call, NestedCall)
         return call.pipeline
 
