@@ -151,3 +151,17 @@ def test_lru_evicts_like_pipefunc() -> None:
         c.get("fast")
         c.put("new", 3, 1.0)
     assert sorted(h1.cache) == sorted(h2.cache)
+
+
+@pytest.mark.parametrize("storage", ["file_array", "dict"])
+def test_cached_reduction_over_stored_array(storage: str, tmp_path: Path) -> None:
+    """A cached function reducing a stored mapped output (a masked array from file_array)."""
+    counts = {}
+    for engine in ("pipefunc", "pipemap"):
+        run = _runner(engine)
+        p = _build(pipefunc, "lru", tmp_path)
+        counts[engine] = [
+            _calls(run, p, {"x": [1, 2, 3]}, run_folder=tmp_path / engine / str(k), storage=storage) for k in range(2)
+        ]
+    assert counts["pipemap"] == counts["pipefunc"]
+    assert [n for n, _ in counts["pipemap"]] == [4, 0]

@@ -373,9 +373,9 @@ def cache_of(owner: object, make: Callable[[], Any]) -> Any:
     """The cache kept for ``owner`` (a pipefunc pipeline converted on each ``run_map``: its runs
     share one cache, as pipefunc's share ``pipeline.cache``), made with ``make`` the first time."""
     try:
-        return _SHARED[owner]
-    except KeyError:
-        cache = _SHARED[owner] = make()
-        return cache
+        cache = _SHARED.get(owner)
+        if cache is None:  # (also: no function cached when it was first converted)
+            cache = _SHARED[owner] = make()
     except TypeError:  # not weak-referenceable: a cache per conversion
         return make()
+    return cache

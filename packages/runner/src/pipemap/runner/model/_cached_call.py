@@ -87,7 +87,10 @@ def to_hashable(obj: Any) -> Hashable:
         return (_MARK, tp, _items(obj))
     numpy = sys.modules.get("numpy")
     if numpy is not None and isinstance(obj, numpy.ndarray):
-        return (_MARK, tp, obj.shape, obj.dtype.str, _items(obj.flat))
+        mask = numpy.ma.getmaskarray(obj).tobytes() if isinstance(obj, numpy.ma.MaskedArray) else None
+        data = numpy.asarray(obj.data) if mask is not None else obj
+        values = _items(data.flat) if data.dtype.hasobject else numpy.ascontiguousarray(data).tobytes()
+        return (_MARK, tp, obj.shape, obj.dtype.str, values, mask)
     pandas = sys.modules.get("pandas")
     if pandas is not None and isinstance(obj, pandas.Series | pandas.DataFrame):
         data = obj.to_dict() if isinstance(obj, pandas.Series) else obj.to_dict("list")
