@@ -160,3 +160,27 @@ def test_nested_direct_call_and_errors() -> None:
         pm.NestedPipeFunc([pm.PipeFunc(f1, "c", mapspec="a[i] -> c[i]"), pm.PipeFunc(f2, "e", mapspec="c[j], d[j] -> e[j]")])
     with pytest.raises(NotImplementedError, match="variant"):
         pm.NestedPipeFunc([pm.PipeFunc(f1, "c"), pm.PipeFunc(f2, "e")], variant="fast")
+
+
+def test_nested_scoped_parameters(parity: Any) -> None:
+    """Functions in a scope nested with ``nest_funcs``: scoped parameters and outputs, as pipefunc."""
+
+    def build() -> Any:
+        p = pipefunc.Pipeline(
+            [
+                pipefunc.PipeFunc(f1, "c", mapspec="a[i] -> c[i]"),
+                pipefunc.PipeFunc(f2, "e", mapspec="c[i], d[i] -> e[i]"),
+            ],
+            scope="foo",
+        )
+        p.nest_funcs("*")
+        p.add(pipefunc.PipeFunc(lambda e: int(sum(e)), "s", renames={"e": "foo.e"}))
+        return p
+
+    pf, pm_, _, _ = parity.run_both(build, {"foo": {"a": [1, 2], "d": [3, 4]}}, folder=False)
+    assert list(pm_) == list(pf) == ["foo.c", "foo.e", "s"]
+    parity.assert_results(pf, pm_)
+    n = pm.NestedPipeFunc([pm.PipeFunc(f1, "c", renames={"a": "foo.a"}), pm.PipeFunc(f2, "e")])
+    assert n.parameters == ("b", "d", "foo.a")
+    assert n.copy(renames={"foo.a": "x"}).parameters == ("b", "d", "x")
+    assert n(**{"foo.a": 1, "d": 2}) == (3, 6)

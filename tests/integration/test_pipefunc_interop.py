@@ -148,11 +148,6 @@ def test_unsupported_features_fail_with_their_name(feature: str, parity: Any) ->
 
 
 _WARNED = {
-    "cache=True": (lambda: pipefunc.Pipeline([pipefunc.PipeFunc(lambda a: 2 * a, "b", cache=True)]), "cache=True"),
-    "cache_type": (
-        lambda: pipefunc.Pipeline([pipefunc.PipeFunc(lambda a: 2 * a, "b")], cache_type="lru", cache_kwargs={"max_size": 2}),
-        "cache_type='lru'",
-    ),
     "lazy": (lambda: pipefunc.Pipeline([pipefunc.PipeFunc(lambda a: 2 * a, "b")], lazy=True), "lazy=True"),
     "resources_scope": (
         lambda: pipefunc.Pipeline(

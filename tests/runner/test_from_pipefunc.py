@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import doctest
+import warnings
 
 import numpy as np
+
 import pytest
 
 pipefunc = pytest.importorskip("pipefunc")
@@ -133,12 +135,14 @@ def test_unsupported_features_are_named() -> None:
         Pipeline.from_pipefunc(variants)
 
 
-def test_ignored_features_warn() -> None:
+def test_cache_settings_carry_over() -> None:
     source = pipefunc.Pipeline([pipefunc.PipeFunc(lambda a: a, "b", cache=True)], cache_type="simple")
-    with pytest.warns(UserWarning, match="cache") as record:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         p = Pipeline.from_pipefunc(source)
-    assert any("cache_type='simple'" in str(w.message) for w in record)
     assert p["b"].cache is True
+    assert p.cache_type == "simple"
+    assert type(p.cache).__name__ == "SimpleCache"
 
 
 def test_wrong_objects_are_rejected() -> None:

@@ -24,6 +24,7 @@ from pipemap.runner.executors._inflight import InFlight
 from pipemap.runner.engine._options import RunOptions, ShowProgress
 from pipemap.runner.engine._results import ResultDict
 from pipemap.runner.engine._run_info import RunInfo
+from pipemap.runner.model._cached_call import with_cached_functions
 from pipemap.runner.model._from_pipefunc import from_pipefunc
 from pipemap.runner.model._pipeline import Pipeline
 from pipemap.runner.progress import make_display, resolve_mode
@@ -203,6 +204,7 @@ def prepare_run(options: RunOptions | None = None, /, **arguments: Any) -> Prepa
     o = options
     pipeline, run_folder, chunksizes, storage = o.pipeline, o.run_folder, o.chunksizes, o.storage
     pipeline = _as_pipemap_pipeline(pipeline)
+    cache = pipeline.cache if any(f.cache for f in pipeline.functions) else None  # (a sub-pipeline shares it)
     inputs = inputs_to_dict(o.inputs, pipeline)
     names = normalize_output_names(o.output_names)
     if o.auto_subpipeline or names is not None:
@@ -249,7 +251,7 @@ def prepare_run(options: RunOptions | None = None, /, **arguments: Any) -> Prepa
             for f in pipeline.functions:  # every function must find an executor before work starts
                 executor_for(executors, f.output_name)
         return Prepared(
-            pipeline=pipeline,
+            pipeline=with_cached_functions(pipeline, cache, o.error_handling.value),
             run_info=run_info,
             store=store,
             outputs=outputs,

@@ -14,6 +14,7 @@ map the same axes, with no reduction), and the inner functions lose theirs.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,11 @@ def _names(output_name: OutputName) -> tuple[str, ...]:
     return (output_name,) if isinstance(output_name, str) else tuple(output_name)
 
 
+def native_name(name: str) -> str:
+    """The identifier standing for a (possibly scoped) parameter name in a nested signature."""
+    return name.replace(".", "__dot__")
+
+
 class NestedCall:
     """The callable of a `NestedPipeFunc`: evaluates the inner pipeline from keyword arguments and
     returns ``output_name``'s value(s) (a tuple for several). Picklable (the pipeline is)."""
@@ -45,13 +51,12 @@ class NestedCall:
         produced = {n for f in pipeline.functions for n in f.output_names}
         inputs = {p for f in pipeline.functions for p in f.parameters if p not in f.bound}
         self.parameter_names = tuple(sorted(inputs - produced))
-        for name in self.parameter_names:
-            if not name.isidentifier():
-                msg = (
-                    f"pipemap does not support the scoped parameter {name!r} in `{self.__name__}`:"
-                    " a `NestedPipeFunc` takes plain parameter names."
-                )
-                raise NotImplementedError(msg)
+        #: the signature's names: identifiers (a scoped ``foo.a`` becomes ``foo__dot__a``; the
+        #: `NestedPipeFunc` renames it back), and the inner name of each
+        self.scoped = {native_name(p): p for p in self.parameter_names}
+        if len(self.scoped) != len(self.parameter_names) or (set(self.scoped) - set(self.parameter_names)) & inputs:
+            msg = f"The parameters {self.parameter_names} of `{self.__name__}` clash once scopes are encoded."
+            raise ValueError(msg)
         self._order = list(pipeline.sorted_functions)
 
     @property
@@ -60,14 +65,22 @@ class NestedCall:
         empty = inspect.Parameter.empty
         return inspect.Signature(
             [
-                inspect.Parameter(p, inspect.Parameter.KEYWORD_ONLY, default=defaults.get(p, empty))
-                for p in self.parameter_names
+                inspect.Parameter(native, inspect.Parameter.KEYWORD_ONLY, default=defaults.get(p, empty))
+                for native, p in self.scoped.items()
             ]
         )
 
+    def __pipefunc_hash__(self) -> str:
+        """The inner functions' fingerprints combined (its cache identity, as pipefunc's)."""
+        from pipemap.runner.model._cached_call import cache_id
+
+        combined = "|".join(cache_id(f.output_names, f.func) for f in self._order)
+        return hashlib.sha256(combined.encode()).hexdigest()[:16]
+
     def full_output(self, **kwargs: Any) -> dict[str, Any]:
         """Every inner output (and the inputs) from ``kwargs``, in pipeline order."""
-        values: dict[str, Any] = dict(kwargs)
+        scoped = self.scoped
+        values: dict[str, Any] = {scoped.get(k, k): v for k, v in kwargs.items()}
         for f in self._order:
             args = {p: values[p] for p in f.parameters if p in values and p not in f.bound}
             out = f(**args)
@@ -136,8 +149,12 @@ class NestedPipeFunc(PipeFunc):
             raise ValueError(msg)
         name = output_name if output_name is not None else all_outputs
         call = NestedCall(inner, name, function_name)
+        renames = dict(renames or {})
+        for native, scoped in call.scoped.items():  # a scoped parameter keeps its name (or the user's)
+            if native != scoped and native not in renames:  # (a copy passes the native key already)
+                renames[native] = renames.pop(scoped, scoped)
         if mapspec is None:
-            mapspec = _combined_mapspec(functions, call.parameter_names, _names(name), renames or {})
+            mapspec = _combined_mapspec(functions, call.parameter_names, _names(name), renames, call.scoped)
         self.function_name = function_name
         self.resources_scope = resources_scope
         self.variant = None
@@ -154,7 +171,7 @@ class NestedPipeFunc(PipeFunc):
     @property
     def pipeline(self) -> Pipeline:
         """The inner pipeline (its functions are copies, without mapspecs)."""
-        call = self.func
+        call = getattr(self.func, "__wrapped__", self.func)  # (a run's cached call wraps it)
         assert isinstance(call, NestedCall)
         return call.pipeline
 
@@ -229,7 +246,11 @@ def _validate_functions(functions: list[PipeFunc], resources: object, variant: o
 
 
 def _combined_mapspec(
-    functions: list[PipeFunc], parameters: tuple[str, ...], outputs: tuple[str, ...], renames: dict[str, str]
+    functions: list[PipeFunc],
+    parameters: tuple[str, ...],
+    outputs: tuple[str, ...],
+    renames: dict[str, str],
+    scoped: dict[str, str],
 ) -> MapSpec | None:
     """One mapspec for the nested function from the inner ones (pipefunc's rules: all or none
     have one, each maps its inputs' axes to its outputs unchanged, all over the same axes).
@@ -254,7 +275,8 @@ def _combined_mapspec(
             msg = f"Cannot combine MapSpecs with different output mappings. Mapspec: `{m}`"
             raise ValueError(msg)
     axes = mapspec_axes([m for m in specs if m is not None])
-    inputs = tuple(ArraySpec(renames.get(n, n), axes[n]) for n in sorted(parameters) if n in axes)
+    native = {p: n for n, p in scoped.items()}
+    inputs = tuple(ArraySpec(renames.get(native[n], n), axes[n]) for n in sorted(parameters) if n in axes)
     outs = tuple(ArraySpec(renames.get(n, n), axes[n]) for n in sorted(outputs))
     return MapSpec(inputs, outs, _is_generated=True)
 

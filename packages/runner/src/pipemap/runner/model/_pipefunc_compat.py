@@ -128,15 +128,12 @@ def pipeline_from_pipefunc(
         msg = f"Expected a `pipefunc.Pipeline`, got {type(pipeline).__module__}.{type(pipeline).__name__}."
         raise TypeError(msg)
     functions = [function_from_pipefunc(f, function_cls) for f in pipeline.functions]
-    if getattr(pipeline, "_cache_type", None) is not None:
-        _warn_ignored(f"the pipeline cache (`cache_type={pipeline._cache_type!r}`)", "pipeline")
-    if any(f.cache for f in functions):
-        names = ", ".join(str(f) for f in functions if f.cache)
-        _warn_ignored("`cache=True` (results are not cached)", names)
     if getattr(pipeline, "lazy", False):
         _warn_ignored("`lazy=True`", "pipeline")
-    return cls(
+    converted = cls(
         functions,
+        cache_type=getattr(pipeline, "_cache_type", None),
+        cache_kwargs=getattr(pipeline, "_cache_kwargs", None),
         lazy=bool(getattr(pipeline, "lazy", False)),
         debug=getattr(pipeline, "_debug", None),
         profile=getattr(pipeline, "_profile", None),
@@ -145,3 +142,7 @@ def pipeline_from_pipefunc(
         name=getattr(pipeline, "name", None),
         description=getattr(pipeline, "description", None),
     )
+    from pipemap.runner.model._cache import cache_of  # (pipeline-level results cache: item 19)
+
+    converted.__dict__["_results_cache"] = cache_of(pipeline, lambda: converted.cache)  # runs of `pipeline` share it
+    return converted

@@ -21,6 +21,7 @@ import functools
 from typing import TYPE_CHECKING, Any
 
 from pipemap.mapspec import mapspec_axes, mapspec_dimensions, validate_consistent_axes
+from pipemap.runner.model._cache import CACHE_TYPES, create_cache
 from pipemap.runner.model._autogen import autogen_mapspecs, validate_output_names
 from pipemap.runner.model._pipefunc import PipeFunc
 from pipemap.runner.model._pipefunc_compat import pipeline_from_pipefunc
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 
     import pipefunc
     from pipemap.mapspec import MapSpec
+    from pipemap.runner.model._cache import DiskCache, HybridCache, LRUCache, SimpleCache
     from pipemap.runner.model._nested import NestedPipeFunc
 
 __all__ = ["Generations", "Pipeline", "UnknownNameError"]
@@ -76,6 +78,9 @@ class Pipeline(PipelineGraph, PipelineUpdates, PipelineRun):
         self.debug = debug
         self.print_error = print_error
         self.profile = profile
+        if cache_type is not None and cache_type not in CACHE_TYPES:
+            msg = f"Invalid cache type: {cache_type}. Choose one of {', '.join(map(repr, CACHE_TYPES))}."
+            raise ValueError(msg)
         self.cache_type = cache_type
         self.cache_kwargs = cache_kwargs
         self.validate_type_annotations = validate_type_annotations
@@ -234,6 +239,18 @@ class Pipeline(PipelineGraph, PipelineUpdates, PipelineRun):
             self._clear_cache()
             validate_consistent_axes([f.mapspec for f in self.functions if f.mapspec is not None])
 
+    @property
+    def cache(self) -> LRUCache | HybridCache | DiskCache | SimpleCache | None:
+        """The results cache of the ``cache=True`` functions (pipefunc's rules: ``cache_type``, or
+        ``"lru"`` when a function caches; None without either), made on first use, kept by the
+        pipeline (not by its copies or pickles)."""
+        if self.__dict__.get("_results_cache") is None:
+            cache_type = self.cache_type
+            if cache_type is None and any(f.cache for f in self.functions):
+                cache_type = "lru"
+            self.__dict__["_results_cache"] = create_cache(cache_type, self.lazy, self.cache_kwargs)
+        return self.__dict__["_results_cache"]
+
     def _clear_cache(self) -> None:
         for name in _CACHED:
             self.__dict__.pop(name, None)
@@ -383,7 +400,7 @@ class Pipeline(PipelineGraph, PipelineUpdates, PipelineRun):
         return f"Pipeline([{funcs}])"
 
     def __getstate__(self) -> dict[str, object]:
-        return {k: v for k, v in self.__dict__.items() if k not in _CACHED}
+        return {k: v for k, v in self.__dict__.items() if k not in _CACHED and k != "_results_cache"}
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
