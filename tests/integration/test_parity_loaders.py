@@ -246,3 +246,78 @@ def test_type_cast_follows_return_annotations(parity: Any) -> None:
     for name in ("b", "c", "d", "e", "g", "h"):
         assert fb[name].dtype == fa[name].dtype, name
     assert fa.to_dict("list") == fb.to_dict("list")
+
+
+# --- item 16: a single output that is a list or tuple is an ndarray in Datasets and DataFrames ----
+
+_SINGLE_VALUES = {
+    "list": [1, 2],
+    "list_of_tuples": [(1, 2), (3, 4)],
+    "ragged": [[1], [2, 3]],
+    "empty": [],
+    "tuple": (5, 6),
+    "list_of_arrays": [np.zeros(2), np.ones(2)],
+    "mixed": [1, [2]],
+    "nested_ragged": [(1, [2]), (3, [4, 5])],
+    "range": range(3),
+    "string": "ab",
+    "dict": {"a": 1},
+}
+
+
+def _with_single(value: Any) -> Any:
+    def build() -> Any:
+        @pf(output_name="y", mapspec="x[i] -> y[i]")
+        def f(x: int) -> int:
+            return x
+
+        @pf(output_name="s")
+        def g(y: Any) -> Any:
+            return value
+
+        return PfPipeline([f, g])
+
+    return build
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    return value
+
+
+@pytest.mark.parametrize("kind", list(_SINGLE_VALUES))
+def test_single_sequence_output_is_an_array(parity: Any, kind: str) -> None:
+    import pipefunc.map as pfm
+
+    import pipemap.io as pio
+
+    pf_result, pm_result, pf_folder, pm_folder = parity.run_both(_with_single(_SINGLE_VALUES[kind]), {"x": [1, 2]})
+    datasets = [
+        (pf_result.to_xarray(), pm_result.to_xarray()),
+        (pfm.load_xarray_dataset(run_folder=pf_folder), pio.load_xarray_dataset(run_folder=pm_folder)),
+    ]
+    for a, b in datasets:
+        va, vb = _cell(a["s"].values), _cell(b["s"].values)
+        assert type(va).__name__ == type(vb).__name__, (type(va), type(vb))
+        if type(va).__name__ == "DimensionlessArray":
+            va, vb = va.arr, vb.arr
+        parity.assert_same(va, vb, "s")
+        parity.assert_datasets(a, b)
+    frames = [
+        (pf_result.to_dataframe(), pm_result.to_dataframe()),
+        (pfm.load_dataframe(run_folder=pf_folder), pio.load_dataframe(run_folder=pm_folder)),
+    ]
+    for a, b in frames:
+        assert list(a.columns) == list(b.columns)
+        for ca, cb in zip(a["s"], b["s"], strict=True):
+            parity.assert_same(ca, cb, "s")
+    try:
+        a = pfm.load_dataframe(run_folder=pf_folder, backend="polars")
+    except Exception as exc:  # noqa: BLE001 - pyarrow cannot convert some nested cells
+        assert type(exc).__name__ in {"ArrowInvalid", "ArrowTypeError", "ArrowNotImplementedError"}, exc
+        return
+    b = pio.load_dataframe(run_folder=pm_folder, backend="polars")
+    if a.schema["s"] != __import__("polars").Object:
+        assert a.schema == b.schema
+        assert a.to_dict(as_series=False) == b.to_dict(as_series=False)

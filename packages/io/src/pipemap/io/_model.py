@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from pipemap.mapspec import MapSpec, mapspec_axes, trace_dependencies
 
-from ._arrays import as_object_array, from_array_like, present_values, typed_values
+from ._arrays import as_object_array, from_array_like, present_values, single_as_array, typed_values
 
 __all__ = ["Coordinate", "Model", "ShapeMismatchError", "Variable", "build_model", "parse_mapspecs"]
 
@@ -200,7 +200,7 @@ def build_model(
     for coord in model.coords.values():
         for part in coord.parts:
             model.variables.pop(part, None)
-    for name in singles:
-        model.singles[name] = outputs[name]
+    for name in singles:  # lists and tuples as object arrays (wrapped in DimensionlessArray), as pipefunc
+        model.singles[name] = single_as_array(outputs[name])
     return model
 
