@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 pipefunc = pytest.importorskip("pipefunc")
+pl = pytest.importorskip("polars")  # module level: the (string) annotations below resolve through it
 
 pf = pipefunc.pipefunc
 PfPipeline = pipefunc.Pipeline
@@ -321,3 +322,80 @@ def test_single_sequence_output_is_an_array(parity: Any, kind: str) -> None:
     if a.schema["s"] != __import__("polars").Object:
         assert a.schema == b.schema
         assert a.to_dict(as_series=False) == b.to_dict(as_series=False)
+
+
+# --- item 12: polars LazyFrame parameters ---------------------------------------------------------
+
+
+def _lazy_pipeline() -> Any:
+    @pf(output_name="df")
+    def make(n: int) -> pl.DataFrame:
+        return pl.DataFrame({"a": list(range(n))})
+
+    @pf(output_name="total")
+    def total(df: pl.LazyFrame) -> int:
+        return df.select(pl.col("a").sum()).collect().item()
+
+    @pf(output_name="below", mapspec="k[i] -> below[i]")
+    def below(df: pl.LazyFrame, k: int) -> int:  # a single DataFrame into a mapped function
+        return df.filter(pl.col("a") < k).collect().height
+
+    @pf(output_name="frames", mapspec="k[i] -> frames[i]")
+    def frames(k: int) -> pl.DataFrame:
+        return pl.DataFrame({"a": list(range(k))})
+
+    @pf(output_name="height", mapspec="frames[i] -> height[i]")
+    def height(frames: pl.LazyFrame) -> int:  # mapped DataFrame elements
+        return frames.collect().height
+
+    @pf(output_name="eager", mapspec="frames[i] -> eager[i]")
+    def eager(frames: pl.DataFrame) -> str:  # not annotated LazyFrame: the DataFrame itself
+        return type(frames).__name__
+
+    return PfPipeline([make, total, below, frames, height, eager])
+
+
+@pytest.mark.parametrize("storage", ["file_array", "dict"])
+def test_lazyframe_parameters_get_lazyframes(parity: Any, storage: str) -> None:
+    pf_result, pm_result, _, _ = parity.run_both(_lazy_pipeline, {"n": 4, "k": [1, 2, 3]}, storage=storage)
+    for name in ("total", "below", "height", "eager"):
+        parity.assert_same(pf_result[name].output, pm_result[name].output, name)
+    assert pm_result["total"].output == 6
+    assert pm_result["height"].output.tolist() == [1, 2, 3]
+    assert pm_result["eager"].output.tolist() == ["DataFrame"] * 3
+
+
+def test_lazyframe_parameters_in_worker_processes(parity: Any) -> None:
+    """pipemap's workers (a spawn-based pool: forking after polars started its threads can hang)
+    get the decision with the function."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    pf_result, _, _, _ = parity.run_both(_lazy_pipeline, {"n": 4, "k": [1, 2, 3]}, folder=False)
+    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pm_result = parity.pipemap_run(
+            _lazy_pipeline(), {"n": 4, "k": [1, 2, 3]}, parallel=True, executor=pool, chunksizes=1
+        )
+    for name in ("total", "below", "height", "eager"):
+        parity.assert_same(pf_result[name].output, pm_result[name].output, name)
+
+
+def test_lazyframe_conversion_is_decided_per_function() -> None:
+    """Functions without a ``pl.LazyFrame`` annotation get the plain compiled call (nothing per element)."""
+    from pipemap.runner import PipeFunc
+
+    def plain(x: int, df: pl.DataFrame) -> int:
+        return x
+
+    def lazy(x: int, df: pl.LazyFrame) -> int:
+        return df.collect().height + x
+
+    frame = pl.DataFrame({"a": [1, 2]})
+    plain_f = PipeFunc(plain, "y", mapspec="x[i] -> y[i]")
+    lazy_f = PipeFunc(lazy, "y", mapspec="table[i] -> y[i]", renames={"df": "table"})
+    assert plain_f.lazyframe_parameters == frozenset()
+    assert lazy_f.lazyframe_parameters == frozenset({"df"})
+    assert plain_f.compile_call(["x"], {"df": frame}).__name__ == "<lambda>"
+    assert lazy_f.compile_call(["table"], {"x": 1})(frame) == 3
+    assert lazy_f.compile_call(["x"], {"table": frame})(1) == 3
+    assert lazy_f.call_with_kwargs({"x": 1, "table": frame}) == 3
