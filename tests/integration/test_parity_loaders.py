@@ -172,6 +172,29 @@ def test_array_like_inputs_are_coordinates(parity: Any, kind: str) -> None:
     assert polars.columns == ["day", "y"] and len(polars) == 3
 
 
+def _zipped_days() -> Any:
+    @pf(output_name="y", mapspec="day[i], weight[i] -> y[i]")
+    def f(day: Any, weight: float) -> float:
+        return weight
+
+    return PfPipeline([f])
+
+
+def test_zipped_array_like_inputs(parity: Any) -> None:
+    import pandas as pd
+
+    inputs = {"day": pd.date_range("2024-01-01", periods=2), "weight": pd.Series([1.5, 2.5])}
+    pf_result, pm_result, _, _ = parity.run_both(_zipped_days, inputs, folder=False)
+    a, b = pf_result.to_xarray(), pm_result.to_xarray()
+    assert list(a.coords) == list(b.coords) == ["day:weight"]
+    ta, tb = a["day:weight"].values.tolist(), b["day:weight"].values.tolist()
+    assert ta == tb
+    assert [type(v).__name__ for t in ta for v in t] == [type(v).__name__ for t in tb for v in t]
+    fa, fb = pf_result.to_dataframe(), pm_result.to_dataframe()
+    assert list(fa.columns) == list(fb.columns) == ["y", "day", "weight"]
+    assert fa["day"].dtype == fb["day"].dtype and fa["day"].tolist() == fb["day"].tolist()
+
+
 def test_datetime_index_coordinate_plots_on_time_axis(parity: Any) -> None:
     """The issue's case: a DatetimeIndex input is a datetime64 coordinate, so it is a time axis."""
     import pandas as pd
