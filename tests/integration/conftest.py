@@ -113,10 +113,6 @@ KNOWN_DIFFERENCES: dict[str, str] = {
 DELIBERATE = {
     "failed_masked": "pipemap's load_xarray_dataset and load_dataframe mask failed elements (load_outputs does not)",
     "pipefunc_xarray_keyerror": "pipefunc's load_xarray_dataset raises KeyError for a mapped default; pipemap loads it",
-    "single_list": (
-        "a single output that is a list: pipefunc's Dataset wraps it in DimensionlessArray(object array),"
-        " pipemap keeps the list in a 0-d object array (docs/behaviour.md §6: only ndarray values are wrapped)"
-    ),
 }
 
 
@@ -267,8 +263,9 @@ class Parity:
             xa, xb = np.asarray(va.values), np.asarray(vb.values)
             if "failed_masked" in known:
                 xa = _masked_or_snapshot_free(xa)
-            if "single_list" in known and xa.ndim == 0 and type(xa[()]).__name__ == "DimensionlessArray":
-                xa, xb = xa[()].arr, np.asarray(xb[()], dtype=object)
+            if xa.ndim == 0 and type(xa[()]).__name__ == "DimensionlessArray":
+                assert type(xb[()]).__name__ == "DimensionlessArray", f"{name_a}: {xb[()]!r}"
+                xa, xb = xa[()].arr, xb[()].arr
             assert_same(xa, xb, f"xarray[{name_a!r}]", types=False, loose=True)
 
     @staticmethod
@@ -289,8 +286,6 @@ class Parity:
             va = list(a[column])
             if "failed_masked" in known:
                 va = [None if _is_snapshot(v) else v for v in va]
-            if "single_list" in known:
-                va = [v.tolist() if isinstance(v, np.ndarray) else v for v in va]
             assert_same(va, list(b[column]), f"dataframe[{column!r}]", types=False, loose=True)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 pipefunc = pytest.importorskip("pipefunc")
+pl = pytest.importorskip("polars")  # module level: the (string) annotations below resolve through it
 
 pf = pipefunc.pipefunc
 PfPipeline = pipefunc.Pipeline
@@ -171,6 +172,29 @@ def test_array_like_inputs_are_coordinates(parity: Any, kind: str) -> None:
     assert polars.columns == ["day", "y"] and len(polars) == 3
 
 
+def _zipped_days() -> Any:
+    @pf(output_name="y", mapspec="day[i], weight[i] -> y[i]")
+    def f(day: Any, weight: float) -> float:
+        return weight
+
+    return PfPipeline([f])
+
+
+def test_zipped_array_like_inputs(parity: Any) -> None:
+    import pandas as pd
+
+    inputs = {"day": pd.date_range("2024-01-01", periods=2), "weight": pd.Series([1.5, 2.5])}
+    pf_result, pm_result, _, _ = parity.run_both(_zipped_days, inputs, folder=False)
+    a, b = pf_result.to_xarray(), pm_result.to_xarray()
+    assert list(a.coords) == list(b.coords) == ["day:weight"]
+    ta, tb = a["day:weight"].values.tolist(), b["day:weight"].values.tolist()
+    assert ta == tb
+    assert [type(v).__name__ for t in ta for v in t] == [type(v).__name__ for t in tb for v in t]
+    fa, fb = pf_result.to_dataframe(), pm_result.to_dataframe()
+    assert list(fa.columns) == list(fb.columns) == ["y", "day", "weight"]
+    assert fa["day"].dtype == fb["day"].dtype and fa["day"].tolist() == fb["day"].tolist()
+
+
 def test_datetime_index_coordinate_plots_on_time_axis(parity: Any) -> None:
     """The issue's case: a DatetimeIndex input is a datetime64 coordinate, so it is a time axis."""
     import pandas as pd
@@ -246,3 +270,155 @@ def test_type_cast_follows_return_annotations(parity: Any) -> None:
     for name in ("b", "c", "d", "e", "g", "h"):
         assert fb[name].dtype == fa[name].dtype, name
     assert fa.to_dict("list") == fb.to_dict("list")
+
+
+# --- item 16: a single output that is a list or tuple is an ndarray in Datasets and DataFrames ----
+
+_SINGLE_VALUES = {
+    "list": [1, 2],
+    "list_of_tuples": [(1, 2), (3, 4)],
+    "ragged": [[1], [2, 3]],
+    "empty": [],
+    "tuple": (5, 6),
+    "list_of_arrays": [np.zeros(2), np.ones(2)],
+    "mixed": [1, [2]],
+    "nested_ragged": [(1, [2]), (3, [4, 5])],
+    "range": range(3),
+    "string": "ab",
+    "dict": {"a": 1},
+}
+
+
+def _with_single(value: Any) -> Any:
+    def build() -> Any:
+        @pf(output_name="y", mapspec="x[i] -> y[i]")
+        def f(x: int) -> int:
+            return x
+
+        @pf(output_name="s")
+        def g(y: Any) -> Any:
+            return value
+
+        return PfPipeline([f, g])
+
+    return build
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    return value
+
+
+@pytest.mark.parametrize("kind", list(_SINGLE_VALUES))
+def test_single_sequence_output_is_an_array(parity: Any, kind: str) -> None:
+    import pipefunc.map as pfm
+
+    import pipemap.io as pio
+
+    pf_result, pm_result, pf_folder, pm_folder = parity.run_both(_with_single(_SINGLE_VALUES[kind]), {"x": [1, 2]})
+    datasets = [
+        (pf_result.to_xarray(), pm_result.to_xarray()),
+        (pfm.load_xarray_dataset(run_folder=pf_folder), pio.load_xarray_dataset(run_folder=pm_folder)),
+    ]
+    for a, b in datasets:
+        va, vb = _cell(a["s"].values), _cell(b["s"].values)
+        assert type(va).__name__ == type(vb).__name__, (type(va), type(vb))
+        if type(va).__name__ == "DimensionlessArray":
+            va, vb = va.arr, vb.arr
+        parity.assert_same(va, vb, "s")
+        parity.assert_datasets(a, b)
+    frames = [
+        (pf_result.to_dataframe(), pm_result.to_dataframe()),
+        (pfm.load_dataframe(run_folder=pf_folder), pio.load_dataframe(run_folder=pm_folder)),
+    ]
+    for a, b in frames:
+        assert list(a.columns) == list(b.columns)
+        for ca, cb in zip(a["s"], b["s"], strict=True):
+            parity.assert_same(ca, cb, "s")
+    try:
+        a = pfm.load_dataframe(run_folder=pf_folder, backend="polars")
+    except Exception as exc:  # noqa: BLE001 - pyarrow cannot convert some nested cells
+        assert type(exc).__name__ in {"ArrowInvalid", "ArrowTypeError", "ArrowNotImplementedError"}, exc
+        return
+    b = pio.load_dataframe(run_folder=pm_folder, backend="polars")
+    if a.schema["s"] != __import__("polars").Object:
+        assert a.schema == b.schema
+        assert a.to_dict(as_series=False) == b.to_dict(as_series=False)
+
+
+# --- item 12: polars LazyFrame parameters ---------------------------------------------------------
+
+
+def _lazy_pipeline() -> Any:
+    @pf(output_name="df")
+    def make(n: int) -> pl.DataFrame:
+        return pl.DataFrame({"a": list(range(n))})
+
+    @pf(output_name="total")
+    def total(df: pl.LazyFrame) -> int:
+        return df.select(pl.col("a").sum()).collect().item()
+
+    @pf(output_name="below", mapspec="k[i] -> below[i]")
+    def below(df: pl.LazyFrame, k: int) -> int:  # a single DataFrame into a mapped function
+        return df.filter(pl.col("a") < k).collect().height
+
+    @pf(output_name="frames", mapspec="k[i] -> frames[i]")
+    def frames(k: int) -> pl.DataFrame:
+        return pl.DataFrame({"a": list(range(k))})
+
+    @pf(output_name="height", mapspec="frames[i] -> height[i]")
+    def height(frames: pl.LazyFrame) -> int:  # mapped DataFrame elements
+        return frames.collect().height
+
+    @pf(output_name="eager", mapspec="frames[i] -> eager[i]")
+    def eager(frames: pl.DataFrame) -> str:  # not annotated LazyFrame: the DataFrame itself
+        return type(frames).__name__
+
+    return PfPipeline([make, total, below, frames, height, eager])
+
+
+@pytest.mark.parametrize("storage", ["file_array", "dict"])
+def test_lazyframe_parameters_get_lazyframes(parity: Any, storage: str) -> None:
+    pf_result, pm_result, _, _ = parity.run_both(_lazy_pipeline, {"n": 4, "k": [1, 2, 3]}, storage=storage)
+    for name in ("total", "below", "height", "eager"):
+        parity.assert_same(pf_result[name].output, pm_result[name].output, name)
+    assert pm_result["total"].output == 6
+    assert pm_result["height"].output.tolist() == [1, 2, 3]
+    assert pm_result["eager"].output.tolist() == ["DataFrame"] * 3
+
+
+def test_lazyframe_parameters_in_worker_processes(parity: Any) -> None:
+    """pipemap's workers (a spawn-based pool: forking after polars started its threads can hang)
+    get the decision with the function."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    pf_result, _, _, _ = parity.run_both(_lazy_pipeline, {"n": 4, "k": [1, 2, 3]}, folder=False)
+    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pm_result = parity.pipemap_run(
+            _lazy_pipeline(), {"n": 4, "k": [1, 2, 3]}, parallel=True, executor=pool, chunksizes=1
+        )
+    for name in ("total", "below", "height", "eager"):
+        parity.assert_same(pf_result[name].output, pm_result[name].output, name)
+
+
+def test_lazyframe_conversion_is_decided_per_function() -> None:
+    """Functions without a ``pl.LazyFrame`` annotation get the plain compiled call (nothing per element)."""
+    from pipemap.runner import PipeFunc
+
+    def plain(x: int, df: pl.DataFrame) -> int:
+        return x
+
+    def lazy(x: int, df: pl.LazyFrame) -> int:
+        return df.collect().height + x
+
+    frame = pl.DataFrame({"a": [1, 2]})
+    plain_f = PipeFunc(plain, "y", mapspec="x[i] -> y[i]")
+    lazy_f = PipeFunc(lazy, "y", mapspec="table[i] -> y[i]", renames={"df": "table"})
+    assert plain_f.lazyframe_parameters == frozenset()
+    assert lazy_f.lazyframe_parameters == frozenset({"df"})
+    assert plain_f.compile_call(["x"], {"df": frame}).__name__ == "<lambda>"
+    assert lazy_f.compile_call(["table"], {"x": 1})(frame) == 3
+    assert lazy_f.compile_call(["x"], {"table": frame})(1) == 3
+    assert lazy_f.call_with_kwargs({"x": 1, "table": frame}) == 3

@@ -20,6 +20,7 @@ __all__ = [
     "infer_shape",
     "object_array",
     "present_values",
+    "single_as_array",
     "splat_internal",
     "typed_values",
 ]
@@ -78,6 +79,55 @@ def from_array_like(x: Any) -> Any:
         return np.asarray(x)
     except (TypeError, ValueError):  # not convertible: left out like other non-array values
         return x
+
+
+def _nested_shape(x: Any) -> tuple[int, ...]:
+    """pipefunc's rule for the shape of a nested list/tuple (ndarrays inside count as leaves)."""
+    if isinstance(x, np.ndarray):
+        return x.shape
+    if isinstance(x, range):
+        x = list(x)
+    if not isinstance(x, (list, tuple)):
+        return ()
+    if not x:
+        return (0,)
+    if not all(isinstance(item, (list, tuple)) for item in x):
+        return (len(x),)
+    width = len(x[0])
+    if any(len(item) != width for item in x):
+        return (len(x),)
+    if width == 0:
+        return (len(x), 0)
+    inner = [_nested_shape(item) for item in x]
+    if any(shape != inner[0] for shape in inner):
+        return (len(x), width)
+    return (len(x), *inner[0])
+
+
+def single_as_array(x: Any) -> Any:
+    """A single output as pipefunc presents it: lists, tuples and ranges become object arrays.
+
+    The shape follows the regular nesting of lists and tuples (a list of pairs is 2-D); values that
+    are no sequences (and ndarrays) are returned unchanged.
+
+    >>> single_as_array([(1, 2), (3, 4)]).shape, single_as_array([[1], [2, 3]]).shape, single_as_array("ab")
+    ((2, 2), (2,), 'ab')
+    """
+    if isinstance(x, np.ndarray):
+        return x
+    shape = _nested_shape(x)
+    if not shape:
+        return x
+    out = np.empty(shape, dtype=object)
+    try:
+        out[...] = list(x) if isinstance(x, range) else x
+    except (ValueError, TypeError):  # cells numpy cannot take as a whole: one by one
+        for index in np.ndindex(*shape):
+            cell: Any = x
+            for k in index:
+                cell = cell[k]
+            out[index] = cell
+    return out
 
 
 def as_object_array(x: Any, ndim: int | None = None) -> Any:

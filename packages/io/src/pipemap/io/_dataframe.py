@@ -144,10 +144,11 @@ def _polars_series(name: str, col: Any) -> Any:
 
 
 def _array_cells(name: str, values: list[Any]) -> Any:
-    """1-D typed arrays become polars lists (as pyarrow converts them); anything else objects."""
+    """1-D arrays of numbers or strings (typed, or object arrays of such) become polars lists (as
+    pyarrow converts them); anything else objects."""
     import polars as pl
 
-    if all(v is None or (isinstance(v, np.ndarray) and v.ndim == 1 and v.dtype.kind in "biufU") for v in values):
+    if all(v is None or (isinstance(v, np.ndarray) and v.ndim == 1 and v.dtype.kind in "biufUO") for v in values):
         try:
             return pl.Series(name, [None if v is None else v.tolist() for v in values], strict=True)
         except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
@@ -212,7 +213,8 @@ def load_dataframe(
     """Load the outputs of a run folder (default: all) as a pandas or polars DataFrame.
 
     One row per element of the grid of all dims; a column per coordinate source and per output.
-    Missing and failed elements are NaN (pandas) / null (polars).
+    Missing and failed elements are NaN (pandas) / null (polars): the failures are masked here
+    (pipefunc's frame holds the error snapshots; ``load_outputs`` and ``load_errors`` give them).
 
     >>> import pipemap.io as pio
     >>> pio.load_dataframe("s", run_folder=pio.example_run_folder(), backend="polars").to_dict(as_series=False)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from pipemap.mapspec import MapSpec, mapspec_axes, trace_dependencies
 
-from ._arrays import as_object_array, from_array_like, present_values, typed_values
+from ._arrays import as_object_array, from_array_like, present_values, single_as_array, typed_values
 
 __all__ = ["Coordinate", "Model", "ShapeMismatchError", "Variable", "build_model", "parse_mapspecs"]
 
@@ -50,12 +50,24 @@ class Coordinate:
         """The coordinate values: the array itself, or an object array of tuples when zipped."""
         if len(self.parts) == 1:
             return next(iter(self.parts.values()))
-        arrays = [np.asarray(a, dtype=object) for a in self.parts.values()]
+        arrays = [_object_cells(a) for a in self.parts.values()]
         shape = arrays[0].shape
         flat = [a.ravel().tolist() for a in arrays]
         out = np.empty(len(flat[0]), dtype=object)
         out[:] = list(zip(*flat)) if flat[0] else []
         return out.reshape(shape)
+
+
+def _object_cells(array: np.ndarray) -> np.ndarray:
+    """``array`` as objects; datetime64/timedelta64 cells as pandas ``Timestamp``/``Timedelta`` (as
+    pipefunc's pandas MultiIndex gives them) when pandas is installed."""
+    if array.dtype.kind in "mM":
+        try:
+            import pandas as pd
+        except ImportError:  # pragma: no cover - pandas comes with the xarray and pandas extras
+            return np.asarray(array, dtype=object)
+        return np.asarray(pd.Series(array.ravel()).astype(object), dtype=object).reshape(array.shape)
+    return np.asarray(array, dtype=object)
 
 
 @dataclass
@@ -200,7 +212,7 @@ def build_model(
     for coord in model.coords.values():
         for part in coord.parts:
             model.variables.pop(part, None)
-    for name in singles:
-        model.singles[name] = outputs[name]
+    for name in singles:  # lists and tuples as object arrays (wrapped in DimensionlessArray), as pipefunc
+        model.singles[name] = single_as_array(outputs[name])
     return model
 

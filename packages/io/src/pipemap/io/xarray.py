@@ -7,7 +7,8 @@
 Dims come from the mapspec axes; mapped inputs become coordinates (zipped inputs share one
 coordinate ``"a:b"`` holding tuples; multi-dimensional inputs are multi-dimensional coordinates);
 numeric elements get numeric dtypes; missing elements are NaN. Single (unmapped) outputs are 0-d
-variables (arrays wrapped in :class:`DimensionlessArray`).
+variables (arrays wrapped in :class:`DimensionlessArray`; lists, tuples and ranges become object
+arrays first, as pipefunc's: a list of pairs is a 2-D array).
 
 >>> import numpy as np
 >>> ds = xarray_dataset_from_data(["x[i] -> y[i]"], {"x": [1, 2, 3]}, {"y": np.array([2, 4, 6])})
@@ -125,7 +126,8 @@ def load_xarray_dataset(
 ) -> xr.Dataset:
     """Load the outputs of a run folder (default: all) as an ``xarray.Dataset``.
 
-    Failed and missing elements are NaN. See :func:`xarray_dataset_from_data` for the layout.
+    Failed and missing elements are NaN (masked; pipefunc's Dataset holds the error snapshots, and
+    ``load_outputs`` returns them). See :func:`xarray_dataset_from_data` for the layout.
 
     >>> import pipemap.io as pio
     >>> ds = pio.load_xarray_dataset("z", run_folder=pio.example_run_folder())

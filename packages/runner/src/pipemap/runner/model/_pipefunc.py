@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import cloudpickle
 from pipemap.mapspec import MapSpec
 from pipemap.runner.model._pipefunc_compat import function_from_pipefunc
-from pipemap.runner.model._pipefunc_calls import compile_call, make_picker
+from pipemap.runner.model._pipefunc_calls import compile_call, lazyframe_parameters, make_picker
 from pipemap.runner.model._pipefunc_updates import PipeFuncUpdates
 from pipemap.runner.model._pipefunc_args import (
     lenient_internal_shape,
@@ -272,6 +272,8 @@ class PipeFunc(PipeFuncUpdates):
         self.parameter_scopes = {p.split(".", 1)[0] for p in self.parameters if "." in p}
         self._validate()
         self._pick_outputs = make_picker(self)
+        #: parameters (the function's own names) annotated ``pl.LazyFrame``: DataFrames are passed lazy
+        self.lazyframe_parameters = lazyframe_parameters(self.func)
         for pipeline in list(self._pipelines):
             pipeline._clear_cache()
 
@@ -427,3 +429,5 @@ class PipeFunc(PipeFuncUpdates):
         self._original_parameters = _signature_parameters(self.func)
         self._signature_defaults = _signature_defaults(self.func, self._original_parameters)
         self._refresh()
+        # decided where the function was defined (polars may not be imported here yet)
+        self.lazyframe_parameters = state.get("lazyframe_parameters", self.lazyframe_parameters)

@@ -14,17 +14,22 @@ closure built once per change of the function (`PipeFunc._refresh`).
 from __future__ import annotations
 
 import functools
+import inspect
 import operator
+import sys
+import typing
 from typing import TYPE_CHECKING, Any
+
+from collections.abc import Callable
 
 from pipemap.storage import ErrorSnapshot, PropagatedErrorSnapshot
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
 
     from pipemap.runner.model._pipefunc import PipeFunc
 
-__all__ = ["compile_call", "make_picker"]
+__all__ = ["compile_call", "lazyframe_parameters", "make_picker"]
 
 
 def _error_types() -> tuple[type, ...]:
@@ -66,12 +71,66 @@ def compile_call(
     natives = [native(n) for n in positional]
     for name in natives:
         consts.pop(name, None)
+    lazy = pf.lazyframe_parameters
+    if lazy:  # decided once per function (its annotations), never per element
+        consts = {k: _as_lazy(v) if k in lazy else v for k, v in consts.items()}
     if guard is None:
         call = _call_factory(tuple(natives), bool(consts))(pf.func, consts)
     else:
         call = _call_factory(tuple(natives), bool(consts), True)(pf.func, consts, *guard)
+    if lazy and (positions := tuple(k for k, name in enumerate(natives) if name in lazy)):
+        call = _lazy_arguments(call, positions)
     call.__positional__ = positional
     return call
+
+
+def lazyframe_parameters(func: Callable[..., Any]) -> frozenset[str]:
+    """The parameters of ``func`` (its own names) annotated exactly ``polars.LazyFrame``.
+
+    pipefunc hands such a parameter a ``pl.LazyFrame`` (``DataFrame.lazy()``) when the value is a
+    ``pl.DataFrame``. Without polars imported no annotation can be its ``LazyFrame``: empty.
+
+    >>> def f(a: int) -> int: ...
+    >>> lazyframe_parameters(f)
+    frozenset()
+    """
+    polars = sys.modules.get("polars")
+    lazy_frame = getattr(polars, "LazyFrame", None)
+    if lazy_frame is None:
+        return frozenset()
+    target: Any = func
+    if inspect.isclass(func):
+        target = func.__init__
+    elif not inspect.isfunction(func) and not inspect.ismethod(func):
+        target = getattr(func, "__call__", func)  # noqa: B004 - callable objects: their __call__
+    try:
+        hints = typing.get_type_hints(target, include_extras=True)
+    except Exception:  # noqa: BLE001 - unresolvable annotations: only the plain objects count
+        hints = dict(getattr(target, "__annotations__", None) or {})
+    return frozenset(name for name, hint in hints.items() if name != "return" and hint is lazy_frame)
+
+
+def _as_lazy(value: object) -> object:
+    polars = sys.modules.get("polars")
+    if polars is not None and isinstance(value, polars.DataFrame):
+        return value.lazy()
+    return value
+
+
+def _lazy_arguments(call: Callable[..., Any], positions: tuple[int, ...]) -> Callable[..., Any]:
+    """``call`` with the ``pl.DataFrame`` values at ``positions`` passed as ``pl.LazyFrame``."""
+    import polars as pl
+
+    data_frame = pl.DataFrame
+
+    def lazy_call(*args: Any) -> Any:
+        values = list(args)
+        for k in positions:
+            if isinstance(values[k], data_frame):
+                values[k] = values[k].lazy()
+        return call(*values)
+
+    return lazy_call
 
 
 @functools.lru_cache(maxsize=256)
