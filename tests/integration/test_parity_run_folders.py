@@ -219,3 +219,59 @@ def test_pipemap_json_without_run_info_is_not_a_run(tmp_path: Path) -> None:
     shutil.rmtree(tmp_path / "outputs")
     run_map(build(calls), INPUTS, run_folder=tmp_path, parallel=False)  # not refused as a foreign folder
     assert pfm.load_outputs("total", run_folder=tmp_path) == 120
+
+
+# ----------------------------------------------------------------------------- item 1
+
+
+def _unknown_length(calls: Counter, *, two_d: bool, omit_internal_shape: bool) -> Any:
+    """``r`` gets its length at run time ("?" shape, given or omitted); ``s`` maps over it."""
+    pf = pipefunc.pipefunc
+    spec = "... -> r[i, j]" if two_d else "... -> r[i]"
+    extra = {} if omit_internal_shape else {"internal_shape": ("?", "?") if two_d else ("?",)}
+
+    @pf("r", mapspec=spec, **extra)
+    def make(k: int) -> Any:
+        calls["r"] += 1
+        return np.arange(k * 2).reshape(k, 2) if two_d else list(range(k))
+
+    @pf("s", mapspec="r[i, j] -> s[i, j]" if two_d else "r[i] -> s[i]")
+    def square(r: int) -> int:
+        calls["s"] += 1
+        return r * r
+
+    @pf("t")
+    def count(s: Any) -> int:
+        calls["t"] += 1
+        return int(np.size(s))
+
+    return pipefunc.Pipeline([make, square, count])
+
+
+@pytest.mark.parametrize("omit_internal_shape", [False, True])
+@pytest.mark.parametrize("two_d", [False, True])
+@pytest.mark.parametrize("strategy", ["generation", "eager"])
+def test_dict_resume_with_shapes_resolved_at_run_time(parity, strategy: str, two_d: bool, omit_internal_shape: bool) -> None:
+    """storage="dict": a resume of a run whose shapes were "?" recomputes nothing, as in pipefunc."""
+    kwargs = {"storage": "dict", "parallel": strategy == "eager", "scheduling_strategy": strategy}
+    results = {}
+    for engine in ("pipefunc", "pipemap"):
+        calls: Counter = Counter()
+        folder = parity.tmp_path / engine
+
+        def run(**more: Any) -> Any:
+            pipeline = _unknown_length(calls, two_d=two_d, omit_internal_shape=omit_internal_shape)
+            if engine == "pipefunc":
+                return pipeline.map({"k": 3}, run_folder=folder, **kwargs, **more)  # noqa: B023
+            return run_map(pipeline, {"k": 3}, run_folder=folder, **kwargs, **more)  # noqa: B023
+
+        run()
+        calls.clear()
+        results[engine] = run(resume=True)
+        assert calls == Counter(), engine
+    if strategy == "generation":
+        parity.assert_results(results["pipefunc"], results["pipemap"])
+    else:  # pipefunc's eager resume returns only the outputs it loaded upstream ({'r'}); pipemap returns all
+        assert set(results["pipefunc"]) <= set(results["pipemap"])
+    parity.assert_load_outputs(parity.tmp_path / "pipefunc", parity.tmp_path / "pipemap", ["r", "s", "t"])
+    assert results["pipemap"]["t"].output == (6 if two_d else 3)
