@@ -275,3 +275,40 @@ def test_dict_resume_with_shapes_resolved_at_run_time(parity, strategy: str, two
         assert set(results["pipefunc"]) <= set(results["pipemap"])
     parity.assert_load_outputs(parity.tmp_path / "pipefunc", parity.tmp_path / "pipemap", ["r", "s", "t"])
     assert results["pipemap"]["t"].output == (6 if two_d else 3)
+
+
+# ----------------------------------------------------------------------------- item 6
+
+
+def test_run_folder_reused_by_another_pipeline_is_overwritten(parity) -> None:
+    """resume=False on the run folder of another (sub-)pipeline, with no output in common, replaces
+    it in both engines; a directory that is not a run folder is still refused by pipemap."""
+    pf = pipefunc.pipefunc
+
+    @pf("y", mapspec="x[i] -> y[i]")
+    def double(x: int) -> int:
+        return 2 * x
+
+    @pf("u", mapspec="w[j] -> u[j]")
+    def negate(w: int) -> int:
+        return -w
+
+    full = pipefunc.Pipeline([double, negate])
+    listing = {}
+    for engine in ("pipefunc", "pipemap"):
+        folder = parity.tmp_path / engine
+        run = full.map if engine == "pipefunc" else (lambda inputs, **kw: run_map(full, inputs, **kw))
+        run({"x": [1, 2, 3]}, run_folder=folder, parallel=False, output_names={"y"})
+        result = run({"w": [10, 20]}, run_folder=folder, parallel=False, output_names={"u"})
+        assert result["u"].output.tolist() == [-10, -20], engine
+        listing[engine] = sorted(p.name for p in (folder / "outputs").iterdir())
+        assert pfm.RunInfo.load(folder).inputs == {"w": [10, 20]}
+        assert pfm.load_outputs("u", run_folder=folder).tolist() == [-10, -20]
+    assert listing["pipemap"] == listing["pipefunc"] == ["u"]
+
+    precious = parity.tmp_path / "not_a_run"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+    with pytest.raises(ValueError, match="not a pipemap run folder.*refusing to delete it"):
+        run_map(full, {"x": [1]}, run_folder=precious, parallel=False, output_names={"y"})
+    assert (precious / "notes.txt").read_text() == "keep me"
