@@ -312,3 +312,47 @@ def test_run_folder_reused_by_another_pipeline_is_overwritten(parity) -> None:
     with pytest.raises(ValueError, match="not a pipemap run folder.*refusing to delete it"):
         run_map(full, {"x": [1]}, run_folder=precious, parallel=False, output_names={"y"})
     assert (precious / "notes.txt").read_text() == "keep me"
+
+
+# ----------------------------------------------------------------------------- item 20
+
+_ISINSTANCE_SCRIPT = """
+import sys
+if {pipefunc_first}:
+    import pipefunc.map
+import pipemap.storage as ps
+assert ("pipefunc" in sys.modules) == {pipefunc_first}, "pipemap.storage imported pipefunc"
+from pipemap.storage._pipefunc_abc import _WaitForPipefunc, install
+install()  # idempotent
+waiting = sum(isinstance(f, _WaitForPipefunc) for f in sys.meta_path)
+assert waiting == (0 if {pipefunc_first} else 1), waiting
+import pipefunc.map
+assert not any(isinstance(f, _WaitForPipefunc) for f in sys.meta_path)  # gone once it fired
+import pipefunc.map._storage_array._base as base
+import inspect, tempfile
+folder = tempfile.mkdtemp()
+checks = []
+for cls in (ps.FileArray, ps.DictArray, ps.SharedMemoryDictArray, ps.ChunkedArray, ps.ZarrFileArray):
+    store = cls(None if cls is ps.DictArray else folder + "/" + cls.__name__, (2,))
+    checks.append(isinstance(store, pipefunc.map.StorageBase) and issubclass(cls, pipefunc.map.StorageBase))
+assert all(checks), checks
+assert inspect.getsource(base)  # pipefunc's module keeps its own loader
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("pipefunc_first", [True, False])
+def test_pipemap_storages_are_pipefunc_storages(pipefunc_first: bool) -> None:
+    """isinstance(store, pipefunc.map.StorageBase) holds for pipemap's storages, whichever package
+    is imported first, and importing pipemap.storage does not import pipefunc."""
+    import subprocess
+    import sys
+
+    script = _ISINSTANCE_SCRIPT.format(pipefunc_first=pipefunc_first)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+    # in this process too (pipefunc and pipemap are both imported here)
+    from pipemap.storage import DictArray, FileArray
+
+    assert issubclass(FileArray, pfm.StorageBase) and isinstance(DictArray(None, (1,)), pfm.StorageBase)
