@@ -50,7 +50,7 @@ class _RegisteringLoader(importlib.abc.Loader):
         self._loader = loader
 
     def create_module(self, spec: Any) -> ModuleType | None:
-        return self._loader.create_module(spec)  # type: ignore[no-any-return]
+        return self._loader.create_module(spec)
 
     def exec_module(self, module: ModuleType) -> None:
         module.__loader__ = self._loader  # get_source, resources...: the module's own loader
