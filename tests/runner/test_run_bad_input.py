@@ -102,16 +102,18 @@ def test_fixed_indices_errors() -> None:
         run_map(p, {"x": [1, 2]}, fixed_indices={"i": 0}, parallel=False)
 
 
-def test_run_folder_of_other_pipeline_is_kept(tmp_path) -> None:
+def test_run_folder_of_other_pipeline_is_replaced(tmp_path) -> None:
+    """resume=True refuses the run of another pipeline; resume=False replaces it (as pipefunc does)."""
     other = Pipeline([PipeFunc(lambda a: a, "b", mapspec="a[i] -> b[i]")])
     run_map(other, {"a": [1, 2]}, run_folder=tmp_path, parallel=False)
     calls: list = []
-    with pytest.raises(ValueError, match="holds the run of a different pipeline"):
-        run_map(_pipeline(calls), {"x": [1]}, run_folder=tmp_path, parallel=False)
     with pytest.raises(ValueError, match="`MapSpec`s do not match previous run"):
         run_map(_pipeline(calls), {"x": [1]}, run_folder=tmp_path, parallel=False, resume=True)
     assert calls == []
     assert len(list((tmp_path / "outputs" / "b").iterdir())) == 2 + 1  # + shape.json
+    r = run_map(_pipeline(calls), {"x": [1]}, run_folder=tmp_path, parallel=False)
+    assert r["y"].output.tolist() == [2] and calls == [1]
+    assert sorted(p.name for p in (tmp_path / "outputs").iterdir()) == ["y"]
 
 
 def test_non_run_folder_is_not_deleted(tmp_path) -> None:

@@ -40,6 +40,7 @@ from ._registry import (
     storage_registry,
     zarr_available,
 )
+from ._pipefunc_abc import install as _install_pipefunc_abc
 from ._run_files import PIPEMAP_INFO
 from ._run_folder_info import FAILURES_FILE, RunFolderInfo
 from ._run_record import (
@@ -55,6 +56,8 @@ from ._shapes import leading_shape
 from ._shared_memory import SharedMemoryDictArray
 from ._snapshots import ErrorInfo, ErrorSnapshot, PropagatedErrorSnapshot
 from ._values import DirectValue, FileValue
+
+_install_pipefunc_abc()  # isinstance(store, pipefunc.map.StorageBase), without importing pipefunc
 
 _LAZY = {
     "ChunkedArray": "pipemap.storage._chunked",

@@ -20,7 +20,7 @@ import numpy as np
 
 from ._atomic import MISSING, atomic_write_bytes, deserialize, ensure_own_folder, serialize, unpicklable_error, unpicklable_part
 from ._base import StorageBase
-from ._shapes import ShapeTuple, c_strides
+from ._shapes import ShapeTuple, c_strides, shape_is_resolved
 
 __all__ = ["DICT_FILENAME", "DictArray"]
 
@@ -55,6 +55,8 @@ class DictArray(StorageBase):
         # (8 bytes per slot instead of a tuple key and a dict entry: ~130 bytes per element).
         self._dense = mapping is None
         self._values: list[Any] = []
+        #: elements loaded from ``folder`` before the external shape was known (resolved on first use)
+        self._pending: dict[tuple[int, ...], Any] | None = None
         self._dict: MutableMapping[tuple[int, ...], Any] = {} if mapping is None else mapping
         self.load()
 
@@ -89,6 +91,9 @@ class DictArray(StorageBase):
                 msg = f"{type(self).__name__}: the shape changed to {self.shape} after elements were stored."
                 raise ValueError(msg)
             self._values = [MISSING] * size
+            if self._pending is not None:  # a persisted run whose shape was unknown when it was loaded
+                pending, self._pending = self._pending, None
+                self._load_dense(pending)
         return self._values
 
     def _get_linear(self, index: int) -> Any:
@@ -193,12 +198,20 @@ class DictArray(StorageBase):
             msg = f"{type(self).__name__}: could not load `{path}` ({type(exc).__name__}: {exc})"
             raise ValueError(msg) from exc
         if self._dense:
-            self._values = []
-            if loaded:
-                keys = list(loaded)
-                multi = np.asarray(keys, dtype=np.int64).reshape(len(keys), len(self.resolved_shape))
-                linear = multi @ np.asarray(c_strides(self.resolved_shape), dtype=np.int64)
-                self._put_many(linear, list(loaded.values()))
+            self._values, self._pending = [], None
+            if loaded and not shape_is_resolved(self.shape):
+                self._pending = dict(loaded)  # placed once the run resolves the shape (resume)
+            elif loaded:
+                self._load_dense(loaded)
             return
         self._dict.clear()
         self._dict.update(loaded)
+
+    def _load_dense(self, loaded: dict[tuple[int, ...], Any]) -> None:
+        keys = list(loaded)
+        shape = self.resolved_shape
+        multi = np.asarray(keys, dtype=np.int64).reshape(len(keys), len(shape))
+        if (multi >= np.asarray(shape, dtype=np.int64)).any():
+            msg = f"{self._describe()}: `{self._path()}` holds elements outside the shape {shape}; the run folder is damaged"
+            raise ValueError(msg)
+        self._put_many(multi @ np.asarray(c_strides(shape), dtype=np.int64), list(loaded.values()))

@@ -132,36 +132,26 @@ def check_input_ranks(pipeline: Pipeline, inputs: Mapping[str, object]) -> None:
             raise ValueError(msg)
 
 
-def check_safe_to_delete(folder: Path, pipeline: Pipeline) -> None:
-    """``resume=False`` deletes the run folder: refuse when it is not a run folder at all (a
-    non-empty directory without ``run_info.json``) or holds the run of an unrelated pipeline
-    (no output name in common), so that nothing the user stored there is lost."""
+def check_safe_to_delete(folder: Path) -> None:
+    """``resume=False`` replaces the run folder: refuse when it is not a run folder at all (a
+    non-empty directory without ``run_info.json``), so that nothing the user stored there is lost.
+
+    A run folder is replaced whatever pipeline wrote it (a sub-pipeline, another pipeline), as
+    pipefunc does: the old run goes atomically (``clear_run_folder``).
+    """
     if not folder.exists():
         return
     if not folder.is_dir():
         msg = f"`run_folder={str(folder)!r}` exists and is not a directory."
         raise ValueError(msg)
-    record = RunRecord.path(folder)
-    if not record.is_file():
-        entries = sorted(p.name for p in folder.iterdir() if not is_bookkeeping_name(p.name))
-        if entries and not set(entries) <= _RUN_LAYOUT:  # a run whose record was lost may go
-            shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
-            msg = (
-                f"`run_folder={str(folder)!r}` is a non-empty directory that is not a pipemap run folder"
-                f" (no `run_info.json`; it holds {shown}); refusing to delete it. Choose an empty or new folder."
-            )
-            raise ValueError(msg)
+    if RunRecord.path(folder).is_file():
         return
-    try:
-        previous = json.loads(record.read_text()).get("all_output_names", [])
-    except (OSError, ValueError):
-        return  # a corrupt record of a run: overwriting it is what resume=False means
-    ours = {n for f in pipeline.functions for n in f.output_names}
-    if previous and not set(previous) & ours:
+    entries = sorted(p.name for p in folder.iterdir() if not is_bookkeeping_name(p.name))
+    if entries and not set(entries) <= _RUN_LAYOUT:  # a run whose record was lost may go
+        shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
         msg = (
-            f"`run_folder={str(folder)!r}` holds the run of a different pipeline (outputs"
-            f" {sorted(previous)}, this pipeline has {sorted(ours)}); refusing to delete it."
-            " Use another folder or delete it yourself."
+            f"`run_folder={str(folder)!r}` is a non-empty directory that is not a pipemap run folder"
+            f" (no `run_info.json`; it holds {shown}); refusing to delete it. Choose an empty or new folder."
         )
         raise ValueError(msg)
 
@@ -222,7 +212,7 @@ class RunInfo(RunRecord):
             if interrupted_clear(folder):  # a fresh run was killed while replacing the old one
                 clear_run_folder(folder)
             if not resume:
-                check_safe_to_delete(folder, pipeline)
+                check_safe_to_delete(folder)
                 clear_run_folder(folder)  # everything but the run's lock file
             elif not RunRecord.path(folder).is_file():
                 refuse_unvouched_outputs(folder)
