@@ -19,7 +19,7 @@ from pipemap.mapspec import external_shape_from_mask, internal_shape_from_mask, 
 
 from pipemap.runner.worker._chunk import ChunkResult, FunctionTask, run_chunk
 from pipemap.runner.executors._dispatch import ChunkDispatcher, describe_chunk, lost_chunk_result, route_outputs, sizer_for
-from pipemap.runner.worker._errors import error_types, raise_with_note
+from pipemap.runner.worker._errors import attach_snapshot, error_types, raise_with_note
 from pipemap.runner.engine._eager import gate_for
 from pipemap.runner.engine._failure_log import FailureLog
 from pipemap.runner.worker._guards import inconsistent_internal_error
@@ -304,7 +304,7 @@ class _Runner:
         except BaseException as exc:
             snap = getattr(exc, "_pipemap_snapshot", None)
             if snap is not None:
-                f.error_snapshot = snap
+                attach_snapshot(f, snap)
             raise
         finally:
             if isinstance(ref, TaskRef):

@@ -11,7 +11,14 @@ import asyncio
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from pipemap.runner.worker._errors import error_types, make_error_snapshot, propagated_snapshot, raise_with_note, scan_for_errors
+from pipemap.runner.worker._errors import (
+    attach_snapshot,
+    error_types,
+    make_error_snapshot,
+    propagated_snapshot,
+    raise_with_note,
+    scan_for_errors,
+)
 from pipemap.runner.worker._modes import ErrorHandling
 from pipemap.runner.engine._results import Result
 from pipemap.runner.worker._timeout import with_timeout
@@ -116,7 +123,7 @@ async def run_single(ctx: SingleContext, f: PipeFunc, kwargs: dict[str, object],
             except BaseException as exc:
                 snap = getattr(exc, "_pipemap_snapshot", None)
                 if snap is not None:
-                    f.error_snapshot = snap
+                    attach_snapshot(f, snap)
                 raise
         picked = _pick(f, value, error_handling, kwargs)
         for name, h, v in zip(f.output_names, holders, picked):

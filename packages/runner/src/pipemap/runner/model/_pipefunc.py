@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import cloudpickle
 from pipemap.mapspec import MapSpec
-from pipemap.runner.model._pipefunc_compat import function_from_pipefunc
+from pipemap.runner.model._pipefunc_compat import function_from_pipefunc, without_snapshot
 from pipemap.runner.model._pipefunc_calls import compile_call, make_picker
 from pipemap.runner.model._pipefunc_updates import PipeFuncUpdates
 from pipemap.runner.model._pipefunc_args import (
@@ -119,6 +119,8 @@ class PipeFunc(PipeFuncUpdates):
         self.resources = resources
         self.timeout = validate_timeout(timeout, self.__name__)  # seconds per element
         self.error_snapshot: ErrorSnapshot | PropagatedErrorSnapshot | None = None
+        #: the `pipefunc.PipeFunc` this one was converted from (gets the error snapshots too), or None
+        self.pipefunc_source: Any = None
         self._pipelines: weakref.WeakSet[Pipeline] = weakref.WeakSet()
         self._original_parameters = _signature_parameters(func)
         self._signature_defaults = _signature_defaults(func, self._original_parameters)
@@ -389,7 +391,9 @@ class PipeFunc(PipeFuncUpdates):
             "timeout": self.timeout,
         }
         kwargs.update(changes)
-        return type(self)(**kwargs)
+        new = type(self)(**kwargs)
+        new.pipefunc_source = self.pipefunc_source
+        return new
 
     def __str__(self) -> str:
         return f"{self.__name__}(...) → {', '.join(self.output_names)}"
@@ -401,9 +405,11 @@ class PipeFunc(PipeFuncUpdates):
         state = {k: v for k, v in self.__dict__.items() if k not in _DERIVED and k != "_pipelines"}
         state["func"] = cloudpickle.dumps(self.func)
         state["_original_parameters"] = state["_signature_defaults"] = None  # rebuilt on load
+        state["pipefunc_source"] = without_snapshot(state.get("pipefunc_source"))
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        self.pipefunc_source = None
         self.__dict__.update(state)
         self.func = cloudpickle.loads(state["func"])
         self._pipelines = weakref.WeakSet()
