@@ -120,9 +120,6 @@ def test_async_run_of_a_converted_pipeline(parity: Any) -> None:
 
 
 def _make(kind: str) -> Callable[[], Any]:
-    def with_resources(a: int, resources: Any) -> int:
-        return a
-
     builders: dict[str, Callable[[], Any]] = {
         "NestedPipeFunc": lambda: pipefunc.Pipeline(
             [pipefunc.NestedPipeFunc([pipefunc.PipeFunc(lambda a: a, "b"), pipefunc.PipeFunc(lambda b: b, "c")])]
@@ -131,9 +128,6 @@ def _make(kind: str) -> Callable[[], Any]:
         "VariantPipeline": lambda: pipefunc.VariantPipeline(
             [pipefunc.PipeFunc(lambda a: a, "b", variant="x"), pipefunc.PipeFunc(lambda a: -a, "b", variant="y")]
         ),
-        "resources_variable": lambda: pipefunc.Pipeline(
-            [pipefunc.PipeFunc(with_resources, "b", resources={"cpus": 1}, resources_variable="resources")]
-        ),
         "post_execution_hook": lambda: pipefunc.Pipeline(
             [pipefunc.PipeFunc(lambda a: a, "b", post_execution_hook=lambda *_: None)]
         ),
@@ -141,7 +135,7 @@ def _make(kind: str) -> Callable[[], Any]:
     return builders[kind]
 
 
-@pytest.mark.parametrize("feature", ["NestedPipeFunc", "variants", "VariantPipeline", "resources_variable", "post_execution_hook"])
+@pytest.mark.parametrize("feature", ["NestedPipeFunc", "variants", "VariantPipeline", "post_execution_hook"])
 def test_unsupported_features_fail_with_their_name(feature: str, parity: Any) -> None:
     build = _make(feature)
     with pytest.raises(UnsupportedPipefuncFeature, match=feature):
@@ -157,12 +151,6 @@ _WARNED = {
         "cache_type='lru'",
     ),
     "lazy": (lambda: pipefunc.Pipeline([pipefunc.PipeFunc(lambda a: 2 * a, "b")], lazy=True), "lazy=True"),
-    "resources_scope": (
-        lambda: pipefunc.Pipeline(
-            [pipefunc.PipeFunc(lambda a: 2 * a, "b", resources={"cpus": 1}, resources_scope="element")]
-        ),
-        "resources_scope='element'",
-    ),
 }
 
 

@@ -89,6 +89,8 @@ def pickle_function(function: Any) -> bytes:
     """
     inner = getattr(function, "func", None)  # a PipeFunc (or partial): its wrapped function's module
     module = _by_value_candidate(getattr(inner if callable(inner) else function, "__module__", None))
+    if module is not None and module.__name__ in getattr(cloudpickle.cloudpickle, "_PICKLE_BY_VALUE_MODULES", ()):
+        module = None  # registered by an enclosing dump (a task holding snapshots): leave it registered
     if module is not None:
         try:
             cloudpickle.register_pickle_by_value(module)

@@ -102,12 +102,9 @@ def function_from_pipefunc(f: pipefunc.PipeFunc, cls: type[PipeFunc]) -> PipeFun
         raise TypeError(msg)
     if getattr(f, "variant", None):
         raise _unsupported("variants (`variant=`)", where, "Select one with `VariantPipeline.with_variant` first.")
-    if getattr(f, "resources_variable", None) is not None:
-        raise _unsupported("`resources_variable`", where)
     if getattr(f, "post_execution_hook", None) is not None:
         raise _unsupported("`post_execution_hook`", where)
-    if getattr(f, "resources_scope", "map") != "map":
-        _warn_ignored(f"`resources_scope={f.resources_scope!r}`", where)
+    variable = getattr(f, "resources_variable", None)
     converted = cls(
         f.func,
         f._output_name,
@@ -121,7 +118,9 @@ def function_from_pipefunc(f: pipefunc.PipeFunc, cls: type[PipeFunc]) -> PipeFun
         cache=bool(f.cache),
         mapspec=_mapspec(f.mapspec),
         internal_shape=f.internal_shape,
-        resources=_resources(f.resources, where),
+        resources=f.resources if variable is not None else _resources(f.resources, where),  # passed as given
+        resources_variable=variable,
+        resources_scope=getattr(f, "resources_scope", "map"),
     )
     converted.pipefunc_source = f  # error snapshots go to the user's function too
     return converted

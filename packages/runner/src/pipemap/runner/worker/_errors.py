@@ -111,7 +111,6 @@ def propagated_snapshot(
     reason: Literal["input_is_error", "array_contains_errors"] = "input_is_error" if full else "array_contains_errors"
     merged = {**kwargs, **getattr(pf, "bound", {})}
     attempted = {p: merged[p] for p in pf.parameters if p in merged and p not in error_info}
-    attempted.update((k, v) for k, v in merged.items() if k not in attempted and k not in error_info)
     return PropagatedErrorSnapshot(
         error_info=error_info,
         skipped_function=pf if getattr(pf, "pipefunc_source", None) is None else pf.pipefunc_source,
