@@ -141,8 +141,8 @@ def _stop_all_at_exit() -> None:
         _users.clear()
         _stop_idle_timer()
     for pool in pools.values():
-        try:
-            pool.shutdown(wait=False, cancel_futures=True)
+        try:  # wait: the sentinels must reach the workers before the call queue's own exit
+            pool.shutdown(wait=True, cancel_futures=True)  # finalizer (priority 10) closes its feeder thread
         except Exception:  # noqa: BLE001 -- interpreter exit: never fail it
             pass
 
