@@ -123,10 +123,11 @@ def element_resources_call(
     element first (and passes them as ``resources_variable``). A failure is raised with a note and
     the element's resources arguments attached (see :func:`resources_failure`)."""
     plain = pf.compile_call(mapped_names, const, guard)
-    positional = list(plain.__positional__)
+    positional = list(plain.__positional__)  # type: ignore[attr-defined]
     variable = pf.resources_variable
     inner = pf.compile_call([*positional, variable], const, guard) if variable is not None else plain
     resources = pf.resources
+    assert callable(resources)
     base = dict(const)
 
     def call(*values: object) -> Any:
