@@ -120,16 +120,10 @@ def test_async_run_of_a_converted_pipeline(parity: Any) -> None:
 
 
 def _make(kind: str) -> Callable[[], Any]:
-    def with_resources(a: int, resources: Any) -> int:
-        return a
-
     builders: dict[str, Callable[[], Any]] = {
         "variants": lambda: pipefunc.Pipeline([pipefunc.PipeFunc(lambda a: a, "b", variant="fast")]),
         "VariantPipeline": lambda: pipefunc.VariantPipeline(
             [pipefunc.PipeFunc(lambda a: a, "b", variant="x"), pipefunc.PipeFunc(lambda a: -a, "b", variant="y")]
-        ),
-        "resources_variable": lambda: pipefunc.Pipeline(
-            [pipefunc.PipeFunc(with_resources, "b", resources={"cpus": 1}, resources_variable="resources")]
         ),
         "post_execution_hook": lambda: pipefunc.Pipeline(
             [pipefunc.PipeFunc(lambda a: a, "b", post_execution_hook=lambda *_: None)]
@@ -138,7 +132,7 @@ def _make(kind: str) -> Callable[[], Any]:
     return builders[kind]
 
 
-@pytest.mark.parametrize("feature", ["variants", "VariantPipeline", "resources_variable", "post_execution_hook"])
+@pytest.mark.parametrize("feature", ["variants", "VariantPipeline", "post_execution_hook"])
 def test_unsupported_features_fail_with_their_name(feature: str, parity: Any) -> None:
     build = _make(feature)
     with pytest.raises(UnsupportedPipefuncFeature, match=feature):
@@ -149,12 +143,6 @@ def test_unsupported_features_fail_with_their_name(feature: str, parity: Any) ->
 
 _WARNED = {
     "lazy": (lambda: pipefunc.Pipeline([pipefunc.PipeFunc(lambda a: 2 * a, "b")], lazy=True), "lazy=True"),
-    "resources_scope": (
-        lambda: pipefunc.Pipeline(
-            [pipefunc.PipeFunc(lambda a: 2 * a, "b", resources={"cpus": 1}, resources_scope="element")]
-        ),
-        "resources_scope='element'",
-    ),
 }
 
 

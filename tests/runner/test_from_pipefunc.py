@@ -117,11 +117,7 @@ def test_resources_objects_become_dicts() -> None:
 
 
 def test_unsupported_features_are_named() -> None:
-    def with_resources(a, resources):
-        return a
-
     cases = [
-        (pipefunc.PipeFunc(with_resources, "b", resources={"cpus": 1}, resources_variable="resources"), "resources_variable"),
         (pipefunc.PipeFunc(lambda a: a, "b", post_execution_hook=lambda *_: None), "post_execution_hook"),
         (pipefunc.PipeFunc(lambda a: a, "b", variant="fast"), "variants"),
     ]

@@ -81,12 +81,16 @@ def _by_value_candidate(module_name: str | None) -> Any:
 
 
 def pickle_function(function: Any) -> bytes:
-    """cloudpickle ``function``, by value when it lives in a user (non-installed) module.
+    """cloudpickle ``function``, by value when it (or the function a ``PipeFunc`` wraps) lives in
+    a user (non-installed) module.
 
     >>> pickle.loads(pickle_function(len))("ab")
     2
     """
-    module = _by_value_candidate(getattr(function, "__module__", None))
+    inner = getattr(function, "func", None)  # a PipeFunc (or partial): its wrapped function's module
+    module = _by_value_candidate(getattr(inner if callable(inner) else function, "__module__", None))
+    if module is not None and module.__name__ in getattr(cloudpickle.cloudpickle, "_PICKLE_BY_VALUE_MODULES", ()):
+        module = None  # registered by an enclosing dump (a task holding snapshots): leave it registered
     if module is not None:
         try:
             cloudpickle.register_pickle_by_value(module)

@@ -27,6 +27,7 @@ from pipemap.runner.executors._dispatch import ChunkDispatcher, lost_chunk_resul
 from pipemap.runner.executors._executors import executor_for, is_thread_or_sync
 from pipemap.runner.worker._chain import ChainResult, Link, _with_column, execute_chain, run_chain
 from pipemap.runner.worker._chunk import ChunkResult, Linear, run_chunk
+from pipemap.runner.worker._errors import attach_snapshot
 from pipemap.runner.worker._modes import ErrorHandling
 from pipemap.runner.worker._task_ref import TaskRef
 
@@ -197,7 +198,7 @@ async def _run_fused(ctx: FusionContext, jobs: list[MappedJob]) -> None:
         if snap is not None:
             source = getattr(exc, "_pipemap_output", head.output_name)
             owner = next((j.f for j in jobs if j.f.output_name == source), head)
-            owner.error_snapshot = snap
+            attach_snapshot(owner, snap)
         raise
     finally:
         if not shares_memory:

@@ -20,7 +20,8 @@ from pipemap.mapspec import external_shape_from_mask, internal_shape_from_mask, 
 from pipemap.runner.worker._chunk import ChunkResult, FunctionTask, run_chunk
 from pipemap.runner.executors._dispatch import ChunkDispatcher, describe_chunk, lost_chunk_result, route_outputs, sizer_for
 from pipemap.runner.worker._gather import by_position
-from pipemap.runner.worker._errors import error_types, raise_with_note
+from pipemap.runner.worker._errors import attach_snapshot, error_types, raise_with_note
+from pipemap.runner.worker._resources import map_resources, needs_resources
 from pipemap.runner.engine._eager import gate_for
 from pipemap.runner.engine._failure_log import FailureLog
 from pipemap.runner.worker._guards import inconsistent_internal_error
@@ -158,6 +159,10 @@ class _Runner:
                 mapped[p] = by_position(value)  # pandas objects: positions, not labels
             else:
                 const[p] = value.to_array() if is_storage(value) else value
+        failed = None
+        if needs_resources(f):  # evaluated before anything is submitted (per-element ones: in the call)
+            extra, failed = map_resources(f, {**mapped, **const}, continue_mode=self.prep.error_handling == ErrorHandling.CONTINUE)
+            const.update(extra)
         keep = self.prep.return_results
         task = FunctionTask(
             func=f,
@@ -173,7 +178,7 @@ class _Runner:
             owner=self.prep.lock.ownership() if self.prep.lock is not None else None,
         )
         name = f.output_names[0]
-        executor = self.executors.for_function(f)
+        executor = self.executors.for_function(f) if failed is None else None  # failed: nothing to submit
         size = int(np.prod(ext_shape)) if ext_shape else 1
         # values computed now go straight into the (flat) result buffers, batch by batch
         flats = [np.empty(size, dtype=object) for _ in f.output_names] if keep else None
@@ -305,7 +310,7 @@ class _Runner:
         except BaseException as exc:
             snap = getattr(exc, "_pipemap_snapshot", None)
             if snap is not None:
-                f.error_snapshot = snap
+                attach_snapshot(f, snap)
             raise
         finally:
             if isinstance(ref, TaskRef):

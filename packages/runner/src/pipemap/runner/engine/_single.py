@@ -11,7 +11,15 @@ import asyncio
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from pipemap.runner.worker._errors import error_types, make_error_snapshot, propagated_snapshot, raise_with_note, scan_for_errors
+from pipemap.runner.worker._errors import (
+    attach_snapshot,
+    error_types,
+    make_error_snapshot,
+    propagated_snapshot,
+    raise_with_note,
+    scan_for_errors,
+)
+from pipemap.runner.worker._resources import RESOURCES_ERROR_KEY, failed_resources_snapshot, map_resources, needs_resources
 from pipemap.runner.worker._modes import ErrorHandling
 from pipemap.runner.engine._results import Result
 from pipemap.runner.worker._timeout import with_timeout
@@ -99,8 +107,15 @@ async def run_single(ctx: SingleContext, f: PipeFunc, kwargs: dict[str, object],
         types = error_types()
         if picked is not None and error_handling == ErrorHandling.CONTINUE and types and any(isinstance(v, types) for v in picked):
             picked = None  # resume retries failed calls
+    failed = None
+    if picked is None and needs_resources(f):  # evaluated here, before anything is submitted
+        extra, failed = map_resources(f, kwargs, continue_mode=error_handling == ErrorHandling.CONTINUE)
+        kwargs = {**kwargs, **extra}
     if picked is None:
-        if executor is None:
+        if failed is not None:
+            args = {k: v for k, v in kwargs.items() if k != RESOURCES_ERROR_KEY}
+            value = failed_resources_snapshot(f, failed, args, scan_for_errors(args))
+        elif executor is None:
             value = _call_single(f, kwargs, error_handling)
         else:
             if is_thread_or_sync(executor):
@@ -116,7 +131,7 @@ async def run_single(ctx: SingleContext, f: PipeFunc, kwargs: dict[str, object],
             except BaseException as exc:
                 snap = getattr(exc, "_pipemap_snapshot", None)
                 if snap is not None:
-                    f.error_snapshot = snap
+                    attach_snapshot(f, snap)
                 raise
         picked = _pick(f, value, error_handling, kwargs)
         for name, h, v in zip(f.output_names, holders, picked):

@@ -14,6 +14,14 @@ next run starts on warm workers. It is shut down
 * after :data:`IDLE_SECONDS` without any run using it, and at interpreter exit,
 * by :func:`shutdown_default_pool`.
 
+A process that is itself a worker of some process pool (``concurrent.futures``, loky, pipemap's
+own: adaptive's ``Runner`` calls ``run_map`` there) keeps no pool: each run's pool is shut down
+when the run ends. Such a process joins its child processes when it exits, before the
+``concurrent.futures`` exit hook would have told a kept pool's workers to stop, so a kept pool
+would hang it (and the ``shutdown()`` of the pool it belongs to) forever. For the same reason
+every pool is also told to stop by a ``multiprocessing`` exit finalizer, which runs before that
+join.
+
 >>> pool = acquire()
 >>> pool.submit(abs, -3).result()
 3
@@ -26,6 +34,7 @@ True
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import sys
 import sysconfig
@@ -34,6 +43,7 @@ import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.connection import wait as mp_wait
+from multiprocessing.util import Finalize
 
 from pipemap.runner.executors._executors import IDLE_TIMER_THREAD_NAME, cpu_count, default_executor
 
@@ -47,6 +57,12 @@ _users: dict[ProcessPoolExecutor, int] = {}  # runs using each pool (current or 
 _idle_timer: threading.Timer | None = None
 _started_with: tuple[str, int, dict[str, tuple[int, int]]] | None = None  # the parent when _pool started
 _user_names: tuple[int, list[str]] = (-1, [])  # (len(sys.modules), the user modules among them)
+_exit_hook_pid = -1  # the process whose multiprocessing exit finalizer stops its pools
+
+
+def in_pool_worker() -> bool:
+    """True in a process started by ``multiprocessing`` (or loky): a pool's worker, which keeps no pool."""
+    return multiprocessing.parent_process() is not None
 
 
 def _library_roots() -> tuple[str, ...]:
@@ -113,8 +129,29 @@ def _stop_idle_timer() -> None:
         _idle_timer = None
 
 
+def _stop_all_at_exit() -> None:
+    """Tell every pool of this process to stop (a multiprocessing exit finalizer: it runs before
+    a ``multiprocessing`` child joins its children, which would wait forever for a kept pool)."""
+    global _pool
+    with _lock:
+        if _owner_pid != os.getpid():
+            return
+        pools = {id(p): p for p in [_pool, *_users] if p is not None}
+        _pool = None
+        _users.clear()
+        _stop_idle_timer()
+    for pool in pools.values():
+        try:  # wait: the sentinels must reach the workers before the call queue's own exit
+            pool.shutdown(wait=True, cancel_futures=True)  # finalizer (priority 10) closes its feeder thread
+        except Exception:  # noqa: BLE001 -- interpreter exit: never fail it
+            pass
+
+
 def _start_pool() -> ProcessPoolExecutor:
-    global _pool, _started_with
+    global _pool, _started_with, _exit_hook_pid
+    if _exit_hook_pid != os.getpid():
+        _exit_hook_pid = os.getpid()
+        Finalize(None, _stop_all_at_exit, exitpriority=100)
     _started_with = _parent_state()
     _pool = pool = default_executor()
     context = getattr(pool, "_mp_context", None)
@@ -172,18 +209,23 @@ def acquire() -> ProcessPoolExecutor:
 def release(pool: ProcessPoolExecutor, *, healthy: bool) -> None:
     """Give ``pool`` back after a run; an unhealthy run (error, cancel) retires it.
 
-    A retired pool is shut down by its last user, so a concurrent run keeps its workers.
+    A retired pool is shut down by its last user, so a concurrent run keeps its workers. In a
+    pool worker (:func:`in_pool_worker`) the last user shuts the pool down and waits for its
+    workers to exit.
     """
     global _idle_timer
+    one_shot = in_pool_worker()
     with _lock:
         _forget_inherited_pool()
-        if pool is _pool and (not healthy or _is_broken(pool)):
+        if pool is _pool and (not healthy or _is_broken(pool) or one_shot):
             _retire_current()
-        if _drop_user(pool) == 0 and pool is _pool:
+        if _drop_user(pool) == 0 and pool is _pool:  # (never in a pool worker: retired above)
             _idle_timer = threading.Timer(IDLE_SECONDS, _shutdown_if_idle, args=(pool,))
             _idle_timer.daemon = True
             _idle_timer.name = IDLE_TIMER_THREAD_NAME
             _idle_timer.start()
+    if one_shot and pool not in _users:
+        pool.shutdown(wait=True)
 
 
 def replace_broken(broken: ProcessPoolExecutor) -> ProcessPoolExecutor:

@@ -154,10 +154,15 @@ def default_executor() -> ProcessPoolExecutor:
     of unknown origin are running: forking then risks a worker that deadlocks on a lock some
     thread held, so ``forkserver`` (else ``spawn``) is used, which imports the main module and
     pipemap once more (about 0.4 s here) and needs the usual ``if __name__ == "__main__":`` guard.
+    A process-wide default that is no standard method (a loky worker's ``"loky"``: a fresh
+    interpreter per worker) is replaced by the platform's default.
     """
     if not foreign_threads():
+        context = None
+        if multiprocessing.get_start_method(allow_none=True) not in (None, "fork", "spawn", "forkserver"):
+            context = multiprocessing.get_context(multiprocessing.get_all_start_methods()[0])
         # every worker of the default pool exits when the parent is gone (_worker_init)
-        return ProcessPoolExecutor(max_workers=cpu_count(), initializer=init_worker, initargs=(None,))
+        return ProcessPoolExecutor(max_workers=cpu_count(), mp_context=context, initializer=init_worker, initargs=(None,))
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
     # a forkserver child inherits the server's environment, not the parent's current one

@@ -30,6 +30,8 @@ def pipefunc(
     resources: object = None,
     scope: str | None = None,
     timeout: float | None = None,
+    resources_variable: str | None = None,
+    resources_scope: str = "map",
 ) -> Callable[[Callable[..., object]], PipeFunc]:
     """Decorator that wraps a function in a `PipeFunc` (same arguments as `PipeFunc`).
 
@@ -57,6 +59,8 @@ def pipefunc(
             resources=resources,
             scope=scope,
             timeout=timeout,
+            resources_variable=resources_variable,
+            resources_scope=resources_scope,
         )
 
     return decorator

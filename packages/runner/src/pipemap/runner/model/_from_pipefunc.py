@@ -2,12 +2,12 @@
 
 pipefunc is optional and imported lazily (``_pipefunc_compat``). What carries over: functions, output names,
 output pickers, mapspecs (generated ones keep their flag), renames (and so scopes), defaults,
-bound values, internal shapes, resources (as dicts), and the profile/debug/print_error/cache flags;
-a ``NestedPipeFunc`` becomes pipemap's (``_from_pipefunc_nested``). What
-pipemap does not support raises `UnsupportedPipefuncFeature` naming the feature
-(variants, ``resources_variable``, ``post_execution_hook``,
-``VariantPipeline``); features that only change side effects (a result cache, ``lazy``,
-element-scoped resources) give a `UserWarning` naming them.
+bound values, internal shapes, resources (as dicts; callables, ``resources_scope`` and
+``resources_variable`` as they are), and the profile/debug/print_error/cache flags (with the
+pipeline's cache type); a ``NestedPipeFunc`` becomes pipemap's (``_from_pipefunc_nested``). What
+pipemap does not support raises `UnsupportedPipefuncFeature` naming the feature (variants,
+``post_execution_hook``, ``VariantPipeline``); ``lazy``, which only changes side effects, gives a
+`UserWarning` naming it.
 
 >>> import pipefunc
 >>> @pipefunc.pipefunc(output_name="y", mapspec="x[i] -> y[i]")

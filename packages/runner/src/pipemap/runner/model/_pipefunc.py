@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import cloudpickle
 from pipemap.mapspec import MapSpec
-from pipemap.runner.model._pipefunc_compat import function_from_pipefunc
+from pipemap.runner.model._pipefunc_compat import function_from_pipefunc, without_snapshot
 from pipemap.runner.model._pipefunc_calls import compile_call, lazyframe_parameters, make_picker
 from pipemap.runner.model._pipefunc_updates import PipeFuncUpdates
 from pipemap.runner.model._pipefunc_args import (
@@ -37,6 +37,7 @@ from pipemap.runner.model._pipefunc_args import (
     normalize_internal_shape,
     return_annotations,
     validate_mapspec,
+    validate_resources_scope,
     validate_timeout,
 )
 
@@ -73,8 +74,10 @@ class PipeFunc(PipeFuncUpdates):
 
     ``defaults`` and ``bound`` use the renamed parameter names; ``renames`` maps original names
     (signature parameters and the given output names) to new ones; ``mapspec`` uses the renamed
-    names. ``profile``, ``debug``, ``print_error``, ``cache`` and ``resources`` are stored for the engine;
-    ``timeout`` (pipemap extension) limits each call to that many seconds (see ``_timeout.py``).
+    names. ``profile``, ``debug``, ``print_error`` and ``cache`` are stored for the engine;
+    ``resources`` (a dict, or a callable of the arguments evaluated per map or per element as
+    ``resources_scope`` says) and ``resources_variable`` (the parameter that receives them) work
+    as in pipefunc (see ``worker/_resources.py``); ``timeout`` (pipemap extension) limits each call to that many seconds (see ``_timeout.py``).
 
     >>> f = PipeFunc(lambda x, y=2: x * y, "z", mapspec="x[i] -> z[i]")
     >>> f.parameters, f.output_names, str(f.mapspec), f.requires_mapping
@@ -101,6 +104,8 @@ class PipeFunc(PipeFuncUpdates):
         resources: object = None,
         scope: str | None = None,
         timeout: float | None = None,
+        resources_variable: str | None = None,
+        resources_scope: str = "map",
     ) -> None:
         if not callable(func):
             msg = f"`func` must be callable, got {type(func).__name__}: {func!r}"
@@ -123,10 +128,14 @@ class PipeFunc(PipeFuncUpdates):
         self.cache = cache
         self.mapspec: MapSpec | None = _parse_mapspec(mapspec)
         self.resources = resources
+        self.resources_variable = resources_variable
+        self.resources_scope = validate_resources_scope(resources_scope, self.__name__)
         self.timeout = validate_timeout(timeout, self.__name__)  # seconds per element
         self.error_snapshot: ErrorSnapshot | PropagatedErrorSnapshot | None = None
+        #: the `pipefunc.PipeFunc` this one was converted from (gets the error snapshots too), or None
+        self.pipefunc_source: Any = None
         self._pipelines: weakref.WeakSet[Pipeline] = weakref.WeakSet()
-        self._original_parameters = _signature_parameters(func)
+        self._original_parameters = _signature_parameters(func, resources_variable)
         self._signature_defaults = _signature_defaults(func, self._original_parameters)
         self._validate_output_name()
         self._refresh()
@@ -372,7 +381,10 @@ class PipeFunc(PipeFuncUpdates):
             raise ValueError(msg)
         merged = {**self.defaults, **kwargs, **self._bound}
         inverse = self._inverse_renames
-        return self.func(**{inverse.get(k, k): v for k, v in merged.items()})
+        native = {inverse.get(k, k): v for k, v in merged.items()}
+        if self.resources_variable is not None:  # as pipefunc: evaluated on these arguments
+            native[self.resources_variable] = self.resources(merged) if callable(self.resources) else self.resources
+        return self.func(**native)
 
     def _flatten_scopes(self, kwargs: dict[str, object]) -> dict[str, object]:
         flat: dict[str, object] = {}
@@ -406,9 +418,13 @@ class PipeFunc(PipeFuncUpdates):
             "internal_shape": self.internal_shape,
             "resources": self.resources,
             "timeout": self.timeout,
+            "resources_variable": self.resources_variable,
+            "resources_scope": self.resources_scope,
         }
         kwargs.update(changes)
-        return type(self)(**kwargs)
+        new = type(self)(**kwargs)
+        new.pipefunc_source = self.pipefunc_source
+        return new
 
     def __str__(self) -> str:
         return f"{self.__name__}(...) → {', '.join(self.output_names)}"
@@ -420,13 +436,16 @@ class PipeFunc(PipeFuncUpdates):
         state = {k: v for k, v in self.__dict__.items() if k not in _DERIVED and k != "_pipelines"}
         state["func"] = cloudpickle.dumps(self.func)
         state["_original_parameters"] = state["_signature_defaults"] = None  # rebuilt on load
+        state["pipefunc_source"] = without_snapshot(state.get("pipefunc_source"))
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        self.pipefunc_source = self.resources_variable = None
+        self.resources_scope = "map"
         self.__dict__.update(state)
         self.func = cloudpickle.loads(state["func"])
         self._pipelines = weakref.WeakSet()
-        self._original_parameters = _signature_parameters(self.func)
+        self._original_parameters = _signature_parameters(self.func, self.resources_variable)
         self._signature_defaults = _signature_defaults(self.func, self._original_parameters)
         self._refresh()
         # decided where the function was defined (polars may not be imported here yet)

@@ -17,7 +17,7 @@ from typing import Any
 
 from pipemap.mapspec import MapSpec
 
-__all__ = ["lenient_internal_shape", "normalize_internal_shape", "validate_timeout"]
+__all__ = ["lenient_internal_shape", "normalize_internal_shape", "validate_resources_scope", "validate_timeout"]
 
 
 def _is_name(name: object) -> bool:
@@ -70,12 +70,33 @@ def lenient_internal_shape(shape: object, name: str = "output") -> object:
         return shape
 
 
-def _signature_parameters(func: Callable[..., object]) -> dict[str, inspect.Parameter]:
+def _signature_parameters(func: Callable[..., object], resources_variable: str | None = None) -> dict[str, inspect.Parameter]:
+    """The signature's parameters, without ``resources_variable`` (the engine passes that one)."""
     try:
-        return dict(inspect.signature(func).parameters)
+        params = dict(inspect.signature(func).parameters)
     except (TypeError, ValueError) as e:
         msg = f"Cannot read the signature of `{func!r}`: {e}"
         raise TypeError(msg) from e
+    if resources_variable is not None:
+        if params.pop(resources_variable, None) is None:
+            msg = (
+                f"The `resources_variable={resources_variable!r}` should be a parameter of the function"
+                f" (`{_function_name(func)}` has {tuple(params)})."
+            )
+            raise ValueError(msg)
+    return params
+
+
+def validate_resources_scope(scope: object, name: str) -> str:
+    """``"map"`` or ``"element"``.
+
+    >>> validate_resources_scope("element", "f")
+    'element'
+    """
+    if scope not in ("map", "element"):
+        msg = f"The `resources_scope` of `{name}` must be 'map' or 'element', got {scope!r}."
+        raise ValueError(msg)
+    return str(scope)
 
 
 def _signature_defaults(func: Callable[..., object], params: dict[str, inspect.Parameter]) -> dict:

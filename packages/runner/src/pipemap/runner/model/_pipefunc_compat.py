@@ -9,6 +9,7 @@ UnsupportedPipefuncFeature('pipemap does not support `NestedPipeFunc` (in `f`).'
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import warnings
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from pipemap.runner.model._pipefunc import PipeFunc
     from pipemap.runner.model._pipeline import Pipeline
 
-__all__ = ["UnsupportedPipefuncFeature", "function_from_pipefunc", "pipeline_from_pipefunc"]
+__all__ = ["UnsupportedPipefuncFeature", "function_from_pipefunc", "pipeline_from_pipefunc", "without_snapshot"]
 
 
 class UnsupportedPipefuncFeature(NotImplementedError):
@@ -67,6 +68,19 @@ def _resources(resources: object, where: str) -> object:
     raise TypeError(msg)
 
 
+def without_snapshot(source: object) -> object:
+    """A shallow copy of a pipefunc ``PipeFunc`` without its ``error_snapshot`` (what a pickled
+    converted function carries to workers: an earlier run's snapshot may hold large arguments)."""
+    if source is None or getattr(source, "error_snapshot", None) is None:
+        return source
+    try:
+        detached = copy.copy(source)
+        detached.error_snapshot = None  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - only a convenience for skipped_function in workers
+        return None
+    return detached
+
+
 def _mapspec(spec: object) -> MapSpec | None:
     if spec is None:
         return None
@@ -90,13 +104,10 @@ def function_from_pipefunc(f: pipefunc.PipeFunc, cls: type[PipeFunc]) -> PipeFun
         raise TypeError(msg)
     if getattr(f, "variant", None):
         raise _unsupported("variants (`variant=`)", where, "Select one with `VariantPipeline.with_variant` first.")
-    if getattr(f, "resources_variable", None) is not None:
-        raise _unsupported("`resources_variable`", where)
     if getattr(f, "post_execution_hook", None) is not None:
         raise _unsupported("`post_execution_hook`", where)
-    if getattr(f, "resources_scope", "map") != "map":
-        _warn_ignored(f"`resources_scope={f.resources_scope!r}`", where)
-    return cls(
+    variable = getattr(f, "resources_variable", None)
+    converted = cls(
         f.func,
         f._output_name,
         output_picker=f._output_picker,
@@ -109,8 +120,12 @@ def function_from_pipefunc(f: pipefunc.PipeFunc, cls: type[PipeFunc]) -> PipeFun
         cache=bool(f.cache),
         mapspec=_mapspec(f.mapspec),
         internal_shape=f.internal_shape,
-        resources=_resources(f.resources, where),
+        resources=f.resources if variable is not None else _resources(f.resources, where),  # passed as given
+        resources_variable=variable,
+        resources_scope=getattr(f, "resources_scope", "map"),
     )
+    converted.pipefunc_source = f  # error snapshots go to the user's function too
+    return converted
 
 
 def pipeline_from_pipefunc(

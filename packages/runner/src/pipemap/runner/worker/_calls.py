@@ -30,6 +30,7 @@ from pipemap.runner.worker._errors import (
     raise_with_note,
     scan_for_errors,
 )
+from pipemap.runner.worker._resources import resources_failure
 from pipemap.runner.worker._timeout import with_timeout
 from pipemap.runner.worker._modes import ErrorHandling
 from pipemap.runner.model._pipefunc_calls import compile_call
@@ -180,7 +181,8 @@ def _call_block_continue(
                     values.extend(call() for _ in range(stop - k))
             except Exception as exc:  # noqa: BLE001 - recorded as an ErrorSnapshot
                 j = k + (len(values) - before)
-                values.append(make_error_snapshot(pf, exc, kwargs_of(names, columns, j, task.const)))
+                kwargs = kwargs_of(names, columns, j, task.const)
+                values.append(resources_failure(pf, exc, kwargs) or make_error_snapshot(pf, exc, kwargs))
                 failed.append(j)
                 k = j + 1
                 continue

@@ -39,6 +39,7 @@ from pipemap.runner.worker._guards import guard_for
 from pipemap.runner.worker._calls import call_block
 from pipemap.runner.worker._errors import error_types, make_error_snapshot, scan_for_errors, short_repr
 from pipemap.runner.worker._modes import ErrorHandling
+from pipemap.runner.worker._resources import element_resources_call, needs_element_resources
 from pipemap.runner.worker._value_shapes import value_internal_shape
 from pipemap.storage import FileValue, stored_before_failure
 
@@ -124,7 +125,11 @@ def _task_cache(task: FunctionTask) -> TaskCache:
         plan = IndexPlan(pf.mapspec, task.external_shape)
         names = list(task.mapped)
         task.const = load_references(task.const)  # FileValue inputs: loaded here, in the worker
-        call = pf.compile_call(names, task.const, guard_for(pf, task.n_internal, task.internal_shape))
+        guard = guard_for(pf, task.n_internal, task.internal_shape)
+        if needs_element_resources(pf):  # per-element resources: a wrapped call (only these functions)
+            call = element_resources_call(pf, names, task.const, guard)
+        else:
+            call = pf.compile_call(names, task.const, guard)
         const_error = scan_for_errors(task.const) if task.error_handling == ErrorHandling.CONTINUE else None
         cache = TaskCache(plan=plan, names=names, call=call, const_error=const_error)
         task.__dict__["_cache"] = cache

@@ -2,7 +2,8 @@
 
 ``"raise"``: :func:`raise_with_note` re-raises the original exception with the note
 "Error occurred while executing function `f(x=1)`." (truncated reprs, the element index) and
-sets ``error_snapshot`` on the PipeFunc. ``"continue"``: :func:`make_error_snapshot` and
+sets ``error_snapshot`` on the PipeFunc (:func:`attach_snapshot`: also on the pipefunc
+``PipeFunc`` a converted function came from, as pipefunc sets it on the user's). ``"continue"``: :func:`make_error_snapshot` and
 :func:`propagated_snapshot` build the records of :mod:`pipemap.storage`; :func:`scan_for_errors`
 finds snapshots in a call's arguments.
 
@@ -71,33 +72,50 @@ def raise_with_note(exc: BaseException, pf: PipeFunc, kwargs: Mapping[str, objec
         exc.add_note(note)
     try:
         snapshot = make_error_snapshot(pf, exc, kwargs)
-        pf.error_snapshot = snapshot
         exc._pipemap_snapshot = snapshot  # type: ignore[attr-defined] # travels back from workers
     except Exception:  # noqa: BLE001, S110 - a snapshot is a convenience, the error must win
         pass
     raise exc
 
 
+def attach_snapshot(pf: PipeFunc, snapshot: ErrorSnapshot | PropagatedErrorSnapshot) -> None:
+    """Set ``error_snapshot`` on ``pf`` and on the user's pipefunc ``PipeFunc`` it was converted from."""
+    pf.error_snapshot = snapshot
+    source = getattr(pf, "pipefunc_source", None)
+    if source is not None:
+        source.error_snapshot = snapshot
+
+
 def make_error_snapshot(pf: PipeFunc, exc: BaseException, kwargs: Mapping[str, object]) -> ErrorSnapshot:
-    """An ``ErrorSnapshot`` of a failed call (kwargs by original parameter names)."""
-    return ErrorSnapshot(pf.func, exc, args=(), kwargs=_original_kwargs(pf, kwargs))
+    """An ``ErrorSnapshot`` of a failed call (kwargs by original parameter names), attached to
+    ``pf`` (as pipefunc's ``PipeFunc.__call__`` does: seen by the parent when the call ran in it)."""
+    snapshot = ErrorSnapshot(pf.func, exc, args=(), kwargs=_original_kwargs(pf, kwargs))
+    attach_snapshot(pf, snapshot)
+    return snapshot
 
 
 def propagated_snapshot(
     pf: PipeFunc, found: list[tuple[str, ErrorInfo]], kwargs: Mapping[str, object]
 ) -> PropagatedErrorSnapshot:
-    """A ``PropagatedErrorSnapshot`` for an element whose inputs hold errors (not called)."""
+    """A ``PropagatedErrorSnapshot`` for an element whose inputs hold errors (not called).
+
+    As pipefunc's: ``skipped_function`` is the ``PipeFunc`` (the user's pipefunc one for a
+    converted function), ``attempted_kwargs`` the arguments by pipeline name in parameter order
+    (bound values and defaults included) without those that carried the errors.
+    """
     error_info: dict[str, ErrorInfo] = {}
     full = False
     for name, info in found:
         error_info[name] = info
         full = full or info.type == "full"
     reason: Literal["input_is_error", "array_contains_errors"] = "input_is_error" if full else "array_contains_errors"
+    merged = {**kwargs, **getattr(pf, "bound", {})}
+    attempted = {p: merged[p] for p in pf.parameters if p in merged and p not in error_info}
     return PropagatedErrorSnapshot(
         error_info=error_info,
-        skipped_function=pf.func,
+        skipped_function=pf if getattr(pf, "pipefunc_source", None) is None else pf.pipefunc_source,
         reason=reason,
-        attempted_kwargs=_original_kwargs(pf, kwargs),
+        attempted_kwargs=attempted,
     )
 
 
