@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from concurrent.futures import Executor
 
     from pipemap.runner.executors._chunksizes import Chunksizes
+    from pipemap.runner.model._retry_policy import RetryPolicy
 
 
 class InputsTypeError(TypeError, ValueError):
@@ -58,6 +59,7 @@ class Prepared:
     error_handling: ErrorHandling
     persist_memory: bool
     lock: RunFolderLock | None = None  # the run folder's lock, released when the run ends
+    retries: RetryPolicy | None = None  # the run's default retry policy (``retries=``)
     in_flight: InFlight = field(default_factory=InFlight)  # chunks submitted and not finished
 
 
@@ -265,6 +267,7 @@ def prepare_run(options: RunOptions | None = None, /, **arguments: Any) -> Prepa
             error_handling=o.error_handling,
             persist_memory=o.persist_memory,
             lock=lock,
+            retries=cast("RetryPolicy | None", o.retries),
         )
     except BaseException:
         if lock is not None:

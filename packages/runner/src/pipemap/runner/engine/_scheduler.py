@@ -35,6 +35,9 @@ from pipemap.runner.engine._run_context import Gating, MappedJob, MappedJobs, Ru
 from pipemap.runner.engine._single import run_single
 from pipemap.runner.engine._mapped import _ABSENT, _emit_failures, _loader, _mask_of, _merge, _placement, _without_errors
 from pipemap.runner.engine._store import as_object_array, is_storage, is_value_holder, output_array
+from pipemap.runner.engine._attempts import forget_attempts
+from pipemap.runner.model._retry_policy import effective_policy
+from pipemap.storage import write_attempts
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
@@ -64,7 +67,8 @@ class _Runner:
         self.gating = Gating()
         self.jobs = MappedJobs(self.prepare_mapped, self.run_prepared_job, self.finish_mapped)
         self.single = SingleContext(
-            self.info, self.store, prep.outputs, prep.error_handling, prep.return_results, self._emit_resolved
+            self.info, self.store, prep.outputs, prep.error_handling, prep.return_results, self._emit_resolved,
+            prep.retries,
         )
 
     # ------------------------------------------------------------------ arguments
@@ -171,6 +175,8 @@ class _Runner:
             check_internal=keep,
             internal_shape=tuple(internal),
             owner=self.prep.lock.ownership() if self.prep.lock is not None else None,
+            retry=effective_policy(getattr(f, "retries", None), self.prep.retries),
+            run_folder=None if self.info.run_folder is None else str(self.info.run_folder),
         )
         name = f.output_names[0]
         executor = self.executors.for_function(f)
@@ -194,6 +200,8 @@ class _Runner:
                     filled[place] = True
             if self.failures is not None and result.failed_linear:
                 self.failures.record(f.output_names, result.failed_linear)
+            if result.attempts and not result.attempts_written and task.run_folder is not None:
+                write_attempts(task.run_folder, f.output_names, result.attempts)
             if self.events:
                 if result.n_failed:
                     _emit_failures(self.events, name, result)
@@ -201,6 +209,8 @@ class _Runner:
 
         if self.failures is not None:
             self.failures.begin(f.output_names, todo)
+        if self.info.run_folder is not None and resumed:
+            forget_attempts(self.info.run_folder, f.output_names, todo)
         if self.gating.trackers is not None and f in self.gating.trackers:
             self.gating.trackers[f].begin(size, None if len(todo) == size else ~_mask_of(todo, size))
         return MappedJob(

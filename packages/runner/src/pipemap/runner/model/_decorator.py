@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipemap.mapspec import MapSpec
 from pipemap.runner.model._pipefunc import OutputName, PipeFunc
+from pipemap.runner.model._retry_policy import RetryPolicy
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -30,6 +31,7 @@ def pipefunc(
     resources: object = None,
     scope: str | None = None,
     timeout: float | None = None,
+    retries: int | RetryPolicy | None = None,
 ) -> Callable[[Callable[..., object]], PipeFunc]:
     """Decorator that wraps a function in a `PipeFunc` (same arguments as `PipeFunc`).
 
@@ -57,6 +59,7 @@ def pipefunc(
             resources=resources,
             scope=scope,
             timeout=timeout,
+            retries=retries,
         )
 
     return decorator

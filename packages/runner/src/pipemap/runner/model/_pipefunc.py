@@ -25,6 +25,7 @@ from pipemap.mapspec import MapSpec
 from pipemap.runner.model._pipefunc_compat import function_from_pipefunc
 from pipemap.runner.model._pipefunc_calls import compile_call, make_picker
 from pipemap.runner.model._pipefunc_updates import PipeFuncUpdates
+from pipemap.runner.model._retry_policy import RetryPolicy, as_policy
 from pipemap.runner.model._pipefunc_args import (
     lenient_internal_shape,
     _function_name,
@@ -74,7 +75,9 @@ class PipeFunc(PipeFuncUpdates):
     ``defaults`` and ``bound`` use the renamed parameter names; ``renames`` maps original names
     (signature parameters and the given output names) to new ones; ``mapspec`` uses the renamed
     names. ``profile``, ``debug``, ``print_error``, ``cache`` and ``resources`` are stored for the engine;
-    ``timeout`` (pipemap extension) limits each call to that many seconds (see ``_timeout.py``).
+    ``timeout`` (pipemap extension) limits each call to that many seconds (see ``_timeout.py``);
+    ``retries`` (pipemap extension) is a number of extra attempts or a `RetryPolicy` (it overrides
+    the run's ``retries=``; see ``_retry_policy.py``).
 
     >>> f = PipeFunc(lambda x, y=2: x * y, "z", mapspec="x[i] -> z[i]")
     >>> f.parameters, f.output_names, str(f.mapspec), f.requires_mapping
@@ -101,6 +104,7 @@ class PipeFunc(PipeFuncUpdates):
         resources: object = None,
         scope: str | None = None,
         timeout: float | None = None,
+        retries: int | RetryPolicy | None = None,
     ) -> None:
         if not callable(func):
             msg = f"`func` must be callable, got {type(func).__name__}: {func!r}"
@@ -124,6 +128,8 @@ class PipeFunc(PipeFuncUpdates):
         self.mapspec: MapSpec | None = _parse_mapspec(mapspec)
         self.resources = resources
         self.timeout = validate_timeout(timeout, self.__name__)  # seconds per element
+        #: the function's own retry policy (None: the run's ``retries=`` default applies)
+        self.retries: RetryPolicy | None = as_policy(retries, f"`retries` of `{self.__name__}`")
         self.error_snapshot: ErrorSnapshot | PropagatedErrorSnapshot | None = None
         self._pipelines: weakref.WeakSet[Pipeline] = weakref.WeakSet()
         self._original_parameters = _signature_parameters(func)
@@ -404,6 +410,7 @@ class PipeFunc(PipeFuncUpdates):
             "internal_shape": self.internal_shape,
             "resources": self.resources,
             "timeout": self.timeout,
+            "retries": self.retries,
         }
         kwargs.update(changes)
         return type(self)(**kwargs)

@@ -1,0 +1,109 @@
+"""Retrying an element where it runs: the compiled call wrapped by a :class:`RetryPolicy`.
+
+:func:`with_retries` is applied to a batch's call only when the task has a policy with more than
+one attempt (decided once per batch, so a run without retries calls exactly as before). The
+wrapper tries an element again, in the same worker and batch, when its call raises one of the
+policy's exception types, after the policy's backoff; a ``timeout=`` expiry is such a failure
+(``FunctionTimeoutError``). It logs, by call number, the elements that needed more than one
+attempt or failed; :func:`records_for` turns that log into ``AttemptRecord``\\ s by linear index.
+
+>>> from pipemap.runner.model._retry_policy import RetryPolicy
+>>> tries = []
+>>> def flaky(x):
+...     tries.append(x)
+...     if len(tries) < 3:
+...         raise OSError("busy")
+...     return x
+>>> call, log = with_retries(flaky, RetryPolicy(3))
+>>> call(5), log[0][0], log[0][1]
+(5, 3, 'OSError')
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pipemap.storage import AttemptRecord
+
+from pipemap.runner.model._retry_policy import RetryPolicy
+
+__all__ = ["RetryLog", "attempts_note", "records_for", "with_retries"]
+
+#: call number -> (attempts, error type, message, traceback, seconds of the successful attempt)
+RetryLog = dict[int, tuple[int, str | None, str | None, str | None, float | None]]
+
+_HOST: list[str] = []
+
+
+def host_name() -> str:
+    """This machine's host name (cached)."""
+    if not _HOST:
+        _HOST.append(socket.gethostname())
+    return _HOST[0]
+
+
+def attempts_note(attempts: int, name: str) -> str:
+    """The note added to an element's error once its attempts are exhausted.
+
+    >>> attempts_note(3, "f")
+    'Gave up on this element of `f` after 3 attempts (its retry policy).'
+    """
+    return f"Gave up on this element of `{name}` after {attempts} attempts (its retry policy)."
+
+
+def with_retries(
+    call: Callable[..., Any], policy: RetryPolicy, prior: int = 0, name: str = ""
+) -> tuple[Callable[..., Any], RetryLog]:
+    """``call`` retried by ``policy`` and the log it fills; ``prior``: attempts each element
+    already used up (a worker that died running it), so every element is logged."""
+    log: RetryLog = {}
+    seq = [0]
+    most = policy.attempts
+    matches = policy.retries
+    delay = policy.delay
+    perf = time.perf_counter
+
+    def retrying(*args: object) -> Any:
+        number = seq[0]
+        seq[0] = number + 1
+        attempt = prior + 1
+        error: tuple[str, str, str] | None = None
+        while True:
+            t0 = perf()
+            try:
+                value = call(*args)
+            except Exception as exc:
+                error = (type(exc).__name__, str(exc), "".join(traceback.format_exception(exc)))
+                if attempt >= most or not matches(exc):
+                    log[number] = (attempt, *error, None)
+                    if attempt > 1:
+                        exc.add_note(attempts_note(attempt, name))
+                    raise
+                attempt += 1
+                if wait := delay(attempt):
+                    time.sleep(wait)
+                continue
+            if attempt > 1:
+                log[number] = (attempt, *(error or (None, None, None)), perf() - t0)
+            return value
+
+    positional = getattr(call, "__positional__", None)
+    if positional is not None:
+        retrying.__positional__ = positional  # type: ignore[attr-defined]  # the chunk path reads it
+    return retrying, log
+
+
+def records_for(log: RetryLog, called: Sequence[int] | None, linear: Sequence[int]) -> dict[int, AttemptRecord]:
+    """The log as ``{linear index: AttemptRecord}``; ``called``: the batch position of each call
+    (None: call ``k`` was position ``k``)."""
+    host, pid = host_name(), os.getpid()
+    out = {}
+    for number, (attempts, etype, message, tb, seconds) in log.items():
+        k = number if called is None else called[number]
+        out[int(linear[k])] = AttemptRecord(attempts, etype, message, tb, host, pid, seconds)
+    return out
