@@ -11,15 +11,23 @@ resumed run recomputes forget their earlier records, so the record describes the
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from pipemap.storage import clear_attempts, recorded_indices
+from pipemap.storage import AttemptRecord, clear_attempts, recorded_indices, write_attempts
 
-from pipemap.runner.worker._chunk import Linear
+from pipemap.runner.executors._dispatch import WorkerDiedError
+from pipemap.runner.worker._chunk import ChunkResult, Linear
+from pipemap.runner.worker._retry import host_name
 
-__all__ = ["forget_attempts"]
+if TYPE_CHECKING:
+    from pipemap.storage import StorageBase
+
+    from pipemap.runner.worker._chunk import FunctionTask
+
+__all__ = ["forget_attempts", "lost_retrier", "unstored"]
 
 
 def forget_attempts(run_folder: str | Path, output_names: Iterable[str], todo: Linear) -> None:
@@ -35,3 +43,46 @@ def forget_attempts(run_folder: str | Path, output_names: Iterable[str], todo: L
             hit = ids[np.isin(ids, np.asarray(todo, dtype=np.int64))]
         if len(hit):
             clear_attempts(run_folder, (name,), hit.tolist())
+
+
+def unstored(chunk: Linear, storages: tuple[StorageBase, ...], written_in_worker: bool) -> np.ndarray:
+    """The elements of ``chunk`` that are not stored in every output (all of them when the
+    parent writes the values: a lost chunk wrote nothing)."""
+    idx = np.arange(chunk.start, chunk.stop, chunk.step) if isinstance(chunk, range) else np.asarray(chunk, dtype=np.int64)
+    if not written_in_worker or not storages:
+        return idx
+    masks = [s.done_mask() for s in storages]
+    done = np.logical_and.reduce(masks) if len(masks) > 1 else masks[0]
+    return idx[~done[idx]]
+
+
+def lost_retrier(
+    task: FunctionTask,
+    storages: tuple[StorageBase, ...],
+    written_in_worker: bool,
+    handle: Callable[[ChunkResult], None],
+) -> Callable[[Linear, int, BaseException], Linear | None] | None:
+    """``retry_lost(chunk, used, error)`` for the dispatcher: the chunk's unstored elements when
+    the task's policy leaves them another attempt after ``used`` ones lost to a dead worker,
+    else None (their attempts record says so). The elements the dead worker did store are read
+    back and passed to ``handle`` as finished. None when the task has no policy covering a
+    worker's death (``WorkerDiedError``)."""
+    policy = task.retry
+    if policy is None or not policy.retries(WorkerDiedError(task.func.__name__, "", [])):
+        return None
+
+    def retry_lost(chunk: Linear, used: int, error: BaseException) -> Linear | None:
+        left = unstored(chunk, storages, written_in_worker)
+        if len(left) < len(chunk):
+            idx = np.arange(chunk.start, chunk.stop, chunk.step) if isinstance(chunk, range) else np.asarray(chunk)
+            stored = idx[~np.isin(idx, left)]
+            values = tuple(list(s.get_many(stored)) for s in storages) if task.return_values else None
+            handle(ChunkResult(stored, len(stored), 0, values))
+        if used < policy.attempts and policy.retries(error):
+            return left
+        if task.run_folder is not None and len(left):
+            record = AttemptRecord(used, type(error).__name__, str(error), None, host_name(), 0, None)
+            write_attempts(task.run_folder, task.func.output_names, dict.fromkeys(left.tolist(), record))
+        return None
+
+    return retry_lost

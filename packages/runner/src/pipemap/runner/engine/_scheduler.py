@@ -35,7 +35,7 @@ from pipemap.runner.engine._run_context import Gating, MappedJob, MappedJobs, Ru
 from pipemap.runner.engine._single import run_single
 from pipemap.runner.engine._mapped import _ABSENT, _emit_failures, _loader, _mask_of, _merge, _placement, _without_errors
 from pipemap.runner.engine._store import as_object_array, is_storage, is_value_holder, output_array
-from pipemap.runner.engine._attempts import forget_attempts
+from pipemap.runner.engine._attempts import forget_attempts, lost_retrier
 from pipemap.runner.model._retry_policy import effective_policy
 from pipemap.storage import write_attempts
 
@@ -299,9 +299,9 @@ class _Runner:
             output_name=", ".join(f.output_names),
             executor=executor,
             submit=(
-                (lambda ex, chunk: ex.submit(fn, ref, chunk))
+                (lambda ex, chunk, *prior: ex.submit(fn, ref, chunk, *prior))
                 if write_in_worker
-                else (lambda ex, chunk: note_unsendable(ex.submit(fn, ref, chunk), f, describe_chunk(chunk)))
+                else (lambda ex, chunk, *prior: note_unsendable(ex.submit(fn, ref, chunk, *prior), f, describe_chunk(chunk)))
             ),
             sizer=sizer,
             handle=handle,
@@ -309,6 +309,7 @@ class _Runner:
             renew=self.executors.renewer(executor),
             gate=gate,
             in_flight=self.prep.in_flight,
+            retry_lost=lost_retrier(task, storages, write_in_worker, handle),
         )
         try:
             await dispatcher.run(todo)

@@ -197,6 +197,7 @@ class ChunkDispatcher:
         renew: Callable[[Executor], Executor] | None = None,
         gate: Gate | None = None,
         in_flight: InFlight | None = None,
+        retry_lost: Callable[[Linear, int, WorkerDiedError], Linear | None] | None = None,
     ) -> None:
         self.function = function
         self.output_name = output_name
@@ -210,6 +211,8 @@ class ChunkDispatcher:
         self.in_flight = in_flight
         self.window = IN_FLIGHT_PER_WORKER * sizer.n_workers
         self.n_chunks = 0
+        self.retry_lost = retry_lost
+        self._prior: dict[int, int] = {}  # id of a resubmitted chunk -> attempts its elements used
 
     def _died(self, chunks: list[Linear], exc: BaseException) -> WorkerDiedError:
         err = WorkerDiedError(self.function, self.output_name, chunks, f"{type(exc).__name__}: {exc}")
@@ -226,8 +229,9 @@ class ChunkDispatcher:
         gate = self.gate
 
         def submit_one(chunk: Linear) -> None:
+            prior = self._prior.get(id(chunk), 0)
             try:
-                cf = self._submit(self.executor, chunk)
+                cf = self._submit(self.executor, chunk, prior) if prior else self._submit(self.executor, chunk)
             except BaseException as exc:
                 if not is_worker_death(exc):
                     raise
@@ -327,6 +331,9 @@ class ChunkDispatcher:
         broken_pool = any(isinstance(e, BrokenExecutor) for _, e in dead)
         if broken_pool:
             await self._drain(pending, dead)
+        if self.retry_lost is not None and (not broken_pool or self.renew is not None):
+            self._retry_dead(dead, broken_pool, retry)
+            return
         if self.on_dead is None:
             lost = sorted((c for c, _ in dead), key=_first_index)
             raise self._died(lost, dead[0][1])
@@ -340,6 +347,30 @@ class ChunkDispatcher:
             return
         for chunk, exc in dead:
             self.on_dead(chunk, self._died([chunk], exc))
+
+
+    def _retry_dead(self, dead: list[tuple[Linear, BaseException]], broken_pool: bool, retry: list[Linear]) -> None:
+        """With a retry policy that covers worker deaths: each chunk the death took down (with a
+        broken pool, every chunk in flight) is charged one attempt; its unstored elements go back
+        to run alone (``retry_lost`` says which, or None once their attempts are used up: then
+        they fail as without a policy)."""
+        assert self.retry_lost is not None
+        if broken_pool:
+            assert self.renew is not None
+            self.executor = self.renew(self.executor)
+        for chunk, exc in sorted(dead, key=lambda d: _first_index(d[0])):
+            used = self._prior.pop(id(chunk), 0) + 1
+            err = self._died([chunk], exc)
+            again = self.retry_lost(chunk, used, err)
+            if again is None:
+                if used > 1:
+                    err.add_note(f"Gave up on these elements of `{self.function}` after {used} attempts (its retry policy).")
+                if self.on_dead is None:
+                    raise err
+                self.on_dead(chunk, err)
+            elif len(again):
+                self._prior[id(again)] = used
+                retry.append(again)
 
 
 def _first_index(chunk: Linear) -> int:

@@ -32,12 +32,14 @@ from pipemap.storage import AttemptRecord
 
 from pipemap.runner.model._retry_policy import RetryPolicy
 
-__all__ = ["RetryLog", "attempts_note", "records_for", "with_retries"]
+__all__ = ["RetryLog", "attempts_note", "host_name", "records_for", "with_retries"]
 
 #: call number -> (attempts, error type, message, traceback, seconds of the successful attempt)
 RetryLog = dict[int, tuple[int, str | None, str | None, str | None, float | None]]
 
 _HOST: list[str] = []
+#: the error of an element whose earlier attempt ended with its worker's death
+_DIED = ("WorkerDiedError", "The worker process running this element died.", None)
 
 
 def host_name() -> str:
@@ -72,7 +74,7 @@ def with_retries(
         number = seq[0]
         seq[0] = number + 1
         attempt = prior + 1
-        error: tuple[str, str, str] | None = None
+        error: tuple[str, str, str | None] | None = _DIED if prior else None
         while True:
             t0 = perf()
             try:
