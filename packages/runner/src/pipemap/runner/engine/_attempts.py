@@ -86,3 +86,10 @@ def lost_retrier(
         return None
 
     return retry_lost
+
+
+def record_raised(run_folder: str | Path | None, output_names: Iterable[str], exc: BaseException) -> None:
+    """A raise-mode run that stops at an element whose attempts are used up records it."""
+    records = getattr(exc, "_pipemap_attempts", None)
+    if run_folder is not None and records:
+        write_attempts(run_folder, output_names, records)

@@ -35,7 +35,7 @@ from pipemap.runner.engine._run_context import Gating, MappedJob, MappedJobs, Ru
 from pipemap.runner.engine._single import run_single
 from pipemap.runner.engine._mapped import _ABSENT, _emit_failures, _loader, _mask_of, _merge, _placement, _without_errors
 from pipemap.runner.engine._store import as_object_array, is_storage, is_value_holder, output_array
-from pipemap.runner.engine._attempts import forget_attempts, lost_retrier
+from pipemap.runner.engine._attempts import forget_attempts, lost_retrier, record_raised
 from pipemap.runner.model._retry_policy import effective_policy
 from pipemap.storage import write_attempts
 
@@ -109,11 +109,15 @@ class _Runner:
     async def run_prepared_job(self, job: MappedJob) -> None:
         """Run the missing chunks of a prepared mapped function, then finish it."""
         if len(job.todo):
-            if job.executor is None:
-                job.task.on_batch = job.absorb  # batches are written and reported as they finish
-                run_chunk(job.task, job.todo)
-            else:
-                await self._run_parallel(job.f, job.task, job.todo, job.executor, job.absorb)
+            try:
+                if job.executor is None:
+                    job.task.on_batch = job.absorb  # batches are written and reported as they finish
+                    run_chunk(job.task, job.todo)
+                else:
+                    await self._run_parallel(job.f, job.task, job.todo, job.executor, job.absorb)
+            except Exception as exc:
+                record_raised(self.info.run_folder, job.f.output_names, exc)
+                raise
         self.finish_mapped(job)
 
     def prepare_mapped(self, f: PipeFunc) -> MappedJob:
@@ -339,7 +343,11 @@ class _Runner:
         for p in f.parameters:
             if p not in f.bound and (value := self.arg_value(f, p)) is not _ABSENT:
                 kwargs[p] = value.to_array() if is_storage(value) else value
-        await run_single(self.single, f, kwargs, executor)
+        try:
+            await run_single(self.single, f, kwargs, executor)
+        except Exception as exc:
+            record_raised(self.info.run_folder, f.output_names, exc)
+            raise
         name = f.output_names[0]
         failed = self._single_failed(f)
         if self.failures is not None:

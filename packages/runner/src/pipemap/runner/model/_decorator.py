@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipemap.mapspec import MapSpec
 from pipemap.runner.model._pipefunc import OutputName, PipeFunc
-from pipemap.runner.model._retry_policy import RetryPolicy
+from pipemap.runner.model._retry_policy import RetryPolicy, as_policy
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -41,6 +41,8 @@ def pipefunc(
     >>> double(x=4), str(double)
     (8, 'double(...) → y')
     """
+
+    as_policy(retries, f"`retries` of `pipefunc({output_name!r})`")  # bad input fails here, not when decorating
 
     def decorator(func: Callable[..., object]) -> PipeFunc:
         return PipeFunc(
