@@ -12,7 +12,9 @@ worker). That gives three properties the one-shot "submit everything" approach l
 * a worker process that dies (``os._exit``, SIGKILL, OOM-killer) is reported as a
   :class:`WorkerDiedError` naming the function and the index ranges of the chunks it took down,
   or, with ``error_handling="continue"``, those elements are stored as ``ErrorSnapshot``\\ s and
-  the run goes on (on a fresh pool when the pool is pipemap's own).
+  the run goes on (on a fresh pool when the pool is pipemap's own); with a retry policy that
+  covers deaths, the death is a failed attempt of the chunks it took down, whose unstored
+  elements run again, alone, while attempts are left.
 
 >>> sizer = ChunkSizer(total=1000, first=50, fixed=False, n_workers=2)
 >>> sizer.next_size(1000)
@@ -172,9 +174,12 @@ class ChunkSizer:
 class ChunkDispatcher:
     """Send the chunks of one function through ``submit`` with a bounded window.
 
-    ``submit(chunk)`` returns a ``concurrent.futures.Future`` of a ``ChunkResult``;
+    ``submit(executor, chunk[, prior])`` returns a ``concurrent.futures.Future`` of a ``ChunkResult``
+    (``prior``: attempts its elements already used, for a chunk resubmitted after a death);
     ``handle(result)`` absorbs a finished chunk (writes values the parent must write, progress);
     ``on_dead(chunk, error)`` stores a chunk's elements as failed (continue mode; None: raise);
+    ``retry_lost(chunk, used, error)`` (a retry policy covering deaths): the elements of a chunk a
+    death took down to run again, or None once their attempts are used up (see :meth:`_retry_dead`);
     ``renew(broken)`` replaces a broken executor by a fresh one (None when the executor is the user's);
     ``gate`` (eager scheduling, :class:`~._readiness.Gate`): a chunk is submitted only once the
     upstream elements it reads are stored; with automatic sizes a partly ready chunk is cut to
