@@ -21,6 +21,7 @@ attempt or failed; :func:`records_for` turns that log into ``AttemptRecord``\\ s
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import time
@@ -64,18 +65,16 @@ def with_retries(
     """``call`` retried by ``policy`` and the log it fills; ``prior``: attempts each element
     already used up (a worker that died running it), so every element is logged."""
     log: RetryLog = {}
-    seq = [0]
+    numbers = itertools.count()
     most = policy.attempts
     matches = policy.retries
-    delay = policy.delay
     perf = time.perf_counter
 
-    def retrying(*args: object) -> Any:
-        number = seq[0]
-        seq[0] = number + 1
-        attempt = prior + 1
-        error: tuple[str, str, str | None] | None = _DIED if prior else None
+    def again(number: int, attempt: int, error: tuple[str, str, str | None] | None, args: tuple) -> Any:
+        """Attempt ``attempt`` and the ones after it (``error``: the last one's)."""
         while True:
+            if attempt > prior + 1 and (wait := policy.delay(attempt)):
+                time.sleep(wait)
             t0 = perf()
             try:
                 value = call(*args)
@@ -87,12 +86,25 @@ def with_retries(
                         exc.add_note(attempts_note(attempt, name))
                     raise
                 attempt += 1
-                if wait := delay(attempt):
-                    time.sleep(wait)
                 continue
-            if attempt > 1:
-                log[number] = (attempt, *(error or (None, None, None)), perf() - t0)
+            log[number] = (attempt, *(error or (None, None, None)), perf() - t0)
             return value
+
+    if prior:  # every element already failed once: each is timed and recorded
+        def retrying(*args: object) -> Any:
+            return again(next(numbers), prior + 1, _DIED, args)
+
+    else:
+        def retrying(*args: object) -> Any:
+            number = next(numbers)
+            try:
+                return call(*args)  # the first attempt: nothing timed or recorded unless it fails
+            except Exception as exc:
+                error = (type(exc).__name__, str(exc), "".join(traceback.format_exception(exc)))
+                if most <= 1 or not matches(exc):
+                    log[number] = (1, *error, None)
+                    raise
+                return again(number, 2, error, args)
 
     positional = getattr(call, "__positional__", None)
     if positional is not None:
