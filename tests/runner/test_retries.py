@@ -318,3 +318,19 @@ def test_retry_policy_is_exported() -> None:
 
     assert pm.RetryPolicy is runner.RetryPolicy is RetryPolicy
     assert pm.read_attempts is read_attempts
+
+
+@pytest.mark.parametrize("facade", ["run_map_async", "Pipeline.map_async", "Pipeline.map"])
+def test_run_default_on_every_facade(tmp_path, facade) -> None:
+    from pipemap.runner import run_map_async
+
+    inputs = _inputs(tmp_path, n=6, fails=1)
+    p = _pipeline()
+    if facade == "Pipeline.map":
+        r = p.map(inputs, tmp_path / "run", parallel=False, retries=1)
+    else:
+        start = run_map_async if facade == "run_map_async" else (lambda pl, *a, **k: pl.map_async(*a, **k))
+        runner = start(p, inputs, tmp_path / "run", start=False, executor=ThreadPoolExecutor(2), retries=1)
+        r = runner.result()
+    assert r["y"].output.tolist() == [10 * x for x in range(6)]
+    assert sorted(read_attempts(tmp_path / "run", "y")) == [0, 3]
