@@ -334,3 +334,11 @@ def test_run_default_on_every_facade(tmp_path, facade) -> None:
         r = runner.result()
     assert r["y"].output.tolist() == [10 * x for x in range(6)]
     assert sorted(read_attempts(tmp_path / "run", "y")) == [0, 3]
+
+
+def test_a_cached_function_with_retries_does_not_cache_the_failed_attempt(tmp_path) -> None:
+    inputs = _inputs(tmp_path, n=4, fails=1)
+    p = Pipeline([PipeFunc(flaky, "y", mapspec="x[i] -> y[i]", cache=True, retries=1)], cache_type="simple")
+    r = run_map(p, inputs, parallel=False, error_handling="continue")
+    assert r["y"].output.tolist() == [0, 10, 20, 30]
+    assert _calls(inputs) == [2, 1, 1, 2]

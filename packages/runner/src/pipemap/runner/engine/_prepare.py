@@ -253,7 +253,7 @@ def prepare_run(options: RunOptions | None = None, /, **arguments: Any) -> Prepa
             for f in pipeline.functions:  # every function must find an executor before work starts
                 executor_for(executors, f.output_name)
         return Prepared(
-            pipeline=with_cached_functions(pipeline, cache, o.error_handling.value),
+            pipeline=with_cached_functions(pipeline, cache, o.error_handling.value, cast("RetryPolicy | None", o.retries)),
             run_info=run_info,
             store=store,
             outputs=outputs,
