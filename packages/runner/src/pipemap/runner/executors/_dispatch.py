@@ -195,7 +195,7 @@ class ChunkDispatcher:
         function: str,
         output_name: str,
         executor: Executor,
-        submit: Callable[[Executor, Linear], Future],
+        submit: Callable[..., Future],  # (executor, chunk[, attempts already used])
         sizer: ChunkSizer,
         handle: Callable[[Any], None],
         on_dead: Callable[[Linear, BaseException], None] | None = None,

@@ -29,6 +29,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 from pipemap.storage import AttemptRecord
 
 from pipemap.runner.model._retry_policy import RetryPolicy
@@ -112,7 +113,7 @@ def with_retries(
     return retrying, log
 
 
-def records_for(log: RetryLog, called: Sequence[int] | None, linear: Sequence[int]) -> dict[int, AttemptRecord]:
+def records_for(log: RetryLog, called: Sequence[int] | None, linear: Sequence[int] | np.ndarray) -> dict[int, AttemptRecord]:
     """The log as ``{linear index: AttemptRecord}``; ``called``: the batch position of each call
     (None: call ``k`` was position ``k``)."""
     host, pid = host_name(), os.getpid()
