@@ -342,3 +342,19 @@ def test_a_cached_function_with_retries_does_not_cache_the_failed_attempt(tmp_pa
     r = run_map(p, inputs, parallel=False, error_handling="continue")
     assert r["y"].output.tolist() == [0, 10, 20, 30]
     assert _calls(inputs) == [2, 1, 1, 2]
+
+
+def always_dies_at_5(x):
+    if x == 5:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return x
+
+
+def test_a_worker_death_beyond_the_attempts_in_continue_mode_fails_only_the_lost_elements(tmp_path) -> None:
+    p = Pipeline([PipeFunc(always_dies_at_5, "y", mapspec="x[i] -> y[i]", retries=2)])
+    r = run_map(p, {"x": list(range(12))}, tmp_path / "run", chunksizes=4, error_handling="continue")
+    y = r["y"].output
+    assert isinstance(y[5], ErrorSnapshot)
+    assert "after 3 attempts" in " ".join(getattr(y[5].exception, "__notes__", []))
+    assert [v for k, v in enumerate(y) if k not in (4, 5, 6, 7)] == [0, 1, 2, 3, 8, 9, 10, 11]
+    assert read_attempts(tmp_path / "run", "y")[5].attempts == 3
