@@ -14,7 +14,7 @@ prepared, planned, scheduled, resumed and collected), ``executors`` (where chunk
 
 from pipemap.runner.engine import AsyncMap, Result, ResultDict, RunInfo, run_map, run_map_async
 from pipemap.runner.executors import SynchronousExecutor, WorkerDiedError, shutdown_default_pool
-from pipemap.runner.model import Generations, NestedPipeFunc, PipeFunc, Pipeline, UnknownNameError, pipefunc
+from pipemap.runner.model import Generations, NestedPipeFunc, PipeFunc, Pipeline, RetryPolicy, UnknownNameError, pipefunc
 from pipemap.runner.worker import FunctionTimeoutError
 
 __all__: list[str] = [
@@ -26,6 +26,7 @@ __all__: list[str] = [
     "Pipeline",
     "Result",
     "ResultDict",
+    "RetryPolicy",
     "RunInfo",
     "SynchronousExecutor",
     "UnknownNameError",

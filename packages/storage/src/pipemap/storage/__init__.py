@@ -27,6 +27,7 @@ from ._atomic import (
     unpicklable_error,
     unpicklable_part,
 )
+from ._attempts import ATTEMPTS_DIR, AttemptRecord, clear_attempts, read_attempts, recorded_indices, write_attempts
 from ._base import StorageBase
 from ._clearing import clear_run_folder, interrupted_clear, is_bookkeeping_name
 from ._dict_array import DictArray
@@ -68,11 +69,13 @@ _LAZY = {
 _ZARR_NAMES = ("ZarrFileArray", "ZarrMemoryArray", "ZarrSharedMemoryArray")
 
 __all__ = [
+    "ATTEMPTS_DIR",
     "FAILURES_FILE",
     "FORMAT_VERSION",
     "MISSING",
     "PIPEMAP_INFO",
     "ChunkedArray",
+    "AttemptRecord",
     "CorruptElementWarning",
     "DictArray",
     "DirectValue",
@@ -91,6 +94,7 @@ __all__ = [
     "SharedMemoryDictArray",
     "StorageBase",
     "atomic_write_bytes",
+    "clear_attempts",
     "clear_run_folder",
     "get_storage_class",
     "interrupted_clear",
@@ -100,6 +104,8 @@ __all__ = [
     "mark_stored",
     "open_run_folder",
     "open_store",
+    "read_attempts",
+    "recorded_indices",
     "output_folder",
     "register_storage",
     "storage_class_for",
@@ -108,6 +114,7 @@ __all__ = [
     "stored_before_failure",
     "unpicklable_error",
     "unpicklable_part",
+    "write_attempts",
     "zarr_available",
 ]
 if zarr_available():

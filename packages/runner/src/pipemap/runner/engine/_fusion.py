@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pipemap.runner.model._retry_policy import effective_policy
 from pipemap.runner.executors._dispatch import ChunkDispatcher, lost_chunk_result, route_outputs, sizer_for
 from pipemap.runner.executors._executors import executor_for, is_thread_or_sync
 from pipemap.runner.worker._chain import ChainResult, Link, _with_column, execute_chain, run_chain
@@ -53,6 +54,8 @@ def _link(prep: Prepared, f: PipeFunc, g: PipeFunc) -> Link | None:
     for func in (f, g):
         if not all(info.shape_masks.get(func.output_name, (False,))):
             return None  # internal axes
+        if effective_policy(getattr(func, "retries", None), prep.retries) is not None:
+            return None  # a worker's death is retried per function (engine._attempts.lost_retrier)
     read = [name for name in f.output_names if name in g.parameters and name not in g.bound]
     if len(read) != 1 or read[0] not in g.mapspec.input_names:
         return None

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
+from pipemap.runner.model._retry_policy import RetryPolicy, as_policy
 from pipemap.runner.worker._modes import ErrorHandling, ResumeValidation, SchedulingStrategy
 
 if TYPE_CHECKING:
@@ -70,6 +71,8 @@ class RunOptions:
     error_handling: ErrorHandling = ErrorHandling.RAISE
     scheduling_strategy: SchedulingStrategy = SchedulingStrategy.GENERATION
     callbacks: list[Callable[[object], None]] | None = None  # receive the events of ._events
+    #: the run's default retry policy (an int: extra attempts); a function's own ``retries`` wins
+    retries: int | RetryPolicy | None = None
 
     def __post_init__(self) -> None:
         # the order of the checks is the order the facades always made them in
@@ -85,6 +88,7 @@ class RunOptions:
         check = self.resume_validation
         msg = f"Invalid `resume_validation={check!r}`: use 'auto', 'strict' or 'skip'."
         self._set("resume_validation", _enum_or_error(ResumeValidation, check, msg))
+        self._set("retries", as_policy(self.retries, "`retries`"))
 
     def _set(self, name: str, value: object) -> None:
         object.__setattr__(self, name, value)

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from concurrent.futures import Executor
 
     from pipemap.runner.executors._chunksizes import Chunksizes
+    from pipemap.runner.model._retry_policy import RetryPolicy
 
 
 class InputsTypeError(TypeError, ValueError):
@@ -58,6 +59,7 @@ class Prepared:
     error_handling: ErrorHandling
     persist_memory: bool
     lock: RunFolderLock | None = None  # the run folder's lock, released when the run ends
+    retries: RetryPolicy | None = None  # the run's default retry policy (``retries=``)
     in_flight: InFlight = field(default_factory=InFlight)  # chunks submitted and not finished
 
 
@@ -251,7 +253,7 @@ def prepare_run(options: RunOptions | None = None, /, **arguments: Any) -> Prepa
             for f in pipeline.functions:  # every function must find an executor before work starts
                 executor_for(executors, f.output_name)
         return Prepared(
-            pipeline=with_cached_functions(pipeline, cache, o.error_handling.value),
+            pipeline=with_cached_functions(pipeline, cache, o.error_handling.value, cast("RetryPolicy | None", o.retries)),
             run_info=run_info,
             store=store,
             outputs=outputs,
@@ -265,6 +267,7 @@ def prepare_run(options: RunOptions | None = None, /, **arguments: Any) -> Prepa
             error_handling=o.error_handling,
             persist_memory=o.persist_memory,
             lock=lock,
+            retries=cast("RetryPolicy | None", o.retries),
         )
     except BaseException:
         if lock is not None:

@@ -25,6 +25,7 @@ from pipemap.runner.progress.select import in_jupyter
 from pipemap.runner.worker._modes import SchedulingStrategy
 
 if TYPE_CHECKING:
+    from pipemap.runner.model._retry_policy import RetryPolicy
     from pipemap.runner.progress.widgets_display import WidgetsDisplay
 
 _T = TypeVar("_T")
@@ -125,11 +126,13 @@ def run_map(
     error_handling: Literal["raise", "continue"] = "raise",
     scheduling_strategy: Literal["generation", "eager"] = "generation",
     callbacks: list[Any] | None = None,
+    retries: int | RetryPolicy | None = None,
 ) -> ResultDict:
     """Run ``pipeline`` over its mapspecs for ``inputs``; see docs/behaviour.md §4.
 
     ``callbacks`` (pipemap extension): callables receiving the typed progress events of
-    :mod:`pipemap.runner.engine._events`.
+    :mod:`pipemap.runner.engine._events`. ``retries`` (pipemap extension): the default retry
+    policy of every function without its own (extra attempts, or a `RetryPolicy`).
 
     >>> from pipemap.runner import Pipeline, PipeFunc
     >>> p = Pipeline([PipeFunc(lambda x, y: x * y, "z", mapspec="x[i], y[j] -> z[i, j]")])
@@ -324,6 +327,7 @@ def run_map_async(
     start: bool = True,
     scheduling_strategy: Literal["generation", "eager"] = "generation",
     callbacks: list[Any] | None = None,
+    retries: int | RetryPolicy | None = None,
 ) -> AsyncMap:
     """Prepare a run and return an :class:`AsyncMap` (started on the running loop if ``start``)."""
     options = RunOptions.from_arguments(locals(), parallel=True)

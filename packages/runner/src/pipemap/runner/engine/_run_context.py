@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from pipemap.runner.worker._chunk import ChunkResult, FunctionTask
     from pipemap.runner.model._pipefunc import PipeFunc
+    from pipemap.runner.model._retry_policy import RetryPolicy
     from pipemap.runner.engine._prepare import Prepared
     from pipemap.runner.engine._readiness import StoredTracker
     from pipemap.runner.engine._results import ResultDict
@@ -126,6 +127,7 @@ class SingleContext:
     return_results: bool
     #: called after a value resolved ``"?"`` shapes downstream (emits ``ShapeResolved``)
     on_resolved: Callable[[], None]
+    retries: RetryPolicy | None = None  # the run's default retry policy
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,9 @@ from pipemap.runner.engine._run_context import Gating, MappedJob, MappedJobs, Ru
 from pipemap.runner.engine._single import run_single
 from pipemap.runner.engine._mapped import _ABSENT, _emit_failures, _loader, _mask_of, _merge, _placement, _without_errors
 from pipemap.runner.engine._store import as_object_array, is_storage, is_value_holder, output_array
+from pipemap.runner.engine._attempts import forget_attempts, lost_retrier, record_raised
+from pipemap.runner.model._retry_policy import effective_policy
+from pipemap.storage import write_attempts
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
@@ -65,7 +68,8 @@ class _Runner:
         self.gating = Gating()
         self.jobs = MappedJobs(self.prepare_mapped, self.run_prepared_job, self.finish_mapped)
         self.single = SingleContext(
-            self.info, self.store, prep.outputs, prep.error_handling, prep.return_results, self._emit_resolved
+            self.info, self.store, prep.outputs, prep.error_handling, prep.return_results, self._emit_resolved,
+            prep.retries,
         )
 
     # ------------------------------------------------------------------ arguments
@@ -106,11 +110,15 @@ class _Runner:
     async def run_prepared_job(self, job: MappedJob) -> None:
         """Run the missing chunks of a prepared mapped function, then finish it."""
         if len(job.todo):
-            if job.executor is None:
-                job.task.on_batch = job.absorb  # batches are written and reported as they finish
-                run_chunk(job.task, job.todo)
-            else:
-                await self._run_parallel(job.f, job.task, job.todo, job.executor, job.absorb)
+            try:
+                if job.executor is None:
+                    job.task.on_batch = job.absorb  # batches are written and reported as they finish
+                    run_chunk(job.task, job.todo)
+                else:
+                    await self._run_parallel(job.f, job.task, job.todo, job.executor, job.absorb)
+            except Exception as exc:
+                record_raised(self.info.run_folder, job.f.output_names, exc)
+                raise
         self.finish_mapped(job)
 
     def prepare_mapped(self, f: PipeFunc) -> MappedJob:
@@ -176,6 +184,8 @@ class _Runner:
             check_internal=keep,
             internal_shape=tuple(internal),
             owner=self.prep.lock.ownership() if self.prep.lock is not None else None,
+            retry=effective_policy(getattr(f, "retries", None), self.prep.retries),
+            run_folder=None if self.info.run_folder is None else str(self.info.run_folder),
         )
         name = f.output_names[0]
         executor = self.executors.for_function(f) if failed is None else None  # failed: nothing to submit
@@ -199,6 +209,8 @@ class _Runner:
                     filled[place] = True
             if self.failures is not None and result.failed_linear:
                 self.failures.record(f.output_names, result.failed_linear)
+            if result.attempts and not result.attempts_written and task.run_folder is not None:
+                write_attempts(task.run_folder, f.output_names, result.attempts)
             if self.events:
                 if result.n_failed:
                     _emit_failures(self.events, name, result)
@@ -206,6 +218,8 @@ class _Runner:
 
         if self.failures is not None:
             self.failures.begin(f.output_names, todo)
+        if self.info.run_folder is not None and resumed:
+            forget_attempts(self.info.run_folder, f.output_names, todo)
         if self.gating.trackers is not None and f in self.gating.trackers:
             self.gating.trackers[f].begin(size, None if len(todo) == size else ~_mask_of(todo, size))
         return MappedJob(
@@ -294,9 +308,9 @@ class _Runner:
             output_name=", ".join(f.output_names),
             executor=executor,
             submit=(
-                (lambda ex, chunk: ex.submit(fn, ref, chunk))
+                (lambda ex, chunk, *prior: ex.submit(fn, ref, chunk, *prior))
                 if write_in_worker
-                else (lambda ex, chunk: note_unsendable(ex.submit(fn, ref, chunk), f, describe_chunk(chunk)))
+                else (lambda ex, chunk, *prior: note_unsendable(ex.submit(fn, ref, chunk, *prior), f, describe_chunk(chunk)))
             ),
             sizer=sizer,
             handle=handle,
@@ -304,6 +318,7 @@ class _Runner:
             renew=self.executors.renewer(executor),
             gate=gate,
             in_flight=self.prep.in_flight,
+            retry_lost=lost_retrier(task, storages, write_in_worker, handle),
         )
         try:
             await dispatcher.run(todo)
@@ -333,7 +348,11 @@ class _Runner:
         for p in f.parameters:
             if p not in f.bound and (value := self.arg_value(f, p)) is not _ABSENT:
                 kwargs[p] = value.to_array() if is_storage(value) else value
-        await run_single(self.single, f, kwargs, executor)
+        try:
+            await run_single(self.single, f, kwargs, executor)
+        except Exception as exc:
+            record_raised(self.info.run_folder, f.output_names, exc)
+            raise
         name = f.output_names[0]
         failed = self._single_failed(f)
         if self.failures is not None:

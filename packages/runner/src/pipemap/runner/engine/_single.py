@@ -23,6 +23,10 @@ from pipemap.runner.worker._resources import RESOURCES_ERROR_KEY, failed_resourc
 from pipemap.runner.worker._modes import ErrorHandling
 from pipemap.runner.engine._results import Result
 from pipemap.runner.worker._timeout import with_timeout
+from pipemap.runner.worker._retry import records_for, with_retries
+from pipemap.runner.engine._attempts import forget_attempts
+from pipemap.runner.model._retry_policy import effective_policy
+from pipemap.storage import write_attempts
 from pipemap.mapspec import shape_is_resolved
 from pipemap.runner.executors._executors import is_thread_or_sync
 from pipemap.runner.worker._chunk import _pick_each, load_references
@@ -34,15 +38,29 @@ if TYPE_CHECKING:
     from concurrent.futures import Executor
 
     from pipemap.runner.model._pipefunc import PipeFunc
+    from pipemap.runner.model._retry_policy import RetryPolicy
     from pipemap.runner.engine._run_context import SingleContext
 
 
-def _call_single(f: PipeFunc, kwargs: dict[str, object], error_handling: ErrorHandling) -> Any:
-    """Call ``f`` once; errors are re-raised with a note or returned as snapshots."""
+def _call_single(f: PipeFunc, kwargs: dict[str, object], error_handling: ErrorHandling, policy: RetryPolicy | None = None) -> Any:
+    """Call ``f`` once; errors are re-raised with a note or returned as snapshots. With a retry
+    ``policy``: ``(value, attempts records)``, the call retried (see ``worker._retry``)."""
     kwargs = load_references(kwargs)
     call = f.call_with_kwargs
     if f.timeout:
         call = with_timeout(call, f.timeout, f.__name__)
+    if policy is not None:
+        call, log = with_retries(call, policy, 0, f.__name__)
+        try:
+            value = _call_checked(f, call, kwargs, error_handling)
+        except Exception as exc:
+            exc._pipemap_attempts = records_for(log, None, [0])  # type: ignore[attr-defined]
+            raise
+        return value, records_for(log, None, [0])
+    return _call_checked(f, call, kwargs, error_handling)
+
+
+def _call_checked(f: PipeFunc, call: Any, kwargs: dict[str, object], error_handling: ErrorHandling) -> Any:
     if error_handling == ErrorHandling.CONTINUE:
         found = scan_for_errors(kwargs)
         if found:
@@ -62,8 +80,8 @@ def _call_single_blob(blob: bytes) -> Any:
     """Worker entry point for a single function sent as one cloudpickle blob."""
     import cloudpickle
 
-    f, kwargs, error_handling = cloudpickle.loads(blob)
-    return _call_single(f, kwargs, error_handling)
+    f, kwargs, error_handling, policy = cloudpickle.loads(blob)
+    return _call_single(f, kwargs, error_handling, policy)
 
 
 def _pick(f: PipeFunc, value: Any, error_handling: ErrorHandling, kwargs: dict[str, object]) -> tuple[object, ...]:
@@ -112,17 +130,19 @@ async def run_single(ctx: SingleContext, f: PipeFunc, kwargs: dict[str, object],
         extra, failed = map_resources(f, kwargs, continue_mode=error_handling == ErrorHandling.CONTINUE)
         kwargs = {**kwargs, **extra}
     if picked is None:
+        policy = effective_policy(getattr(f, "retries", None), ctx.retries)
         if failed is not None:
             args = {k: v for k, v in kwargs.items() if k != RESOURCES_ERROR_KEY}
             value = failed_resources_snapshot(f, failed, args, scan_for_errors(args))
+            policy = None  # nothing was called
         elif executor is None:
-            value = _call_single(f, kwargs, error_handling)
+            value = _call_single(f, kwargs, error_handling, policy)
         else:
             if is_thread_or_sync(executor):
-                fut = executor.submit(_call_single, f, kwargs, error_handling)
+                fut = executor.submit(_call_single, f, kwargs, error_handling, policy)
             else:  # one blob, user code by value: the worker may not import the user's module
                 try:
-                    blob = dumps_task((f, kwargs, error_handling), [f.func])
+                    blob = dumps_task((f, kwargs, error_handling, policy), [f.func])
                 except Exception as exc:  # noqa: BLE001 - re-raised naming the input (found only now)
                     raise unpicklable_for_workers(exc, unpicklable_culprit(f.func, kwargs, f.__name__)) from exc
                 fut = executor.submit(_call_single_blob, blob)
@@ -133,6 +153,13 @@ async def run_single(ctx: SingleContext, f: PipeFunc, kwargs: dict[str, object],
                 if snap is not None:
                     attach_snapshot(f, snap)
                 raise
+        records = None
+        if policy is not None:
+            value, records = value
+        if info.run_folder is not None:
+            forget_attempts(info.run_folder, f.output_names, range(1))
+            if records:
+                write_attempts(info.run_folder, f.output_names, records)
         picked = _pick(f, value, error_handling, kwargs)
         for name, h, v in zip(f.output_names, holders, picked):
             try:

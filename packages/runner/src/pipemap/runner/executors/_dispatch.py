@@ -12,7 +12,9 @@ worker). That gives three properties the one-shot "submit everything" approach l
 * a worker process that dies (``os._exit``, SIGKILL, OOM-killer) is reported as a
   :class:`WorkerDiedError` naming the function and the index ranges of the chunks it took down,
   or, with ``error_handling="continue"``, those elements are stored as ``ErrorSnapshot``\\ s and
-  the run goes on (on a fresh pool when the pool is pipemap's own).
+  the run goes on (on a fresh pool when the pool is pipemap's own); with a retry policy that
+  covers deaths, the death is a failed attempt of the chunks it took down, whose unstored
+  elements run again, alone, while attempts are left.
 
 >>> sizer = ChunkSizer(total=1000, first=50, fixed=False, n_workers=2)
 >>> sizer.next_size(1000)
@@ -172,9 +174,12 @@ class ChunkSizer:
 class ChunkDispatcher:
     """Send the chunks of one function through ``submit`` with a bounded window.
 
-    ``submit(chunk)`` returns a ``concurrent.futures.Future`` of a ``ChunkResult``;
+    ``submit(executor, chunk[, prior])`` returns a ``concurrent.futures.Future`` of a ``ChunkResult``
+    (``prior``: attempts its elements already used, for a chunk resubmitted after a death);
     ``handle(result)`` absorbs a finished chunk (writes values the parent must write, progress);
     ``on_dead(chunk, error)`` stores a chunk's elements as failed (continue mode; None: raise);
+    ``retry_lost(chunk, used, error)`` (a retry policy covering deaths): the elements of a chunk a
+    death took down to run again, or None once their attempts are used up (see :meth:`_retry_dead`);
     ``renew(broken)`` replaces a broken executor by a fresh one (None when the executor is the user's);
     ``gate`` (eager scheduling, :class:`~._readiness.Gate`): a chunk is submitted only once the
     upstream elements it reads are stored; with automatic sizes a partly ready chunk is cut to
@@ -190,13 +195,14 @@ class ChunkDispatcher:
         function: str,
         output_name: str,
         executor: Executor,
-        submit: Callable[[Executor, Linear], Future],
+        submit: Callable[..., Future],  # (executor, chunk[, attempts already used])
         sizer: ChunkSizer,
         handle: Callable[[Any], None],
         on_dead: Callable[[Linear, BaseException], None] | None = None,
         renew: Callable[[Executor], Executor] | None = None,
         gate: Gate | None = None,
         in_flight: InFlight | None = None,
+        retry_lost: Callable[[Linear, int, WorkerDiedError], Linear | None] | None = None,
     ) -> None:
         self.function = function
         self.output_name = output_name
@@ -210,6 +216,8 @@ class ChunkDispatcher:
         self.in_flight = in_flight
         self.window = IN_FLIGHT_PER_WORKER * sizer.n_workers
         self.n_chunks = 0
+        self.retry_lost = retry_lost
+        self._prior: dict[int, int] = {}  # id of a resubmitted chunk -> attempts its elements used
 
     def _died(self, chunks: list[Linear], exc: BaseException) -> WorkerDiedError:
         err = WorkerDiedError(self.function, self.output_name, chunks, f"{type(exc).__name__}: {exc}")
@@ -226,8 +234,9 @@ class ChunkDispatcher:
         gate = self.gate
 
         def submit_one(chunk: Linear) -> None:
+            prior = self._prior.get(id(chunk), 0)
             try:
-                cf = self._submit(self.executor, chunk)
+                cf = self._submit(self.executor, chunk, prior) if prior else self._submit(self.executor, chunk)
             except BaseException as exc:
                 if not is_worker_death(exc):
                     raise
@@ -327,6 +336,9 @@ class ChunkDispatcher:
         broken_pool = any(isinstance(e, BrokenExecutor) for _, e in dead)
         if broken_pool:
             await self._drain(pending, dead)
+        if self.retry_lost is not None and (not broken_pool or self.renew is not None):
+            self._retry_dead(dead, broken_pool, retry)
+            return
         if self.on_dead is None:
             lost = sorted((c for c, _ in dead), key=_first_index)
             raise self._died(lost, dead[0][1])
@@ -340,6 +352,30 @@ class ChunkDispatcher:
             return
         for chunk, exc in dead:
             self.on_dead(chunk, self._died([chunk], exc))
+
+
+    def _retry_dead(self, dead: list[tuple[Linear, BaseException]], broken_pool: bool, retry: list[Linear]) -> None:
+        """With a retry policy that covers worker deaths: each chunk the death took down (with a
+        broken pool, every chunk in flight) is charged one attempt; its unstored elements go back
+        to run alone (``retry_lost`` says which, or None once their attempts are used up: then
+        they fail as without a policy)."""
+        assert self.retry_lost is not None
+        if broken_pool:
+            assert self.renew is not None
+            self.executor = self.renew(self.executor)
+        for chunk, exc in sorted(dead, key=lambda d: _first_index(d[0])):
+            used = self._prior.pop(id(chunk), 0) + 1
+            err = self._died([chunk], exc)
+            again = self.retry_lost(chunk, used, err)
+            if again is None:
+                if used > 1:
+                    err.add_note(f"Gave up on these elements of `{self.function}` after {used} attempts (its retry policy).")
+                if self.on_dead is None:
+                    raise err
+                self.on_dead(chunk, err)
+            elif len(again):
+                self._prior[id(again)] = used
+                retry.append(again)
 
 
 def _first_index(chunk: Linear) -> int:

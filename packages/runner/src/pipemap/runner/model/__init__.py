@@ -11,5 +11,6 @@ from pipemap.runner.model._decorator import pipefunc
 from pipemap.runner.model._nested import NestedPipeFunc
 from pipemap.runner.model._pipefunc import PipeFunc
 from pipemap.runner.model._pipeline import Generations, Pipeline, UnknownNameError
+from pipemap.runner.model._retry_policy import RetryPolicy
 
-__all__ = ["Generations", "NestedPipeFunc", "PipeFunc", "Pipeline", "UnknownNameError", "pipefunc"]
+__all__ = ["Generations", "NestedPipeFunc", "PipeFunc", "Pipeline", "RetryPolicy", "UnknownNameError", "pipefunc"]

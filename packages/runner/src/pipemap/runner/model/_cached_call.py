@@ -30,8 +30,11 @@ from typing import TYPE_CHECKING, Any
 
 import cloudpickle
 
+from pipemap.runner.model._retry_policy import effective_policy
+
 if TYPE_CHECKING:
     from pipemap.runner.model._pipeline import Pipeline
+    from pipemap.runner.model._retry_policy import RetryPolicy
 
 __all__ = [
     "UnhashableError",
@@ -146,11 +149,15 @@ class _CachedError:
         return self  # (the caches copy values; an exception may not be copyable)
 
 
-def cached_call(func: Callable[..., Any], cache: Any, ident: str, error_handling: str) -> Callable[..., Any]:
+def cached_call(
+    func: Callable[..., Any], cache: Any, ident: str, error_handling: str, *, retried: bool = False
+) -> Callable[..., Any]:
     """``func`` looking its result up in ``cache`` first (key: ``ident``, ``error_handling``,
-    the arguments) and storing what it computes (a `HybridCache` also gets the duration)."""
+    the arguments) and storing what it computes (a `HybridCache` also gets the duration).
+    ``retried``: the function has a retry policy, so a failure is not cached (the next attempt
+    must call it again)."""
     timed = type(cache).__name__ == "HybridCache"
-    keep_errors = error_handling == "continue"
+    keep_errors = error_handling == "continue" and not retried
 
     @functools.wraps(func)
     def cached(*args: Any, **kwargs: Any) -> Any:
@@ -180,13 +187,17 @@ def _put(cache: Any, key: Hashable, value: object, timed: bool, start: float) ->
         cache.put(key, value)
 
 
-def with_cached_functions(pipeline: Pipeline, cache: Any, error_handling: str) -> Pipeline:
+def with_cached_functions(
+    pipeline: Pipeline, cache: Any, error_handling: str, retries: RetryPolicy | None = None
+) -> Pipeline:
     """The pipeline a run executes: ``pipeline`` itself when no function caches (or there is no
-    cache), else a copy whose ``cache=True`` functions look up and fill ``cache``."""
+    cache), else a copy whose ``cache=True`` functions look up and fill ``cache`` (``retries``:
+    the run's default policy; a function with a policy never caches a failure)."""
     if cache is None or not any(f.cache for f in pipeline.functions):
         return pipeline
     run_pipeline = pipeline.copy()
     for f in run_pipeline.functions:
         if f.cache:
-            f.func = cached_call(f.func, cache, cache_id(f.output_names, f.func), error_handling)
+            retried = effective_policy(getattr(f, "retries", None), retries) is not None
+            f.func = cached_call(f.func, cache, cache_id(f.output_names, f.func), error_handling, retried=retried)
     return run_pipeline

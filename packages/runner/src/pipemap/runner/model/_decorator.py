@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipemap.mapspec import MapSpec
 from pipemap.runner.model._pipefunc import OutputName, PipeFunc
+from pipemap.runner.model._retry_policy import RetryPolicy, as_policy
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -32,6 +33,7 @@ def pipefunc(
     timeout: float | None = None,
     resources_variable: str | None = None,
     resources_scope: str = "map",
+    retries: int | RetryPolicy | None = None,
 ) -> Callable[[Callable[..., object]], PipeFunc]:
     """Decorator that wraps a function in a `PipeFunc` (same arguments as `PipeFunc`).
 
@@ -41,6 +43,8 @@ def pipefunc(
     >>> double(x=4), str(double)
     (8, 'double(...) → y')
     """
+
+    as_policy(retries, f"`retries` of `pipefunc({output_name!r})`")  # bad input fails here, not when decorating
 
     def decorator(func: Callable[..., object]) -> PipeFunc:
         return PipeFunc(
@@ -61,6 +65,7 @@ def pipefunc(
             timeout=timeout,
             resources_variable=resources_variable,
             resources_scope=resources_scope,
+            retries=retries,
         )
 
     return decorator

@@ -210,6 +210,7 @@ class NestedPipeFunc(PipeFunc):
         kwargs.update(changes)
         f = type(self)(**kwargs)
         f.debug, f.profile, f.print_error, f.timeout = self.debug, self.profile, self.print_error, self.timeout
+        f.retries = self.retries
         if defaults:
             f.update_defaults(defaults)
         return f

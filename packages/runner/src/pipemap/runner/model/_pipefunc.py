@@ -25,6 +25,7 @@ from pipemap.mapspec import MapSpec
 from pipemap.runner.model._pipefunc_compat import function_from_pipefunc, without_snapshot
 from pipemap.runner.model._pipefunc_calls import compile_call, lazyframe_parameters, make_picker
 from pipemap.runner.model._pipefunc_updates import PipeFuncUpdates
+from pipemap.runner.model._retry_policy import RetryPolicy, as_policy
 from pipemap.runner.model._pipefunc_args import (
     lenient_internal_shape,
     _function_name,
@@ -78,6 +79,8 @@ class PipeFunc(PipeFuncUpdates):
     ``resources`` (a dict, or a callable of the arguments evaluated per map or per element as
     ``resources_scope`` says) and ``resources_variable`` (the parameter that receives them) work
     as in pipefunc (see ``worker/_resources.py``); ``timeout`` (pipemap extension) limits each call to that many seconds (see ``_timeout.py``).
+    ``retries`` (pipemap extension) is a number of extra attempts or a `RetryPolicy` (it overrides
+    the run's ``retries=``; see ``_retry_policy.py``).
 
     >>> f = PipeFunc(lambda x, y=2: x * y, "z", mapspec="x[i] -> z[i]")
     >>> f.parameters, f.output_names, str(f.mapspec), f.requires_mapping
@@ -106,6 +109,7 @@ class PipeFunc(PipeFuncUpdates):
         timeout: float | None = None,
         resources_variable: str | None = None,
         resources_scope: str = "map",
+        retries: int | RetryPolicy | None = None,
     ) -> None:
         if not callable(func):
             msg = f"`func` must be callable, got {type(func).__name__}: {func!r}"
@@ -131,6 +135,8 @@ class PipeFunc(PipeFuncUpdates):
         self.resources_variable = resources_variable
         self.resources_scope = validate_resources_scope(resources_scope, self.__name__)
         self.timeout = validate_timeout(timeout, self.__name__)  # seconds per element
+        #: the function's own retry policy (None: the run's ``retries=`` default applies)
+        self.retries: RetryPolicy | None = as_policy(retries, f"`retries` of `{self.__name__}`")
         self.error_snapshot: ErrorSnapshot | PropagatedErrorSnapshot | None = None
         #: the `pipefunc.PipeFunc` this one was converted from (gets the error snapshots too), or None
         self.pipefunc_source: Any = None
@@ -420,6 +426,7 @@ class PipeFunc(PipeFuncUpdates):
             "timeout": self.timeout,
             "resources_variable": self.resources_variable,
             "resources_scope": self.resources_scope,
+            "retries": self.retries,
         }
         kwargs.update(changes)
         new = type(self)(**kwargs)

@@ -21,6 +21,8 @@ from pipemap.runner.model._pipeline_updates import flatten_scopes
 if TYPE_CHECKING:
     from pipemap.storage import ErrorSnapshot, PropagatedErrorSnapshot
 
+    from pipemap.runner.model._retry_policy import RetryPolicy
+
 __all__ = ["PipelineRun"]
 
 OutputName = str | tuple[str, ...]
@@ -139,6 +141,7 @@ class PipelineRun(PipelineMembers):
         return_results: bool = True,
         error_handling: Literal["raise", "continue"] = "raise",
         scheduling_strategy: Literal["generation", "eager"] = "generation",
+        retries: int | RetryPolicy | None = None,
     ) -> Any:
         """Run the pipeline over its mapspecs: forwards every argument to `pipemap.runner.run_map`.
 
@@ -171,6 +174,7 @@ class PipelineRun(PipelineMembers):
         display_widgets: bool = True,
         start: bool = True,
         scheduling_strategy: Literal["generation", "eager"] = "generation",
+        retries: int | RetryPolicy | None = None,
     ) -> Any:
         """Start an asynchronous run: forwards every argument to `pipemap.runner.run_map_async`."""
         arguments = _forwarded(locals())

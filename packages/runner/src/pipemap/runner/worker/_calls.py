@@ -31,12 +31,13 @@ from pipemap.runner.worker._errors import (
     scan_for_errors,
 )
 from pipemap.runner.worker._resources import resources_failure
+from pipemap.runner.worker._retry import RetryLog, records_for, with_retries
 from pipemap.runner.worker._timeout import with_timeout
 from pipemap.runner.worker._modes import ErrorHandling
 from pipemap.runner.model._pipefunc_calls import compile_call
 
 if TYPE_CHECKING:
-    from pipemap.storage import ErrorInfo
+    from pipemap.storage import AttemptRecord, ErrorInfo
 
     from pipemap.runner.worker._chunk import FunctionTask, Linear, TaskCache
 
@@ -101,15 +102,55 @@ def call_block(
     linear: Linear,
     deadline: float | None = None,
     per_call: float | None = None,
+    records: dict[int, AttemptRecord] | None = None,
+    prior: int = 0,
 ) -> tuple[list[Any], list[int]]:
     """Call the function for the elements of ``linear`` in order, stopping early once
     ``deadline`` (a ``time.perf_counter()`` value) passed (``per_call``: the pace measured by
     an earlier batch, see :class:`Pace`); returns (values of the elements called, positions of
-    failed elements). ``len(values)`` elements were handled."""
+    failed elements). ``len(values)`` elements were handled.
+
+    With a retry policy (``task.retry``) the call is wrapped once for the batch (see
+    :mod:`._retry`; ``prior``: attempts already used by each element, a worker died running
+    them) and ``records`` receives the elements that needed more than one attempt or failed."""
     call = cache["call"]
     pf = task.func
     if pf.timeout:
         call = with_timeout(call, pf.timeout, pf.__name__)
+    if task.retry is not None:
+        call, log = with_retries(call, task.retry, prior, pf.__name__)
+        try:
+            values, failed = _call_block(task, cache, call, columns, linear, deadline, per_call)
+        finally:
+            if log and records is not None:
+                records.update(records_for(log, _called_positions(task, cache, columns, log), linear))
+        return values, failed
+    return _call_block(task, cache, call, columns, linear, deadline, per_call)
+
+
+def _called_positions(task: FunctionTask, cache: TaskCache, columns: list[list[object]], log: RetryLog) -> list[int] | None:
+    """The batch position of each call (continue mode skips elements whose inputs hold errors)."""
+    if task.error_handling != ErrorHandling.CONTINUE:
+        return None
+    if cache["const_error"] is not None:
+        return []
+    bad = {k for col in columns for k, _ in scan_for_errors_column(col)}
+    if not bad:
+        return None
+    n = max(log) + 1
+    return list(itertools.islice((k for k in itertools.count() if k not in bad), n))
+
+
+def _call_block(
+    task: FunctionTask,
+    cache: TaskCache,
+    call: Any,
+    columns: list[list[object]],
+    linear: Linear,
+    deadline: float | None,
+    per_call: float | None,
+) -> tuple[list[Any], list[int]]:
+    pf = task.func
     names = cache["names"]
     used = [columns[names.index(n)] for n in call.__positional__]
     n = len(linear)

@@ -41,12 +41,13 @@ from pipemap.runner.worker._errors import error_types, make_error_snapshot, scan
 from pipemap.runner.worker._modes import ErrorHandling
 from pipemap.runner.worker._resources import element_resources_call, needs_element_resources
 from pipemap.runner.worker._value_shapes import value_internal_shape
-from pipemap.storage import FileValue, stored_before_failure
+from pipemap.storage import FileValue, stored_before_failure, write_attempts
 
 if TYPE_CHECKING:
-    from pipemap.storage import ErrorInfo, RunOwnership, StorageBase
+    from pipemap.storage import AttemptRecord, ErrorInfo, RunOwnership, StorageBase
 
     from pipemap.runner.model._pipefunc import PipeFunc
+    from pipemap.runner.model._retry_policy import RetryPolicy
 
 #: the linear indices of a chunk's elements: a contiguous ``range``, or a 1-D int64 array
 Linear = range | np.ndarray
@@ -84,6 +85,10 @@ class FunctionTask:
     #: the run's :class:`~pipemap.storage.RunOwnership` (None without a run folder): a worker
     #: verifies it before each write, so a run that lost its folder never writes into it
     owner: RunOwnership | None = None
+    #: the effective retry policy (None: one attempt, the call is not wrapped) and the run folder
+    #: its attempts record goes to (written next to the values by whoever writes them)
+    retry: RetryPolicy | None = None
+    run_folder: str | None = None
     on_batch: Callable[[ChunkResult], None] | None = field(default=None, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, object]:
@@ -104,6 +109,10 @@ class ChunkResult:
     internal_shape: tuple[int, ...] | None = None
     elapsed: float = 0.0
     failed_linear: tuple[int, ...] = ()
+    #: linear index -> record, for elements that needed more than one attempt or failed (retry
+    #: policies only); ``attempts_written``: the worker already wrote them with the values
+    attempts: dict[int, AttemptRecord] | None = None
+    attempts_written: bool = False
 
 
 class TaskCache(TypedDict):
@@ -282,32 +291,42 @@ def _not_stored(error: BaseException, linear: Linear) -> list[int]:
 
 
 def run_batch(
-    task: FunctionTask, linear: Linear, *, bounded: bool = False, per_element: float | None = None
+    task: FunctionTask, linear: Linear, *, bounded: bool = False, per_element: float | None = None, prior: int = 0
 ) -> ChunkResult:
     """Run one batch: gather, call, pick, write (or keep) the values.
 
     ``bounded``: stop calling once the batch has run ``BATCH_SECONDS`` and write what finished
     (the result's ``linear`` then holds only those elements); ``per_element``: the seconds per
     element an earlier batch of the chunk took (the first block of calls is sized from it, see
-    :class:`~pipemap.runner.worker._calls.Pace`). The cyclic garbage collector is
+    :class:`~pipemap.runner.worker._calls.Pace`); ``prior``: attempts each element already used
+    (see :func:`run_chunk`). The cyclic garbage collector is
     paused for the batch: a batch allocates many short-lived objects and would otherwise trigger
     repeated full collections.
     """
     if gc.isenabled():
         gc.disable()
         try:
-            return _run_batch(task, linear, bounded, per_element)
+            return _run_batch(task, linear, bounded, per_element, prior)
         finally:
             gc.enable()
-    return _run_batch(task, linear, bounded, per_element)
+    return _run_batch(task, linear, bounded, per_element, prior)
 
 
-def _run_batch(task: FunctionTask, linear: Linear, bounded: bool, per_element: float | None) -> ChunkResult:
+def _run_batch(task: FunctionTask, linear: Linear, bounded: bool, per_element: float | None, prior: int = 0) -> ChunkResult:
     t0 = time.perf_counter()
     cache = _task_cache(task)
     _, columns = gather_inputs(task, cache["plan"], linear)
     deadline = t0 + BATCH_SECONDS if bounded else None
-    values, failed = call_block(task, cache, columns, linear, deadline, per_element)
+    records: dict[int, AttemptRecord] | None = None
+    if task.retry is None:
+        values, failed = call_block(task, cache, columns, linear, deadline, per_element)
+    else:
+        records = {}
+        try:
+            values, failed = call_block(task, cache, columns, linear, deadline, per_element, records, prior)
+        except Exception as exc:
+            exc._pipemap_attempts = records  # type: ignore[attr-defined] # the parent records the failed element
+            raise
     if len(values) < len(linear):
         linear = linear[: len(values)]
     per_output = _pick(task, values, cache)
@@ -322,31 +341,43 @@ def _run_batch(task: FunctionTask, linear: Linear, bounded: bool, per_element: f
             write_values(task, name, storage, linear, vals, shape)
     keep = per_output if (task.return_values or task.outputs is None) else None
     failed_linear = tuple(int(linear[k]) for k in failed)
-    return ChunkResult(linear, len(values), len(failed), keep, shape, time.perf_counter() - t0, failed_linear)
+    result = ChunkResult(linear, len(values), len(failed), keep, shape, time.perf_counter() - t0, failed_linear)
+    if records:
+        result.attempts = records
+        if task.outputs is not None and task.run_folder is not None:  # next to the values just written
+            write_attempts(task.run_folder, task.func.output_names, records)
+            result.attempts_written = True
+    return result
 
 
-def run_chunk(task: FunctionTask, linear: Linear) -> ChunkResult:
+def run_chunk(task: FunctionTask, linear: Linear, prior: int = 0) -> ChunkResult:
     """Run a whole chunk. When its values are written here (or reported via ``on_batch``) it runs
     in batches bounded by time, each written and reported as soon as it stops; when the parent
-    writes them, in one batch."""
+    writes them, in one batch. ``prior``: attempts each element already used up (the chunk is
+    a resubmission after a worker died running it; only with a retry policy)."""
     n = len(linear)
     if task.on_batch is None and task.outputs is None:
-        return run_batch(task, linear)
+        return run_batch(task, linear, prior=prior)
     start = 0
     size = FIRST_BATCH
     total_done = total_failed = 0
     failed_linear: list[int] = []
+    attempts: dict[int, AttemptRecord] = {}
+    written = True
     kept: list[list[object]] | None = None
     shape = None
     elapsed = 0.0
     per_element: float | None = None  # measured by the previous batch
     while start < n:
         part = linear[start : start + size]
-        result = run_batch(task, part, bounded=True, per_element=per_element)
+        result = run_batch(task, part, bounded=True, per_element=per_element, prior=prior)
         if task.on_batch is not None:
             task.on_batch(result)
         if start == 0 and result.n_done == n:
             return result  # the whole chunk in one batch
+        if result.attempts:
+            attempts.update(result.attempts)
+            written = written and result.attempts_written
         total_done += result.n_done
         total_failed += result.n_failed
         failed_linear.extend(result.failed_linear)
@@ -364,4 +395,7 @@ def run_chunk(task: FunctionTask, linear: Linear) -> ChunkResult:
         target = int(BATCH_SECONDS / per_element) if per_element > 0 else 1 << 20
         size = max(1, min(4 * size, MAX_BATCH, target))
     values = tuple(kept) if kept is not None else None
-    return ChunkResult(linear, total_done, total_failed, values, shape, elapsed, tuple(failed_linear))
+    out = ChunkResult(linear, total_done, total_failed, values, shape, elapsed, tuple(failed_linear))
+    if attempts:
+        out.attempts, out.attempts_written = attempts, written or task.on_batch is not None
+    return out

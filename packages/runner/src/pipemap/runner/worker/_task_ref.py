@@ -79,6 +79,6 @@ class TaskRef:
         return task
 
 
-def execute_ref(ref: TaskRef, linear: Linear) -> ChunkResult:
-    """Worker entry point: run one chunk of the referenced task."""
-    return run_chunk(ref.load(), linear)
+def execute_ref(ref: TaskRef, linear: Linear, prior: int = 0) -> ChunkResult:
+    """Worker entry point: run one chunk of the referenced task (``prior``: see ``run_chunk``)."""
+    return run_chunk(ref.load(), linear, prior)
