@@ -13,20 +13,24 @@ prepared, planned, scheduled, resumed and collected), ``executors`` (where chunk
 """
 
 from pipemap.runner.engine import AsyncMap, Result, ResultDict, RunInfo, run_map, run_map_async
+from pipemap.runner.engine._summary import FailedElementsWarning, NothingToRetryWarning, RunSummary
 from pipemap.runner.executors import SynchronousExecutor, WorkerDiedError, shutdown_default_pool
 from pipemap.runner.model import Generations, NestedPipeFunc, PipeFunc, Pipeline, UnknownNameError, pipefunc
 from pipemap.runner.worker import FunctionTimeoutError
 
 __all__: list[str] = [
     "AsyncMap",
+    "FailedElementsWarning",
     "FunctionTimeoutError",
     "Generations",
     "NestedPipeFunc",
+    "NothingToRetryWarning",
     "PipeFunc",
     "Pipeline",
     "Result",
     "ResultDict",
     "RunInfo",
+    "RunSummary",
     "SynchronousExecutor",
     "UnknownNameError",
     "WorkerDiedError",

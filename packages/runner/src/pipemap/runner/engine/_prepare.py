@@ -58,6 +58,7 @@ class Prepared:
     error_handling: ErrorHandling
     persist_memory: bool
     lock: RunFolderLock | None = None  # the run folder's lock, released when the run ends
+    retry_failed: bool = False  # resume: failed and propagated-error elements count as missing
     in_flight: InFlight = field(default_factory=InFlight)  # chunks submitted and not finished
 
 
@@ -265,6 +266,7 @@ def prepare_run(options: RunOptions | None = None, /, **arguments: Any) -> Prepa
             error_handling=o.error_handling,
             persist_memory=o.persist_memory,
             lock=lock,
+            retry_failed=o.retry_failed,
         )
     except BaseException:
         if lock is not None:

@@ -33,7 +33,8 @@ from pipemap.runner.worker._task_ref import TaskRef, execute_ref
 from pipemap.runner.engine._results import Result
 from pipemap.runner.engine._run_context import Gating, MappedJob, MappedJobs, RunExecutors, SingleContext
 from pipemap.runner.engine._single import run_single
-from pipemap.runner.engine._mapped import _ABSENT, _emit_failures, _loader, _mask_of, _merge, _placement, _without_errors
+from pipemap.runner.engine._mapped import _ABSENT, _emit_failures, _loader, _mask_of, _merge, _n_retried, _placement, _without_errors
+from pipemap.runner.engine._summary import RunTally
 from pipemap.runner.engine._store import as_object_array, is_storage, is_value_holder, output_array
 
 if TYPE_CHECKING:
@@ -62,9 +63,11 @@ class _Runner:
             FailureLog(Path(folder)) if folder is not None and prep.error_handling == ErrorHandling.CONTINUE else None
         )
         self.gating = Gating()
+        self.tally = RunTally()
         self.jobs = MappedJobs(self.prepare_mapped, self.run_prepared_job, self.finish_mapped)
         self.single = SingleContext(
-            self.info, self.store, prep.outputs, prep.error_handling, prep.return_results, self._emit_resolved
+            self.info, self.store, prep.outputs, prep.error_handling, prep.return_results, self._emit_resolved,
+            prep.retry_failed, self.tally,
         )
 
     # ------------------------------------------------------------------ arguments
@@ -135,8 +138,10 @@ class _Runner:
         if self.info.run_folder is not None:
             done_masks = [s.done_mask() for s in storages]
         resumed = done_masks is not None and any(m.any() for m in done_masks)
-        if done_masks is not None and resumed and self.prep.error_handling == ErrorHandling.CONTINUE:
+        if done_masks is not None and resumed and self.prep.retry_failed:
+            before = done_masks
             done_masks = [_without_errors(s, m) for s, m in zip(storages, done_masks)]
+            self.tally.add_retried(f.__name__, _n_retried(before, done_masks, selected))
         if done_masks is not None and resumed:
             done_all = np.logical_and.reduce(done_masks) if len(done_masks) > 1 else done_masks[0]
             missing = np.flatnonzero(~done_all).astype(np.int64)
@@ -192,8 +197,10 @@ class _Runner:
                     flat[place] = as_object_array(vals)
                 if filled is not None:
                     filled[place] = True
-            if self.failures is not None and result.failed_linear:
-                self.failures.record(f.output_names, result.failed_linear)
+            if result.failed_linear:
+                self.tally.add_failed(f.__name__, storages[0], result.failed_linear)
+                if self.failures is not None:
+                    self.failures.record(f.output_names, result.failed_linear)
             if self.events:
                 if result.n_failed:
                     _emit_failures(self.events, name, result)
@@ -331,6 +338,8 @@ class _Runner:
         await run_single(self.single, f, kwargs, executor)
         name = f.output_names[0]
         failed = self._single_failed(f)
+        if failed:
+            self.tally.add_failed_single(f.__name__, self.prep.outputs[name].output)  # (failed: it is there)
         if self.failures is not None:
             self.failures.begin(f.output_names, range(1))
             if failed:

@@ -97,8 +97,10 @@ async def run_single(ctx: SingleContext, f: PipeFunc, kwargs: dict[str, object],
             )
             picked = None
         types = error_types()
-        if picked is not None and error_handling == ErrorHandling.CONTINUE and types and any(isinstance(v, types) for v in picked):
-            picked = None  # resume retries failed calls
+        if picked is not None and ctx.retry_failed and types and any(isinstance(v, types) for v in picked):
+            picked = None  # retry_failed: a stored (propagated) error is recomputed
+            if ctx.tally is not None:
+                ctx.tally.add_retried(f.__name__, 1)
     if picked is None:
         if executor is None:
             value = _call_single(f, kwargs, error_handling)
