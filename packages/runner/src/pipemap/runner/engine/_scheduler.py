@@ -338,8 +338,6 @@ class _Runner:
         await run_single(self.single, f, kwargs, executor)
         name = f.output_names[0]
         failed = self._single_failed(f)
-        if failed:
-            self.tally.add_failed_single(f.__name__, self.prep.outputs[name].output)  # (failed: it is there)
         if self.failures is not None:
             self.failures.begin(f.output_names, range(1))
             if failed:

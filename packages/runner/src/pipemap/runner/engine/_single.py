@@ -121,6 +121,11 @@ async def run_single(ctx: SingleContext, f: PipeFunc, kwargs: dict[str, object],
                     f.error_snapshot = snap
                 raise
         picked = _pick(f, value, error_handling, kwargs)
+        if ctx.tally is not None and error_handling == ErrorHandling.CONTINUE:
+            types = error_types()
+            failed = [v for v in picked if types and isinstance(v, types)]
+            if failed:  # computed by this run (a kept earlier failure is not this run's)
+                ctx.tally.add_failed_single(f.__name__, failed[0])
         for name, h, v in zip(f.output_names, holders, picked):
             try:
                 h.dump(v)
