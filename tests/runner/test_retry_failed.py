@@ -313,3 +313,73 @@ def test_parity_plain_resume_keeps_failed_elements_like_pipefunc(tmp_path) -> No
         assert counts[engine] == [], engine
         assert type(r["y"].output[1]).__name__ == "ErrorSnapshot", engine
     assert "retry_failed" not in inspect.signature(pf_pipeline.map).parameters  # a pipemap extension
+
+
+_VICTIM = '''
+import os, sys, time, warnings
+from concurrent.futures import ThreadPoolExecutor
+from pipemap.runner import Pipeline, pipefunc, run_map
+
+folder, calls, flags, started, mode = sys.argv[1:]
+
+@pipefunc("y", mapspec="x[i] -> y[i]")
+def fragile(x):
+    open(os.path.join(calls, f"{mode}-{x}-{time.time_ns()}"), "w").close()
+    if os.path.exists(os.path.join(flags, str(x))):
+        raise ValueError(f"flagged {x}")
+    if mode == "retry" and x == 5:
+        open(started, "w").close()
+        time.sleep(120)  # killed here
+    return 10 * x
+
+if __name__ == "__main__":
+    warnings.simplefilter("ignore")
+    with ThreadPoolExecutor(2) as pool:
+        run_map(Pipeline([fragile]), {"x": list(range(8))}, run_folder=folder, executor=pool, chunksizes=1,
+                error_handling="continue", resume=mode == "retry", retry_failed=mode == "retry")
+'''
+
+
+def test_sigkill_during_a_retry_leaves_a_resumable_folder(tmp_path, dirs) -> None:
+    """SIGKILL of the whole retry run while one failed element is being recomputed: the element
+    retried before is kept (its new value), the interrupted one keeps its old snapshot, nothing
+    finished is lost, and the next retry recomputes only the interrupted element."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from pipemap.io import load_outputs
+
+    _, calls, flags = dirs
+    script = tmp_path / "victim.py"
+    script.write_text(_VICTIM)
+    folder, started = tmp_path / "run", tmp_path / "started"
+    argv = [sys.executable, str(script), str(folder), str(calls), str(flags), str(started)]
+    subprocess.run([*argv, "first"], check=True, timeout=120)
+    assert [isinstance(v, ErrorSnapshot) for v in load_outputs("y", run_folder=folder)] == [x in BAD for x in range(N)]
+    _unflag(flags)
+    _calls(calls)
+    victim = subprocess.Popen([*argv, "retry"], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # element 2 retried and stored, element 5 running
+            if started.exists() and load_outputs("y", run_folder=folder)[2] == 20:
+                break
+            assert victim.poll() is None, "the retry run ended before it was killed"
+            time.sleep(0.05)
+        else:
+            pytest.fail("the retry run did not reach element 5")
+    finally:
+        os.killpg(victim.pid, signal.SIGKILL)
+        victim.wait()
+    y = load_outputs("y", run_folder=folder)
+    assert not y.mask.any()
+    assert y[2] == 20 and isinstance(y[5], ErrorSnapshot)
+    assert [y[x] for x in range(N) if x not in BAD] == [10 * x for x in range(N) if x not in BAD]
+    assert _calls(calls) == {"retry": ["2", "5"]}  # only the failed elements were touched
+    r = run_map(Pipeline([fragile]), {"x": list(range(N)), "calls": str(calls), "flags": str(flags)},
+                run_folder=folder, parallel=False, error_handling="continue", resume=True, retry_failed=True,
+                resume_validation="skip")
+    assert _calls(calls) == {"fragile": ["5"]}
+    assert r["y"].output.tolist() == [10 * x for x in range(N)]
