@@ -383,3 +383,15 @@ def test_sigkill_during_a_retry_leaves_a_resumable_folder(tmp_path, dirs) -> Non
                 resume_validation="skip")
     assert _calls(calls) == {"fragile": ["5"]}
     assert r["y"].output.tolist() == [10 * x for x in range(N)]
+
+
+def test_deprecated_cleanup_false_counts_as_resume(tmp_path, dirs) -> None:
+    inputs, calls, flags = dirs
+    kw = {"run_folder": tmp_path / "run", "parallel": False, "error_handling": "continue"}
+    with pytest.warns(UserWarning):
+        run_map(PIPELINE, inputs, **kw)
+    _calls(calls)
+    _unflag(flags)
+    with pytest.warns(DeprecationWarning, match="'cleanup' parameter is deprecated"):
+        run_map(PIPELINE, inputs, cleanup=False, retry_failed=True, **kw)
+    assert _calls(calls) == {"fragile": ["2", "5"], "plus_one": ["2", "5"], "total": ["all"]}

@@ -86,7 +86,8 @@ class RunOptions:
         check = self.resume_validation
         msg = f"Invalid `resume_validation={check!r}`: use 'auto', 'strict' or 'skip'."
         self._set("resume_validation", _enum_or_error(ResumeValidation, check, msg))
-        if self.retry_failed and not self.resume:
+        resume = self.resume if self.cleanup is None else not self.cleanup  # (the deprecated spelling)
+        if self.retry_failed and not resume:
             msg = (
                 "`retry_failed=True` re-runs the failed elements of an earlier run and needs `resume=True`"
                 " (nothing was run): pass `resume=True, retry_failed=True` with that run's `run_folder`."
