@@ -67,6 +67,7 @@ def test_status_counts_failures_and_resume_updates_the_record(
         error_handling="continue",
         parallel=False,
         resume=True,
+        retry_failed=True,  # (issue 15: a plain resume keeps failed elements, as pipefunc)
         resume_validation="skip",
     )
     assert _failures(tmp_path) == {}

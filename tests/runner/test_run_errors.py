@@ -144,7 +144,12 @@ def test_resume_retries_failed_elements(tmp_path) -> None:
     assert isinstance(r["y"].output[1], ErrorSnapshot)
     state["fail"] = False
     calls.clear()
+    # issue 15: a plain resume keeps the failure (as pipefunc); retry_failed=True recomputes it
     r = run_map(p, {"x": [1, 2, 3]}, run_folder=tmp_path, parallel=False, error_handling="continue", resume=True)
+    assert calls == [] and isinstance(r["y"].output[1], ErrorSnapshot)
+    r = run_map(
+        p, {"x": [1, 2, 3]}, run_folder=tmp_path, parallel=False, error_handling="continue", resume=True, retry_failed=True
+    )
     assert calls == [2]
     assert r["y"].output.tolist() == [1, 2, 3]
 

@@ -195,7 +195,8 @@ def test_worker_death_continue_mode_with_users_pool(tmp_path) -> None:
     assert [y[x] for x in range(n) if x not in failed] == [10 * x for x in range(n) if x not in failed]
     with ProcessPoolExecutor(max_workers=2) as pool:
         again = run_map(
-            p, inputs, run_folder=tmp_path / "run", executor=pool, resume=True, error_handling="continue"
+            p, inputs, run_folder=tmp_path / "run", executor=pool, resume=True, error_handling="continue",
+            retry_failed=True,  # issue 15: a plain resume keeps failed elements (as pipefunc)
         )
     assert again["y"].output.tolist() == [10 * x for x in range(n)]  # the flag exists now: no death
     counts = _counts(touch, n)

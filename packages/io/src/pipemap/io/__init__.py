@@ -6,7 +6,8 @@ the folder describes itself in ``run_info.json``.
 * :func:`load_outputs` / :func:`load_all_outputs`: mapped outputs as object masked arrays of their
   full shape (missing elements masked, failed ones holding their error snapshots as pipefunc's
   loaders give them, or masked too with ``mask_errors=True``), single outputs as values (``None``
-  if absent); :func:`load_errors` lists the failed elements.
+  if absent); :func:`load_errors` lists the failed elements, :func:`load_status` the state of every element
+  (a DataFrame: done, failed, propagated, missing).
 * :func:`load_xarray_dataset` (extra ``xarray``): dims from the mapspec axes, mapped inputs as
   coordinates, numeric dtypes where every element is a number, NaN for missing and failed elements.
 * :func:`load_dataframe` (extras ``pandas`` / ``polars``): one row per element (failed elements
@@ -32,6 +33,7 @@ the folder describes itself in ``run_info.json``.
 from __future__ import annotations
 
 from pipemap.io._dataframe import dataframe_from_data, load_dataframe
+from pipemap.io._element_status import load_status
 from pipemap.io._example import example_run_folder
 from pipemap.io._folder import OutputNotFoundError, RunFolderError
 from pipemap.io._load import CorruptOutputError, ElementError, load_all_outputs, load_errors, load_outputs
@@ -51,6 +53,7 @@ __all__ = [
     "load_dataframe",
     "load_errors",
     "load_outputs",
+    "load_status",
     "load_xarray_dataset",
     "xarray_dataset_from_data",
     "xarray_dataset_from_results",

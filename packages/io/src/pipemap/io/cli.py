@@ -37,7 +37,8 @@ convert such a folder; they never run anything.
 
 examples:
   pipemap status my_run              how far is the run? (per output: done / failed / missing)
-  pipemap errors my_run              which elements failed, with which inputs and exception
+  pipemap errors my_run              which elements failed, grouped by exception, with their inputs
+  pipemap status my_run --elements   element counts per output: done / failed / propagated / missing
   pipemap export my_run --to parquet results.parquet
                                      one row per element, a column per input and output
 
@@ -93,6 +94,10 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     """``pipemap status RUN_FOLDER``."""
     from ._status import run_status
 
+    if getattr(args, "elements", False):
+        from ._cli_elements import write_element_summary
+
+        return EXIT_OK if write_element_summary(args.run_folder, out, as_json=args.json) else EXIT_INCOMPLETE
     status = run_status(args.run_folder)
     code = EXIT_OK if status.complete and not status.has_failures else EXIT_INCOMPLETE
     if args.json:
@@ -146,11 +151,15 @@ def cmd_errors(args: argparse.Namespace, out: TextIO) -> int:
         out.write(json.dumps(records, indent=2) + "\n")
     elif not errors:
         out.write("no failed elements\n")
-    else:
+    elif getattr(args, "all", False):
         for e in errors:
             out.write(e.describe() + "\n")
         n_root = sum(not e.propagated for e in errors)
         out.write(f"\n{len(errors)} failed element(s): {n_root} raised, {len(errors) - n_root} skipped because an input failed\n")
+    else:
+        from ._cli_elements import write_grouped_errors
+
+        write_grouped_errors(errors, out)
     return EXIT_INCOMPLETE if errors else EXIT_OK
 
 
@@ -188,6 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("run_folder", metavar="RUN_FOLDER", help="the run folder (contains run_info.json)")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    p.add_argument(
+        "--elements", action="store_true",
+        help="count elements per state (done / failed / propagated / missing) and error type; reads the failed elements",
+    )
     p.set_defaults(handler=cmd_status)
 
     p = sub.add_parser(
@@ -199,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_folder", metavar="RUN_FOLDER", help="the run folder (contains run_info.json)")
     p.add_argument("--output", action="append", default=[], metavar="NAME", help="only this output (repeatable)")
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    p.add_argument("--all", action="store_true", help="one line per failed element instead of groups")
     p.set_defaults(handler=cmd_errors)
 
     p = sub.add_parser(

@@ -12,22 +12,35 @@ prepared, planned, scheduled, resumed and collected), ``executors`` (where chunk
 ``worker`` (what runs in a worker), ``progress`` (displays fed by the engine's events).
 """
 
-from pipemap.runner.engine import AsyncMap, Result, ResultDict, RunInfo, run_map, run_map_async
+from pipemap.runner.engine import (
+    AsyncMap,
+    FailedElementsWarning,
+    NothingToRetryWarning,
+    Result,
+    ResultDict,
+    RunInfo,
+    RunSummary,
+    run_map,
+    run_map_async,
+)
 from pipemap.runner.executors import SynchronousExecutor, WorkerDiedError, shutdown_default_pool
 from pipemap.runner.model import Generations, NestedPipeFunc, PipeFunc, Pipeline, RetryPolicy, UnknownNameError, pipefunc
 from pipemap.runner.worker import FunctionTimeoutError
 
 __all__: list[str] = [
     "AsyncMap",
+    "FailedElementsWarning",
     "FunctionTimeoutError",
     "Generations",
     "NestedPipeFunc",
+    "NothingToRetryWarning",
     "PipeFunc",
     "Pipeline",
     "Result",
     "ResultDict",
     "RetryPolicy",
     "RunInfo",
+    "RunSummary",
     "SynchronousExecutor",
     "UnknownNameError",
     "WorkerDiedError",

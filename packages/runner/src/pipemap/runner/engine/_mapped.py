@@ -25,7 +25,9 @@ if TYPE_CHECKING:
     from pipemap.runner.worker._chunk import ChunkResult, Linear
     from pipemap.runner.engine._events import EventBus
 
-__all__ = ["_ABSENT", "_emit_failures", "_loader", "_mask_of", "_merge", "_placement", "_without_errors"]
+__all__ = [
+    "_ABSENT", "_emit_failures", "_loader", "_mask_of", "_merge", "_n_retried", "_placement", "_without_errors",
+]
 
 
 class _Absent:
@@ -42,7 +44,11 @@ def _merge(ext: tuple, internal: tuple, mask: tuple[bool, ...]) -> tuple:
 
 
 def _without_errors(storage: StorageBase, done: np.ndarray) -> np.ndarray:
-    """Continue mode on resume: elements holding error snapshots count as missing (retried)."""
+    """``retry_failed`` resume: stored elements holding (propagated) error snapshots count as missing.
+
+    Every stored element is read once (run setup, not per-element work of the run); the snapshot
+    stays in storage until its new value replaces it (an interrupted retry keeps it).
+    """
     types = error_types()
     stored = np.flatnonzero(done)
     if not types or not len(stored):
@@ -54,6 +60,16 @@ def _without_errors(storage: StorageBase, done: np.ndarray) -> np.ndarray:
     done = done.copy()
     done[bad] = False
     return done
+
+
+def _n_retried(before: list[np.ndarray], after: list[np.ndarray], selected: Linear) -> int:
+    """How many of the ``selected`` elements :func:`_without_errors` turned from done to missing."""
+    was = np.logical_and.reduce(before) if len(before) > 1 else before[0]
+    now = np.logical_and.reduce(after) if len(after) > 1 else after[0]
+    changed = was & ~now
+    if not isinstance(selected, range) or len(selected) != len(changed):
+        changed = changed & _mask_of(selected, len(changed))
+    return int(changed.sum())
 
 
 def _loader(

@@ -64,6 +64,7 @@ class RunOptions:
     cleanup: bool | None = None
     resume: bool = False
     resume_validation: ResumeValidation = ResumeValidation.AUTO
+    retry_failed: bool = False  # with resume: recompute failed and propagated-error elements
     fixed_indices: dict[str, int | slice] | None = None
     auto_subpipeline: bool = False
     show_progress: ShowProgress = None
@@ -89,6 +90,19 @@ class RunOptions:
         msg = f"Invalid `resume_validation={check!r}`: use 'auto', 'strict' or 'skip'."
         self._set("resume_validation", _enum_or_error(ResumeValidation, check, msg))
         self._set("retries", as_policy(self.retries, "`retries`"))
+        resume = self.resume if self.cleanup is None else not self.cleanup  # (the deprecated spelling)
+        if self.retry_failed and not resume:
+            msg = (
+                "`retry_failed=True` re-runs the failed elements of an earlier run and needs `resume=True`"
+                " (nothing was run): pass `resume=True, retry_failed=True` with that run's `run_folder`."
+            )
+            raise ValueError(msg)
+        if self.retry_failed and self.run_folder is None:
+            msg = (
+                "`retry_failed=True` needs the `run_folder` of the run whose failed elements it re-runs"
+                " (nothing was run)."
+            )
+            raise ValueError(msg)
 
     def _set(self, name: str, value: object) -> None:
         object.__setattr__(self, name, value)

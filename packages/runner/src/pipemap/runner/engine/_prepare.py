@@ -60,6 +60,7 @@ class Prepared:
     persist_memory: bool
     lock: RunFolderLock | None = None  # the run folder's lock, released when the run ends
     retries: RetryPolicy | None = None  # the run's default retry policy (``retries=``)
+    retry_failed: bool = False  # resume: failed and propagated-error elements count as missing
     in_flight: InFlight = field(default_factory=InFlight)  # chunks submitted and not finished
 
 
@@ -268,6 +269,7 @@ def prepare_run(options: RunOptions | None = None, /, **arguments: Any) -> Prepa
             persist_memory=o.persist_memory,
             lock=lock,
             retries=cast("RetryPolicy | None", o.retries),
+            retry_failed=o.retry_failed,
         )
     except BaseException:
         if lock is not None:

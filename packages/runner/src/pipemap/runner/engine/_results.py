@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 if TYPE_CHECKING:
+    from pipemap.runner.engine._summary import RunSummary
     from pipemap.runner.model._pipeline import Pipeline
 
 MAX_RESULT_LENGTH = 10_000
@@ -117,11 +118,16 @@ class ResultDict(dict[str, Result]):
     ) -> None:
         self._pipeline = _pipeline_
         self._inputs = _inputs_
+        #: the run's :class:`~._summary.RunSummary` (failed elements per function and exception
+        #: type, and the call that retries them); None for a dict not made by a run
+        self.summary: RunSummary | None = None
         super().__init__(*args, **kwargs)
 
     def copy(self) -> ResultDict:
-        """A shallow copy that keeps the pipeline and inputs."""
-        return ResultDict(self, _pipeline_=self._pipeline, _inputs_=self._inputs)
+        """A shallow copy that keeps the pipeline, inputs and summary."""
+        new = ResultDict(self, _pipeline_=self._pipeline, _inputs_=self._inputs)
+        new.summary = self.summary
+        return new
 
     def __repr__(self) -> str:
         text = super().__repr__()

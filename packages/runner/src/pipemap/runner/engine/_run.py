@@ -119,6 +119,7 @@ def run_map(
     cleanup: bool | None = None,
     resume: bool = False,
     resume_validation: Literal["auto", "strict", "skip"] = "auto",
+    retry_failed: bool = False,
     fixed_indices: dict[str, int | slice] | None = None,
     auto_subpipeline: bool = False,
     show_progress: bool | Literal["rich", "ipywidgets", "headless"] | None = None,
@@ -152,7 +153,9 @@ def run_map(
             if prep.lock is not None:
                 prep.lock.release()
     if not options.return_results:
-        return ResultDict(_inputs_=prep.run_info.inputs, _pipeline_=prep.pipeline)
+        empty = ResultDict(_inputs_=prep.run_info.inputs, _pipeline_=prep.pipeline)
+        empty.summary = outputs.summary
+        return empty
     return outputs
 
 
@@ -318,6 +321,7 @@ def run_map_async(
     cleanup: bool | None = None,
     resume: bool = False,
     resume_validation: Literal["auto", "strict", "skip"] = "auto",
+    retry_failed: bool = False,
     fixed_indices: dict[str, int | slice] | None = None,
     auto_subpipeline: bool = False,
     show_progress: bool | Literal["rich", "ipywidgets", "headless"] | None = None,

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from pipemap.runner.engine._readiness import StoredTracker
     from pipemap.runner.engine._results import ResultDict
     from pipemap.runner.engine._run_info import RunInfo
+    from pipemap.runner.engine._summary import RunTally
 
 __all__ = [
     "EagerContext", "FusionContext", "Gating", "MappedJob", "MappedJobs", "RunExecutors", "SingleContext",
@@ -128,6 +129,10 @@ class SingleContext:
     #: called after a value resolved ``"?"`` shapes downstream (emits ``ShapeResolved``)
     on_resolved: Callable[[], None]
     retries: RetryPolicy | None = None  # the run's default retry policy
+    #: resume with ``retry_failed=True``: a stored error snapshot is recomputed
+    retry_failed: bool = False
+    #: the run's retried and failed elements (for its summary)
+    tally: RunTally | None = None
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,8 @@ from pipemap.runner.worker._task_ref import TaskRef, execute_ref
 from pipemap.runner.engine._results import Result
 from pipemap.runner.engine._run_context import Gating, MappedJob, MappedJobs, RunExecutors, SingleContext
 from pipemap.runner.engine._single import run_single
-from pipemap.runner.engine._mapped import _ABSENT, _emit_failures, _loader, _mask_of, _merge, _placement, _without_errors
+from pipemap.runner.engine._mapped import _ABSENT, _emit_failures, _loader, _mask_of, _merge, _n_retried, _placement, _without_errors
+from pipemap.runner.engine._summary import RunTally
 from pipemap.runner.engine._store import as_object_array, is_storage, is_value_holder, output_array
 from pipemap.runner.engine._attempts import forget_attempts, lost_retrier, record_raised
 from pipemap.runner.model._retry_policy import effective_policy
@@ -66,10 +67,12 @@ class _Runner:
             FailureLog(Path(folder)) if folder is not None and prep.error_handling == ErrorHandling.CONTINUE else None
         )
         self.gating = Gating()
+        self.tally = RunTally()
         self.jobs = MappedJobs(self.prepare_mapped, self.run_prepared_job, self.finish_mapped)
         self.single = SingleContext(
             self.info, self.store, prep.outputs, prep.error_handling, prep.return_results, self._emit_resolved,
             prep.retries,
+            prep.retry_failed, self.tally,
         )
 
     # ------------------------------------------------------------------ arguments
@@ -144,8 +147,10 @@ class _Runner:
         if self.info.run_folder is not None:
             done_masks = [s.done_mask() for s in storages]
         resumed = done_masks is not None and any(m.any() for m in done_masks)
-        if done_masks is not None and resumed and self.prep.error_handling == ErrorHandling.CONTINUE:
+        if done_masks is not None and resumed and self.prep.retry_failed:
+            before = done_masks
             done_masks = [_without_errors(s, m) for s, m in zip(storages, done_masks)]
+            self.tally.add_retried(f.__name__, _n_retried(before, done_masks, selected))
         if done_masks is not None and resumed:
             done_all = np.logical_and.reduce(done_masks) if len(done_masks) > 1 else done_masks[0]
             missing = np.flatnonzero(~done_all).astype(np.int64)
@@ -207,8 +212,10 @@ class _Runner:
                     flat[place] = as_object_array(vals)
                 if filled is not None:
                     filled[place] = True
-            if self.failures is not None and result.failed_linear:
-                self.failures.record(f.output_names, result.failed_linear)
+            if result.failed_linear:
+                self.tally.add_failed(f.__name__, storages[0], result.failed_linear)
+                if self.failures is not None:
+                    self.failures.record(f.output_names, result.failed_linear)
             if result.attempts and not result.attempts_written and task.run_folder is not None:
                 write_attempts(task.run_folder, f.output_names, result.attempts)
             if self.events:

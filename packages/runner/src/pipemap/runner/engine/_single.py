@@ -123,8 +123,10 @@ async def run_single(ctx: SingleContext, f: PipeFunc, kwargs: dict[str, object],
             )
             picked = None
         types = error_types()
-        if picked is not None and error_handling == ErrorHandling.CONTINUE and types and any(isinstance(v, types) for v in picked):
-            picked = None  # resume retries failed calls
+        if picked is not None and ctx.retry_failed and types and any(isinstance(v, types) for v in picked):
+            picked = None  # retry_failed: a stored (propagated) error is recomputed
+            if ctx.tally is not None:
+                ctx.tally.add_retried(f.__name__, 1)
     failed = None
     if picked is None and needs_resources(f):  # evaluated here, before anything is submitted
         extra, failed = map_resources(f, kwargs, continue_mode=error_handling == ErrorHandling.CONTINUE)
@@ -161,6 +163,11 @@ async def run_single(ctx: SingleContext, f: PipeFunc, kwargs: dict[str, object],
             if records:
                 write_attempts(info.run_folder, f.output_names, records)
         picked = _pick(f, value, error_handling, kwargs)
+        if ctx.tally is not None and error_handling == ErrorHandling.CONTINUE:
+            types = error_types()
+            errors_now = [v for v in picked if types and isinstance(v, types)]
+            if errors_now:  # computed by this run (a kept earlier failure is not this run's)
+                ctx.tally.add_failed_single(f.__name__, errors_now[0])
         for name, h, v in zip(f.output_names, holders, picked):
             try:
                 h.dump(v)

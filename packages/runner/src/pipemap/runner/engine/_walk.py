@@ -16,6 +16,7 @@ from pipemap.runner.engine._results import in_pipeline_order
 from pipemap.runner.engine._run_context import EagerContext, FusionContext
 from pipemap.runner.engine._scheduler import _Runner
 from pipemap.runner.engine._store import finish_stores, persist_all
+from pipemap.runner.engine._summary import build_summary, report
 from pipemap.runner.executors import _default_pool
 from pipemap.runner.executors._inflight import gather_or_cancel
 from pipemap.runner.worker._modes import SchedulingStrategy
@@ -25,6 +26,16 @@ if TYPE_CHECKING:
     from pipemap.runner.model._pipefunc import PipeFunc
 
 __all__ = ["run_prepared"]
+
+
+def _summarize(runner: _Runner, prep: Prepared) -> None:
+    """The run's one report of its failures (docs: "when elements fail"), kept on the results."""
+    folder = prep.run_info.run_folder
+    order = [f.__name__ for f in prep.pipeline.sorted_functions]
+    summary = build_summary(runner.tally, str(folder) if folder is not None else None, order)
+    summary.error_handling = prep.error_handling.value
+    prep.outputs.summary = summary
+    report(summary, retry_failed=prep.retry_failed)
 
 
 async def run_prepared(
@@ -59,6 +70,7 @@ async def run_prepared(
         in_pipeline_order(prep.outputs, [n for gen in generations for f in gen for n in f.output_names])
         if prep.persist_memory:
             persist_all(prep.store, prep.pipeline)
+        _summarize(runner, prep)
     except BaseException as e:
         error = e
         raise

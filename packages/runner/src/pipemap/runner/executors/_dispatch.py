@@ -84,7 +84,8 @@ class WorkerDiedError(RuntimeError):
         msg = (
             f"A worker process died while running `{function}` on elements {where} of `{output_name}`"
             f" (linear indices){': ' + cause if cause else ''}. Everything stored before is kept;"
-            " rerun with `resume=True` to continue."
+            " rerun with `resume=True` to continue (`resume=True, retry_failed=True` to also re-run the elements"
+            " stored as failed with `error_handling='continue'`)."
         )
         super().__init__(msg)
 
