@@ -218,8 +218,10 @@ def test_resumed_recompute_forgets_the_old_record(tmp_path) -> None:
     assert sorted(read_attempts(folder, "y")) == [0, 3]
     for p in Path(inputs["d"]).iterdir():
         p.write_text("1111111")  # the flaky disk recovered: the next attempt succeeds at once
-    # (continue mode: resume recomputes failed elements)
-    r = run_map(_pipeline(retries=1), inputs, folder, parallel=False, error_handling="continue", resume=True)
+    # retry_failed=True: the resume recomputes the failed elements (a plain resume keeps them)
+    r = run_map(
+        _pipeline(retries=1), inputs, folder, parallel=False, error_handling="continue", resume=True, retry_failed=True
+    )
     assert r["y"].output.tolist() == [0, 10, 20, 30]
     assert read_attempts(folder, "y") == {}
 
