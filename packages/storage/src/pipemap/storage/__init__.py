@@ -41,7 +41,8 @@ from ._registry import (
     zarr_available,
 )
 from ._run_files import PIPEMAP_INFO
-from ._run_folder_info import FAILURES_FILE, RunFolderInfo
+from ._json_values import to_jsonable
+from ._run_folder_info import FAILURES_FILE, RAISED_FILE, RunFolderInfo
 from ._run_record import (
     FORMAT_VERSION,
     RunFolderError,
@@ -69,6 +70,7 @@ __all__ = [
     "FORMAT_VERSION",
     "MISSING",
     "PIPEMAP_INFO",
+    "RAISED_FILE",
     "ChunkedArray",
     "CorruptElementWarning",
     "DictArray",
@@ -103,6 +105,7 @@ __all__ = [
     "storage_id_for",
     "storage_registry",
     "stored_before_failure",
+    "to_jsonable",
     "unpicklable_error",
     "unpicklable_part",
     "zarr_available",

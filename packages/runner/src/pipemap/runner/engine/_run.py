@@ -16,6 +16,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
+from pipemap.runner.engine._failure_notes import clear_raised, is_element_error, stored_note, tidy_element_error
 from pipemap.runner.engine._options import RunOptions
 from pipemap.runner.engine._prepare import Prepared, prepare_run
 from pipemap.runner.engine._results import ResultDict
@@ -45,9 +46,7 @@ def _drive(coro: Coroutine[object, None, _T], *, may_suspend: bool) -> _T:
         coro.close()
         msg = "internal error: a sequential run suspended"
         raise RuntimeError(msg)
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
+    if asyncio._get_running_loop() is None:  # (no try/except: its RuntimeError would chain to the run's errors)
         return _run_boxed(coro)
     box: dict[str, object] = {}
     started, finished = threading.Event(), threading.Event()
@@ -140,8 +139,16 @@ def run_map(
     prep = prepare_run(options)
     run = run_prepared(prep, scheduling_strategy=options.scheduling_strategy)
     coro = _release_after(run, prep)
+    clear_raised(prep)
     try:
         outputs = _drive(coro, may_suspend=prep.parallel)
+    except KeyboardInterrupt as exc:
+        exc.add_note(stored_note(prep, "interrupted"))
+        raise exc.with_traceback(None) from None
+    except Exception as exc:
+        if not is_element_error(exc):
+            raise
+        raise tidy_element_error(exc, prep) from exc.__cause__
     finally:
         if inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:  # interrupted before it started
             coro.close()
