@@ -21,6 +21,7 @@ from pipemap.runner.engine._options import RunOptions
 from pipemap.runner.engine._prepare import Prepared, prepare_run
 from pipemap.runner.engine._results import ResultDict
 from pipemap.runner.engine._walk import run_prepared
+from pipemap.runner.executors._main_guard import MainGuardError, refuse_in_bootstrapping_child
 from pipemap.runner.progress import StatusFileWriter
 from pipemap.runner.progress.select import in_jupyter
 from pipemap.runner.worker._modes import SchedulingStrategy
@@ -135,8 +136,12 @@ def run_map(
     >>> run_map(p, {"x": [1, 2], "y": [10, 20, 30]}, parallel=False)["z"].output.shape
     (2, 3)
     """
+    refuse_in_bootstrapping_child()
     options = RunOptions.from_arguments(locals())
-    prep = prepare_run(options)
+    try:
+        prep = prepare_run(options)
+    except MainGuardError as exc:
+        raise exc.with_traceback(None) from None
     run = run_prepared(prep, scheduling_strategy=options.scheduling_strategy)
     coro = _release_after(run, prep)
     clear_raised(prep)
@@ -144,6 +149,8 @@ def run_map(
         outputs = _drive(coro, may_suspend=prep.parallel)
     except KeyboardInterrupt as exc:
         exc.add_note(stored_note(prep, "interrupted"))
+        raise exc.with_traceback(None) from None
+    except MainGuardError as exc:
         raise exc.with_traceback(None) from None
     except Exception as exc:
         if not is_element_error(exc):
@@ -333,6 +340,7 @@ def run_map_async(
     callbacks: list[Any] | None = None,
 ) -> AsyncMap:
     """Prepare a run and return an :class:`AsyncMap` (started on the running loop if ``start``)."""
+    refuse_in_bootstrapping_child()
     options = RunOptions.from_arguments(locals(), parallel=True)
     prep = prepare_run(options)
     runner = AsyncMap(prep, options.scheduling_strategy)
