@@ -198,7 +198,7 @@ class AsyncMap:
         return self.prep
 
     def _coro(self) -> Coroutine[Any, Any, ResultDict]:
-        return _release_after(run_prepared(self.prep, scheduling_strategy=self._strategy), self.prep)
+        return _readable_errors(_release_after(run_prepared(self.prep, scheduling_strategy=self._strategy), self.prep), self.prep)
 
     def start(self) -> AsyncMap:
         """Schedule the run on the running event loop."""
@@ -305,6 +305,17 @@ async def _await(task: asyncio.Task[_T]) -> _T:
     return await task
 
 
+async def _readable_errors(coro: Coroutine[object, None, _T], prep: Prepared) -> _T:
+    """``await coro``; an error of the user's function comes out with the user's frames only
+    (``await runner.task`` shows the user's line, this frame, then the function's frames)."""
+    try:
+        return await coro
+    except Exception as exc:
+        if not is_element_error(exc):
+            raise
+        raise tidy_element_error(exc, prep) from exc.__cause__
+
+
 async def _release_after(coro: Coroutine[object, None, _T], prep: Prepared) -> _T:
     """Await ``coro``, then release the run folder's lock (also on errors and cancellation),
     but not before every chunk of the run has stopped (see :mod:`._inflight`)."""
@@ -343,6 +354,7 @@ def run_map_async(
     refuse_in_bootstrapping_child()
     options = RunOptions.from_arguments(locals(), parallel=True)
     prep = prepare_run(options)
+    clear_raised(prep)
     runner = AsyncMap(prep, options.scheduling_strategy)
     _attach_async_displays(runner, display_widgets)
     if start:
