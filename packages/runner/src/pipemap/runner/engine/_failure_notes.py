@@ -26,6 +26,8 @@ from pipemap.runner.engine._store import is_storage
 from pipemap.runner.worker._frames import Frame, WorkerTraceback, trim_traceback
 
 if TYPE_CHECKING:
+    from types import TracebackType
+
     from pipemap.runner.engine._prepare import Prepared
 
 
@@ -72,6 +74,14 @@ def _resolve_frame(frame: Frame, prep: Prepared) -> Frame:
     return frame
 
 
+def _pickled_by_value(tb: TracebackType | None) -> bool:
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<dynamic-code>":
+            return True
+        tb = tb.tb_next
+    return False
+
+
 def is_element_error(exc: BaseException) -> bool:
     """An exception raised by the user's function for one element (carries pipemap's note)."""
     return hasattr(exc, "_pipemap_frames") or hasattr(exc, "_pipemap_snapshot")
@@ -81,8 +91,10 @@ def tidy_element_error(exc: BaseException, prep: Prepared) -> BaseException:
     """``exc`` with the user's frames only, the worker's frames as its cause, and the note on
     what is kept; the caller re-raises it (``raise exc.with_traceback(...)``)."""
     trimmed = trim_traceback(exc.__traceback__)
-    exc.__traceback__ = trimmed
     frames: list[Frame] = list(getattr(exc, "_pipemap_frames", None) or [])
+    if frames and _pickled_by_value(trimmed):  # (Dask rebuilds a worker's frames: "<dynamic-code>")
+        trimmed = None
+    exc.__traceback__ = trimmed
     if trimmed is None and frames:
         exc.__cause__ = WorkerTraceback([_resolve_frame(f, prep) for f in frames])
     else:
