@@ -278,3 +278,38 @@ def test_tracker_and_display_line_after_resume() -> None:
     p = tracker.progress["y"]
     assert (p.completed, p.stored_before, p.computed) == (6000, 3061, 2939)
     assert summary_line("y", p, now=2.0, started=0.0).startswith("y: 6000/6000 | 1,470/s")  # rate: this run's work
+
+
+def test_a_worker_importing_the_script_says_why_and_exits(capsys: pytest.CaptureFixture[str]) -> None:
+    """The second line of defence: run_map called while multiprocessing bootstraps a worker."""
+    import multiprocessing
+
+    from pipemap.runner.executors._main_guard import MAIN_GUARD_EXIT_STATUS
+
+    process = multiprocessing.current_process()
+    process._inheriting = True  # type: ignore[attr-defined] # what spawn/forkserver set while importing __main__
+    try:
+        with pytest.raises(SystemExit) as info:
+            run_map(Pipeline([_half_fails]), {"x": [1], "marker": ""}, parallel=True)
+    finally:
+        del process._inheriting  # type: ignore[attr-defined]
+    assert info.value.code == MAIN_GUARD_EXIT_STATUS
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and 'if __name__ == "__main__":' in err[0]
+
+
+def test_single_function_failure_is_recorded(tmp_path: Path) -> None:
+    @pipefunc(output_name="total")
+    def total(y: list) -> int:
+        raise RuntimeError("cannot sum")
+
+    @pipefunc(output_name="y", mapspec="x[i] -> y[i]")
+    def double(x: int) -> int:
+        return 2 * x
+
+    with pytest.raises(RuntimeError, match="cannot sum") as info:
+        run_map(Pipeline([double, total]), {"x": [1, 2]}, tmp_path / "r", parallel=False, show_progress=False)
+    assert "Run stopped: finished elements are kept in" in info.value.__notes__[-1]
+    assert "(y 2/2 elements)" in info.value.__notes__[-1]
+    record = json.loads((tmp_path / "r" / "raised.json").read_text())
+    assert record["element"] == "total" and record["index"] is None and record["inputs"] == {"y": [2, 4]}

@@ -126,7 +126,7 @@ def record_raised(exc: BaseException, prep: Prepared) -> None:
         "function": getattr(snapshot.function, "__name__", "?"),
         "exception": f"{type(exc).__name__}: {exc}",
         "note": notes[0] if notes else "",
-        "element": _element_of(notes[0] if notes else ""),
+        "element": _element_of(notes[0] if notes else "") or (", ".join(outputs) or None),
         "outputs": outputs,
         "index": index,
         "inputs": {k: _jsonable(v) for k, v in (snapshot.kwargs or {}).items()},
