@@ -18,12 +18,15 @@ import linecache
 import os
 import socket
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pipemap.storage import RAISED_FILE, atomic_write_bytes
 
 from pipemap.runner.engine._store import is_storage
 from pipemap.runner.worker._frames import Frame, WorkerTraceback, trim_traceback
+
+_T = TypeVar("_T")
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -103,8 +106,18 @@ def tidy_element_error(exc: BaseException, prep: Prepared) -> BaseException:
     note = stored_note(prep, "stopped")
     if note not in getattr(exc, "__notes__", ()):
         exc.add_note(note)
-    record_raised(exc, prep)
     return exc
+
+
+async def recording_raised(coro: Coroutine[object, None, _T], prep: Prepared) -> _T:
+    """``await coro``; the element an error of the user's function stopped the run on goes to
+    ``raised.json`` while the run still holds its folder's lock."""
+    try:
+        return await coro
+    except Exception as exc:
+        if is_element_error(exc):
+            record_raised(exc, prep)
+        raise
 
 
 def _jsonable(value: object) -> object:
@@ -114,7 +127,8 @@ def _jsonable(value: object) -> object:
 
 
 def record_raised(exc: BaseException, prep: Prepared) -> None:
-    """Write ``raised.json`` in the run folder: the element a raise-mode run stopped on."""
+    """Write ``raised.json`` in the run folder: the element a raise-mode run stopped on (the
+    run still holds the folder's lock: see :func:`recording_raised`)."""
     folder = prep.run_info.run_folder
     snapshot = getattr(exc, "_pipemap_snapshot", None)
     if folder is None or snapshot is None:
@@ -154,4 +168,4 @@ def clear_raised(prep: Prepared) -> None:
             os.remove(os.path.join(folder, RAISED_FILE))
 
 
-__all__ = ["WorkerTraceback", "clear_raised", "is_element_error", "stored_counts", "stored_note", "tidy_element_error"]
+__all__ = ["WorkerTraceback", "clear_raised", "is_element_error", "recording_raised", "stored_counts", "stored_note", "tidy_element_error"]

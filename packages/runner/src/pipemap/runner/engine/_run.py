@@ -16,7 +16,13 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
-from pipemap.runner.engine._failure_notes import clear_raised, is_element_error, stored_note, tidy_element_error
+from pipemap.runner.engine._failure_notes import (
+    clear_raised,
+    is_element_error,
+    recording_raised,
+    stored_note,
+    tidy_element_error,
+)
 from pipemap.runner.engine._options import RunOptions
 from pipemap.runner.engine._prepare import Prepared, prepare_run
 from pipemap.runner.engine._results import ResultDict
@@ -142,7 +148,8 @@ def run_map(
         prep = prepare_run(options)
     except MainGuardError as exc:
         raise exc.with_traceback(None) from None
-    run = run_prepared(prep, scheduling_strategy=options.scheduling_strategy)
+    inner = run_prepared(prep, scheduling_strategy=options.scheduling_strategy)
+    run = recording_raised(inner, prep)
     coro = _release_after(run, prep)
     clear_raised(prep)
     try:
@@ -160,6 +167,7 @@ def run_map(
         if inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:  # interrupted before it started
             coro.close()
             run.close()
+            inner.close()
             if prep.lock is not None:
                 prep.lock.release()
     if not options.return_results:
@@ -198,7 +206,8 @@ class AsyncMap:
         return self.prep
 
     def _coro(self) -> Coroutine[Any, Any, ResultDict]:
-        return _readable_errors(_release_after(run_prepared(self.prep, scheduling_strategy=self._strategy), self.prep), self.prep)
+        run = recording_raised(run_prepared(self.prep, scheduling_strategy=self._strategy), self.prep)
+        return _readable_errors(_release_after(run, self.prep), self.prep)
 
     def start(self) -> AsyncMap:
         """Schedule the run on the running event loop."""
