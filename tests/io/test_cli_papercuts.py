@@ -66,6 +66,10 @@ def test_status_tells_a_live_run_from_a_dead_one(tmp_path: Path, capsys: pytest.
     out = capsys.readouterr().out
     assert f"running    : unknown: locked by process {pid} on host 'node-17.cluster.invalid'" in out
 
+    (folder / ".pipemap.lock").write_text("")  # being written by a run that is starting
+    main(["status", str(folder)])
+    assert "running    : unknown: the lock file is being written or is unreadable" in capsys.readouterr().out
+
 
 def test_errors_piped_into_head_ends_quietly(tmp_path: Path) -> None:
     """Before: a BrokenPipeError message ("it may be damaged") and exit code 2."""

@@ -108,7 +108,7 @@ def run_status(run_folder: str | Path) -> RunStatus:
     owner = RunFolderLock.read_owner(view.folder)
     if owner is not None:
         status.lock = {k: owner.get(k) for k in ("pid", "host", "started")}
-        status.lock["alive"] = RunFolderLock.owner_alive(owner) if owner else False
+        status.lock["alive"] = RunFolderLock.owner_alive(owner) if owner.get("pid") is not None else None
     status.stopped_on = _stopped_on(view.folder)
     failures = view.meta.failure_counts()
     for name in view.output_names:
@@ -166,6 +166,8 @@ def describe_lock(lock: dict[str, Any] | None) -> str:
     """
     if lock is None:
         return "no (the folder is not locked)"
+    if lock.get("pid") is None:
+        return "unknown: the lock file is being written or is unreadable"
     who = f"process {lock.get('pid')}"
     if lock.get("alive") is None:
         return f"unknown: locked by {who} on host {lock.get('host')!r} since {lock.get('started')} (cannot be checked from here)"
