@@ -313,3 +313,24 @@ def test_single_function_failure_is_recorded(tmp_path: Path) -> None:
     assert "(y 2/2 elements)" in info.value.__notes__[-1]
     record = json.loads((tmp_path / "r" / "raised.json").read_text())
     assert record["element"] == "total" and record["index"] is None and record["inputs"] == {"y": [2, 4]}
+
+
+def test_stop_note_does_not_promise_memory_storage(tmp_path: Path) -> None:
+    @pipefunc(output_name="y", mapspec="x[i] -> y[i]")
+    def f(x: int) -> int:
+        if x == 3:
+            raise ValueError("bad")
+        return x
+
+    @pipefunc(output_name="z", mapspec="y[i] -> z[i]")
+    def g(y: int) -> int:
+        return y
+
+    with pytest.raises(ValueError, match="bad") as info:
+        run_map(Pipeline([f, g]), {"x": list(range(6))}, tmp_path / "r", storage={"": "file_array", "y": "dict"},
+                parallel=False, show_progress=False)  # fmt: skip
+    note = info.value.__notes__[-1]
+    assert "(z 0/6 elements; not y: memory storage is saved only when a run finishes)" in note, note
+    with pytest.raises(ValueError, match="bad") as info:
+        run_map(Pipeline([f]), {"x": list(range(6))}, parallel=False, show_progress=False)
+    assert info.value.__notes__[-1] == "Run stopped: without a run_folder nothing is kept."

@@ -34,12 +34,15 @@ if TYPE_CHECKING:
     from pipemap.runner.engine._prepare import Prepared
 
 
-def stored_counts(prep: Prepared) -> dict[str, tuple[int, int]]:
-    """Per mapped output of the run: (elements stored, elements in total); shapes still unknown
-    are left out."""
-    counts: dict[str, tuple[int, int]] = {}
+def stored_counts(prep: Prepared) -> dict[str, tuple[int, int] | None]:
+    """Per mapped output of the run: (elements stored in the run folder, elements in total), None
+    for a memory storage (saved only when a run ends well); shapes still unknown are left out."""
+    counts: dict[str, tuple[int, int] | None] = {}
     for name, storage in prep.store.items():
         if not isinstance(name, str) or not is_storage(storage):
+            continue
+        if getattr(storage, "supports_persist", False) or getattr(storage, "folder", None) is None:
+            counts[name] = None
             continue
         try:
             done = storage.done_mask()
@@ -55,8 +58,12 @@ def stored_note(prep: Prepared | None, what: str) -> str:
     if folder is None or prep is None:
         return f"Run {what}: without a run_folder nothing is kept."
     counts = stored_counts(prep)
-    kept = ", ".join(f"{name} {done}/{total}" for name, (done, total) in counts.items())
-    kept = f" ({kept} elements)" if kept else ""
+    parts = [f"{name} {c[0]}/{c[1]}" for name, c in counts.items() if c is not None]
+    kept = f"{', '.join(parts)} elements" if parts else ""
+    lost = [name for name, c in counts.items() if c is None]
+    if lost:
+        kept += ("; " if kept else "") + f"not {', '.join(lost)}: memory storage is saved only when a run finishes"
+    kept = f" ({kept})" if kept else ""
     return f"Run {what}: finished elements are kept in `{folder}`{kept}; rerun with resume=True to continue from there."
 
 
