@@ -104,7 +104,7 @@ def test_errors_command(tmp_path: Path, write_run: Callable[..., Any], capsys: p
     records = json.loads(capsys.readouterr().out)
     assert records == [
         {"output": "y", "index": [1], "function": "_fail", "exception": "ValueError: x=2 is bad",
-         "inputs": {"x": "2"}, "propagated": False}
+         "inputs": {"x": 2}, "propagated": False}
     ]
     ok = tmp_path / "ok"
     write_run(ok, "file_array")

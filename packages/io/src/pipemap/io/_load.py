@@ -15,6 +15,7 @@ elements are masked like missing ones and a failed single output loads as ``None
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any
 
 import numpy as np
 from pipemap.mapspec import MapSpec
-from pipemap.storage import FileValue, RunFolderError, StorageBase
+from pipemap.storage import RAISED_FILE, FileValue, RunFolderError, StorageBase
 
 from ._folder import LazyInputs, RunFolder
 from ._model import Model, ShapeMismatchError, build_model
@@ -135,6 +136,8 @@ class ElementError:
     kwargs: dict[str, Any]
     propagated: bool
     record: Any
+    #: the element a raise-mode run stopped on (nothing is stored for it; from ``raised.json``)
+    stopped_run: bool = False
 
     def describe(self) -> str:
         """A one-line human description.
@@ -145,10 +148,13 @@ class ElementError:
         where = f"{self.output_name}[{', '.join(map(str, self.index))}]" if self.index is not None else self.output_name
         args = ", ".join(f"{k}={_short(v)}" for k, v in self.kwargs.items())
         verb = "was skipped because its inputs failed:" if self.propagated else "raised"
-        return f"{where}: {self.function}({args}) {verb} {self.exception}"
+        stopped = " (the run stopped here; rerun with resume=True)" if self.stopped_run else ""
+        return f"{where}: {self.function}({args}) {verb} {self.exception}{stopped}"
 
 
 def _short(value: Any, limit: int = 60) -> str:
+    if isinstance(value, np.generic) and not isinstance(value, (np.void, np.object_)):
+        value = value.item()  # `x=1.9`, not `x=np.float64(1.9)`
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -205,7 +211,26 @@ def load_errors(*output_names: str, run_folder: str | Path) -> list[ElementError
                     continue
                 if is_error(value):
                     errors.append(_element_error(name, None, value))
+    stopped = _raised_element(view.folder, output_names)
+    if stopped is not None:
+        errors.append(stopped)
     return errors
+
+
+def _raised_element(folder: Path, output_names: tuple[str, ...]) -> ElementError | None:
+    """The element a raise-mode run stopped on, from ``raised.json`` (None without one)."""
+    try:
+        data = json.loads((folder / RAISED_FILE).read_text())
+        outputs = [str(n) for n in data.get("outputs") or []]
+        index = data.get("index")
+        index = tuple(int(i) for i in index) if isinstance(index, list) else None
+        name = outputs[0] if outputs else "?"
+        if output_names and not set(outputs) & set(output_names):
+            return None
+        inputs = dict(data.get("inputs") or {})
+        return ElementError(name, index, str(data["function"]), str(data["exception"]), inputs, False, data, stopped_run=True)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 class _LazyOutputs(Mapping[str, Any]):

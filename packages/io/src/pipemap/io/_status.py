@@ -18,12 +18,13 @@ wrote one (``{"version": 1, "outputs": {name: [linear indices]}}``), else it is 
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pipemap.storage import FAILURES_FILE
+from pipemap.storage import FAILURES_FILE, RAISED_FILE, RunFolderLock
 
 from ._folder import RunFolder, RunFolderError
 
@@ -60,6 +61,11 @@ class RunStatus:
     format_version: int
     error_handling: str
     outputs: list[OutputStatus] = field(default_factory=list)
+    #: the run holding the folder's lock: pid, host, started, ``alive`` (True, False, or None on
+    #: another host); None when no run holds it
+    lock: dict[str, Any] | None = None
+    #: the element a raise-mode run stopped on (``raised.json``), e.g. ``"y[3]"``
+    stopped_on: str | None = None
 
     @property
     def complete(self) -> bool:
@@ -99,6 +105,11 @@ def run_status(run_folder: str | Path) -> RunStatus:
         format_version=view.version,
         error_handling=record.error_handling,
     )
+    owner = RunFolderLock.read_owner(view.folder)
+    if owner is not None:
+        status.lock = {k: owner.get(k) for k in ("pid", "host", "started")}
+        status.lock["alive"] = RunFolderLock.owner_alive(owner) if owner.get("pid") is not None else None
+    status.stopped_on = _stopped_on(view.folder)
     failures = view.meta.failure_counts()
     for name in view.output_names:
         if failures is not None:
@@ -135,3 +146,31 @@ def run_status(run_folder: str | Path) -> RunStatus:
             entry.missing = entry.total - entry.done
         status.outputs.append(entry)
     return status
+
+
+def _stopped_on(folder: Path) -> str | None:
+    try:
+        element = json.loads((folder / RAISED_FILE).read_text()).get("element")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return str(element) if element else "an element"
+
+
+def describe_lock(lock: dict[str, Any] | None) -> str:
+    """One line: is a run using the folder right now?
+
+    >>> describe_lock(None)
+    'no (the folder is not locked)'
+    >>> describe_lock({"pid": 7, "host": "h", "started": "t", "alive": False})[:40]
+    'no: process 7 on this host held the lock'
+    """
+    if lock is None:
+        return "no (the folder is not locked)"
+    if lock.get("pid") is None:
+        return "unknown: the lock file is being written or is unreadable"
+    who = f"process {lock.get('pid')}"
+    if lock.get("alive") is None:
+        return f"unknown: locked by {who} on host {lock.get('host')!r} since {lock.get('started')} (cannot be checked from here)"
+    if lock["alive"]:
+        return f"yes: {who} on this host since {lock.get('started')}"
+    return f"no: {who} on this host held the lock but is gone (killed or crashed); resume=True continues the run"

@@ -5,7 +5,7 @@ Each subcommand stores its handler with ``set_defaults(handler=...)``; the umbre
 ``parser.subparsers`` before dispatching the same way.
 
 Exit codes: 0 ok, 1 run incomplete or failed elements, 2 not a run folder, a damaged one (one line
-on stderr, never a traceback) or bad arguments.
+on stderr, never a traceback) or bad arguments, 141 the reader of the output went away (``| head``).
 
 >>> parser = build_parser()
 >>> args = parser.parse_args(["status", "some_run", "--json"])
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
@@ -29,6 +30,8 @@ __all__ = ["EXIT_INCOMPLETE", "EXIT_NOT_A_RUN", "EXIT_OK", "build_parser", "main
 EXIT_OK = 0
 EXIT_INCOMPLETE = 1
 EXIT_NOT_A_RUN = 2
+#: the reader of stdout went away (``| head``): 128 + SIGPIPE, as a Unix tool killed by it
+EXIT_BROKEN_PIPE = 141
 
 DESCRIPTION = """\
 pipemap runs Python functions over N-dimensional parameter grids and stores every result in a
@@ -60,6 +63,9 @@ def _command(func: Callable[[argparse.Namespace, TextIO], int]) -> Handler:
 
         try:
             return int(func(args, out if out is not None else sys.stdout))
+        except BrokenPipeError:  # `pipemap errors RUN | head`: the reader left; stop quietly
+            _silence_stdout()
+            return EXIT_BROKEN_PIPE
         except CorruptOutputError as exc:
             _error(str(exc))
             return EXIT_INCOMPLETE
@@ -72,6 +78,15 @@ def _command(func: Callable[[argparse.Namespace, TextIO], int]) -> Handler:
             return EXIT_NOT_A_RUN
 
     return handler
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout is not a real file (tests)
+        pass
 
 
 def _error(message: str) -> None:
@@ -92,7 +107,7 @@ def _count(value: int | None) -> str:
 @_command
 def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     """``pipemap status RUN_FOLDER``."""
-    from ._status import run_status
+    from ._status import describe_lock, run_status
 
     if getattr(args, "elements", False):
         from ._cli_elements import write_element_summary
@@ -105,6 +120,7 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
         return code
     out.write(f"run folder : {status.run_folder}\n")
     out.write(f"started    : {status.started or 'unknown'}\n")
+    out.write(f"running    : {describe_lock(status.lock)}\n")
     out.write(
         f"written by : {status.written_by} (run folder format v{status.format_version}),"
         f" error_handling={status.error_handling}\n\n"
@@ -126,6 +142,8 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
         summary += ", with failed elements"
     if status.unknown:
         summary += f" (counts unknown for {', '.join(status.unknown)})"
+    if status.stopped_on:
+        summary += f"; the last run stopped on an error in {status.stopped_on} (`pipemap errors` shows it)"
     out.write(f"\nstatus: {summary}\n")
     return code
 
@@ -133,6 +151,8 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
 @_command
 def cmd_errors(args: argparse.Namespace, out: TextIO) -> int:
     """``pipemap errors RUN_FOLDER``."""
+    from pipemap.storage import to_jsonable
+
     from ._load import load_errors
 
     errors = load_errors(*args.output, run_folder=args.run_folder)
@@ -143,7 +163,7 @@ def cmd_errors(args: argparse.Namespace, out: TextIO) -> int:
                 "index": list(e.index) if e.index is not None else None,
                 "function": e.function,
                 "exception": e.exception,
-                "inputs": {k: repr(v) for k, v in e.kwargs.items()},
+                "inputs": {k: to_jsonable(v) for k, v in e.kwargs.items()},
                 "propagated": e.propagated,
             }
             for e in errors

@@ -43,7 +43,8 @@ from ._registry import (
 )
 from ._pipefunc_abc import install as _install_pipefunc_abc
 from ._run_files import PIPEMAP_INFO
-from ._run_folder_info import FAILURES_FILE, RunFolderInfo
+from ._json_values import to_jsonable
+from ._run_folder_info import FAILURES_FILE, RAISED_FILE, RunFolderInfo
 from ._run_record import (
     FORMAT_VERSION,
     RunFolderError,
@@ -74,6 +75,7 @@ __all__ = [
     "FORMAT_VERSION",
     "MISSING",
     "PIPEMAP_INFO",
+    "RAISED_FILE",
     "ChunkedArray",
     "AttemptRecord",
     "CorruptElementWarning",
@@ -112,6 +114,7 @@ __all__ = [
     "storage_id_for",
     "storage_registry",
     "stored_before_failure",
+    "to_jsonable",
     "unpicklable_error",
     "unpicklable_part",
     "write_attempts",

@@ -208,6 +208,20 @@ class RunFolderLock:
         """The JSON of the folder's current lock file, or None when it is not locked."""
         return _read_json(Path(run_folder) / LOCK_NAME)
 
+    @staticmethod
+    def owner_alive(owner: dict[str, Any]) -> bool | None:
+        """Whether the lock holder ``owner`` (from :meth:`read_owner`) still runs: True or False on
+        this host, None on another host (it cannot be checked from here).
+
+        >>> RunFolderLock.owner_alive({"pid": os.getpid(), "host": socket.gethostname()})
+        True
+        >>> RunFolderLock.owner_alive({"pid": 1, "host": "elsewhere.example"}) is None
+        True
+        """
+        if owner.get("host") != socket.gethostname():
+            return None
+        return _owner_is_alive(owner)
+
     def _content(self) -> bytes:
         owner = {
             "pid": os.getpid(),

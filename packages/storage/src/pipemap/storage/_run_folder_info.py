@@ -28,10 +28,12 @@ from ._run_files import RUN_INFO, decode_fields, read_record_json
 from ._run_record import RunFolderError, RunRecord
 from ._values import FileValue
 
-__all__ = ["FAILURES_FILE", "RunFolderInfo"]
+__all__ = ["FAILURES_FILE", "RAISED_FILE", "RunFolderInfo"]
 
 #: continue-mode runs: ``{"version": 1, "outputs": {output name: [linear indices]}}`` (FORMAT.md)
 FAILURES_FILE = "failures.json"
+#: raise-mode runs: the element the last run stopped on (FORMAT.md); removed when a run starts
+RAISED_FILE = "raised.json"
 
 
 @dataclass(frozen=True)

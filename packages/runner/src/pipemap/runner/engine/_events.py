@@ -11,6 +11,8 @@ Example
 >>> tracker(ChunkDone(output_name="y", n_done=3, n_failed=0, elapsed=0.01))
 >>> tracker.progress["y"].completed
 3
+>>> tracker(AlreadyStored("y", 5)); tracker.progress["y"].completed, tracker.progress["y"].computed
+(8, 3)
 """
 
 from __future__ import annotations
@@ -37,6 +39,15 @@ class ChunkDone:
     n_done: int
     n_failed: int
     elapsed: float
+
+
+@dataclass(frozen=True, slots=True)
+class AlreadyStored:
+    """A resumed run found ``n_done`` elements of ``output_name``'s function stored by an earlier
+    run: they count as completed from the start (they are not computed again)."""
+
+    output_name: str
+    n_done: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +81,7 @@ class RunFinished:
     error: BaseException | None = None
 
 
-Event: TypeAlias = RunStarted | ChunkDone | ElementFailed | ShapeResolved | FunctionDone | RunFinished
+Event: TypeAlias = RunStarted | ChunkDone | AlreadyStored | ElementFailed | ShapeResolved | FunctionDone | RunFinished
 Listener: TypeAlias = Callable[[Event], None]
 
 
@@ -99,7 +110,8 @@ class EventBus:
 
 @dataclass(slots=True)
 class FunctionProgress:
-    """Counters of one function: total (None until known), completed, failed, timing."""
+    """Counters of one function: total (None until known), completed (``stored_before`` of them
+    stored by an earlier run, before a resume), failed, timing."""
 
     total: int | None
     completed: int = 0
@@ -107,6 +119,12 @@ class FunctionProgress:
     done: bool = False
     started_at: float = field(default_factory=time.monotonic)
     elapsed: float = 0.0
+    stored_before: int = 0
+
+    @property
+    def computed(self) -> int:
+        """Elements finished by this run (what rates and ETAs are measured on)."""
+        return self.completed - self.stored_before
 
     @property
     def fraction(self) -> float:
@@ -143,6 +161,10 @@ class HeadlessTracker:
         elif isinstance(event, RunStarted):
             for name, total in event.totals.items():
                 self.progress[name] = FunctionProgress(total)
+        elif isinstance(event, AlreadyStored):
+            p = self.progress.setdefault(event.output_name, FunctionProgress(None))
+            p.completed += event.n_done
+            p.stored_before += event.n_done
         elif isinstance(event, ShapeResolved):
             self.progress.setdefault(event.output_name, FunctionProgress(None)).total = event.total
         elif isinstance(event, FunctionDone):
@@ -152,8 +174,11 @@ class HeadlessTracker:
             self.error = event.error
 
     def as_dict(self) -> dict[str, dict[str, Any]]:
-        """A JSON-friendly snapshot of the counters."""
-        return {
-            name: {"total": p.total, "completed": p.completed, "failed": p.failed, "done": p.done}
-            for name, p in self.progress.items()
-        }
+        """A JSON-friendly snapshot of the counters (``stored_before`` only in a resumed run that
+        found stored elements: they are part of ``completed``)."""
+        out: dict[str, dict[str, Any]] = {}
+        for name, p in self.progress.items():
+            out[name] = {"total": p.total, "completed": p.completed, "failed": p.failed, "done": p.done}
+            if p.stored_before:
+                out[name]["stored_before"] = p.stored_before
+        return out

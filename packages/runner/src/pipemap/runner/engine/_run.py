@@ -16,10 +16,18 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
+from pipemap.runner.engine._failure_notes import (
+    clear_raised,
+    is_element_error,
+    recording_raised,
+    stored_note,
+    tidy_element_error,
+)
 from pipemap.runner.engine._options import RunOptions
 from pipemap.runner.engine._prepare import Prepared, prepare_run
 from pipemap.runner.engine._results import ResultDict
 from pipemap.runner.engine._walk import run_prepared
+from pipemap.runner.executors._main_guard import MainGuardError, refuse_in_bootstrapping_child
 from pipemap.runner.progress import StatusFileWriter
 from pipemap.runner.progress.select import in_jupyter
 from pipemap.runner.worker._modes import SchedulingStrategy
@@ -46,9 +54,7 @@ def _drive(coro: Coroutine[object, None, _T], *, may_suspend: bool) -> _T:
         coro.close()
         msg = "internal error: a sequential run suspended"
         raise RuntimeError(msg)
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
+    if asyncio._get_running_loop() is None:  # (no try/except: its RuntimeError would chain to the run's errors)
         return _run_boxed(coro)
     box: dict[str, object] = {}
     started, finished = threading.Event(), threading.Event()
@@ -140,16 +146,32 @@ def run_map(
     >>> run_map(p, {"x": [1, 2], "y": [10, 20, 30]}, parallel=False)["z"].output.shape
     (2, 3)
     """
+    refuse_in_bootstrapping_child()
     options = RunOptions.from_arguments(locals())
-    prep = prepare_run(options)
-    run = run_prepared(prep, scheduling_strategy=options.scheduling_strategy)
+    try:
+        prep = prepare_run(options)
+    except MainGuardError as exc:
+        raise exc.with_traceback(None) from None
+    inner = run_prepared(prep, scheduling_strategy=options.scheduling_strategy)
+    run = recording_raised(inner, prep)
     coro = _release_after(run, prep)
+    clear_raised(prep)
     try:
         outputs = _drive(coro, may_suspend=prep.parallel)
+    except KeyboardInterrupt as exc:
+        exc.add_note(stored_note(prep, "interrupted"))
+        raise exc.with_traceback(None) from None
+    except MainGuardError as exc:
+        raise exc.with_traceback(None) from None
+    except Exception as exc:
+        if not is_element_error(exc):
+            raise
+        raise tidy_element_error(exc, prep) from exc.__cause__
     finally:
         if inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:  # interrupted before it started
             coro.close()
             run.close()
+            inner.close()
             if prep.lock is not None:
                 prep.lock.release()
     if not options.return_results:
@@ -190,7 +212,8 @@ class AsyncMap:
         return self.prep
 
     def _coro(self) -> Coroutine[Any, Any, ResultDict]:
-        return _release_after(run_prepared(self.prep, scheduling_strategy=self._strategy), self.prep)
+        run = recording_raised(run_prepared(self.prep, scheduling_strategy=self._strategy), self.prep)
+        return _readable_errors(_release_after(run, self.prep), self.prep)
 
     def start(self) -> AsyncMap:
         """Schedule the run on the running event loop."""
@@ -297,6 +320,17 @@ async def _await(task: asyncio.Task[_T]) -> _T:
     return await task
 
 
+async def _readable_errors(coro: Coroutine[object, None, _T], prep: Prepared) -> _T:
+    """``await coro``; an error of the user's function comes out with the user's frames only
+    (``await runner.task`` shows the user's line, this frame, then the function's frames)."""
+    try:
+        return await coro
+    except Exception as exc:
+        if not is_element_error(exc):
+            raise
+        raise tidy_element_error(exc, prep) from exc.__cause__
+
+
 async def _release_after(coro: Coroutine[object, None, _T], prep: Prepared) -> _T:
     """Await ``coro``, then release the run folder's lock (also on errors and cancellation),
     but not before every chunk of the run has stopped (see :mod:`._inflight`)."""
@@ -334,8 +368,10 @@ def run_map_async(
     retries: int | RetryPolicy | None = None,
 ) -> AsyncMap:
     """Prepare a run and return an :class:`AsyncMap` (started on the running loop if ``start``)."""
+    refuse_in_bootstrapping_child()
     options = RunOptions.from_arguments(locals(), parallel=True)
     prep = prepare_run(options)
+    clear_raised(prep)
     runner = AsyncMap(prep, options.scheduling_strategy)
     _attach_async_displays(runner, display_widgets)
     if start:

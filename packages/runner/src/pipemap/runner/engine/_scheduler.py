@@ -26,7 +26,7 @@ from pipemap.runner.engine._eager import gate_for
 from pipemap.runner.engine._failure_log import FailureLog
 from pipemap.runner.worker._guards import inconsistent_internal_error
 from pipemap.runner.worker._modes import ErrorHandling
-from pipemap.runner.engine._events import ChunkDone, FunctionDone, ShapeResolved
+from pipemap.runner.engine._events import AlreadyStored, ChunkDone, FunctionDone, ShapeResolved
 from pipemap.runner.executors._executors import is_thread_or_sync
 from pipemap.runner.worker._pickling import note_unsendable
 from pipemap.runner.engine._prepare import Prepared
@@ -153,6 +153,8 @@ class _Runner:
             self.tally.add_retried(f.__name__, _n_retried(before, done_masks, selected))
         if done_masks is not None and resumed:
             done_all = np.logical_and.reduce(done_masks) if len(done_masks) > 1 else done_masks[0]
+            if self.events:  # progress counts what earlier runs stored as completed from the start
+                self.events.emit(AlreadyStored(f.output_names[0], int(np.count_nonzero(done_all))))
             missing = np.flatnonzero(~done_all).astype(np.int64)
             if isinstance(selected, range) and len(selected) == len(done_all):
                 todo = missing

@@ -46,6 +46,7 @@ from multiprocessing.connection import wait as mp_wait
 from multiprocessing.util import Finalize
 
 from pipemap.runner.executors._executors import IDLE_TIMER_THREAD_NAME, cpu_count, default_executor
+from pipemap.runner.executors._main_guard import MainGuardError, check_main_guard
 
 #: an unused pool is shut down after this many seconds (loky's reusable executor uses 300 too)
 IDLE_SECONDS = 300.0
@@ -153,8 +154,15 @@ def _start_pool() -> ProcessPoolExecutor:
         _exit_hook_pid = os.getpid()
         Finalize(None, _stop_all_at_exit, exitpriority=100)
     _started_with = _parent_state()
-    _pool = pool = default_executor()
+    pool = default_executor()
     context = getattr(pool, "_mp_context", None)
+    if context is not None:
+        try:
+            check_main_guard(context.get_start_method())
+        except MainGuardError:
+            pool.shutdown(wait=False)
+            raise
+    _pool = pool
     if context is not None and context.get_start_method() == "fork":
         # fork the workers now: default_executor chose fork because every running thread is one
         # known to be safe (Python >= 3.12 would warn about any thread at all)

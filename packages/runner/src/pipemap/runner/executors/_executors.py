@@ -22,6 +22,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPool
 from typing import Any, Callable
 
 from pipemap.runner.executors._worker_init import WATCH_THREAD_NAME, init_worker
+from pipemap.runner.executors._main_guard import check_main_guard
 
 
 class SynchronousExecutor(Executor):
@@ -65,14 +66,19 @@ def normalize_executors(
     if executor is None:
         return None
     if not isinstance(executor, dict):
-        return {"": as_executor(executor)}
-    expanded: dict[str | tuple[str, ...], Executor] = {}
-    for name, ex in executor.items():
-        key = "" if name == "" else canonical_name(name)
-        if key in expanded:
-            msg = f"Executor for `output_name={key!r}` is already set."
-            raise ValueError(msg)
-        expanded[key] = as_executor(ex)
+        expanded: dict[str | tuple[str, ...], Executor] = {"": as_executor(executor)}
+    else:
+        expanded = {}
+        for name, ex in executor.items():
+            key = "" if name == "" else canonical_name(name)
+            if key in expanded:
+                msg = f"Executor for `output_name={key!r}` is already set."
+                raise ValueError(msg)
+            expanded[key] = as_executor(ex)
+    for ex in expanded.values():  # a process pool that imports the main script again in its workers
+        context = getattr(ex, "_mp_context", None) if isinstance(ex, ProcessPoolExecutor) else None
+        if context is not None:
+            check_main_guard(context.get_start_method())
     return expanded
 
 

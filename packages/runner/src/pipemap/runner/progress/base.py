@@ -74,15 +74,19 @@ class ThrottledDisplay:
         """Called once when the run ends."""
 
 
-def rate_and_eta(completed: int, total: int | None, elapsed: float) -> tuple[float | None, float | None]:
-    """Elements per second and seconds left (None when unknown).
+def rate_and_eta(
+    completed: int, total: int | None, elapsed: float, stored_before: int = 0
+) -> tuple[float | None, float | None]:
+    """Elements per second and seconds left (None when unknown); ``stored_before`` of the
+    ``completed`` elements were stored by an earlier run (a resume) and do not count for the rate.
 
-    >>> rate_and_eta(50, 100, 2.0)
-    (25.0, 2.0)
+    >>> rate_and_eta(50, 100, 2.0), rate_and_eta(90, 100, 2.0, stored_before=40)
+    ((25.0, 2.0), (25.0, 0.4))
     """
-    if elapsed <= 0 or completed <= 0:
+    computed = completed - stored_before
+    if elapsed <= 0 or computed <= 0:
         return None, None
-    rate = completed / elapsed
+    rate = computed / elapsed
     eta = (total - completed) / rate if total is not None else None
     return rate, eta
 
@@ -104,7 +108,7 @@ def format_seconds(seconds: float | None) -> str:
 def summary_line(name: str, p: FunctionProgress, now: float, started: float | None) -> str:
     """One line of counts, rate and ETA for function ``name`` (used by the plain displays)."""
     elapsed = now - started if started is not None else 0.0
-    rate, eta = rate_and_eta(p.completed, p.total, elapsed)
+    rate, eta = rate_and_eta(p.completed, p.total, elapsed, p.stored_before)
     total = "?" if p.total is None else str(p.total)
     failed = f", {p.failed} failed" if p.failed else ""
     speed = f"{rate:,.0f}/s" if rate is not None else "--/s"

@@ -49,7 +49,7 @@ def bar_line(name: str, width: int, p: FunctionProgress, elapsed: float, max_wid
 
     total = p.total if p.total is not None else (p.completed if p.done else None)
     fraction = p.fraction if total else (1.0 if p.done else 0.0)
-    rate, eta = rate_and_eta(p.completed, total, elapsed)
+    rate, eta = rate_and_eta(p.completed, total, elapsed, p.stored_before)
     tail = [
         (f" {p.completed}/{'?' if total is None else total}", "green"),
         (f" {p.failed} failed" if p.failed else "", "red"),
@@ -89,7 +89,7 @@ class RichDisplay(ThrottledDisplay):
         self.live.start(refresh=False)  # first render after 1 / max_fps, or at the end
 
     def _elapsed(self, name: str, p: FunctionProgress, now: float) -> float:
-        if name not in self.began and (p.completed or p.done):
+        if name not in self.began and (p.computed or p.done):
             self.began[name] = now - p.elapsed  # the work already done tells when it started
         if p.done and name not in self.ended:
             self.ended[name] = now

@@ -64,7 +64,7 @@ class WidgetsDisplay(ThrottledDisplay):
             bar.value = min(p.completed, bar.max) if not p.done else bar.max
             if p.done:
                 bar.bar_style = "danger" if p.failed else "success"
-            rate, eta = rate_and_eta(p.completed, p.total, elapsed)
+            rate, eta = rate_and_eta(p.completed, p.total, elapsed, p.stored_before)
             speed = f"{rate:,.0f}/s" if rate else "--/s"
             failed = f" <span style='color:red'>{p.failed} failed</span>" if p.failed else ""
             total_text = "?" if p.total is None else str(p.total)

@@ -170,7 +170,7 @@ def _call_block(
         except Exception as exc:  # noqa: BLE001 - re-raised with a note naming the element
             k = len(values)
             index = int(linear[k])
-            raise_with_note(exc, pf, kwargs_of(names, columns, k, task.const), index)
+            raise_with_note(exc, pf, kwargs_of(names, columns, k, task.const), index, task.external_shape)
         return values, []
     return _call_block_continue(task, cache, call, columns, linear, pace)
 

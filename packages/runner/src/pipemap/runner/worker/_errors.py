@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pipemap.storage import ErrorInfo, ErrorSnapshot, PropagatedErrorSnapshot
 
+from pipemap.runner.worker._frames import user_frames
+
 if TYPE_CHECKING:
     from pipemap.storage import ErrorSnapshot, PropagatedErrorSnapshot
 
@@ -62,15 +64,46 @@ def _original_kwargs(pf: PipeFunc, kwargs: Mapping[str, object]) -> dict[str, ob
     return merged if native is None else {native(k): v for k, v in merged.items()}
 
 
-def raise_with_note(exc: BaseException, pf: PipeFunc, kwargs: Mapping[str, object], index: int | None) -> None:
-    """Re-raise ``exc`` with a note naming the function call (and the element's linear index)."""
+def element_label(output_names: tuple[str, ...] | list[str], index: int, shape: tuple[int, ...] | None) -> str:
+    """``y[18, 16, 0]``: the element at linear ``index`` of an external ``shape``, per axis.
+
+    >>> element_label(("y",), 1880, (20, 20, 5)), element_label(("a", "b"), 2, None)
+    ('y[18, 16, 0]', 'a, b at linear index 2')
+    """
+    multi = multi_index(index, shape)
+    if multi is None:
+        return f"{', '.join(output_names)} at linear index {index}"
+    axes = ", ".join(map(str, multi))
+    return " and ".join(f"{n}[{axes}]" for n in output_names)
+
+
+def multi_index(index: int | None, shape: tuple[int, ...] | None) -> list[int] | None:
+    """The index per axis of linear ``index`` in ``shape`` (None if either is unknown or out of range)."""
+    if index is None or shape is None or not 0 <= index < int(np.prod(shape)):
+        return None
+    return [int(i) for i in np.unravel_index(index, shape)] if shape else []
+
+
+def raise_with_note(
+    exc: BaseException,
+    pf: PipeFunc,
+    kwargs: Mapping[str, object],
+    index: int | None,
+    shape: tuple[int, ...] | None = None,
+) -> None:
+    """Re-raise ``exc`` with a note naming the function call and the element (``y[1, 2]``, and its
+    linear index); the user's frames travel along as ``_pipemap_frames`` (a worker's traceback
+    does not survive pickling)."""
     call = format_call(pf.__name__, {**kwargs, **getattr(pf, "bound", {})})
     note = f"Error occurred while executing function `{call}`."
     if index is not None:
-        note += f" (element at linear index {index} of `{', '.join(pf.output_names)}`)"
+        label = element_label(tuple(pf.output_names), index, shape)
+        note += f" (element `{label}`, linear index {index})" if "linear" not in label else f" (element {label})"
     if note not in getattr(exc, "__notes__", ()):
         exc.add_note(note)
     try:
+        exc._pipemap_element = (list(pf.output_names), multi_index(index, shape))  # type: ignore[attr-defined]
+        exc._pipemap_frames = user_frames(exc.__traceback__)  # type: ignore[attr-defined]
         snapshot = make_error_snapshot(pf, exc, kwargs)
         exc._pipemap_snapshot = snapshot  # type: ignore[attr-defined] # travels back from workers
     except Exception:  # noqa: BLE001, S110 - a snapshot is a convenience, the error must win
