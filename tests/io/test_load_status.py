@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from pipemap.io import RunFolderError, load_status
-from pipemap.runner import Pipeline, pipefunc, run_map
+from pipemap.runner import PipeFunc, Pipeline, pipefunc, run_map
 
 
 @pipefunc("y", mapspec="x[i] -> y[i]")
@@ -153,3 +153,23 @@ def test_bad_input(tmp_path: Path) -> None:
         load_status(tmp_path, backend="arrow")  # type: ignore[arg-type]
     with pytest.raises(RunFolderError):
         load_status(tmp_path / "nope")
+
+
+def test_attempts_come_from_the_retry_record(tmp_path: Path) -> None:
+    """An element a retry policy tried three times shows 3 attempts; the others 1."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+
+    def flaky(x: int, marks: str) -> int:
+        mark = Path(marks) / f"{x}"
+        tries = int(mark.read_text()) + 1 if mark.exists() else 1
+        mark.write_text(str(tries))
+        if x == 2 and tries < 3:
+            raise OSError("flaky disk")
+        return 10 * x
+
+    pipeline = Pipeline([PipeFunc(flaky, "y", mapspec="x[i] -> y[i]", retries=2)])
+    run_map(pipeline, {"x": [0, 1, 2, 3], "marks": str(marks)}, tmp_path / "run", parallel=False)
+    status = load_status(tmp_path / "run")
+    assert status["attempts"].tolist() == [1, 1, 3, 1]
+    assert status["state"].astype(str).tolist() == ["done"] * 4

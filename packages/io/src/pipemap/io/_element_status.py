@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import numpy as np
 from pipemap.mapspec import MapSpec
-from pipemap.storage import FAILURES_FILE
+from pipemap.storage import FAILURES_FILE, read_attempts
 
 from ._dataframe import _polars_series
 from ._folder import RunFolder, RunFolderError
@@ -101,13 +101,15 @@ def element_states(view: RunFolder, name: str, *, verify: bool = False) -> Eleme
 
 
 def attempts_of(view: RunFolder, name: str, states: ElementStates) -> np.ndarray:
-    """Attempts per element: 1 for an element whose function ran (done or failed), 0 otherwise.
-
-    The single place to read a recorded number of attempts from once the run folder keeps one.
-    """
-    del view, name
+    """Attempts per element: the recorded number for elements a retry policy tried more than once
+    or that failed under one (`read_attempts`), else 1 for an element whose function ran (done or
+    failed) and 0 for the others."""
     ran = (states.code == _DONE) | (states.code == _FAILED)
-    return ran.astype(np.int64)
+    attempts = ran.astype(np.int64)
+    for linear, record in read_attempts(view.folder, name).items():
+        if 0 <= linear < attempts.size:
+            attempts[linear] = record.attempts
+    return attempts
 
 
 def _leading(value: Any, ndim: int) -> np.ndarray:
