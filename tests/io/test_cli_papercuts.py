@@ -76,7 +76,7 @@ def test_errors_piped_into_head_ends_quietly(tmp_path: Path) -> None:
     folder = tmp_path / "many"
     _continue_run(folder, n=3000)  # ~2250 failed elements: far more than a pipe buffer
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pipemap.io.cli", "errors", str(folder)],
+        [sys.executable, "-m", "pipemap.io.cli", "errors", str(folder), "--all"],  # one line per element
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     assert proc.stdout is not None and proc.stderr is not None

@@ -157,7 +157,7 @@ async def run_single(ctx: SingleContext, f: PipeFunc, kwargs: dict[str, object],
                 raise
         records = None
         if policy is not None:
-            value, records = value  # type: ignore[misc]  # (value, records) when a policy ran the call
+            value, records = value  # type: ignore[attr-defined]  # (value, records) when a policy ran the call
         if info.run_folder is not None:
             forget_attempts(info.run_folder, f.output_names, range(1))
             if records:
