@@ -23,15 +23,31 @@ from pipemap.runner.engine import (
     run_map,
     run_map_async,
 )
-from pipemap.runner.executors import SynchronousExecutor, WorkerDiedError, shutdown_default_pool
-from pipemap.runner.model import Generations, NestedPipeFunc, PipeFunc, Pipeline, RetryPolicy, UnknownNameError, pipefunc
-from pipemap.runner.worker import FunctionTimeoutError
+from pipemap.runner.executors import MainGuardError, SynchronousExecutor, WorkerDiedError, shutdown_default_pool
+from pipemap.runner.model import (
+    DiskCache,
+    Generations,
+    HybridCache,
+    LRUCache,
+    NestedPipeFunc,
+    PipeFunc,
+    Pipeline,
+    RetryPolicy,
+    SimpleCache,
+    UnknownNameError,
+    pipefunc,
+)
+from pipemap.runner.worker import FunctionTimeoutError, WorkerTraceback
 
 __all__: list[str] = [
     "AsyncMap",
+    "DiskCache",
     "FailedElementsWarning",
     "FunctionTimeoutError",
     "Generations",
+    "HybridCache",
+    "LRUCache",
+    "MainGuardError",
     "NestedPipeFunc",
     "NothingToRetryWarning",
     "PipeFunc",
@@ -41,9 +57,11 @@ __all__: list[str] = [
     "RetryPolicy",
     "RunInfo",
     "RunSummary",
+    "SimpleCache",
     "SynchronousExecutor",
     "UnknownNameError",
     "WorkerDiedError",
+    "WorkerTraceback",
     "pipefunc",
     "run_map",
     "run_map_async",

@@ -7,10 +7,23 @@ engine, the worker code or the executors. The single exception is lazy and docum
 inside the method, so building and inspecting pipelines never loads the execution code.
 """
 
+from pipemap.runner.model._cache import DiskCache, HybridCache, LRUCache, SimpleCache
 from pipemap.runner.model._decorator import pipefunc
 from pipemap.runner.model._nested import NestedPipeFunc
 from pipemap.runner.model._pipefunc import PipeFunc
 from pipemap.runner.model._pipeline import Generations, Pipeline, UnknownNameError
 from pipemap.runner.model._retry_policy import RetryPolicy
 
-__all__ = ["Generations", "NestedPipeFunc", "PipeFunc", "Pipeline", "RetryPolicy", "UnknownNameError", "pipefunc"]
+__all__ = [
+    "DiskCache",
+    "Generations",
+    "HybridCache",
+    "LRUCache",
+    "NestedPipeFunc",
+    "PipeFunc",
+    "Pipeline",
+    "RetryPolicy",
+    "SimpleCache",
+    "UnknownNameError",
+    "pipefunc",
+]

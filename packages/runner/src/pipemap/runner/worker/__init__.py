@@ -9,6 +9,7 @@ worker initialiser, `pipemap.mapspec` and `pipemap.storage`.
 from pipemap.runner.worker._chain import ChainResult, execute_chain, run_chain
 from pipemap.runner.worker._chunk import ChunkResult, FunctionTask, run_chunk
 from pipemap.runner.worker._task_ref import TaskRef, execute_ref
+from pipemap.runner.worker._frames import WorkerTraceback
 from pipemap.runner.worker._timeout import FunctionTimeoutError
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "FunctionTask",
     "FunctionTimeoutError",
     "TaskRef",
+    "WorkerTraceback",
     "execute_chain",
     "execute_ref",
     "run_chain",
