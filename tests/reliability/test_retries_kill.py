@@ -4,12 +4,14 @@ and recomputes none of them (sequential and the default process pool)."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -47,16 +49,17 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def _session_alive(sid: int) -> bool:
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                fields = Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()
-            except OSError:
-                continue
-            if len(fields) > 3 and int(fields[3]) == sid and fields[0] not in {"Z", "X"}:
-                return True
-    return False
+def _load_session_alive() -> Callable[[int], bool]:
+    """``session_alive`` of ``tools/reliability/kill_loss.py`` (one copy of the /proc scan)."""
+    path = Path(__file__).resolve().parents[2] / "tools" / "reliability" / "kill_loss.py"
+    spec = importlib.util.spec_from_file_location("_kill_loss", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.session_alive  # type: ignore[no-any-return]
+
+
+_session_alive = _load_session_alive()
 
 
 def _counts(d: Path) -> list[int]:

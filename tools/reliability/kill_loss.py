@@ -52,14 +52,15 @@ def _done(log: Path) -> set[int]:
         return set()
 
 
-def _session_alive(sid: int) -> bool:
+def session_alive(sid: int) -> bool:
+    """Whether a live (not zombie) process of session ``sid`` remains (Linux ``/proc``)."""
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 fields = Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()
             except OSError:
                 continue
-            if int(fields[3]) == sid and fields[0] not in {"Z", "X"}:
+            if len(fields) > 3 and int(fields[3]) == sid and fields[0] not in {"Z", "X"}:
                 return True
     return False
 
@@ -79,7 +80,7 @@ def one_kill(folder: Path, seconds: float, storage: str, mode: str, rng: random.
     time.sleep(rng.uniform(0, seconds))
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    while _session_alive(proc.pid):
+    while session_alive(proc.pid):
         time.sleep(0.01)
     finished = _done(log)
     _, stores = open_run_folder(folder)
