@@ -32,6 +32,8 @@ from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, Executor, Future
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from pipemap.runner.executors._chunksizes import chunksize_for
 from pipemap.runner.executors._executors import cpu_count, n_workers
 from pipemap.runner.worker._chunk import ChunkResult, _task_cache
@@ -67,6 +69,11 @@ def chunk_seconds_for(executor: Executor) -> tuple[float, float]:
     return TARGET_CHUNK_SECONDS, MIN_CHUNK_SECONDS
 #: chunks in flight per worker (one running, one queued, so a worker never waits for the parent)
 IN_FLIGHT_PER_WORKER = 2
+
+#: after a worker death, the lost elements of a chunk run again in at most this many pieces (one
+#: element each for small chunks), one piece at a time, so the element that kills its worker is
+#: the only one charged for its next deaths
+RETRY_PIECES = 64
 
 
 class WorkerDiedError(RuntimeError):
@@ -358,8 +365,10 @@ class ChunkDispatcher:
     def _retry_dead(self, dead: list[tuple[Linear, BaseException]], broken_pool: bool, retry: list[Linear]) -> None:
         """With a retry policy that covers worker deaths: each chunk the death took down (with a
         broken pool, every chunk in flight) is charged one attempt; its unstored elements go back
-        to run alone (``retry_lost`` says which, or None once their attempts are used up: then
-        they fail as without a policy)."""
+        to run alone, in up to `RETRY_PIECES` pieces that each run alone (``retry_lost`` says which
+        elements, or None once their attempts are used up: then they fail as without a policy), so
+        the neighbours of an element that kills its worker every time succeed at their next
+        attempt instead of sharing its fate."""
         assert self.retry_lost is not None
         if broken_pool:
             assert self.renew is not None
@@ -374,9 +383,10 @@ class ChunkDispatcher:
                 if self.on_dead is None:
                     raise err
                 self.on_dead(chunk, err)
-            elif len(again):
-                self._prior[id(again)] = used
-                retry.append(again)
+            else:
+                for piece in np.array_split(again, min(len(again), RETRY_PIECES)) if len(again) else ():
+                    self._prior[id(piece)] = used
+                    retry.append(piece)
 
 
 def _first_index(chunk: Linear) -> int:
