@@ -27,6 +27,7 @@ from pipemap.runner.engine._run_info import RunInfo
 from pipemap.runner.model._cached_call import with_cached_functions
 from pipemap.runner.model._from_pipefunc import from_pipefunc
 from pipemap.runner.model._pipeline import Pipeline
+from pipemap.runner.model._scopes import flatten_scopes
 from pipemap.runner.progress import make_display, resolve_mode
 from pipemap.runner.worker._modes import ErrorHandling
 
@@ -75,15 +76,7 @@ def inputs_to_dict(inputs: Any, pipeline: Pipeline) -> dict[str, Any]:
         )
         raise InputsTypeError(msg)
     scopes = {p.split(".", 1)[0] for f in pipeline.functions for p in f.parameters if "." in p}
-    if not scopes or not (scopes & inputs.keys()):
-        return dict(inputs)
-    flat: dict[str, object] = {}
-    for k, v in inputs.items():
-        if k in scopes and isinstance(v, dict):
-            flat.update({f"{k}.{n}": x for n, x in v.items()})
-        else:
-            flat[k] = v
-    return flat
+    return flatten_scopes(dict(inputs), scopes)
 
 
 def normalize_output_names(output_names: object) -> set | None:

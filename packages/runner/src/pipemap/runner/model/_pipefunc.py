@@ -26,6 +26,7 @@ from pipemap.runner.model._pipefunc_compat import function_from_pipefunc, withou
 from pipemap.runner.model._pipefunc_calls import compile_call, lazyframe_parameters, make_picker
 from pipemap.runner.model._pipefunc_updates import PipeFuncUpdates
 from pipemap.runner.model._retry_policy import RetryPolicy, as_policy
+from pipemap.runner.model._scopes import flatten_scopes
 from pipemap.runner.model._pipefunc_args import (
     lenient_internal_shape,
     _function_name,
@@ -367,8 +368,7 @@ class PipeFunc(PipeFuncUpdates):
         >>> f(x=5), f(5)
         (4, 4)
         """
-        if self.parameter_scopes and self.parameter_scopes & kwargs.keys():
-            kwargs = self._flatten_scopes(kwargs)
+        kwargs = flatten_scopes(kwargs, self.parameter_scopes)
         if args:
             free = [p for p in self.parameters if p not in self._bound]
             if len(args) > len(free):
@@ -391,15 +391,6 @@ class PipeFunc(PipeFuncUpdates):
         if self.resources_variable is not None:  # as pipefunc: evaluated on these arguments
             native[self.resources_variable] = self.resources(merged) if callable(self.resources) else self.resources
         return self.func(**native)
-
-    def _flatten_scopes(self, kwargs: dict[str, object]) -> dict[str, object]:
-        flat: dict[str, object] = {}
-        for k, v in kwargs.items():
-            if k in self.parameter_scopes and isinstance(v, dict):
-                flat.update({f"{k}.{name}": value for name, value in v.items()})
-            else:
-                flat[k] = v
-        return flat
 
     # -- copying, printing, pickling --------------------------------------------------------
     def copy(self, **changes: Any) -> PipeFunc:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
+from pipemap.runner.model._scopes import scope_renames
+
 if TYPE_CHECKING:
     import inspect
     from collections.abc import Mapping
@@ -133,12 +135,7 @@ class PipeFuncUpdates:
         chosen |= set(self.parameters) if inputs == "*" else set(inputs or ())
         chosen |= set(self.output_names) if outputs == "*" else set(outputs or ())
         chosen -= set(exclude or ())
-        renames = {}
-        for name in chosen:
-            bare = name.split(".", 1)[-1]
-            new = bare if scope is None else f"{scope}.{bare}"
-            if new != name:
-                renames[name] = new
+        renames = scope_renames(chosen, scope)
         if renames:
             self.update_renames(renames, update_from="current")
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pipemap.runner.model import _graph
 from pipemap.runner.model._pipeline_graph import UnknownNameError
 from pipemap.runner.model._pipeline_members import PipelineMembers
-from pipemap.runner.model._pipeline_updates import flatten_scopes
+from pipemap.runner.model._scopes import flatten_scopes
 
 if TYPE_CHECKING:
     from pipemap.storage import ErrorSnapshot, PropagatedErrorSnapshot

@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Literal
 from pipemap.runner.model._autogen import add_mapspec_axis
 from pipemap.runner.model._pipeline_graph import UnknownNameError
 from pipemap.runner.model._pipeline_members import PipelineMembers
+from pipemap.runner.model._scopes import flatten_scopes, scope_renames
 
 if TYPE_CHECKING:
     from pipemap.runner.model._pipefunc import PipeFunc
 
-__all__ = ["PipelineUpdates", "check_consistent_defaults", "flatten_scopes"]
+__all__ = ["PipelineUpdates", "check_consistent_defaults"]
 
 OutputName = str | tuple[str, ...]
 
@@ -143,26 +144,9 @@ class PipelineUpdates(PipelineMembers):
             if unknown:
                 msg += f" Not root arguments or outputs of this pipeline: {_set_repr(unknown)}."
             raise ValueError(msg)
-        renames = {}
-        for name in chosen:
-            bare = name.split(".", 1)[-1]
-            new = bare if scope is None else f"{scope}.{bare}"
-            if new != name:
-                renames[name] = new
+        renames = scope_renames(chosen, scope)
         if renames:
             self.update_renames(renames, update_from="current")
-
-
-def flatten_scopes(kwargs: dict[str, object], scopes: set[str]) -> dict[str, object]:
-    if not scopes or not (scopes & kwargs.keys()):
-        return kwargs
-    flat: dict[str, object] = {}
-    for k, v in kwargs.items():
-        if k in scopes and isinstance(v, dict):
-            flat.update({f"{k}.{n}": x for n, x in v.items()})
-        else:
-            flat[k] = v
-    return flat
 
 
 def same_default(a: object, b: object) -> bool | None:
