@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 
 HERE = Path(__file__).parent
+if str(HERE) not in sys.path:  # test modules import `_badfolder_helpers` (import mode is importlib)
+    sys.path.insert(0, str(HERE))
 VICTIM = HERE / "_reliability_victim.py"
 
 

@@ -19,89 +19,22 @@ import cloudpickle
 import numpy as np
 import pytest
 from pipemap.runner import PipeFunc, Pipeline, run_map
+from _badfolder_helpers import INPUTS, STATS, all_readers as _all_readers, assert_clear as _assert_clear, pipeline as _pipeline
 from pipemap.storage import (
     CorruptElementWarning,
     FileArray,
     RunFolderError,
     RunRecord,
-    get_storage_class,
-    open_run_folder,
     output_folder,
 )
 
 pytestmark = pytest.mark.reliability
-
-STATS = {"bad_inputs": 0}
-
-
-def _pipeline() -> Pipeline:
-    return Pipeline(
-        [
-            PipeFunc(lambda x: 2 * x, "y", mapspec="x[i] -> y[i]"),
-            PipeFunc(lambda y, w: y * w, "z", mapspec="y[i], w[j] -> z[i, j]"),
-            PipeFunc(lambda z: int(np.sum(z)), "s"),
-        ]
-    )
-
-
-INPUTS = {"x": [1, 2, 3], "w": [10, 20]}
-
 
 @pytest.fixture(params=["file_array", "chunked", "zarr_file_array"])
 def good_run(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
     folder = tmp_path / "run"
     run_map(_pipeline(), INPUTS, run_folder=folder, storage=request.param, parallel=False)
     return folder
-
-
-def _all_readers(folder: Path) -> list[tuple[str, object]]:
-    """Run every reader; returns [(reader, outcome)] where outcome is a value or the exception."""
-    import pipemap.io as pio
-    from pipemap.io.cli import main as cli_main
-
-    outcomes: list[tuple[str, object]] = []
-    readers = {
-        "RunRecord.load": lambda: RunRecord.load(folder),
-        "open_run_folder": lambda: open_run_folder(folder),
-        "load_all_outputs": lambda: pio.load_all_outputs(run_folder=folder),
-        "load_outputs(z)": lambda: pio.load_outputs("z", run_folder=folder),
-        "resume": lambda: run_map(_pipeline(), INPUTS, run_folder=folder, parallel=False, resume=True),
-    }
-    for name, fn in readers.items():
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                outcomes.append((name, fn()))
-        except Exception as exc:  # noqa: BLE001 - classified by the caller
-            outcomes.append((name, exc))
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = cli_main(["status", str(folder)])
-        except SystemExit as e:
-            code = e.code
-        except Exception as exc:  # noqa: BLE001
-            code = exc
-    outcomes.append(("pipemap status", code))
-    return outcomes
-
-
-CLEAR_WORDS = ("run_info", "run folder", "run at", "previous run", ".cloudpickle", "not found", "unexpected shape", "`")
-
-
-def _assert_clear(outcomes: list[tuple[str, object]], what: str) -> None:
-    """Errors must be ValueError/LookupError/TypeError with a message that names the culprit;
-    ``pipemap status`` must exit with a code, never raise."""
-    STATS["bad_inputs"] += 1
-    for reader, outcome in outcomes:
-        if reader == "pipemap status":
-            assert isinstance(outcome, int), f"{what}: `pipemap status` crashed with {outcome!r}"
-            continue
-        if isinstance(outcome, BaseException):
-            kind = type(outcome).__name__
-            assert isinstance(outcome, ValueError | LookupError | TypeError), f"{what}: {reader} raised {kind}: {outcome}"
-            msg = str(outcome)
-            assert any(w in msg for w in CLEAR_WORDS), f"{what}: {reader}: unclear message {kind}: {msg!r}"
 
 
 REQUIRED = ["all_output_names", "shapes", "shape_masks", "mapspecs_as_strings", "storage", "input_paths"]
@@ -404,127 +337,3 @@ def test_pipemap_status_never_unpickles(tmp_path: Path, storage: str) -> None:
     assert code == 0, out.getvalue()
     assert not marker.exists(), "`pipemap status` unpickled run-folder data"
     assert "z" in out.getvalue()
-
-
-def test_badfolder_statistics_report() -> None:
-    print(f"\nreliability bad-folder figures: {STATS}")
-
-
-# --------------------------------------------------------------------------- outputs of another shape (item 6)
-def _swap_in_foreign_z(tmp_path: Path, storage: str) -> Path:
-    """``small/outputs/z`` (3 x 2) replaced by the `z` folder of a 7 x 3 run."""
-    small, big = tmp_path / "small", tmp_path / "big"
-    run_map(_pipeline(), INPUTS, run_folder=small, storage=storage, parallel=False)
-    run_map(_pipeline(), {"x": list(range(7)), "w": [1, 2, 3]}, run_folder=big, storage=storage, parallel=False)
-    shutil.rmtree(small / "outputs" / "z")
-    shutil.copytree(big / "outputs" / "z", small / "outputs" / "z")
-    return small
-
-
-def _snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file() and p.name != ".pipemap.lock"}
-
-
-@pytest.mark.parametrize("storage", ["file_array", "chunked"])
-def test_output_folder_of_another_shape_is_refused(tmp_path: Path, storage: str) -> None:
-    import pipemap.io as pio
-
-    small = _swap_in_foreign_z(tmp_path, storage)
-    z_folder = small / "outputs" / "z"
-    for load in (
-        lambda: pio.load_outputs("z", run_folder=small),
-        lambda: pio.load_all_outputs(small),
-        lambda: pio.load_xarray_dataset(run_folder=small),
-        lambda: pio.load_dataframe("z", run_folder=small),
-        lambda: open_run_folder(small)[1]["z"].to_array(),
-    ):
-        with pytest.raises(RunFolderError) as info:
-            load()
-        msg = str(info.value)
-        assert "`z`" in msg and str(z_folder) in msg and "(3, 2)" in msg and "(7, 3)" in msg, msg
-    # resume: refused before any work, nothing in the folder touched
-    calls: list = []
-    p = _pipeline()
-    y = PipeFunc(lambda x: calls.append(x) or 2 * x, "y", mapspec="x[i] -> y[i]")
-    (small / "outputs" / "y").rename(small / "outputs" / "y-moved")  # y would have to be recomputed first
-    before = _snapshot(small)
-    with pytest.raises(RunFolderError, match=r"`z`.*\(3, 2\).*\(7, 3\)"):
-        run_map(Pipeline([y, *p.functions[1:]]), INPUTS, run_folder=small, storage=storage, parallel=False, resume=True)
-    assert calls == []
-    after = _snapshot(small)
-    for record in ("run_info.json", "pipemap.json"):  # a resume rewrites the record first
-        before.pop(record), after.pop(record)
-    assert {k: v for k, v in after.items() if k in before} == before  # nothing changed or lost
-    assert not [k for k in set(after) - set(before) if k.endswith((".pickle", ".pack"))]  # nothing computed
-
-
-@pytest.mark.parametrize("storage", ["file_array", "chunked"])
-def test_output_folder_of_another_unresolved_shape_is_refused_on_resume(tmp_path: Path, storage: str) -> None:
-    """A shape known only at run time ("?"): the check happens when it is resolved, before `y` runs."""
-    calls: list = []
-
-    def pipeline() -> Pipeline:
-        return Pipeline(
-            [
-                PipeFunc(lambda n: list(range(n)), "x"),
-                PipeFunc(lambda x: calls.append(x) or 2 * x, "y", mapspec="x[i] -> y[i]"),
-            ]
-        )
-
-    run_map(pipeline(), {"n": 3}, run_folder=tmp_path / "a", storage=storage, parallel=False)
-    run_map(pipeline(), {"n": 5}, run_folder=tmp_path / "b", storage=storage, parallel=False)
-    shutil.rmtree(tmp_path / "a" / "outputs" / "y")
-    shutil.copytree(tmp_path / "b" / "outputs" / "y", tmp_path / "a" / "outputs" / "y")
-    calls.clear()
-    with pytest.raises(RunFolderError, match=r"`y`.*\(3,\).*\(5,\)"):
-        run_map(pipeline(), {"n": 3}, run_folder=tmp_path / "a", storage=storage, parallel=False, resume=True)
-    assert calls == []
-    import pipemap.io as pio
-
-    with pytest.raises(RunFolderError, match=r"`y`.*\(3,\).*\(5,\)"):
-        pio.load_outputs("y", run_folder=tmp_path / "a")
-
-
-@pytest.mark.parametrize("storage", ["file_array", "chunked"])
-def test_output_folders_without_shape_record_still_load_and_resume(tmp_path: Path, storage: str) -> None:
-    """Folders written before the shape record existed (or by pipefunc) are read as before."""
-    import pipemap.io as pio
-
-    folder = tmp_path / "run"
-    run_map(_pipeline(), INPUTS, run_folder=folder, storage=storage, parallel=False)
-    records = list((folder / "outputs").rglob("shape.json"))
-    assert {p.parent.name for p in records} == {"y", "z"}
-    for p in records:
-        p.unlink()
-    assert pio.load_outputs("z", run_folder=folder).tolist() == [[20, 40], [40, 80], [60, 120]]
-    (folder / "outputs" / "s.cloudpickle").unlink()
-    r = run_map(_pipeline(), INPUTS, run_folder=folder, storage=storage, parallel=False, resume=True)
-    assert r["s"].output == 360
-
-
-# --------------------------------------------------------------------------- mapspecs that do not parse (item 7)
-@pytest.mark.parametrize("bad", ["x[i -> y[i]", "x[i] -> y(i)", "x[i] -> [i]", "x[i] -> y[j]", "x[i] y[i]"])
-def test_run_info_mapspec_that_does_not_parse(tmp_path: Path, bad: str) -> None:
-    import pipemap.io as pio
-
-    folder = tmp_path / "run"
-    run_map(_pipeline(), INPUTS, run_folder=folder, parallel=False)
-    path = folder / "run_info.json"
-    data = json.loads(path.read_text())
-    data["mapspecs_as_strings"][0] = bad
-    path.write_text(json.dumps(data))
-    loaders = {
-        "load_outputs(y)": lambda: pio.load_outputs("y", run_folder=folder),
-        "load_outputs(z)": lambda: pio.load_outputs("z", run_folder=folder),
-        "load_all_outputs": lambda: pio.load_all_outputs(folder),
-        "load_xarray_dataset": lambda: pio.load_xarray_dataset(run_folder=folder),
-        "load_dataframe": lambda: pio.load_dataframe("z", run_folder=folder),
-        "RunRecord.load": lambda: RunRecord.load(folder),
-        "open_run_folder": lambda: open_run_folder(folder),
-    }
-    for name, load in loaders.items():
-        with pytest.raises(RunFolderError) as info:
-            load()
-        msg = str(info.value)
-        assert str(path) in msg and repr(bad) in msg and "mapspecs_as_strings" in msg, f"{name}: {msg}"
-    _assert_clear(_all_readers(folder), f"mapspec {bad!r}")
