@@ -35,6 +35,7 @@ from __future__ import annotations
 from pipemap.io._dataframe import dataframe_from_data, load_dataframe
 from pipemap.io._element_status import load_status
 from pipemap.io._example import example_run_folder
+from pipemap.io._combine import RunFolderConflictError
 from pipemap.io._folder import OutputNotFoundError, RunFolderError
 from pipemap.io._load import CorruptOutputError, ElementError, load_all_outputs, load_errors, load_outputs
 from pipemap.io._results import dataframe_from_results, xarray_dataset_from_results, xarray_dataset_to_dataframe
@@ -45,6 +46,7 @@ __all__ = [
     "DimensionlessArray",
     "ElementError",
     "OutputNotFoundError",
+    "RunFolderConflictError",
     "RunFolderError",
     "dataframe_from_data",
     "dataframe_from_results",

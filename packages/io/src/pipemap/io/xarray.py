@@ -18,6 +18,7 @@ arrays first, as pipefunc's: a list of pairs is a 2-D array).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,13 +122,19 @@ def xarray_dataset_from_data(
 
 def load_xarray_dataset(
     *output_names: str,
-    run_folder: str | Path,
+    run_folder: str | Path | Sequence[str | Path],
     load_intermediate: bool = True,
 ) -> xr.Dataset:
     """Load the outputs of a run folder (default: all) as an ``xarray.Dataset``.
 
     Failed and missing elements are NaN (masked; pipefunc's Dataset holds the error snapshots, and
     ``load_outputs`` returns them). See :func:`xarray_dataset_from_data` for the layout.
+
+    ``run_folder`` may be a list of run folders of one pipeline (a sweep grown, refined or split
+    over several runs): they are combined into one Dataset along the axes they differ in, aligned
+    by the values of the input coordinates, each element taken from the first folder holding it.
+    Two folders holding different values for one element (beyond a relative 1e-9) raise
+    :class:`RunFolderConflictError` naming the output, the folders and the element.
 
     >>> import pipemap.io as pio
     >>> ds = pio.load_xarray_dataset("z", run_folder=pio.example_run_folder())
@@ -136,5 +143,13 @@ def load_xarray_dataset(
     """
     from ._load import model_from_run_folder
 
-    model = model_from_run_folder(output_names, run_folder, load_intermediate=load_intermediate)
-    return model_to_dataset(model)
+    if isinstance(run_folder, str | os.PathLike):
+        return model_to_dataset(model_from_run_folder(output_names, run_folder, load_intermediate=load_intermediate))
+    from ._combine import combine_models
+
+    folders = list(run_folder)
+    if not folders:
+        msg = "`run_folder` is an empty list: give at least one run folder"
+        raise ValueError(msg)
+    models = [model_from_run_folder(output_names, f, load_intermediate=load_intermediate) for f in folders]
+    return model_to_dataset(combine_models(models, [str(f) for f in folders]))
