@@ -99,3 +99,46 @@ def test_kernel_select_range_prefaulted(benchmark) -> None:
 def test_numpy_unravel_index_baseline(benchmark) -> None:
     linear = np.random.default_rng(0).permutation(N)
     benchmark(np.unravel_index, linear, SHAPE3)
+
+
+# -- ragged axes: 10^4 rows of 0-200 elements (about 10^6 elements), as issue 16's workload --------
+
+
+@pytest.fixture(scope="module")
+def ragged_layout():
+    from pipemap.mapspec import RaggedLayout
+
+    lengths = np.random.default_rng(16).integers(0, 201, size=10_000)
+    return RaggedLayout(lengths)
+
+
+def test_ragged_layout_build(benchmark) -> None:
+    from pipemap.mapspec import RaggedLayout
+
+    lengths = np.random.default_rng(16).integers(0, 201, size=10_000)
+    benchmark(RaggedLayout, lengths)
+
+
+def test_ragged_expand_all(benchmark, ragged_layout) -> None:
+    benchmark(ragged_layout.expand)
+
+
+def test_ragged_locate_sorted(benchmark, ragged_layout) -> None:
+    flat = np.arange(ragged_layout.size, dtype=np.int64)
+    benchmark(ragged_layout.locate, flat)
+
+
+def test_ragged_locate_shuffled(benchmark, ragged_layout) -> None:
+    flat = np.random.default_rng(1).permutation(ragged_layout.size).astype(np.int64)
+    benchmark(ragged_layout.locate, flat)
+
+
+def test_numpy_repeat_baseline(benchmark, ragged_layout) -> None:
+    """What numpy alone does for ``expand``'s row numbers (np.repeat) plus positions (arange - offsets)."""
+    lengths = ragged_layout.lengths
+
+    def expand_numpy():
+        rows = np.repeat(np.arange(lengths.size), lengths)
+        return rows, np.arange(rows.size) - ragged_layout.offsets[rows]
+
+    benchmark(expand_numpy)

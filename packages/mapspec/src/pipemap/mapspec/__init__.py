@@ -37,12 +37,14 @@ from pipemap.mapspec._shapes import (
     shape_size,
     shape_strides,
 )
+from pipemap.mapspec.ragged import RaggedLayout
 
 __all__ = [
     "UNKNOWN",
     "ArraySpec",
     "MapSpec",
     "MapSpecError",
+    "RaggedLayout",
     "ShapeError",
     "ShapeTuple",
     "array_shape",

@@ -370,3 +370,6 @@ cdef class CompiledSpec:
 # The module-level batch kernels (unravel_range/_array, select_range/_array): textually
 # included, so they stay functions of this module and share its cimports.
 include "_batch_kernels.pxi"
+
+# The ragged-axis kernels (ragged_offsets, ragged_locate, ragged_expand, ragged_flat).
+include "_ragged_kernels.pxi"

@@ -38,10 +38,17 @@ class ArraySpec:
     >>> spec = ArraySpec("a", ("i", None, "j"))
     >>> str(spec), spec.indices, spec.rank
     ('a[i, :, j]', ('i', 'j'), 3)
+
+    ``ragged`` names a ragged axis (written ``j*``): its rows have their own lengths per index of
+    the axes before it. It is the last axis and has at least one axis before it.
+
+    >>> str(ArraySpec("w", ("i", "j"), ragged="j"))
+    'w[i, j*]'
     """
 
     name: str
     axes: tuple[str | None, ...]
+    ragged: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _is_array_name(self.name):
@@ -51,9 +58,22 @@ class ArraySpec:
             if axis is not None and (not isinstance(axis, str) or not _is_identifier(axis)):
                 msg = f"Index name '{axis}' is not a valid Python identifier"
                 raise MapSpecError(msg)
+        if self.ragged is not None:
+            if self.ragged not in self.axes:
+                msg = f"Ragged axis '{self.ragged}' is not an axis of `{self.name}{list(self.axes)}`"
+                raise MapSpecError(msg)
+            if self.axes[-1] != self.ragged or len(self.axes) < 2:
+                where = "the only axis" if len(self.axes) < 2 else "not the last axis"
+                msg = (
+                    f"Ragged axis '{self.ragged}*' of `{self}` is {where}: a ragged axis is the last"
+                    " axis of an array and needs an axis before it (its rows)"
+                )
+                raise MapSpecError(msg)
 
     def __str__(self) -> str:
-        axes = ", ".join(":" if axis is None else axis for axis in self.axes)
+        axes = ", ".join(
+            ":" if axis is None else (f"{axis}*" if axis == self.ragged else axis) for axis in self.axes
+        )
         return f"{self.name}[{axes}]"
 
     @property
@@ -93,6 +113,9 @@ class ArraySpec:
         if duplicates:
             msg = f"Duplicate axes are not allowed: {sorted(duplicates)} already in `{self}`."
             raise MapSpecError(msg)
+        if self.ragged is not None and axes:
+            msg = f"Cannot add axes after the ragged axis '{self.ragged}*' of `{self}`: a ragged axis stays last."
+            raise MapSpecError(msg)
         return ArraySpec(self.name, self.axes + tuple(axes))
 
     def rename(self, renames: Mapping[str, str]) -> ArraySpec:
@@ -101,7 +124,7 @@ class ArraySpec:
         >>> str(ArraySpec("a", ("i",)).rename({"a": "b"}))
         'b[i]'
         """
-        return ArraySpec(renames.get(self.name, self.name), self.axes)
+        return ArraySpec(renames.get(self.name, self.name), self.axes, self.ragged)
 
     def rename_axes(self, renames: Mapping[str, str]) -> ArraySpec:
         """Rename axes; unnamed slots are kept.
@@ -110,7 +133,8 @@ class ArraySpec:
         'a[x, :]'
         """
         axes = tuple(None if a is None else renames.get(a, a) for a in self.axes)
-        return ArraySpec(self.name, axes)
+        ragged = None if self.ragged is None else renames.get(self.ragged, self.ragged)
+        return ArraySpec(self.name, axes, ragged)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +178,7 @@ class MapSpec:
                 f"{_set_repr(missing)}. Got `{self}`."
             )
             raise MapSpecError(msg)
+        self._check_ragged()
         names = [a.name for a in self.inputs]
         if len(set(names)) != len(names):
             msg = f"An input array appears twice in `{self}`."
@@ -162,6 +187,18 @@ class MapSpec:
         if len(set(out_names)) != len(out_names):
             msg = f"An output array appears twice in `{self}`."
             raise MapSpecError(msg)
+
+    def _check_ragged(self) -> None:
+        """An axis is ragged everywhere it is named in this mapspec, or nowhere."""
+        ragged = {a.ragged for a in (*self.inputs, *self.outputs) if a.ragged is not None}
+        for axis in sorted(ragged):
+            plain = [str(a) for a in (*self.inputs, *self.outputs) if axis in a.indices and a.ragged != axis]
+            if plain:
+                msg = (
+                    f"Axis '{axis}' is ragged ('{axis}*') in one array of `{self}` but not in"
+                    f" {', '.join(f'`{p}`' for p in plain)}: mark it '{axis}*' everywhere or nowhere"
+                )
+                raise MapSpecError(msg)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # The compiled kernel cache is rebuilt on demand; never pickle it.
@@ -187,7 +224,10 @@ class MapSpec:
             return cls(inputs, outputs)
         except MapSpecError as e:
             msg = str(e) if expr in str(e) else f"{e} (in mapspec '{expr}')"
-            lead = pipefunc_wording(expr)  # start with pipefunc's words where it rejects too
+            # start with pipefunc's words where it rejects too (not for ragged axes: pipefunc
+            # 0.93.2 has none, its words would blame the '*')
+            ragged = any(a.ragged for a in (*inputs, *outputs))
+            lead = None if ragged else pipefunc_wording(expr)
             if lead and not msg.startswith(lead.rstrip(".")):
                 msg = f"{lead.rstrip('.')}. {msg}"
             raise MapSpecError(msg) from None
@@ -222,6 +262,29 @@ class MapSpec:
         ('b', 'c')
         """
         return tuple(a.name for a in self.outputs)
+
+    @property
+    def ragged_axes(self) -> tuple[str, ...]:
+        """The axes marked ragged (``j*``) in this mapspec, in output order.
+
+        >>> MapSpec.from_string("t[i] -> w[i, j*]").ragged_axes
+        ('j',)
+        >>> MapSpec.from_string("x[i] -> y[i]").ragged_axes
+        ()
+        """
+        ragged = {a.ragged for a in (*self.inputs, *self.outputs)}
+        return tuple(axis for axis in self.output_indices if axis in ragged)
+
+    @property
+    def produces_ragged(self) -> bool:
+        """Whether this function makes the rows of a ragged axis (the axis is in no input).
+
+        >>> MapSpec.from_string("t[i] -> w[i, j*]").produces_ragged
+        True
+        >>> MapSpec.from_string("w[i, j*] -> u[i, j*]").produces_ragged
+        False
+        """
+        return any(axis not in self.input_indices for axis in self.ragged_axes)
 
     @property
     def input_indices(self) -> set[str]:
@@ -359,4 +422,14 @@ def _make_array(name: str, axes: tuple[str | None, ...], expr: str) -> ArraySpec
     if not _is_array_name(name):
         msg = f"Array name '{name}' is not a valid Python identifier (in mapspec '{expr}')."
         raise MapSpecError(msg)
-    return ArraySpec(name, axes)
+    ragged = [a for a in axes if a is not None and a.endswith("*")]
+    if not ragged:
+        return ArraySpec(name, axes)
+    if len(ragged) > 1:
+        msg = f"Array `{name}` has {len(ragged)} ragged axes ({', '.join(ragged)}) in mapspec '{expr}': at most one, the last"
+        raise MapSpecError(msg)
+    plain = tuple(None if a is None else a.removesuffix("*") for a in axes)
+    try:
+        return ArraySpec(name, plain, ragged[0].removesuffix("*"))
+    except MapSpecError as exc:
+        raise MapSpecError(f"{exc} (in mapspec '{expr}')") from None

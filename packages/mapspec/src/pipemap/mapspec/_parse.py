@@ -27,7 +27,8 @@ _LOOSE_ARRAY = re.compile(r"(\w+(?:\.\w+)?)\[(.+?)\]")  # how pipefunc finds arr
 # The whole grammar as one regex: a canonical string (up to whitespace) parses in one match; anything
 # else goes through the scanner, which finds and names the problem.
 _ID = r"[^\W\d]\w*"
-_ARRAY_RE = rf"\s*{_ID}(?:\.{_ID})?\s*\[\s*(?:{_ID}|:)\s*(?:,\s*(?:{_ID}|:)\s*)*\]\s*"
+_AXIS_RE = rf"(?:{_ID}\*?|:)"  # a named axis (``j*``: ragged) or an unnamed ``:`` slot
+_ARRAY_RE = rf"\s*{_ID}(?:\.{_ID})?\s*\[\s*{_AXIS_RE}\s*(?:,\s*{_AXIS_RE}\s*)*\]\s*"
 _ARRAYS_RE = rf"{_ARRAY_RE}(?:,{_ARRAY_RE})*"
 _GRAMMAR = re.compile(rf"(\s*\.\.\.\s*|{_ARRAYS_RE})->({_ARRAYS_RE})")
 _ONE_ARRAY = re.compile(r"([\w.]+)\s*\[([^\]]*)\]")
@@ -64,6 +65,11 @@ def parse_sides(expr: str) -> tuple[Side, Side]:
     ((('a', ('i', None)),), (('b', ('i',)),))
     >>> parse_sides("... -> b[i]")
     ((), (('b', ('i',)),))
+
+    A ``*`` right after an axis name marks a ragged axis; it stays on the name here:
+
+    >>> parse_sides("t[i] -> w[i, j*]")[1]
+    (('w', ('i', 'j*')),)
     """
     fast = _parse_canonical(expr)
     if fast is not None:
@@ -89,7 +95,7 @@ def _parse_canonical(expr: str) -> tuple[Side, Side] | None:
         arrays = []
         for name, inside in _ONE_ARRAY.findall(text):
             axes = tuple(None if (axis := part.strip()) == ":" else axis for part in inside.split(","))
-            if not all(a is None or a.isidentifier() for a in axes) or not all(p.isidentifier() for p in name.split(".")):
+            if not all(a is None or a.removesuffix("*").isidentifier() for a in axes) or not all(p.isidentifier() for p in name.split(".")):
                 return None  # a character the regex's \w allows but Python identifiers do not
             arrays.append((name, axes))
         sides.append(tuple(arrays))
@@ -244,7 +250,7 @@ class _Scanner:
             if not char:
                 closer = " before '->'" if self.end < len(self.expr) else ""
                 _fail(self.expr, f"The '[' of '{name}' is never closed{closer}", opening)
-            if text != ":" and not text.isidentifier():
+            if text != ":" and not text.removesuffix("*").isidentifier():
                 detail = f"Index name '{text}' is not a valid Python identifier" if text else "Empty index"
                 _fail(self.expr, detail, start)
             axes.append(None if text == ":" else text)
