@@ -90,6 +90,8 @@ def docstring_of(obj: Any) -> str:
 
 
 PUBLIC = sorted({name for name in pm.__all__ if inspect.isfunction(getattr(pm, name)) or inspect.isclass(getattr(pm, name))})
+# The methods most runs start from document their parameters too.
+ENTRY_METHODS = {"Pipeline.map": pm.Pipeline.map, "Pipeline.map_async": pm.Pipeline.map_async}
 
 
 def test_public_callables_are_found() -> None:
@@ -108,6 +110,16 @@ def test_every_parameter_is_documented(name: str) -> None:
     assert not missing, f"{name}: the Parameters section does not document {missing}"
     assert not extra, f"{name}: the Parameters section documents {extra}, which {name} does not take"
     assert len(documented) == len(set(documented)), f"{name}: a parameter is documented twice"
+
+
+@pytest.mark.parametrize("name", sorted(ENTRY_METHODS))
+def test_entry_methods_document_every_parameter(name: str) -> None:
+    method = ENTRY_METHODS[name]
+    expected = list(inspect.signature(method).parameters)[1:]  # without self
+    documented = documented_parameters(method.__doc__)
+    assert [p for p in expected if p not in documented] == [], name
+    assert [p for p in documented if p not in expected] == [], name
+    assert ">>>" in (method.__doc__ or ""), name
 
 
 @pytest.mark.parametrize("name", PUBLIC)
