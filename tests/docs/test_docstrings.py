@@ -50,14 +50,14 @@ def numpydoc_sections(doc: str | None) -> dict[str, list[str]]:
     return sections
 
 
-def documented_parameters(doc: str | None) -> list[str]:
+def documented_parameters(doc: str | None, section: str = "Parameters") -> list[str]:
     """The names in the ``Parameters`` section (``a, b : int`` names two; ``*args`` is ``args``).
 
     >>> documented_parameters("S.\\n\\nParameters\\n----------\\na, b : int\\n    Two.\\n**kwargs\\n    More.\\n")
     ['a', 'b', 'kwargs']
     """
     names: list[str] = []
-    for line in numpydoc_sections(doc).get("Parameters", []):
+    for line in numpydoc_sections(doc).get(section, []):
         if line.strip() and not line.startswith(" "):
             names.extend(n.strip().lstrip("*") for n in line.split(" : ")[0].split(","))
     return names
@@ -104,7 +104,9 @@ def test_every_parameter_is_documented(name: str) -> None:
     expected = signature_parameters(obj)
     doc = docstring_of(obj)
     assert doc.strip(), f"{name} has no docstring"
-    documented = documented_parameters(doc)
+    # A NamedTuple's fields are its Attributes (mkdocstrings sees no __init__ signature there).
+    is_named_tuple = inspect.isclass(obj) and issubclass(obj, tuple) and hasattr(obj, "_fields")
+    documented = documented_parameters(doc, "Attributes" if is_named_tuple else "Parameters")
     missing = [p for p in expected if p not in documented]
     extra = [p for p in documented if p not in expected]
     assert not missing, f"{name}: the Parameters section does not document {missing}"

@@ -33,7 +33,7 @@ class Generations(NamedTuple):
 
     Returned by ``Pipeline.topological_generations``.
 
-    Parameters
+    Attributes
     ----------
     root_args : list of str
         The pipeline's root arguments (inputs no function produces).
