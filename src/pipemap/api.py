@@ -23,7 +23,26 @@ __all__ = [*_mapspec_all, *_storage_all, *_runner_all, *_io_all, "main"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``pipemap`` command line (see ``pipemap --help``)."""
+    """Entry point of the ``pipemap`` command line (see ``pipemap --help``).
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status.
+
+    Examples
+    --------
+    >>> import pipemap.io as pio
+    >>> main(["status", str(pio.example_run_folder())])  # doctest: +ELLIPSIS
+    run folder : ...
+    status: complete
+    0
+    """
     from pipemap.cli import main as cli_main
 
     return cli_main(argv)

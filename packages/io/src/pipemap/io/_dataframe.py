@@ -192,8 +192,26 @@ def dataframe_from_data(
     load_intermediate: bool = True,
     backend: Backend = "pandas",
 ) -> Any:
-    """Build a DataFrame from in-memory results (same arguments as ``xarray_dataset_from_data``).
+    """Build a DataFrame from in-memory results (same layout as :func:`load_dataframe`).
 
+    Parameters
+    ----------
+    mapspecs : sequence of (MapSpec or str)
+        The pipeline's mapspecs.
+    inputs : mapping
+        The run's inputs by name.
+    outputs : mapping
+        ``{output name: value}``: mapped outputs as arrays of their full shape (masked = missing),
+        single outputs as their values.
+    output_names : sequence of str, optional
+        The outputs to present (default: every key of ``outputs``).
+    load_intermediate : bool, default True
+        Use intermediate outputs as coordinates.
+    backend : {"pandas", "polars"}, default "pandas"
+        The DataFrame library.
+
+    Examples
+    --------
     >>> dataframe_from_data(["x[i] -> y[i]"], {"x": [1, 2]}, {"y": np.array([2, 4])}).to_dict("list")
     {'x': [1, 2], 'y': [2, 4]}
     """
@@ -216,6 +234,19 @@ def load_dataframe(
     Missing and failed elements are NaN (pandas) / null (polars): the failures are masked here
     (pipefunc's frame holds the error snapshots; ``load_outputs`` and ``load_errors`` give them).
 
+    Parameters
+    ----------
+    *output_names : str
+        The outputs to load (none: all).
+    run_folder : str or Path
+        The run folder.
+    load_intermediate : bool, default True
+        Use intermediate outputs as coordinates.
+    backend : {"pandas", "polars"}, default "pandas"
+        The DataFrame library.
+
+    Examples
+    --------
     >>> import pipemap.io as pio
     >>> pio.load_dataframe("s", run_folder=pio.example_run_folder(), backend="polars").to_dict(as_series=False)
     {'w': [10, 20], 's': [42, 72]}

@@ -188,11 +188,27 @@ def _table(view: RunFolder, *, verify: bool) -> dict[str, Any]:
 def load_status(
     run_folder: str | Path, *, backend: Literal["pandas", "polars"] = "pandas", verify: bool = False
 ) -> Any:
-    """One row per element of every mapped output of ``run_folder``: where it is, its inputs,
-    its state (``done``, ``failed``, ``propagated``, ``missing``), attempts and error type.
+    """One row per element of every mapped output of ``run_folder``: its index, inputs and state.
 
-    See the module docstring; ``verify=True`` reads every stored element to find the failures
-    instead of trusting ``failures.json``.
+    Columns: ``output``, one column per axis, the mapped inputs at that element, ``state``
+    (``done``, ``failed``, ``propagated``, ``missing``), ``attempts`` and ``error_type``. See the
+    module docstring.
+
+    Parameters
+    ----------
+    run_folder : str or Path
+        The run folder.
+    backend : {"pandas", "polars"}, default "pandas"
+        The DataFrame library.
+    verify : bool, default False
+        Read every stored element to find the failures instead of trusting ``failures.json``.
+
+    Examples
+    --------
+    >>> import pipemap.io as pio
+    >>> df = pio.load_status(pio.example_run_folder(missing=[1]))
+    >>> df[df.output == "y"][["i", "x", "state", "attempts"]].to_dict("list")
+    {'i': [0, 1, 2], 'x': [1, 2, 3], 'state': ['done', 'missing', 'done'], 'attempts': [1, 0, 1]}
     """
     if backend not in ("pandas", "polars"):
         msg = f"Invalid `backend={backend!r}`: use 'pandas' or 'polars'."

@@ -27,6 +27,20 @@ def example_run_folder(
 ) -> Path:
     """Write the example run to ``folder`` (default: a new temporary folder) and return it.
 
+    A small finished run (outputs ``y``, ``z``, ``s`` and ``t`` over inputs ``x`` and ``w``) written
+    without the runner, for examples and tests of the loaders.
+
+    Parameters
+    ----------
+    folder : str or Path, optional
+        Where to write it (default: a new temporary folder).
+    storage : str, default "file_array"
+        The storage id of the mapped outputs.
+    missing : sequence of int, optional
+        Linear indices of ``y`` to leave out (a partial run).
+
+    Examples
+    --------
     >>> folder = example_run_folder(missing=[1])
     >>> import pipemap.io as pio
     >>> pio.load_outputs("y", run_folder=folder).tolist()

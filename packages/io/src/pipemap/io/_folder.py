@@ -42,7 +42,19 @@ _READERS = {"shared_memory_dict": "dict", "zarr_memory": "zarr_file_array", "zar
 
 
 class OutputNotFoundError(KeyError):
-    """An output name that the run does not have (the message lists the existing ones)."""
+    """An output name that the run does not have (the message lists the existing ones).
+
+    A ``KeyError``.
+
+    Examples
+    --------
+    >>> import pipemap.io as pio
+    >>> try:
+    ...     pio.load_outputs("nope", run_folder=pio.example_run_folder())
+    ... except OutputNotFoundError as error:
+    ...     "existing outputs: s, t, y, z" in str(error)
+    True
+    """
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""

@@ -40,7 +40,16 @@ __all__ = [
 
 
 class CorruptOutputError(RunFolderError):
-    """A stored output that cannot be read back (damaged file, missing class...)."""
+    """A stored output that cannot be read back (damaged file, missing class...).
+
+    A ``RunFolderError`` (so a ``ValueError``); the message names the output and the file.
+
+    Examples
+    --------
+    >>> from pipemap.storage import RunFolderError
+    >>> issubclass(CorruptOutputError, RunFolderError)
+    True
+    """
 
 
 def _unresolved(store: StorageBase) -> bool:
@@ -96,11 +105,26 @@ def _load(view: RunFolder, name: str, *, mask_errors: bool = True) -> Any:
 def load_outputs(*output_names: str, run_folder: str | Path, mask_errors: bool = False) -> Any:
     """Load outputs of a (possibly partial or failed) run.
 
-    One name gives its value, several a list, none ``[]``. Mapped outputs are object masked arrays
-    (missing elements masked), single outputs their value (``None`` if absent). Failed elements and
-    failed single outputs load as their error snapshots, as pipefunc's ``load_outputs`` gives them;
-    ``mask_errors=True`` masks failed elements too and loads a failed single output as ``None``.
+    Mapped outputs are object masked arrays (missing elements masked), single outputs their value
+    (``None`` if absent). Failed elements and failed single outputs load as their error snapshots,
+    as pipefunc's ``load_outputs`` gives them.
 
+    Parameters
+    ----------
+    *output_names : str
+        The outputs to load.
+    run_folder : str or Path
+        The run folder.
+    mask_errors : bool, default False
+        Mask failed elements too, and load a failed single output as ``None``.
+
+    Returns
+    -------
+    object or list
+        One name gives its value, several a list, none ``[]``.
+
+    Examples
+    --------
     >>> import pipemap.io as pio
     >>> y, t = pio.load_outputs("y", "t", run_folder=pio.example_run_folder())
     >>> y.tolist(), t
@@ -115,8 +139,16 @@ def load_outputs(*output_names: str, run_folder: str | Path, mask_errors: bool =
 def load_all_outputs(run_folder: str | Path, *, mask_errors: bool = False) -> dict[str, Any]:
     """Load every output of a run: ``{name: value}`` over the sorted output names.
 
-    Failed elements as in :func:`load_outputs` (their snapshots, or masked with ``mask_errors``).
+    Parameters
+    ----------
+    run_folder : str or Path
+        The run folder.
+    mask_errors : bool, default False
+        Mask failed elements (and load failed single outputs as None) instead of returning their
+        error snapshots, as in :func:`load_outputs`.
 
+    Examples
+    --------
     >>> import pipemap.io as pio
     >>> list(pio.load_all_outputs(pio.example_run_folder()))
     ['s', 't', 'y', 'z']
@@ -127,7 +159,35 @@ def load_all_outputs(run_folder: str | Path, *, mask_errors: bool = False) -> di
 
 @dataclass
 class ElementError:
-    """One failed element: where it is, which function failed, why, and with which inputs."""
+    """One failed element: where it is, which function failed, why, and with which inputs.
+
+    Returned by :func:`load_errors`.
+
+    Parameters
+    ----------
+    output_name : str
+        The output the element belongs to.
+    index : tuple of int or None
+        The element's index per axis (None for a single output).
+    function : str
+        The function that raised, or that was skipped for a propagated error.
+    exception : str
+        ``"Type: message"`` of the error.
+    kwargs : dict
+        The arguments of the failed call.
+    propagated : bool
+        True when the function was not called because an input had failed.
+    record : ErrorSnapshot or PropagatedErrorSnapshot or None
+        The stored snapshot (``reproduce()`` calls the function again).
+    stopped_run : bool, default False
+        True for the element a raise-mode run stopped on (from ``raised.json``).
+
+    Examples
+    --------
+    >>> error = ElementError("y", (1,), "f", "ValueError: bad", {"x": 0}, False, None)
+    >>> error.output_name, error.index, error.exception
+    ('y', (1,), 'ValueError: bad')
+    """
 
     output_name: str
     index: tuple[int, ...] | None
@@ -186,6 +246,20 @@ def _element_error(name: str, index: tuple[int, ...] | None, record: Any) -> Ele
 def load_errors(*output_names: str, run_folder: str | Path) -> list[ElementError]:
     """The failed elements of a run (default: of every output), in output and index order.
 
+    Parameters
+    ----------
+    *output_names : str
+        The outputs to look at (none: all).
+    run_folder : str or Path
+        The run folder.
+
+    Returns
+    -------
+    list of ElementError
+        One per failed element, with the call that failed.
+
+    Examples
+    --------
     >>> import pipemap.io as pio
     >>> pio.load_errors(run_folder=pio.example_run_folder())  # a run without failures
     []

@@ -49,9 +49,31 @@ def xarray_dataset_from_results(
 ) -> Any:
     """An ``xarray.Dataset`` of in-memory results (every output in ``results``).
 
-    ``infer_dtypes``: which object arrays get numeric dtypes where every element is a number: all
-    (True), none (False: arrays as they are, as pipefunc's ``to_xarray(type_cast=False)``), or the
-    inputs and the outputs named in the collection.
+    Used by ``ResultDict.to_xarray()``; no runner import is needed.
+
+    Parameters
+    ----------
+    inputs : mapping
+        The run's inputs by name.
+    results : mapping
+        ``{output name: result}``: objects with ``.output`` (``Result``) or the outputs themselves.
+    pipeline : object
+        Anything with ``mapspecs_as_strings`` or ``mapspecs()`` (a ``Pipeline``).
+    load_intermediate : bool, default True
+        Use intermediate outputs as coordinates.
+    infer_dtypes : bool or collection of str, default True
+        Which object arrays get numeric dtypes where every element is a number: all (True), none
+        (False: arrays as they are, as pipefunc's ``to_xarray(type_cast=False)``), or the inputs
+        and the outputs named in the collection.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> pipeline = SimpleNamespace(mapspecs_as_strings=["x[i] -> y[i]"])
+    >>> results = {"y": SimpleNamespace(output=np.array([2, 4], dtype=object))}
+    >>> ds = xarray_dataset_from_results({"x": [1, 2]}, results, pipeline)
+    >>> ds["y"].values.tolist(), str(ds["y"].dtype)
+    ([2, 4], 'int64')
     """
     outputs = _outputs(results)
     model = build_model(
@@ -70,8 +92,33 @@ def dataframe_from_results(
     backend: Literal["pandas", "polars"] = "pandas",
     infer_dtypes: bool | Collection[str] = True,
 ) -> Any:
-    """A pandas/polars DataFrame of in-memory results, built without going through xarray
-    (``infer_dtypes`` as in :func:`xarray_dataset_from_results`)."""
+    """A pandas/polars DataFrame of in-memory results, built without going through xarray.
+
+    Used by ``ResultDict.to_dataframe()``; no runner import is needed.
+
+    Parameters
+    ----------
+    inputs : mapping
+        The run's inputs by name.
+    results : mapping
+        ``{output name: result}``: objects with ``.output`` (``Result``) or the outputs themselves.
+    pipeline : object
+        Anything with ``mapspecs_as_strings`` or ``mapspecs()`` (a ``Pipeline``).
+    load_intermediate : bool, default True
+        Use intermediate outputs as coordinates.
+    backend : {"pandas", "polars"}, default "pandas"
+        The DataFrame library.
+    infer_dtypes : bool or collection of str, default True
+        As in :func:`xarray_dataset_from_results`.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> pipeline = SimpleNamespace(mapspecs_as_strings=["x[i] -> y[i]"])
+    >>> results = {"y": SimpleNamespace(output=np.array([2, 4], dtype=object))}
+    >>> dataframe_from_results({"x": [1, 2]}, results, pipeline).to_dict("list")
+    {'x': [1, 2], 'y': [2, 4]}
+    """
     outputs = _outputs(results)
     model = build_model(
         _mapspecs(pipeline), inputs, outputs, output_names=sorted(outputs), load_intermediate=load_intermediate,
@@ -86,6 +133,13 @@ def xarray_dataset_to_dataframe(ds: Any) -> Any:
     No coordinates: one row (0-d values unwrapped). Else one row per element of all dims, the
     index dropped, :class:`DimensionlessArray` cells unwrapped and ``"a:b"`` columns split.
 
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A Dataset from :func:`load_xarray_dataset` or :func:`xarray_dataset_from_data`.
+
+    Examples
+    --------
     >>> from pipemap.io import xarray_dataset_from_data
     >>> ds = xarray_dataset_from_data(["x[i], y[i] -> r[i]"], {"x": [1, 2], "y": [3, 4]}, {"r": np.array([4, 6])})
     >>> xarray_dataset_to_dataframe(ds).to_dict("list")

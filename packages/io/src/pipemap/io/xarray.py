@@ -44,6 +44,13 @@ __all__ = [
 class DimensionlessArray:
     """An array kept whole as one 0-d value of a Dataset (xarray would otherwise want dims).
 
+    Parameters
+    ----------
+    arr : numpy.ndarray
+        The array.
+
+    Examples
+    --------
     >>> DimensionlessArray(np.zeros(2)).arr.shape
     (2,)
     """
@@ -102,12 +109,25 @@ def xarray_dataset_from_data(
 ) -> xr.Dataset:
     """Build a Dataset from in-memory results.
 
-    ``mapspecs``: the pipeline's mapspecs (objects or strings); ``inputs``: the run's inputs;
-    ``outputs``: ``{output name: value}`` where mapped outputs are arrays of their full shape
-    (masked arrays: masked = missing; plain object arrays are taken as they are) and single outputs
-    are their values. ``output_names`` selects what to present (default all keys of ``outputs``);
-    intermediate outputs serve as coordinates only if ``load_intermediate``.
+    One dimension per mapspec axis; inputs (and, with ``load_intermediate``, intermediate outputs)
+    become coordinates.
 
+    Parameters
+    ----------
+    mapspecs : sequence of (MapSpec or str)
+        The pipeline's mapspecs.
+    inputs : mapping
+        The run's inputs by name.
+    outputs : mapping
+        ``{output name: value}``: mapped outputs as arrays of their full shape (masked arrays:
+        masked = missing; plain object arrays are taken as they are), single outputs as their values.
+    output_names : sequence of str, optional
+        The outputs to present (default: every key of ``outputs``).
+    load_intermediate : bool, default True
+        Use intermediate outputs as coordinates.
+
+    Examples
+    --------
     >>> ds = xarray_dataset_from_data(
     ...     ["x[i], w[j] -> z[i, j]"], {"x": [1, 2], "w": [10, 20, 30]},
     ...     {"z": np.arange(6).reshape(2, 3), "total": 15})
@@ -130,12 +150,21 @@ def load_xarray_dataset(
     Failed and missing elements are NaN (masked; pipefunc's Dataset holds the error snapshots, and
     ``load_outputs`` returns them). See :func:`xarray_dataset_from_data` for the layout.
 
-    ``run_folder`` may be a list of run folders of one pipeline (a sweep grown, refined or split
-    over several runs): they are combined into one Dataset along the axes they differ in, aligned
-    by the values of the input coordinates, each element taken from the first folder holding it.
-    Two folders holding different values for one element (beyond a relative 1e-9) raise
-    :class:`RunFolderConflictError` naming the output, the folders and the element.
+    Parameters
+    ----------
+    *output_names : str
+        The outputs to load (none: all), as separate arguments.
+    run_folder : str, Path or sequence of them
+        The run folder, or a list of run folders of one pipeline (a sweep grown, refined or split
+        over several runs): they are combined into one Dataset along the axes they differ in,
+        aligned by the values of the input coordinates, each element taken from the first folder
+        holding it. Two folders holding different values for one element (beyond a relative
+        1e-9) raise :class:`RunFolderConflictError` naming the output, the folders and the element.
+    load_intermediate : bool, default True
+        Use intermediate outputs as coordinates.
 
+    Examples
+    --------
     >>> import pipemap.io as pio
     >>> ds = pio.load_xarray_dataset("z", run_folder=pio.example_run_folder())
     >>> ds["z"].dims, list(ds.coords)

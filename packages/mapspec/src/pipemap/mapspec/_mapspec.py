@@ -35,6 +35,15 @@ def _is_array_name(name: str) -> bool:
 class ArraySpec:
     """One array of a mapspec: a name and its axes (``None`` is an unnamed ``:`` slot).
 
+    Parameters
+    ----------
+    name : str
+        The array's name: an identifier, or ``scope.name`` for a scoped name.
+    axes : tuple of (str or None)
+        One entry per dimension: the axis name, or ``None`` for ``:`` (the whole axis).
+
+    Examples
+    --------
     >>> spec = ArraySpec("a", ("i", None, "j"))
     >>> str(spec), spec.indices, spec.rank
     ('a[i, :, j]', ('i', 'j'), 3)
@@ -141,6 +150,25 @@ class ArraySpec:
 class MapSpec:
     """How the axes of a function's inputs map to the axes of its outputs.
 
+    Usually built with :meth:`MapSpec.from_string`, which parses and validates the text form
+    (``"x[i, j], y[j, :, k] -> z[i, j, k]"``). Element keys use C order over the output's
+    external axes (docs/behaviour.md §1.6).
+
+    Parameters
+    ----------
+    inputs : tuple of ArraySpec
+        The input arrays, in written order (empty for a generator spec ``... -> x[i]``).
+    outputs : tuple of ArraySpec
+        The output arrays; all have the same named axes and none has a ``:`` slot.
+
+    Raises
+    ------
+    ValueError
+        If an output has a ``:`` slot, the outputs' axes differ, or an input axis is not an output
+        axis.
+
+    Examples
+    --------
     >>> spec = MapSpec.from_string("x[i, j], y[j, :, k] -> z[i, j, k]")
     >>> spec.output_key((5, 2, 3), 23)
     (3, 1, 2)

@@ -32,6 +32,18 @@ def validate_consistent_axes(specs: Sequence[MapSpec]) -> None:
 
     ``:`` is compatible with any name.
 
+    Parameters
+    ----------
+    specs : sequence of MapSpec
+        The mapspecs of a pipeline.
+
+    Raises
+    ------
+    MapSpecError
+        Naming the array and the two specs that conflict.
+
+    Examples
+    --------
     >>> from pipemap.mapspec import MapSpec
     >>> validate_consistent_axes([MapSpec.from_string("a[i] -> f[i]"), MapSpec.from_string("a[i, j] -> g[i, j]")])
     Traceback (most recent call last):
@@ -72,6 +84,18 @@ def _listing(specs: Sequence[MapSpec], name: str) -> str:
 def mapspec_axes(specs: Sequence[MapSpec]) -> dict[str, tuple[str | None, ...]]:
     """The axes of every array, each position named by any spec that names it.
 
+    Parameters
+    ----------
+    specs : sequence of MapSpec
+        The mapspecs of a pipeline.
+
+    Returns
+    -------
+    dict of str to tuple
+        ``{array name: axes}``, ``None`` where no spec names a position.
+
+    Examples
+    --------
     >>> from pipemap.mapspec import MapSpec
     >>> mapspec_axes([MapSpec.from_string("a[i, :] -> b[i]"), MapSpec.from_string("a[:, j] -> c[j]")])
     {'a': ('i', 'j'), 'b': ('i',), 'c': ('j',)}
@@ -91,6 +115,18 @@ def mapspec_axes(specs: Sequence[MapSpec]) -> dict[str, tuple[str | None, ...]]:
 def mapspec_dimensions(specs: Sequence[MapSpec]) -> dict[str, int]:
     """The rank of every array named in any spec.
 
+    Parameters
+    ----------
+    specs : sequence of MapSpec
+        The mapspecs of a pipeline.
+
+    Returns
+    -------
+    dict of str to int
+        ``{array name: number of axes}``.
+
+    Examples
+    --------
     >>> from pipemap.mapspec import MapSpec
     >>> mapspec_dimensions([MapSpec.from_string("x[i], y[j] -> z[i, j]")])
     {'x': 1, 'y': 1, 'z': 2}
@@ -104,6 +140,18 @@ def trace_dependencies(specs: Sequence[MapSpec]) -> dict[str, dict[str, tuple[st
     Sources are arrays not produced by a spec with inputs (root inputs, generator outputs).
     Axes are followed through intermediates; reduced axes vanish.
 
+    Parameters
+    ----------
+    specs : sequence of MapSpec
+        The mapspecs of a pipeline.
+
+    Returns
+    -------
+    dict
+        ``{output name: {source name: axes}}``.
+
+    Examples
+    --------
     >>> from pipemap.mapspec import MapSpec
     >>> specs = [MapSpec.from_string(s) for s in
     ...          ["a[i], b[j] -> x[i, j]", "x[i, j], c[k] -> y[i, j, k]", "y[i, :, k] -> z[k, i]"]]
@@ -150,6 +198,25 @@ def axis_sizes(
 ) -> dict[str, int | str]:
     """The size of every named axis, checking that zipped arrays agree.
 
+    Parameters
+    ----------
+    specs : sequence of MapSpec
+        The mapspecs of a pipeline.
+    shapes : mapping of str to shape
+        Known array shapes by name (``"?"`` for unknown sizes); arrays not in it are skipped.
+
+    Returns
+    -------
+    dict of str to (int or str)
+        ``{axis name: size}`` (``"?"`` where no array fixes the size).
+
+    Raises
+    ------
+    ShapeError
+        If two arrays disagree on the size of an axis.
+
+    Examples
+    --------
     >>> from pipemap.mapspec import MapSpec
     >>> axis_sizes([MapSpec.from_string("x[i], y[i] -> z[i]")], {"x": (3,), "y": (3,)})
     {'i': 3}

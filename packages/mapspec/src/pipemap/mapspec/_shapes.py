@@ -41,6 +41,13 @@ def shape_is_resolved(shape: Sequence[int | str]) -> TypeGuard[Sequence[int]]: .
 def shape_is_resolved(shape: Sequence[int | str]) -> bool:
     """True when no dimension is ``"?"`` (to a type checker: the shape holds only ints).
 
+    Parameters
+    ----------
+    shape : sequence of (int or str)
+        A shape, possibly with ``"?"`` for unknown sizes.
+
+    Examples
+    --------
     >>> shape_is_resolved((2, 3)), shape_is_resolved((2, "?"))
     (True, False)
     """
@@ -50,6 +57,13 @@ def shape_is_resolved(shape: Sequence[int | str]) -> bool:
 def shape_size(shape: Sequence[int | str]) -> int:
     """The number of elements of a resolved shape.
 
+    Parameters
+    ----------
+    shape : sequence of int
+        A resolved shape (``()`` has one element).
+
+    Examples
+    --------
     >>> shape_size((2, 3))
     6
     """
@@ -62,6 +76,18 @@ def shape_size(shape: Sequence[int | str]) -> int:
 def shape_strides(shape: Sequence[int]) -> tuple[int, ...]:
     """C-order strides in elements: ``stride_k = prod(shape[k+1:])``.
 
+    Parameters
+    ----------
+    shape : sequence of int
+        A resolved shape.
+
+    Returns
+    -------
+    tuple of int
+        One stride per axis; linear index ``n`` has key ``(n // stride_k) % shape_k`` on axis ``k``.
+
+    Examples
+    --------
     >>> shape_strides((3, 4, 5))
     (20, 5, 1)
     """
@@ -74,6 +100,20 @@ def shape_strides(shape: Sequence[int]) -> tuple[int, ...]:
 def external_shape_from_mask(shape: Sequence[_Dim], mask: Sequence[bool]) -> tuple[_Dim, ...]:
     """The entries of a full shape on external axes (mask True).
 
+    Parameters
+    ----------
+    shape : sequence of (int or str)
+        A full shape (external and internal axes).
+    mask : sequence of bool
+        The shape mask: True for an external axis, False for an internal one.
+
+    Returns
+    -------
+    tuple
+        The external sizes, in order.
+
+    Examples
+    --------
     >>> external_shape_from_mask((3, 2, 4), (False, True, False))
     (2,)
     """
@@ -84,6 +124,20 @@ def external_shape_from_mask(shape: Sequence[_Dim], mask: Sequence[bool]) -> tup
 def internal_shape_from_mask(shape: Sequence[_Dim], mask: Sequence[bool]) -> tuple[_Dim, ...]:
     """The entries of a full shape on internal axes (mask False).
 
+    Parameters
+    ----------
+    shape : sequence of (int or str)
+        A full shape (external and internal axes).
+    mask : sequence of bool
+        The shape mask: True for an external axis, False for an internal one.
+
+    Returns
+    -------
+    tuple
+        The internal sizes, in order.
+
+    Examples
+    --------
     >>> internal_shape_from_mask((3, 2, 4), (False, True, False))
     (3, 4)
     """
@@ -96,6 +150,22 @@ def merge_shape(
 ) -> ShapeTuple:
     """Interleave external and internal sizes by the mask into the full shape.
 
+    Parameters
+    ----------
+    external : sequence of (int or str)
+        The sizes of the external axes, in order.
+    internal : sequence of (int or str)
+        The sizes of the internal axes, in order.
+    mask : sequence of bool
+        The shape mask: True where the next external size goes, False for the next internal one.
+
+    Returns
+    -------
+    tuple
+        The full shape.
+
+    Examples
+    --------
     >>> merge_shape((2,), (3, 4), (False, True, False))
     (3, 2, 4)
     """
@@ -119,6 +189,25 @@ def _check_mask(shape: Sequence[Any], mask: Sequence[bool]) -> None:
 def array_shape(x: Any, name: str = "x") -> ShapeTuple:
     """The shape used to map over ``x``: ``.shape`` if present, ``(len(x),)`` for lists and ranges.
 
+    Parameters
+    ----------
+    x : Any
+        A value mapped over: a numpy array, a pandas object, a storage, a list or a range.
+    name : str, default "x"
+        The name used in the error message.
+
+    Returns
+    -------
+    tuple
+        The shape (nested lists count as one-dimensional).
+
+    Raises
+    ------
+    TypeError
+        If ``x`` has no shape (a tuple, a scalar, ...).
+
+    Examples
+    --------
     >>> array_shape([[1, 2], [3, 4]]), array_shape(range(3))
     ((2,), (3,))
     >>> array_shape((1, 2))
@@ -142,6 +231,22 @@ def mapspec_shape(
 ) -> tuple[ShapeTuple, tuple[bool, ...]]:
     """The full output shape and mask of ``spec`` (docs/behaviour.md §1.5); see ``MapSpec.shape``.
 
+    Parameters
+    ----------
+    spec : MapSpec
+        The mapspec.
+    input_shapes : mapping of str to shape
+        The shape of every input of ``spec`` (``"?"`` for unknown sizes).
+    internal_shapes : mapping of str to shape, optional
+        The internal sizes of outputs with internal axes, by output name (missing: ``"?"``).
+
+    Returns
+    -------
+    tuple
+        ``(shape, mask)``: the full shape of the first output and its mask (True = external axis).
+
+    Examples
+    --------
     >>> from pipemap.mapspec import MapSpec
     >>> mapspec_shape(MapSpec.from_string("x[i], y[j] -> z[i, j]"), {"x": (3,), "y": ("?",)})
     ((3, '?'), (True, True))
@@ -226,9 +331,23 @@ def shape_and_mask_from_mapspec(
 ) -> tuple[ShapeTuple, tuple[bool, ...]]:
     """``spec.shape`` with the input shapes picked from a dict of all known shapes.
 
-    ``shapes`` may hold other keys too (a runner's tuple keys of multi-output functions);
-    only the names of the spec's inputs are looked up.
+    Parameters
+    ----------
+    spec : MapSpec
+        The mapspec.
+    shapes : mapping
+        Known shapes; it may hold other keys too (a runner's tuple keys of multi-output
+        functions): only the names of the spec's inputs are looked up.
+    internal_shapes : mapping of str to shape, optional
+        The internal sizes of outputs with internal axes, by output name.
 
+    Returns
+    -------
+    tuple
+        ``(shape, mask)`` of the spec's first output.
+
+    Examples
+    --------
     >>> from pipemap.mapspec import MapSpec
     >>> spec = MapSpec.from_string("x[i] -> y[i]")
     >>> shape_and_mask_from_mapspec(spec, {"x": (4,), "w": (2,)})

@@ -94,6 +94,16 @@ class IndexPlan:
     integer array-like; every index must satisfy ``0 <= n < size`` (else ``IndexError``).
     Selectors hold, per input axis, the index along that axis, or -1 for a ``:`` slot.
 
+    Parameters
+    ----------
+    spec : MapSpec or spec-like
+        A ``MapSpec``, or any object with ``inputs`` (items with ``name`` and ``axes``) and
+        ``external_indices``.
+    external_shape : sequence of int
+        The resolved external shape of the spec's outputs.
+
+    Examples
+    --------
     >>> from types import SimpleNamespace as NS
     >>> spec = NS(inputs=(NS(name="x", axes=("i",)), NS(name="y", axes=("j",))),
     ...           external_indices=("i", "j"))

@@ -37,7 +37,16 @@ _TMP_MARK = ".tmp-"
 
 
 class CorruptElementWarning(UserWarning):
-    """Warning emitted when a stored element cannot be decoded and is treated as missing."""
+    """Warning emitted when a stored element cannot be decoded and is treated as missing.
+
+    The damaged file is moved aside (its bytes kept under a hidden name), so the next resume
+    recomputes the element.
+
+    Examples
+    --------
+    >>> issubclass(CorruptElementWarning, UserWarning)
+    True
+    """
 
 
 def temporary_name(target: str) -> str:
@@ -62,9 +71,18 @@ def is_temporary(name: str) -> bool:
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, durable: bool = True) -> None:
     """Write ``data`` to ``path`` atomically (temporary file + ``os.replace``).
 
-    ``durable``: the bytes reach the disk (``fsync``) before the name appears, so even a power
-    loss leaves the old file or the complete new one (about 0.3 ms per file here).
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write (its folder must exist).
+    data : bytes
+        The new content.
+    durable : bool, default True
+        ``fsync`` the bytes before the name appears, so even a power loss leaves the old file or
+        the complete new one (about 0.3 ms per file here).
 
+    Examples
+    --------
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "f"
     >>> atomic_write_bytes(p, b"abc"); p.read_bytes()
@@ -134,9 +152,19 @@ def atomic_write_many(folder: str, names: list[str], payloads: list[bytes]) -> N
 
 
 def mark_stored(exc: BaseException, indices: Any) -> None:
-    """Record on ``exc`` (raised by a failing bulk write) the linear ``indices`` that the write
-    stored completely before it failed, for :func:`stored_before_failure`.
+    """Record on ``exc`` the linear indices that a failing bulk write stored before it failed.
 
+    Read back with :func:`stored_before_failure`; writers then retry only the others.
+
+    Parameters
+    ----------
+    exc : BaseException
+        The exception the bulk write raises.
+    indices : array-like of int
+        The linear indices stored completely before the failure.
+
+    Examples
+    --------
     >>> e = OSError(28, "No space left on device"); mark_stored(e, [0, 1]); stored_before_failure(e).tolist()
     [0, 1]
     """
@@ -147,9 +175,26 @@ def mark_stored(exc: BaseException, indices: Any) -> None:
 
 
 def stored_before_failure(exc: BaseException) -> np.ndarray | None:
-    """The linear indices a failed ``dump_many``/``_put_many`` stored before raising ``exc``
-    (int64 array, maybe empty), or None when the backend does not say (then any of them may
-    or may not be stored). Writers retry only the others."""
+    """The linear indices a failed ``dump_many``/``_put_many`` stored before raising ``exc``.
+
+    Parameters
+    ----------
+    exc : BaseException
+        The exception of a failed bulk write.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        An int64 array (maybe empty), or None when the backend does not say (then any of the
+        indices may or may not be stored). Writers retry only the others.
+
+    Examples
+    --------
+    >>> stored_before_failure(OSError("disk full")) is None
+    True
+    >>> e = OSError("disk full"); mark_stored(e, [3]); stored_before_failure(e).tolist()
+    [3]
+    """
     stored = getattr(exc, "pipemap_stored", None)
     return stored if isinstance(stored, np.ndarray) else None
 
@@ -197,9 +242,23 @@ def serialize_named(value: Any, what: str) -> bytes:
 
 
 def unpicklable_part(value: Any, dumps: Any = serialize) -> str | None:
-    """``"element 3"``, ``"element (1, 2)"`` or ``"key 'b'"``: the first part of a container
-    ``value`` that ``dumps`` refuses (None when ``value`` is no container or every part pickles).
+    """The first part of a container ``value`` that ``dumps`` refuses.
 
+    Parameters
+    ----------
+    value : Any
+        A value that failed to pickle.
+    dumps : callable, optional
+        The pickler (default: the storages' serializer).
+
+    Returns
+    -------
+    str or None
+        ``"element 3"``, ``"element (1, 2)"`` or ``"key 'b'"``; None when ``value`` is no
+        container or every part pickles.
+
+    Examples
+    --------
     >>> import threading
     >>> unpicklable_part([1, threading.Lock()]), unpicklable_part({"a": 1}), unpicklable_part(3)
     ('element 1', None, None)
@@ -221,9 +280,21 @@ def unpicklable_part(value: Any, dumps: Any = serialize) -> str | None:
 
 
 def unpicklable_error(exc: BaseException, what: str, value: Any, dumps: Any = serialize) -> BaseException:
-    """A new exception of ``exc``'s type (``TypeError`` if that cannot be built) saying that
-    ``what`` (and which part of ``value``, see :func:`unpicklable_part`) cannot be pickled.
+    """A new exception saying that ``what`` (and which part of ``value``) cannot be pickled.
 
+    Parameters
+    ----------
+    exc : BaseException
+        The pickling error; the new exception has its type (``TypeError`` if that cannot be built).
+    what : str
+        What was pickled, e.g. "Output `y`".
+    value : Any
+        The value that failed (its first unpicklable part is named, see :func:`unpicklable_part`).
+    dumps : callable, optional
+        The pickler to find that part with (default: the storages' serializer).
+
+    Examples
+    --------
     >>> unpicklable_error(TypeError("no"), "Output `y`", {"b": lambda: 0}, dumps=__import__("pickle").dumps)
     TypeError("Output `y` (at key 'b') cannot be pickled: no")
     """

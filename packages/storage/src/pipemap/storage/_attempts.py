@@ -39,11 +39,30 @@ _counter = itertools.count()
 
 @dataclass(frozen=True)
 class AttemptRecord:
-    """One element's attempts: how many were made, the last error any of them raised (type name,
-    message, formatted traceback; kept when a later attempt succeeded), where the last attempt
-    ran (``host``, ``pid``; ``pid`` 0 when a worker died without reporting), and the wall time in
-    seconds of the successful attempt (``None`` when every attempt failed).
+    """One element's attempts: how many were made, the last error, where the last attempt ran.
 
+    Written by runs with a retry policy for every element that needed more than one attempt or
+    failed (``attempts/<output>/`` in the run folder); read with :func:`read_attempts`.
+
+    Parameters
+    ----------
+    attempts : int
+        The number of attempts made (the first one included).
+    error_type : str or None
+        The type name of the last error any attempt raised (kept when a later attempt succeeded).
+    error_message : str or None
+        That error's message.
+    traceback : str or None
+        That error's formatted traceback.
+    host : str
+        The host the last attempt ran on.
+    pid : int
+        The process id of the last attempt (0 when a worker died without reporting).
+    seconds : float or None
+        The wall time of the successful attempt, None when every attempt failed.
+
+    Examples
+    --------
     >>> AttemptRecord(2, "OSError", "flaky", None, "h", 1, 0.25).succeeded
     True
     """
@@ -78,23 +97,81 @@ def _write(run_folder: str | os.PathLike[str], output_names: Iterable[str], payl
 def write_attempts(
     run_folder: str | os.PathLike[str], output_names: Iterable[str], records: Mapping[int, AttemptRecord]
 ) -> None:
-    """Record ``records`` (linear index -> record) for every output in ``output_names``."""
+    """Record ``records`` (linear index -> record) for every output in ``output_names``.
+
+    Parameters
+    ----------
+    run_folder : str or os.PathLike
+        The run folder.
+    output_names : iterable of str
+        The outputs of the function the records belong to.
+    records : mapping of int to AttemptRecord
+        ``{linear index: record}``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> write_attempts(folder, ["y1", "y2"], {0: AttemptRecord(2, "OSError", "flaky", None, "h", 1, 0.1)})
+    >>> sorted(read_attempts(folder, "y2"))
+    [0]
+    """
     if not records:
         return
     _write(run_folder, output_names, {"records": {str(int(k)): asdict(v) for k, v in records.items()}})
 
 
 def clear_attempts(run_folder: str | os.PathLike[str], output_names: Iterable[str], indices: Iterable[int]) -> None:
-    """Forget the records of ``indices`` (elements about to be recomputed)."""
+    """Forget the records of ``indices`` (elements about to be recomputed).
+
+    Parameters
+    ----------
+    run_folder : str or os.PathLike
+        The run folder.
+    output_names : iterable of str
+        The outputs of the function whose elements are recomputed.
+    indices : iterable of int
+        Linear element indices.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> write_attempts(folder, ["y"], {4: AttemptRecord(2, "OSError", "flaky", None, "h", 1, 0.5)})
+    >>> clear_attempts(folder, ["y"], [4]); read_attempts(folder, "y")
+    {}
+    """
     items = sorted({int(i) for i in indices})
     if items:
         _write(run_folder, output_names, {"cleared": items})
 
 
 def read_attempts(run_folder: str | os.PathLike[str], output_name: str) -> dict[int, AttemptRecord]:
-    """``{linear index: AttemptRecord}`` for the elements of ``output_name`` that needed more
-    than one attempt or failed (``{}`` when none did, or the run folder has no record).
-    Unreadable files (a foreign or truncated file) are skipped."""
+    """The attempt records of ``output_name``'s elements.
+
+    Parameters
+    ----------
+    run_folder : str or os.PathLike
+        The run folder.
+    output_name : str
+        A mapped output.
+
+    Returns
+    -------
+    dict of int to AttemptRecord
+        ``{linear index: AttemptRecord}`` for the elements that needed more than one attempt or
+        failed (``{}`` when none did, or the run folder has no record). Unreadable files (a foreign
+        or truncated file) are skipped.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> write_attempts(folder, ["y"], {4: AttemptRecord(3, "OSError", "flaky", None, "h", 1, 0.5)})
+    >>> record = read_attempts(folder, "y")[4]
+    >>> record.attempts, record.error_type, record.succeeded
+    (3, 'OSError', True)
+    """
     folder = _folder(run_folder, output_name)
     try:
         names = sorted(p.name for p in folder.iterdir() if p.suffix == ".json")
@@ -114,7 +191,25 @@ def read_attempts(run_folder: str | os.PathLike[str], output_name: str) -> dict[
 
 
 def recorded_indices(run_folder: str | os.PathLike[str], output_name: str) -> set[int]:
-    """The linear indices that currently have a record (cheap when nothing was ever recorded)."""
+    """The linear indices that currently have a record (cheap when nothing was ever recorded).
+
+    Parameters
+    ----------
+    run_folder : str or os.PathLike
+        The run folder.
+    output_name : str
+        A mapped output.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> recorded_indices(folder, "y")
+    set()
+    >>> write_attempts(folder, ["y"], {2: AttemptRecord(2, None, None, None, "h", 1, 0.1)})
+    >>> recorded_indices(folder, "y")
+    {2}
+    """
     if not _folder(run_folder, output_name).is_dir():
         return set()
     return set(read_attempts(run_folder, output_name))

@@ -54,14 +54,28 @@ def _is_element_key(key: tuple[int | slice, ...]) -> TypeGuard[tuple[int, ...]]:
 class StorageBase(abc.ABC):
     """Base class of pipemap storages: an N-d array of Python objects, element by element.
 
-    ``Cls(folder, shape, internal_shape=None, shape_mask=None, **extra)``; ``shape`` is the external
-    shape (may hold ``"?"`` until resolved), ``internal_shape`` the axes each element spans
-    (default ``()``) and ``shape_mask`` says which full axes are external (True).
+    ``Cls(folder, shape, internal_shape=None, shape_mask=None, **extra)``. A backend implements
+    ``_get_linear``, ``_put_many``, ``done_mask`` and ``dump_in_subprocess``; keys, slices, masks,
+    bulk members and the checks come from here (see the how-to "Add a storage backend").
 
     Capabilities (class attributes / properties): ``storage_id``, ``requires_serialization``,
     ``dump_in_subprocess`` (a worker's writes are visible to the parent), ``supports_persist``
     (``persist()`` does something).
 
+    Parameters
+    ----------
+    folder : str or Path or None
+        The output's folder (in a run: ``<run_folder>/outputs/<name>``); None for memory storages without one.
+    shape : tuple
+        The external shape: one size per external axis, ``"?"`` where not known yet.
+    internal_shape : tuple, optional
+        The sizes of the internal axes every element spans (default ``()``: none).
+    shape_mask : sequence of bool, optional
+        Which axes of the full shape are external (True) or internal (False); required with an
+        ``internal_shape``, default all True.
+
+    Examples
+    --------
     >>> from pipemap.storage import FileArray
     >>> import tempfile
     >>> arr = FileArray(tempfile.mkdtemp(), (2,), (3,), (True, False))

@@ -71,11 +71,33 @@ def _pack_name() -> str:
 
 
 class ChunkedArray(ShapeRecorded, StorageBase):
-    """A few packed files per chunk of elements plus an index table per pack.
+    """A few packed files per chunk of elements plus an index table per pack (``storage_id="chunked"``).
 
-    Extras: ``chunk_size`` (elements per chunk, default 1024; an existing folder keeps its own)
-    and ``max_packs`` (packs per chunk before they are merged, default 8).
+    Elements are grouped in chunks of ``chunk_size`` consecutive linear indices; each batch of writes
+    to a chunk appends one pack file, and a manifest replaced atomically says which packs are valid,
+    so a million elements make a few hundred files and a crash leaves every element absent or
+    complete. Packs are ``fsync``ed.
 
+    Parameters
+    ----------
+    folder : str or Path
+        The output's folder (in a run: ``<run_folder>/outputs/<name>``).
+    shape : tuple
+        The external shape: one size per external axis, ``"?"`` where not known yet.
+    internal_shape : tuple, optional
+        The sizes of the internal axes every element spans (default ``()``: none).
+    shape_mask : sequence of bool, optional
+        Which axes of the full shape are external (True) or internal (False); required with an
+        ``internal_shape``, default all True.
+    chunk_size : int, default 1024
+        Elements per chunk (an existing folder keeps its own).
+    max_packs : int, default 8
+        Packs per chunk before they are merged into one.
+    read_only : bool, default False
+        Open without creating or changing anything (readers).
+
+    Examples
+    --------
     >>> import tempfile
     >>> arr = ChunkedArray(tempfile.mkdtemp(), (3, 4), chunk_size=5)
     >>> arr.dump((2, 3), "last"); arr.get_from_index(11)

@@ -53,6 +53,13 @@ _RUN_INFO = "run_info.json"
 def is_bookkeeping_name(name: str) -> bool:
     """True for the run folder's own hidden entries (lock, takeover guard, clearing marker, trash).
 
+    Parameters
+    ----------
+    name : str
+        The name of an entry of a run folder.
+
+    Examples
+    --------
     >>> is_bookkeeping_name(".pipemap.lock"), is_bookkeeping_name(".pipemap.trash-ab12"), is_bookkeeping_name("outputs")
     (True, True, False)
     """
@@ -62,6 +69,13 @@ def is_bookkeeping_name(name: str) -> bool:
 def interrupted_clear(run_folder: str | os.PathLike[str]) -> bool:
     """Whether a clearing of ``run_folder`` started and did not finish (its entries are not valid).
 
+    Parameters
+    ----------
+    run_folder : str or os.PathLike
+        The run folder.
+
+    Examples
+    --------
     >>> import tempfile
     >>> interrupted_clear(tempfile.mkdtemp())
     False
@@ -93,6 +107,16 @@ def _fsync_dir(folder: Path) -> None:
 def clear_run_folder(run_folder: str | os.PathLike[str]) -> None:
     """Delete everything in ``run_folder`` but its lock, crash-safely (see the module docstring).
 
+    A marker is written first and the entries are renamed into a hidden trash before they are
+    deleted, so a kill midway never leaves a folder that looks like a valid old run.
+
+    Parameters
+    ----------
+    run_folder : str or os.PathLike
+        The run folder (its lock must be held by the caller).
+
+    Examples
+    --------
     >>> import tempfile
     >>> folder = Path(tempfile.mkdtemp())
     >>> (folder / "outputs").mkdir(); clear_run_folder(folder); list(folder.iterdir())

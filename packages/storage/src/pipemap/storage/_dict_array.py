@@ -28,11 +28,30 @@ DICT_FILENAME = "dict_array.cloudpickle"
 
 
 class DictArray(StorageBase):
-    """A dict-backed array living in the main process's memory.
+    """A dict-backed array living in the main process's memory (``storage_id="dict"``).
 
     Slices return a plain object ``ndarray`` whose missing cells hold ``np.ma.masked`` (with
     internal axes, missing cells read as ``None``: pipefunc's behaviour, kept for compatibility).
+    With a ``folder``, ``persist()`` writes ``dict_array.cloudpickle`` there and a new instance on
+    that folder loads it (memory-storage resume).
 
+    Parameters
+    ----------
+    folder : str or Path or None
+        The output's folder (in a run: ``<run_folder>/outputs/<name>``); None: nothing is persisted.
+    shape : tuple
+        The external shape: one size per external axis, ``"?"`` where not known yet.
+    internal_shape : tuple, optional
+        The sizes of the internal axes every element spans (default ``()``: none).
+    shape_mask : sequence of bool, optional
+        Which axes of the full shape are external (True) or internal (False); required with an
+        ``internal_shape``, default all True.
+    mapping : mutable mapping, optional
+        The mapping to hold the elements, keyed by external index tuples (default: a dense list
+        indexed by linear index, which needs less memory).
+
+    Examples
+    --------
     >>> arr = DictArray(None, (3,)); arr.dump((1,), 5); arr[:].tolist()
     [masked, 5, masked]
     """

@@ -49,8 +49,28 @@ _PROBE = 987654321
 class FileArray(ShapeRecorded, StorageBase):
     """Array interface to a folder of element files (``storage_id="file_array"``).
 
-    ``__getitem__`` returns ``np.ma.masked`` for absent files; slices return masked arrays.
+    The element at linear index ``n`` is the file ``filename_template.format(n)`` (cloudpickle;
+    polars DataFrames as Parquet), written atomically. ``__getitem__`` returns ``np.ma.masked`` for
+    absent files; slices return masked arrays. The default storage of runs with a run folder.
 
+    Parameters
+    ----------
+    folder : str or Path
+        The output's folder (in a run: ``<run_folder>/outputs/<name>``).
+    shape : tuple
+        The external shape: one size per external axis, ``"?"`` where not known yet.
+    internal_shape : tuple, optional
+        The sizes of the internal axes every element spans (default ``()``: none).
+    shape_mask : sequence of bool, optional
+        Which axes of the full shape are external (True) or internal (False); required with an
+        ``internal_shape``, default all True.
+    filename_template : str, default "__{:d}__.pickle"
+        The file name of an element, formatted with its linear index.
+    read_only : bool, default False
+        Open without creating or changing anything (readers).
+
+    Examples
+    --------
     >>> import tempfile
     >>> arr = FileArray(tempfile.mkdtemp(), (2,))
     >>> arr.dump((0,), "x"); arr[0], arr[1] is np.ma.masked

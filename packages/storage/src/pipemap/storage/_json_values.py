@@ -24,7 +24,20 @@ _MAX_ITEMS = 10_000
 
 
 def to_jsonable(value: Any, depth: int = 0) -> Any:  # noqa: PLR0911 - one case per kind of value
-    """``value`` as JSON-native data (see the module docstring); NaN and infinities as strings."""
+    """``value`` as JSON-native data (see the module docstring); NaN and infinities as strings.
+
+    Parameters
+    ----------
+    value : Any
+        Any value (numpy scalars and arrays, tuples, dicts, ...).
+    depth : int, default 0
+        The nesting depth reached so far (deep values are cut off).
+
+    Examples
+    --------
+    >>> to_jsonable({"a": float("nan"), "b": (1, 2), "c": np.int64(3)})
+    {'a': 'nan', 'b': [1, 2], 'c': 3}
+    """
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, np.generic) and not isinstance(value, (np.void, np.object_)):

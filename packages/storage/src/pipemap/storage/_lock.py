@@ -68,8 +68,20 @@ class RunOwnership:
     A worker process writes elements for the run that holds the folder's lock. If that run's
     process died and another run took the folder over, the lock now holds another token:
     :meth:`verify` raises :class:`RunFolderLostError`, so a leftover worker never writes into
-    the newer run. The owning process itself skips the check (it holds the lock).
+    the newer run. The owning process itself skips the check (it holds the lock). Made by
+    :meth:`RunFolderLock.ownership`.
 
+    Parameters
+    ----------
+    lock_path : str
+        The lock file, ``<run_folder>/.pipemap.lock``.
+    token : str
+        The owning run's token, as written in the lock file.
+    pid : int
+        The owning process's id.
+
+    Examples
+    --------
     >>> import tempfile
     >>> lock = RunFolderLock(tempfile.mkdtemp()).acquire()
     >>> ownership = lock.ownership()
@@ -180,9 +192,20 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 class RunFolderLock:
     """Exclusive ownership of a run folder by one process (see the module docstring).
 
-    ``RunFolderLock(folder).acquire()`` creates the folder if needed and the lock file, or
-    raises :class:`RunFolderLockedError`. ``timeout`` > 0 waits that long for a live owner.
+    ``RunFolderLock(folder).acquire()`` creates the folder if needed and the lock file
+    ``.pipemap.lock`` (pid, host, start time, run token), or raises :class:`RunFolderLockedError`
+    naming the owner. A lock left by a dead process on the same host is taken over; one from
+    another host is never broken.
 
+    Parameters
+    ----------
+    run_folder : str or os.PathLike
+        The run folder to own.
+    timeout : float, default 0.0
+        Seconds to wait for a live owner to release the lock (0: refuse at once).
+
+    Examples
+    --------
     >>> import tempfile
     >>> folder = tempfile.mkdtemp()
     >>> first = RunFolderLock(folder).acquire()

@@ -136,6 +136,15 @@ storage_registry = StorageRegistry()
 def register_storage(cls: type[StorageBase], storage_id: str | None = None) -> None:
     """Register a storage class under ``storage_id or cls.storage_id`` (replaces earlier entries).
 
+    Parameters
+    ----------
+    cls : type
+        A ``StorageBase`` subclass.
+    storage_id : str, optional
+        The id to register it under (default: ``cls.storage_id``).
+
+    Examples
+    --------
     >>> from pipemap.storage import DictArray
     >>> class MyDict(DictArray):
     ...     storage_id = "my_dict"
@@ -157,8 +166,18 @@ def register_storage(cls: type[StorageBase], storage_id: str | None = None) -> N
 def get_storage_class(storage_id: str) -> type[StorageBase]:
     """Return the class registered under ``storage_id``.
 
-    Unknown id: ``ValueError`` "Storage class `x` not found, only `file_array, dict, ...` available."
+    Parameters
+    ----------
+    storage_id : str
+        A registered storage id (``"file_array"``, ``"chunked"``, ``"dict"``, ...).
 
+    Raises
+    ------
+    ValueError
+        "Storage class `x` not found, only `file_array, dict, ...` available."
+
+    Examples
+    --------
     >>> get_storage_class("dict").__name__
     'DictArray'
     """
@@ -177,10 +196,18 @@ def storage_id_for(
 ) -> str:
     """Resolve the per-output storage choice (docs/behaviour.md §3.3) to a storage id.
 
-    ``storage`` is an id, or a dict {output name | tuple of names | ``""``: id}. A key naming one
-    element of a multi-output function applies to the whole tuple; two keys for one function are
-    an error. Lookup: exact name, else ``""``, else ``ValueError``.
+    A key naming one element of a multi-output function applies to the whole tuple; two keys for
+    one function are an error. Lookup: exact name, else ``""``, else ``ValueError``.
 
+    Parameters
+    ----------
+    storage : str or mapping
+        A storage id, or ``{output name | tuple of names | "": id}``.
+    output_name : str or tuple of str
+        The output (or the outputs of a multi-output function).
+
+    Examples
+    --------
     >>> storage_id_for({"y": "dict", "": "file_array"}, "z")
     'file_array'
     """
@@ -220,6 +247,15 @@ def storage_class_for(
 ) -> type[StorageBase]:
     """Resolve the per-output storage choice (docs/behaviour.md §3.3, see :func:`storage_id_for`) to a class.
 
+    Parameters
+    ----------
+    storage : str or mapping
+        A storage id, or ``{output name | tuple of names | "": id}``.
+    output_name : str or tuple of str
+        The output (or the outputs of a multi-output function).
+
+    Examples
+    --------
     >>> storage_class_for({"y": "dict", "": "file_array"}, "y").__name__
     'DictArray'
     >>> storage_class_for({("y1", "y2"): "dict"}, "y1").__name__

@@ -40,9 +40,32 @@ RAISED_FILE = "raised.json"
 class RunFolderInfo:
     """A run folder's ``run_info.json`` and ``pipemap.json``, read and validated without unpickling anything.
 
-    ``record`` is the :class:`RunRecord` with empty ``inputs`` and ``defaults``; ``fields`` the
-    decoded ``run_info.json`` object as written, with ``pipemap.json``'s fields added and
-    ``version`` set to the folder's format version (read it only for fields the record does not carry).
+    Build it with :meth:`RunFolderInfo.read`; readers (loaders, ``pipemap status``) use it, so they
+    are safe on any folder.
+
+    Parameters
+    ----------
+    folder : Path
+        The run folder.
+    fields : mapping
+        The decoded ``run_info.json`` object as written, with ``pipemap.json``'s fields added and
+        ``version`` set to the folder's format version (read it only for fields the record does
+        not carry).
+    record : RunRecord
+        The record, with empty ``inputs`` and ``defaults``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> record = RunRecord(
+    ...     inputs={"x": [1, 2, 3]}, defaults={}, all_output_names={"y"},
+    ...     shapes={"x": (3,), "y": (3,)}, resolved_shapes={"x": (3,), "y": (3,)},
+    ...     internal_shapes=None, shape_masks={"x": (True,), "y": (True,)},
+    ...     run_folder=tempfile.mkdtemp(), mapspecs_as_strings=["x[i] -> y[i]"], storage="file_array")
+    >>> record.dump()
+    >>> info = RunFolderInfo.read(record.run_folder)
+    >>> info.version, info.record.mapspecs_as_strings, info.input_names
+    (2, ['x[i] -> y[i]'], ['x'])
     """
 
     folder: Path

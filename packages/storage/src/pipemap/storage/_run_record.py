@@ -53,7 +53,19 @@ def _package_version() -> str:
 
 
 class RunFolderError(ValueError):
-    """A run folder (or its ``run_info.json``) is missing, malformed or from a newer format."""
+    """A run folder (or its ``run_info.json``) is missing, malformed or from a newer format.
+
+    The message names the file and the field. A ``ValueError``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> try:
+    ...     RunRecord.load(tempfile.mkdtemp())
+    ... except RunFolderError as error:
+    ...     "has no `run_info.json`" in str(error)
+    True
+    """
 
 
 class MissingRunFolderError(RunFolderError, FileNotFoundError):
@@ -79,6 +91,15 @@ def check_name(name: str) -> str:
 def output_folder(run_folder: str | Path, output_name: str) -> Path:
     """``<run_folder>/outputs/<output_name>`` (the name is validated).
 
+    Parameters
+    ----------
+    run_folder : str or Path
+        The run folder.
+    output_name : str
+        An output name (no path separator, no ``..``).
+
+    Examples
+    --------
     >>> output_folder("/r", "y").as_posix()
     '/r/outputs/y'
     """
@@ -91,6 +112,13 @@ _ARRAY_NAME = re.compile(r"([^\s,\[\]]+)\s*\[")
 def mapped_outputs(mapspecs_as_strings: list[str]) -> dict[str, tuple[str, ...]]:
     """{output name: all outputs of its spec} for every spec with inputs (those map their outputs).
 
+    Parameters
+    ----------
+    mapspecs_as_strings : list of str
+        A pipeline's mapspecs (as recorded in ``run_info.json``).
+
+    Examples
+    --------
     >>> mapped_outputs(["x[i] -> y1[i], y2[i]", "... -> g[i]"])
     {'y1': ('y1', 'y2'), 'y2': ('y1', 'y2')}
     """
@@ -129,11 +157,57 @@ def _shape_value(v: Any) -> Any:
 
 @dataclass
 class RunRecord:
-    """The ``run_info.json`` record of a run (format version 1).
+    """The ``run_info.json`` record of a run (the fields of pipefunc's ``RunInfo``).
 
     A plain, subclassable dataclass; ``resolved_shapes`` is updated as ``"?"`` sizes resolve.
     Tuple names (multi-output functions) are keys like ``("y1", "y2")`` in memory and
-    ``"y1,y2"`` on disk.
+    ``"y1,y2"`` on disk. The runner's ``RunInfo`` extends it.
+
+    Parameters
+    ----------
+    inputs : dict
+        The run's inputs by (scope-flattened) name; stored as ``inputs/<name>.cloudpickle``.
+    defaults : dict
+        The pipeline's defaults; stored as ``defaults/defaults.cloudpickle``.
+    all_output_names : set of str
+        Every output name of the pipeline.
+    shapes : dict
+        The shapes known before the run, by array name (a tuple key for a multi-output function),
+        with ``"?"`` for sizes resolved at run time.
+    resolved_shapes : dict
+        The same shapes with every size resolved so far (updated during the run).
+    internal_shapes : dict or None
+        The ``internal_shapes`` the run was given, by output name.
+    shape_masks : dict
+        The shape mask of every mapped array (True = external axis).
+    run_folder : Path or None
+        The run folder (made absolute), or None for a run without one.
+    mapspecs_as_strings : list of str
+        The pipeline's mapspecs, in function order.
+    storage : str or dict
+        The storage id of every mapped output, or ``{output name | tuple | "": id}``.
+    error_handling : {"raise", "continue"}, default "raise"
+        The run's error handling; resume requires the same.
+    pipemap_version : str, optional
+        The writing pipemap's version (default: the installed one).
+    created_at : str, optional
+        ISO 8601 time the run started (default: now, UTC).
+    bound : dict or None, optional
+        The functions' bound values, ``{output name ("y1,y2" for tuples): {parameter: value}}``;
+        None when not recorded (pipefunc and older pipemap run folders).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> record = RunRecord(
+    ...     inputs={"x": [1, 2, 3]}, defaults={}, all_output_names={"y"},
+    ...     shapes={"x": (3,), "y": (3,)}, resolved_shapes={"x": (3,), "y": (3,)},
+    ...     internal_shapes=None, shape_masks={"x": (True,), "y": (True,)},
+    ...     run_folder=tempfile.mkdtemp(), mapspecs_as_strings=["x[i] -> y[i]"], storage="file_array")
+    >>> record.dump()  # run_info.json, pipemap.json, inputs/, defaults/
+    >>> loaded = RunRecord.load(record.run_folder)
+    >>> loaded.inputs, loaded.storage_id_for("y")
+    ({'x': [1, 2, 3]}, 'file_array')
     """
 
     inputs: dict[str, Any]
@@ -341,8 +415,32 @@ def open_store(record: RunRecord, output_name: str, *, read_only: bool = False) 
     """Reopen the storage of a mapped output from its record.
 
     Uses the recorded storage id, the external/internal shape split by the shape mask and the
-    folder ``outputs/<name>``. ``read_only=True`` (readers) creates and changes nothing in the
-    run folder (see :meth:`StorageBase.open_read_only`).
+    folder ``outputs/<name>``.
+
+    Parameters
+    ----------
+    record : RunRecord
+        The run's record (``RunRecord.load(run_folder)``).
+    output_name : str
+        A mapped output of the run.
+    read_only : bool, default False
+        Create and change nothing in the run folder (readers; see ``StorageBase.open_read_only``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> record = RunRecord(
+    ...     inputs={"x": [1, 2, 3]}, defaults={}, all_output_names={"y"},
+    ...     shapes={"x": (3,), "y": (3,)}, resolved_shapes={"x": (3,), "y": (3,)},
+    ...     internal_shapes=None, shape_masks={"x": (True,), "y": (True,)},
+    ...     run_folder=tempfile.mkdtemp(), mapspecs_as_strings=["x[i] -> y[i]"], storage="file_array")
+    >>> record.dump()  # run_info.json, pipemap.json, inputs/, defaults/
+    >>> store = open_store(record, "y")
+    >>> store.dump((1,), 20); store.to_array()
+    masked_array(data=[--, 20, --],
+                 mask=[ True, False,  True],
+           fill_value=np.str_('?'),
+                dtype=object)
     """
     if output_name not in record.mapped_outputs():
         msg = f"`{output_name}` is not a mapped output of this run (mapped: {sorted(record.mapped_outputs())})"
@@ -362,7 +460,35 @@ def open_run_folder(
 ) -> tuple[RunRecord, dict[str, StorageBase | FileValue]]:
     """Load the record and open every output: storages for mapped ones, `FileValue`s for the others.
 
-    ``read_only=True``: the storages are opened without creating or changing anything.
+    Parameters
+    ----------
+    run_folder : str or Path
+        The run folder.
+    read_only : bool, default False
+        Open the storages without creating or changing anything (readers).
+
+    Returns
+    -------
+    tuple
+        ``(record, {output name: storage or FileValue})``.
+
+    Raises
+    ------
+    RunFolderError
+        If the folder has no valid ``run_info.json``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> record = RunRecord(
+    ...     inputs={"x": [1, 2, 3]}, defaults={}, all_output_names={"y"},
+    ...     shapes={"x": (3,), "y": (3,)}, resolved_shapes={"x": (3,), "y": (3,)},
+    ...     internal_shapes=None, shape_masks={"x": (True,), "y": (True,)},
+    ...     run_folder=tempfile.mkdtemp(), mapspecs_as_strings=["x[i] -> y[i]"], storage="file_array")
+    >>> record.dump()  # run_info.json, pipemap.json, inputs/, defaults/
+    >>> record_again, outputs = open_run_folder(record.run_folder, read_only=True)
+    >>> {name: type(value).__name__ for name, value in outputs.items()}
+    {'y': 'FileArray'}
     """
     record = RunRecord.load(run_folder)
     folder = record._folder()

@@ -87,9 +87,24 @@ def ranges_of(key: Sequence[int | slice], sizes: Sequence[int]) -> list[range]:
 
 
 def leading_shape(value: Any, ndim: int) -> tuple[int, ...] | None:
-    """Sizes of the first ``ndim`` axes of ``value`` (an array's shape, else the lengths of nested
-    sequences along their first items); None when ``value`` has no length at all.
+    """Sizes of the first ``ndim`` axes of ``value``.
 
+    An array's shape, else the lengths of nested sequences along their first items.
+
+    Parameters
+    ----------
+    value : Any
+        An element's value.
+    ndim : int
+        How many leading axes to measure.
+
+    Returns
+    -------
+    tuple of int or None
+        The sizes, or None when ``value`` has no length at all.
+
+    Examples
+    --------
     >>> leading_shape([[1, 2, 3], [4, 5, 6]], 2), leading_shape(np.zeros((4, 5, 6)), 2), leading_shape(7, 1)
     ((2, 3), (4, 5), None)
     """

@@ -31,6 +31,24 @@ _BULK_THRESHOLD = 8
 class SharedMemoryDictArray(DictArray):
     """Array interface to a shared-memory (manager) dict (``storage_id="shared_memory_dict"``).
 
+    Workers write into it directly; ``persist()`` writes it to ``folder`` like :class:`DictArray`.
+
+    Parameters
+    ----------
+    folder : str or Path or None
+        The output's folder (in a run: ``<run_folder>/outputs/<name>``); None: nothing is persisted.
+    shape : tuple
+        The external shape: one size per external axis, ``"?"`` where not known yet.
+    internal_shape : tuple, optional
+        The sizes of the internal axes every element spans (default ``()``: none).
+    shape_mask : sequence of bool, optional
+        Which axes of the full shape are external (True) or internal (False); required with an
+        ``internal_shape``, default all True.
+    mapping : DictProxy, optional
+        A ``multiprocessing.Manager().dict()`` to hold the elements (default: a new one).
+
+    Examples
+    --------
     >>> arr = SharedMemoryDictArray(None, (1,)); arr.dump_in_subprocess
     True
     """

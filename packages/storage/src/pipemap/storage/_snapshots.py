@@ -128,10 +128,24 @@ def _try_pickle(obj: Any) -> bytes | None:
 class ErrorSnapshot:
     """A failed call: the function, its arguments and the exception, with context.
 
-    Attributes: ``function_name``, ``exception_type``, ``message``, ``args``, ``kwargs``,
-    ``traceback`` (str), ``timestamp``, ``user``, ``machine``, ``ip_address``,
-    ``current_directory``; ``function`` and ``exception`` are unpickled lazily.
+    Stored in place of an element's value with ``error_handling="continue"``. Attributes:
+    ``function_name``, ``exception_type``, ``message``, ``args``, ``kwargs``, ``traceback`` (str),
+    ``timestamp``, ``user``, ``machine``, ``ip_address``, ``current_directory``; ``function`` and
+    ``exception`` are unpickled lazily.
 
+    Parameters
+    ----------
+    function : callable
+        The function that failed.
+    exception : BaseException
+        The exception it raised.
+    args : tuple, optional
+        The positional arguments of the call.
+    kwargs : dict, optional
+        The keyword arguments of the call.
+
+    Examples
+    --------
     >>> snap = ErrorSnapshot(int, ValueError("no"), args=("x",))
     >>> snap.reproduce()
     Traceback (most recent call last):
@@ -238,9 +252,23 @@ class ErrorSnapshot:
 class ErrorInfo:
     """What is wrong with one argument of a skipped call.
 
-    ``type="full"``: the argument itself is an error (``error`` holds it); ``"partial"``: an array
-    containing ``error_count`` errors at ``error_indices`` (as from ``np.nonzero``) of ``shape``.
+    Usually built with :meth:`ErrorInfo.from_full_error` or :meth:`ErrorInfo.from_partial_error`.
 
+    Parameters
+    ----------
+    type : {"full", "partial"}
+        ``"full"``: the argument itself is an error; ``"partial"``: an array containing errors.
+    error : ErrorSnapshot or PropagatedErrorSnapshot, optional
+        The error (``type="full"``).
+    shape : tuple of int, optional
+        The array's shape (``type="partial"``).
+    error_indices : tuple of numpy.ndarray, optional
+        Where the array holds errors, as from ``np.nonzero`` (``type="partial"``).
+    error_count : int, optional
+        How many errors the array holds (``type="partial"``).
+
+    Examples
+    --------
     >>> ErrorInfo.from_partial_error((3,), (np.array([1]),), 1).type
     'partial'
     """
@@ -268,9 +296,22 @@ class ErrorInfo:
 class PropagatedErrorSnapshot:
     """A call that was skipped because its inputs held errors.
 
-    ``reason`` is ``"input_is_error"`` (some argument is itself an error) or
-    ``"array_contains_errors"`` (only arrays containing errors).
+    Parameters
+    ----------
+    error_info : dict of str to ErrorInfo
+        What is wrong with each argument that holds errors, by parameter name.
+    skipped_function : callable
+        The function that was not called.
+    reason : {"input_is_error", "array_contains_errors"}
+        ``"input_is_error"``: some argument is itself an error; ``"array_contains_errors"``: only
+        arrays containing errors.
+    attempted_kwargs : dict
+        The keyword arguments the call would have received.
+    timestamp : str, optional
+        When the call was skipped (default: now).
 
+    Examples
+    --------
     >>> root = ErrorSnapshot(len, TypeError("x"))
     >>> p = PropagatedErrorSnapshot({"a": ErrorInfo.from_full_error(root)}, len, "input_is_error", {})
     >>> p.get_root_causes() == [root]

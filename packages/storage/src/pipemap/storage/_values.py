@@ -19,8 +19,17 @@ __all__ = ["DirectValue", "FileValue"]
 
 
 class FileValue:
-    """One value in one file (cloudpickle), written atomically.
+    """One value in one file (cloudpickle), written atomically: a single output in a run folder.
 
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    create_parents : bool, default True
+        Create the file's folder when writing (False: a missing folder is an error).
+
+    Examples
+    --------
     >>> import tempfile, pathlib
     >>> FileValue.from_data([1, 2], pathlib.Path(tempfile.mkdtemp()) / "x.cloudpickle").load()
     [1, 2]
@@ -79,6 +88,13 @@ class FileValue:
 class DirectValue:
     """An in-memory holder for a single output when there is no run folder.
 
+    Parameters
+    ----------
+    value : Any, optional
+        The value held (default ``MISSING``: nothing yet).
+
+    Examples
+    --------
     >>> holder = DirectValue(); holder.exists()
     False
     >>> holder.value = 3; holder.exists(), holder.value

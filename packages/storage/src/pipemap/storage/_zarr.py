@@ -106,10 +106,28 @@ def _open_existing(store: Store, name: str, shape: tuple[int, ...], owner: str) 
 class ZarrFileArray(StorageBase):
     """Array interface to a zarr v3 store on disk (``storage_id="zarr_file_array"``).
 
-    Extras: ``store`` (a zarr ``Store`` or a path; default ``LocalStore(folder)``) and
-    ``object_codec`` (``encode``/``decode`` of one object; default cloudpickle). Shapes must be
-    resolved at construction. ``to_array`` always splats internal axes.
+    Shapes must be resolved at construction. ``to_array`` always splats internal axes.
 
+    Parameters
+    ----------
+    folder : str or Path or None
+        The output's folder (in a run: ``<run_folder>/outputs/<name>``); used when no ``store`` is given.
+    shape : tuple
+        The external shape: one size per external axis, ``"?"`` where not known yet (all sizes must be known).
+    internal_shape : tuple, optional
+        The sizes of the internal axes every element spans (default ``()``: none).
+    shape_mask : sequence of bool, optional
+        Which axes of the full shape are external (True) or internal (False); required with an
+        ``internal_shape``, default all True.
+    store : zarr Store, str or Path, optional
+        Where the zarr arrays live (default ``LocalStore(folder)``).
+    object_codec : optional
+        ``encode``/``decode`` of one object (default: cloudpickle).
+    read_only : bool, default False
+        Open without creating or changing anything (readers).
+
+    Examples
+    --------
     >>> import tempfile
     >>> arr = ZarrFileArray(tempfile.mkdtemp(), (2,), (3,), (True, False))
     >>> arr.dump((1,), [1, 2, 3]); arr[1, 2]

@@ -25,6 +25,24 @@ class ZarrMemoryArray(ZarrFileArray):
 
     Loads a persisted copy from ``folder`` on construction; ``persist()`` copies the store there.
 
+    Parameters
+    ----------
+    folder : str or Path or None
+        The output's folder (in a run: ``<run_folder>/outputs/<name>``); None: nothing is persisted.
+    shape : tuple
+        The external shape: one size per external axis, ``"?"`` where not known yet (all sizes must be known).
+    internal_shape : tuple, optional
+        The sizes of the internal axes every element spans (default ``()``: none).
+    shape_mask : sequence of bool, optional
+        Which axes of the full shape are external (True) or internal (False); required with an
+        ``internal_shape``, default all True.
+    store : zarr Store, optional
+        The in-memory store (default: a new ``MemoryStore``).
+    object_codec : optional
+        ``encode``/``decode`` of one object (default: cloudpickle).
+
+    Examples
+    --------
     >>> arr = ZarrMemoryArray(None, (2,)); arr.dump((0,), 1); arr.to_array().tolist()
     [1, None]
     """
@@ -78,9 +96,28 @@ class ZarrMemoryArray(ZarrFileArray):
 
 
 class ZarrSharedMemoryArray(ZarrMemoryArray):
-    """A zarr array in a ``MemoryStore`` over a ``multiprocessing.Manager`` dict
-    (``storage_id="zarr_shared_memory"``); workers write into it directly.
+    """A zarr array over a ``multiprocessing.Manager`` dict (``storage_id="zarr_shared_memory"``).
 
+    Workers write into it directly; ``persist()`` copies it to ``folder``.
+
+    Parameters
+    ----------
+    folder : str or Path or None
+        The output's folder (in a run: ``<run_folder>/outputs/<name>``); None: nothing is persisted.
+    shape : tuple
+        The external shape: one size per external axis, ``"?"`` where not known yet (all sizes must be known).
+    internal_shape : tuple, optional
+        The sizes of the internal axes every element spans (default ``()``: none).
+    shape_mask : sequence of bool, optional
+        Which axes of the full shape are external (True) or internal (False); required with an
+        ``internal_shape``, default all True.
+    store : zarr Store, optional
+        The store (default: one over a new manager dict).
+    object_codec : optional
+        ``encode``/``decode`` of one object (default: cloudpickle).
+
+    Examples
+    --------
     >>> arr = ZarrSharedMemoryArray(None, (2,)); arr.dump_in_subprocess
     True
     """

@@ -28,9 +28,26 @@ _UNSET: object = object()
 class Result:
     """One output of a run: the producing function's name, its kwargs, the output and its store.
 
-    ``output`` may be given as a ``loader`` (a callable) instead: mapped outputs whose elements
-    come from a previous run (resume) are then read from storage on first access only.
+    Parameters
+    ----------
+    function : str
+        The name of the function that produced the output.
+    kwargs : dict
+        The function's non-mapped arguments.
+    output_name : str
+        The output's name.
+    output : object
+        The value: an object array (masked where elements are missing) for a mapped output, the
+        value itself for a single output.
+    store : object
+        The storage of a mapped output (a ``StorageBase``), the ``FileValue``/``DirectValue`` of a
+        single one.
+    loader : callable, optional
+        Called on first access of ``output`` instead of giving ``output`` (mapped outputs of a
+        resumed run are read from storage only when asked for).
 
+    Examples
+    --------
     >>> Result("f", {}, "y", None, None, loader=lambda: [1, 2]).output
     [1, 2]
     """
@@ -109,6 +126,18 @@ def _is_np_subdtype(annotation: Any) -> bool:
 class ResultDict(dict[str, Result]):
     """A ``dict[str, Result]`` in pipeline order (as pipefunc), remembering the pipeline and inputs.
 
+    ``to_xarray()`` and ``to_dataframe()`` convert it with ``pipemap.io``; ``summary`` is the run's
+    ``RunSummary``.
+
+    Parameters
+    ----------
+    *args
+        As for ``dict``: a mapping or an iterable of ``(output name, Result)`` pairs.
+    **kwargs : Result
+        As for ``dict``: results by output name.
+
+    Examples
+    --------
     >>> ResultDict().copy()
     {}
     """

@@ -182,7 +182,53 @@ def refuse_unvouched_outputs(folder: Path) -> None:
 class RunInfo(RunRecord):
     """The record of a ``run_map`` call; ``resolved_shapes`` changes as ``"?"`` sizes resolve.
 
-    With a ``run_folder`` the record, inputs and defaults are written on creation.
+    A ``pipemap.storage.RunRecord`` (the fields of pipefunc's ``RunInfo``) that the engine creates
+    with ``RunInfo.create``; with a ``run_folder`` the record, inputs and defaults are written on
+    creation. ``RunInfo.load(run_folder)`` reads one back.
+
+    Parameters
+    ----------
+    inputs : dict
+        The run's inputs by (scope-flattened) name; stored as ``inputs/<name>.cloudpickle``.
+    defaults : dict
+        The pipeline's defaults; stored as ``defaults/defaults.cloudpickle``.
+    all_output_names : set of str
+        Every output name of the pipeline.
+    shapes : dict
+        The shapes known before the run, by array name (a tuple key for a multi-output function),
+        with ``"?"`` for sizes resolved at run time.
+    resolved_shapes : dict
+        The same shapes with every size resolved so far (updated during the run).
+    internal_shapes : dict or None
+        The ``internal_shapes`` the run was given, by output name.
+    shape_masks : dict
+        The shape mask of every mapped array (True = external axis).
+    run_folder : Path or None
+        The run folder (made absolute), or None for a run without one.
+    mapspecs_as_strings : list of str
+        The pipeline's mapspecs, in function order.
+    storage : str or dict
+        The storage id of every mapped output, or ``{output name | tuple | "": id}``.
+    error_handling : {"raise", "continue"}, default "raise"
+        The run's error handling; resume requires the same.
+    pipemap_version : str, optional
+        The writing pipemap's version (default: the installed one).
+    created_at : str, optional
+        ISO 8601 time the run started (default: now, UTC).
+    bound : dict or None, optional
+        The functions' bound values, ``{output name ("y1,y2" for tuples): {parameter: value}}``;
+        None when not recorded (pipefunc and older pipemap run folders).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pipemap.runner import Pipeline, PipeFunc, run_map
+    >>> folder = tempfile.mkdtemp()
+    >>> p = Pipeline([PipeFunc(lambda x: 2 * x, "y", mapspec="x[i] -> y[i]")])
+    >>> _ = run_map(p, {"x": [1, 2, 3]}, run_folder=folder, parallel=False)
+    >>> info = RunInfo.load(folder)
+    >>> info.mapspecs_as_strings, info.resolved_shapes["y"], info.storage
+    (['x[i] -> y[i]'], (3,), 'file_array')
     """
 
     @classmethod

@@ -42,11 +42,41 @@ _MAX_READ = 20_000
 
 
 class FailedElementsWarning(UserWarning):
-    """Emitted once at the end of a ``error_handling="continue"`` run in which elements failed."""
+    """Emitted once at the end of a ``error_handling="continue"`` run in which elements failed.
+
+    Its message counts the failures per function and exception type and gives the call that
+    re-runs only them (the same text as ``str(results.summary)``).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from pipemap.runner import Pipeline, PipeFunc, run_map
+    >>> p = Pipeline([PipeFunc(lambda x: 1 / x, "y", mapspec="x[i] -> y[i]")])
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = run_map(p, {"x": [1, 0]}, parallel=False, error_handling="continue")
+    >>> [w.category.__name__ for w in caught]
+    ['FailedElementsWarning']
+    """
 
 
 class NothingToRetryWarning(UserWarning):
-    """``retry_failed=True`` found no failed element to recompute (nothing was retried)."""
+    """``retry_failed=True`` found no failed element to recompute (nothing was retried).
+
+    Examples
+    --------
+    >>> import tempfile, warnings
+    >>> from pipemap.runner import Pipeline, PipeFunc, run_map
+    >>> p = Pipeline([PipeFunc(lambda x: x, "y", mapspec="x[i] -> y[i]")])
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = run_map(p, {"x": [1]}, run_folder=folder, parallel=False, error_handling="continue")
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = run_map(p, {"x": [1]}, run_folder=folder, parallel=False, error_handling="continue",
+    ...                 resume=True, retry_failed=True)
+    >>> [w.category.__name__ for w in caught]
+    ['NothingToRetryWarning']
+    """
 
 
 @dataclass
@@ -74,9 +104,33 @@ class RunTally:
 
 @dataclass
 class RunSummary:
-    """What failed in one run: ``failures[function][exception type] = count`` (propagated errors
-    under :data:`SKIPPED`), an example message per (function, type), how many stored failures this
-    run retried per function, and the run folder (None: nothing on disk to retry)."""
+    """What failed in one run, and the call that re-runs only that.
+
+    ``results.summary`` of every run; its text is the ``FailedElementsWarning`` of a run with
+    failures.
+
+    Parameters
+    ----------
+    failures : dict, optional
+        ``failures[function][exception type] = count`` (propagated errors under ``SKIPPED``).
+    examples : dict, optional
+        An example message per ``(function, exception type)``.
+    retried : dict, optional
+        How many stored failures this run retried, per function.
+    run_folder : str, optional
+        The run folder (None: nothing on disk to retry).
+    error_handling : str, default "continue"
+        The run's error handling.
+
+    Examples
+    --------
+    >>> summary = RunSummary(failures={"f": {"ValueError": 2}}, examples={("f", "ValueError"): "bad"},
+    ...                      run_folder="run")
+    >>> summary.n_failed
+    2
+    >>> summary.retry_call
+    "run_map(pipeline, inputs, run_folder='run', error_handling='continue', resume=True, retry_failed=True)"
+    """
 
     failures: dict[str, dict[str, int]] = field(default_factory=dict)
     examples: dict[tuple[str, str], str] = field(default_factory=dict)

@@ -306,6 +306,13 @@ def shutdown_default_pool(wait: bool = True) -> None:
     They are also stopped after 300 idle seconds and at exit; call this to free their memory
     at once (a run still using the pool fails). The next parallel run starts a new pool.
 
+    Parameters
+    ----------
+    wait : bool, default True
+        Wait until the workers have exited.
+
+    Examples
+    --------
     >>> from pipemap.runner import shutdown_default_pool
     >>> shutdown_default_pool()
     """

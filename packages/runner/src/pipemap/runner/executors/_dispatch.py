@@ -79,6 +79,21 @@ RETRY_PIECES = 64
 class WorkerDiedError(RuntimeError):
     """A worker process died (killed, ``os._exit``, out of memory) while running a chunk.
 
+    Everything stored before is kept; ``resume=True`` recomputes the lost elements.
+
+    Parameters
+    ----------
+    function : str
+        The function the chunk ran.
+    output_name : str
+        Its (first) output.
+    ranges : list of range
+        The linear element indices that were lost.
+    cause : str, default ""
+        What the executor reported (e.g. ``BrokenProcessPool: ...``).
+
+    Examples
+    --------
     >>> str(WorkerDiedError("f", "y", [range(0, 10)]))[:52]
     'A worker process died while running `f` on elements '
     """

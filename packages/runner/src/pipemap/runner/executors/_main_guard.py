@@ -29,7 +29,17 @@ MAIN_GUARD_EXIT_STATUS = 76
 
 
 class MainGuardError(RuntimeError):
-    """A parallel run started at import time of a script that worker processes import again."""
+    """A parallel run started at import time of a script that worker processes import again.
+
+    Under the ``forkserver`` or ``spawn`` start method, workers import the main script; a run at
+    its top level would start again in every worker. The message names the script line: put the
+    code under ``if __name__ == "__main__":`` (or pass ``parallel=False``).
+
+    Examples
+    --------
+    >>> issubclass(MainGuardError, RuntimeError)
+    True
+    """
 
 
 def guard_message(where: str, method: str) -> str:

@@ -95,7 +95,20 @@ class _CacheBase:
 
 
 class SimpleCache(_CacheBase):
-    """Every entry kept, no eviction; ``copy``: store and return deep copies."""
+    """A cache that keeps every entry (no eviction).
+
+    Parameters
+    ----------
+    copy : bool, default True
+        Store and return deep copies of the values.
+
+    Examples
+    --------
+    >>> cache = SimpleCache()
+    >>> value = [1]
+    >>> cache.put("k", value); cache.get("k"), cache.get("k") is value
+    ([1], False)
+    """
 
     def __init__(self, *, copy: bool = True) -> None:
         super().__init__()
@@ -114,11 +127,27 @@ class SimpleCache(_CacheBase):
 
 
 class LRUCache(_CacheBase):
-    """At most ``max_size`` entries; the least recently used one is evicted first.
+    """A cache of at most ``max_size`` entries; the least recently used one is evicted first.
 
-    ``allow_cloudpickle`` and ``shared`` are accepted for pipefunc compatibility: values are
-    kept in this process (see the module docstring); ``shared`` or ``copy`` store and return
-    copies, as pipefunc's do.
+    Values are kept in this process (see the module docstring).
+
+    Parameters
+    ----------
+    max_size : int, default 128
+        At most this many entries.
+    allow_cloudpickle : bool, default True
+        Accepted for pipefunc compatibility (values stay in this process).
+    shared : bool, default True
+        Accepted for pipefunc compatibility; like ``copy``, stores and returns copies.
+    copy : bool, default True
+        Store and return copies of the values (a caller changing a value does not change the cache).
+
+    Examples
+    --------
+    >>> cache = LRUCache(max_size=2)
+    >>> cache.put("a", 1); cache.put("b", 2); cache.put("c", 3)
+    >>> "a" in cache, cache.get("c"), len(cache)
+    (False, 3, 2)
     """
 
     def __init__(
@@ -163,9 +192,34 @@ class LRUCache(_CacheBase):
 
 
 class HybridCache(_CacheBase):
-    """At most ``max_size`` entries; when full, the entry with the lowest score
+    """A cache that evicts by a score of access frequency and computation time.
+
+    When full, the entry with the lowest score
     ``access_weight * share of accesses + duration_weight * share of computation time`` goes.
-    ``put`` takes the computation's duration. ``allow_cloudpickle``/``shared``: as `LRUCache`.
+    ``put`` takes the computation's duration.
+
+    Parameters
+    ----------
+    max_size : int, default 128
+        At most this many entries.
+    access_weight : float, default 0.5
+        The weight of an entry's share of all accesses in its score.
+    duration_weight : float, default 0.5
+        The weight of an entry's share of all computation time in its score.
+    allow_cloudpickle : bool, default True
+        Accepted for pipefunc compatibility (values stay in this process).
+    shared : bool, default True
+        Accepted for pipefunc compatibility; like ``copy``, stores and returns copies.
+    copy : bool, default True
+        Store and return copies of the values (a caller changing a value does not change the cache).
+
+    Examples
+    --------
+    >>> cache = HybridCache(max_size=2)
+    >>> cache.put("slow", 1, duration=5.0); cache.put("quick", 2, duration=0.1)
+    >>> cache.put("another", 3, duration=0.1)  # full: the cheap, rarely used entry goes
+    >>> sorted(cache.cache)
+    ['another', 'slow']
     """
 
     def __init__(
@@ -236,9 +290,33 @@ class HybridCache(_CacheBase):
 
 
 class DiskCache(_CacheBase):
-    """One pickle file per entry in ``cache_dir`` (named by a hash of the key), written
-    atomically; at most ``max_size`` files (the oldest go first). ``with_lru_cache``: an
-    in-memory `LRUCache` of ``lru_cache_size`` entries in front. ``permissions``: file mode.
+    """A cache with one pickle file per entry in ``cache_dir`` (named by a hash of the key).
+
+    Files are written atomically and shared by every process that uses the folder.
+
+    Parameters
+    ----------
+    cache_dir : str or Path
+        The folder of the cache files.
+    max_size : int, optional
+        At most this many files; the oldest go first (None: no limit).
+    use_cloudpickle : bool, default True
+        Pickle values with cloudpickle (lambdas, local classes), else with pickle.
+    with_lru_cache : bool, default True
+        Keep an in-memory ``LRUCache`` in front of the files.
+    lru_cache_size : int, default 128
+        The size of that in-memory cache.
+    lru_shared : bool, default True
+        Accepted for pipefunc compatibility (the in-memory cache stays in this process).
+    permissions : int, optional
+        The file mode of the cache files (e.g. ``0o660``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> cache = DiskCache(tempfile.mkdtemp(), max_size=10)
+    >>> cache.put(("f", 1), [1, 2]); cache.get(("f", 1)), len(cache)
+    ([1, 2], 1)
     """
 
     def __init__(

@@ -37,6 +37,61 @@ def pipefunc(
 ) -> Callable[[Callable[..., object]], PipeFunc]:
     """Decorator that wraps a function in a `PipeFunc` (same arguments as `PipeFunc`).
 
+    Parameters
+    ----------
+    output_name : str or tuple of str
+        The name of the function's output, or a tuple of names for a function with several outputs
+        (its return value is split with ``output_picker``, by default by position).
+    output_picker : callable, optional
+        ``output_picker(value, name)`` returns the output ``name`` from the return value ``value``
+        (multi-output functions; default ``value[position]``).
+    renames : dict of str to str, optional
+        ``{original name: new name}`` for parameters and outputs; ``defaults``, ``bound`` and
+        ``mapspec`` use the new names.
+    defaults : mapping, optional
+        Default values of parameters (override the function's own defaults).
+    bound : mapping, optional
+        Fixed values of parameters: they are no longer inputs of the pipeline.
+    profile : bool, default False
+        Kept for pipefunc compatibility: stored on the function, pipemap records no profile
+        (a ``parallel=True`` run warns that profiling is not supported).
+    debug : bool, default False
+        Kept for pipefunc compatibility: stored on the function, pipemap prints nothing per call.
+    print_error : bool, default True
+        Kept for pipefunc compatibility: stored on the function (errors reach the caller as
+        exceptions, or as ``ErrorSnapshot`` with ``error_handling="continue"``).
+    cache : bool, default False
+        Cache the results of calls in the pipeline's cache (``Pipeline(cache_type=...)``), keyed by
+        the arguments.
+    mapspec : str or MapSpec, optional
+        How the axes of the inputs map to the axes of the outputs, e.g. ``"x[i], y[j] -> z[i, j]"``
+        (None: the function is called once, with whole arrays).
+    internal_shape : int, str or tuple, optional
+        The sizes of the output's internal axes (axes no input has), ``"?"`` where unknown until the
+        function has run; the run's ``internal_shapes=`` overrides it.
+    resources : dict or callable, optional
+        The resources a call needs (cpus, memory, ...; used by cluster executors), or a callable of
+        the arguments returning them.
+    scope : str, optional
+        Put every parameter and output name in this scope (``"scope.name"``).
+    timeout : float, optional
+        Seconds a call may take; a longer call fails with ``FunctionTimeoutError`` (a pipemap
+        extension; counts as a failed attempt for ``retries``).
+    resources_variable : str, optional
+        The parameter that receives the evaluated ``resources``.
+    resources_scope : {"map", "element"}, default "map"
+        Evaluate callable ``resources`` once per map (in the parent) or once per element.
+    retries : int or RetryPolicy, optional
+        Extra attempts per element (an int) or a ``RetryPolicy`` (a pipemap extension); overrides
+        the run's ``retries=``.
+
+    Returns
+    -------
+    callable
+        A decorator turning a function into a ``PipeFunc``.
+
+    Examples
+    --------
     >>> @pipefunc(output_name="y", mapspec="x[i] -> y[i]")
     ... def double(x):
     ...     return 2 * x

@@ -104,14 +104,36 @@ class NestedCall:
 class NestedPipeFunc(PipeFunc):
     """Combine at least two `PipeFunc` objects into one function with an inner `Pipeline`.
 
-    The signature of pipefunc's ``NestedPipeFunc``: ``output_name`` (default: every output of
-    the functions, in pipeline order) must be a subset of their outputs; ``function_name``
-    (default ``"NestedPipeFunc_<outputs>"``); ``renames`` and ``bound`` apply to the nested
-    function's parameters and outputs; ``mapspec`` (default: derived from the inner mapspecs);
-    ``resources`` (default: the inner ones, the largest of each numeric field); ``cache``
-    (default: whether any inner function caches). ``variant`` is not supported (pipemap has no
-    ``VariantPipeline``): a value other than None raises.
+    In a run it is one call per element. Its parameters are the inner inputs no inner function
+    produces; its outputs all inner outputs, or ``output_name``.
 
+    Parameters
+    ----------
+    functions : sequence of PipeFunc
+        The functions to combine (copied; at least two).
+    output_name : str or tuple of str, optional
+        The outputs of the nested function: a subset of the functions' outputs (default: all of
+        them, in pipeline order).
+    function_name : str, optional
+        The nested function's name (default ``"NestedPipeFunc_<outputs>"``).
+    renames : dict of str to str, optional
+        Renames of the nested function's parameters and outputs.
+    mapspec : str or MapSpec, optional
+        The nested function's mapspec (default: derived from the inner mapspecs, which the inner
+        functions then lose).
+    resources : dict or callable, optional
+        The nested function's resources (default: the inner ones, the largest of each numeric field).
+    resources_scope : {"map", "element"}, default "map"
+        When callable ``resources`` are evaluated (see ``PipeFunc``).
+    bound : dict, optional
+        Fixed values of the nested function's parameters.
+    cache : bool, optional
+        Cache the nested function's calls (default: whether any inner function caches).
+    variant : None
+        Not supported (pipemap has no ``VariantPipeline``): a value other than None raises.
+
+    Examples
+    --------
     >>> from pipemap.runner import PipeFunc, Pipeline
     >>> n = NestedPipeFunc([PipeFunc(lambda x: x + 1, "y", mapspec="x[i] -> y[i]"),
     ...                     PipeFunc(lambda y: 2 * y, "z", mapspec="y[i] -> z[i]")], output_name="z")

@@ -45,12 +45,40 @@ OutputName = str | tuple[str, ...]
 class Pipeline(PipelineGraph, PipelineUpdates, PipelineRun):
     """A pipeline of `PipeFunc` objects (copied on construction).
 
-    ``functions`` may hold `PipeFunc` objects, plain callables (output name = function name) and
-    ``(PipeFunc, mapspec)`` pairs. ``lazy``, ``cache_type`` and ``validate_type_annotations``
-    are stored for compatibility; ``debug``/``profile`` (when not None) are set on every
-    function; ``scope`` puts every name in a scope; ``default_resources`` fill in functions
-    without ``resources``.
+    Functions are connected by name: a parameter with the name of another function's output
+    receives that output. ``Pipeline.map`` (or ``run_map``) runs it over the mapspecs.
 
+    Parameters
+    ----------
+    functions : iterable
+        `PipeFunc` objects, plain callables (output name = function name) and
+        ``(PipeFunc, mapspec)`` pairs.
+    lazy : bool, default False
+        Accepted for pipefunc compatibility (stored; calls are not lazy).
+    debug : bool, optional
+        When not None, set ``debug`` on every function.
+    print_error : bool, optional
+        When not None, set ``print_error`` on every function.
+    profile : bool, optional
+        When not None, set ``profile`` on every function.
+    cache_type : {"lru", "hybrid", "disk", "simple"}, optional
+        The cache of functions with ``cache=True`` (default ``"lru"`` when a function caches).
+    cache_kwargs : dict, optional
+        Keyword arguments of the cache's class (``LRUCache``, ``HybridCache``, ``DiskCache``,
+        ``SimpleCache``).
+    validate_type_annotations : bool, default False
+        Accepted for pipefunc compatibility (stored; annotations are not checked).
+    scope : str, optional
+        Put every parameter and output name in this scope (``"scope.name"``).
+    default_resources : dict, optional
+        Resources for the functions that have none.
+    name : str, optional
+        The pipeline's name (stored, as in pipefunc).
+    description : str, optional
+        A description of the pipeline (stored, as in pipefunc).
+
+    Examples
+    --------
     >>> from pipemap.runner import PipeFunc
     >>> p = Pipeline([PipeFunc(lambda a, b: a + b, "c"), PipeFunc(lambda c: 2 * c, "d")])
     >>> p("d", a=1, b=2)

@@ -31,6 +31,17 @@ OutputName = str | tuple[str, ...]
 class Generations(NamedTuple):
     """Root arguments and the functions grouped by topological generation.
 
+    Returned by ``Pipeline.topological_generations``.
+
+    Attributes
+    ----------
+    root_args : list of str
+        The pipeline's root arguments (inputs no function produces).
+    function_lists : list of list of PipeFunc
+        The functions by generation: every function of a generation depends only on earlier ones.
+
+    Examples
+    --------
     >>> Generations(["x"], []).root_args
     ['x']
     """

@@ -146,7 +146,82 @@ class PipelineRun(PipelineMembers):
     ) -> Any:
         """Run the pipeline over its mapspecs: forwards every argument to `pipemap.runner.run_map`.
 
-        ``scheduling_strategy`` is ``"generation"`` or ``"eager"``.
+        Parameters
+        ----------
+        inputs : dict or pydantic model
+            The values of the pipeline's root arguments by name; nested dicts of scoped names
+            (``{"scope": {"a": 1}}``) are flattened to ``"scope.a"``.
+        run_folder : str or Path, optional
+            Where every finished element is stored, crash-safely (None: in memory only). See the run
+            folder format in ``packages/storage/FORMAT.md``.
+        internal_shapes : dict, optional
+            The sizes of internal axes by output name (an int or a tuple; ``"?"`` for unknown),
+            overriding ``PipeFunc.internal_shape``.
+        output_names : str or iterable of str, optional
+            Compute only these outputs and what they need (a sub-pipeline).
+        parallel : bool, default True
+            Run chunks of elements in parallel (on ``executor``, or pipemap's process pool); False: one
+            after another in this process.
+        executor : Executor, dask Client or dict, optional
+            Where chunks of elements run: any ``concurrent.futures.Executor``, a
+            ``dask.distributed.Client``, a ``SynchronousExecutor``, or ``{output name | "": executor}``.
+            None: pipemap's own process pool (kept between runs).
+        chunksizes : int, callable or dict, optional
+            Elements per task: an int, a callable of the number of elements to submit, or
+            ``{output name | "": ...}``. None: adapted to the measured time per element.
+        storage : str or dict, optional
+            The storage id of the mapped outputs (``"file_array"``, ``"chunked"``, ``"dict"``,
+            ``"shared_memory_dict"``, ``"zarr_file_array"``, ...) or ``{output name | "": id}``.
+            Default: ``"file_array"`` with a run folder, ``"dict"`` without.
+        persist_memory : bool, default True
+            At the end of a successful run, write memory storages (``dict``, ``zarr_memory``) to the
+            run folder.
+        cleanup : bool, optional
+            Deprecated: ``cleanup=False`` is ``resume=True``.
+        resume : bool, default False
+            Continue the run in ``run_folder``: stored elements are reused, only missing ones are
+            computed. The previous run must match (mapspecs, shapes, inputs, defaults, bound values,
+            ``error_handling``), else ``ValueError``. False: the folder's old run is replaced.
+        resume_validation : {"auto", "strict", "skip"}, default "auto"
+            How ``resume=True`` compares inputs and defaults with the previous run: tolerant equality
+            that proceeds when values cannot be compared (``"auto"``), that raises then (``"strict"``),
+            or no comparison (``"skip"``).
+        retry_failed : bool, default False
+            With ``resume=True`` and a run folder: also recompute the elements stored as failed
+            (``ErrorSnapshot``) and those their errors propagated to, and nothing else.
+        fixed_indices : dict, optional
+            ``{axis name: int or slice}``: compute only these positions along these axes.
+        auto_subpipeline : bool, default False
+            Compute only what can be computed from the given ``inputs`` (intermediate outputs given as
+            inputs are not recomputed).
+        show_progress : bool or {"rich", "ipywidgets", "headless"}, optional
+            Show progress: ``True`` (widgets in Jupyter, else rich), a display by name, or ``False``.
+            None: widgets inside Jupyter only.
+        return_results : bool, default True
+            Return the outputs. False: return only counts, so the parent's memory stays flat for
+            millions of elements (load the outputs from the run folder).
+        error_handling : {"raise", "continue"}, default "raise"
+            ``"raise"``: the first failing element stops the run. ``"continue"``: failing elements are
+            stored as ``ErrorSnapshot`` (their dependents as ``PropagatedErrorSnapshot``) and the run
+            finishes, ending with one ``FailedElementsWarning``.
+        scheduling_strategy : {"generation", "eager"}, default "generation"
+            Run the functions generation by generation of the pipeline's graph, or each as soon as its
+            inputs are ready (same results).
+        retries : int or RetryPolicy, optional
+            The default retry policy of every function without its own: extra attempts (an int) or a
+            ``RetryPolicy``; ``0`` switches retries off (a pipemap extension).
+
+        Returns
+        -------
+        ResultDict
+            ``{output name: Result}`` in pipeline order.
+
+        Examples
+        --------
+        >>> from pipemap.runner import Pipeline, PipeFunc
+        >>> p = Pipeline([PipeFunc(lambda x: 2 * x, "y", mapspec="x[i] -> y[i]")])
+        >>> p.map({"x": [1, 2, 3]}, parallel=False)["y"].output.tolist()
+        [2, 4, 6]
         """
         arguments = _forwarded(locals())
         from pipemap.runner.engine import run_map  # the model's single lazy edge to the engine
@@ -178,7 +253,88 @@ class PipelineRun(PipelineMembers):
         scheduling_strategy: Literal["generation", "eager"] = "generation",
         retries: int | RetryPolicy | None = None,
     ) -> Any:
-        """Start an asynchronous run: forwards every argument to `pipemap.runner.run_map_async`."""
+        """Start an asynchronous run: forwards every argument to `pipemap.runner.run_map_async`.
+
+        Parameters
+        ----------
+        inputs : dict or pydantic model
+            The values of the pipeline's root arguments by name; nested dicts of scoped names
+            (``{"scope": {"a": 1}}``) are flattened to ``"scope.a"``.
+        run_folder : str or Path, optional
+            Where every finished element is stored, crash-safely (None: in memory only). See the run
+            folder format in ``packages/storage/FORMAT.md``.
+        internal_shapes : dict, optional
+            The sizes of internal axes by output name (an int or a tuple; ``"?"`` for unknown),
+            overriding ``PipeFunc.internal_shape``.
+        output_names : str or iterable of str, optional
+            Compute only these outputs and what they need (a sub-pipeline).
+        executor : Executor, dask Client or dict, optional
+            Where chunks of elements run: any ``concurrent.futures.Executor``, a
+            ``dask.distributed.Client``, a ``SynchronousExecutor``, or ``{output name | "": executor}``.
+            None: pipemap's own process pool (kept between runs).
+        chunksizes : int, callable or dict, optional
+            Elements per task: an int, a callable of the number of elements to submit, or
+            ``{output name | "": ...}``. None: adapted to the measured time per element.
+        storage : str or dict, optional
+            The storage id of the mapped outputs (``"file_array"``, ``"chunked"``, ``"dict"``,
+            ``"shared_memory_dict"``, ``"zarr_file_array"``, ...) or ``{output name | "": id}``.
+            Default: ``"file_array"`` with a run folder, ``"dict"`` without.
+        persist_memory : bool, default True
+            At the end of a successful run, write memory storages (``dict``, ``zarr_memory``) to the
+            run folder.
+        cleanup : bool, optional
+            Deprecated: ``cleanup=False`` is ``resume=True``.
+        resume : bool, default False
+            Continue the run in ``run_folder``: stored elements are reused, only missing ones are
+            computed. The previous run must match (mapspecs, shapes, inputs, defaults, bound values,
+            ``error_handling``), else ``ValueError``. False: the folder's old run is replaced.
+        resume_validation : {"auto", "strict", "skip"}, default "auto"
+            How ``resume=True`` compares inputs and defaults with the previous run: tolerant equality
+            that proceeds when values cannot be compared (``"auto"``), that raises then (``"strict"``),
+            or no comparison (``"skip"``).
+        retry_failed : bool, default False
+            With ``resume=True`` and a run folder: also recompute the elements stored as failed
+            (``ErrorSnapshot``) and those their errors propagated to, and nothing else.
+        fixed_indices : dict, optional
+            ``{axis name: int or slice}``: compute only these positions along these axes.
+        auto_subpipeline : bool, default False
+            Compute only what can be computed from the given ``inputs`` (intermediate outputs given as
+            inputs are not recomputed).
+        show_progress : bool or {"rich", "ipywidgets", "headless"}, optional
+            Show progress: ``True`` (widgets in Jupyter, else rich), a display by name, or ``False``.
+            None: widgets inside Jupyter only.
+        return_results : bool, default True
+            Return the outputs. False: return only counts, so the parent's memory stays flat for
+            millions of elements (load the outputs from the run folder).
+        error_handling : {"raise", "continue"}, default "raise"
+            ``"raise"``: the first failing element stops the run. ``"continue"``: failing elements are
+            stored as ``ErrorSnapshot`` (their dependents as ``PropagatedErrorSnapshot``) and the run
+            finishes, ending with one ``FailedElementsWarning``.
+        display_widgets : bool, default True
+            In Jupyter, show the progress widgets when the run starts.
+        start : bool, default True
+            Start the run on the running event loop now (False: call ``runner.start()`` or
+            ``runner.result()`` later).
+        scheduling_strategy : {"generation", "eager"}, default "generation"
+            Run the functions generation by generation of the pipeline's graph, or each as soon as its
+            inputs are ready (same results).
+        retries : int or RetryPolicy, optional
+            The default retry policy of every function without its own: extra attempts (an int) or a
+            ``RetryPolicy``; ``0`` switches retries off (a pipemap extension).
+
+        Returns
+        -------
+        AsyncMap
+            The handle of the run (``await runner.task``, ``runner.result()``, ``runner.status()``).
+
+        Examples
+        --------
+        >>> from pipemap.runner import Pipeline, PipeFunc, SynchronousExecutor
+        >>> p = Pipeline([PipeFunc(lambda x: 2 * x, "y", mapspec="x[i] -> y[i]")])
+        >>> runner = p.map_async({"x": [1, 2]}, executor=SynchronousExecutor(), start=False)
+        >>> runner.result()["y"].output.tolist()
+        [2, 4]
+        """
         arguments = _forwarded(locals())
         from pipemap.runner.engine import run_map_async  # the model's single lazy edge to the engine
 

@@ -28,14 +28,25 @@ __all__ = ["RetryPolicy", "as_policy", "effective_policy"]
 class RetryPolicy:
     """How often an element is tried and which failures are tried again.
 
-    ``attempts``: the maximum number of attempts per element, the first one included (``1``: no
-    retry); ``on``: the exception types (or their names: a builtin such as ``"OSError"``, a
-    pipemap error such as ``"WorkerDiedError"`` or ``"FunctionTimeoutError"``, or a dotted
-    ``"module.Name"``) that are retried, ``Exception`` by default; ``backoff``: seconds to wait
-    before the second attempt, multiplied by ``backoff_factor`` before each later one. A worker
-    death counts as a failed attempt (retried when ``WorkerDiedError`` matches ``on``), and so
-    does a ``timeout=`` (``FunctionTimeoutError``, a ``TimeoutError``).
+    An element is retried where it ran, inside its chunk. A worker death counts as a failed attempt
+    (retried when ``WorkerDiedError`` matches ``on``), and so does a ``timeout=``
+    (``FunctionTimeoutError``, a ``TimeoutError``).
 
+    Parameters
+    ----------
+    attempts : int, default 2
+        The maximum number of attempts per element, the first one included (``1``: no retry).
+    on : tuple of (exception type or str), default (Exception,)
+        The exceptions that are retried: types, or names (a builtin such as ``"OSError"``, a pipemap
+        error such as ``"WorkerDiedError"`` or ``"FunctionTimeoutError"``, or a dotted
+        ``"module.Name"``).
+    backoff : float, default 0.0
+        Seconds to wait before the second attempt.
+    backoff_factor : float, default 1.0
+        The wait is multiplied by this before each later attempt.
+
+    Examples
+    --------
     >>> RetryPolicy(3, backoff=0.1, backoff_factor=2).delay(3)
     0.2
     >>> RetryPolicy(on=("NoSuchError",))

@@ -73,7 +73,23 @@ def user_frames(tb: TracebackType | None) -> list[Frame]:
 
 
 class WorkerTraceback(Exception):  # noqa: N818 - shown as the cause, it names where the error happened
-    """The user's frames of an exception raised in a worker process (set as its ``__cause__``)."""
+    """The user's frames of an exception raised in a worker process (set as its ``__cause__``).
+
+    Its message lists the frames like a traceback, so the error a run raises shows the user's code
+    from the worker.
+
+    Parameters
+    ----------
+    frames : list of tuple
+        ``(filename, line number, function name, source line)`` per frame, outermost first.
+
+    Examples
+    --------
+    >>> print(WorkerTraceback([("model.py", 12, "solve", "return 1 / x")]))
+    in a worker process (most recent call last):
+      File "model.py", line 12, in solve
+        return 1 / x
+    """
 
     def __init__(self, frames: list[Frame]) -> None:
         lines = ["in a worker process (most recent call last):"]
