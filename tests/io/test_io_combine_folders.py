@@ -126,3 +126,9 @@ def test_errors_name_a_missing_folder_and_an_empty_list(tmp_path):
         load_xarray_dataset(run_folder=[folder, tmp_path / "nowhere"])
     with pytest.raises(ValueError, match="empty list"):
         load_xarray_dataset(run_folder=[])
+
+
+def test_a_list_of_output_names_is_a_clear_type_error(tmp_path):
+    folder = _run(GRID, {"x": [1], "y": [1]}, tmp_path / "run")
+    with pytest.raises(TypeError, match=r"separate arguments .* got list \['z'\]"):
+        load_xarray_dataset(["z"], run_folder=folder)

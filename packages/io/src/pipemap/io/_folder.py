@@ -120,6 +120,13 @@ class RunFolder:
 
     def check_names(self, names: tuple[str, ...] | list[str]) -> None:
         """Raise :class:`OutputNotFoundError` listing the existing outputs for unknown names."""
+        for name in names:
+            if not isinstance(name, str):
+                msg = (
+                    f"Output names are strings given as separate arguments"
+                    f" (`load_xarray_dataset('a', 'b', run_folder=...)`), got {type(name).__name__} {name!r}"
+                )
+                raise TypeError(msg)
         known = self.record.all_output_names
         unknown = [n for n in names if n not in known]
         if unknown:

@@ -41,16 +41,15 @@ class ArraySpec:
         The array's name: an identifier, or ``scope.name`` for a scoped name.
     axes : tuple of (str or None)
         One entry per dimension: the axis name, or ``None`` for ``:`` (the whole axis).
+    ragged : str or None, default None
+        The name of a ragged axis (written ``j*``): its rows have their own lengths per index of
+        the axes before it. It is the last axis and has at least one axis before it.
 
     Examples
     --------
     >>> spec = ArraySpec("a", ("i", None, "j"))
     >>> str(spec), spec.indices, spec.rank
     ('a[i, :, j]', ('i', 'j'), 3)
-
-    ``ragged`` names a ragged axis (written ``j*``): its rows have their own lengths per index of
-    the axes before it. It is the last axis and has at least one axis before it.
-
     >>> str(ArraySpec("w", ("i", "j"), ragged="j"))
     'w[i, j*]'
     """

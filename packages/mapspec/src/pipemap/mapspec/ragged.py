@@ -55,6 +55,8 @@ class RaggedLayout:
         Non-negative integer row lengths, an array of the outer grid's shape (a scalar is a grid
         of one row). A negative length raises ``ValueError`` naming its row.
 
+    Examples
+    --------
     >>> RaggedLayout([3, 0, 2]).offsets.tolist()
     [0, 3, 3, 5]
     """
