@@ -102,7 +102,32 @@ def model_columns(
     for coord in zipped:  # a part that is already a column keeps its place
         for part, array in coord.parts.items():
             columns[part] = _broadcast(array, coord.dims, all_dims, sizes)
+    keep = _existing_elements(model, all_dims, sizes)
+    if keep is not None:  # ragged outputs: no rows for the padding
+        columns = {k: v[keep] for k, v in columns.items()}
+        if masks is not None:
+            for k in masks:
+                masks[k] = masks[k][keep]
+        n_rows = int(keep.sum())
     return columns, n_rows
+
+
+def _existing_elements(model: Model, all_dims: list[str], sizes: list[int]) -> np.ndarray | None:
+    """Over the grid of ``all_dims``: True where every ragged dim is inside its row (None: no
+    ragged outputs)."""
+    keep = None
+    done: set[str] = set()
+    for name, (outer, lengths) in model.lengths.items():
+        var = model.variables.get(name)
+        dims = var.dims if var is not None else (*outer, next((c.dims[-1] for c in model.coords.values() if name in c.parts), ""))
+        axis = dims[-1]
+        if axis in done or axis not in all_dims:
+            continue
+        done.add(axis)
+        position = _broadcast(np.arange(sizes[all_dims.index(axis)]), (axis,), all_dims, sizes)
+        inside = position < _broadcast(lengths, outer, all_dims, sizes)
+        keep = inside if keep is None else keep & inside
+    return keep
 
 
 def _fill_same(col: np.ndarray, cell: Any) -> None:
@@ -209,12 +234,16 @@ def load_dataframe(
     run_folder: str | Path,
     load_intermediate: bool = True,
     backend: Backend = "pandas",
+    ragged: Literal["elements", "lists"] = "elements",
 ) -> Any:
     """Load the outputs of a run folder (default: all) as a pandas or polars DataFrame.
 
     One row per element of the grid of all dims; a column per coordinate source and per output.
     Missing and failed elements are NaN (pandas) / null (polars): the failures are masked here
     (pipefunc's frame holds the error snapshots; ``load_outputs`` and ``load_errors`` give them).
+    Ragged outputs (axis ``j*``): one row per existing element (``ragged="elements"``, no padding
+    rows), or one row per outer element with a list column per ragged output (``ragged="lists"``;
+    polars lists, pandas cells holding 1-D arrays).
 
     >>> import pipemap.io as pio
     >>> pio.load_dataframe("s", run_folder=pio.example_run_folder(), backend="polars").to_dict(as_series=False)
@@ -225,5 +254,5 @@ def load_dataframe(
         raise ValueError(msg)
     from ._load import model_from_run_folder
 
-    model = model_from_run_folder(output_names, run_folder, load_intermediate=load_intermediate)
+    model = model_from_run_folder(output_names, run_folder, load_intermediate=load_intermediate, ragged=ragged)
     return _to_backend(model, backend)

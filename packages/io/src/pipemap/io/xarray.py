@@ -85,6 +85,9 @@ def model_to_dataset(model: Model) -> xr.Dataset:
         for coord_name in model.var_coords.get(name, []):
             add_coordinate(coord_name)
         ordered[name] = (var.dims, var.data)
+        if name in model.lengths:  # a ragged output: padded, with its row lengths
+            outer, lengths = model.lengths[name]
+            ordered[f"{name}_length"] = (outer, lengths)
     for coord_name in model.coords:
         add_coordinate(coord_name)
     for name, value in model.singles.items():
