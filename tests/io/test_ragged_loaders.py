@@ -134,3 +134,14 @@ def test_empty_outer_axis(tmp_path) -> None:
     run_map(pipeline(), {"text": [], "n": []}, run_folder=tmp_path, parallel=False)
     assert pio.load_outputs("upper", run_folder=tmp_path).shape == (0, 0)
     assert len(pio.load_dataframe("upper", run_folder=tmp_path)) == 0
+
+
+def test_integer_elements_stay_integers_in_frames(tmp_path) -> None:
+    @pipefunc("w", mapspec="t[i] -> w[i, j*]")
+    def make(t):
+        return list(range(t))
+
+    run_map(Pipeline([make]), {"t": [2, 0, 3]}, run_folder=tmp_path, parallel=False)
+    df = pio.load_dataframe("w", run_folder=tmp_path)
+    assert df["w"].dtype.kind == "i" and df["w"].tolist() == [0, 1, 0, 1, 2]
+    assert df["t"].tolist() == [2, 2, 3, 3, 3]

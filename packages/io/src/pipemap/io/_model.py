@@ -102,8 +102,9 @@ def _all_integers(raw: np.ndarray, missing: np.ndarray) -> bool:
     present = np.ma.getdata(raw)[~missing]
     if present.dtype != object:
         return present.dtype.kind in "iu"
+    types = set(map(type, present.tolist()))  # one check per distinct type, not per element
     return bool(present.size) and all(
-        isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_) for v in present.tolist()
+        issubclass(t, int | np.integer) and not issubclass(t, bool | np.bool_) for t in types
     )
 
 

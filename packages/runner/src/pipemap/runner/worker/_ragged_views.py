@@ -119,11 +119,26 @@ class FlatView(_View):
 
     def get_many(self, linear: Any) -> list[Any]:
         row_of, position = self.layout.locate(np.asarray(linear, dtype=np.int64))
-        if not len(row_of):
+        n = len(row_of)
+        if not n:
             return []
-        unique, inverse = np.unique(row_of, return_inverse=True)
-        got = _read_rows(self.rows, unique)
-        return [got[k][p] for k, p in zip(inverse.tolist(), position.tolist())]
+        steps = np.diff(row_of)
+        if steps.size and bool((steps < 0).any()):  # unsorted elements: one by one
+            unique, inverse = np.unique(row_of, return_inverse=True)
+            got = _read_rows(self.rows, unique)
+            return [got[k][p] for k, p in zip(inverse.tolist(), position.tolist())]
+        # sorted (every chunk): one read per row, one slice per run of consecutive positions
+        starts = np.concatenate(([0], np.flatnonzero(steps) + 1))
+        ends = np.append(starts[1:], n)
+        got = _read_rows(self.rows, row_of[starts])
+        out: list[Any] = []
+        first, last = position[starts].tolist(), position[ends - 1].tolist()
+        for row, a, b, p0, p1 in zip(got, starts.tolist(), ends.tolist(), first, last):
+            if p1 - p0 + 1 == b - a:
+                out.extend(row[p0 : p1 + 1])
+            else:
+                out.extend(row[p] for p in position[a:b].tolist())
+        return out
 
 
 class ExpandView(_View):
