@@ -145,3 +145,13 @@ def test_integer_elements_stay_integers_in_frames(tmp_path) -> None:
     df = pio.load_dataframe("w", run_folder=tmp_path)
     assert df["w"].dtype.kind == "i" and df["w"].tolist() == [0, 1, 0, 1, 2]
     assert df["t"].tolist() == [2, 2, 3, 3, 3]
+
+
+def test_result_dict_to_xarray_and_dataframe() -> None:
+    r = run_map(pipeline(), {"text": TEXT, "n": N}, parallel=False)
+    ds = r.to_xarray()
+    assert ds["upper_length"].values.tolist() == LENGTHS
+    assert ds["upper"].values[0, :2].tolist() == ["A", "BB"]
+    df = r.to_dataframe()
+    assert len(df) == sum(LENGTHS)
+    assert df["tagged"].tolist() == reference(TEXT, N)["tagged"]

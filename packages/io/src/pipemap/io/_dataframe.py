@@ -109,10 +109,11 @@ def model_columns(
             for k in masks:
                 masks[k] = masks[k][keep]
         for name in model.lengths:  # integers made float only by the padding are integers again
-            var = model.variables.get(name)
-            if var is not None and var.integer and var.missing is not None and name in columns:
-                if not _broadcast(var.missing, var.dims, all_dims, sizes)[keep].any():
-                    columns[name] = np.asarray(columns[name]).astype(np.int64)
+            ragged_var = model.variables.get(name)
+            if ragged_var is None or not ragged_var.integer or ragged_var.missing is None or name not in columns:
+                continue
+            if not _broadcast(ragged_var.missing, ragged_var.dims, all_dims, sizes)[keep].any():
+                columns[name] = np.asarray(columns[name]).astype(np.int64)
         n_rows = int(keep.sum())
     return columns, n_rows
 

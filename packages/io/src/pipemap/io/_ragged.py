@@ -13,6 +13,7 @@ masked arrays of shape ``(*outer_shape, longest row)``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,7 +23,7 @@ from pipemap.storage import read_ragged_lengths
 if TYPE_CHECKING:
     from ._folder import RunFolder
 
-__all__ = ["pad_flat", "pad_rows", "ragged_lengths", "ragged_plan"]
+__all__ = ["pad_flat", "pad_outputs", "pad_rows", "ragged_lengths", "ragged_plan"]
 
 
 def ragged_plan(view: RunFolder) -> RaggedPlan:
@@ -43,6 +44,38 @@ def _row_length(row: Any) -> int:
         return len(row)
     except TypeError:
         return 0
+
+
+def _lengths_of_rows(rows: np.ndarray) -> np.ndarray:
+    cells = np.ma.getdata(rows)
+    missing = np.ma.getmaskarray(rows)
+    flat = [0 if m else _row_length(r) for r, m in zip(cells.reshape(-1).tolist(), missing.reshape(-1).tolist())]
+    return np.asarray(flat, dtype=np.int64).reshape(cells.shape)
+
+
+def pad_outputs(specs: list[MapSpec], outputs: Mapping[str, Any]) -> tuple[Mapping[str, Any], dict[str, np.ndarray] | None]:
+    """In-memory results (a ``ResultDict``'s arrays) with their ragged outputs padded, and the row
+    lengths (None without ragged outputs). Row lengths come from the producers' rows.
+
+    >>> rows = np.empty(2, dtype=object); rows[:] = [[1, 2], [3]]
+    >>> specs = [MapSpec.from_string("t[i] -> w[i, j*]"), MapSpec.from_string("w[i, j*] -> v[i, j*]")]
+    >>> out, lengths = pad_outputs(specs, {"w": rows, "v": np.array([2, 3, 4])})
+    >>> out["v"].tolist(), lengths["v"].tolist()
+    ([[2, 3], [4, None]], [2, 1])
+    """
+    plan = RaggedPlan.from_specs(specs)
+    if not plan:
+        return outputs, None
+    padded_outputs = dict(outputs)
+    lengths: dict[str, np.ndarray] = {}
+    for name, array in plan.arrays.items():
+        if name not in outputs or array.source not in outputs:
+            continue
+        row_lengths = _lengths_of_rows(np.ma.asarray(outputs[array.source]))
+        value = np.ma.asarray(outputs[name])
+        padded_outputs[name] = pad_rows(value, row_lengths) if array.stored == "rows" else pad_flat(value, row_lengths)
+        lengths[name] = row_lengths
+    return padded_outputs, lengths
 
 
 def ragged_lengths(view: RunFolder, name: str, rows: np.ndarray | None = None) -> np.ndarray | None:

@@ -94,8 +94,9 @@ def map_shapes(
             raise
     funcs = [f for f in pipeline.sorted_functions if f.mapspec is not None]
     specs = [f.mapspec for f in funcs if f.mapspec is not None]
-    names = [f.__name__ for f in funcs]
-    return shapes_from_specs(specs, root_shapes, internal_shapes, names, RaggedPlan.from_specs(specs, names))
+    function_names = [f.__name__ for f in funcs]
+    ragged = RaggedPlan.from_specs(specs, function_names)
+    return shapes_from_specs(specs, root_shapes, internal_shapes, function_names, ragged)
 
 
 def _internal_of(shapes: Mapping[OutputKey, ShapeTuple], masks: Mapping[OutputKey, tuple[bool, ...]]) -> dict[str, ShapeTuple]:
