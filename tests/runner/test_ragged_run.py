@@ -186,3 +186,12 @@ def test_consumer_must_mark_the_ragged_axis() -> None:
 def test_flat_results_match_reference_element_order(tmp_path) -> None:
     r = run_map(pipeline(), {"text": TEXT, "n": N}, run_folder=tmp_path, parallel=False)
     assert r["tagged"].output.tolist() == reference(TEXT, N)["tagged"]
+
+
+def test_progress_learns_the_flat_size_when_the_rows_are_known(tmp_path) -> None:
+    from pipemap.runner.engine._events import ShapeResolved
+
+    events = []
+    run_map(pipeline(), {"text": TEXT, "n": N}, run_folder=tmp_path, parallel=False, callbacks=[events.append])
+    sizes = {e.output_name: e.total for e in events if isinstance(e, ShapeResolved)}
+    assert sizes.get("upper") == sum(len(t.split()) for t in TEXT)

@@ -81,14 +81,15 @@ def _row_length(row: Any) -> int:
     return len(row) if row_error(row) is None else 0
 
 
-def finish_ragged(info: RunInfo, store: dict[str, Any], f: PipeFunc, computed: list[np.ndarray] | None) -> None:
+def finish_ragged(info: RunInfo, store: dict[str, Any], f: PipeFunc, computed: list[np.ndarray] | None) -> bool:
     """After mapped function ``f``: a producer's row lengths become known (``computed``: its values
-    when the parent kept all of them); every ragged output gets its lengths file."""
+    when the parent kept all of them); every ragged output gets its lengths file. True when ``f``
+    was a producer (flat sizes were resolved)."""
     plan = info.ragged
     spec = f.mapspec
     role = plan.role_of(spec) if plan and spec is not None else None
     if role not in ("produce", "elements"):
-        return
+        return False
     layouts = layouts_of(info)
     for k, name in enumerate(f.output_names):
         if role == "produce":
@@ -104,3 +105,4 @@ def finish_ragged(info: RunInfo, store: dict[str, Any], f: PipeFunc, computed: l
             layout = layouts[plan.arrays[name].source]
         if info.run_folder is not None:
             write_ragged_lengths(info.run_folder, name, layout.lengths)
+    return role == "produce"

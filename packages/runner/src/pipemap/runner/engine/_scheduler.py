@@ -261,7 +261,8 @@ class _Runner:
                 self.info.resolve_downstream_shapes(name, self.store, shape=new_full)
                 self._emit_resolved()
         whole = flats is not None and filled is not None and not job.resumed and bool(filled.all())
-        finish_ragged(self.info, self.store, f, flats if whole else None)
+        if finish_ragged(self.info, self.store, f, flats if whole else None):
+            self._emit_resolved()  # the flat sizes of the producer's consumers are known now
         if self.failures is not None:
             self.failures.flush()
         if self.events:
