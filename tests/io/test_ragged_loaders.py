@@ -155,3 +155,15 @@ def test_result_dict_to_xarray_and_dataframe() -> None:
     df = r.to_dataframe()
     assert len(df) == sum(LENGTHS)
     assert df["tagged"].tolist() == reference(TEXT, N)["tagged"]
+
+
+def test_from_data_builders_pad_ragged_outputs() -> None:
+    rows = np.empty(3, dtype=object)
+    rows[:] = [[1, 2], [], [3]]
+    specs = ["t[i] -> w[i, j*]", "w[i, j*] -> v[i, j*]"]
+    outputs = {"w": rows, "v": np.array([20, 30, 40])}
+    df = pio.dataframe_from_data(specs, {"t": [2, 0, 1]}, outputs)
+    assert df[["t", "w", "v"]].to_dict("list") == {"t": [2, 2, 1], "w": [1, 2, 3], "v": [20, 30, 40]}
+    ds = pio.xarray_dataset_from_data(specs, {"t": [2, 0, 1]}, outputs)
+    assert ds["v_length"].values.tolist() == [2, 0, 1]
+    assert np.isnan(ds["v"].values[1]).all() and ds["v"].values[0].tolist() == [20.0, 30.0]

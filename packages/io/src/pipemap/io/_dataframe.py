@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from ._model import Model, build_model
+from ._model import Model, build_model, parse_mapspecs
+from ._ragged import pad_outputs
 from .xarray import DimensionlessArray
 
 if TYPE_CHECKING:
@@ -231,7 +232,12 @@ def dataframe_from_data(
     if backend not in ("pandas", "polars"):
         msg = f"Unknown backend {backend!r}. Expected 'pandas' or 'polars'."
         raise ValueError(msg)
-    model = build_model(mapspecs, inputs, outputs, output_names=output_names, load_intermediate=load_intermediate)
+    specs = parse_mapspecs(mapspecs)
+    padded, lengths = pad_outputs(specs, outputs)  # ragged outputs: padded, then one row per element
+    model = build_model(
+        specs, inputs, padded, output_names=output_names, load_intermediate=load_intermediate,
+        ragged_lengths=lengths,
+    )
     return _to_backend(model, backend)
 
 
