@@ -95,14 +95,15 @@ def test_any_string_with_stars_parses_canonically_or_is_rejected_quoted(text: st
             assert array.axes[-1] == array.ragged and array.rank >= 2
 
 
-def test_the_runner_refuses_ragged_mapspecs_naming_the_function() -> None:
+def test_the_runner_accepts_ragged_mapspecs() -> None:
+    """Issue 16: the runner runs ragged mapspecs now (tests/runner/test_ragged_*.py)."""
     from pipemap.runner import pipefunc
 
-    with pytest.raises(NotImplementedError, match=r"mapspec `t\[i\] -> w\[i, j\*\]` of function `split_words` has a ragged axis \(j\*\)"):
+    @pipefunc(output_name="w", mapspec="t[i] -> w[i, j*]")
+    def split_words(t: str) -> list[str]:
+        return t.split()
 
-        @pipefunc(output_name="w", mapspec="t[i] -> w[i, j*]")
-        def split_words(t: str) -> list[str]:
-            return t.split()
+    assert split_words.mapspec.produces_ragged
 
 
 # -- index math: RaggedLayout against a plain-Python reference --------------------------------

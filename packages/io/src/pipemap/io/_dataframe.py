@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from ._model import Model, build_model
+from ._model import Model, build_model, parse_mapspecs
+from ._ragged import pad_outputs
 from .xarray import DimensionlessArray
 
 if TYPE_CHECKING:
@@ -102,7 +103,38 @@ def model_columns(
     for coord in zipped:  # a part that is already a column keeps its place
         for part, array in coord.parts.items():
             columns[part] = _broadcast(array, coord.dims, all_dims, sizes)
+    keep = _existing_elements(model, all_dims, sizes)
+    if keep is not None:  # ragged outputs: no rows for the padding
+        columns = {k: v[keep] for k, v in columns.items()}
+        if masks is not None:
+            for k in masks:
+                masks[k] = masks[k][keep]
+        for name in model.lengths:  # integers made float only by the padding are integers again
+            ragged_var = model.variables.get(name)
+            if ragged_var is None or not ragged_var.integer or ragged_var.missing is None or name not in columns:
+                continue
+            if not _broadcast(ragged_var.missing, ragged_var.dims, all_dims, sizes)[keep].any():
+                columns[name] = np.asarray(columns[name]).astype(np.int64)
+        n_rows = int(keep.sum())
     return columns, n_rows
+
+
+def _existing_elements(model: Model, all_dims: list[str], sizes: list[int]) -> np.ndarray | None:
+    """Over the grid of ``all_dims``: True where every ragged dim is inside its row (None: no
+    ragged outputs)."""
+    keep = None
+    done: set[str] = set()
+    for name, (outer, lengths) in model.lengths.items():
+        var = model.variables.get(name)
+        dims = var.dims if var is not None else (*outer, next((c.dims[-1] for c in model.coords.values() if name in c.parts), ""))
+        axis = dims[-1]
+        if axis in done or axis not in all_dims:
+            continue
+        done.add(axis)
+        position = _broadcast(np.arange(sizes[all_dims.index(axis)]), (axis,), all_dims, sizes)
+        inside = position < _broadcast(lengths, outer, all_dims, sizes)
+        keep = inside if keep is None else keep & inside
+    return keep
 
 
 def _fill_same(col: np.ndarray, cell: Any) -> None:
@@ -218,7 +250,12 @@ def dataframe_from_data(
     if backend not in ("pandas", "polars"):
         msg = f"Unknown backend {backend!r}. Expected 'pandas' or 'polars'."
         raise ValueError(msg)
-    model = build_model(mapspecs, inputs, outputs, output_names=output_names, load_intermediate=load_intermediate)
+    specs = parse_mapspecs(mapspecs)
+    padded, lengths = pad_outputs(specs, outputs)  # ragged outputs: padded, then one row per element
+    model = build_model(
+        specs, inputs, padded, output_names=output_names, load_intermediate=load_intermediate,
+        ragged_lengths=lengths,
+    )
     return _to_backend(model, backend)
 
 
@@ -227,12 +264,16 @@ def load_dataframe(
     run_folder: str | Path,
     load_intermediate: bool = True,
     backend: Backend = "pandas",
+    ragged: Literal["elements", "lists"] = "elements",
 ) -> Any:
     """Load the outputs of a run folder (default: all) as a pandas or polars DataFrame.
 
     One row per element of the grid of all dims; a column per coordinate source and per output.
     Missing and failed elements are NaN (pandas) / null (polars): the failures are masked here
     (pipefunc's frame holds the error snapshots; ``load_outputs`` and ``load_errors`` give them).
+    Ragged outputs (axis ``j*``): one row per existing element (``ragged="elements"``, no padding
+    rows), or one row per outer element with a list column per ragged output (``ragged="lists"``;
+    polars lists, pandas cells holding 1-D arrays).
 
     Parameters
     ----------
@@ -256,5 +297,5 @@ def load_dataframe(
         raise ValueError(msg)
     from ._load import model_from_run_folder
 
-    model = model_from_run_folder(output_names, run_folder, load_intermediate=load_intermediate)
+    model = model_from_run_folder(output_names, run_folder, load_intermediate=load_intermediate, ragged=ragged)
     return _to_backend(model, backend)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipemap.mapspec import MapSpec
+from pipemap.mapspec import MapSpec, MapSpecError, RaggedPlan
 from pipemap.storage import (
     FileValue,
     RunFolderError,
@@ -236,16 +236,28 @@ def check_shapes_match_mapspecs(record: RunRecord, path: Path) -> None:
     for key, shape in shapes.items():
         for name in key if isinstance(key, tuple) else (key,):
             flat[name] = tuple(shape) if isinstance(shape, tuple | list) else ()
+    specs = []
     for text in record.mapspecs_as_strings:
         try:
-            spec = MapSpec.from_string(text)
+            specs.append(MapSpec.from_string(text))
         except Exception as exc:  # noqa: BLE001 - any parse failure is a damaged record
             msg = f"`{path}`: mapspec {text!r} cannot be parsed ({exc}); the run folder is damaged"
             raise RunFolderError(msg) from None
+    try:
+        ragged = RaggedPlan.from_specs(specs)
+    except (MapSpecError, NotImplementedError) as exc:
+        msg = f"`{path}`: the ragged axes of its mapspecs are inconsistent ({exc}); the run folder is damaged"
+        raise RunFolderError(msg) from None
+    for text, spec in zip(record.mapspecs_as_strings, specs):
         if not spec.inputs:
             continue
+        role = ragged.role_of(spec)
+        if role == "elements":  # flat sizes: checked against the row lengths when loading
+            continue
+        if role is not None:  # the stored (outer) shapes of producers and reductions
+            spec = ragged.effective[spec.output_names[0]]
         sizes: dict[str, tuple[int, str]] = {}  # axis -> (size, array that has it)
-        arrays = [*spec.inputs, *spec.outputs]
+        arrays = [a for a in spec.inputs if a.name not in ragged.arrays] + list(spec.outputs)
         for array in arrays:
             recorded = flat.get(array.name)
             if recorded is None:

@@ -27,6 +27,7 @@ from pipemap.storage import RAISED_FILE, FileValue, RunFolderError, StorageBase
 
 from ._folder import LazyInputs, RunFolder
 from ._model import Model, ShapeMismatchError, build_model
+from ._ragged import padded, ragged_plan
 from ._read import StorageRead, is_error, read_storage
 
 __all__ = [
@@ -96,10 +97,16 @@ def _maybe_load(value: Any) -> Any:
     return value
 
 
-def _load(view: RunFolder, name: str, *, mask_errors: bool = True) -> Any:
+def _load(view: RunFolder, name: str, *, mask_errors: bool = True, lengths: dict[str, np.ndarray] | None = None) -> Any:
     if view.is_mapped(name):
+        if name in ragged_plan(view).arrays:  # padded to the longest row, masked beyond each row
+            array, row_lengths = padded(view, name, _read_mapped(view, name, keep_errors=not mask_errors).array)
+            if lengths is not None:
+                lengths[name] = row_lengths
+            return array
         return _read_mapped(view, name, keep_errors=not mask_errors).array
     return _read_single(view, name, keep_errors=not mask_errors)
+
 
 
 def load_outputs(*output_names: str, run_folder: str | Path, mask_errors: bool = False) -> Any:
@@ -313,12 +320,14 @@ class _LazyOutputs(Mapping[str, Any]):
     def __init__(self, view: RunFolder) -> None:
         self._view = view
         self._cache: dict[str, Any] = {}
+        #: the row lengths of the ragged outputs read so far
+        self.lengths: dict[str, np.ndarray] = {}
 
     def __getitem__(self, name: str) -> Any:
         if name not in self._view.record.all_output_names:
             raise KeyError(name)
         if name not in self._cache:
-            self._cache[name] = _load(self._view, name)
+            self._cache[name] = _load(self._view, name, lengths=self.lengths)
         return self._cache[name]
 
     def __contains__(self, name: object) -> bool:
@@ -332,17 +341,21 @@ class _LazyOutputs(Mapping[str, Any]):
 
 
 def model_from_run_folder(
-    output_names: Sequence[str], run_folder: str | Path, *, load_intermediate: bool = True
+    output_names: Sequence[str], run_folder: str | Path, *, load_intermediate: bool = True, ragged: str = "elements"
 ) -> Model:
-    """The presentation model (see :mod:`pipemap.io._model`) of a run folder's outputs."""
+    """The presentation model (see :mod:`pipemap.io._model`) of a run folder's outputs
+    (``ragged``: see :func:`~pipemap.io._model.build_model`)."""
     view = RunFolder.open(run_folder)
     view.check_names(tuple(output_names))
     specs = [MapSpec.from_string(s) for s in view.mapspecs]
+    outputs = _LazyOutputs(view)
     try:
         return build_model(
             specs,
             LazyInputs(view),
-            _LazyOutputs(view),
+            outputs,
+            ragged_lengths=outputs.lengths,
+            ragged=ragged,
             output_names=list(output_names) or view.output_names,
             load_intermediate=load_intermediate,
             load_input=_maybe_load,

@@ -80,6 +80,8 @@ class Model:
     singles: dict[str, Any] = field(default_factory=dict)
     #: per variable, the coordinate names attached to it (for column order)
     var_coords: dict[str, list[str]] = field(default_factory=dict)
+    #: ragged outputs (padded along their last dim): their outer dims and row lengths
+    lengths: dict[str, tuple[tuple[str, ...], np.ndarray]] = field(default_factory=dict)
 
 
 class ShapeMismatchError(ValueError):
@@ -100,9 +102,19 @@ def _all_integers(raw: np.ndarray, missing: np.ndarray) -> bool:
     present = np.ma.getdata(raw)[~missing]
     if present.dtype != object:
         return present.dtype.kind in "iu"
+    types = set(map(type, present.tolist()))  # one check per distinct type, not per element
     return bool(present.size) and all(
-        isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_) for v in present.tolist()
+        issubclass(t, int | np.integer) and not issubclass(t, bool | np.bool_) for t in types
     )
+
+
+def _rows_of(padded: np.ndarray, lengths: np.ndarray, typed: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """One 1-D array per row (object array over the outer shape) of a padded ragged array."""
+    data = np.ma.getdata(padded)
+    out = np.empty(lengths.shape, dtype=object)
+    for key in np.ndindex(lengths.shape):
+        out[key] = typed(np.asarray(data[key][: int(lengths[key])], dtype=object))
+    return out
 
 
 def _no_loader(name: str) -> Any:
@@ -118,6 +130,8 @@ def build_model(
     load_intermediate: bool = True,
     load_input: Callable[[Any], Any] | None = None,
     infer_dtypes: bool | Collection[str] = True,
+    ragged_lengths: Mapping[str, np.ndarray] | None = None,
+    ragged: str = "elements",
 ) -> Model:
     """Arrange results for presentation.
 
@@ -129,7 +143,14 @@ def build_model(
     loaders' default), to no array (False: object arrays stay object, as ``to_xarray(type_cast=False)``),
     or to the inputs and to the outputs named in the collection only.
     Array-like inputs (pandas ``Series``/``Index``, polars ``Series``...) become arrays of their dtype.
+    ``ragged_lengths``: the row lengths of ragged outputs (filled as ``outputs`` are read; their
+    arrays are padded along the last axis). ``ragged="elements"`` keeps them padded (the frames
+    drop the padding rows, datasets get a ``<name>_length`` variable); ``"lists"`` makes each a
+    variable over the outer dims holding one 1-D array per row (polars: a list column).
     """
+    if ragged not in ("elements", "lists"):
+        msg = f"ragged={ragged!r}: expected 'elements' (one row per element) or 'lists' (one list per row)"
+        raise ValueError(msg)
     specs = parse_mapspecs(mapspecs)
     names = list(output_names) if output_names else sorted(outputs)
     axes_of = mapspec_axes(specs) if specs else {}
@@ -200,6 +221,15 @@ def build_model(
         raw = as_object_array(outputs[name], len(dims))
         if not isinstance(raw, np.ndarray):
             raw = np.asarray(raw)
+        if ragged_lengths is not None and name in ragged_lengths:
+            lengths = ragged_lengths[name]
+            if ragged == "lists":
+                model.variables[name] = Variable(dims[:-1], _rows_of(raw, lengths, lambda a: present(name, a, is_input=False)))
+                model.var_coords[name] = [c for c in coord_names if model.coords[c].dims[-1:] != dims[-1:]]
+                for axis, size in zip(dims[:-1], lengths.shape):
+                    set_dim(axis, size, name)
+                continue
+            model.lengths[name] = (dims[:-1], lengths)
         mask = np.ma.getmaskarray(raw) if isinstance(raw, np.ma.MaskedArray) else None
         data = cache[name] if cache.get(name) is not None else present(name, raw, is_input=False)
         for axis, size in zip(dims, data.shape):

@@ -22,7 +22,8 @@ import numpy as np
 
 from ._dataframe import _to_backend
 from ._load import _maybe_load
-from ._model import build_model
+from ._model import build_model, parse_mapspecs
+from ._ragged import pad_outputs
 from .xarray import DimensionlessArray, model_to_dataset
 
 __all__ = ["dataframe_from_results", "xarray_dataset_from_results", "xarray_dataset_to_dataframe"]
@@ -76,9 +77,11 @@ def xarray_dataset_from_results(
     ([2, 4], 'int64')
     """
     outputs = _outputs(results)
+    specs = parse_mapspecs(_mapspecs(pipeline))
+    padded, lengths = pad_outputs(specs, outputs)
     model = build_model(
-        _mapspecs(pipeline), inputs, outputs, output_names=sorted(outputs), load_intermediate=load_intermediate,
-        load_input=_maybe_load, infer_dtypes=infer_dtypes,
+        specs, inputs, padded, output_names=sorted(outputs), load_intermediate=load_intermediate,
+        load_input=_maybe_load, infer_dtypes=infer_dtypes, ragged_lengths=lengths,
     )
     return model_to_dataset(model)
 
@@ -120,9 +123,11 @@ def dataframe_from_results(
     {'x': [1, 2], 'y': [2, 4]}
     """
     outputs = _outputs(results)
+    specs = parse_mapspecs(_mapspecs(pipeline))
+    padded, lengths = pad_outputs(specs, outputs)
     model = build_model(
-        _mapspecs(pipeline), inputs, outputs, output_names=sorted(outputs), load_intermediate=load_intermediate,
-        load_input=_maybe_load, infer_dtypes=infer_dtypes,
+        specs, inputs, padded, output_names=sorted(outputs), load_intermediate=load_intermediate,
+        load_input=_maybe_load, infer_dtypes=infer_dtypes, ragged_lengths=lengths,
     )
     return _to_backend(model, backend)
 

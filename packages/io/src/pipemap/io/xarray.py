@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._model import Model, build_model
+from ._model import Model, build_model, parse_mapspecs
+from ._ragged import pad_outputs
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -92,6 +93,9 @@ def model_to_dataset(model: Model) -> xr.Dataset:
         for coord_name in model.var_coords.get(name, []):
             add_coordinate(coord_name)
         ordered[name] = (var.dims, var.data)
+        if name in model.lengths:  # a ragged output: padded, with its row lengths
+            outer, lengths = model.lengths[name]
+            ordered[f"{name}_length"] = (outer, lengths)
     for coord_name in model.coords:
         add_coordinate(coord_name)
     for name, value in model.singles.items():
@@ -134,8 +138,11 @@ def xarray_dataset_from_data(
     >>> dict(ds.sizes), ds["total"].item()
     ({'i': 2, 'j': 3}, 15)
     """
+    specs = parse_mapspecs(mapspecs)
+    padded, lengths = pad_outputs(specs, outputs)  # ragged outputs: padded, with <name>_length
     model = build_model(
-        mapspecs, inputs, outputs, output_names=output_names, load_intermediate=load_intermediate
+        specs, inputs, padded, output_names=output_names, load_intermediate=load_intermediate,
+        ragged_lengths=lengths,
     )
     return model_to_dataset(model)
 

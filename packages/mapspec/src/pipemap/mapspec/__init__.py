@@ -38,13 +38,16 @@ from pipemap.mapspec._shapes import (
     shape_strides,
 )
 from pipemap.mapspec.ragged import RaggedLayout
+from pipemap.mapspec.ragged_plan import RaggedArray, RaggedPlan
 
 __all__ = [
     "UNKNOWN",
     "ArraySpec",
     "MapSpec",
     "MapSpecError",
+    "RaggedArray",
     "RaggedLayout",
+    "RaggedPlan",
     "ShapeError",
     "ShapeTuple",
     "array_shape",

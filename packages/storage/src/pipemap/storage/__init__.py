@@ -54,6 +54,7 @@ from ._run_record import (
     open_store,
     output_folder,
 )
+from ._ragged_lengths import RAGGED_DIR, ragged_lengths_path, read_ragged_lengths, write_ragged_lengths
 from ._shapes import leading_shape
 from ._shared_memory import SharedMemoryDictArray
 from ._snapshots import ErrorInfo, ErrorSnapshot, PropagatedErrorSnapshot
@@ -75,6 +76,7 @@ __all__ = [
     "FORMAT_VERSION",
     "MISSING",
     "PIPEMAP_INFO",
+    "RAGGED_DIR",
     "RAISED_FILE",
     "ChunkedArray",
     "AttemptRecord",
@@ -106,7 +108,9 @@ __all__ = [
     "mark_stored",
     "open_run_folder",
     "open_store",
+    "ragged_lengths_path",
     "read_attempts",
+    "read_ragged_lengths",
     "recorded_indices",
     "output_folder",
     "register_storage",
@@ -118,6 +122,7 @@ __all__ = [
     "unpicklable_error",
     "unpicklable_part",
     "write_attempts",
+    "write_ragged_lengths",
     "zarr_available",
 ]
 if zarr_available():

@@ -75,6 +75,9 @@ def can_gate(ctx: EagerContext, f: PipeFunc, producers: set[PipeFunc]) -> bool:
     trackers = ctx.gating.trackers
     if not f.requires_mapping or trackers is None:
         return False
+    ragged = ctx.prep.run_info.ragged
+    if ragged and f.mapspec is not None and ragged.role_of(f.mapspec) is not None:
+        return False  # ragged axes: the rows (and the flat shape) are known once the producers end
     executor = ctx.executors.for_function(f)
     if executor is None or not shape_is_resolved(_external_shape(ctx.prep, f)):
         return False

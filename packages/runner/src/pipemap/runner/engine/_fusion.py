@@ -56,6 +56,10 @@ def _link(prep: Prepared, f: PipeFunc, g: PipeFunc) -> Link | None:
             return None  # internal axes
         if effective_policy(getattr(func, "retries", None), prep.retries) is not None:
             return None  # a worker's death is retried per function (engine._attempts.lost_retrier)
+    if info.ragged:  # ragged axes: only element-wise consumers chain (both run over the same flat elements)
+        roles = {info.ragged.role_of(f.mapspec), info.ragged.role_of(g.mapspec)}
+        if roles not in ({None}, {"elements"}):
+            return None
     read = [name for name in f.output_names if name in g.parameters and name not in g.bound]
     if len(read) != 1 or read[0] not in g.mapspec.input_names:
         return None

@@ -17,7 +17,7 @@ from pathlib import Path
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from pipemap.mapspec import MapSpec, external_shape_from_mask, internal_shape_from_mask, shape_is_resolved
+from pipemap.mapspec import MapSpec, RaggedPlan, external_shape_from_mask, internal_shape_from_mask, shape_is_resolved
 from pipemap.storage import (
     DirectValue,
     PIPEMAP_INFO,
@@ -157,7 +157,7 @@ def check_safe_to_delete(folder: Path) -> None:
 
 
 #: the top-level entries a run writes besides ``run_info.json``
-_RUN_LAYOUT = frozenset({"outputs", "inputs", "defaults", PIPEMAP_INFO, "failures.json", "pipefunc_status.json", "attempts", "raised.json"})
+_RUN_LAYOUT = frozenset({"outputs", "inputs", "defaults", PIPEMAP_INFO, "failures.json", "pipefunc_status.json", "attempts", "raised.json", "ragged"})
 
 
 def refuse_unvouched_outputs(folder: Path) -> None:
@@ -177,6 +177,21 @@ def refuse_unvouched_outputs(folder: Path) -> None:
             " Use `resume=False` to replace them."
         )
         raise ValueError(msg)
+
+
+class DeferredStorage:
+    """The storage of a flat ragged output before its size is known (``RunInfo.init_store``):
+    every storage class gets its resolved shape at construction."""
+
+    def __init__(self, cls: type, folder: Path | None) -> None:
+        self.cls = cls
+        self.folder = folder
+        self.shape: tuple[Any, ...] = ("?",)
+        self.internal_shape: tuple[Any, ...] = ()
+
+    def create(self, shape: tuple[int, ...]) -> Any:
+        """The real storage, of flat ``shape``."""
+        return self.cls(self.folder, tuple(shape), None, None)
 
 
 class RunInfo(RunRecord):
@@ -311,6 +326,17 @@ class RunInfo(RunRecord):
             self.__dict__["_mapspecs"] = cached
         return cached
 
+    @property
+    def ragged(self) -> RaggedPlan:
+        """The run's ragged arrays (empty without ``*`` axes); ``ragged_totals`` holds the element
+        counts known so far, by producer output."""
+        cached = self.__dict__.get("_ragged")
+        if cached is None:
+            cached = RaggedPlan.from_specs(self.mapspecs)
+            self.__dict__["_ragged"] = cached
+            self.__dict__["ragged_totals"] = {}
+        return cached
+
     def storage_class(self, output_name: str | tuple[str, ...]) -> type:
         """The storage class for a (tuple) output name (docs/behaviour.md §3.3 lookup)."""
         return storage_class_for(self.storage, output_name)
@@ -330,6 +356,9 @@ class RunInfo(RunRecord):
             internal = internal_shape_from_mask(shape, mask)
             for name in names:
                 folder = None if self.run_folder is None else self.run_folder / "outputs" / name
+                if name in self.ragged.arrays and not shape_is_resolved(external):
+                    store[name] = DeferredStorage(cls, folder)  # a flat ragged output: made once its rows are known
+                    continue
                 store[name] = cls(folder, external, internal or None, mask if internal else None)
         for name in sorted(self.all_output_names):
             if name not in store:
@@ -360,15 +389,35 @@ class RunInfo(RunRecord):
         if shape is None:
             mask = self.shape_masks[output_name]
             shape = full_shape_from_value(output, mask, self.resolved_shapes[output_name])
-        changed = resolve_downstream(self.resolved_shapes, self.shape_masks, self.mapspecs, {output_name: tuple(shape)})
+        changed = resolve_downstream(self.resolved_shapes, self.shape_masks, self.mapspecs, {output_name: tuple(shape)}, self.ragged, self.ragged_totals)
+        self._resize_storages(changed, store)
+        return changed
+
+    @property
+    def ragged_totals(self) -> dict[str, int]:
+        """Element counts of the ragged arrays whose rows are known, by producer output."""
+        _ = self.ragged
+        return self.__dict__["ragged_totals"]
+
+    def resolve_ragged(self, source: str, total: int, store: dict[str, Any]) -> list[OutputKey]:
+        """The rows of the ragged producer output ``source`` are known (``total`` elements):
+        resolve the flat shapes of its element-wise consumers (and what follows them)."""
+        self.ragged_totals[source] = total
+        changed = resolve_downstream(self.resolved_shapes, self.shape_masks, self.mapspecs, {}, self.ragged, self.ragged_totals)
+        self._resize_storages(changed, store)
+        return changed
+
+    def _resize_storages(self, changed: list[OutputKey], store: dict[str, Any]) -> None:
         for key in changed:
             for name in at_least_tuple(key):
                 storage = store.get(name)
+                full = self.resolved_shapes[key]
+                mask = self.shape_masks[key]
+                if isinstance(storage, DeferredStorage) and shape_is_resolved(full):
+                    store[name] = storage.create(external_shape_from_mask(full, mask))
+                    continue
                 if storage is not None and hasattr(storage, "get_many"):
-                    full = self.resolved_shapes[key]
-                    mask = self.shape_masks[key]
                     storage.shape = external_shape_from_mask(full, mask)
                     storage.internal_shape = internal_shape_from_mask(full, mask)
         if any(shape_is_resolved(self.resolved_shapes[k]) for k in changed):
             self.dump_record()
-        return changed

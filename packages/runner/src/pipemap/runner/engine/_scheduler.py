@@ -34,6 +34,7 @@ from pipemap.runner.worker._task_ref import TaskRef, execute_ref
 from pipemap.runner.engine._results import Result
 from pipemap.runner.engine._run_context import Gating, MappedJob, MappedJobs, RunExecutors, SingleContext
 from pipemap.runner.engine._single import run_single
+from pipemap.runner.engine._ragged import finish_ragged, ragged_task
 from pipemap.runner.engine._mapped import _ABSENT, _emit_failures, _loader, _mask_of, _merge, _n_retried, _placement, _without_errors
 from pipemap.runner.engine._summary import RunTally
 from pipemap.runner.engine._store import as_object_array, is_storage, is_value_holder, output_array
@@ -179,10 +180,14 @@ class _Runner:
             extra, failed = map_resources(f, {**mapped, **const}, continue_mode=self.prep.error_handling == ErrorHandling.CONTINUE)
             const.update(extra)
         keep = self.prep.return_results
+        index_spec, task_mapped, rows = ragged_task(self.info, f, mapped)
+        if index_spec is not None and self.prep.fixed_indices:
+            msg = f"`fixed_indices` with ragged axes are not supported yet (function `{f.__name__}`, mapspec `{f.mapspec}`)"
+            raise NotImplementedError(msg)
         task = FunctionTask(
             func=f,
             external_shape=tuple(int(d) for d in ext_shape),
-            mapped=mapped,
+            mapped=task_mapped,
             const=const,
             outputs=storages,
             return_values=keep,
@@ -193,6 +198,8 @@ class _Runner:
             owner=self.prep.lock.ownership() if self.prep.lock is not None else None,
             retry=effective_policy(getattr(f, "retries", None), self.prep.retries),
             run_folder=None if self.info.run_folder is None else str(self.info.run_folder),
+            index_spec=index_spec,
+            ragged_rows=rows,
         )
         name = f.output_names[0]
         executor = self.executors.for_function(f) if failed is None else None  # failed: nothing to submit
@@ -253,6 +260,9 @@ class _Runner:
                 new_full = _merge(ext_shape, tuple(shape), mask)
                 self.info.resolve_downstream_shapes(name, self.store, shape=new_full)
                 self._emit_resolved()
+        whole = flats is not None and filled is not None and not job.resumed and bool(filled.all())
+        if finish_ragged(self.info, self.store, f, flats if whole else None):
+            self._emit_resolved()  # the flat sizes of the producer's consumers are known now
         if self.failures is not None:
             self.failures.flush()
         if self.events:

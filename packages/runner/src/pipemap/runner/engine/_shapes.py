@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipemap.mapspec import (
     MapSpec,
+    RaggedPlan,
     array_shape,
     external_shape_from_mask,
     internal_shape_from_mask,
@@ -43,15 +44,21 @@ def shapes_from_specs(
     root_shapes: Mapping[str, ShapeTuple],
     internal_shapes: Mapping[str, object] | None,
     function_names: Sequence[str] | None = None,
+    ragged: RaggedPlan | None = None,
 ) -> tuple[dict[OutputKey, ShapeTuple], dict[OutputKey, tuple[bool, ...]]]:
     """Shapes of root arrays and every mapspec output, ``specs`` in topological order
-    (``function_names``, parallel to ``specs``, are named in errors)."""
+    (``function_names``, parallel to ``specs``, are named in errors; ``ragged``: the run's ragged
+    arrays, whose functions' shapes come from their flat mapspecs)."""
     internal = normalize_internal_shapes(internal_shapes)
     shapes: dict[OutputKey, ShapeTuple] = dict(root_shapes.items())
     masks: dict[OutputKey, tuple[bool, ...]] = {k: (True,) * len(v) for k, v in root_shapes.items()}
     for k, spec in enumerate(specs):
         try:
-            shape, mask = shape_and_mask_from_mapspec(spec, shapes, internal)
+            if ragged:
+                flat_spec, view = ragged.shape_view(spec, shapes, {})
+                shape, mask = shape_and_mask_from_mapspec(flat_spec, view, internal)
+            else:
+                shape, mask = shape_and_mask_from_mapspec(spec, shapes, internal)
         except (ValueError, TypeError) as exc:
             if function_names is not None:
                 exc.add_note(f"While computing the shape of the outputs of function `{function_names[k]}` (mapspec `{spec}`).")
@@ -86,7 +93,10 @@ def map_shapes(
             exc.add_note(f"Input `{p}` is mapped over by {', '.join(users)}: pass a list, a range or a numpy array.")
             raise
     funcs = [f for f in pipeline.sorted_functions if f.mapspec is not None]
-    return shapes_from_specs([f.mapspec for f in funcs if f.mapspec is not None], root_shapes, internal_shapes, [f.__name__ for f in funcs])
+    specs = [f.mapspec for f in funcs if f.mapspec is not None]
+    function_names = [f.__name__ for f in funcs]
+    ragged = RaggedPlan.from_specs(specs, function_names)
+    return shapes_from_specs(specs, root_shapes, internal_shapes, function_names, ragged)
 
 
 def _internal_of(shapes: Mapping[OutputKey, ShapeTuple], masks: Mapping[OutputKey, tuple[bool, ...]]) -> dict[str, ShapeTuple]:
@@ -102,9 +112,12 @@ def resolve_downstream(
     masks: Mapping[OutputKey, tuple[bool, ...]],
     specs: Sequence[MapSpec],
     known: Mapping[str, ShapeTuple],
+    ragged: RaggedPlan | None = None,
+    totals: Mapping[str, int] | None = None,
 ) -> list[OutputKey]:
     """Recompute every unresolved shape (``specs`` topological) after the full shapes in ``known``
-    (output name -> full shape) became known; return the keys whose shape changed."""
+    (output name -> full shape) became known; return the keys whose shape changed. ``totals``:
+    the element counts of the ragged arrays whose rows are known (by producer output)."""
     changed: list[OutputKey] = []
     for name, shape in known.items():
         if name in resolved_shapes and tuple(resolved_shapes[name]) != tuple(shape):
@@ -119,7 +132,11 @@ def resolve_downstream(
         if spec is None or not spec.inputs:
             continue
         internal = _internal_of(resolved_shapes, masks)
-        new_shape, _ = shape_and_mask_from_mapspec(spec, resolved_shapes, internal)
+        if ragged:
+            flat_spec, view = ragged.shape_view(spec, resolved_shapes, totals or {})
+            new_shape, _ = shape_and_mask_from_mapspec(flat_spec, view, internal)
+        else:
+            new_shape, _ = shape_and_mask_from_mapspec(spec, resolved_shapes, internal)
         if tuple(new_shape) != tuple(resolved_shapes[key]):
             resolved_shapes[key] = tuple(new_shape)
             changed.append(key)

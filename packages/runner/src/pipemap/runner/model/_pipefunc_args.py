@@ -203,14 +203,6 @@ def validate_mapspec(
     spec: MapSpec, name: str, parameters: tuple[str, ...], bound: set[str], output_names: tuple[str, ...]
 ) -> None:
     """The mapspec of function ``name`` reads unbound parameters and writes exactly its outputs."""
-    if spec.ragged_axes:
-        msg = (
-            f"The mapspec `{spec}` of function `{name}` has a ragged axis"
-            f" ({', '.join(f'{a}*' for a in spec.ragged_axes)}): pipemap.mapspec parses ragged axes and"
-            " has their index math (pipemap.mapspec.ragged), but the runner cannot run them yet."
-            " Return a list per element without the '*' axis (a 1-D mapspec), or pad the rows."
-        )
-        raise NotImplementedError(msg)
     inputs = set(spec.input_names)
     if extra := inputs - set(parameters):
         msg = (

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any
 
-from pipemap.mapspec import mapspec_axes, mapspec_dimensions, validate_consistent_axes
+from pipemap.mapspec import MapSpecError, RaggedPlan, mapspec_axes, mapspec_dimensions, validate_consistent_axes
 from pipemap.runner.model._cache import CACHE_TYPES, create_cache
 from pipemap.runner.model._autogen import autogen_mapspecs, validate_output_names
 from pipemap.runner.model._pipefunc import PipeFunc
@@ -266,6 +266,25 @@ class Pipeline(PipelineGraph, PipelineUpdates, PipelineRun):
         if autogen_mapspecs(self.functions, self.topological_generations.root_args):
             self._clear_cache()
             validate_consistent_axes([f.mapspec for f in self.functions if f.mapspec is not None])
+        self._validate_ragged()
+
+    def _validate_ragged(self) -> None:
+        """A ``*`` axis is produced by a function before it is read; readers of a ragged array mark
+        its axis ``*`` or reduce it with ``:`` (``MapSpecError`` naming the axis and functions)."""
+        if not any(f.mapspec is not None and f.mapspec.ragged_axes for f in self.functions):
+            return
+        funcs = [f for f in self.sorted_functions if f.mapspec is not None]
+        try:
+            RaggedPlan.from_specs([f.mapspec for f in funcs if f.mapspec is not None], [f.__name__ for f in funcs])
+        except MapSpecError as exc:
+            made_by = [
+                f"`{name}` is made by `{f.__name__}` (mapspec `{f.mapspec}`)"
+                for name, f in self.output_to_func.items()
+                if isinstance(name, str) and f"`{name}`" in str(exc) and f.mapspec is not None
+            ]
+            if made_by:
+                exc.add_note("; ".join(made_by))
+            raise
 
     @property
     def cache(self) -> LRUCache | HybridCache | DiskCache | SimpleCache | None:

@@ -32,10 +32,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
-from pipemap.mapspec import IndexPlan, shape_is_resolved
+from pipemap.mapspec import IndexPlan, MapSpec, shape_is_resolved
 
 from pipemap.runner.worker._gather import gather_inputs
-from pipemap.runner.worker._guards import guard_for
+from pipemap.runner.worker._guards import guard_for, rows_guard
 from pipemap.runner.worker._calls import call_block
 from pipemap.runner.worker._errors import error_types, make_error_snapshot, scan_for_errors, short_repr
 from pipemap.runner.worker._modes import ErrorHandling
@@ -90,6 +90,10 @@ class FunctionTask:
     retry: RetryPolicy | None = None
     run_folder: str | None = None
     on_batch: Callable[[ChunkResult], None] | None = field(default=None, repr=False, compare=False)
+    #: ragged axes (docs/concepts/ragged.md): the flat mapspec the function runs (None: its own),
+    #: and whether it produces rows (every returned value must be a sequence)
+    index_spec: MapSpec | None = None
+    ragged_rows: bool = False
 
     def __getstate__(self) -> dict[str, object]:
         state = dict(self.__dict__)
@@ -131,10 +135,12 @@ def _task_cache(task: FunctionTask) -> TaskCache:
     if cache is None:
         pf = task.func
         assert pf.mapspec is not None  # a mapped function
-        plan = IndexPlan(pf.mapspec, task.external_shape)
+        plan = IndexPlan(task.index_spec or pf.mapspec, task.external_shape)
         names = list(task.mapped)
         task.const = load_references(task.const)  # FileValue inputs: loaded here, in the worker
         guard = guard_for(pf, task.n_internal, task.internal_shape)
+        if task.ragged_rows:
+            guard = rows_guard(pf, guard)
         if needs_element_resources(pf):  # per-element resources: a wrapped call (only these functions)
             call = element_resources_call(pf, names, task.const, guard)
         else:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipemap.mapspec import UNKNOWN
 from pipemap.runner.worker._errors import error_types
+from pipemap.runner.worker._ragged_views import row_error
 from pipemap.storage import leading_shape
 
 if TYPE_CHECKING:
@@ -82,6 +83,33 @@ def inconsistent_internal_error(pf: PipeFunc, elements: str, got: tuple[int, ...
     error = internal_shape_error(pf, pf.output_names[0], got, tuple(first), None)
     error.add_note(f"(elements {elements} of `{pf.output_names[0]}`; earlier elements span {tuple(first)})")
     return error
+
+
+def rows_guard(pf: PipeFunc, inner: tuple[int, Callable[[Any], Any]] | None) -> tuple[int, Callable[[Any], Any]]:
+    """The guard of a ragged producer (``text[i] -> words[i, j*]``): each output of every
+    returned value must be a row (a list, tuple or 1-D array), checked after ``inner``."""
+    names = pf.output_names
+    multi = len(names) > 1
+    errors = error_types()
+    spec = pf.mapspec
+
+    def check(value: Any) -> Any:
+        if inner is not None:
+            value = inner[1](value)
+        if isinstance(value, errors):
+            return value
+        outputs = pf.pick_outputs(value) if multi else (value,)
+        for name, item in zip(names, outputs):
+            problem = row_error(item)
+            if problem is not None:
+                msg = (
+                    f"`{pf.__name__}` makes the rows of the ragged output `{name}` (mapspec `{spec}`) but returned"
+                    f" {problem}: return one sequence per element (a list, tuple or 1-D array, possibly empty)"
+                )
+                raise TypeError(msg)
+        return value
+
+    return -2, check
 
 
 def _matches(got: tuple[int, ...] | None, expected: list[int | str]) -> bool:
