@@ -285,6 +285,9 @@ def load_dataframe(
         Use intermediate outputs as coordinates.
     backend : {"pandas", "polars"}, default "pandas"
         The DataFrame library.
+    ragged : {"elements", "lists"}, default "elements"
+        How ragged outputs (axis ``j*``) appear: one row per existing element, or one row per
+        outer element with a list column per ragged output.
 
     Examples
     --------

@@ -39,10 +39,22 @@ Role = Literal["produce", "elements", "reduce"]
 class RaggedArray:
     """One ragged array: its ragged axis, outer axes, how it is stored and whose rows it has.
 
-    ``stored`` is ``"rows"`` (a producer's output: one sequence per outer index) or ``"flat"``
-    (an element-wise consumer's output: one value per existing element); ``source`` names the
-    producer output whose row lengths apply.
+    Parameters
+    ----------
+    name : str
+        The array.
+    axis : str
+        Its ragged axis.
+    outer_axes : tuple of str
+        The axes before the ragged axis (the grid of rows).
+    stored : {"rows", "flat"}
+        ``"rows"``: a producer's output, one sequence per outer index; ``"flat"``: an
+        element-wise consumer's output, one value per existing element.
+    source : str
+        The producer output whose row lengths apply.
 
+    Examples
+    --------
     >>> RaggedArray("w", "j", ("i",), "rows", "w").stored
     'rows'
     """
@@ -60,6 +72,19 @@ class RaggedPlan:
     role and the flat mapspec it runs; ``broadcast`` lists, per element-wise consumer, the inputs
     read at each element's row. Empty for a pipeline without ragged axes.
 
+    Parameters
+    ----------
+    arrays : dict of str to RaggedArray
+        The ragged arrays by name.
+    roles : dict of str to {"produce", "elements", "reduce"}
+        Each ragged-touching function's role, keyed by its first output name.
+    effective : dict of str to MapSpec
+        The flat mapspec each such function runs.
+    broadcast : dict
+        Per element-wise consumer, the inputs read at each element's row and their axes.
+
+    Examples
+    --------
     >>> RaggedPlan.from_specs([MapSpec.from_string("x[i] -> y[i]")]).arrays
     {}
     """

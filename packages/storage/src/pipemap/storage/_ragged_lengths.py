@@ -32,12 +32,40 @@ RAGGED_DIR = "ragged"
 
 
 def ragged_lengths_path(run_folder: str | os.PathLike[str], name: str) -> Path:
-    """Where the row lengths of ragged output ``name`` live."""
+    """Where the row lengths of ragged output ``name`` live.
+
+    Parameters
+    ----------
+    run_folder : str or PathLike
+        The run folder.
+    name : str
+        The ragged output.
+
+    Examples
+    --------
+    >>> ragged_lengths_path("run", "words").as_posix()
+    'run/ragged/words.npy'
+    """
     return Path(run_folder) / RAGGED_DIR / f"{name}.npy"
 
 
 def write_ragged_lengths(run_folder: str | os.PathLike[str], name: str, lengths: np.ndarray) -> None:
-    """Write the row lengths of ``name`` atomically (the old file or the complete new one)."""
+    """Write the row lengths of ``name`` atomically (the old file or the complete new one).
+
+    Parameters
+    ----------
+    run_folder : str or PathLike
+        The run folder.
+    name : str
+        The ragged output.
+    lengths : numpy.ndarray
+        Integer row lengths, shaped like the outer grid.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> write_ragged_lengths(tempfile.mkdtemp(), "words", np.array([2, 0]))
+    """
     path = ragged_lengths_path(run_folder, name)
     path.parent.mkdir(exist_ok=True)
     buffer = io.BytesIO()
@@ -46,7 +74,21 @@ def write_ragged_lengths(run_folder: str | os.PathLike[str], name: str, lengths:
 
 
 def read_ragged_lengths(run_folder: str | os.PathLike[str], name: str) -> np.ndarray | None:
-    """The row lengths of ``name`` (None when they are not written yet)."""
+    """The row lengths of ``name`` (None when they are not written yet).
+
+    Parameters
+    ----------
+    run_folder : str or PathLike
+        The run folder.
+    name : str
+        The ragged output.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> read_ragged_lengths(tempfile.mkdtemp(), "words") is None
+    True
+    """
     path = ragged_lengths_path(run_folder, name)
     try:
         return np.load(path, allow_pickle=False)
