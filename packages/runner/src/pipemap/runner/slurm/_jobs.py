@@ -90,7 +90,15 @@ def query_states(job_ids: Sequence[str]) -> list[TaskState]:
     ids = [j for j in job_ids if j]
     if not ids:
         return []
-    out = run_command(["squeue", "--states=all", "-h", "-r", "-j", ",".join(ids), "-o", "%i|%T|%r"])
+    try:
+        out = run_command(["squeue", "--states=all", "-h", "-r", "-j", ",".join(ids), "-o", "%i|%T|%r"])
+    except SlurmCommandError as exc:
+        if "Invalid job id" not in str(exc) or len(ids) == 1:
+            if "Invalid job id" in str(exc):
+                return _from_sacct(ids)
+            raise
+        # squeue rejects the whole list when it has forgotten one job: ask one job at a time
+        return [s for job in ids for s in query_states([job])]
     states = []
     seen: set[str] = set()
     for line in out.splitlines():
@@ -100,18 +108,23 @@ def query_states(job_ids: Sequence[str]) -> list[TaskState]:
         job, task = parse_task_id(parts[0])
         seen.add(job)
         states.append(TaskState(job, task, parts[1], parts[2] if len(parts) > 2 else ""))
-    missing = [j for j in ids if j not in seen]
-    if missing and shutil.which("sacct"):
-        proc = subprocess.run(
-            ["sacct", "-n", "-P", "-X", "-j", ",".join(missing), "-o", "JobID,State"],
-            capture_output=True, text=True, check=False,
-        )
-        if proc.returncode == 0:
-            for line in proc.stdout.splitlines():
-                parts = line.strip().split("|")
-                if len(parts) >= 2:
-                    job, task = parse_task_id(parts[0])
-                    states.append(TaskState(job, task, parts[1]))
+    return states + _from_sacct([j for j in ids if j not in seen])
+
+
+def _from_sacct(ids: Sequence[str]) -> list[TaskState]:
+    """The states of jobs squeue has forgotten, from accounting (none when it is disabled)."""
+    if not ids or not shutil.which("sacct"):
+        return []
+    proc = subprocess.run(
+        ["sacct", "-n", "-P", "-X", "-j", ",".join(ids), "-o", "JobID,State"], capture_output=True, text=True, check=False
+    )
+    states = []
+    if proc.returncode == 0:
+        for line in proc.stdout.splitlines():
+            parts = line.strip().split("|")
+            if len(parts) >= 2:
+                job, task = parse_task_id(parts[0])
+                states.append(TaskState(job, task, parts[1]))
     return states
 
 
