@@ -124,7 +124,7 @@ class SlurmExecutor:
                 per = max(1, int(self.task_seconds // max(float(estimate), 1e-9)))
             else:
                 per = math.ceil(n / DEFAULT_TASKS)
-        return max(per, math.ceil(n / self.max_tasks))
+        return min(n, max(per, math.ceil(n / self.max_tasks)))
 
     def _pipemap_run_map(self, options: RunOptions) -> ResultDict:
         """``run_map``'s hook for run-level executors: submit (and wait) instead of dispatching chunks."""
