@@ -61,20 +61,20 @@ def _tail(path: str) -> str:
 
 def first_failure(jobs: dict[str, Any], states: Sequence[TaskState], run_folder: str) -> SlurmJobError | None:
     """The failed task of the most upstream job (jobs cancelled for a failed dependency come after)."""
-    failed = {}
+    failed: dict[str, TaskState] = {}
     for s in states:
         if s.folded == "failed":
             failed.setdefault(s.job_id, s)
     for rec in jobs["functions"]:
         for job_id, kind, key in ((rec["job_id"], rec["kind"], rec["key"]), (rec.get("seal_job_id"), "single", rec["key"] + ".seal")):
-            s = failed.get(str(job_id)) if job_id else None
-            if s is None:
+            bad = failed.get(str(job_id)) if job_id else None
+            if bad is None:
                 continue
-            if "Dependency" in s.reason and s.task is None:
+            if "Dependency" in bad.reason and bad.task is None:
                 continue  # cancelled because an upstream job failed: that one is reported
-            log = log_file(run_folder, key, kind, str(job_id), s.task)
-            name = f"{job_id}_{s.task}" if s.task is not None else str(job_id)
-            return SlurmJobError(rec["function"], name, s.state, log, _tail(log))
+            log = log_file(run_folder, key, kind, str(job_id), bad.task)
+            name = f"{job_id}_{bad.task}" if bad.task is not None else str(job_id)
+            return SlurmJobError(rec["function"], name, bad.state, log, _tail(log))
     return None
 
 
