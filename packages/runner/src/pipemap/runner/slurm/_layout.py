@@ -21,7 +21,9 @@ PosixPath('/r/slurm/jobs.json')
 
 from __future__ import annotations
 
+import fcntl
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,6 +75,23 @@ class SlurmFolder:
 
     def write_json(self, path: Path, data: Any) -> None:
         atomic_write_bytes(path, json.dumps(data, indent=1).encode())
+
+    def raised_marker(self, key: str, job: str) -> Path:
+        """Written by an array task whose function raised (raise mode): not a lost task, never resubmitted."""
+        return self.root / "raised" / f"{key}-{job}"
+
+    def update_jobs(self, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        """Apply ``change`` to ``jobs.json`` under an exclusive lock (seal jobs of several functions
+        may resubmit at the same time); the new content."""
+        with open(self.root / "jobs.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                data = self.read_jobs() or {"version": JOBS_VERSION, "functions": []}
+                change(data)
+                self.write_json(self.jobs, data)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+        return data
 
     def read_jobs(self) -> dict[str, Any] | None:
         try:

@@ -17,8 +17,8 @@ from pipemap.runner.engine._results import ResultDict
 from pipemap.runner.engine._run import run_with_options
 from pipemap.runner.slurm._jobs import query_states
 from pipemap.runner.slurm._layout import SlurmFolder
-from pipemap.runner.slurm._submit import job_ids, plan_run, submit_plans
-from pipemap.runner.slurm._wait import wait_for_jobs
+from pipemap.runner.slurm._submit import plan_run, sealed_keys, submit_plans
+from pipemap.runner.slurm._wait import job_ids, wait_for_jobs
 from pipemap.runner.worker._modes import ErrorHandling
 from pipemap.runner.worker._pickling import dumps_task
 
@@ -84,10 +84,11 @@ def submit_run(ex: SlurmExecutor, options: RunOptions) -> dict:
             "error_handling": prep.error_handling.value,
             "retries": prep.retries,
             "retry_failed": prep.retry_failed,
+            "executor": ex,  # a seal job resubmitting lost elements uses the same options
         }
         folder.spec.write_bytes(dumps_task(spec, [f.func for f in prep.pipeline.functions]))
         plans = plan_run(ex, prep)
-        return submit_plans(ex, plans, folder, prep.error_handling)
+        return submit_plans(ex, plans, folder, prep.error_handling, sealed_keys(prep, plans))
     finally:
         if prep.lock is not None:
             prep.lock.release()
@@ -95,11 +96,11 @@ def submit_run(ex: SlurmExecutor, options: RunOptions) -> dict:
 
 def run_on_slurm(ex: SlurmExecutor, options: RunOptions) -> ResultDict:
     """Submit; with ``ex.wait`` wait for the jobs and return the results (loaded from the folder)."""
-    jobs = submit_run(ex, options)
+    submit_run(ex, options)
     folder = str(Path(str(options.run_folder)).absolute())
     if not ex.wait:
         return ResultDict(_inputs_={}, _pipeline_=None)
     raise_mode = options.error_handling == ErrorHandling.RAISE
-    wait_for_jobs(jobs, job_ids(jobs), folder, poll=ex.poll_interval, raise_on_failure=raise_mode)
+    wait_for_jobs(SlurmFolder(Path(folder)), poll=ex.poll_interval, raise_on_failure=raise_mode)
     # everything is stored: a sequential resume of the same run only loads it
     return run_with_options(options.replace(executor=None, parallel=False, resume=True, show_progress=False, callbacks=None))

@@ -16,8 +16,9 @@ import numpy as np
 from pipemap.mapspec import external_shape_from_mask, shape_is_resolved
 
 from pipemap.runner.engine._mapped import _without_errors
-from pipemap.runner.slurm._jobs import sbatch, scancel
-from pipemap.runner.slurm._layout import JOBS_VERSION, SlurmFolder
+from pipemap.runner.model._retry_policy import effective_policy
+from pipemap.runner.slurm._jobs import SlurmTaskError, sbatch, scancel
+from pipemap.runner.slurm._layout import JOBS_VERSION, SlurmFolder, function_key
 from pipemap.runner.slurm._plan import JobPlan, compact, plan_function, upstream_keys
 from pipemap.runner.slurm._script import log_pattern, render_script, render_seal_script
 from pipemap.runner.worker._modes import ErrorHandling
@@ -71,13 +72,31 @@ def plan_run(ex: SlurmExecutor, prep: Prepared) -> list[JobPlan]:
     return list(planned.values())
 
 
-def submit_plans(ex: SlurmExecutor, plans: list[JobPlan], folder: SlurmFolder, error_handling: ErrorHandling) -> dict[str, Any]:
-    """Write the scripts, submit every job, write ``jobs.json``; its content."""
+def sealed_keys(prep: Prepared, plans: list[JobPlan]) -> set[str]:
+    """The array jobs that get a seal job: all of them in continue mode, else those whose retry
+    policy retries a lost array task (:class:`~._jobs.SlurmTaskError`)."""
+    if prep.error_handling == ErrorHandling.CONTINUE:
+        return {p.key for p in plans if p.kind == "array"}
+    probe = SlurmTaskError("f", "0", "")
+    out = set()
+    for f in prep.pipeline.functions:
+        policy = effective_policy(getattr(f, "retries", None), prep.retries)
+        if f.requires_mapping and policy is not None and policy.retries(probe):
+            out.add(function_key(f.output_names))
+    return out
+
+
+def submit_plans(
+    ex: SlurmExecutor, plans: list[JobPlan], folder: SlurmFolder, error_handling: ErrorHandling, sealed: set[str] | None = None
+) -> dict[str, Any]:
+    """Write the scripts, submit every job (a seal job after the arrays in ``sealed``), write
+    ``jobs.json``; its content."""
     run = str(folder.run_folder)
     waits_on: dict[str, str] = {}  # key -> the job id its dependents wait for
     records: list[dict[str, Any]] = []
     submitted: list[str] = []
-    continue_mode = error_handling == ErrorHandling.CONTINUE
+    if sealed is None:
+        sealed = {p.key for p in plans if p.kind == "array"} if error_handling == ErrorHandling.CONTINUE else set()
     try:
         for plan in plans:
             folder.write_json(folder.plan(plan.key), plan.to_json(folder))
@@ -87,7 +106,7 @@ def submit_plans(ex: SlurmExecutor, plans: list[JobPlan], folder: SlurmFolder, e
             job_id = sbatch(str(script), "afterok:" + ":".join(deps) if deps else None)
             submitted.append(job_id)
             seal_id = None
-            if continue_mode and plan.kind == "array":
+            if plan.key in sealed and plan.kind == "array":
                 seal_script = folder.script(plan.key, "seal")
                 seal_script.write_text(render_seal_script(ex, plan, run, job_id))
                 seal_id = sbatch(str(seal_script), f"afterany:{job_id}")
@@ -101,6 +120,7 @@ def submit_plans(ex: SlurmExecutor, plans: list[JobPlan], folder: SlurmFolder, e
                     "kind": plan.kind,
                     "job_id": job_id,
                     "seal_job_id": seal_id,
+                    "attempt": 1,
                     "n_tasks": plan.n_tasks,
                     "n_elements": plan.n_elements,
                     "depends_on": list(plan.depends_on),
@@ -113,14 +133,4 @@ def submit_plans(ex: SlurmExecutor, plans: list[JobPlan], folder: SlurmFolder, e
     data = {"version": JOBS_VERSION, "submitted": time.time(), "error_handling": error_handling.value, "functions": records}
     folder.write_json(folder.jobs, data)
     return data
-
-
-def job_ids(jobs: dict[str, Any]) -> list[str]:
-    """Every job id (array, single and seal jobs) of a ``jobs.json`` record."""
-    out = []
-    for rec in jobs.get("functions", []):
-        out.append(str(rec["job_id"]))
-        if rec.get("seal_job_id"):
-            out.append(str(rec["seal_job_id"]))
-    return out
 
