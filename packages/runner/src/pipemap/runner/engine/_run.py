@@ -151,11 +151,6 @@ def run_map(
     run_level = getattr(executor, "_pipemap_run_map", None)  # an executor that runs whole pipelines (SlurmExecutor)
     if run_level is not None:
         return cast("ResultDict", run_level(options))
-    return run_with_options(options)
-
-
-def run_with_options(options: RunOptions) -> ResultDict:
-    """``run_map`` on validated :class:`~._options.RunOptions` (chunks go to ``options.executor``)."""
     try:
         prep = prepare_run(options)
     except MainGuardError as exc:

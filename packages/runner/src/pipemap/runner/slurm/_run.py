@@ -3,18 +3,21 @@ plan and submit the jobs, then (``wait=True``) wait for them and load the result
 
 The run folder is prepared exactly as for any executor (every bad-input check, the run record,
 the inputs written once to ``RUN/inputs``), then released: the array tasks write their own
-elements without the run lock. Resuming (``resume=True``) submits only what is missing; it
-refuses while jobs of an earlier submission of the same folder are still queued or running.
+elements without the run lock. Resuming (``resume=True``) submits only what is missing. A
+submission (fresh or resumed) is refused while jobs of an earlier submission of the same folder
+are still queued or running.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipemap.runner.engine._prepare import prepare_run
 from pipemap.runner.engine._results import ResultDict
-from pipemap.runner.engine._run import run_with_options
+from pipemap.runner.engine._run import run_map
 from pipemap.runner.slurm._jobs import query_states
 from pipemap.runner.slurm._layout import SlurmFolder
 from pipemap.runner.slurm._submit import plan_run, sealed_keys, submit_plans
@@ -71,8 +74,7 @@ def submit_run(ex: SlurmExecutor, options: RunOptions) -> dict:
     _check(options)
     assert options.run_folder is not None
     folder = SlurmFolder(Path(options.run_folder).absolute())
-    if options.resume:
-        _refuse_active(folder)
+    _refuse_active(folder)  # (a fresh run would also clear the folder under their feet)
     quiet = options.replace(executor=None, parallel=False, show_progress=False, callbacks=None)
     prep = prepare_run(quiet)
     try:
@@ -103,4 +105,7 @@ def run_on_slurm(ex: SlurmExecutor, options: RunOptions) -> ResultDict:
     raise_mode = options.error_handling == ErrorHandling.RAISE
     wait_for_jobs(SlurmFolder(Path(folder)), poll=ex.poll_interval, raise_on_failure=raise_mode)
     # everything is stored: a sequential resume of the same run only loads it
-    return run_with_options(options.replace(executor=None, parallel=False, resume=True, show_progress=False, callbacks=None))
+    load = options.replace(executor=None, parallel=False, resume=True, show_progress=False, callbacks=None)
+    arguments = {f.name: getattr(load, f.name) for f in dataclasses.fields(load)}
+    arguments = {k: v.value if isinstance(v, enum.Enum) else v for k, v in arguments.items()}
+    return run_map(**arguments)
