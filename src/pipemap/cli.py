@@ -11,6 +11,8 @@ import argparse
 import time
 from typing import Any
 
+from pipemap._cli_submit import add_submit_command
+
 __all__ = ["build_parser", "main"]
 
 
@@ -22,7 +24,7 @@ def _subparsers(parser: argparse.ArgumentParser) -> Any:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The full parser: io's commands (status, export, errors) and ``demo``."""
+    """The full parser: io's commands (status, export, errors), ``demo`` and ``submit`` (SLURM)."""
     try:
         from pipemap.io.cli import build_parser as io_parser
     except ImportError:  # io not installed: demo only
@@ -43,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--parallel", action="store_true", help="use a process pool instead of running inline")
     demo.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
     demo.set_defaults(handler=_demo_command)
+    add_submit_command(commands)
     return parser
 
 

@@ -104,6 +104,16 @@ def _count(value: int | None) -> str:
     return "n/a" if value is None else str(value)
 
 
+def _write_slurm(rows: list[dict[str, Any]], out: TextIO) -> None:
+    """The SLURM jobs of the run (``SlurmExecutor``): array tasks per state, per function."""
+    out.write("\nSLURM jobs (tasks per state; ? = SLURM no longer knows the job or cannot be asked):\n")
+    table = [["FUNCTION", "JOB", "KIND", "TASKS", "PENDING", "RUNNING", "DONE", "FAILED"]]
+    for r in rows:
+        counts = ["?" if r[s] is None else str(r[s]) for s in ("pending", "running", "done", "failed")]
+        table.append([r["function"], r["job_id"], r["kind"], str(r["n_tasks"]), *counts])
+    _print_table(table, out)
+
+
 @_command
 def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     """``pipemap status RUN_FOLDER``."""
@@ -113,10 +123,16 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
         from ._cli_elements import write_element_summary
 
         return EXIT_OK if write_element_summary(args.run_folder, out, as_json=args.json) else EXIT_INCOMPLETE
+    from ._slurm_jobs import job_progress, read_jobs
+
     status = run_status(args.run_folder)
     code = EXIT_OK if status.complete and not status.has_failures else EXIT_INCOMPLETE
+    slurm = job_progress(read_jobs(args.run_folder))
     if args.json:
-        out.write(json.dumps(status.to_json(), indent=2) + "\n")
+        data = status.to_json()
+        if slurm is not None:
+            data["slurm"] = slurm
+        out.write(json.dumps(data, indent=2) + "\n")
         return code
     out.write(f"run folder : {status.run_folder}\n")
     out.write(f"started    : {status.started or 'unknown'}\n")
@@ -137,6 +153,8 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
             "\nfailed: n/a = not recorded in the run folder's metadata; `pipemap errors` reads the"
             " elements to find them\n"
         )
+    if slurm is not None:
+        _write_slurm(slurm, out)
     summary = "complete" if status.complete else "incomplete"
     if status.has_failures:
         summary += ", with failed elements"

@@ -9,7 +9,8 @@
 
 Layers (see ``docs/architecture.md``): ``model`` (what a pipeline is), ``engine`` (how a run is
 prepared, planned, scheduled, resumed and collected), ``executors`` (where chunks go),
-``worker`` (what runs in a worker), ``progress`` (displays fed by the engine's events).
+``worker`` (what runs in a worker), ``progress`` (displays fed by the engine's events),
+``slurm`` (whole runs as SLURM job arrays, above the engine).
 """
 
 from pipemap.runner.engine import (
@@ -37,6 +38,7 @@ from pipemap.runner.model import (
     UnknownNameError,
     pipefunc,
 )
+from pipemap.runner.slurm import SlurmExecutor, SlurmJobError, SlurmTaskError
 from pipemap.runner.worker import FunctionTimeoutError, WorkerTraceback
 
 __all__: list[str] = [
@@ -58,6 +60,9 @@ __all__: list[str] = [
     "RunInfo",
     "RunSummary",
     "SimpleCache",
+    "SlurmExecutor",
+    "SlurmJobError",
+    "SlurmTaskError",
     "SynchronousExecutor",
     "UnknownNameError",
     "WorkerDiedError",

@@ -233,6 +233,9 @@ def run_map(
     """
     refuse_in_bootstrapping_child()
     options = RunOptions.from_arguments(locals())
+    run_level = getattr(executor, "_pipemap_run_map", None)  # an executor that runs whole pipelines (SlurmExecutor)
+    if run_level is not None:
+        return cast("ResultDict", run_level(options))
     try:
         prep = prepare_run(options)
     except MainGuardError as exc:
@@ -559,6 +562,9 @@ def run_map_async(
     [2, 3, 4]
     """
     refuse_in_bootstrapping_child()
+    if hasattr(executor, "_pipemap_run_map"):
+        msg = f"`{type(executor).__name__}` runs whole pipelines: use `run_map` (or `pipeline.map`), not `run_map_async`."
+        raise TypeError(msg)
     options = RunOptions.from_arguments(locals(), parallel=True)
     prep = prepare_run(options)
     clear_raised(prep)
