@@ -132,6 +132,19 @@ class SlurmTaskError(RuntimeError):
     """Array tasks of a SLURM job ended (failed, timed out, cancelled, node lost) before storing
     their elements; names the function, the job id, the failed tasks and the log files.
 
+    Parameters
+    ----------
+    function : str
+        The function the job ran.
+    job_id : str
+        The SLURM job id.
+    log : str
+        The log file pattern (``%A`` job id, ``%a`` array task id).
+    tasks : sequence of str, default ()
+        The failed array tasks with their states (e.g. ``"17_2: TIMEOUT"``).
+
+    Examples
+    --------
     >>> str(SlurmTaskError("double", "17", "/r/slurm/logs/y-%A_%a.log", ["17_2: TIMEOUT"]))[:58]
     'Array task(s) 17_2: TIMEOUT of SLURM job 17 running `doubl'
     """

@@ -43,20 +43,49 @@ class SlurmExecutor:
     ``--dependency=afterok`` so the whole pipeline is queued at once. Array tasks read the
     pipeline and inputs from the run folder and write their results straight into it.
 
-    Sizing: ``elements_per_task`` (an int, or ``{output name: int, "": default}``) fixes the
-    elements of one array task; else ``seconds_per_element`` (same forms: an estimate of one
-    element's run time) gives ``task_seconds / seconds_per_element`` elements per task; else the
-    elements are split into ``DEFAULT_TASKS`` tasks. No array has more than ``max_tasks`` tasks.
+    Parameters
+    ----------
+    partition, account : str, optional
+        ``--partition`` / ``--account`` of every job.
+    time : str, optional
+        ``--time``: the wall time of one job or array task (e.g. ``"01:00:00"``).
+    memory : str, optional
+        ``--mem`` of every job (e.g. ``"4G"``).
+    cpus_per_task : int, default 1
+        ``--cpus-per-task``.
+    max_concurrent : int, optional
+        At most this many tasks of one array run at once (``--array=...%N``).
+    extra_sbatch : sequence of str, default ()
+        More ``#SBATCH`` lines, e.g. ``["--qos=short"]``.
+    setup : sequence of str, default ()
+        Shell lines run before Python in every job, e.g.
+        ``["module load python", "source venv/bin/activate"]``.
+    task_seconds : float, default 600.0
+        Target wall time of one array task, used with ``seconds_per_element``.
+    seconds_per_element : float or mapping of str to float, optional
+        An estimate of one element's run time (``{output name: seconds, "": default}`` per
+        function): a task gets ``task_seconds / seconds_per_element`` elements.
+    elements_per_task : int or mapping of str to int, optional
+        The elements of one array task (same per-function form); wins over
+        ``seconds_per_element``. With neither, a function is split into ``DEFAULT_TASKS`` tasks.
+    max_tasks : int, default 1000
+        No array has more tasks than this.
+    python : str, default: this interpreter
+        The Python of the array tasks.
+    wait : bool, default True
+        ``True``: ``run_map`` waits for the jobs and returns the results like any executor;
+        ``False``: it returns an empty ``ResultDict`` right after queuing (watch with
+        ``pipemap status RUN``, continue with ``resume=True``).
+    poll_interval : float, default 1.0
+        Seconds between job-state queries while waiting.
+    job_name : str, default "pipemap"
+        The prefix of the jobs' names.
 
-    sbatch options: ``partition``, ``account``, ``time`` (wall time of one task), ``memory``
-    (``--mem``), ``cpus_per_task``, ``max_concurrent`` (``--array=...%N``), ``extra_sbatch``
-    (more ``#SBATCH`` lines, e.g. ``["--qos=short"]``), ``setup`` (shell lines run before Python,
-    e.g. ``["module load python", "source venv/bin/activate"]``), ``python`` (the interpreter of
-    the array tasks; default: this one).
-
-    ``wait=True``: ``run_map`` waits for the jobs and returns the results like any executor;
-    ``wait=False``: it returns an empty ``ResultDict`` right after queuing (watch with
-    ``pipemap status RUN``, continue with ``resume=True``).
+    Examples
+    --------
+    >>> executor = SlurmExecutor(partition="short", time="00:30:00", elements_per_task=500)
+    >>> executor.sbatch_options()
+    ['--partition=short', '--time=00:30:00', '--cpus-per-task=1']
     """
 
     partition: str | None = None

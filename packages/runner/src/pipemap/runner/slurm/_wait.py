@@ -27,7 +27,26 @@ LOG_TAIL = 15
 
 class SlurmJobError(RuntimeError):
     """A job of the run failed (raise mode): the function, the job (and array task) id, its state
-    and log file, and the end of that log. The jobs depending on it were cancelled."""
+    and log file, and the end of that log. The jobs depending on it were cancelled.
+
+    Parameters
+    ----------
+    function : str
+        The function the job ran.
+    job : str
+        The job (and array task) id.
+    state : str
+        The state SLURM reports (``FAILED``, ``TIMEOUT``, ...).
+    log : str
+        The job's log file.
+    tail : str, default ""
+        The end of that log.
+
+    Examples
+    --------
+    >>> str(SlurmJobError("double", "17_3", "FAILED", "run/slurm/logs/y-17_3.log")).splitlines()[0]
+    'SLURM job 17_3 running `double` ended FAILED; log file: run/slurm/logs/y-17_3.log'
+    """
 
     def __init__(self, function: str, job: str, state: str, log: str, tail: str = "") -> None:
         self.function, self.job, self.state, self.log = function, job, state, log
