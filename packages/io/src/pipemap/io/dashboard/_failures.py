@@ -69,6 +69,7 @@ class FailureBook:
                 if not indices.size:
                     continue
                 out.extend(self._output_rows(state, name, indices[:MAX_ROWS]))
+            out.sort(key=lambda row: row["skipped"])  # the errors first, then the elements they skipped
             raised = _raised_element(view.folder, ())
             if raised is not None:
                 kind, _, message = raised.exception.partition(": ")

@@ -15,7 +15,7 @@ from html import escape
 
 from pipemap.mapspec import MapSpec
 
-__all__ = ["pipeline_svg"]
+__all__ = ["pipeline_order", "pipeline_svg"]
 
 _W, _H, _GAP_X, _GAP_Y = 190, 34, 70, 18
 
@@ -63,6 +63,18 @@ def _columns(nodes: dict[str, str], edges: list[tuple[str, str]]) -> dict[str, i
         if not moved:
             break
     return column
+
+
+def pipeline_order(mapspecs: list[str], outputs: list[str]) -> list[str]:
+    """``outputs`` in pipeline order (by column, then name; outputs without a mapspec last).
+
+    >>> pipeline_order(["y[i] -> z[i]", "x[i] -> y[i]"], ["t", "z", "y"])
+    ['y', 'z', 't']
+    """
+    nodes, edges = _graph(mapspecs, [], outputs)
+    column = _columns(nodes, edges)
+    mapped = {b for a, b in edges if a[3:].isdigit()}  # produced by a mapspec; the others last
+    return sorted(outputs, key=lambda name: (column[f"out:{name}"] if f"out:{name}" in mapped else len(nodes), name))
 
 
 def pipeline_svg(mapspecs: list[str], inputs: list[str], outputs: list[str], labels: dict[str, str] | None = None) -> str:

@@ -32,7 +32,8 @@ table{border-collapse:collapse} td,th{padding:.2em .7em;border-bottom:1px solid 
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .bar{width:160px;height:10px;background:#d9d9d9;display:flex;border-radius:2px;overflow:hidden}
 .bar .ok{background:#3c9a5f}.bar .bad{background:#d62728}
-#heatmap{image-rendering:pixelated;border:1px solid #ccc;margin-top:.5em}
+#heatmap{display:block;image-rendering:pixelated;border:1px solid #ccc;margin-top:.5em} [hidden]{display:none!important}
+.scroll{max-height:420px;overflow:auto;display:inline-block}
 .legend span{display:inline-block;width:.9em;height:.9em;margin:0 .3em 0 .8em;vertical-align:middle}
 tr.failure{cursor:pointer} tr.failure:hover{background:#f6f6f6} tr.skipped td{color:#8a6d00}
 pre{background:#f7f7f7;padding:.6em;overflow:auto;max-width:1100px;margin:0}
@@ -73,6 +74,8 @@ def _counts_table(snap: dict[str, Any]) -> str:
 
 def _grid_section(snap: dict[str, Any]) -> str:
     mapped = [o for o in snap["outputs"] if o["kind"] == "mapped" and o["axes"]]
+    failing = [o for o in mapped if o["failed"]]
+    mapped = failing[:1] + [o for o in mapped if o not in failing[:1]]  # the first output with failures first
     if not mapped:
         return "<p>No mapped outputs.</p>"
     options = "".join(f"<option value=\"{escape(o['name'])}\">{escape(o['name'])}</option>" for o in mapped)
@@ -114,8 +117,8 @@ def render_page(snap: dict[str, Any], state: FolderState) -> str:
         f"<h2>Outputs</h2>{_counts_table(snap)}"
         f"<h2>Grid</h2>{_grid_section(snap)}"
         "<h2>Failures</h2><p id='failures-empty'>No failed elements.</p>"
-        "<table id='failures'><thead><tr><th>element</th><th>function</th><th>inputs</th><th>exception</th>"
-        "<th>message</th><th>attempts</th></tr></thead><tbody></tbody></table>"
+        "<div class='scroll'><table id='failures'><thead><tr><th>element</th><th>function</th><th>inputs</th><th>exception</th>"
+        "<th>message</th><th>attempts</th></tr></thead><tbody></tbody></table></div>"
         f"<h2>Pipeline</h2>{graph}"
     )
     initial = json.dumps(snap).replace("</", "<\\/")

@@ -28,6 +28,7 @@ from pipemap.mapspec import MapSpec
 from pipemap.storage import FAILURES_FILE, PIPEMAP_INFO, RunFolderLock, output_folder
 
 from .._folder import RunFolder, RunFolderError
+from ._graph import pipeline_order
 from ._rate import rate_and_eta
 from ._scan import ChunkedScan, FileArrayScan, MaskScan, Scan
 
@@ -136,7 +137,7 @@ class FolderState:
                 continue
         old = self.outputs
         self.outputs = {}
-        for name in view.output_names:
+        for name in pipeline_order(view.mapspecs, view.output_names):
             if not view.is_mapped(name):
                 self.outputs[name] = OutputEntry(name, "single")
                 continue

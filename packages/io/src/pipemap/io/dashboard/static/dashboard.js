@@ -3,6 +3,7 @@
 "use strict";
 
 const COLORS = {0: [60, 154, 95], 1: [214, 39, 40], 2: [255, 159, 28], 3: [217, 217, 217], 4: [158, 202, 225]};
+const NAMES = ["done", "failed", "skipped", "missing", "partly done"];
 const VIRIDIS = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
 const POLL_MS = 1500;
 let state = JSON.parse(document.getElementById("initial-state").textContent);
@@ -141,6 +142,14 @@ function drawCanvas(grid) {
     }
   }
   ctx.putImageData(img, 0, 0);
+  canvas.onmousemove = (ev) => {  // tooltip: which element(s) the cell is
+    const c = Math.floor(ev.offsetX / s), r = Math.floor(ev.offsetY / s);
+    if (c >= grid.nx || r >= grid.ny) return;
+    const span = (n, b) => b > 1 ? `${n * b}..${n * b + b - 1}` : String(n);
+    const k = r * grid.nx + c;
+    const what = grid.values ? fmtNum(grid.values[k]) : NAMES[grid.codes.charCodeAt(k) - 48];
+    canvas.title = (grid.y ? `${grid.y}=${span(r, grid.by)}, ` : "") + `${grid.x}=${span(c, grid.bx)}: ${what}`;
+  };
   const blocks = grid.bx > 1 || grid.by > 1 ? ` (each cell: ${grid.by} x ${grid.bx} elements)` : "";
   const range = grid.values ? `; values ${fmtNum(grid.vmin)} (dark) .. ${fmtNum(grid.vmax)} (yellow)` : "";
   $("grid-info").textContent = `across: ${grid.x} (${grid.nx})` + (grid.y ? `, down: ${grid.y} (${grid.ny})` : "") + blocks + range;
