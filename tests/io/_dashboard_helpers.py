@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -51,8 +52,10 @@ def finished_run(folder: Path, *, n_a: int = 8, n_b: int = 6, storage: str = "fi
     from pipemap.runner import run_map
 
     a = [k if fail or k not in FAIL_ROWS else k + 100 for k in range(n_a)]
-    run_map(sweep_pipeline(), {"a": a, "b": list(range(n_b))}, run_folder=folder, parallel=False,
-            error_handling="continue", storage=storage, show_progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # FailedElementsWarning: the failures are the point
+        run_map(sweep_pipeline(), {"a": a, "b": list(range(n_b))}, run_folder=folder, parallel=False,
+                error_handling="continue", storage=storage, show_progress=False)
     return folder
 
 

@@ -37,8 +37,9 @@ class GridPick:
 
     @classmethod
     def choose(cls, axes: tuple[str, ...], query: dict[str, str], shape: tuple[int, ...] | None = None) -> GridPick:
-        """Read the pick from query parameters ``x``, ``y`` and ``fix.<axis>`` (an index or ``all``);
-        defaults: the first two axes, others aggregated. Unknown axes raise ``ValueError``.
+        """Read the pick from query parameters ``x``, ``y`` (empty: a 1-D picture across ``x``) and
+        ``fix.<axis>`` (an index or ``all``); defaults: the first two axes, others aggregated.
+        Unknown axes raise ``ValueError``.
 
         >>> GridPick.choose(("i", "j", "k"), {"x": "k", "fix.j": "2"})
         GridPick(axes=('i', 'j', 'k'), y='i', x='k', fixed=(('j', 2),))
@@ -52,9 +53,12 @@ class GridPick:
                 raise ValueError(msg)
         x = query.get("x") or (axes[1] if len(axes) > 1 else axes[0])
         rest = [a for a in axes if a != x]
-        y = query.get("y") or (rest[0] if rest else None)
-        if y == x:
-            y = rest[0] if rest else None
+        if "y" in query and query["y"] in ("", "none"):
+            y = None  # asked for a 1-D picture across x
+        else:
+            y = query.get("y") or (rest[0] if rest else None)
+            if y == x:
+                y = rest[0] if rest else None
         fixed = []
         for k, axis in enumerate(axes):
             if axis in (x, y):

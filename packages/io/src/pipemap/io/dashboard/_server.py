@@ -47,7 +47,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         url = urlsplit(self.path)
-        query = dict(parse_qsl(url.query))
+        query = dict(parse_qsl(url.query, keep_blank_values=True))
         dash = self.server.dashboard
         try:
             if url.path in ("/", "/index.html"):
@@ -151,6 +151,8 @@ class DashboardServer:
         state = self.state
         state.refresh()
         with state.lock:
+            if state.view is None:
+                return 409, {"error": state.error}
             name = query.get("output", "")
             entry = state.outputs.get(name)
             if entry is None or entry.kind != "mapped":

@@ -85,6 +85,7 @@ class FolderState:
         self.failures: dict[str, np.ndarray] = {}
         self.failures_damaged = ""
         self.error = ""
+        self.reused: dict[str, int] = {}
         self._meta_key: tuple[Any, ...] | None = None
         self._failures_key: tuple[int, int, int] | None = None
         self._snapshot: dict[str, Any] | None = None
@@ -125,6 +126,7 @@ class FolderState:
             self.view, self.error = None, f"cannot read `{self.path}` ({type(exc).__name__}: {exc}); it may be damaged"
             return
         self.view, self.error = view, ""
+        self.reused = _reused_counts(view.meta.fields) or _reused_counts(_read_json(self.path / PIPEMAP_INFO))
         self.generation += 1
         self._setup_outputs(view)
 
@@ -242,7 +244,7 @@ class FolderState:
         snap["written_by"] = view.written_by
         snap["error_handling"] = view.record.error_handling
         snap["damaged"] = [self.failures_damaged] if self.failures_damaged else []
-        reused = _reused_counts(view.meta.fields)
+        reused = self.reused
         start = _parse_time(view.created_at)
         snap["outputs"] = [self._output_json(e, reused, start, snap["running"]) for e in self.outputs.values()]
         for o in snap["outputs"]:
@@ -275,10 +277,19 @@ class FolderState:
         stored = int(scan.mask.sum())
         failed = int(self.failed_indices(entry.name).size) if n_failed is not None else None
         out.update(total=scan.size, done=stored - (failed or 0), failed=failed, missing=scan.size - stored)
+        if failed is None and not entry.note:
+            out["note"] = "failed elements are not recorded (no readable failures.json): done counts them too"
         out["damaged"].extend(f"{path}: {why}" for path, why in scan.damaged.items())
         if scan.has_times:
             out["rate"], out["eta"] = rate_and_eta(scan.events, start, scan.size - stored, running=running)
         return out
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError, RecursionError):
+        return {}
 
 
 def _parse_time(text: str | None) -> float | None:
@@ -291,8 +302,13 @@ def _parse_time(text: str | None) -> float | None:
 
 
 def _reused_counts(fields: Any) -> dict[str, int]:
-    """Reused elements per output from the run record, when the writer recorded them: a
-    ``reused`` entry ``{output: count}`` or ``{output: {"reused": count, ...}}`` (``{}`` otherwise)."""
+    """Reused elements per output from the run record (``pipemap.json``), when the writer
+    recorded them: a ``reused`` entry ``{output: count}`` or ``{output: {"reused": count, ...}}``,
+    or the same under ``reuse`` (``{}`` otherwise).
+
+    >>> _reused_counts({"reused": {"y": 3, "a,b": {"reused": 2, "computed": 5}}})
+    {'y': 3, 'a': 2, 'b': 2}
+    """
     found = fields.get("reused") if hasattr(fields, "get") else None
     if not isinstance(found, dict):
         reuse = fields.get("reuse") if hasattr(fields, "get") else None
