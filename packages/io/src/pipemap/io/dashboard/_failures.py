@@ -103,7 +103,8 @@ class FailureBook:
                     row = _row(name, index, linear, record)
                     if attempt is not None and not row["traceback"]:
                         row["traceback"] = attempt.traceback or ""
-                row["attempts"] = attempt.attempts if attempt is not None else None
+                # without a retry record: a raised error was tried once, a skipped element never
+                row["attempts"] = attempt.attempts if attempt is not None else (0 if row["skipped"] else 1)
                 if row["skipped"] and linear not in entry.propagated:
                     entry.propagated.add(linear)
                     entry.version += 1

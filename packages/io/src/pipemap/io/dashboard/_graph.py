@@ -62,6 +62,10 @@ def _columns(nodes: dict[str, str], edges: list[tuple[str, str]]) -> dict[str, i
                 moved = True
         if not moved:
             break
+    last = max((c for n, c in column.items() if not n.startswith("fn:single")), default=0)
+    for a, b in edges:  # functions without a mapspec (inputs unknown) go after everything else
+        if a.startswith("fn:single"):
+            column[a], column[b] = last + 1, last + 2
     return column
 
 
@@ -100,7 +104,7 @@ def pipeline_svg(mapspecs: list[str], inputs: list[str], outputs: list[str], lab
         x, y = pos[node]
         name = node.split(":", 1)[1]
         if kind == "function":
-            text = (labels or {}).get(node) or (mapspecs[int(name)] if name.isdigit() else "function (not mapped)")
+            text = (labels or {}).get(node) or (mapspecs[int(name)] if name.isdigit() else "function (inputs not recorded)")
         else:
             text = name
         shape = f'rx="{_H // 2}"' if kind == "input" else 'rx="4"'

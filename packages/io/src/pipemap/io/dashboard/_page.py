@@ -51,6 +51,20 @@ def _cell(value: Any) -> str:
     return "n/a" if value is None else escape(str(value))
 
 
+def _rate(rate: float | None) -> str:
+    """As the script shows it: ``12/s``, ``0.25/s`` or ``-``."""
+    return "-" if rate is None else (f"{rate:.0f}/s" if rate >= 10 else f"{rate:.2f}/s")
+
+
+def _eta(seconds: float | None) -> str:
+    """``42 s``, ``12 min``, ``2.5 h`` or ``-``."""
+    if seconds is None:
+        return "-"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
 def _counts_table(snap: dict[str, Any]) -> str:
     show_reused = any("reused" in o for o in snap["outputs"])
     head = ["output", "kind", "shape", "storage", "done", "failed", "missing"] + (["reused"] if show_reused else [])
@@ -65,7 +79,7 @@ def _counts_table(snap: dict[str, Any]) -> str:
         ok = 100 * (o["done"] or 0) / total if total else 0
         bad = 100 * (o["failed"] or 0) / total if total else 0
         cells.append(f"<td><div class='bar'><div class='ok' style='width:{ok:.2f}%'></div><div class='bad' style='width:{bad:.2f}%'></div></div></td>")
-        cells.append("<td class='num rate'>-</td><td class='num eta'>-</td>")
+        cells.append(f"<td class='num rate'>{_rate(o['rate'])}</td><td class='num eta'>{_eta(o['eta'])}</td>")
         cells.append(f"<td class='note'>{escape(o['note'])}</td>")
         rows.append(f"<tr data-output=\"{escape(o['name'])}\">{''.join(cells)}</tr>")
     rows.append("</tbody></table>")
@@ -117,7 +131,7 @@ def render_page(snap: dict[str, Any], state: FolderState) -> str:
         f"<h2>Outputs</h2>{_counts_table(snap)}"
         f"<h2>Grid</h2>{_grid_section(snap)}"
         "<h2>Failures</h2><p id='failures-empty'>No failed elements.</p>"
-        "<div class='scroll'><table id='failures'><thead><tr><th>element</th><th>function</th><th>inputs</th><th>exception</th>"
+        "<div class='scroll'><table id='failures' hidden><thead><tr><th>element</th><th>function</th><th>inputs</th><th>exception</th>"
         "<th>message</th><th>attempts</th></tr></thead><tbody></tbody></table></div>"
         f"<h2>Pipeline</h2>{graph}"
     )

@@ -191,6 +191,7 @@ async function refreshFailures(force) {
   const body = $("failures").querySelector("tbody");
   body.innerHTML = "";
   $("failures-empty").hidden = rows.length > 0;
+  $("failures").hidden = rows.length === 0;
   for (const r of rows) {
     const tr = document.createElement("tr");
     tr.className = "failure" + (r.skipped ? " skipped" : "");

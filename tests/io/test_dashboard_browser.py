@@ -1,0 +1,150 @@
+"""The dashboard as a person sees it: headless Chromium (Debian's chromium + chromium-driver,
+driven by selenium) against a finished run, a run being written by another process and a run
+with failures. Screenshots go to ``test-artifacts/dashboard/`` (git-ignored)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pipemap.io.dashboard import DashboardServer
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _dashboard_helpers import ARTIFACTS, FAIL_ROWS, browser_or_skip, finished_run, start_writer, wait_for  # noqa: E402
+
+GREEN, RED, ORANGE, GREY = (60, 154, 95), (214, 39, 40), (255, 159, 28), (217, 217, 217)
+
+#: the colour of every cell of the heatmap, read from the canvas pixels at the cells' centres
+READ_CELLS = """
+const c = document.getElementById('heatmap');
+if (!c || c.hidden || !c.dataset.nx) return null;
+const nx = +c.dataset.nx, ny = +c.dataset.ny, s = +c.dataset.scale;
+const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+const out = [];
+for (let r = 0; r < ny; r++) { const row = [];
+  for (let k = 0; k < nx; k++) { const p = ((r * s + (s >> 1)) * c.width + k * s + (s >> 1)) * 4; row.push([d[p], d[p + 1], d[p + 2]]); }
+  out.push(row); }
+return {nx: nx, ny: ny, x: c.dataset.x, y: c.dataset.y, cells: out};
+"""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    driver = browser_or_skip()
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def serve() -> Iterator[Any]:
+    servers: list[DashboardServer] = []
+
+    def start(folder: Path) -> DashboardServer:
+        servers.append(DashboardServer(folder, port=0).start())
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def screenshot(browser: Any, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    browser.save_screenshot(str(path))
+    return path
+
+
+def cell_text(browser: Any, output: str, column: str) -> str:
+    return str(browser.execute_script(
+        "const r = document.querySelector(`tr[data-output='${arguments[0]}'] td.${arguments[1]}`); return r ? r.textContent : null;",
+        output, column,
+    ))
+
+
+def cells(browser: Any) -> dict[str, Any]:
+    return wait_for(lambda: browser.execute_script(READ_CELLS), what="the heatmap to be drawn")
+
+
+def test_finished_run(browser: Any, serve: Any, tmp_path: Path) -> None:
+    folder = finished_run(tmp_path / "run", fail=False)
+    browser.get(serve(folder).url)
+    assert (cell_text(browser, "z", "done"), cell_text(browser, "z", "failed"), cell_text(browser, "z", "missing")) == ("48", "0", "0")
+    grid = cells(browser)
+    assert (grid["ny"], grid["nx"], grid["y"], grid["x"]) == (8, 6, "i", "j")
+    assert all(tuple(c) == GREEN for row in grid["cells"] for c in row)
+    assert "No failed elements" in browser.find_element("id", "failures-empty").text
+    assert browser.find_elements("css selector", "svg.graph g.node.output")  # the pipeline graph
+    screenshot(browser, "finished")
+
+
+def test_run_with_failures(browser: Any, serve: Any, tmp_path: Path) -> None:
+    folder = finished_run(tmp_path / "run", storage="chunked")
+    browser.get(serve(folder).url)
+    assert (cell_text(browser, "z", "done"), cell_text(browser, "z", "failed")) == ("36", "12")
+    grid = cells(browser)  # the output with failures is shown first: z
+    assert browser.find_element("id", "grid-output").get_attribute("value") == "z"
+    for r, row in enumerate(grid["cells"]):
+        assert all(tuple(c) == (RED if r in FAIL_ROWS else GREEN) for c in row), (r, row)
+    # the failures table, traceback on click
+    rows = wait_for(lambda: browser.find_elements("css selector", "#failures tr.failure"), what="the failures table")
+    assert len(rows) == 25
+    first = rows[0]
+    assert f"z[{FAIL_ROWS[0]}, 0]" in first.text and "ValueError" in first.text and "a=3" in first.text
+    traceback = browser.find_elements("css selector", "#failures tr.traceback")[0]
+    assert not traceback.is_displayed()
+    first.click()
+    assert traceback.is_displayed() and "raise ValueError" in traceback.text
+    # w's failed rows are skipped elements: orange
+    from selenium.webdriver.support.ui import Select
+
+    Select(browser.find_element("id", "grid-output")).select_by_value("w")
+    grid_w = wait_for(lambda: (g := browser.execute_script(READ_CELLS)) and tuple(g["cells"][FAIL_ROWS[0]][0]) == ORANGE and g,
+                      what="w's heatmap")
+    assert tuple(grid_w["cells"][0][0]) == GREEN
+    Select(browser.find_element("id", "grid-output")).select_by_value("z")
+    cells(browser)
+    screenshot(browser, "failures")
+
+
+def test_run_being_written_by_another_process(browser: Any, serve: Any, tmp_path: Path) -> None:
+    folder = tmp_path / "live"
+    proc = start_writer(folder, storage="chunked", seconds=0.04, n_a=12, n_b=10)
+    try:
+        browser.get(serve(folder).url)
+        first = int(cell_text(browser, "y", "done"))
+        assert first < 120
+        counts = []
+
+        def progressed() -> bool:
+            counts.append(int(cell_text(browser, "y", "done")))
+            return len(set(counts)) >= 3
+
+        wait_for(progressed, timeout=60, what="the page to show the run progressing")
+        grid = cells(browser)
+        colours = {tuple(c) for row in grid["cells"] for c in row}
+        assert GREEN in colours  # done cells, while the run goes on
+        screenshot(browser, "live")
+        wait_for(lambda: cell_text(browser, "y", "done") == "120", timeout=90, what="the run's end on the page")
+        wait_for(lambda: browser.find_element("id", "running").text == "not running", what="the run to be reported finished")
+        grid = wait_for(lambda: (g := browser.execute_script(READ_CELLS)) and all(tuple(c) == GREEN for row in g["cells"] for c in row),
+                        what="an all-green heatmap")
+        assert cell_text(browser, "y", "missing") == "0"
+        assert counts == sorted(counts) and counts[0] < 120
+        screenshot(browser, "live-finished")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
+def test_not_a_run_folder_page(browser: Any, serve: Any, tmp_path: Path) -> None:
+    browser.get(serve(tmp_path / "nothing").url)
+    banner = browser.find_element("id", "error")
+    assert banner.is_displayed() and "is not a run folder" in banner.text
+    screenshot(browser, "not-a-run-folder")
