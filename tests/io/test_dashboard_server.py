@@ -205,3 +205,18 @@ def test_a_stopped_raise_mode_run_lists_its_element(tmp_path: Path, serve: Any) 
     _, failures = get(server, "api/failures")
     assert len(failures) == 1 and failures[0]["stopped_run"] and failures[0]["type"] == "ValueError"
     assert failures[0]["index"] == [FAIL_ROWS[0], 0]
+
+
+def test_doctests_of_the_dashboard_modules() -> None:
+    import doctest
+    import importlib
+
+    names = ["", "._scan", "._state", "._rate", "._grid", "._values", "._failures", "._graph", "._page", "._server"]
+    for name in names:
+        module = importlib.import_module("pipemap.io.dashboard" + name)
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+        assert result.failed == 0 and result.attempted > 0, name
+    pytest.importorskip("matplotlib")
+    for name in ("pipemap.io._plot", "pipemap.demo"):
+        result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0, name

@@ -31,7 +31,8 @@ def plot_status(
     run_folder: str | Path, output: str | None = None, axes: tuple[str, str] | tuple[str] | None = None, ax: Any = None
 ) -> Any:
     """Draw the element states of ``output`` (default: every mapped output, one panel each)
-    over ``axes`` (``(down, across)`` axis names; default the first two; other axes aggregated)
+    over ``axes`` (``(down, across)`` axis names, default the first two; ``(across,)`` draws a
+    strip; the other axes are aggregated: a cell is failed if any of its elements is)
     into ``ax`` (default: a new figure). Returns the matplotlib ``Figure``."""
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
@@ -67,8 +68,8 @@ def plot_status(
     cmap = ListedColormap(STATE_COLORS)
     present: set[int] = set()
     for panel, o in zip(panels, mapped):
-        query = {"y": axes[0], "x": axes[1]} if axes is not None and len(axes) == 2 else {"x": axes[0]} if axes else {}
-        pick = GridPick.choose(tuple(o["axes"]), {k: v for k, v in query.items() if v})
+        query = {"y": axes[0], "x": axes[1]} if axes is not None and len(axes) == 2 else {"x": axes[0], "y": ""} if axes else {}
+        pick = GridPick.choose(tuple(o["axes"]), query)
         grid = state_grid(state.codes(o["name"]), pick, max_cells=1000)
         image = np.frombuffer(grid["codes"].encode(), dtype=np.uint8).reshape(grid["ny"], grid["nx"]) - ord("0")
         present.update(int(c) for c in np.unique(image))

@@ -132,8 +132,8 @@ def _indices(names: list[str], prefix: str, suffix: str) -> np.ndarray:
     if not digits:
         return np.empty(0, dtype=np.int64)
     joined = " ".join(digits)
-    if joined.replace(" ", "").isdigit():
-        return np.array(joined.split(" "), dtype=np.int64)
+    if joined.replace(" ", "").isdigit():  # only digits: numpy's C parser (sep mode) reads them all
+        return np.fromstring(joined, dtype=np.int64, sep=" ")
     return np.array([d for d in digits if d.isdigit()], dtype=np.int64)
 
 
