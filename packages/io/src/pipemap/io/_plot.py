@@ -38,9 +38,7 @@ def plot_status(
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
-    from .dashboard._failures import FailureBook
-    from .dashboard._grid import GridPick, state_grid
-    from .dashboard._state import FolderState
+    from .dashboard import FailureBook, FolderState, GridPick, state_grid
 
     state = FolderState(run_folder)
     snap = state.refresh(force=True)

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ._failures import FailureBook
+from ._grid import GridPick, state_grid
 from ._server import DashboardError, DashboardServer
 from ._state import FolderState
 
-__all__ = ["DashboardError", "DashboardServer", "FolderState", "serve"]
+__all__ = ["DashboardError", "DashboardServer", "FailureBook", "FolderState", "GridPick", "serve", "state_grid"]
 
 
 def serve(run_folder: str | Path, host: str = "127.0.0.1", port: int = 8765) -> None:

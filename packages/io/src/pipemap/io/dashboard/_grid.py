@@ -59,7 +59,7 @@ class GridPick:
             y = query.get("y") or (rest[0] if rest else None)
             if y == x:
                 y = rest[0] if rest else None
-        fixed = []
+        fixed: list[tuple[str, int | None]] = []
         for k, axis in enumerate(axes):
             if axis in (x, y):
                 continue
@@ -122,12 +122,12 @@ def state_grid(codes: np.ndarray, pick: GridPick, max_cells: int = MAX_CELLS) ->
         plane, by, bx = _blocks(plane, max_cells, False, np.any)
         planes.append(plane)
     done, failed, skipped, missing = planes
-    out = np.full(done.shape, 3, dtype=np.int8)
+    out: np.ndarray = np.full(done.shape, 3, dtype=np.int8)
     out[done & missing] = PARTIAL
     out[done & ~missing] = 0
     out[skipped] = 2
     out[failed] = 1
-    ny, nx = out.shape
+    ny, nx = int(out.shape[0]), int(out.shape[1])
     text = (out.reshape(-1) + ord("0")).astype(np.uint8).tobytes().decode("ascii")
     return {"y": pick.y, "x": pick.x, "ny": ny, "nx": nx, "by": by, "bx": bx, "codes": text, "fixed": dict(pick.fixed)}
 
@@ -139,7 +139,7 @@ def value_grid(values: np.ndarray, pick: GridPick, max_cells: int = MAX_CELLS) -
         plane = _to_yx(values, pick, np.nanmean)
         plane, by, bx = _blocks(plane, max_cells, np.nan, np.nanmean)
     finite = plane[np.isfinite(plane)]
-    ny, nx = plane.shape
+    ny, nx = int(plane.shape[0]), int(plane.shape[1])
     cells = [None if not np.isfinite(v) else float(v) for v in plane.reshape(-1).tolist()]
     return {
         "y": pick.y, "x": pick.x, "ny": ny, "nx": nx, "by": by, "bx": bx, "values": cells,

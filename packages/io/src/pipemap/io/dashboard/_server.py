@@ -118,6 +118,7 @@ class DashboardServer:
     def url(self) -> str:
         """``http://host:port/``."""
         host, port = self.httpd.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else str(host)
         return f"http://{host}:{port}/"
 
     def start(self) -> DashboardServer:
