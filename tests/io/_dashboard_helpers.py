@@ -61,24 +61,33 @@ def finished_run(folder: Path, *, n_a: int = 8, n_b: int = 6, storage: str = "fi
 
 WRITER = textwrap.dedent(
     """
-    import sys, time
+    import sys, time, warnings
     from pipemap.runner import Pipeline, pipefunc, run_map
+
+    fail_rows = [int(r) for r in sys.argv[6].split(",") if r]
 
     @pipefunc(output_name="y", mapspec="a[i], b[j] -> y[i, j]")
     def slow(a, b):
         time.sleep(float(sys.argv[3]))
+        if a in fail_rows:
+            raise ValueError(f"a={a} is in the bad region")
         return a + b
 
     n_a, n_b = int(sys.argv[4]), int(sys.argv[5])
+    warnings.simplefilter("ignore")
     run_map(Pipeline([slow]), {"a": list(range(n_a)), "b": list(range(n_b))}, run_folder=sys.argv[1],
-            storage=sys.argv[2], parallel=False, show_progress=False)
+            storage=sys.argv[2], parallel=False, show_progress=False, error_handling="continue")
     """
 )
 
 
-def start_writer(folder: Path, *, storage: str = "file_array", seconds: float = 0.05, n_a: int = 10, n_b: int = 8) -> subprocess.Popen[bytes]:
-    """Another process that runs a slow sweep into ``folder``; returns once its run record exists."""
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(folder), storage, str(seconds), str(n_a), str(n_b)])
+def start_writer(
+    folder: Path, *, storage: str = "file_array", seconds: float = 0.05, n_a: int = 10, n_b: int = 8, fail_rows: tuple[int, ...] = ()
+) -> subprocess.Popen[bytes]:
+    """Another process that runs a slow sweep ``a[i], b[j] -> y[i, j]`` into ``folder`` (continue
+    mode; rows ``fail_rows`` raise); returns once its run record exists."""
+    rows = ",".join(map(str, fail_rows))
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(folder), storage, str(seconds), str(n_a), str(n_b), rows])
     deadline = time.monotonic() + 60
     while not (folder / "run_info.json").exists():
         if proc.poll() is not None or time.monotonic() > deadline:

@@ -84,16 +84,19 @@ def test_finished_run(browser: Any, serve: Any, tmp_path: Path) -> None:
 
 
 def test_run_with_failures(browser: Any, serve: Any, tmp_path: Path) -> None:
-    folder = finished_run(tmp_path / "run", storage="chunked")
+    n_a, n_b = 24, 20
+    folder = finished_run(tmp_path / "run", storage="chunked", n_a=n_a, n_b=n_b)
+    n_bad = len(FAIL_ROWS) * n_b
     browser.get(serve(folder).url)
-    assert (cell_text(browser, "z", "done"), cell_text(browser, "z", "failed")) == ("36", "12")
+    assert (cell_text(browser, "z", "done"), cell_text(browser, "z", "failed")) == (str(n_a * n_b - n_bad), str(n_bad))
     grid = cells(browser)  # the output with failures is shown first: z
+    assert (grid["ny"], grid["nx"]) == (n_a, n_b)
     assert browser.find_element("id", "grid-output").get_attribute("value") == "z"
     for r, row in enumerate(grid["cells"]):
         assert all(tuple(c) == (RED if r in FAIL_ROWS else GREEN) for c in row), (r, row)
     # the failures table, traceback on click
     rows = wait_for(lambda: browser.find_elements("css selector", "#failures tr.failure"), what="the failures table")
-    assert len(rows) == 25
+    assert len(rows) == 2 * n_bad + 1  # z's errors, w's skipped elements, the skipped total
     first = rows[0]
     assert f"z[{FAIL_ROWS[0]}, 0]" in first.text and "ValueError" in first.text and "a=3" in first.text
     traceback = browser.find_elements("css selector", "#failures tr.traceback")[0]
@@ -113,12 +116,14 @@ def test_run_with_failures(browser: Any, serve: Any, tmp_path: Path) -> None:
 
 
 def test_run_being_written_by_another_process(browser: Any, serve: Any, tmp_path: Path) -> None:
+    """The page follows a live run: counts grow, failed rows turn red while the run goes on
+    (before `failures.json` lists them), and the end is shown."""
     folder = tmp_path / "live"
-    proc = start_writer(folder, storage="chunked", seconds=0.04, n_a=12, n_b=10)
+    n_a, n_b, bad = 12, 10, (3, 4)
+    proc = start_writer(folder, storage="chunked", seconds=0.06, n_a=n_a, n_b=n_b, fail_rows=bad)
     try:
         browser.get(serve(folder).url)
-        first = int(cell_text(browser, "y", "done"))
-        assert first < 120
+        assert int(cell_text(browser, "y", "done")) < n_a * n_b
         counts = []
 
         def progressed() -> bool:
@@ -126,16 +131,26 @@ def test_run_being_written_by_another_process(browser: Any, serve: Any, tmp_path
             return len(set(counts)) >= 3
 
         wait_for(progressed, timeout=60, what="the page to show the run progressing")
-        grid = cells(browser)
-        colours = {tuple(c) for row in grid["cells"] for c in row}
-        assert GREEN in colours  # done cells, while the run goes on
+
+        def red_while_running() -> Any:
+            running = browser.find_element("id", "running").text
+            grid = browser.execute_script(READ_CELLS)
+            if grid and any(tuple(c) == RED for c in grid["cells"][bad[0]]):
+                return running, grid
+            return None
+
+        running, grid = wait_for(red_while_running, timeout=60, what="failed cells on the heatmap")
+        assert running == "running" and proc.poll() is None  # seen live, not at the end
+        assert all(tuple(c) in (GREEN, GREY) for r, row in enumerate(grid["cells"]) if r not in bad for c in row)
+        assert any(tuple(c) == GREY for row in grid["cells"] for c in row)  # not everything done yet
         screenshot(browser, "live")
-        wait_for(lambda: cell_text(browser, "y", "done") == "120", timeout=90, what="the run's end on the page")
+        wait_for(lambda: cell_text(browser, "y", "missing") == "0", timeout=90, what="the run's end on the page")
         wait_for(lambda: browser.find_element("id", "running").text == "not running", what="the run to be reported finished")
-        grid = wait_for(lambda: (g := browser.execute_script(READ_CELLS)) and all(tuple(c) == GREEN for row in g["cells"] for c in row),
-                        what="an all-green heatmap")
-        assert cell_text(browser, "y", "missing") == "0"
-        assert counts == sorted(counts) and counts[0] < 120
+        final = cells(browser)
+        for r, row in enumerate(final["cells"]):
+            assert all(tuple(c) == (RED if r in bad else GREEN) for c in row), (r, row)
+        assert (cell_text(browser, "y", "done"), cell_text(browser, "y", "failed")) == (str(n_a * n_b - 2 * n_b), str(2 * n_b))
+        assert counts == sorted(counts)
         screenshot(browser, "live-finished")
     finally:
         if proc.poll() is None:

@@ -60,9 +60,12 @@ class Scan:
     #: list / read operations done by the last refresh (what "reads only what changed" means)
     last_reads: int = 0
     has_times: bool = True
+    #: linear indices first seen by the last refresh
+    new: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         self.mask = np.zeros(self.size, dtype=bool)
+        self.new = np.empty(0, dtype=np.int64)
 
     def refresh(self) -> bool:  # pragma: no cover - abstract
         """Re-read what changed; True when the mask changed."""
@@ -88,6 +91,7 @@ class FileArrayScan(Scan):
     def refresh(self) -> bool:
         """List the folder again only when its mtime changed (or is too recent to trust)."""
         self.last_reads = 0
+        self.new = np.empty(0, dtype=np.int64)
         try:
             mtime_ns = os.stat(self.folder).st_mtime_ns
         except FileNotFoundError:
@@ -110,7 +114,7 @@ class FileArrayScan(Scan):
         mask[indices[(indices >= 0) & (indices < self.size)]] = True
         new = np.flatnonzero(mask & ~self.mask)
         changed = bool(new.size) or not np.array_equal(mask, self.mask)
-        self.mask = mask
+        self.mask, self.new = mask, new
         if new.size:
             sample = new if new.size <= STAT_SAMPLE else np.array(random.sample(new.tolist(), STAT_SAMPLE))
             times = []
@@ -146,10 +150,13 @@ class ChunkedScan(Scan):
         self._top_mtime_ns: int | None = None
         self._chunks: dict[int, int | None] = {}  # chunk -> mtime_ns when last listed
         self._packs: set[str] = set()  # pack paths already read
+        self._new: list[np.ndarray] = []
 
     def refresh(self) -> bool:
         """Stat every chunk directory; list and read only the changed ones."""
         self.last_reads = 0
+        self._new: list[np.ndarray] = []
+        self.new = np.empty(0, dtype=np.int64)
         try:
             top = os.stat(self.folder).st_mtime_ns
         except FileNotFoundError:
@@ -177,6 +184,8 @@ class ChunkedScan(Scan):
                 continue
             changed |= self._read_chunk(directory)
             self._chunks[chunk] = mtime
+        if self._new:
+            self.new = np.unique(np.concatenate(self._new))
         return changed
 
     def _read_chunk(self, directory: str) -> bool:
@@ -209,6 +218,7 @@ class ChunkedScan(Scan):
             new = indices[~self.mask[indices]]
             if new.size:
                 self.mask[new] = True
+                self._new.append(new)
                 changed = True
                 stamp = name.split("-", 1)[0]
                 if stamp.isdigit():
@@ -264,5 +274,6 @@ class MaskScan(Scan):
             self.damaged["storage"] = f"mask of {mask.size} elements, expected {self.size}"
             return False
         changed = not np.array_equal(mask, self.mask)
+        self.new = np.flatnonzero(mask & ~self.mask)
         self.mask = mask
         return changed

@@ -29,6 +29,7 @@ from pipemap.storage import FAILURES_FILE, PIPEMAP_INFO, RunFolderLock, output_f
 
 from .._folder import RunFolder, RunFolderError
 from ._graph import pipeline_order
+from ._probe import Probe
 from ._rate import rate_and_eta
 from ._scan import ChunkedScan, FileArrayScan, MaskScan, Scan
 
@@ -54,6 +55,8 @@ class OutputEntry:
     version: int = 0
     #: linear indices known to be propagated (skipped), learned from the failure records
     propagated: set[int] = field(default_factory=set)
+    #: failures of a running function, read from the stored elements (``_probe``)
+    probe: Probe = field(default_factory=Probe)
 
 
 def _stat_key(path: Path) -> tuple[int, int, int] | None:
@@ -86,6 +89,8 @@ class FolderState:
         self.failures_damaged = ""
         self.error = ""
         self.reused: dict[str, int] = {}
+        self.running = False
+        self.owner: dict[str, Any] | None = None
         self._meta_key: tuple[Any, ...] | None = None
         self._failures_key: tuple[int, int, int] | None = None
         self._snapshot: dict[str, Any] | None = None
@@ -104,13 +109,29 @@ class FolderState:
             reads = 0
             if self.view is not None:
                 self._refresh_failures()
+                self._read_lock()
+                probing = self.running and self.view.record.error_handling == "continue"
                 for entry in self.outputs.values():
-                    if entry.scan is not None and entry.scan.refresh():
+                    if entry.scan is None:
+                        continue
+                    if entry.scan.refresh():
                         entry.version += 1
-                    reads += entry.scan.last_reads if entry.scan is not None else 0
+                    reads += entry.scan.last_reads
+                    if probing:
+                        entry.probe.queue(entry.scan.new)
+                    if entry.probe.pending and entry.probe.run(self.view.store(entry.name)):
+                        entry.propagated |= entry.probe.propagated
+                        entry.version += 1
             self._snapshot = self._build(reads, time.perf_counter() - started)
             self._last = time.monotonic()
             return self._snapshot
+
+    def _read_lock(self) -> None:
+        assert self.view is not None
+        owner = RunFolderLock.read_owner(self.view.folder)
+        alive = RunFolderLock.owner_alive(owner) if owner and owner.get("pid") is not None else None
+        self.running = bool(owner) and alive is not False
+        self.owner = None if owner is None else {"pid": owner.get("pid"), "host": owner.get("host"), "alive": alive}
 
     def _refresh_meta(self) -> None:
         key = (_stat_key(self.path / "run_info.json"), _stat_key(self.path / PIPEMAP_INFO), _stat_key(self.path / ".pipemap.clearing"))
@@ -148,6 +169,7 @@ class FolderState:
             if previous is not None and previous.scan is not None and entry.scan is not None and (
                 previous.shape, previous.storage, type(previous.scan)) == (entry.shape, entry.storage, type(entry.scan)):
                 entry.scan, entry.version, entry.propagated = previous.scan, previous.version, previous.propagated
+                entry.probe = previous.probe
             self.outputs[name] = entry
 
     def _mapped_entry(self, view: RunFolder, specs: list[MapSpec], name: str) -> OutputEntry:
@@ -210,6 +232,8 @@ class FolderState:
         listed = self.failures.get(name, np.empty(0, dtype=np.int64))
         if entry is None or entry.scan is None:
             return listed
+        if entry.probe.failed:
+            listed = np.union1d(listed, np.fromiter(entry.probe.failed, dtype=np.int64))
         listed = listed[(listed >= 0) & (listed < entry.scan.size)]
         return listed[entry.scan.mask[listed]]
 
@@ -236,10 +260,7 @@ class FolderState:
             snap["outputs"] = []
             return snap
         view = self.view
-        owner = RunFolderLock.read_owner(view.folder)
-        alive = RunFolderLock.owner_alive(owner) if owner and owner.get("pid") is not None else None
-        snap["running"] = bool(owner) and alive is not False
-        snap["lock"] = None if owner is None else {"pid": owner.get("pid"), "host": owner.get("host"), "alive": alive}
+        snap["running"], snap["lock"] = self.running, self.owner
         snap["started"] = view.created_at
         snap["written_by"] = view.written_by
         snap["error_handling"] = view.record.error_handling
@@ -280,6 +301,10 @@ class FolderState:
         if failed is None and not entry.note:
             out["note"] = "failed elements are not recorded (no readable failures.json): done counts them too"
         out["damaged"].extend(f"{path}: {why}" for path, why in scan.damaged.items())
+        if entry.probe.damaged:
+            out["damaged"].append(entry.probe.damaged)
+        if entry.probe.pending:
+            out["checking"] = entry.probe.pending  # stored elements not yet read for failures
         if scan.has_times:
             out["rate"], out["eta"] = rate_and_eta(scan.events, start, scan.size - stored, running=running)
         return out
