@@ -136,3 +136,39 @@ def test_state_of_an_unstarted_output_and_of_a_single_output(tmp_path: Path) -> 
     assert (by_name["y"]["done"], by_name["y"]["missing"]) == (0, 3)
     assert (by_name["t"]["kind"], by_name["t"]["total"]) == ("single", 1)
     assert [o["name"] for o in state["outputs"]] == ["y", "z", "s", "t"]  # pipeline order
+
+
+def test_failures_of_a_running_function_are_found_before_failures_json(tmp_path: Path) -> None:
+    """While a run holds the folder, newly seen elements are read for error records."""
+    import socket
+
+    from _dashboard_helpers import FAIL_ROWS, finished_run
+
+    folder = finished_run(tmp_path / "run", storage="chunked")
+    (folder / "failures.json").unlink()  # as during the first function of a run
+    state = FolderState(folder)
+    z = {o["name"]: o for o in state.refresh(force=True)["outputs"]}["z"]
+    assert z["failed"] == 0  # not running: nothing is read, nothing is listed
+    lock = {"pid": os.getpid(), "host": socket.gethostname(), "started": "now", "token": "t"}
+    (folder / ".pipemap.lock").write_text(json.dumps(lock))
+    state = FolderState(folder)  # a dashboard started while the run goes on
+    snap = state.refresh(force=True)
+    by_name = {o["name"]: o for o in snap["outputs"]}
+    assert snap["running"] and by_name["z"]["failed"] == len(FAIL_ROWS) * 6 and by_name["z"]["done"] == 36
+    codes = state.codes("w")
+    assert set(np.unique(codes[list(FAIL_ROWS)])) == {2}  # skipped: their input failed
+    assert set(np.unique(np.delete(codes, list(FAIL_ROWS), axis=0))) == {0}
+
+
+def test_probe_reads_at_most_its_limit_per_refresh(tmp_path: Path) -> None:
+    from pipemap.io.dashboard import _probe
+
+    arr = ChunkedArray(tmp_path / "y", (12_000,))
+    arr.dump_many(np.arange(12_000), [float(i) for i in range(12_000)])
+    probe = _probe.Probe()
+    probe.queue(np.arange(12_000))
+    probe.run(arr)
+    assert probe.pending == 12_000 - _probe.PROBE_LIMIT
+    probe.run(arr)
+    probe.run(arr)
+    assert probe.pending == 0 and not probe.failed

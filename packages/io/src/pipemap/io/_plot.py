@@ -33,7 +33,13 @@ def plot_status(
     """Draw the element states of ``output`` (default: every mapped output, one panel each)
     over ``axes`` (``(down, across)`` axis names, default the first two; ``(across,)`` draws a
     strip; the other axes are aggregated: a cell is failed if any of its elements is)
-    into ``ax`` (default: a new figure). Returns the matplotlib ``Figure``."""
+    into ``ax`` (default: a new figure). Returns the matplotlib ``Figure``.
+
+    >>> import pipemap.io as pio
+    >>> fig = plot_status(pio.example_run_folder(), output="z", axes=("j", "i"))
+    >>> fig.axes[0].get_xlabel(), fig.axes[0].get_ylabel()
+    ('i', 'j')
+    """
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch

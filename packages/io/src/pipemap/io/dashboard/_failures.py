@@ -52,7 +52,14 @@ def _row(output: str, index: Any, linear: int, record: Any) -> dict[str, Any]:
 
 
 class FailureBook:
-    """Rows of the failures table, cached per ``(generation, output, linear index)``."""
+    """Rows of the failures table, cached per ``(generation, output, linear index)``.
+
+    >>> import pipemap.io as pio
+    >>> from pipemap.io.dashboard import FolderState
+    >>> state = FolderState(pio.example_run_folder()); _ = state.refresh()
+    >>> FailureBook().rows(state)  # a run without failures
+    []
+    """
 
     def __init__(self) -> None:
         self._rows: dict[tuple[int, str, int], dict[str, Any]] = {}

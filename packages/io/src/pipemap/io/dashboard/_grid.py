@@ -28,7 +28,11 @@ MAX_CELLS = 400
 @dataclass(frozen=True)
 class GridPick:
     """Which axis runs down (``y``, None for 1-D), which across (``x``), and the index of every
-    other axis (None: aggregate over it)."""
+    other axis (None: aggregate over it).
+
+    >>> GridPick(("i", "j", "k"), "i", "j", (("k", 0),)).selection()
+    (slice(None, None, None), slice(None, None, None), 0)
+    """
 
     axes: tuple[str, ...]
     y: str | None
@@ -115,7 +119,12 @@ def _blocks(plane: np.ndarray, max_cells: int, fill: Any, reduce: Any) -> tuple[
 
 
 def state_grid(codes: np.ndarray, pick: GridPick, max_cells: int = MAX_CELLS) -> dict[str, Any]:
-    """The state picture: ``codes`` is a string of one digit per cell, row by row (y, then x)."""
+    """The state picture: ``codes`` is a string of one digit per cell, row by row (y, then x).
+
+    >>> codes = np.array([[0, 3], [0, 0], [1, 0]], dtype=np.int8)  # i = 3 rows, j = 2 columns
+    >>> state_grid(codes, GridPick.choose(("i", "j"), {"x": "j", "y": ""}))["codes"]  # i aggregated
+    '14'
+    """
     planes = []
     for state in (0, 1, 2, 3):
         plane = _to_yx(codes == state, pick, np.any)
@@ -133,7 +142,11 @@ def state_grid(codes: np.ndarray, pick: GridPick, max_cells: int = MAX_CELLS) ->
 
 
 def value_grid(values: np.ndarray, pick: GridPick, max_cells: int = MAX_CELLS) -> dict[str, Any]:
-    """The value picture: ``values`` (float, NaN = none) per cell, row by row; null for NaN."""
+    """The value picture: ``values`` (float, NaN = none) per cell, row by row; null for NaN.
+
+    >>> value_grid(np.array([[1.0, np.nan], [3.0, 4.0]]), GridPick.choose(("i", "j"), {}))["values"]
+    [1.0, None, 3.0, 4.0]
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # mean of an all-NaN block
         plane = _to_yx(values, pick, np.nanmean)

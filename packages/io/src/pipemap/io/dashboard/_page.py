@@ -12,6 +12,7 @@ script only refreshes them and draws the grid).
 from __future__ import annotations
 
 import json
+import time
 from html import escape
 from typing import Any
 
@@ -117,7 +118,7 @@ def render_page(snap: dict[str, Any], state: FolderState) -> str:
         f"<header><h1>pipemap dashboard</h1><code>{folder}</code>"
         f"<span id='running' class='pill'>{'running' if snap.get('running') else 'not running'}</span>"
         f"<span>started {escape(str(snap.get('started') or 'unknown'))}</span>"
-        f"<span>{escape(str(snap.get('written_by', '')))}</span><span>updated <span id='updated'>-</span></span></header>"
+        f"<span>{escape(str(snap.get('written_by', '')))}</span><span>updated <span id='updated'>{time.strftime('%H:%M:%S', time.localtime(snap['time']))}</span></span></header>"
         f"<div id='error' class='banner'{'' if snap['error'] else ' hidden'}>{escape(snap['error'])}</div>"
         f"<div id='damaged' class='warn'{'' if snap.get('damaged') else ' hidden'}>{_damaged(snap)}</div>"
     )

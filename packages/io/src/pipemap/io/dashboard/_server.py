@@ -95,6 +95,12 @@ class DashboardServer:
 
     ``start()`` serves from a background thread (returns self), ``serve_forever()`` in the
     calling thread; ``close()`` stops it. ``url`` is the page's address.
+
+    >>> import pipemap.io as pio, urllib.request
+    >>> server = DashboardServer(pio.example_run_folder(), port=0).start()
+    >>> b"pipemap dashboard" in urllib.request.urlopen(server.url).read()
+    True
+    >>> server.close()
     """
 
     def __init__(self, run_folder: str | Path, host: str = "127.0.0.1", port: int = 8765, *, verbose: bool = False) -> None:

@@ -78,7 +78,14 @@ def _output_axes(specs: list[MapSpec], name: str, mask: tuple[bool, ...]) -> tup
 
 
 class FolderState:
-    """The live state of ``run_folder``; :meth:`refresh` returns a JSON-ready snapshot."""
+    """The live state of ``run_folder``; :meth:`refresh` returns a JSON-ready snapshot.
+
+    >>> import pipemap.io as pio
+    >>> state = FolderState(pio.example_run_folder())
+    >>> snap = state.refresh()
+    >>> snap["error"], state.codes("z").tolist()
+    ('', [[0, 0], [0, 0], [0, 0]])
+    """
 
     def __init__(self, run_folder: str | Path) -> None:
         self.path = Path(run_folder)
