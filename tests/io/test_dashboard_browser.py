@@ -81,6 +81,21 @@ def test_finished_run(browser: Any, serve: Any, tmp_path: Path) -> None:
     assert "No failed elements" in browser.find_element("id", "failures-empty").text
     assert browser.find_elements("css selector", "svg.graph g.node.output")  # the pipeline graph
     screenshot(browser, "finished")
+    # the values themselves: z = 10 a + b grows down and across, so the colours differ
+    from selenium.webdriver.support.ui import Select
+
+    Select(browser.find_element("id", "grid-mode")).select_by_value("values")
+    values = wait_for(lambda: (g := browser.execute_script(READ_CELLS)) and tuple(g["cells"][0][0]) != GREEN and g, what="the value heatmap")
+    corners = {tuple(values["cells"][r][c]) for r, c in [(0, 0), (0, 5), (7, 0), (7, 5)]}
+    assert len(corners) == 4
+    # one row as a line: down = none, i fixed at 2
+    Select(browser.find_element("id", "grid-y")).select_by_value("")
+    Select(browser.find_element("id", "fix-i")).select_by_value("2")
+    line = wait_for(lambda: browser.find_elements("css selector", "#lineplot polyline"), what="the line plot")
+    assert len(line[0].get_attribute("points").split()) == 6 and line[0].is_displayed()
+    assert not browser.find_element("id", "heatmap").is_displayed()
+    assert "values along j" in browser.find_element("id", "grid-info").text
+    screenshot(browser, "finished-line")
 
 
 def test_run_with_failures(browser: Any, serve: Any, tmp_path: Path) -> None:

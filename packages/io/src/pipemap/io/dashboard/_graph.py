@@ -17,7 +17,8 @@ from pipemap.mapspec import MapSpec
 
 __all__ = ["pipeline_order", "pipeline_svg"]
 
-_W, _H, _GAP_X, _GAP_Y = 190, 34, 70, 18
+_MIN_W, _H, _GAP_X, _GAP_Y = 60, 34, 44, 14
+_CHAR_W = 7.3  # 12px monospace
 
 
 def _graph(mapspecs: list[str], inputs: list[str], outputs: list[str]) -> tuple[dict[str, str], list[tuple[str, str]]]:
@@ -69,6 +70,13 @@ def _columns(nodes: dict[str, str], edges: list[tuple[str, str]]) -> dict[str, i
     return column
 
 
+def _label(node: str, kind: str, mapspecs: list[str], labels: dict[str, str] | None) -> str:
+    name = node.split(":", 1)[1]
+    if kind != "function":
+        return name
+    return (labels or {}).get(node) or (mapspecs[int(name)] if name.isdigit() else "function (no mapspec)")
+
+
 def pipeline_order(mapspecs: list[str], outputs: list[str]) -> list[str]:
     """``outputs`` in pipeline order (by column, then name; outputs without a mapspec last).
 
@@ -85,34 +93,37 @@ def pipeline_svg(mapspecs: list[str], inputs: list[str], outputs: list[str], lab
     """The SVG markup; ``labels`` maps ``fn:<k>`` ids to function labels (default: the mapspec)."""
     nodes, edges = _graph(mapspecs, inputs, outputs)
     column = _columns(nodes, edges)
+    text = {node: _label(node, kind, mapspecs, labels) for node, kind in nodes.items()}
+    n_columns = max(column.values(), default=0) + 1
+    widths = [_MIN_W] * n_columns  # each column as wide as its longest label
+    for node, c in column.items():
+        widths[c] = max(widths[c], int(_CHAR_W * len(text[node])) + 16)
+    lefts = [10 + sum(widths[:c]) + c * _GAP_X for c in range(n_columns)]
     rows: dict[int, int] = {}
     pos: dict[str, tuple[int, int]] = {}
     for node in sorted(nodes, key=lambda n: (column[n], n)):
         c = column[node]
         r = rows.get(c, 0)
         rows[c] = r + 1
-        pos[node] = (10 + c * (_W + _GAP_X), 10 + r * (_H + _GAP_Y))
-    width = 20 + (max(column.values(), default=0) + 1) * (_W + _GAP_X) - _GAP_X
+        pos[node] = (lefts[c], 10 + r * (_H + _GAP_Y))
+    width = lefts[-1] + widths[-1] + 10
     height = 20 + max(rows.values(), default=1) * (_H + _GAP_Y) - _GAP_Y
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="graph" width="{width}" height="{height}" viewBox="0 0 {width} {height}">']
     for a, b in edges:
         (xa, ya), (xb, yb) = pos[a], pos[b]
-        x1, y1, x2, y2 = xa + _W, ya + _H // 2, xb, yb + _H // 2
+        x1, y1, x2, y2 = xa + widths[column[a]], ya + _H // 2, xb, yb + _H // 2
         mid = (x1 + x2) // 2
         parts.append(f'<path class="edge" d="M{x1},{y1} C{mid},{y1} {mid},{y2} {x2},{y2}" />')
     for node, kind in nodes.items():
         x, y = pos[node]
+        w = widths[column[node]]
         name = node.split(":", 1)[1]
-        if kind == "function":
-            text = (labels or {}).get(node) or (mapspecs[int(name)] if name.isdigit() else "function (inputs not recorded)")
-        else:
-            text = name
         shape = f'rx="{_H // 2}"' if kind == "input" else 'rx="4"'
         data = f' data-output="{escape(name)}"' if kind == "output" else ""
         parts.append(
-            f'<g class="node {kind}"{data}><rect x="{x}" y="{y}" width="{_W}" height="{_H}" {shape} />'
-            f'<text x="{x + _W // 2}" y="{y + _H // 2 + 4}" text-anchor="middle">{escape(text)}</text>'
-            f"<title>{escape(kind)}: {escape(text)}</title></g>"
+            f'<g class="node {kind}"{data}><rect x="{x}" y="{y}" width="{w}" height="{_H}" {shape} />'
+            f'<text x="{x + w // 2}" y="{y + _H // 2 + 4}" text-anchor="middle">{escape(text[node])}</text>'
+            f"<title>{escape(kind)}: {escape(text[node])}</title></g>"
         )
     parts.append("</svg>")
     return "".join(parts)

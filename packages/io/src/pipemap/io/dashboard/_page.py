@@ -100,7 +100,7 @@ def _grid_section(snap: dict[str, Any]) -> str:
         "<label>show <select id='grid-mode'><option value='state'>element states</option>"
         "<option value='values'>values (numbers)</option></select></label> <span id='axis-controls'></span></div>"
         f"<div class='legend'>{legend}</div><canvas id='heatmap' width='0' height='0'></canvas>"
-        "<svg id='lineplot' width='800' height='300' hidden></svg><div id='grid-info'></div>"
+        "<svg id='lineplot' width='800' height='300' style='display:none'></svg><div id='grid-info'></div>"
     )
 
 

@@ -70,12 +70,13 @@ function axisControls() {
     box.appendChild(l);
     return s;
   };
-  const prevX = box.dataset.x, prevY = box.dataset.y;
+  const prevX = box.dataset.x, prevY = box.dataset.y === undefined ? null : box.dataset.y;
   const x = axes.includes(prevX) ? prevX : (axes.length > 1 ? axes[1] : axes[0]);
   mk("across", "grid-x", axes.map(a => [a, a]), x);
   if (axes.length > 1) {
     const ys = axes.filter(a => a !== x);
-    mk("down", "grid-y", ys.map(a => [a, a]), ys.includes(prevY) ? prevY : ys[0]);
+    const down = ys.map(a => [a, a]).concat([["", "none (1-D)"]]);
+    mk("down", "grid-y", down, ys.includes(prevY) || prevY === "" ? prevY : ys[0]);
   }
   box.dataset.x = $("grid-x").value;
   box.dataset.y = $("grid-y") ? $("grid-y").value : "";
@@ -117,8 +118,9 @@ function scaleFor(grid) {
 
 function drawCanvas(grid) {
   const canvas = $("heatmap");
-  $("lineplot").hidden = true;
+  $("lineplot").style.display = "none";  // an <svg> has no `hidden` property: use its style
   canvas.hidden = false;
+  document.querySelector(".legend").style.visibility = grid.values ? "hidden" : "visible";
   const s = scaleFor(grid);
   canvas.width = grid.nx * s;
   canvas.height = grid.ny * s;
@@ -166,7 +168,9 @@ function colormap(t) {
 function drawLine(grid) {
   $("heatmap").hidden = true;
   const svg = $("lineplot");
-  svg.hidden = false;
+  svg.removeAttribute("hidden");
+  svg.style.display = "block";
+  document.querySelector(".legend").style.visibility = "hidden";
   const w = 800, h = 300, pad = 40;
   const span = (grid.vmax - grid.vmin) || 1;
   const pts = [];
@@ -227,7 +231,7 @@ async function poll() {
 
 window.addEventListener("load", () => {
   if ($("grid-output")) {
-    $("grid-output").onchange = () => { $("axis-controls").dataset.x = ""; $("axis-controls").dataset.y = ""; axisControls(); };
+    $("grid-output").onchange = () => { $("axis-controls").dataset.x = ""; delete $("axis-controls").dataset.y; axisControls(); };
     $("grid-mode").onchange = () => refreshGrid(true);
     axisControls();
   }
