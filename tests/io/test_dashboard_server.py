@@ -220,3 +220,27 @@ def test_doctests_of_the_dashboard_modules() -> None:
     for name in ("pipemap.io._plot", "pipemap.demo"):
         result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
         assert result.failed == 0, name
+
+
+def test_the_command_serves_until_ctrl_c(tmp_path: Path) -> None:
+    import re
+    import signal
+    import subprocess
+
+    folder = finished_run(tmp_path / "run", fail=False)
+    code = "import sys; from pipemap.io.cli import main; sys.exit(main(sys.argv[1:]))"
+    proc = subprocess.Popen([sys.executable, "-c", code, "dashboard", str(folder), "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
+        assert match, line + (proc.stderr.read() if proc.poll() is not None and proc.stderr else "")
+        with urllib.request.urlopen(match.group(1) + "api/state", timeout=30) as resp:
+            assert outputs(json.load(resp))["z"]["done"] == 48
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -119,19 +119,27 @@ class FolderState:
                 self._read_lock()
                 probing = self.running and self.view.record.error_handling == "continue"
                 for entry in self.outputs.values():
-                    if entry.scan is None:
-                        continue
-                    if entry.scan.refresh():
-                        entry.version += 1
-                    reads += entry.scan.last_reads
-                    if probing:
-                        entry.probe.queue(entry.scan.new)
-                    if entry.probe.pending and entry.probe.run(self.view.store(entry.name)):
-                        entry.propagated |= entry.probe.propagated
-                        entry.version += 1
+                    if entry.scan is not None:
+                        reads += self._scan_output(entry, probing)
             self._snapshot = self._build(reads, time.perf_counter() - started)
             self._last = time.monotonic()
             return self._snapshot
+
+    def _scan_output(self, entry: OutputEntry, probing: bool) -> int:
+        """Refresh one output's scan (and probe); any error is shown as damaged, never raised."""
+        assert entry.scan is not None and self.view is not None
+        try:
+            if entry.scan.refresh():
+                entry.version += 1
+            if probing:
+                entry.probe.queue(entry.scan.new)
+            if entry.probe.pending and entry.probe.run(self.view.store(entry.name)):
+                entry.propagated |= entry.probe.propagated
+                entry.version += 1
+            entry.scan.damaged.pop("refresh", None)
+        except Exception as exc:  # noqa: BLE001 - e.g. a folder that became unreadable
+            entry.scan.damaged["refresh"] = f"cannot read the output's storage ({type(exc).__name__}: {exc})"
+        return entry.scan.last_reads
 
     def _read_lock(self) -> None:
         assert self.view is not None
