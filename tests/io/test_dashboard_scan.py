@@ -27,7 +27,10 @@ def _age(*paths: Path, seconds: float = 60) -> None:
         os.utime(path, (stamp, stamp))
 
 
-def test_file_array_lists_the_folder_only_when_it_changed(tmp_path: Path) -> None:
+def test_file_array_lists_the_folder_only_when_it_changed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipemap.io.dashboard import _scan
+
+    monkeypatch.setattr(_scan, "LISTING_PAUSE", 0.0)
     arr = FileArray(tmp_path / "y", (1000,))
     arr.dump_many(np.arange(0, 1000, 2), list(range(500)))
     _age(tmp_path / "y")
@@ -39,6 +42,20 @@ def test_file_array_lists_the_folder_only_when_it_changed(tmp_path: Path) -> Non
     assert scan.refresh() and scan.mask.sum() == 502 and scan.mask[[1, 3]].all()
     # its write times come from the new files alone
     assert sum(w for _, w in scan.events) == 502
+
+
+def test_a_big_folder_is_not_listed_at_every_refresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipemap.io.dashboard import _scan
+
+    arr = FileArray(tmp_path / "y", (100,))
+    arr.dump_many([0], [0])
+    scan = FileArrayScan(tmp_path / "y", 100)
+    monkeypatch.setattr(_scan, "LISTING_PAUSE", 1e9)  # as if the listing had been very long
+    assert scan.refresh() and scan.mask.sum() == 1
+    arr.dump_many([1], [1])
+    assert not scan.refresh() and scan.last_reads == 0  # changed, but listed too recently
+    scan._next_listing = 0.0  # the pause is over
+    assert scan.refresh() and scan.mask.sum() == 2
 
 
 def test_chunked_reads_only_the_changed_chunk(tmp_path: Path) -> None:

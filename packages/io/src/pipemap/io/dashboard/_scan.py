@@ -5,7 +5,9 @@ A scanner keeps the done mask between refreshes and re-reads only what changed:
 * ``file_array`` (:class:`FileArrayScan`): the output folder is flat, one file per element, and
   adding a file changes the folder's mtime. An unchanged mtime (older than :data:`RACY_SECONDS`,
   so a file added in the same clock tick is not missed) means nothing to list; otherwise one
-  ``os.listdir`` (no per-file ``stat``) gives the new mask. Write times come from ``stat`` of the
+  ``os.listdir`` (no per-file ``stat``) gives the new mask. A flat folder gives no finer signal, so
+  while a run writes, a big folder is listed at most once per :data:`LISTING_PAUSE` times the
+  duration of its last listing. Write times come from ``stat`` of the
   newly seen files only (a random sample of at most :data:`STAT_SAMPLE` of them, weighted).
 * ``chunked`` (:class:`ChunkedScan`): one directory per chunk of 1024 elements; a chunk directory
   whose mtime did not change is skipped, a changed one is listed and only its new pack files are
@@ -36,10 +38,13 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ChunkedScan", "FileArrayScan", "MaskScan", "RACY_SECONDS", "STAT_SAMPLE", "Scan"]
+__all__ = ["LISTING_PAUSE", "ChunkedScan", "FileArrayScan", "MaskScan", "RACY_SECONDS", "STAT_SAMPLE", "Scan"]
 
 #: a directory modified less than this long ago is listed again even if its mtime did not change
 RACY_SECONDS = 2.0
+#: after listing a folder for t seconds, the next listing waits LISTING_PAUSE * t (10^6 files: ~2 s
+#: to list, so at most one listing per ~10 s while a run writes into it; small folders: every refresh)
+LISTING_PAUSE = 4.0
 #: at most this many newly seen element files are ``stat``-ed per refresh for their write times
 STAT_SAMPLE = 2000
 _PACK_HEADER = struct.Struct("<8sQQ")
@@ -87,9 +92,11 @@ class FileArrayScan(Scan):
         self.folder = str(folder)
         self.prefix, self.suffix = prefix, suffix
         self._mtime_ns: int | None = None
+        self._next_listing = 0.0
 
     def refresh(self) -> bool:
-        """List the folder again only when its mtime changed (or is too recent to trust)."""
+        """List the folder again only when its mtime changed (or is too recent to trust), and
+        not sooner than ``LISTING_PAUSE`` times the last listing's duration after it."""
         self.last_reads = 0
         self.new = np.empty(0, dtype=np.int64)
         try:
@@ -101,6 +108,9 @@ class FileArrayScan(Scan):
             return False
         if mtime_ns == self._mtime_ns and not _racy(mtime_ns):
             return False
+        if time.monotonic() < self._next_listing:
+            return False  # a big folder listed moments ago: keep the listings to <= 1/(1 + LISTING_PAUSE) of the time
+        started = time.monotonic()
         try:
             names = os.listdir(self.folder)
         except OSError as exc:
@@ -110,6 +120,7 @@ class FileArrayScan(Scan):
         self.last_reads = 1
         self._mtime_ns = mtime_ns
         indices = _indices(names, self.prefix, self.suffix)
+        self._next_listing = time.monotonic() + LISTING_PAUSE * (time.monotonic() - started)
         mask = np.zeros(self.size, dtype=bool)
         mask[indices[(indices >= 0) & (indices < self.size)]] = True
         new = np.flatnonzero(mask & ~self.mask)
