@@ -156,25 +156,33 @@ def test_state_of_an_unstarted_output_and_of_a_single_output(tmp_path: Path) -> 
 
 
 def test_failures_of_a_running_function_are_found_before_failures_json(tmp_path: Path) -> None:
-    """While a run holds the folder, newly seen elements are read for error records."""
+    """While a run holds the folder, or without failures.json (pipefunc's folders), newly seen
+    elements are read for error records; a finished run's failures.json is trusted."""
     import socket
 
     from _dashboard_helpers import FAIL_ROWS, finished_run
 
     folder = finished_run(tmp_path / "run", storage="chunked")
-    (folder / "failures.json").unlink()  # as during the first function of a run
-    state = FolderState(folder)
-    z = {o["name"]: o for o in state.refresh(force=True)["outputs"]}["z"]
-    assert z["failed"] == 0  # not running: nothing is read, nothing is listed
+    n_bad = len(FAIL_ROWS) * 6
+
+    def z_failed() -> tuple[int, int]:
+        snap = FolderState(folder).refresh(force=True)
+        z = {o["name"]: o for o in snap["outputs"]}["z"]
+        return z["failed"], z["done"]
+
+    (folder / "failures.json").write_text('{"version": 1, "outputs": {}}')  # as during a run's first function
+    assert z_failed() == (0, 48)  # no run holds the folder: the record is trusted, nothing is read
     lock = {"pid": os.getpid(), "host": socket.gethostname(), "started": "now", "token": "t"}
     (folder / ".pipemap.lock").write_text(json.dumps(lock))
-    state = FolderState(folder)  # a dashboard started while the run goes on
-    snap = state.refresh(force=True)
-    by_name = {o["name"]: o for o in snap["outputs"]}
-    assert snap["running"] and by_name["z"]["failed"] == len(FAIL_ROWS) * 6 and by_name["z"]["done"] == 36
+    assert z_failed() == (n_bad, 48 - n_bad)  # a run holds it: the stored elements are read
+    state = FolderState(folder)
+    assert state.refresh(force=True)["running"]
     codes = state.codes("w")
     assert set(np.unique(codes[list(FAIL_ROWS)])) == {2}  # skipped: their input failed
     assert set(np.unique(np.delete(codes, list(FAIL_ROWS), axis=0))) == {0}
+    (folder / ".pipemap.lock").unlink()
+    (folder / "failures.json").unlink()  # a folder without the record (pipefunc's, a killed run)
+    assert z_failed() == (n_bad, 48 - n_bad)
 
 
 def test_probe_reads_at_most_its_limit_per_refresh(tmp_path: Path) -> None:

@@ -1,8 +1,10 @@
 """Failures of a running function, before ``failures.json`` lists them.
 
 A continue-mode run rewrites ``failures.json`` when a function finishes, so during a long sweep
-its failed elements are stored (as error records) but not listed yet. While a run holds the
-folder, the elements each refresh newly sees are queued and read, at most :data:`PROBE_LIMIT`
+its failed elements are stored (as error records) but not listed yet; folders written by pipefunc
+(or by a run killed before its first function ended) have no ``failures.json`` at all. While a
+run holds the folder, or when the folder has no ``failures.json``, the elements each refresh
+newly sees are queued and read, at most :data:`PROBE_LIMIT`
 per output and refresh (the rest at the next ones); error records among them count as failed
 (or skipped). Only stored values are read, as by the loaders; the records' functions and
 exceptions stay pickled.

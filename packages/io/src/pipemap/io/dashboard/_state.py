@@ -117,7 +117,9 @@ class FolderState:
             if self.view is not None:
                 self._refresh_failures()
                 self._read_lock()
-                probing = self.running and self.view.record.error_handling == "continue"
+                # failures not listed (yet): a running function's, or a folder without failures.json
+                # (pipefunc's, or a run killed before writing it): read the elements for error records
+                probing = self.view.record.error_handling == "continue" and (self.running or self._failures_key is None)
                 for entry in self.outputs.values():
                     if entry.scan is not None:
                         reads += self._scan_output(entry, probing)
@@ -320,6 +322,7 @@ class FolderState:
             out["damaged"].append(entry.probe.damaged)
         if entry.probe.pending:
             out["checking"] = entry.probe.pending  # stored elements not yet read for failures
+            out["note"] = (out["note"] + "; " if out["note"] else "") + f"reading {entry.probe.pending} stored elements to find failures"
         if scan.has_times:
             out["rate"], out["eta"] = rate_and_eta(scan.events, start, scan.size - stored, running=running)
         return out
