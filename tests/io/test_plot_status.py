@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -82,6 +83,10 @@ def test_status_png(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     picture = plt.imread(out)
     assert picture.ndim == 3 and picture.shape[0] > 100
     assert main(["status", str(folder), "--png", str(out), "--output", "w"]) == 1
+    capsys.readouterr()
+    assert main(["status", str(folder), "--png", str(out), "--json"]) == 1
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["has_failures"] and f"wrote {out}" in captured.err
 
 
 def test_status_png_without_matplotlib(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

@@ -123,7 +123,7 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
         except ImportError:
             _error("--png needs matplotlib: pip install 'pipemap-io[plot]'")
             return EXIT_NOT_A_RUN
-        out.write(f"wrote {path}\n")
+        print(f"wrote {path}", file=sys.stderr if args.json else out)  # --json: stdout stays JSON
     status = run_status(args.run_folder)
     code = EXIT_OK if status.complete and not status.has_failures else EXIT_INCOMPLETE
     if args.json:
