@@ -195,8 +195,10 @@ class ChunkedScan(Scan):
                 continue
             changed |= self._read_chunk(directory)
             self._chunks[chunk] = mtime
-        if self._new:
-            self.new = np.unique(np.concatenate(self._new))
+        if self._new:  # distinct indices, without a hash-based unique over up to 10^6 of them
+            seen = np.zeros(self.size, dtype=bool)
+            seen[np.concatenate(self._new)] = True
+            self.new = np.flatnonzero(seen)
         return changed
 
     def _read_chunk(self, directory: str) -> bool:
@@ -232,8 +234,9 @@ class ChunkedScan(Scan):
                 self._new.append(new)
                 changed = True
                 stamp = name.split("-", 1)[0]
-                if stamp.isdigit():
-                    self._record([int(stamp) / 1e9], float(np.unique(new).size))
+                if stamp.isdigit():  # distinct new indices (a merged pack may repeat one)
+                    ordered = np.sort(new)
+                    self._record([int(stamp) / 1e9], float(1 + np.count_nonzero(ordered[1:] != ordered[:-1])))
         return changed
 
 
