@@ -166,7 +166,7 @@ class ChunkedScan(Scan):
     def refresh(self) -> bool:
         """Stat every chunk directory; list and read only the changed ones."""
         self.last_reads = 0
-        self._new: list[np.ndarray] = []
+        self._new = []
         self.new = np.empty(0, dtype=np.int64)
         try:
             top = os.stat(self.folder).st_mtime_ns
@@ -196,9 +196,9 @@ class ChunkedScan(Scan):
             changed |= self._read_chunk(directory)
             self._chunks[chunk] = mtime
         if self._new:  # distinct indices, without a hash-based unique over up to 10^6 of them
-            seen = np.zeros(self.size, dtype=bool)
-            seen[np.concatenate(self._new)] = True
-            self.new = np.flatnonzero(seen)
+            fresh = np.zeros(self.size, dtype=bool)
+            fresh[np.concatenate(self._new)] = True
+            self.new = np.flatnonzero(fresh)
         return changed
 
     def _read_chunk(self, directory: str) -> bool:
