@@ -42,8 +42,8 @@ __all__ = ["LISTING_PAUSE", "ChunkedScan", "FileArrayScan", "MaskScan", "RACY_SE
 
 #: a directory modified less than this long ago is listed again even if its mtime did not change
 RACY_SECONDS = 2.0
-#: after listing a folder for t seconds, the next listing waits LISTING_PAUSE * t (10^6 files: ~2 s
-#: to list, so at most one listing per ~10 s while a run writes into it; small folders: every refresh)
+#: after listing a folder for t seconds, the next listing waits LISTING_PAUSE * t (10^6 files: ~1 s
+#: to list (estimated), so one listing per ~5 s while a run writes into it; small folders: every refresh)
 LISTING_PAUSE = 4.0
 #: at most this many newly seen element files are ``stat``-ed per refresh for their write times
 STAT_SAMPLE = 2000
