@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _demo_command(args: argparse.Namespace) -> int:
-    from pipemap.demo import run_demo
+    from pipemap.demo import plot_resonance, run_demo
 
     start = time.perf_counter()
     summary = run_demo(
@@ -66,6 +66,9 @@ def _demo_command(args: argparse.Namespace) -> int:
         f"{summary['lightest_damping']:.2f}, omega = {summary['peak_at_heaviest']:.3f} for damping "
         f"{summary['heaviest_damping']:.2f}"
     )
+    picture = plot_resonance(args.run_folder)  # None without matplotlib: nothing more to say
+    if picture is not None:
+        print(f"resonance curves drawn in {picture}")
     return 0
 
 

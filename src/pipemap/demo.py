@@ -13,13 +13,14 @@ function summarises the sweep.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 from pipemap.runner import Pipeline, pipefunc
 
-__all__ = ["demo_inputs", "demo_pipeline", "run_demo"]
+__all__ = ["demo_inputs", "demo_pipeline", "plot_resonance", "run_demo"]
 
 
 @pipefunc(output_name="amplitude", mapspec="omega[i], gamma[j] -> amplitude[i, j]")
@@ -102,3 +103,44 @@ def run_demo(
         show_progress=show_progress,
     )
     return results["summary"].output
+
+
+def plot_resonance(run_folder: str | Path, path: str | Path | None = None, *, curves: int = 6) -> Path | None:
+    """Draw the resonance curves stored in ``run_folder`` (amplitude against drive frequency for
+    ``curves`` dampings, with each curve's peak) to ``path`` (default
+    ``<run_folder>/resonance.png``); returns the path, or None when matplotlib is not installed.
+
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp() + "/demo"
+    >>> _ = run_demo(folder, n_omega=8, n_gamma=3, show_progress=False)
+    >>> plot_resonance(folder).name
+    'resonance.png'
+    """
+    try:
+        import matplotlib
+    except ImportError:
+        return None
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from pipemap.io import load_outputs
+
+    amplitude = np.asarray(load_outputs("amplitude", run_folder=run_folder).filled(np.nan), dtype=float)
+    inputs = demo_inputs(*amplitude.shape)
+    omega, gamma = inputs["omega"], inputs["gamma"]
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for j in np.unique(np.linspace(0, amplitude.shape[1] - 1, min(curves, amplitude.shape[1])).astype(int)):
+        (line,) = ax.plot(omega, amplitude[:, j], label=f"damping {gamma[j]:.2f}")
+        k = int(np.nanargmax(amplitude[:, j]))
+        ax.plot(omega[k], amplitude[k, j], "o", color=line.get_color())
+    ax.set_xlabel("drive frequency omega")
+    ax.set_ylabel("steady-state amplitude")
+    ax.set_title("pipemap demo: resonance curves (dots: peaks)")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    out = Path(path) if path is not None else Path(run_folder) / "resonance.png"
+    try:
+        fig.savefig(out, dpi=110)
+    finally:
+        plt.close(fig)
+    return out

@@ -12,7 +12,9 @@ the folder describes itself in ``run_info.json``.
   coordinates, numeric dtypes where every element is a number, NaN for missing and failed elements.
 * :func:`load_dataframe` (extras ``pandas`` / ``polars``): one row per element (failed elements
   NaN / null).
-* The ``pipemap status | export | errors`` command line lives in :mod:`pipemap.io.cli`.
+* :func:`plot_status` (extra ``plot``, matplotlib) draws the element states of the mapped outputs.
+* The ``pipemap status | export | errors | dashboard`` command line lives in :mod:`pipemap.io.cli`;
+  the live web dashboard in :mod:`pipemap.io.dashboard`.
 
 >>> import tempfile
 >>> import pipemap.io as pio
@@ -38,6 +40,7 @@ from pipemap.io._example import example_run_folder
 from pipemap.io._combine import RunFolderConflictError
 from pipemap.io._folder import OutputNotFoundError, RunFolderError
 from pipemap.io._load import CorruptOutputError, ElementError, load_all_outputs, load_errors, load_outputs
+from pipemap.io._plot import plot_status
 from pipemap.io._results import dataframe_from_results, xarray_dataset_from_results, xarray_dataset_to_dataframe
 from pipemap.io.xarray import DimensionlessArray, load_xarray_dataset, xarray_dataset_from_data
 
@@ -57,6 +60,7 @@ __all__ = [
     "load_outputs",
     "load_status",
     "load_xarray_dataset",
+    "plot_status",
     "xarray_dataset_from_data",
     "xarray_dataset_from_results",
     "xarray_dataset_to_dataframe",

@@ -1,4 +1,4 @@
-"""The ``pipemap`` command line for run folders: ``status``, ``export``, ``errors``.
+"""The ``pipemap`` command line for run folders: ``status``, ``export``, ``errors``, ``dashboard``.
 
 Each subcommand stores its handler with ``set_defaults(handler=...)``; the umbrella's
 ``pipemap.api:main`` adds more subcommands (``demo``) to :func:`build_parser`'s parser through
@@ -44,6 +44,8 @@ examples:
   pipemap status my_run --elements   element counts per output: done / failed / propagated / missing
   pipemap export my_run --to parquet results.parquet
                                      one row per element, a column per input and output
+  pipemap dashboard my_run           a live web page of the run (http://127.0.0.1:8765/)
+  pipemap status my_run --png s.png  a picture of the element states (needs matplotlib)
 
 exit codes: 0 ok, 1 run incomplete or has failed elements, 2 not a run folder / damaged / bad arguments
 """
@@ -125,6 +127,15 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_OK if write_element_summary(args.run_folder, out, as_json=args.json) else EXIT_INCOMPLETE
     from ._slurm_jobs import job_progress, read_jobs
 
+    if getattr(args, "png", None):
+        from ._plot import write_status_png
+
+        try:
+            path = write_status_png(args.run_folder, args.png, output=args.output)
+        except ImportError:
+            _error("--png needs matplotlib: pip install 'pipemap-io[plot]'")
+            return EXIT_NOT_A_RUN
+        print(f"wrote {path}", file=sys.stderr if args.json else out)  # --json: stdout stays JSON
     status = run_status(args.run_folder)
     code = EXIT_OK if status.complete and not status.has_failures else EXIT_INCOMPLETE
     slurm = job_progress(read_jobs(args.run_folder))
@@ -202,6 +213,27 @@ def cmd_errors(args: argparse.Namespace, out: TextIO) -> int:
 
 
 @_command
+def cmd_dashboard(args: argparse.Namespace, out: TextIO) -> int:
+    """``pipemap dashboard RUN_FOLDER [--port N] [--host H]``: serve until Ctrl-C."""
+    from ._folder import RunFolder
+    from .dashboard import DashboardError, DashboardServer
+
+    RunFolder.open(args.run_folder)  # not a run folder: a clear error before listening
+    try:
+        server = DashboardServer(args.run_folder, args.host, args.port, verbose=args.verbose)
+    except DashboardError as exc:
+        _error(str(exc))
+        return EXIT_NOT_A_RUN
+    out.write(f"pipemap dashboard of {args.run_folder} at {server.url} (Ctrl-C stops it)\n")
+    out.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        out.write("stopped\n")
+    return EXIT_OK
+
+
+@_command
 def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     """``pipemap export RUN_FOLDER --to FORMAT OUT``."""
     from ._export import export_run
@@ -217,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``pipemap`` parser; ``parser.subparsers`` accepts more commands (each sets ``handler``).
 
     >>> sorted(build_parser().subparsers.choices)
-    ['errors', 'export', 'status']
+    ['dashboard', 'errors', 'export', 'status']
     """
     parser = argparse.ArgumentParser(
         prog="pipemap",
@@ -239,7 +271,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--elements", action="store_true",
         help="count elements per state (done / failed / propagated / missing) and error type; reads the failed elements",
     )
+    p.add_argument("--png", metavar="FILE", help="also write a picture of the element states (needs matplotlib)")
+    p.add_argument("--output", metavar="NAME", help="with --png: only this mapped output")
     p.set_defaults(handler=cmd_status)
+
+    p = sub.add_parser(
+        "dashboard",
+        help="serve a live web page of a run folder (counts, grid heatmaps, failures, pipeline)",
+        description="Serve a web page that follows a run folder while it is written: per output"
+        " done / failed / missing, rate and ETA; a heatmap of each mapped output's elements; the"
+        " failed elements with their tracebacks; the pipeline graph. Reads the folder only.",
+    )
+    p.add_argument("run_folder", metavar="RUN_FOLDER", help="the run folder (contains run_info.json)")
+    p.add_argument("--port", type=int, default=8765, help="port to listen on (default: %(default)s; 0: any free port)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, this machine only)")
+    p.add_argument("--verbose", action="store_true", help="log every request")
+    p.set_defaults(handler=cmd_dashboard)
 
     p = sub.add_parser(
         "errors",
