@@ -35,6 +35,20 @@ def plot_status(
     strip; the other axes are aggregated: a cell is failed if any of its elements is)
     into ``ax`` (default: a new figure). Returns the matplotlib ``Figure``.
 
+    Parameters
+    ----------
+    run_folder : str or Path
+        The run folder (it may be written by a running run).
+    output : str, optional
+        The mapped output to draw (default: every mapped output, one panel each).
+    axes : tuple of one or two str, optional
+        ``(down, across)`` axis names (default: the first two); ``(across,)`` draws a strip. The
+        other axes are aggregated: a cell is failed if any of its elements is.
+    ax : matplotlib Axes, optional
+        Where to draw (default: a new figure).
+
+    Examples
+    --------
     >>> import pipemap.io as pio
     >>> fig = plot_status(pio.example_run_folder(), output="z", axes=("j", "i"))
     >>> fig.axes[0].get_xlabel(), fig.axes[0].get_ylabel()
