@@ -31,6 +31,8 @@ from ._attempts import ATTEMPTS_DIR, AttemptRecord, clear_attempts, read_attempt
 from ._base import StorageBase
 from ._clearing import clear_run_folder, interrupted_clear, is_bookkeeping_name
 from ._dict_array import DictArray
+from ._element_keys import KEYS_DIR, keys_path, read_element_counts, read_keys, write_element_counts, write_keys
+from ._grow import begin_grow, finish_grow, grow_copies, repair_grow
 from ._file_array import FileArray
 from ._lock import RunFolderLock, RunFolderLockedError, RunFolderLostError, RunOwnership
 from ._registry import (
@@ -73,6 +75,7 @@ __all__ = [
     "ATTEMPTS_DIR",
     "FAILURES_FILE",
     "FORMAT_VERSION",
+    "KEYS_DIR",
     "MISSING",
     "PIPEMAP_INFO",
     "RAISED_FILE",
@@ -96,6 +99,15 @@ __all__ = [
     "SharedMemoryDictArray",
     "StorageBase",
     "atomic_write_bytes",
+    "begin_grow",
+    "finish_grow",
+    "grow_copies",
+    "keys_path",
+    "read_element_counts",
+    "read_keys",
+    "repair_grow",
+    "write_element_counts",
+    "write_keys",
     "clear_attempts",
     "clear_run_folder",
     "get_storage_class",

@@ -134,12 +134,16 @@ def run_map(
     scheduling_strategy: Literal["generation", "eager"] = "generation",
     callbacks: list[Any] | None = None,
     retries: int | RetryPolicy | None = None,
+    reuse_from: str | Path | list[str | Path] | None = None,
 ) -> ResultDict:
     """Run ``pipeline`` over its mapspecs for ``inputs``; see docs/behaviour.md §4.
 
     ``callbacks`` (pipemap extension): callables receiving the typed progress events of
     :mod:`pipemap.runner.engine._events`. ``retries`` (pipemap extension): the default retry
     policy of every function without its own (extra attempts, or a `RetryPolicy`).
+    ``reuse_from`` (pipemap extension): run folders (one or a list) whose finished elements are
+    taken by element key instead of being computed; ``run_folder`` itself may be one of them (the
+    run then grows that folder in place, crash-safely). See docs/concepts/reuse.md.
 
     >>> from pipemap.runner import Pipeline, PipeFunc
     >>> p = Pipeline([PipeFunc(lambda x, y: x * y, "z", mapspec="x[i], y[j] -> z[i, j]")])
@@ -366,6 +370,7 @@ def run_map_async(
     scheduling_strategy: Literal["generation", "eager"] = "generation",
     callbacks: list[Any] | None = None,
     retries: int | RetryPolicy | None = None,
+    reuse_from: str | Path | list[str | Path] | None = None,
 ) -> AsyncMap:
     """Prepare a run and return an :class:`AsyncMap` (started on the running loop if ``start``)."""
     refuse_in_bootstrapping_child()

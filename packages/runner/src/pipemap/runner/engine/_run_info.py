@@ -157,7 +157,7 @@ def check_safe_to_delete(folder: Path) -> None:
 
 
 #: the top-level entries a run writes besides ``run_info.json``
-_RUN_LAYOUT = frozenset({"outputs", "inputs", "defaults", PIPEMAP_INFO, "failures.json", "pipefunc_status.json", "attempts", "raised.json"})
+_RUN_LAYOUT = frozenset({"outputs", "inputs", "defaults", "keys", PIPEMAP_INFO, "failures.json", "pipefunc_status.json", "attempts", "raised.json"})
 
 
 def refuse_unvouched_outputs(folder: Path) -> None:
