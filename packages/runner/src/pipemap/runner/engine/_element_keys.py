@@ -235,11 +235,10 @@ def _align(
 ) -> tuple[np.ndarray, np.ndarray]:
     """An input's keys (axes named by its mapspec slot) folded over ``:`` axes and laid out
     along the function's external output axes (broadcast over the others)."""
-    names: list[str] = []
     for axis in reversed(range(len(axes))):  # fold the reduced axes, last first
         if axes[axis] is None:
             keys = fold(keys, axis)
-            ok = ok.all(axis=axis)
+            ok = np.asarray(ok.all(axis=axis))
     names = [a for a in axes if a is not None]
     order = sorted(range(len(names)), key=lambda k: out_axes.index(names[k]))
     keys = np.transpose(keys, (*order, len(names)))
