@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pipemap.storage import MISSING, RunFolderError, RunFolderInfo, open_store, read_keys, write_keys
 
+from pipemap.runner.engine._summary import _caller_stacklevel
 from pipemap.runner.worker._errors import error_types
 
 if TYPE_CHECKING:
@@ -167,7 +168,7 @@ class RunKeys:
                 old_store = source.store(name)
                 old_done = old_store.done_mask()
             except Exception as exc:  # noqa: BLE001 - a damaged source output: nothing taken from it
-                warnings.warn(f"`reuse_from` folder `{source.label}`: output `{name}` cannot be read ({exc}); not reused.", ReuseWarning, stacklevel=2)
+                warnings.warn(f"`reuse_from` folder `{source.label}`: output `{name}` cannot be read ({exc}); not reused.", ReuseWarning, stacklevel=_caller_stacklevel())
                 continue
             if len(old_done) != len(old):
                 continue  # keys and values of different shapes: the folder is inconsistent
@@ -181,7 +182,7 @@ class RunKeys:
             for start in range(0, len(new_idx), _BATCH):
                 part_new, part_old = new_idx[start : start + _BATCH], old_idx[start : start + _BATCH]
                 values = old_store.get_many(part_old)
-                good = [k for k, v in enumerate(values) if v is not MISSING and not (types and isinstance(v, types))]
+                good = [k for k, v in enumerate(values) if v is not MISSING and v is not np.ma.masked and not (types and isinstance(v, types))]
                 if not good:
                     continue
                 lin = part_new[good]
@@ -212,13 +213,13 @@ class RunKeys:
                 why = "no element matched (another pipeline, edited functions or other inputs)"
             else:
                 continue
-            warnings.warn(f"`reuse_from` folder `{source.label}`: nothing reused, {why}.", ReuseWarning, stacklevel=2)
+            warnings.warn(f"`reuse_from` folder `{source.label}`: nothing reused, {why}.", ReuseWarning, stacklevel=_caller_stacklevel())
         if self.sources and self.book.unstable:
             parts = "; ".join(f"{what}: {why}" for what, why in sorted(self.book.unstable.items()))
             warnings.warn(
                 f"Some elements have no element key and are never reused (nor offered for reuse): {parts}.",
                 ReuseWarning,
-                stacklevel=2,
+                stacklevel=_caller_stacklevel(),
             )
 
     def counts(self) -> dict[str, dict[str, int]]:
