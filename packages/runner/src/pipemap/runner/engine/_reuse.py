@@ -66,6 +66,7 @@ class Source:
     folder: Path
     record: RunRecord
     label: str
+    own: bool = False  # an old run of this run's own folder (an in-place grow)
     reused: int = 0
     looked_up: int = 0
     _keys: dict[str, np.ndarray | None] = field(default_factory=dict)
@@ -202,7 +203,7 @@ class RunKeys:
         """Warn about sources that gave nothing and about elements that cannot have keys."""
         ours = set(self.book.producer)
         for source in self.sources:
-            if source.reused:
+            if source.reused or source.own:  # (the folder's own old runs: a killed grow may leave one without keys)
                 continue
             theirs = set(source.record.all_output_names)
             if not source.has_any_keys():

@@ -43,7 +43,9 @@ class ReusePlan:
             return
         if RunRecord.path(self.run_folder).is_file():
             copy = begin_grow(self.run_folder)
-            self.sources.insert(0, open_sources([copy], [f"{self.run_folder} (its previous run)"])[0])
+            source = open_sources([copy], [f"{self.run_folder} (its previous run)"])[0]
+            source.own = True
+            self.sources.insert(0, source)
         self.begun = True
 
     def abort(self) -> None:
@@ -74,14 +76,16 @@ def plan_reuse(run_folder: str | Path | None, reuse_from: object, *, resume: boo
     in_place = folder in folders
     sources = open_sources([f for f in dict.fromkeys(folders) if f != folder])
     copies = grow_copies(folder)
-    if in_place and not copies:
-        open_sources([folder])  # it must be a readable run folder (an error naming it otherwise)
+    if in_place and not copies and RunRecord.path(folder).exists():
+        open_sources([folder])  # a readable run folder (an error naming it otherwise); none yet: a first run
     if not resume and not in_place and copies:  # a fresh run: old copies of an earlier grow go
         finish_grow(folder)
         copies = []
     labels = [f"{folder} (an earlier run)"] * len(copies)
-    plan = ReusePlan(folder, open_sources(list(reversed(copies)), labels) + sources, grow=in_place and not resume)
-    return plan
+    own = open_sources(list(reversed(copies)), labels)
+    for source in own:
+        source.own = True
+    return ReusePlan(folder, own + sources, grow=in_place and not resume)
 
 
 def start_keys(plan: ReusePlan | None, pipeline: Pipeline, info: RunInfo) -> RunKeys | None:
