@@ -113,9 +113,10 @@ class RunKeys:
     #: keys of outputs whose stored elements do not (yet) match them: restored once recomputed
     _pending: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
-    def prepare(self, f: PipeFunc, storages: tuple[StorageBase, ...]) -> tuple[int, ...] | None:
+    def prepare(self, f: PipeFunc, storages: tuple[StorageBase, ...]) -> tuple[tuple[int, ...] | None, int]:
         """Write ``f``'s keys and fill its missing elements from the sources; return the
-        internal shape taken from a source when this run's is still unknown."""
+        internal shape taken from a source when this run's is still unknown, and how many
+        elements were taken."""
         keys = self.book.element_keys(f).reshape(-1, 2)
         done = [s.done_mask() for s in storages]
         for name, done_o in zip(f.output_names, done):
@@ -129,6 +130,7 @@ class RunKeys:
                     self._pending[name] = (keys, written)
             write_keys(self.run_folder, name, written.reshape((*_ext_shape(storages[0]), 2)))
         internal: tuple[int, ...] | None = None
+        n = 0
         if self.sources:
             has_key = (keys != 0).any(1)
             need_all = has_key & ~(np.logical_and.reduce(done) if len(done) > 1 else done[0])
@@ -141,7 +143,7 @@ class RunKeys:
                 n = int(np.count_nonzero(now & has_key)) - before
                 if n > 0:
                     self.reused[f.__name__] = self.reused.get(f.__name__, 0) + n
-        return internal
+        return internal, max(n, 0)
 
     def finish(self, f: PipeFunc, storages: tuple[StorageBase, ...], computed: Any) -> None:
         """``computed`` (linear indices) were recomputed by this run: their keys are valid again."""

@@ -141,7 +141,7 @@ class _Runner:
         storages = tuple(self.store[n] for n in f.output_names)
         for s in storages:
             s.shape = tuple(ext_shape)
-        reused_internal = self.prep.keys.prepare(f, storages) if self.prep.keys is not None else None
+        reused_internal, n_reused = self.prep.keys.prepare(f, storages) if self.prep.keys is not None else (None, 0)
         selected = self._selected_indices(f, ext_shape)
         todo: Linear = selected
         done_masks: list[np.ndarray] | None = None
@@ -155,7 +155,7 @@ class _Runner:
         if done_masks is not None and resumed:
             done_all = np.logical_and.reduce(done_masks) if len(done_masks) > 1 else done_masks[0]
             if self.events:  # progress counts what earlier runs stored as completed from the start
-                self.events.emit(AlreadyStored(f.output_names[0], int(np.count_nonzero(done_all))))
+                self.events.emit(AlreadyStored(f.output_names[0], int(np.count_nonzero(done_all)), n_reused))
             missing = np.flatnonzero(~done_all).astype(np.int64)
             if isinstance(selected, range) and len(selected) == len(done_all):
                 todo = missing
