@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pipemap.storage import MISSING, RunFolderError, RunFolderInfo, open_store, read_keys, write_keys
+from pipemap.storage import RunFolderError, RunFolderInfo, copy_elements, open_store, read_keys, write_keys
 
 from pipemap.runner.engine._summary import _caller_stacklevel
 from pipemap.runner.worker._errors import error_types
@@ -31,9 +31,6 @@ if TYPE_CHECKING:
     from pipemap.runner.model._pipefunc import PipeFunc
 
 __all__ = ["ReuseWarning", "RunKeys", "Source", "normalize_reuse_from", "open_sources"]
-
-_BATCH = 100_000
-
 
 class ReuseWarning(UserWarning):
     """A ``reuse_from`` folder gave nothing, or some elements cannot have keys (never reused)."""
@@ -67,6 +64,8 @@ class Source:
     record: RunRecord
     label: str
     own: bool = False  # an old run of this run's own folder (an in-place grow)
+    #: its element files may be moved into the new run (a copy deleted when the run ends)
+    movable: bool = False
     reused: int = 0
     looked_up: int = 0
     _keys: dict[str, np.ndarray | None] = field(default_factory=dict)
@@ -108,6 +107,7 @@ class RunKeys:
     run_folder: Path
     book: KeyBook
     sources: list[Source]
+    resumed: bool = False  # False: a fresh run, whose storages start empty (no mask to read)
     reused: dict[str, int] = field(default_factory=dict)
     computed: dict[str, int] = field(default_factory=dict)
     #: keys of outputs whose stored elements do not (yet) match them: restored once recomputed
@@ -118,7 +118,7 @@ class RunKeys:
         internal shape taken from a source when this run's is still unknown, and how many
         elements were taken."""
         keys = self.book.element_keys(f).reshape(-1, 2)
-        done = [s.done_mask() for s in storages]
+        done = [s.done_mask() if self.resumed else np.zeros(len(keys), dtype=bool) for s in storages]
         for name, done_o in zip(f.output_names, done):
             written = keys
             if done_o.any():  # a resume: an element stored under another key must not claim this one
@@ -181,22 +181,8 @@ class RunKeys:
             if not all(isinstance(d, int) for d in store.internal_shape) and all(isinstance(d, int) for d in old_store.internal_shape):
                 store.internal_shape = tuple(old_store.internal_shape)
                 internal = store.internal_shape
-            taken = []
-            for start in range(0, len(new_idx), _BATCH):
-                part_new, part_old = new_idx[start : start + _BATCH], old_idx[start : start + _BATCH]
-                values = old_store.get_many(part_old)
-                good = [k for k, v in enumerate(values) if v is not MISSING and v is not np.ma.masked and not (types and isinstance(v, types))]
-                if not good:
-                    continue
-                lin = part_new[good]
-                vals = [values[k] for k in good]
-                if store.internal_shape:
-                    store._put_many(store._check_linear(lin), vals)
-                else:
-                    store.dump_many(lin, vals)
-                taken.append(lin)
-            if taken:
-                got = np.concatenate(taken)
+            got = copy_elements(store, old_store, new_idx, old_idx, types, move=source.own and source.movable)
+            if len(got):
                 source.reused += len(got)
                 need = np.setdiff1d(need, got, assume_unique=True)
         return internal

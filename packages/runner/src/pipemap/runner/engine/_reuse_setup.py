@@ -35,6 +35,7 @@ class ReusePlan:
     run_folder: Path | None
     sources: list[Source] = field(default_factory=list)
     grow: bool = False  # run_folder is a reuse_from folder: move its run aside before the new record
+    resume: bool = False  # the run continues the folder's run (its storages may hold elements)
     begun: bool = False
 
     def begin(self) -> None:
@@ -44,7 +45,7 @@ class ReusePlan:
         if RunRecord.path(self.run_folder).is_file():
             copy = begin_grow(self.run_folder)
             source = open_sources([copy], [f"{self.run_folder} (its previous run)"])[0]
-            source.own = True
+            source.own = source.movable = True
             self.sources.insert(0, source)
         self.begun = True
 
@@ -84,12 +85,12 @@ def plan_reuse(run_folder: str | Path | None, reuse_from: object, *, resume: boo
     labels = [f"{folder} (an earlier run)"] * len(copies)
     own = open_sources(list(reversed(copies)), labels)
     for source in own:
-        source.own = True
-    return ReusePlan(folder, own + sources, grow=in_place and not resume)
+        source.own = source.movable = True
+    return ReusePlan(folder, own + sources, grow=in_place and not resume, resume=resume)
 
 
 def start_keys(plan: ReusePlan | None, pipeline: Pipeline, info: RunInfo) -> RunKeys | None:
     """The run's :class:`RunKeys` (None when the run has no run folder)."""
     if plan is None or info.run_folder is None:
         return None
-    return RunKeys(Path(info.run_folder), KeyBook(pipeline, info), plan.sources)
+    return RunKeys(Path(info.run_folder), KeyBook(pipeline, info), plan.sources, resumed=plan.resume)
