@@ -40,16 +40,22 @@ def keys_path(run_folder: str | Path, output_name: str) -> Path:
 
 
 def write_keys(run_folder: str | Path, output_name: str, keys: np.ndarray) -> None:
-    """Write the keys of ``output_name`` atomically (temporary file, fsync, rename)."""
+    """Write the keys of ``output_name`` atomically (temporary file, fsync, rename); nothing
+    when the run folder no longer exists (a folder is never re-created)."""
     keys = np.ascontiguousarray(keys, dtype=np.uint64)
     if keys.ndim < 1 or keys.shape[-1] != 2:
         msg = f"keys of `{output_name}` must have shape (..., 2), got {keys.shape}"
         raise ValueError(msg)
     path = keys_path(run_folder, output_name)
-    path.parent.mkdir(exist_ok=True)
     buffer = io.BytesIO()
     np.save(buffer, keys, allow_pickle=False)
-    atomic_write_bytes(path, buffer.getvalue())
+    try:
+        path.parent.mkdir(exist_ok=True)
+        atomic_write_bytes(path, buffer.getvalue())
+    except FileNotFoundError:
+        if Path(run_folder).is_dir():
+            raise
+        # the run folder vanished: it is never re-created here (the storages' writes say so)
 
 
 def read_keys(run_folder: str | Path, output_name: str) -> np.ndarray | None:
