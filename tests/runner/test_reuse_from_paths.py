@@ -110,3 +110,22 @@ def test_reuse_from_needs_a_run_folder_and_rejects_other_types(tmp_path):
         run_map(grid_pipeline(), inputs(2), parallel=False, reuse_from=tmp_path)
     with pytest.raises(TypeError, match="`reuse_from` must be a run folder"):
         run_map(grid_pipeline(), inputs(2), run_folder=tmp_path / "a", parallel=False, reuse_from=3)
+
+
+def inc(x):
+    note("inc", x)
+    return x + 1
+
+
+def twice(y):
+    note("twice", y)
+    return 2 * y
+
+
+def test_a_fused_element_wise_chain_in_a_process_pool(tmp_path, process_pool):
+    p = Pipeline([PipeFunc(inc, "y", mapspec="x[i] -> y[i]"), PipeFunc(twice, "w", mapspec="y[i] -> w[i]")])
+    run_map(p, {"x": list(range(6))}, run_folder=tmp_path / "a", executor=process_pool)
+    reset()
+    r = run_map(p, {"x": list(range(10))}, run_folder=tmp_path / "b", executor=process_pool, reuse_from=tmp_path / "a")
+    assert calls() == {"inc": 4, "twice": 4}
+    assert list(r["w"].output) == [2 * (x + 1) for x in range(10)]
