@@ -137,6 +137,14 @@ class RunSummary:
     retried: dict[str, int] = field(default_factory=dict)
     run_folder: str | None = None
     error_handling: str = "continue"
+    #: per function: elements taken from ``reuse_from`` folders and elements computed by this run
+    #: (``{function: {"reused": n, "computed": m}}``; empty for runs without a run folder)
+    elements: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def n_reused(self) -> int:
+        """Elements this run took from ``reuse_from`` folders instead of computing them."""
+        return sum(c.get("reused", 0) for c in self.elements.values())
 
     @property
     def n_failed(self) -> int:

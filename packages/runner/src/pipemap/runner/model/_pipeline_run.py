@@ -143,6 +143,7 @@ class PipelineRun(PipelineMembers):
         error_handling: Literal["raise", "continue"] = "raise",
         scheduling_strategy: Literal["generation", "eager"] = "generation",
         retries: int | RetryPolicy | None = None,
+        reuse_from: Any = None,
     ) -> Any:
         """Run the pipeline over its mapspecs: forwards every argument to `pipemap.runner.run_map`.
 
@@ -252,6 +253,7 @@ class PipelineRun(PipelineMembers):
         start: bool = True,
         scheduling_strategy: Literal["generation", "eager"] = "generation",
         retries: int | RetryPolicy | None = None,
+        reuse_from: Any = None,
     ) -> Any:
         """Start an asynchronous run: forwards every argument to `pipemap.runner.run_map_async`.
 
