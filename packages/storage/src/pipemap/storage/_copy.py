@@ -50,8 +50,41 @@ def copy_elements(
     *,
     move: bool = False,
 ) -> np.ndarray:
-    """Store ``source[old[k]]`` at ``target[new[k]]``; return the ``new`` indices actually stored
-    (``move``: ``source`` may lose the elements it gave, see the module docstring)."""
+    """Store ``source[old[k]]`` at ``target[new[k]]``; return the ``new`` indices actually stored.
+
+    Absent, damaged and rejected elements of ``source`` are skipped (see the module docstring).
+
+    Parameters
+    ----------
+    target : StorageBase
+        The storage that receives the elements.
+    source : StorageBase
+        The storage the elements come from.
+    new : numpy.ndarray
+        Linear indices into ``target``, one per element.
+    old : numpy.ndarray
+        Linear indices into ``source``, as many as ``new``.
+    reject : tuple of type
+        Value types that are not copied (e.g. ``(ErrorSnapshot,)``); ``()``: none.
+    move : bool, default False
+        ``source`` is about to be deleted: element files may be renamed into ``target`` instead
+        of linked, so ``source`` may lose the elements it gave.
+
+    Returns
+    -------
+    numpy.ndarray
+        The ``new`` indices that were stored (int64).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> source = FileArray(tempfile.mkdtemp(), (2,)); source.dump_many([0, 1], [10, 11])
+    >>> target = FileArray(tempfile.mkdtemp(), (2,))
+    >>> copy_elements(target, source, np.array([1, 0]), np.array([0, 1]), (), move=True).tolist()
+    [1, 0]
+    >>> target.to_array().tolist(), source.to_array().tolist()
+    ([11, 10], [None, None])
+    """
     new = np.asarray(new, dtype=np.int64)
     old = np.asarray(old, dtype=np.int64)
     stored = []

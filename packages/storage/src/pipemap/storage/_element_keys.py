@@ -35,13 +35,50 @@ KEYS_DIR = "keys"
 
 
 def keys_path(run_folder: str | Path, output_name: str) -> Path:
-    """``<run_folder>/keys/<output_name>.npy``."""
+    """Where the element keys of ``output_name`` live: ``<run_folder>/keys/<output_name>.npy``.
+
+    Parameters
+    ----------
+    run_folder : str or Path
+        The run folder.
+    output_name : str
+        The mapped output.
+
+    Examples
+    --------
+    >>> keys_path("run", "y").as_posix()
+    'run/keys/y.npy'
+    """
     return Path(run_folder) / KEYS_DIR / f"{output_name}.npy"
 
 
 def write_keys(run_folder: str | Path, output_name: str, keys: np.ndarray) -> None:
-    """Write the keys of ``output_name`` atomically (temporary file, fsync, rename); nothing
-    when the run folder no longer exists (a folder is never re-created)."""
+    """Write the keys of ``output_name`` atomically (temporary file, fsync, rename).
+
+    Nothing is written when the run folder no longer exists (a folder is never re-created).
+
+    Parameters
+    ----------
+    run_folder : str or Path
+        The run folder.
+    output_name : str
+        The mapped output.
+    keys : numpy.ndarray
+        The keys, shape ``(*external_shape, 2)`` (stored as ``uint64``); ``(0, 0)`` means "no key".
+
+    Raises
+    ------
+    ValueError
+        When ``keys`` does not have a last axis of length 2.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> write_keys(folder, "y", np.zeros((4, 2), dtype=np.uint64))
+    >>> keys_path(folder, "y").is_file()
+    True
+    """
     keys = np.ascontiguousarray(keys, dtype=np.uint64)
     if keys.ndim < 1 or keys.shape[-1] != 2:
         msg = f"keys of `{output_name}` must have shape (..., 2), got {keys.shape}"
@@ -59,8 +96,31 @@ def write_keys(run_folder: str | Path, output_name: str, keys: np.ndarray) -> No
 
 
 def read_keys(run_folder: str | Path, output_name: str) -> np.ndarray | None:
-    """The keys of ``output_name`` (shape ``(*external_shape, 2)``) or None when the folder has
-    none (written by pipefunc or an older pipemap). A damaged file raises ``RunFolderError``."""
+    """The keys of ``output_name`` (shape ``(*external_shape, 2)``), or None when the folder has
+    none (written by pipefunc or an older pipemap).
+
+    Parameters
+    ----------
+    run_folder : str or Path
+        The run folder.
+    output_name : str
+        The mapped output.
+
+    Raises
+    ------
+    RunFolderError
+        When the key file is damaged (unreadable, or not ``uint64`` of shape ``(..., 2)``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> write_keys(folder, "y", np.array([[7, 8], [0, 0]]))
+    >>> read_keys(folder, "y").tolist()
+    [[7, 8], [0, 0]]
+    >>> read_keys(folder, "z") is None
+    True
+    """
     path = keys_path(run_folder, output_name)
     try:
         with path.open("rb") as fh:
@@ -81,7 +141,26 @@ def read_keys(run_folder: str | Path, output_name: str) -> np.ndarray | None:
 
 
 def write_element_counts(run_folder: str | Path, counts: dict[str, dict[str, int]]) -> None:
-    """Add ``{"elements": {function: {"reused": n, "computed": m}}}`` to ``pipemap.json`` (atomically)."""
+    """Add ``{"elements": {function: {"reused": n, "computed": m}}}`` to ``pipemap.json`` (atomically).
+
+    Nothing is written when the folder has no readable ``pipemap.json`` (not a pipemap run folder).
+
+    Parameters
+    ----------
+    run_folder : str or Path
+        The run folder.
+    counts : dict
+        ``{function: {"reused": n, "computed": m}}`` of the run.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / PIPEMAP_INFO).write_text("{}")
+    >>> write_element_counts(folder, {"f": {"reused": 2, "computed": 1}})
+    >>> json.loads((folder / PIPEMAP_INFO).read_text())["elements"]
+    {'f': {'reused': 2, 'computed': 1}}
+    """
     path = Path(run_folder) / PIPEMAP_INFO
     try:
         data: dict[str, Any] = json.loads(path.read_text())
@@ -94,7 +173,24 @@ def write_element_counts(run_folder: str | Path, counts: dict[str, dict[str, int
 
 
 def read_element_counts(run_folder: str | Path) -> dict[str, dict[str, int]] | None:
-    """The reused/computed counts per function of the folder's last run (None: not recorded)."""
+    """The reused/computed counts per function of the folder's last run (None: not recorded).
+
+    Parameters
+    ----------
+    run_folder : str or Path
+        The run folder.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> read_element_counts(folder) is None
+    True
+    >>> _ = (folder / PIPEMAP_INFO).write_text("{}")
+    >>> write_element_counts(folder, {"f": {"reused": 2, "computed": 1}})
+    >>> read_element_counts(folder)
+    {'f': {'reused': 2, 'computed': 1}}
+    """
     try:
         data = json.loads((Path(run_folder) / PIPEMAP_INFO).read_text())
         counts = data["elements"]

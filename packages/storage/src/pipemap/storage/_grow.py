@@ -57,7 +57,24 @@ def _entries(folder: Path, kind: str) -> list[tuple[int, Path]]:
 
 
 def grow_copies(folder: str | os.PathLike[str]) -> list[Path]:
-    """The complete old runs kept aside in ``folder`` (oldest first)."""
+    """The complete old runs kept aside in ``folder`` by :func:`begin_grow` (oldest first).
+
+    Parameters
+    ----------
+    folder : str or PathLike
+        The run folder (a missing folder has none).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> grow_copies(folder)
+    []
+    >>> _ = (folder / "run_info.json").write_text("{}")
+    >>> _ = begin_grow(folder)
+    >>> [p.name for p in grow_copies(folder)]
+    ['.pipemap.grow-old-1']
+    """
     folder = Path(folder)
     if not folder.is_dir():
         return []
@@ -79,7 +96,25 @@ def _move_into(folder: Path, target: Path) -> None:
 
 
 def begin_grow(folder: str | os.PathLike[str]) -> Path:
-    """Move the folder's run aside (step 1); return the copy's path."""
+    """Move the folder's run aside (step 1 of a grow); return the copy's path.
+
+    Every entry of the folder (``run_info.json`` first) moves into ``.pipemap.grow-moving-<n>``,
+    which is then renamed to ``.pipemap.grow-old-<n>``.
+
+    Parameters
+    ----------
+    folder : str or PathLike
+        The run folder to grow in place.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "run_info.json").write_text("{}")
+    >>> old = begin_grow(folder)
+    >>> old.name, sorted(p.name for p in old.iterdir())
+    ('.pipemap.grow-old-1', ['run_info.json'])
+    """
     folder = Path(folder)
     numbers = [n for kind in ("old", "moving", "restoring") for n, _ in _entries(folder, kind)]
     n = max(numbers, default=0) + 1
@@ -94,7 +129,26 @@ def begin_grow(folder: str | os.PathLike[str]) -> Path:
 
 
 def repair_grow(folder: str | os.PathLike[str]) -> None:
-    """Bring a folder left by an interrupted grow back to a consistent state (see the module docstring)."""
+    """Bring a folder left by an interrupted grow back to a consistent state (see the module docstring).
+
+    An interrupted step 1 is completed; a folder without ``run_info.json`` gets its newest old
+    copy back. A folder with a new ``run_info.json`` keeps its new run. A missing folder is left alone.
+
+    Parameters
+    ----------
+    folder : str or PathLike
+        The run folder.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "run_info.json").write_text("old")
+    >>> _ = begin_grow(folder)  # ... and a crash before the new run wrote its record
+    >>> repair_grow(folder)
+    >>> (folder / "run_info.json").read_text(), grow_copies(folder)
+    ('old', [])
+    """
     folder = Path(folder)
     if not folder.is_dir():
         return
@@ -130,7 +184,24 @@ def _replace_dir(source: Path, target: Path) -> None:
 
 
 def finish_grow(folder: str | os.PathLike[str]) -> None:
-    """Delete the old copies (step 3): rename each to a trash name first, then remove it."""
+    """Delete the old copies (step 3 of a grow): rename each to a trash name first, then remove it.
+
+    Parameters
+    ----------
+    folder : str or PathLike
+        The run folder whose new run has finished.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "run_info.json").write_text("old")
+    >>> _ = begin_grow(folder)
+    >>> _ = (folder / "run_info.json").write_text("new")  # the new run's record
+    >>> finish_grow(folder)
+    >>> sorted(p.name for p in folder.iterdir())
+    ['run_info.json']
+    """
     folder = Path(folder)
     for old in grow_copies(folder):
         trash = folder / f"{TRASH_PREFIX}{uuid.uuid4().hex}"

@@ -211,6 +211,12 @@ class PipelineRun(PipelineMembers):
         retries : int or RetryPolicy, optional
             The default retry policy of every function without its own: extra attempts (an int) or a
             ``RetryPolicy``; ``0`` switches retries off (a pipemap extension).
+        reuse_from : str, Path or list of them, optional
+            Run folders whose finished elements are taken by element key instead of being computed
+            (a pipemap extension): a grown, refined, reordered or shrunk grid reuses every element
+            whose function code, input values, constants, defaults and bound values are unchanged.
+            ``run_folder`` may be one of them: the run then grows that folder in place, crash-safely.
+            Needs a ``run_folder``. See docs/concepts/reuse.md.
 
         Returns
         -------
@@ -323,6 +329,12 @@ class PipelineRun(PipelineMembers):
         retries : int or RetryPolicy, optional
             The default retry policy of every function without its own: extra attempts (an int) or a
             ``RetryPolicy``; ``0`` switches retries off (a pipemap extension).
+        reuse_from : str, Path or list of them, optional
+            Run folders whose finished elements are taken by element key instead of being computed
+            (a pipemap extension): a grown, refined, reordered or shrunk grid reuses every element
+            whose function code, input values, constants, defaults and bound values are unchanged.
+            ``run_folder`` may be one of them: the run then grows that folder in place, crash-safely.
+            Needs a ``run_folder``. See docs/concepts/reuse.md.
 
         Returns
         -------
