@@ -94,6 +94,8 @@ class KeyBook:
         else:
             ext, out_axes = (), []
         digest, reason = function_digest(f)
+        if digest is not None and f.mapspec is not None and self.info.ragged.role_of(f.mapspec) is not None:
+            digest, reason = None, "ragged axes (`*`) are not reused yet; their elements are computed"
         if digest is None:
             self.unstable[f"function `{f.__name__}`"] = reason
             result = (np.zeros((*ext, 2), dtype=np.uint64), np.zeros(ext, dtype=bool))

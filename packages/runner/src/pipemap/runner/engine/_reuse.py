@@ -33,7 +33,16 @@ if TYPE_CHECKING:
 __all__ = ["ReuseWarning", "RunKeys", "Source", "normalize_reuse_from", "open_sources"]
 
 class ReuseWarning(UserWarning):
-    """A ``reuse_from`` folder gave nothing, or some elements cannot have keys (never reused)."""
+    """A ``reuse_from`` folder gave nothing, or some elements cannot have keys (never reused).
+
+    The message names the folder, or the functions and inputs whose elements get no key (values
+    that cannot be hashed stably, functions that cannot be fingerprinted, ragged axes).
+
+    Examples
+    --------
+    >>> issubclass(ReuseWarning, UserWarning)
+    True
+    """
 
 
 def normalize_reuse_from(reuse_from: object) -> list[Path]:
