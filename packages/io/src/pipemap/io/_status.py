@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pipemap.storage import FAILURES_FILE, RAISED_FILE, RunFolderLock
+from pipemap.storage import FAILURES_FILE, RAISED_FILE, RunFolderLock, read_element_counts
 
 from ._folder import RunFolder, RunFolderError
 
@@ -66,6 +66,9 @@ class RunStatus:
     lock: dict[str, Any] | None = None
     #: the element a raise-mode run stopped on (``raised.json``), e.g. ``"y[3]"``
     stopped_on: str | None = None
+    #: the last run's elements per function, ``{function: {"reused": n, "computed": m}}``
+    #: (``reuse_from=``; None when not recorded: pipefunc, older pipemap, an unfinished run)
+    elements: dict[str, dict[str, int]] | None = None
 
     @property
     def complete(self) -> bool:
@@ -110,6 +113,7 @@ def run_status(run_folder: str | Path) -> RunStatus:
         status.lock = {k: owner.get(k) for k in ("pid", "host", "started")}
         status.lock["alive"] = RunFolderLock.owner_alive(owner) if owner.get("pid") is not None else None
     status.stopped_on = _stopped_on(view.folder)
+    status.elements = read_element_counts(view.folder)
     failures = view.meta.failure_counts()
     for name in view.output_names:
         if failures is not None:

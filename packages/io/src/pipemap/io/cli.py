@@ -166,6 +166,13 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
         )
     if slurm is not None:
         _write_slurm(slurm, out)
+    if status.elements and any(c.get("reused") for c in status.elements.values()):
+        out.write("\nlast run, per function: reused (from `reuse_from` folders) / computed\n")
+        _print_table(
+            [["FUNCTION", "REUSED", "COMPUTED"]]
+            + [[f, str(c.get("reused", 0)), str(c.get("computed", 0))] for f, c in status.elements.items()],
+            out,
+        )
     summary = "complete" if status.complete else "incomplete"
     if status.has_failures:
         summary += ", with failed elements"

@@ -30,7 +30,10 @@ from ._atomic import (
 from ._attempts import ATTEMPTS_DIR, AttemptRecord, clear_attempts, read_attempts, recorded_indices, write_attempts
 from ._base import StorageBase
 from ._clearing import clear_run_folder, interrupted_clear, is_bookkeeping_name
+from ._copy import copy_elements
 from ._dict_array import DictArray
+from ._element_keys import KEYS_DIR, keys_path, read_element_counts, read_keys, write_element_counts, write_keys
+from ._grow import begin_grow, finish_grow, grow_copies, repair_grow
 from ._file_array import FileArray
 from ._lock import RunFolderLock, RunFolderLockedError, RunFolderLostError, RunOwnership
 from ._registry import (
@@ -74,6 +77,7 @@ __all__ = [
     "ATTEMPTS_DIR",
     "FAILURES_FILE",
     "FORMAT_VERSION",
+    "KEYS_DIR",
     "MISSING",
     "PIPEMAP_INFO",
     "RAGGED_DIR",
@@ -98,8 +102,18 @@ __all__ = [
     "SharedMemoryDictArray",
     "StorageBase",
     "atomic_write_bytes",
+    "begin_grow",
+    "finish_grow",
+    "grow_copies",
+    "keys_path",
+    "read_element_counts",
+    "read_keys",
+    "repair_grow",
+    "write_element_counts",
+    "write_keys",
     "clear_attempts",
     "clear_run_folder",
+    "copy_elements",
     "get_storage_class",
     "interrupted_clear",
     "is_bookkeeping_name",

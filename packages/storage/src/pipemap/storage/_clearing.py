@@ -46,12 +46,15 @@ __all__ = [
 CLEARING_MARKER = ".pipemap.clearing"
 #: hidden folders holding a cleared run's entries until they are deleted
 TRASH_PREFIX = ".pipemap.trash-"
+#: hidden folders of an in-place grow (``_grow.py``): an old run kept aside
+GROW_PREFIX = ".pipemap.grow-"
 _LOCK_NAMES = frozenset({".pipemap.lock", ".pipemap.lock.takeover"})
 _RUN_INFO = "run_info.json"
 
 
 def is_bookkeeping_name(name: str) -> bool:
-    """True for the run folder's own hidden entries (lock, takeover guard, clearing marker, trash).
+    """True for the run folder's own hidden entries (lock, takeover guard, clearing marker, trash,
+    the old runs kept aside by an in-place grow).
 
     Parameters
     ----------
@@ -63,7 +66,7 @@ def is_bookkeeping_name(name: str) -> bool:
     >>> is_bookkeeping_name(".pipemap.lock"), is_bookkeeping_name(".pipemap.trash-ab12"), is_bookkeeping_name("outputs")
     (True, True, False)
     """
-    return name in _LOCK_NAMES or name == CLEARING_MARKER or name.startswith(TRASH_PREFIX)
+    return name in _LOCK_NAMES or name == CLEARING_MARKER or name.startswith((TRASH_PREFIX, GROW_PREFIX))
 
 
 def interrupted_clear(run_folder: str | os.PathLike[str]) -> bool:

@@ -8,9 +8,10 @@ code; see ``docs/architecture.md`` for the path of one element.
 from pipemap.runner.engine._results import Result, ResultDict
 from pipemap.runner.engine._run import AsyncMap, run_map, run_map_async
 from pipemap.runner.engine._run_info import RunInfo
+from pipemap.runner.engine._reuse import ReuseWarning
 from pipemap.runner.engine._summary import FailedElementsWarning, NothingToRetryWarning, RunSummary
 
 __all__ = [
-    "AsyncMap", "FailedElementsWarning", "NothingToRetryWarning", "Result", "ResultDict", "RunInfo", "RunSummary",
+    "AsyncMap", "FailedElementsWarning", "NothingToRetryWarning", "Result", "ReuseWarning", "ResultDict", "RunInfo", "RunSummary",
     "run_map", "run_map_async",
 ]

@@ -44,10 +44,12 @@ class ChunkDone:
 @dataclass(frozen=True, slots=True)
 class AlreadyStored:
     """A resumed run found ``n_done`` elements of ``output_name``'s function stored by an earlier
-    run: they count as completed from the start (they are not computed again)."""
+    run: they count as completed from the start (they are not computed again). ``reused`` of
+    them were taken from ``reuse_from`` folders by this run."""
 
     output_name: str
     n_done: int
+    reused: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +122,7 @@ class FunctionProgress:
     started_at: float = field(default_factory=time.monotonic)
     elapsed: float = 0.0
     stored_before: int = 0
+    reused: int = 0  # of ``stored_before``: taken from ``reuse_from`` folders by this run
 
     @property
     def computed(self) -> int:
@@ -165,6 +168,7 @@ class HeadlessTracker:
             p = self.progress.setdefault(event.output_name, FunctionProgress(None))
             p.completed += event.n_done
             p.stored_before += event.n_done
+            p.reused += event.reused
         elif isinstance(event, ShapeResolved):
             self.progress.setdefault(event.output_name, FunctionProgress(None)).total = event.total
         elif isinstance(event, FunctionDone):
@@ -181,4 +185,6 @@ class HeadlessTracker:
             out[name] = {"total": p.total, "completed": p.completed, "failed": p.failed, "done": p.done}
             if p.stored_before:
                 out[name]["stored_before"] = p.stored_before
+            if p.reused:
+                out[name]["reused"] = p.reused
         return out

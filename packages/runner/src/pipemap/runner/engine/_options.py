@@ -74,6 +74,8 @@ class RunOptions:
     callbacks: list[Callable[[object], None]] | None = None  # receive the events of ._events
     #: the run's default retry policy (an int: extra attempts); a function's own ``retries`` wins
     retries: int | RetryPolicy | None = None
+    #: pipemap's own option: run folders whose finished elements are taken by element key
+    reuse_from: str | Path | list[str | Path] | None = None
 
     def __post_init__(self) -> None:
         # the order of the checks is the order the facades always made them in

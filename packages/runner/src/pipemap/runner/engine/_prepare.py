@@ -24,6 +24,7 @@ from pipemap.runner.executors._inflight import InFlight
 from pipemap.runner.engine._options import RunOptions, ShowProgress
 from pipemap.runner.engine._results import ResultDict
 from pipemap.runner.engine._run_info import RunInfo
+from pipemap.runner.engine._reuse_setup import ReusePlan, plan_reuse, start_keys
 from pipemap.runner.model._cached_call import with_cached_functions
 from pipemap.runner.model._from_pipefunc import from_pipefunc
 from pipemap.runner.model._pipeline import Pipeline
@@ -34,6 +35,7 @@ from pipemap.runner.worker._modes import ErrorHandling
 if TYPE_CHECKING:
     from concurrent.futures import Executor
 
+    from pipemap.runner.engine._reuse import RunKeys
     from pipemap.runner.executors._chunksizes import Chunksizes
     from pipemap.runner.model._retry_policy import RetryPolicy
 
@@ -63,6 +65,8 @@ class Prepared:
     retries: RetryPolicy | None = None  # the run's default retry policy (``retries=``)
     retry_failed: bool = False  # resume: failed and propagated-error elements count as missing
     in_flight: InFlight = field(default_factory=InFlight)  # chunks submitted and not finished
+    keys: RunKeys | None = None  # element keys and ``reuse_from`` (runs with a run folder)
+    reuse_plan: ReusePlan | None = None  # the in-place grow to finish when the run succeeds
 
 
 def inputs_to_dict(inputs: Any, pipeline: Pipeline) -> dict[str, Any]:
@@ -214,7 +218,11 @@ def prepare_run(options: RunOptions | None = None, /, **arguments: Any) -> Prepa
     if isinstance(storage, dict):
         storage = expand_names(pipeline, storage, "Storage")
     lock = RunFolderLock(run_folder).acquire() if run_folder is not None else None
+    plan = None
     try:
+        plan = plan_reuse(run_folder, o.reuse_from, resume=o.resume if o.cleanup is None else not o.cleanup)
+        if plan is not None:
+            plan.begin()
         run_info = RunInfo.create(
             run_folder,
             pipeline,
@@ -229,6 +237,7 @@ def prepare_run(options: RunOptions | None = None, /, **arguments: Any) -> Prepa
         )
         if lock is not None:
             lock.restore()  # a fresh run (resume=False) wiped the folder, lock included
+        keys = start_keys(plan, pipeline, run_info)
         outputs = ResultDict(_inputs_=inputs, _pipeline_=pipeline)
         store = run_info.init_store()
         events, tracker = make_listeners(o.show_progress, o.callbacks)
@@ -263,8 +272,12 @@ def prepare_run(options: RunOptions | None = None, /, **arguments: Any) -> Prepa
             lock=lock,
             retries=cast("RetryPolicy | None", o.retries),
             retry_failed=o.retry_failed,
+            keys=keys,
+            reuse_plan=plan,
         )
     except BaseException:
+        if plan is not None:
+            plan.abort()
         if lock is not None:
             lock.release()
         raise

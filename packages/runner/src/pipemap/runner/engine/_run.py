@@ -134,6 +134,7 @@ def run_map(
     scheduling_strategy: Literal["generation", "eager"] = "generation",
     callbacks: list[Any] | None = None,
     retries: int | RetryPolicy | None = None,
+    reuse_from: str | Path | list[str | Path] | None = None,
 ) -> ResultDict:
     """Run ``pipeline`` over its mapspecs for ``inputs`` (``Pipeline.map`` calls it).
 
@@ -211,6 +212,12 @@ def run_map(
     retries : int or RetryPolicy, optional
         The default retry policy of every function without its own: extra attempts (an int) or a
         ``RetryPolicy``; ``0`` switches retries off (a pipemap extension).
+    reuse_from : str, Path or list of them, optional
+        Run folders whose finished elements are taken by element key instead of being computed
+        (a pipemap extension): a grown, refined, reordered or shrunk grid reuses every element
+        whose function code, input values, constants, defaults and bound values are unchanged.
+        ``run_folder`` may be one of them: the run then grows that folder in place, crash-safely.
+        Needs a ``run_folder``. See docs/concepts/reuse.md.
 
     Returns
     -------
@@ -465,6 +472,7 @@ def run_map_async(
     scheduling_strategy: Literal["generation", "eager"] = "generation",
     callbacks: list[Any] | None = None,
     retries: int | RetryPolicy | None = None,
+    reuse_from: str | Path | list[str | Path] | None = None,
 ) -> AsyncMap:
     """Prepare a run and return an `AsyncMap` (started on the running loop if ``start``).
 
@@ -543,6 +551,12 @@ def run_map_async(
     retries : int or RetryPolicy, optional
         The default retry policy of every function without its own: extra attempts (an int) or a
         ``RetryPolicy``; ``0`` switches retries off (a pipemap extension).
+    reuse_from : str, Path or list of them, optional
+        Run folders whose finished elements are taken by element key instead of being computed
+        (a pipemap extension): a grown, refined, reordered or shrunk grid reuses every element
+        whose function code, input values, constants, defaults and bound values are unchanged.
+        ``run_folder`` may be one of them: the run then grows that folder in place, crash-safely.
+        Needs a ``run_folder``. See docs/concepts/reuse.md.
 
     Returns
     -------

@@ -158,7 +158,7 @@ def check_safe_to_delete(folder: Path) -> None:
 
 #: the top-level entries a run writes besides ``run_info.json``
 _RUN_LAYOUT = frozenset(
-    {"outputs", "inputs", "defaults", PIPEMAP_INFO, "failures.json", "pipefunc_status.json", "attempts", "raised.json", "ragged", "slurm"}
+    {"outputs", "inputs", "defaults", "keys", PIPEMAP_INFO, "failures.json", "pipefunc_status.json", "attempts", "raised.json", "ragged", "slurm"}
 )
 
 

@@ -142,6 +142,7 @@ class _Runner:
         storages = tuple(self.store[n] for n in f.output_names)
         for s in storages:
             s.shape = tuple(ext_shape)
+        reused_internal, n_reused = self.prep.keys.prepare(f, storages) if self.prep.keys is not None else (None, 0)
         selected = self._selected_indices(f, ext_shape)
         todo: Linear = selected
         done_masks: list[np.ndarray] | None = None
@@ -155,7 +156,7 @@ class _Runner:
         if done_masks is not None and resumed:
             done_all = np.logical_and.reduce(done_masks) if len(done_masks) > 1 else done_masks[0]
             if self.events:  # progress counts what earlier runs stored as completed from the start
-                self.events.emit(AlreadyStored(f.output_names[0], int(np.count_nonzero(done_all))))
+                self.events.emit(AlreadyStored(f.output_names[0], int(np.count_nonzero(done_all)), n_reused))
             missing = np.flatnonzero(~done_all).astype(np.int64)
             if isinstance(selected, range) and len(selected) == len(done_all):
                 todo = missing
@@ -207,7 +208,7 @@ class _Runner:
         # values computed now go straight into the (flat) result buffers, batch by batch
         flats = [np.empty(size, dtype=object) for _ in f.output_names] if keep else None
         filled = np.zeros(size, dtype=bool) if keep else None
-        first_shape: list[tuple[int, ...] | None] = [None]
+        first_shape: list[tuple[int, ...] | None] = [reused_internal]  # (an internal shape taken with reused values)
 
         def absorb(result: ChunkResult) -> None:
             if result.internal_shape is not None:
@@ -247,6 +248,8 @@ class _Runner:
         """After the chunks: internal shapes, the failure log, FunctionDone, the results."""
         f, task, storages, flats, filled = job.f, job.task, job.storages, job.flats, job.filled
         key, name, keep = f.output_name, f.output_names[0], self.prep.return_results
+        if self.prep.keys is not None:
+            self.prep.keys.finish(f, storages, job.todo)
         full = self.info.resolved_shapes[key]
         mask = self.info.shape_masks[key]
         ext_shape = external_shape_from_mask(full, mask)
@@ -373,6 +376,8 @@ class _Runner:
             record_raised(self.info.run_folder, f.output_names, exc)
             raise
         name = f.output_names[0]
+        if self.prep.keys is not None:
+            self.prep.keys.computed[f.__name__] = self.prep.keys.computed.get(f.__name__, 0) + 1
         failed = self._single_failed(f)
         if self.failures is not None:
             self.failures.begin(f.output_names, range(1))

@@ -121,6 +121,9 @@ class RunSummary:
         The run folder (None: nothing on disk to retry).
     error_handling : str, default "continue"
         The run's error handling.
+    elements : dict, optional
+        Per function, the elements taken from ``reuse_from`` folders and those computed by this
+        run: ``{function: {"reused": n, "computed": m}}`` (empty for runs without a run folder).
 
     Examples
     --------
@@ -128,6 +131,8 @@ class RunSummary:
     ...                      run_folder="run")
     >>> summary.n_failed
     2
+    >>> RunSummary(elements={"f": {"reused": 3, "computed": 1}}).n_reused
+    3
     >>> summary.retry_call
     "run_map(pipeline, inputs, run_folder='run', error_handling='continue', resume=True, retry_failed=True)"
     """
@@ -137,6 +142,14 @@ class RunSummary:
     retried: dict[str, int] = field(default_factory=dict)
     run_folder: str | None = None
     error_handling: str = "continue"
+    #: per function: elements taken from ``reuse_from`` folders and elements computed by this run
+    #: (``{function: {"reused": n, "computed": m}}``; empty for runs without a run folder)
+    elements: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def n_reused(self) -> int:
+        """Elements this run took from ``reuse_from`` folders instead of computing them."""
+        return sum(c.get("reused", 0) for c in self.elements.values())
 
     @property
     def n_failed(self) -> int:

@@ -35,6 +35,8 @@ def _summarize(runner: _Runner, prep: Prepared) -> None:
     summary = build_summary(runner.tally, str(folder) if folder is not None else None, order)
     summary.error_handling = prep.error_handling.value
     prep.outputs.summary = summary
+    if prep.keys is not None:
+        summary.elements = prep.keys.counts()
     report(summary, retry_failed=prep.retry_failed)
 
 
@@ -71,6 +73,10 @@ async def run_prepared(
         if prep.persist_memory:
             persist_all(prep.store, prep.pipeline)
         _summarize(runner, prep)
+        if prep.keys is not None:
+            prep.keys.report()
+        if prep.reuse_plan is not None:
+            prep.reuse_plan.finish(prep.keys)
     except BaseException as e:
         error = e
         raise

@@ -143,6 +143,7 @@ class PipelineRun(PipelineMembers):
         error_handling: Literal["raise", "continue"] = "raise",
         scheduling_strategy: Literal["generation", "eager"] = "generation",
         retries: int | RetryPolicy | None = None,
+        reuse_from: Any = None,
     ) -> Any:
         """Run the pipeline over its mapspecs: forwards every argument to `pipemap.runner.run_map`.
 
@@ -210,6 +211,12 @@ class PipelineRun(PipelineMembers):
         retries : int or RetryPolicy, optional
             The default retry policy of every function without its own: extra attempts (an int) or a
             ``RetryPolicy``; ``0`` switches retries off (a pipemap extension).
+        reuse_from : str, Path or list of them, optional
+            Run folders whose finished elements are taken by element key instead of being computed
+            (a pipemap extension): a grown, refined, reordered or shrunk grid reuses every element
+            whose function code, input values, constants, defaults and bound values are unchanged.
+            ``run_folder`` may be one of them: the run then grows that folder in place, crash-safely.
+            Needs a ``run_folder``. See docs/concepts/reuse.md.
 
         Returns
         -------
@@ -252,6 +259,7 @@ class PipelineRun(PipelineMembers):
         start: bool = True,
         scheduling_strategy: Literal["generation", "eager"] = "generation",
         retries: int | RetryPolicy | None = None,
+        reuse_from: Any = None,
     ) -> Any:
         """Start an asynchronous run: forwards every argument to `pipemap.runner.run_map_async`.
 
@@ -321,6 +329,12 @@ class PipelineRun(PipelineMembers):
         retries : int or RetryPolicy, optional
             The default retry policy of every function without its own: extra attempts (an int) or a
             ``RetryPolicy``; ``0`` switches retries off (a pipemap extension).
+        reuse_from : str, Path or list of them, optional
+            Run folders whose finished elements are taken by element key instead of being computed
+            (a pipemap extension): a grown, refined, reordered or shrunk grid reuses every element
+            whose function code, input values, constants, defaults and bound values are unchanged.
+            ``run_folder`` may be one of them: the run then grows that folder in place, crash-safely.
+            Needs a ``run_folder``. See docs/concepts/reuse.md.
 
         Returns
         -------

@@ -111,5 +111,6 @@ def summary_line(name: str, p: FunctionProgress, now: float, started: float | No
     rate, eta = rate_and_eta(p.completed, p.total, elapsed, p.stored_before)
     total = "?" if p.total is None else str(p.total)
     failed = f", {p.failed} failed" if p.failed else ""
+    failed += f", {p.reused} reused" if p.reused else ""
     speed = f"{rate:,.0f}/s" if rate is not None else "--/s"
     return f"{name}: {p.completed}/{total}{failed} | {speed} | ETA {format_seconds(0.0 if p.done else eta)}"

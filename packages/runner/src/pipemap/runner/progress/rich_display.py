@@ -53,6 +53,7 @@ def bar_line(name: str, width: int, p: FunctionProgress, elapsed: float, max_wid
     tail = [
         (f" {p.completed}/{'?' if total is None else total}", "green"),
         (f" {p.failed} failed" if p.failed else "", "red"),
+        (f" {p.reused} reused" if p.reused else "", "blue"),
         (f" {rate:,.0f}/s" if rate is not None else " --/s", ""),
         (f" {format_seconds(elapsed)}", "yellow"),
         (f" ETA {format_seconds(0.0 if p.done else eta)}", "cyan"),
