@@ -186,7 +186,8 @@ def test_reused_counts_are_shown_when_the_record_has_them(tmp_path: Path, serve:
     server = serve(folder)
     assert "reused" not in outputs(get(server, "api/state")[1])["z"]
     info = json.loads((folder / "pipemap.json").read_text())
-    info["reused"] = {"z": 30}
+    info["elements"] = {"model": {"reused": 30, "computed": 18}}
+    info["element_outputs"] = {"model": ["z"]}
     (folder / "pipemap.json").write_text(json.dumps(info))
     state = server.state.refresh(force=True)
     assert outputs(state)["z"]["reused"] == 30
@@ -244,3 +245,23 @@ def test_the_command_serves_until_ctrl_c(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_reused_counts_of_a_real_reuse_run_are_placed_on_outputs(tmp_path: Path, serve: Any) -> None:
+    """The runner records reused counts per function with the function's outputs; the page shows them per output."""
+    from pipemap.runner import Pipeline, pipefunc
+
+    @pipefunc(output_name="y", mapspec="x[i] -> y[i]")
+    def double(x: int) -> int:
+        return 2 * x
+
+    @pipefunc(output_name=("a", "b"), mapspec="y[i] -> a[i], b[i]")
+    def split(y: int) -> tuple[int, int]:
+        return y, -y
+
+    pipeline = Pipeline([double, split])
+    pipeline.map({"x": [1, 2, 3]}, run_folder=tmp_path / "old", parallel=False)
+    pipeline.map({"x": [1, 2, 3, 4, 5]}, run_folder=tmp_path / "new", reuse_from=tmp_path / "old", parallel=False)
+    server = serve(tmp_path / "new")
+    state = outputs(get(server, "api/state")[1])
+    assert (state["y"]["reused"], state["a"]["reused"], state["b"]["reused"]) == (3, 3, 3)

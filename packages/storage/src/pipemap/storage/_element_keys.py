@@ -140,7 +140,9 @@ def read_keys(run_folder: str | Path, output_name: str) -> np.ndarray | None:
     return keys
 
 
-def write_element_counts(run_folder: str | Path, counts: dict[str, dict[str, int]]) -> None:
+def write_element_counts(
+    run_folder: str | Path, counts: dict[str, dict[str, int]], outputs: dict[str, list[str]] | None = None
+) -> None:
     """Add ``{"elements": {function: {"reused": n, "computed": m}}}`` to ``pipemap.json`` (atomically).
 
     Nothing is written when the folder has no readable ``pipemap.json`` (not a pipemap run folder).
@@ -151,6 +153,9 @@ def write_element_counts(run_folder: str | Path, counts: dict[str, dict[str, int
         The run folder.
     counts : dict
         ``{function: {"reused": n, "computed": m}}`` of the run.
+    outputs : dict, optional
+        ``{function: [output names]}``, recorded as ``"element_outputs"`` so readers that show
+        outputs (the dashboard) can place the counts.
 
     Examples
     --------
@@ -169,6 +174,8 @@ def write_element_counts(run_folder: str | Path, counts: dict[str, dict[str, int
     if not isinstance(data, dict):
         return
     data["elements"] = counts
+    if outputs is not None:
+        data["element_outputs"] = outputs
     atomic_write_bytes(path, json.dumps(data, indent=4).encode())
 
 

@@ -345,24 +345,22 @@ def _parse_time(text: str | None) -> float | None:
 
 
 def _reused_counts(fields: Any) -> dict[str, int]:
-    """Reused elements per output from the run record (``pipemap.json``), when the writer
-    recorded them: a ``reused`` entry ``{output: count}`` or ``{output: {"reused": count, ...}}``,
-    or the same under ``reuse`` (``{}`` otherwise).
+    """Reused elements per output from the run record (``pipemap.json``): the runner records
+    ``elements`` (``{function: {"reused": n, "computed": m}}``) and ``element_outputs``
+    (``{function: [outputs]}``); ``{}`` when nothing was reused or nothing is recorded.
 
-    >>> _reused_counts({"reused": {"y": 3, "a,b": {"reused": 2, "computed": 5}}})
-    {'y': 3, 'a': 2, 'b': 2}
+    >>> _reused_counts({"elements": {"f": {"reused": 4, "computed": 1}}, "element_outputs": {"f": ["y", "z"]}})
+    {'y': 4, 'z': 4}
+    >>> _reused_counts({"elements": {"f": {"reused": 0, "computed": 5}}, "element_outputs": {"f": ["y"]}})
+    {}
     """
-    found = fields.get("reused") if hasattr(fields, "get") else None
-    if not isinstance(found, dict):
-        reuse = fields.get("reuse") if hasattr(fields, "get") else None
-        found = reuse.get("reused", reuse) if isinstance(reuse, dict) else None
-    if not isinstance(found, dict):
+    elements = fields.get("elements") if hasattr(fields, "get") else None
+    outputs = fields.get("element_outputs") if hasattr(fields, "get") else None
+    if not isinstance(elements, dict) or not isinstance(outputs, dict):
         return {}
-    out: dict[str, int] = {}
-    for key, value in found.items():
-        if isinstance(value, dict):
-            value = value.get("reused")
-        if isinstance(value, int) and not isinstance(value, bool):
-            for name in str(key).split(","):
-                out[name] = value
-    return out
+    placed: dict[str, int] = {}
+    for function, counts in elements.items():
+        n = counts.get("reused") if isinstance(counts, dict) else None
+        if isinstance(n, int) and not isinstance(n, bool) and isinstance(outputs.get(function), list):
+            placed.update(dict.fromkeys(map(str, outputs[function]), n))
+    return placed if any(placed.values()) else {}  # nothing reused: no column

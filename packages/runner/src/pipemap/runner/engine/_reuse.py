@@ -119,6 +119,8 @@ class RunKeys:
     resumed: bool = False  # False: a fresh run, whose storages start empty (no mask to read)
     reused: dict[str, int] = field(default_factory=dict)
     computed: dict[str, int] = field(default_factory=dict)
+    #: the outputs of each function counted (the run record places counts on outputs with it)
+    outputs_of: dict[str, list[str]] = field(default_factory=dict)
     #: keys of outputs whose stored elements do not (yet) match them: restored once recomputed
     _pending: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
@@ -127,6 +129,7 @@ class RunKeys:
         internal shape taken from a source when this run's is still unknown, and how many
         elements were taken."""
         keys = self.book.element_keys(f).reshape(-1, 2)
+        self.outputs_of[f.__name__] = list(f.output_names)
         done = [s.done_mask() if self.resumed else np.zeros(len(keys), dtype=bool) for s in storages]
         for name, done_o in zip(f.output_names, done):
             written = keys

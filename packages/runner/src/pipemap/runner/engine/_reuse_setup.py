@@ -59,7 +59,7 @@ class ReusePlan:
         if self.run_folder is None:
             return
         if keys is not None:
-            write_element_counts(self.run_folder, keys.counts())
+            write_element_counts(self.run_folder, keys.counts(), keys.outputs_of)
         if grow_copies(self.run_folder):
             finish_grow(self.run_folder)
 
