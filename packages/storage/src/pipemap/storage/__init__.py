@@ -29,7 +29,7 @@ from ._atomic import (
 )
 from ._attempts import ATTEMPTS_DIR, AttemptRecord, clear_attempts, read_attempts, recorded_indices, write_attempts
 from ._base import StorageBase
-from ._clearing import clear_run_folder, interrupted_clear, is_bookkeeping_name
+from ._clearing import clear_outputs, clear_run_folder, interrupted_clear, is_bookkeeping_name
 from ._dict_array import DictArray
 from ._file_array import FileArray
 from ._lock import RunFolderLock, RunFolderLockedError, RunFolderLostError, RunOwnership
@@ -97,6 +97,7 @@ __all__ = [
     "StorageBase",
     "atomic_write_bytes",
     "clear_attempts",
+    "clear_outputs",
     "clear_run_folder",
     "get_storage_class",
     "interrupted_clear",
