@@ -83,6 +83,8 @@ class RunSummary:
     retried: dict[str, int] = field(default_factory=dict)
     run_folder: str | None = None
     error_handling: str = "continue"
+    #: what this run's ``resume=True`` recomputed and why, one line per function (`RunInfo.resume_changes`)
+    resume_recomputed: list[str] = field(default_factory=list)
 
     @property
     def n_failed(self) -> int:
@@ -114,6 +116,8 @@ class RunSummary:
             lines.append(f"  {function}: " + ", ".join(parts))
         if self.n_retried:
             lines.append(f"({self.n_retried} stored failure(s) were retried by this run.)")
+        if self.resume_recomputed:
+            lines.append("This resume recomputed (stored values were stale): " + "; ".join(self.resume_recomputed))
         call = self.retry_call
         if call is None:
             lines.append(

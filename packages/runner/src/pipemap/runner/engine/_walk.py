@@ -34,6 +34,7 @@ def _summarize(runner: _Runner, prep: Prepared) -> None:
     order = [f.__name__ for f in prep.pipeline.sorted_functions]
     summary = build_summary(runner.tally, str(folder) if folder is not None else None, order)
     summary.error_handling = prep.error_handling.value
+    summary.resume_recomputed = prep.run_info.resume_changes
     prep.outputs.summary = summary
     report(summary, retry_failed=prep.retry_failed)
 
