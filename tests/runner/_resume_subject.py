@@ -53,12 +53,16 @@ SOURCE = """
 class Subject:
     """The module file, its call log and the pipeline built from the current source."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, existing: bool = False) -> None:
+        """``existing``: use the module file already in ``folder`` (another process wrote it)."""
         self.folder = folder
         self.log = folder / "calls.log"
         self.path = folder / f"{MODULE}.py"
-        self.source = textwrap.dedent(SOURCE.format(log=str(self.log)))
-        self.path.write_text(self.source)
+        if existing:
+            self.source = self.path.read_text()
+        else:
+            self.source = textwrap.dedent(SOURCE.format(log=str(self.log)))
+            self.path.write_text(self.source)
 
     def edit(self, old: str, new: str) -> None:
         assert old in self.source, old

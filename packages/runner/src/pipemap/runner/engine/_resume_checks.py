@@ -80,7 +80,7 @@ def _check_structure(
             _refuse("Internal shapes", f"output `{name}` had internal shape {a!r} in the stored run, now {b!r}", folder)
     old_shapes = {k: tuple(v) for k, v in old.shapes.items()}
     given = set(inputs)
-    for shape_key in sorted(set(old_shapes) & set(shapes), key=_name):
+    for shape_key in sorted(set(old_shapes) & set(shapes), key=lambda k: (_name(k) not in given, _name(k))):  # inputs first
         new_shape = tuple(shapes[shape_key])
         if old_shapes[shape_key] != new_shape:
             _refuse("Shapes", shape_change(pipeline, shape_key, old_shapes[shape_key], new_shape, given), folder)

@@ -228,6 +228,7 @@ class RunInfo(RunRecord):
         shapes, masks = map_shapes(pipeline, inputs, internal)
         bound = bound_values(pipeline)
         plan = ResumePlan()
+        resumed: RunRecord | None = None  # the stored run this one resumes
         digests = input_digests(inputs) if folder is not None else {}
         records = function_records(pipeline, inputs, digests) if folder is not None else None
         if folder is not None:
@@ -258,6 +259,7 @@ class RunInfo(RunRecord):
                     )
                     if resume_validation != "skip":
                         _warn(_unverified_message(folder), ResumeUnverifiedWarning)
+                    resumed = old
                 elif records is not None:
                     plan, unchanged = plan_resume(
                         old,
@@ -275,6 +277,7 @@ class RunInfo(RunRecord):
                     clear_outputs(folder, plan.clear)  # before the new record: a crash keeps the old one
                     if plan.recompute:
                         _warn(plan.message(folder), ResumeRecomputeWarning)
+                    resumed = old
         info = cls(
             inputs=inputs,
             defaults=dict(pipeline.defaults),
@@ -292,6 +295,8 @@ class RunInfo(RunRecord):
             functions=None if records is None else {**plan.carried, **records},
         )
         info.__dict__["_resume_lines"] = plan.lines()
+        if resumed is not None:
+            info.resolve_kept_shapes(resumed, set(plan.clear))
         if folder is not None:
             if unchanged:  # resume with verified-equal inputs, defaults and bound values: their files stay
                 info.dump_pipemap_json()
@@ -299,6 +304,21 @@ class RunInfo(RunRecord):
             else:
                 info.dump()
         return info
+
+    def resolve_kept_shapes(self, old: RunRecord, cleared: set[str]) -> None:
+        """A resume keeps stored outputs whose ``"?"`` sizes the stored run resolved: take those
+        sizes (not of ``cleared`` outputs, whose new values may differ) and resolve downstream,
+        as running their functions would have (they do not run again)."""
+        known = {
+            key: tuple(shape)
+            for key, shape in old.resolved_shapes.items()
+            if key in self.resolved_shapes
+            and not shape_is_resolved(self.resolved_shapes[key])
+            and shape_is_resolved(tuple(shape))
+            and not set(at_least_tuple(key)) & cleared
+        }
+        if known:
+            resolve_downstream(self.resolved_shapes, self.shape_masks, self.mapspecs, known)  # type: ignore[arg-type]
 
     @property
     def resume_changes(self) -> list[str]:
