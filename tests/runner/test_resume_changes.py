@@ -202,3 +202,21 @@ def test_a_folder_without_the_record_resumes_as_before_with_one_warning(tmp_path
     with pytest.warns(ResumeRecomputeWarning, match="code changed"):
         r = run(s.pipeline(), resume=True)
     assert outputs(r)["y"] == expected(X, 210)["y"]
+
+
+def test_the_progress_display_and_its_events_say_what_is_recomputed(tmp_path, run) -> None:
+    import io
+
+    from rich.console import Console
+
+    from pipemap.runner.engine._events import HeadlessTracker
+    from pipemap.runner.progress.rich_display import RichDisplay
+
+    s = Subject(tmp_path)
+    run(s.pipeline())
+    tracker = HeadlessTracker()
+    display = RichDisplay(tracker, console=Console(file=io.StringIO(), width=200, force_terminal=False))
+    with pytest.warns(ResumeRecomputeWarning):
+        run(s.pipeline(k=2), resume=True, callbacks=[tracker, display])
+    assert tracker.recomputed == ("function `other` (u): bound value `k` changed",)
+    assert "resume recomputes function `other` (u): bound value `k` changed" in display.console.file.getvalue()

@@ -46,7 +46,8 @@ async def run_prepared(
     runner = _Runner(prep)
     if prep.events:
         folder = prep.run_info.run_folder
-        prep.events.emit(RunStarted(runner.totals(), str(folder) if folder is not None else None))
+        recomputed = tuple(prep.run_info.resume_changes)
+        prep.events.emit(RunStarted(runner.totals(), str(folder) if folder is not None else None, recomputed))
     error: BaseException | None = None
     try:
         generations = prep.pipeline.topological_generations.function_lists
