@@ -158,8 +158,11 @@ print("finished")
 """
 
 
-@pytest.mark.parametrize("storage", ["file_array", "chunked"])
-@pytest.mark.parametrize(("mode", "at"), [("rename", 0), ("rename", 1), ("rename", 2), ("rmtree", 0)])
+_KILLS = [(st, m, at) for st in ("file_array", "chunked") for m, at in (("rename", 0), ("rename", 1), ("rename", 2), ("rmtree", 0))]
+_KILLS += [(st, "rename", 1) for st in ("zarr_file_array", "dict")]
+
+
+@pytest.mark.parametrize(("storage", "mode", "at"), _KILLS)
 @pytest.mark.parametrize("code_on_resume", ["edited", "original"])
 def test_sigkill_while_clearing_then_resume_gives_correct_results(tmp_path, storage, mode, at, code_on_resume) -> None:
     s = Subject(tmp_path)
