@@ -318,3 +318,15 @@ def test_a_container_the_function_fills_counts_by_type_only() -> None:
     # but values passed to the function itself count by content
     bound = [function_fingerprint(PipeFunc(lambda x, c: x, "y", bound={"c": [k]})) for k in (1, 2)]
     assert bound[0].bound["c"] != bound[1].bound["c"]
+
+
+def test_a_callable_that_breaks_the_digest_is_untrusted_not_an_error() -> None:
+    class Broken:
+        def __pipefunc_hash__(self) -> str:
+            raise RuntimeError("no hash today")
+
+        def __call__(self, x: int) -> int:
+            return x
+
+    fp = function_fingerprint(PipeFunc(Broken(), "y"))
+    assert fp.digest is None and fp.unstable is not None and "RuntimeError: no hash today" in fp.unstable

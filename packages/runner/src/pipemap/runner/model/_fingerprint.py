@@ -83,6 +83,8 @@ def _digests(kind: str, values: dict[str, object], problems: list[str]) -> dict[
             out[name] = value_or_code_digest(value)
         except UnstableValueError as e:
             problems.append(f"{kind} `{name}`: {e}")
+        except Exception as e:  # noqa: BLE001 - reading a value failed: untrusted, never a failed run
+            problems.append(f"{kind} `{name}`: its digest failed ({type(e).__name__}: {e})")
     return out
 
 
@@ -108,6 +110,9 @@ def function_fingerprint(func: PipeFunc) -> FunctionFingerprint:
             code = code_digest(func.func, own_defaults=False)
         except UnstableValueError as e:
             problems.append(str(e))
+            code = None
+        except Exception as e:  # noqa: BLE001 - a callable that breaks the walk: untrusted, never a failed run
+            problems.append(f"its code digest failed ({type(e).__name__}: {e})")
             code = None
     bound = _digests("bound value", dict(func.bound), problems)
     defaults = _digests("default", dict(func.defaults), problems)
