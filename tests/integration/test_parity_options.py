@@ -323,13 +323,18 @@ def test_fixed_indices_resume_result_parity(parity: Any) -> None:
     parity.assert_results(pf_results[1], pm_results[1])
 
 
-def test_resume_refuses_changed_inputs_like_pipefunc(parity: Any) -> None:
-    """Both engines refuse to resume with other input values, with the same message."""
+def test_resume_with_changed_inputs_pipefunc_refuses_pipemap_recomputes(parity: Any) -> None:
+    """A deliberate difference (docs/porting.md §4): pipefunc refuses to resume with other input
+    values; pipemap recomputes the functions that receive them and says so."""
+    from pipemap.runner import ResumeRecomputeWarning
+
     pf_folder, pm_folder = parity.tmp_path / "pf", parity.tmp_path / "pm"
     _elementwise().map({"x": [1, 2]}, run_folder=pf_folder, parallel=False)
     parity.pipemap_run(_elementwise(), {"x": [1, 2]}, run_folder=pm_folder, parallel=False)
     with pytest.raises(ValueError, match="`inputs` do not match previous run") as pf_error:
         _elementwise().map({"x": [1, 5]}, run_folder=pf_folder, parallel=False, resume=True)
-    with pytest.raises(ValueError, match="`inputs` do not match previous run"):
-        parity.pipemap_run(_elementwise(), {"x": [1, 5]}, run_folder=pm_folder, parallel=False, resume=True)
     assert "resume" in str(pf_error.value)
+    with pytest.warns(ResumeRecomputeWarning, match=r"\(y\): input `x` changed"):
+        pm = parity.pipemap_run(_elementwise(), {"x": [1, 5]}, run_folder=pm_folder, parallel=False, resume=True)
+    fresh = _elementwise().map({"x": [1, 5]}, run_folder=parity.tmp_path / "pf2", parallel=False)
+    assert pm["y"].output.tolist() == fresh["y"].output.tolist()

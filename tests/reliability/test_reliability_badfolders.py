@@ -174,12 +174,13 @@ CORRUPT_BUG = pytest.mark.xfail(
 @pytest.mark.parametrize("storage", [pytest.param("file_array", marks=CORRUPT_BUG), "chunked", pytest.param("zarr_file_array", marks=CORRUPT_BUG)])
 def test_corrupt_element_is_recomputed_on_resume(tmp_path: Path, storage: str) -> None:
     folder = tmp_path / "run"
-    run_map(_pipeline(), INPUTS, run_folder=folder, storage=storage, parallel=False)
-    _corrupt(folder, storage)
-    STATS["bad_inputs"] += 1
-    calls = []
+    calls: list = []  # the same counting function in both runs (an edited one is recomputed whole)
     p = _pipeline()
     z = PipeFunc(lambda y, w: calls.append((y, w)) or y * w, "z", mapspec="y[i], w[j] -> z[i, j]")
+    run_map(Pipeline([p.functions[0], z, p.functions[2]]), INPUTS, run_folder=folder, storage=storage, parallel=False)
+    calls.clear()
+    _corrupt(folder, storage)
+    STATS["bad_inputs"] += 1
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CorruptElementWarning)
         r = run_map(Pipeline([p.functions[0], z, p.functions[2]]), INPUTS, run_folder=folder, storage=storage, parallel=False, resume=True)
@@ -192,7 +193,11 @@ def test_corrupt_element_found_by_a_read_is_recomputed_by_the_next_resume(tmp_pa
     """The read that finds a damaged element file moves it aside (bytes kept, hidden name), so
     the next resume sees the element missing and recomputes exactly that one."""
     folder = tmp_path / "run"
-    run_map(_pipeline(), INPUTS, run_folder=folder, storage=storage, parallel=False)
+    calls: list = []  # the same counting function in both runs (an edited one is recomputed whole)
+    p = _pipeline()
+    zf = PipeFunc(lambda y, w: calls.append((y, w)) or y * w, "z", mapspec="y[i], w[j] -> z[i, j]")
+    run_map(Pipeline([p.functions[0], zf, p.functions[2]]), INPUTS, run_folder=folder, storage=storage, parallel=False)
+    calls.clear()
     _corrupt(folder, storage)
     import pipemap.io as pio
 
@@ -201,9 +206,6 @@ def test_corrupt_element_found_by_a_read_is_recomputed_by_the_next_resume(tmp_pa
     assert z[1, 1] is None or np.ma.is_masked(z[1, 1])
     aside = [p.name for p in (folder / "outputs" / "z").rglob(".corrupt-*")]
     assert len(aside) == 1
-    calls = []
-    p = _pipeline()
-    zf = PipeFunc(lambda y, w: calls.append((y, w)) or y * w, "z", mapspec="y[i], w[j] -> z[i, j]")
     r = run_map(Pipeline([p.functions[0], zf, p.functions[2]]), INPUTS, run_folder=folder, storage=storage,
                 parallel=False, resume=True)
     assert calls == [(4, 20)]  # only the damaged element

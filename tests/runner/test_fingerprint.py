@@ -302,3 +302,31 @@ def test_the_same_definitions_give_the_same_fingerprints_in_another_process(tmp_
         check=True,
     ).stdout
     assert dict(line.split() for line in out.splitlines()) == ours
+
+
+def test_a_container_the_function_fills_counts_by_type_only() -> None:
+    """A closure over a list (a log or call counter the function fills) is state, not a setting."""
+    calls: list[int] = []
+
+    def logged(x: int) -> int:
+        calls.append(x)
+        return x
+
+    before = function_fingerprint(PipeFunc(logged, "y"))
+    calls.extend([1, 2, 3])
+    assert function_fingerprint(PipeFunc(logged, "y")) == before
+    # but values passed to the function itself count by content
+    bound = [function_fingerprint(PipeFunc(lambda x, c: x, "y", bound={"c": [k]})) for k in (1, 2)]
+    assert bound[0].bound["c"] != bound[1].bound["c"]
+
+
+def test_a_callable_that_breaks_the_digest_is_untrusted_not_an_error() -> None:
+    class Broken:
+        def __pipefunc_hash__(self) -> str:
+            raise RuntimeError("no hash today")
+
+        def __call__(self, x: int) -> int:
+            return x
+
+    fp = function_fingerprint(PipeFunc(Broken(), "y"))
+    assert fp.digest is None and fp.unstable is not None and "RuntimeError: no hash today" in fp.unstable

@@ -324,6 +324,7 @@ folder, calls, flags, started, mode = sys.argv[1:]
 
 @pipefunc("y", mapspec="x[i] -> y[i]")
 def fragile(x):
+    mode = sys.argv[5]  # (read here: a module constant that differs between runs changes the code's fingerprint)
     open(os.path.join(calls, f"{mode}-{x}-{time.time_ns()}"), "w").close()
     if os.path.exists(os.path.join(flags, str(x))):
         raise ValueError(f"flagged {x}")

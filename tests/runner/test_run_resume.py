@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pipemap.runner import Pipeline, PipeFunc, RunInfo, pipefunc, run_map
+from pipemap.runner import Pipeline, PipeFunc, ResumeRecomputeWarning, RunInfo, pipefunc, run_map
 
 
 def _counting_pipeline(calls: list) -> Pipeline:
@@ -59,10 +59,12 @@ def test_resume_rejects_changes(tmp_path, capsys) -> None:
     run_map(p, {"x": [1, 2, 3]}, run_folder=tmp_path, parallel=False)
     with pytest.raises(ValueError, match="Shapes do not match previous run"):
         run_map(p, {"x": [1, 2, 3, 4]}, run_folder=tmp_path, parallel=False, resume=True, resume_validation="skip")
-    with pytest.raises(ValueError, match="`inputs` do not match previous run"):
-        run_map(p, {"x": [1, 2, 5]}, run_folder=tmp_path, parallel=False, resume=True)
-    r = run_map(p, {"x": [1, 2, 5]}, run_folder=tmp_path, parallel=False, resume=True, resume_validation="skip")
-    assert r["y"].output.tolist() == [2, 4, 6]  # old results come back
+    # other input values: recomputed (before: refused), see tests/runner/test_resume_changes.py
+    with pytest.warns(ResumeRecomputeWarning, match=r"function `double` \(y\): input `x` changed"):
+        r = run_map(p, {"x": [1, 2, 5]}, run_folder=tmp_path, parallel=False, resume=True)
+    assert r["y"].output.tolist() == [2, 4, 10]
+    r = run_map(p, {"x": [1, 2, 3]}, run_folder=tmp_path, parallel=False, resume=True, resume_validation="skip")
+    assert r["y"].output.tolist() == [2, 4, 10]  # skip trusts the folder: the stored results come back
     with pytest.raises(ValueError, match="does not match previous run"):
         run_map(p, {"x": [1, 2, 3]}, run_folder=tmp_path, parallel=False, resume=True, error_handling="continue")
     other = Pipeline([PipeFunc(lambda x: x, "y", mapspec="x[j] -> y[j]"), PipeFunc(lambda y: 0, "s")])
@@ -252,16 +254,17 @@ def test_tolerant_equal_big_homogeneous_lists() -> None:
         ([(1,), (2,)], [(1.0,), (2.0,)]),
     ],
 )
-def test_resume_refuses_inputs_of_other_element_types(tmp_path, validation, old, new) -> None:
+def test_resume_recomputes_inputs_of_other_element_types(tmp_path, validation, old, new) -> None:
     calls: list = []
     p = Pipeline([PipeFunc(lambda x: calls.append(x) or repr(x), "y", mapspec="x[i] -> y[i]")])
     run_map(p, {"x": old}, run_folder=tmp_path, parallel=False)
     calls.clear()
-    with pytest.raises(ValueError, match=r"`inputs` do not match previous run.*\(changed: `x`\)"):
-        run_map(p, {"x": new}, run_folder=tmp_path, parallel=False, resume=True, resume_validation=validation)
-    assert calls == []
-    r = run_map(p, {"x": list(old)}, run_folder=tmp_path, parallel=False, resume=True, resume_validation=validation)
-    assert r["y"].output.tolist() == [repr(v) for v in old] and calls == []
+    with pytest.warns(ResumeRecomputeWarning, match=r"input `x` changed"):  # before: refused
+        r = run_map(p, {"x": new}, run_folder=tmp_path, parallel=False, resume=True, resume_validation=validation)
+    assert r["y"].output.tolist() == [repr(v) for v in new] and calls == list(new)
+    calls.clear()
+    r = run_map(p, {"x": list(new)}, run_folder=tmp_path, parallel=False, resume=True, resume_validation=validation)
+    assert r["y"].output.tolist() == [repr(v) for v in new] and calls == []
 
 
 def test_resume_refuses_default_of_other_element_types(tmp_path) -> None:
@@ -271,7 +274,7 @@ def test_resume_refuses_default_of_other_element_types(tmp_path) -> None:
     p = Pipeline([PipeFunc(f, "y", mapspec="x[i] -> y[i]")])
     run_map(p, {"x": [1]}, run_folder=tmp_path, parallel=False)
     p2 = Pipeline([PipeFunc(f, "y", mapspec="x[i] -> y[i]", defaults={"c": (1.0, 2.0)})])
-    with pytest.raises(ValueError, match=r"`defaults` do not match previous run.*\(changed: `c`\)"):
+    with pytest.warns(ResumeRecomputeWarning, match=r"function `f` \(y\): default `c` changed"):  # before: refused
         run_map(p2, {"x": [1]}, run_folder=tmp_path, parallel=False, resume=True)
 
 
@@ -287,12 +290,12 @@ def _bound_pipeline(c_y: object, c_z: object = 5) -> Pipeline:
 
 def test_resume_refuses_changed_bound(tmp_path) -> None:
     run_map(_bound_pipeline(2), {"x": [1, 2, 3]}, run_folder=tmp_path, parallel=False)
-    for validation in ("auto", "strict"):
-        with pytest.raises(ValueError, match=r"`bound` do not match previous run.*\(changed: `c` of `y`\)"):
-            run_map(_bound_pipeline(100), {"x": [1, 2, 3]}, run_folder=tmp_path, parallel=False, resume=True,
-                    resume_validation=validation)
-    with pytest.raises(ValueError, match=r"`bound` do not match previous run.*\(changed: `c` of `y`\)"):
-        run_map(_bound_pipeline(2.0), {"x": [1, 2, 3]}, run_folder=tmp_path, parallel=False, resume=True)
+    # a changed bound value: recomputed with its downstream (before: refused)
+    for validation, c in (("auto", 100), ("strict", 2.0), ("auto", 2)):
+        with pytest.warns(ResumeRecomputeWarning, match=r"\(y\): bound value `c` changed\n.*\(z\): upstream `y`"):
+            r = run_map(_bound_pipeline(c), {"x": [1, 2, 3]}, run_folder=tmp_path, parallel=False, resume=True,
+                        resume_validation=validation)
+        assert r["y"].output.tolist() == [c, 2 * c, 3 * c]
     r = run_map(_bound_pipeline(2), {"x": [1, 2, 3]}, run_folder=tmp_path, parallel=False, resume=True,
                 resume_validation="strict")
     assert r["z"].output.tolist() == [7, 9, 11]
@@ -307,10 +310,11 @@ def test_bound_is_recorded_per_function(tmp_path) -> None:
     run_map(_bound_pipeline(2, 5), {"x": [1]}, run_folder=tmp_path, parallel=False)
     info = RunInfo.load(tmp_path)
     assert info.bound == {"y": {"c": 2}, "z": {"c": 5}}
-    with pytest.raises(ValueError, match=r"\(changed: `c` of `y`, `c` of `z`\)"):
+    with pytest.warns(ResumeRecomputeWarning, match=r"\(y\): bound value `c` changed\n.*\(z\): bound value `c` changed"):
         run_map(_bound_pipeline(5, 2), {"x": [1]}, run_folder=tmp_path, parallel=False, resume=True)
-    with pytest.raises(ValueError, match=r"\(changed: `c` of `z`\)"):
-        run_map(_bound_pipeline(2, 6), {"x": [1]}, run_folder=tmp_path, parallel=False, resume=True)
+    with pytest.warns(ResumeRecomputeWarning, match=r"stale for 1 function\(s\).*\n.*\(z\): bound value `c` changed$"):
+        r = run_map(_bound_pipeline(5, 6), {"x": [1]}, run_folder=tmp_path, parallel=False, resume=True)
+    assert r["z"].output.tolist() == [11]
 
 
 def test_bound_of_multi_output_function_and_added_bound(tmp_path) -> None:
@@ -322,11 +326,13 @@ def test_bound_of_multi_output_function_and_added_bound(tmp_path) -> None:
 
     run_map(pipe(c=3), {"x": [1, 2]}, run_folder=tmp_path, parallel=False)
     assert RunInfo.load(tmp_path).bound == {"a,b": {"c": 3}}
-    with pytest.raises(ValueError, match=r"`bound` do not match previous run.*\(changed: `c` of `a,b`\)"):
-        run_map(pipe(c=4), {"x": [1, 2]}, run_folder=tmp_path, parallel=False, resume=True)
-    with pytest.raises(ValueError, match=r"do not match previous run.*\(changed: `d`"):  # default -> bound
-        run_map(pipe(c=3, d=1), {"x": [1, 2]}, run_folder=tmp_path, parallel=False, resume=True)
-    r = run_map(pipe(c=3), {"x": [1, 2]}, run_folder=tmp_path, parallel=False, resume=True)
+    with pytest.warns(ResumeRecomputeWarning, match=r"\(a,b\): bound value `c` changed"):
+        r = run_map(pipe(c=4), {"x": [1, 2]}, run_folder=tmp_path, parallel=False, resume=True)
+    assert r["a"].output.tolist() == [4, 8]
+    with pytest.warns(ResumeRecomputeWarning, match=r"bound value `d` changed; default `d` changed"):  # default -> bound
+        run_map(pipe(c=4, d=1), {"x": [1, 2]}, run_folder=tmp_path, parallel=False, resume=True)
+    with pytest.warns(ResumeRecomputeWarning, match=r"\(a,b\): bound value `c` changed"):
+        r = run_map(pipe(c=3, d=1), {"x": [1, 2]}, run_folder=tmp_path, parallel=False, resume=True)
     assert r["a"].output.tolist() == [3, 6]
 
 
@@ -362,8 +368,9 @@ def test_resume_of_folder_without_bound_record(tmp_path, capsys) -> None:
     assert "Could not compare new `bound`" in capsys.readouterr().out
     assert r["y"].output.tolist() == [2, 4] and calls == []
     assert RunInfo.load(tmp_path).bound == {"y": {"c": 2}}
-    with pytest.raises(ValueError, match="`bound` do not match previous run"):
-        run_map(pipe(3), {"x": [1, 2]}, run_folder=tmp_path, parallel=False, resume=True)
+    with pytest.warns(ResumeRecomputeWarning, match="bound value `c` changed"):  # recorded now: seen
+        r = run_map(pipe(3), {"x": [1, 2]}, run_folder=tmp_path, parallel=False, resume=True)
+    assert r["y"].output.tolist() == [3, 6]
 
 
 def test_folder_without_bound_record_and_no_bound_values(tmp_path, capsys) -> None:
@@ -412,5 +419,7 @@ def test_unpicklable_bound_value_is_not_recorded_but_runs(tmp_path) -> None:
         r = run_map(p, {"x": [1, 2]}, run_folder=tmp_path, parallel=False)
     assert r["y"].output.tolist() == [2, 4]
     assert RunInfo.load(tmp_path).bound is None
-    with pytest.raises(ValueError, match="does not record `bound` values"):
-        run_map(p, {"x": [1, 2]}, run_folder=tmp_path, parallel=False, resume=True, resume_validation="strict")
+    # no stable fingerprint (before: strict refused): recomputed, never trusted
+    with pytest.warns(ResumeRecomputeWarning, match="cannot be fingerprinted \\(bound value `lock`"):
+        r = run_map(p, {"x": [1, 2]}, run_folder=tmp_path, parallel=False, resume=True, resume_validation="strict")
+    assert r["y"].output.tolist() == [2, 4]

@@ -276,3 +276,16 @@ def _rebuilt(v: object) -> object:
     if isinstance(v, tuple):
         return tuple(_rebuilt(x) for x in v)
     return v
+
+
+def test_long_numeric_lists_take_a_packed_path_that_keeps_types_apart() -> None:
+    floats, ints = [float(i) for i in range(100)], list(range(100))
+    assert stable_digest(floats) == stable_digest([float(i) for i in range(100)])
+    assert stable_digest(floats) != stable_digest(ints)
+    assert stable_digest(ints) != stable_digest(tuple(ints)) and stable_digest(ints) != stable_digest(np.arange(100))
+    assert stable_digest([*ints[:-1], True]) != stable_digest(ints)  # a bool among ints
+    assert stable_digest([*ints, 2**70]) == stable_digest([*range(100), 2**70])  # beyond 64 bits: element-wise
+    assert stable_digest([*ints, 2**70]) != stable_digest([*ints, 2**70 + 1])
+    changed = list(floats)
+    changed[50] = 50.5
+    assert stable_digest(changed) != stable_digest(floats)

@@ -29,7 +29,7 @@ from ._atomic import (
 )
 from ._attempts import ATTEMPTS_DIR, AttemptRecord, clear_attempts, read_attempts, recorded_indices, write_attempts
 from ._base import StorageBase
-from ._clearing import clear_run_folder, interrupted_clear, is_bookkeeping_name
+from ._clearing import clear_outputs, clear_run_folder, interrupted_clear, is_bookkeeping_name
 from ._copy import copy_elements
 from ._dict_array import DictArray
 from ._element_keys import KEYS_DIR, keys_path, read_element_counts, read_keys, write_element_counts, write_keys
@@ -112,6 +112,7 @@ __all__ = [
     "write_element_counts",
     "write_keys",
     "clear_attempts",
+    "clear_outputs",
     "clear_run_folder",
     "copy_elements",
     "get_storage_class",

@@ -36,6 +36,7 @@ from pathlib import Path
 __all__ = [
     "CLEARING_MARKER",
     "TRASH_PREFIX",
+    "clear_outputs",
     "clear_run_folder",
     "interrupted_clear",
     "interrupted_clear_message",
@@ -144,3 +145,40 @@ def clear_run_folder(run_folder: str | os.PathLike[str]) -> None:
     for old in folder.iterdir():
         if old.name.startswith(TRASH_PREFIX):
             shutil.rmtree(old, ignore_errors=True)
+
+
+def clear_outputs(run_folder: str | os.PathLike[str], names: list[str] | set[str]) -> list[str]:
+    """Delete the stored values of the outputs ``names`` (``outputs/<name>/``,
+    ``outputs/<name>.cloudpickle`` and ``attempts/<name>/``), crash-safely; return the names that
+    had something stored.
+
+    Each entry is *renamed* into a hidden trash folder (one atomic rename per output, whatever
+    its number of files), then the trash is deleted. A crash leaves every output either whole
+    or gone, never torn; the caller records the new run only after this returns, so a folder
+    whose clearing was interrupted still holds the old record, and the next resume finds the
+    same change and clears the rest. Leftover trash of an earlier crash is deleted too.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> (folder / "outputs" / "y").mkdir(parents=True); _ = (folder / "outputs" / "s.cloudpickle").write_text("")
+    >>> clear_outputs(folder, ["y", "s", "z"]), sorted(p.name for p in (folder / "outputs").iterdir())
+    (['s', 'y'], [])
+    """
+    folder = Path(run_folder)
+    entries: list[tuple[str, Path]] = []
+    for name in sorted(names):
+        for path in (folder / "outputs" / name, folder / "outputs" / f"{name}.cloudpickle", folder / "attempts" / name):
+            if path.exists() or path.is_symlink():
+                entries.append((name, path))
+    if entries:
+        trash = folder / f"{TRASH_PREFIX}{uuid.uuid4().hex}"
+        trash.mkdir()
+        for i, (_, path) in enumerate(entries):
+            os.rename(path, trash / f"{i}-{path.name}")
+        _fsync_dir(folder / "outputs")
+        if (folder / "attempts").is_dir():
+            _fsync_dir(folder / "attempts")
+    for old in folder.iterdir():
+        if old.name.startswith(TRASH_PREFIX):
+            shutil.rmtree(old, ignore_errors=True)
+    return sorted({name for name, _ in entries})

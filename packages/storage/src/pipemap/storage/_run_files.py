@@ -49,7 +49,7 @@ PIPEFUNC_FIELDS = (
     "defaults_path",
 )
 #: pipemap's metadata: in pipemap.json (format 2), in run_info.json (format 1)
-PIPEMAP_FIELDS = ("version", "pipemap_version", "created_at", "bound_path")
+PIPEMAP_FIELDS = ("version", "pipemap_version", "created_at", "bound_path", "functions")
 
 _REQUIRED: dict[str, type | tuple[type, ...]] = {
     "all_output_names": list,
@@ -106,6 +106,12 @@ def _read_pipemap_info(path: Path) -> dict[str, Any]:
         if meta.get(name) is not None and not isinstance(meta[name], str):
             msg = f"`{path}`: field `{name}` must be a string, got {meta[name]!r}; the run folder is damaged"
             raise _error(msg)
+    functions = meta.get("functions")
+    if functions is not None and not (
+        isinstance(functions, dict) and all(isinstance(k, str) and isinstance(v, dict) for k, v in functions.items())
+    ):
+        msg = f"`{path}`: field `functions` must map output names to objects, got {functions!r:.200}; the run folder is damaged"
+        raise _error(msg)
     return {k: meta[k] for k in PIPEMAP_FIELDS if k in meta}
 
 
@@ -181,4 +187,6 @@ def decode_fields(data: dict[str, Any]) -> dict[str, Any]:
     }
     if data.get("created_at") is not None:
         out["created_at"] = str(data["created_at"])
+    if data.get("functions") is not None and data.get("version") == FORMAT_VERSION:  # (format 1 had none)
+        out["functions"] = data["functions"]
     return out

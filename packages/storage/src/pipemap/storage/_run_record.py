@@ -226,6 +226,9 @@ class RunRecord:
     #: the functions' bound values, ``{output name ("y1,y2" for tuples): {parameter: value}}``;
     #: None when not recorded (pipefunc and older pipemap run folders)
     bound: dict[str, dict[str, Any]] | None = None
+    #: per function (keyed by output name, "y1,y2" for tuples) what its values depend on, as hex
+    #: digests (FORMAT.md `functions`); None when not recorded (pipefunc and older pipemap folders)
+    functions: dict[str, dict[str, Any]] | None = None
 
     version: ClassVar[int] = FORMAT_VERSION
 
@@ -319,6 +322,8 @@ class RunRecord:
         }
         if self.bound is not None:
             data["bound_path"] = str(self.bound_path.relative_to(self._folder()))
+        if self.functions is not None:
+            data["functions"] = self.functions
         return data
 
     def dump_pipemap_json(self) -> None:

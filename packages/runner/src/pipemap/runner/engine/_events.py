@@ -25,10 +25,12 @@ from typing import Any, TypeAlias
 
 @dataclass(frozen=True, slots=True)
 class RunStarted:
-    """The run begins; ``totals`` maps a function's first output name to its element count (None: unknown)."""
+    """The run begins; ``totals`` maps a function's first output name to its element count (None: unknown);
+    ``recomputed``: what a resume recomputes because stored values were stale, one line per function."""
 
     totals: dict[str, int | None]
     run_folder: str | None = None
+    recomputed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +152,8 @@ class HeadlessTracker:
 
     def __init__(self) -> None:
         self.progress: dict[str, FunctionProgress] = {}
+        #: what a resume recomputes because stored values were stale ("function `f` (y): code changed")
+        self.recomputed: tuple[str, ...] = ()
         self.finished = False
         self.error: BaseException | None = None
 
@@ -162,6 +166,7 @@ class HeadlessTracker:
             p.failed += event.n_failed
             p.elapsed += event.elapsed
         elif isinstance(event, RunStarted):
+            self.recomputed = event.recomputed
             for name, total in event.totals.items():
                 self.progress[name] = FunctionProgress(total)
         elif isinstance(event, AlreadyStored):

@@ -24,6 +24,7 @@ from pipemap.storage import (
     FileValue,
     RunRecord,
     atomic_write_bytes,
+    clear_outputs,
     clear_run_folder,
     get_storage_class,
     interrupted_clear,
@@ -32,6 +33,9 @@ from pipemap.storage import (
 )
 
 from pipemap.runner.engine._resume import compare_to_previous
+from pipemap.runner.engine._resume_checks import plan_resume
+from pipemap.runner.engine._resume_plan import ResumePlan, ResumeRecomputeWarning, ResumeUnverifiedWarning
+from pipemap.runner.engine._resume_records import function_records, input_digests
 from pipemap.runner.engine._shapes import at_least_tuple, map_shapes, resolve_downstream
 from pipemap.runner.worker._value_shapes import full_shape_from_value
 
@@ -196,6 +200,21 @@ class DeferredStorage:
         return self.cls(self.folder, tuple(shape), None, None)
 
 
+def _unverified_message(folder: Path) -> str:
+    return (
+        f"resume=True: the run in `{folder}` was written by pipefunc or an older pipemap and does not"
+        " record the functions' code, so a function edited since then cannot be detected (its stored"
+        " values would be served). This resume records it, so the next resume checks it; use"
+        " `resume=False` if a function changed."
+    )
+
+
+def _warn(message: str, category: type[Warning]) -> None:
+    from pipemap.runner.engine._summary import _caller_stacklevel
+
+    warnings.warn(message, category, stacklevel=_caller_stacklevel())
+
+
 class RunInfo(RunRecord):
     """The record of a ``run_map`` call; ``resolved_shapes`` changes as ``"?"`` sizes resolve.
 
@@ -271,6 +290,10 @@ class RunInfo(RunRecord):
         check_input_ranks(pipeline, inputs)
         shapes, masks = map_shapes(pipeline, inputs, internal)
         bound = bound_values(pipeline)
+        plan = ResumePlan()
+        resumed: RunRecord | None = None  # the stored run this one resumes
+        digests = input_digests(inputs) if folder is not None else {}
+        records = function_records(pipeline, inputs, digests) if folder is not None else None
         if folder is not None:
             if interrupted_clear(folder):  # a fresh run was killed while replacing the old one
                 clear_run_folder(folder)
@@ -285,17 +308,39 @@ class RunInfo(RunRecord):
                 except Exception as e:  # noqa: BLE001
                     msg = f"Could not load previous run info: {e}, cannot use `resume=True`."
                     raise ValueError(msg) from None
-                unchanged = compare_to_previous(
-                    old,
-                    error_handling=error_handling,
-                    internal_shapes=internal,
-                    mapspecs_as_strings=pipeline.mapspecs_as_strings,
-                    shapes=shapes,
-                    inputs=inputs,
-                    defaults=pipeline.defaults,
-                    resume_validation=resume_validation,  # type: ignore[arg-type]
-                    bound=bound,
-                )
+                if old.functions is None:  # pipefunc or older pipemap: today's checks, code unseen
+                    unchanged = compare_to_previous(
+                        old,
+                        error_handling=error_handling,
+                        internal_shapes=internal,
+                        mapspecs_as_strings=pipeline.mapspecs_as_strings,
+                        shapes=shapes,
+                        inputs=inputs,
+                        defaults=pipeline.defaults,
+                        resume_validation=resume_validation,  # type: ignore[arg-type]
+                        bound=bound,
+                    )
+                    if resume_validation != "skip":
+                        _warn(_unverified_message(folder), ResumeUnverifiedWarning)
+                    resumed = old
+                elif records is not None:
+                    plan, unchanged = plan_resume(
+                        old,
+                        records,
+                        pipeline=pipeline,
+                        inputs=inputs,
+                        digests=digests,
+                        shapes=shapes,
+                        internal=internal,
+                        error_handling=error_handling,
+                        bound=bound,
+                        validation=resume_validation,  # type: ignore[arg-type]
+                        folder=folder,
+                    )
+                    clear_outputs(folder, plan.clear)  # before the new record: a crash keeps the old one
+                    if plan.recompute:
+                        _warn(plan.message(folder), ResumeRecomputeWarning)
+                    resumed = old
         info = cls(
             inputs=inputs,
             defaults=dict(pipeline.defaults),
@@ -310,7 +355,11 @@ class RunInfo(RunRecord):
             error_handling=error_handling,
             pipemap_version=_version(),
             bound=bound,
+            functions=None if records is None else {**plan.carried, **records},
         )
+        info.__dict__["_resume_lines"] = plan.lines()
+        if resumed is not None:
+            info.resolve_kept_shapes(resumed, set(plan.clear))
         if folder is not None:
             if unchanged:  # resume with verified-equal inputs, defaults and bound values: their files stay
                 info.dump_pipemap_json()
@@ -318,6 +367,32 @@ class RunInfo(RunRecord):
             else:
                 info.dump()
         return info
+
+    def resolve_kept_shapes(self, old: RunRecord, cleared: set[str]) -> None:
+        """A resume keeps stored outputs whose ``"?"`` sizes the stored run resolved: take those
+        sizes (not of ``cleared`` outputs, whose new values may differ) and resolve downstream,
+        as running their functions would have (they do not run again)."""
+        known = {
+            key: tuple(shape)
+            for key, shape in old.resolved_shapes.items()
+            if key in self.resolved_shapes
+            and not shape_is_resolved(self.resolved_shapes[key])
+            and shape_is_resolved(tuple(shape))
+            and not set(at_least_tuple(key)) & cleared
+        }
+        if known:
+            resolve_downstream(self.resolved_shapes, self.shape_masks, self.mapspecs, known)  # type: ignore[arg-type]
+
+    @property
+    def resume_changes(self) -> list[str]:
+        """What this run's ``resume=True`` recomputes and why, one line per function
+        ("function `f` (y): code changed"); empty when nothing (or not a resume).
+
+        >>> from pipemap.runner import Pipeline, PipeFunc
+        >>> RunInfo.create(None, Pipeline([PipeFunc(lambda x: x, "y")]), {"x": 1}, storage=None).resume_changes
+        []
+        """
+        return list(self.__dict__.get("_resume_lines", []))
 
     @property
     def mapspecs(self) -> list[MapSpec]:

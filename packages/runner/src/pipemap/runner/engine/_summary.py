@@ -146,6 +146,9 @@ class RunSummary:
     #: (``{function: {"reused": n, "computed": m}}``; empty for runs without a run folder)
     elements: dict[str, dict[str, int]] = field(default_factory=dict)
 
+    #: what this run's ``resume=True`` recomputed and why, one line per function (`RunInfo.resume_changes`)
+    resume_recomputed: list[str] = field(default_factory=list)
+
     @property
     def n_reused(self) -> int:
         """Elements this run took from ``reuse_from`` folders instead of computing them."""
@@ -181,6 +184,8 @@ class RunSummary:
             lines.append(f"  {function}: " + ", ".join(parts))
         if self.n_retried:
             lines.append(f"({self.n_retried} stored failure(s) were retried by this run.)")
+        if self.resume_recomputed:
+            lines.append("This resume recomputed (stored values were stale): " + "; ".join(self.resume_recomputed))
         call = self.retry_call
         if call is None:
             lines.append(

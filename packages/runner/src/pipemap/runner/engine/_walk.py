@@ -34,6 +34,7 @@ def _summarize(runner: _Runner, prep: Prepared) -> None:
     order = [f.__name__ for f in prep.pipeline.sorted_functions]
     summary = build_summary(runner.tally, str(folder) if folder is not None else None, order)
     summary.error_handling = prep.error_handling.value
+    summary.resume_recomputed = prep.run_info.resume_changes
     prep.outputs.summary = summary
     if prep.keys is not None:
         summary.elements = prep.keys.counts()
@@ -47,7 +48,8 @@ async def run_prepared(
     runner = _Runner(prep)
     if prep.events:
         folder = prep.run_info.run_folder
-        prep.events.emit(RunStarted(runner.totals(), str(folder) if folder is not None else None))
+        recomputed = tuple(prep.run_info.resume_changes)
+        prep.events.emit(RunStarted(runner.totals(), str(folder) if folder is not None else None, recomputed))
     error: BaseException | None = None
     try:
         generations = prep.pipeline.topological_generations.function_lists

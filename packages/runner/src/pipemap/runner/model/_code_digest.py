@@ -6,7 +6,11 @@ constants (nested code objects followed recursively), names, argument layout, de
 closure cell values (callables in cells followed, other values via `stable_digest`). Functions
 and classes of the same module that the body uses by global name are followed too (recursively,
 with a cycle guard), and so are that module's immutable constants (numbers, strings, tuples,
-enums); other globals (modules, mutable containers, objects of other modules) are not.
+enums); other globals (modules, mutable containers, objects of other modules) are not. A list,
+dict, set, bytearray or deque in a closure cell, an instance attribute or a helper's default
+counts by its type only: functions fill such containers as they run (logs, caches, call
+counters), so their content is state, not a setting (pass a value that should be checked as a
+bound value, a default or an input of the `PipeFunc`).
 ``functools.partial``: the function and its arguments; a bound method: the function and its
 instance's state; a callable instance: its class's methods and its state; a class: its methods;
 a C function (``math.sqrt``, a numpy ufunc): its qualified name. A callable with a
@@ -26,6 +30,7 @@ there is not seen; the Python version is part of every digest (bytecode differs 
 
 from __future__ import annotations
 
+import collections
 import enum
 import functools
 import sys
@@ -39,6 +44,9 @@ __all__ = ["code_digest"]
 
 _PERSON = b"pipemap-code-1"
 _CONSTANT_TYPES = (int, float, complex, str, bytes, bool, type(None), tuple, frozenset, enum.Enum)
+#: containers a function's code may fill as it runs (a log, a cache, a call counter): in closures,
+#: instance state and helper defaults they count by type only, or every call would change the code
+_STATE_TYPES = (list, dict, set, bytearray, collections.deque)
 
 
 def code_digest(func: object, *, own_defaults: bool = True) -> bytes:
@@ -89,8 +97,8 @@ class _Walker:
         elif isinstance(obj, functools.partial):
             self.tag("partial")
             self.callable(obj.func)
-            self.value(obj.args, "the arguments of a `functools.partial`")
-            self.value(dict(obj.keywords), "the keywords of a `functools.partial`")
+            self.value(obj.args, "the arguments of a `functools.partial`", state=False)
+            self.value(dict(obj.keywords), "the keywords of a `functools.partial`", state=False)
         elif isinstance(obj, types.FunctionType):
             self.function(obj, own_defaults)
         elif isinstance(obj, types.MethodType):
@@ -126,8 +134,11 @@ class _Walker:
         self.tag(f"function:{func.__module__}.{func.__qualname__}")
         self.code(func.__code__)
         if own_defaults:
-            self.value(func.__defaults__, f"the defaults of `{func.__qualname__}`")
-            self.value(func.__kwdefaults__, f"the keyword defaults of `{func.__qualname__}`")
+            for i, default in enumerate(func.__defaults__ or ()):
+                self.value(default, f"default {i} of `{func.__qualname__}`")
+            for name, default in sorted((func.__kwdefaults__ or {}).items()):
+                self.tag(name)
+                self.value(default, f"the keyword default `{name}` of `{func.__qualname__}`")
         for name, cell in zip(func.__code__.co_freevars, func.__closure__ or ()):
             try:
                 content = cell.cell_contents
@@ -199,8 +210,12 @@ class _Walker:
                 self.cls(base)
 
     # -- values -------------------------------------------------------------------------------
-    def value(self, value: object, where: str) -> None:
-        """A value the code uses: its `stable_digest`, else (a callable) its code."""
+    def value(self, value: object, where: str, *, state: bool = True) -> None:
+        """A value the code uses: its `stable_digest`, else (a callable) its code; ``state``:
+        a mutable container counts by its type only (see the module docstring)."""
+        if state and isinstance(value, _STATE_TYPES):
+            self.tag(f"state-container:{type_name(type(value))}")
+            return
         if isinstance(value, types.ModuleType):
             self.tag(f"module:{value.__name__}")
             return

@@ -49,6 +49,8 @@ class FunctionFingerprint:
     defaults: dict[str, bytes]
     unstable: str | None
     digest: bytes | None
+    #: the digest of the renames, output names, output picker and passed resources (None: unstable)
+    settings: bytes | None = None
 
     @property
     def trusted(self) -> bool:
@@ -81,6 +83,8 @@ def _digests(kind: str, values: dict[str, object], problems: list[str]) -> dict[
             out[name] = value_or_code_digest(value)
         except UnstableValueError as e:
             problems.append(f"{kind} `{name}`: {e}")
+        except Exception as e:  # noqa: BLE001 - reading a value failed: untrusted, never a failed run
+            problems.append(f"{kind} `{name}`: its digest failed ({type(e).__name__}: {e})")
     return out
 
 
@@ -107,6 +111,9 @@ def function_fingerprint(func: PipeFunc) -> FunctionFingerprint:
         except UnstableValueError as e:
             problems.append(str(e))
             code = None
+        except Exception as e:  # noqa: BLE001 - a callable that breaks the walk: untrusted, never a failed run
+            problems.append(f"its code digest failed ({type(e).__name__}: {e})")
+            code = None
     bound = _digests("bound value", dict(func.bound), problems)
     defaults = _digests("default", dict(func.defaults), problems)
     extra: dict[str, object] = {"renames": dict(func.renames), "outputs": func.output_names}
@@ -117,13 +124,18 @@ def function_fingerprint(func: PipeFunc) -> FunctionFingerprint:
     extras = _digests("setting", extra, problems)
     if problems or code is None:
         return FunctionFingerprint(code, bound, defaults, "; ".join(problems) or "no code digest", None)
+    settings = _combine([extras])
+    return FunctionFingerprint(code, bound, defaults, None, _combine([bound, defaults, extras], code), settings)
+
+
+def _combine(parts: list[dict[str, bytes]], code: bytes = b"") -> bytes:
     h = blake2b(digest_size=DIGEST_SIZE, person=_PERSON)
     h.update(code)
-    for part in (bound, defaults, extras):
+    for part in parts:
         h.update(len(part).to_bytes(8, "little"))
         for name in sorted(part):
             h.update(name.encode() + b"\x00" + part[name])
-    return FunctionFingerprint(code, bound, defaults, None, h.digest())
+    return h.digest()
 
 
 def _nested_code(functions: list[Any], problems: list[str]) -> bytes | None:

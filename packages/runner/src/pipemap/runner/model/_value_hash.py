@@ -130,13 +130,35 @@ def _enter(value: object, active: set[int]) -> int:
 
 
 def _sequence(h: _Hasher, items: Any, active: set[int], owner: object) -> None:
+    h.update(len(items).to_bytes(8, "little"))
+    if len(items) > 8 and _packed(h, items):
+        return
     key = _enter(owner, active)
     try:
-        h.update(len(items).to_bytes(8, "little"))
         for item in items:
             _feed(h, item, active)
     finally:
         active.discard(key)
+
+
+def _packed(h: _Hasher, items: Any) -> bool:
+    """A long sequence of only floats (or only ints that fit 64 bits) in one packed write: a
+    marker byte no type tag starts with, then the values. Equal sequences always take the same
+    path (it depends on their content only), so digests stay consistent."""
+    kinds = set(map(type, items))
+    if kinds == {float}:
+        h.update(b"\xffF")
+        h.update(struct.pack(f"<{len(items)}d", *items))
+        return True
+    if kinds == {int}:
+        try:
+            packed = struct.pack(f"<{len(items)}q", *items)
+        except struct.error:  # an int beyond 64 bits: element by element
+            return False
+        h.update(b"\xffI")
+        h.update(packed)
+        return True
+    return False
 
 
 def _unordered(h: _Hasher, digests: list[bytes]) -> None:

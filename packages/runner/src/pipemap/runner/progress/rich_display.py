@@ -88,6 +88,8 @@ class RichDisplay(ThrottledDisplay):
         self.live = Live(console=self.console, auto_refresh=False, transient=False, redirect_stdout=False,
                          redirect_stderr=False)
         self.live.start(refresh=False)  # first render after 1 / max_fps, or at the end
+        for line in event.recomputed:  # a resume that found stale stored values says which, once
+            self.live.console.print(f"resume recomputes {line}", markup=False, highlight=False)
 
     def _elapsed(self, name: str, p: FunctionProgress, now: float) -> float:
         if name not in self.began and (p.computed or p.done):
