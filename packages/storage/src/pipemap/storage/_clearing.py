@@ -158,6 +158,15 @@ def clear_outputs(run_folder: str | os.PathLike[str], names: list[str] | set[str
     whose clearing was interrupted still holds the old record, and the next resume finds the
     same change and clears the rest. Leftover trash of an earlier crash is deleted too.
 
+    Parameters
+    ----------
+    run_folder : str or PathLike
+        The run folder.
+    names : list or set of str
+        The outputs whose stored values are deleted.
+
+    Examples
+    --------
     >>> import tempfile
     >>> folder = Path(tempfile.mkdtemp())
     >>> (folder / "outputs" / "y").mkdir(parents=True); _ = (folder / "outputs" / "s.cloudpickle").write_text("")

@@ -45,12 +45,24 @@ Records = Mapping[str, Mapping[str, Any]]
 class ResumeRecomputeWarning(UserWarning):
     """``resume=True`` found functions whose stored values are stale (code, bound values, defaults,
     settings or inputs changed, or no stable fingerprint) and recomputes them and everything
-    downstream; the message names each function and the reason."""
+    downstream; the message names each function and the reason.
+
+    Examples
+    --------
+    >>> issubclass(ResumeRecomputeWarning, UserWarning)
+    True
+    """
 
 
 class ResumeUnverifiedWarning(UserWarning):
     """``resume=True`` on a run folder that does not record the functions' fingerprints (written by
-    pipefunc or an older pipemap): a changed function body cannot be detected there."""
+    pipefunc or an older pipemap): a changed function body cannot be detected there.
+
+    Examples
+    --------
+    >>> issubclass(ResumeUnverifiedWarning, UserWarning)
+    True
+    """
 
 
 def way_on(folder: object) -> str:

@@ -254,6 +254,10 @@ class RunInfo(RunRecord):
     bound : dict or None, optional
         The functions' bound values, ``{output name ("y1,y2" for tuples): {parameter: value}}``;
         None when not recorded (pipefunc and older pipemap run folders).
+    functions : dict or None, optional
+        Per function (keyed by output name), the digests its stored values depend on (code,
+        bound values, used defaults, settings, inputs; see FORMAT.md, ``functions``); None when
+        not recorded. ``resume=True`` compares them to find stale functions.
 
     Examples
     --------

@@ -124,6 +124,8 @@ class RunSummary:
     elements : dict, optional
         Per function, the elements taken from ``reuse_from`` folders and those computed by this
         run: ``{function: {"reused": n, "computed": m}}`` (empty for runs without a run folder).
+    resume_recomputed : list of str, optional
+        What this run's ``resume=True`` recomputed and why, one line per function.
 
     Examples
     --------
