@@ -190,6 +190,7 @@ class LogWriter:
         directory = f"{self.folder}{os.sep}c{chunk}"
         try:
             os.mkdir(directory)
+            self.unsynced_dirs.add(self.folder)  # the new chunk folder's entry
         except FileExistsError:
             pass
         name = f"{time.time_ns():020d}-{os.getpid():08d}-{next(_counter):08d}{LOG_SUFFIX}"
