@@ -75,13 +75,24 @@ class FunctionDone:
 
 
 @dataclass(frozen=True, slots=True)
+class RanInline:
+    """``parallel=True`` on the default pool, but ``output_name``'s function ran in the parent:
+    its elements were measured too cheap for the pool to pay (``reason`` says how cheap)."""
+
+    output_name: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class RunFinished:
     """The run ended; ``error`` holds the exception when it failed."""
 
     error: BaseException | None = None
 
 
-Event: TypeAlias = RunStarted | ChunkDone | AlreadyStored | ElementFailed | ShapeResolved | FunctionDone | RunFinished
+Event: TypeAlias = (
+    RunStarted | ChunkDone | AlreadyStored | ElementFailed | ShapeResolved | FunctionDone | RanInline | RunFinished
+)
 Listener: TypeAlias = Callable[[Event], None]
 
 
@@ -120,6 +131,8 @@ class FunctionProgress:
     started_at: float = field(default_factory=time.monotonic)
     elapsed: float = 0.0
     stored_before: int = 0
+    #: set when the function ran in the parent although the run is parallel (:class:`RanInline`)
+    inline: str | None = None
 
     @property
     def computed(self) -> int:
@@ -169,6 +182,8 @@ class HeadlessTracker:
             self.progress.setdefault(event.output_name, FunctionProgress(None)).total = event.total
         elif isinstance(event, FunctionDone):
             self.progress.setdefault(event.output_name, FunctionProgress(None)).done = True
+        elif isinstance(event, RanInline):
+            self.progress.setdefault(event.output_name, FunctionProgress(None)).inline = event.reason
         elif isinstance(event, RunFinished):
             self.finished = True
             self.error = event.error
@@ -181,4 +196,6 @@ class HeadlessTracker:
             out[name] = {"total": p.total, "completed": p.completed, "failed": p.failed, "done": p.done}
             if p.stored_before:
                 out[name]["stored_before"] = p.stored_before
+            if p.inline:
+                out[name]["inline"] = p.inline
         return out

@@ -57,6 +57,11 @@ class RunTally:
     failed: dict[str, list[tuple[StorageBase, tuple[int, ...]]]] = field(default_factory=dict)
     failed_single: dict[str, Any] = field(default_factory=dict)
     retried: dict[str, int] = field(default_factory=dict)
+    inline: dict[str, str] = field(default_factory=dict)
+
+    def add_inline(self, function: str, reason: str) -> None:
+        """``function`` ran in the parent although the run is parallel (see ``engine/_inline.py``)."""
+        self.inline[function] = reason
 
     def add_failed(self, function: str, storage: StorageBase, linear: tuple[int, ...]) -> None:
         """Failed elements of one chunk (called only for chunks with failures)."""
@@ -83,6 +88,8 @@ class RunSummary:
     retried: dict[str, int] = field(default_factory=dict)
     run_folder: str | None = None
     error_handling: str = "continue"
+    #: functions that ran in the parent although ``parallel=True`` (too cheap for the default pool), with why
+    inline: dict[str, str] = field(default_factory=dict)
 
     @property
     def n_failed(self) -> int:
@@ -114,6 +121,8 @@ class RunSummary:
             lines.append(f"  {function}: " + ", ".join(parts))
         if self.n_retried:
             lines.append(f"({self.n_retried} stored failure(s) were retried by this run.)")
+        for function, reason in self.inline.items():
+            lines.append(f"({function} {reason}.)")
         call = self.retry_call
         if call is None:
             lines.append(
@@ -155,7 +164,7 @@ def _count(summary: RunSummary, function: str, values: list[Any]) -> None:
 
 def build_summary(tally: RunTally, run_folder: str | None, function_order: list[str]) -> RunSummary:
     """Read the failed elements' snapshots (at most ``_MAX_READ`` per function) and count them."""
-    summary = RunSummary(retried=dict(tally.retried), run_folder=run_folder)
+    summary = RunSummary(retried=dict(tally.retried), run_folder=run_folder, inline=dict(tally.inline))
     for function in function_order:
         if function in tally.failed_single:
             _count(summary, function, [tally.failed_single[function]])

@@ -112,4 +112,5 @@ def summary_line(name: str, p: FunctionProgress, now: float, started: float | No
     total = "?" if p.total is None else str(p.total)
     failed = f", {p.failed} failed" if p.failed else ""
     speed = f"{rate:,.0f}/s" if rate is not None else "--/s"
-    return f"{name}: {p.completed}/{total}{failed} | {speed} | ETA {format_seconds(0.0 if p.done else eta)}"
+    inline = " | in the parent (too cheap for the pool)" if p.inline else ""
+    return f"{name}: {p.completed}/{total}{failed} | {speed} | ETA {format_seconds(0.0 if p.done else eta)}{inline}"

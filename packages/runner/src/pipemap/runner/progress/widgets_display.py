@@ -69,7 +69,8 @@ class WidgetsDisplay(ThrottledDisplay):
             failed = f" <span style='color:red'>{p.failed} failed</span>" if p.failed else ""
             total_text = "?" if p.total is None else str(p.total)
             eta_text = format_seconds(0.0 if p.done else eta)
-            label.value = f"{p.completed}/{total_text}{failed} | {speed} | ETA {eta_text}"
+            inline = " | in the parent (too cheap for the pool)" if p.inline else ""
+            label.value = f"{p.completed}/{total_text}{failed} | {speed} | ETA {eta_text}{inline}"
 
     def stop(self, event: RunFinished) -> None:
         self.status.value = "failed: " + type(event.error).__name__ if event.error is not None else "done"
