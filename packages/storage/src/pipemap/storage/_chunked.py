@@ -134,6 +134,7 @@ class ChunkedArray(ChunkReads, ShapeRecorded, StorageBase):
 
     def _reset_caches(self) -> None:
         self._index_cache: dict[str, np.ndarray] = {}
+        self._log_index_cache: dict[str, tuple[int, np.ndarray]] = {}
         self._chunk_cache: OrderedDict[int, tuple[tuple[Any, ...], dict[int, Any]]] = OrderedDict()
         self._known_dirs: set[int] = set()
         self._lock = threading.Lock()  # guards the caches when threads share this object
@@ -143,7 +144,7 @@ class ChunkedArray(ChunkReads, ShapeRecorded, StorageBase):
     def __getstate__(self) -> dict[str, Any]:
         self._flush_own()  # whoever unpickles this sees the elements dumped so far
         state = self.__dict__.copy()
-        for name in ("_index_cache", "_chunk_cache", "_known_dirs", "_lock", "_writer", "_fast_key"):
+        for name in ("_index_cache", "_log_index_cache", "_chunk_cache", "_known_dirs", "_lock", "_writer", "_fast_key"):
             state.pop(name, None)
         return state
 
@@ -255,8 +256,12 @@ class ChunkedArray(ChunkReads, ShapeRecorded, StorageBase):
     def close(self) -> None:
         """Flush, sync and close this object's logs (a later ``dump`` opens new ones); closed
         logs can be compacted into packs."""
-        if self._writer is not None:
-            self._writer.close()
+        writer = self._writer
+        if writer is not None:
+            chunks = list(writer.fds)
+            writer.close()
+            for chunk in chunks:  # many closed logs (many writers over time): merge them now
+                self._maybe_compact(chunk)
 
     # ------------------------------------------------------------------ bulk writes: packs
     def _put_many(self, indices: np.ndarray, values: list[Any]) -> None:

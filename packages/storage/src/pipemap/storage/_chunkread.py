@@ -38,6 +38,7 @@ class ChunkReads:
     folder: Path
     chunk_size: int
     _index_cache: dict[str, np.ndarray]
+    _log_index_cache: dict[str, tuple[int, np.ndarray]]
     _chunk_cache: OrderedDict[int, tuple[tuple[Any, ...], dict[int, Any]]]
     _lock: threading.Lock
     _writer: LogWriter | None
@@ -67,9 +68,15 @@ class ChunkReads:
 
     # ------------------------------------------------------------------ reads
     def _pack_indices(self, path: str) -> np.ndarray | None:
-        if path.endswith(LOG_SUFFIX):  # growing: never cached
+        if path.endswith(LOG_SUFFIX):  # growing: cached with the size it was read at
             with open(path, "rb") as handle:
-                return np.asarray(parse_indices(handle.read()), dtype=np.int64)
+                size = os.fstat(handle.fileno()).st_size
+                known = self._log_index_cache.get(path)
+                if known is not None and known[0] == size:
+                    return known[1]
+                indices = np.asarray(parse_indices(handle.read(size)), dtype=np.int64)
+            self._log_index_cache[path] = (size, indices)
+            return indices
         cached = self._index_cache.get(path)
         if cached is not None:
             return cached
@@ -112,8 +119,9 @@ class ChunkReads:
                 if table is not None and len(table):
                     mask[table[table < size]] = True
         with self._lock:
-            for stale in set(self._index_cache) - live:
-                self._index_cache.pop(stale, None)
+            for cache in (self._index_cache, self._log_index_cache):
+                for stale in set(cache) - live:
+                    cache.pop(stale, None)
         return mask
 
     def _chunk_state(self, chunk: int) -> tuple[Any, ...]:
@@ -124,11 +132,8 @@ class ChunkReads:
         directory = self._chunk_dir(chunk) + os.sep
         state: list[Any] = []
         for name in names:
-            if name.endswith(LOG_SUFFIX):
-                try:
-                    state.append((name, os.stat(directory + name).st_size))
-                except FileNotFoundError:
-                    state.append((name, -1))  # compacted meanwhile: the read retries
+            if name.endswith(LOG_SUFFIX):  # (compacted meanwhile: FileNotFoundError, the caller lists again)
+                state.append((name, os.stat(directory + name).st_size))
                 continue
             state.append(name)
         return tuple(state)
@@ -136,7 +141,10 @@ class ChunkReads:
     def _load_chunk(self, chunk: int) -> dict[int, Any]:
         self._flush_own()
         for _attempt in range(5):
-            state = self._chunk_state(chunk)
+            try:
+                state = self._chunk_state(chunk)
+            except FileNotFoundError:
+                continue
             with self._lock:
                 cached = self._chunk_cache.get(chunk)
                 if cached is not None and cached[0] == state:
@@ -160,7 +168,7 @@ class ChunkReads:
             if isinstance(entry, tuple):  # a log, read up to the size its state recorded
                 path = directory + entry[0]
                 with open(path, "rb") as handle:
-                    blob = handle.read(max(entry[1], 0))
+                    blob = handle.read(entry[1])
                 indices, values = parse_log(blob)
                 content.update(zip(indices, values))
                 continue
