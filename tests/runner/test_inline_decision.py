@@ -122,3 +122,16 @@ def test_errors_behave_as_in_a_sequential_run(error_handling: str) -> None:
         result = run_map(Pipeline([bad]), {"x": list(range(10))}, parallel=True, storage="dict", error_handling="continue")
     assert result.summary.n_failed == 1
     assert [v for k, v in enumerate(result["q"].output.tolist()) if k != 3] == [0, 1, 2, 4, 5, 6, 7, 8, 9]
+
+
+def test_unpicklable_input_is_fine_when_nothing_goes_to_the_pool() -> None:
+    import threading
+
+    @pipefunc(output_name="u", mapspec="x[i] -> u[i]")
+    def scaled(x: int, c: object) -> int:
+        return x
+
+    result = run_map(Pipeline([scaled]), {"x": [1, 2], "c": threading.Lock()}, parallel=True, storage="dict")
+    assert result["u"].output.tolist() == [1, 2]  # ran in the parent, as a sequential run would
+    with pytest.raises(TypeError, match="Input `c`"):  # sent to the pool: named as before
+        run_map(Pipeline([scaled]), {"x": [1, 2], "c": threading.Lock()}, parallel=True, chunksizes=1, storage="dict")
