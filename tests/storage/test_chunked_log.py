@@ -243,3 +243,19 @@ def test_deleted_output_folder_is_named(tmp_path: Path) -> None:
     shutil.rmtree(tmp_path / "out")
     with pytest.raises(FileNotFoundError, match="out"):
         store.dump(0, "x")
+
+
+def test_numpy_and_negative_keys_and_internal_shapes_append_to_the_log(tmp_path: Path) -> None:
+    store = ChunkedArray(tmp_path / "a", (2, 3))
+    store.dump((np.int64(1), np.int32(2)), "np")
+    store.dump((-1, -2), "neg")
+    inner = ChunkedArray(tmp_path / "b", (2,), (3,), (True, False))
+    inner.dump((1,), np.arange(3))
+    with pytest.raises(ValueError, match="internal_shape"):
+        inner.dump((0,), np.arange(2))
+    for s in (store, inner):
+        s.flush()
+        assert _packs(s.folder) == [] and len(_logs(s.folder)) == 1
+    assert _fresh(store).get_many([4, 5]) == ["neg", "np"]
+    assert ChunkedArray(tmp_path / "b", (2,), (3,), (True, False)).get_many([0, 1])[1].tolist() == [0, 1, 2]
+    assert not ChunkedArray(tmp_path / "b", (2,), (3,), (True, False)).done_mask()[0]

@@ -48,7 +48,7 @@ from ._atomic import (
     mark_stored,
     vanished_folder_error,
 )
-from ._base import StorageBase
+from ._base import StorageBase, _is_element_key
 from ._shape_record import ShapeRecorded
 from ._chunkread import ChunkReads
 from ._chunkcompact import PACK_SUFFIX, chunk_files, compact_chunk
@@ -201,9 +201,16 @@ class ChunkedArray(ChunkReads, ShapeRecorded, StorageBase):
         'x'
         """
         linear = self._element_linear(key)
-        if linear < 0 or self.read_only or self.internal_shape:
-            super().dump(key, value)  # validation, errors, slices and internal shapes
-            return
+        if linear < 0:  # numpy ints, negative ints, slices, bad keys: the validated path
+            if self.read_only:
+                self._refuse_read_only()
+            normalized = self._normalize_key(key, for_dump=True)
+            if not _is_element_key(normalized):
+                super().dump(key, value)  # slices write packs
+                return
+            linear = sum(k * s for k, s in zip(normalized, self.strides))
+        if self.internal_shape:
+            self._check_value(value, key)
         if self._shape_synced != (self.shape, self.internal_shape):
             self._sync_shape_record(write=True)
         writer = self._writer
