@@ -140,11 +140,13 @@ class _Runner:
         """The function would run on pipemap's default pool (never an executor the user chose)
         with automatic chunk sizes (a size the user set is a choice for the pool, kept too) and has
         no ``timeout`` (enforced in pool workers, not always in the parent): its first elements
-        run in the parent and decide (``engine/_inline.py``)."""
+        run in the parent and decide (``engine/_inline.py``). Nor with a retry policy: an element
+        that kills its process must kill a worker (one failed attempt), never the run."""
         return (
             self.executors.uses_default_pool()
             and is_automatic(f.output_name, self.prep.chunksizes)
             and not getattr(f, "timeout", None)
+            and effective_policy(getattr(f, "retries", None), self.prep.retries) is None
         )
 
     def _ran_inline(self, job: MappedJob, seconds: float) -> None:
