@@ -6,10 +6,10 @@ parent, in probes of 1, 8, 64, ... elements (1, 1, 8, ... when the first call wa
 chunks to the pool and collecting their results costs a few tens of milliseconds per function
 however cheap its elements are, and at most saves the work spread over the workers; so as soon as
 a probe shows that the remaining elements take less than :data:`INLINE_MAX_SECONDS` in total, the
-parent runs them too (e.g. 10^4 elements of 0.1 µs). As soon as the probes have taken
-:data:`PROBE_SECONDS`, or a probe other than the first (which may pay for the function's imports
-and caches) took long enough to measure the elements well (elements of a millisecond or more: the
-second one decides), the rest goes to the pool: the parent did at most about that much of the work
+parent runs them too (e.g. 10^4 elements of 0.1 µs). As soon as the probes have computed for
+:data:`PROBE_SECONDS` (or waited four times that: I/O, sleeps), or a probe other than the first
+(which may pay for the function's imports and caches) took long enough to measure the elements
+well (elements of a millisecond or more: the second one decides), the rest goes to the pool: the parent did at most about that much of the work
 serially. A cold default pool is started before the probes (no user code runs in the parent before
 its workers fork); a warm one is only taken when the probes send work to it.
 
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import time
 from typing import TYPE_CHECKING, Literal
 
 from pipemap.runner.worker._chunk import _task_cache, run_chunk
@@ -51,14 +52,28 @@ RELIABLE_PROBE_SECONDS = 0.001
 
 
 def decide(
-    *, per_element: float, remaining: int, spent: float, probe: float = 0.0, first: bool = False
+    *,
+    per_element: float,
+    remaining: int,
+    spent: float,
+    probe: float = 0.0,
+    first: bool = False,
+    cpu: float | None = None,
+    cpu_spent: float | None = None,
 ) -> Literal["inline", "pool", "probe"]:
-    """After a probe (``probe`` seconds, the ``first`` one or not; ``spent`` by all probes so far):
-    run the rest in the parent, send it to the pool, or probe further. The first call of a
-    function may pay for imports and caches, so a long first probe is confirmed by a second one."""
+    """After a probe (``probe`` seconds of wall time, ``cpu`` of them computing; ``spent`` and
+    ``cpu_spent`` by all probes so far; ``per_element``: the best rate seen): run the rest in the
+    parent, send it to the pool, or probe further. The first call of a function may pay for
+    imports and caches, so a long first probe is confirmed by a second one; a probe that waited
+    (descheduled on a busy machine, or a function that sleeps or does I/O) is not taken as a
+    measure of work until the probes have waited :data:`PROBE_SECONDS` four times over."""
+    cpu = probe if cpu is None else cpu
+    cpu_spent = spent if cpu_spent is None else cpu_spent
     if per_element * remaining <= INLINE_MAX_SECONDS:
         return "inline"
-    if spent >= PROBE_SECONDS or (probe >= RELIABLE_PROBE_SECONDS and not first):
+    if cpu_spent >= PROBE_SECONDS or spent >= 4 * PROBE_SECONDS:
+        return "pool"
+    if not first and min(probe, 2 * cpu) >= RELIABLE_PROBE_SECONDS:
         return "pool"
     return "probe"
 
@@ -85,17 +100,22 @@ def probe_inline(job: MappedJob) -> tuple[Linear, float | None]:
     task = copy.copy(job.task)
     task.on_batch = job.absorb
     _task_cache(task)
-    position, size, spent = 0, 1, 0.0
+    position, size, spent, cpu_spent, best = 0, 1, 0.0, 0.0, float("inf")
     loop = asyncio.events._get_running_loop()
     asyncio.events._set_running_loop(None)  # the function sees no running loop, as in a sequential run
     try:
         while position < total:
             part = todo[position : position + size]
+            cpu0 = time.thread_time()
             elapsed = run_chunk(task, part).elapsed  # gather, calls, writes (not the progress callback)
+            cpu = time.thread_time() - cpu0
             spent += elapsed
+            cpu_spent += cpu
             position += len(part)
+            best = min(best, elapsed / len(part))  # (a probe descheduled on a busy machine looks slow)
             verdict = decide(
-                per_element=elapsed / len(part), remaining=total - position, spent=spent, probe=elapsed, first=size == 1 and position == 1
+                per_element=best, remaining=total - position, spent=spent, probe=elapsed,
+                first=size == 1 and position == 1, cpu=cpu, cpu_spent=cpu_spent,
             )
             if verdict == "inline":
                 rest = run_chunk(task, todo[position:]).elapsed if position < total else 0.0
