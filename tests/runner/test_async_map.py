@@ -55,7 +55,9 @@ def test_start_later_inside_loop_twice_warns_and_headless_status() -> None:
     assert result["y"].output.tolist() == [2 * k for k in range(50)]
     status = runner.status()
     assert status["state"] == "done"
-    assert status["progress"]["y"] == {"total": 50, "completed": 50, "failed": 0, "done": True}
+    progress = dict(status["progress"]["y"])
+    progress.pop("inline", None)  # the default pool: cheap elements may run in the parent (issue 20)
+    assert progress == {"total": 50, "completed": 50, "failed": 0, "done": True}
     assert runner.progress.progress["y"].completed == 50
 
 

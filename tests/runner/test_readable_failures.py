@@ -268,7 +268,9 @@ def test_resumed_run_counts_stored_elements_as_done(tmp_path: Path, threads: boo
         return runner.status()
 
     status = asyncio.run(main())
-    assert status["progress"]["y"] == {"total": 100, "completed": 100, "failed": 0, "done": True, "stored_before": stored}
+    progress = dict(status["progress"]["y"])
+    progress.pop("inline", None)  # the default pool: cheap elements may run in the parent (issue 20)
+    assert progress == {"total": 100, "completed": 100, "failed": 0, "done": True, "stored_before": stored}
 
 
 def test_tracker_and_display_line_after_resume() -> None:

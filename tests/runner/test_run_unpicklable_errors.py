@@ -34,7 +34,7 @@ def test_unpicklable_mapped_input_names_the_input_and_element(tmp_path: Path, wi
     p = Pipeline([PipeFunc(_ident, "y", mapspec="x[i] -> y[i]")])
     folder = tmp_path / "run" if with_folder else None
     with pytest.raises(TypeError) as info:
-        p.map({"x": [1, threading.Lock(), 3]}, run_folder=folder, parallel=True)
+        p.map({"x": [1, threading.Lock(), 3]}, run_folder=folder, parallel=True, chunksizes=1)  # (a set size: the pool, issue 20)
     text = _text(info.value)
     assert "Input `x`" in text and "element 1" in text, text
     if not with_folder:  # sent to the workers: the function is named too
@@ -48,7 +48,7 @@ def test_unpicklable_constant_input_names_the_input() -> None:
 
     p = Pipeline([PipeFunc(scaled, "y", mapspec="x[i] -> y[i]")])
     with pytest.raises(TypeError) as info:
-        p.map({"x": [1, 2], "c": {"ok": 1, "lock": threading.Lock()}}, parallel=True)
+        p.map({"x": [1, 2], "c": {"ok": 1, "lock": threading.Lock()}}, parallel=True, chunksizes=1)  # (the pool, issue 20)
     text = _text(info.value)
     assert "Input `c` of `scaled`" in text and "key 'lock'" in text, text
     _assert_chained(info.value)

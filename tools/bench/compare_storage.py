@@ -3,7 +3,10 @@
 Each measurement runs ``--repeat`` times, interleaving the engines; the table shows the
 minimum and median in µs per element and the ratio pipefunc / pipemap on medians (higher =
 pipemap faster). The "floor" row is the bare ``cloudpickle.dumps`` + one ``open().write`` per
-element. pipefunc has no bulk API, so its writes are one ``dump(key, value)`` per element.
+element; the "atomic floor" adds what an atomic write needs (a temporary name, then ``os.replace``).
+pipefunc has no bulk API, so its writes are one ``dump(key, value)`` per element. The "single"
+rows write one ``dump(key, value)`` per element with pipemap too (``chunked``: appends to its log,
+flushed at the end; "read back" reads them with a fresh object).
 
     uv run python tools/bench/compare_storage.py
     uv run python tools/bench/compare_storage.py --n 2000 --n-zarr 300 --n-chunked 100000 --repeat 5
@@ -12,6 +15,7 @@ element. pipefunc has no bulk API, so its writes are one ``dump(key, value)`` pe
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import tempfile
@@ -74,9 +78,23 @@ def main() -> None:
             with open(f"{path}/__{i}__.pickle", "wb") as handle:
                 handle.write(cloudpickle.dumps(value))
 
+    def atomic_floor(path: str) -> None:
+        for i, value in enumerate(vals):
+            tmp = f"{path}/.__{i}__.pickle.tmp"
+            with open(tmp, "wb") as handle:
+                handle.write(cloudpickle.dumps(value))
+            os.replace(tmp, f"{path}/__{i}__.pickle")
+
     def pf_write(store: Any, values: list[Any]) -> None:
         for i, value in enumerate(values):
             store.dump((i,), value)
+
+    def pm_single(store: Any, values: list[Any]) -> None:
+        dump = store.dump
+        for i, value in enumerate(values):
+            dump(i, value)
+        if hasattr(store, "flush"):
+            store.flush()
 
     # prepared stores for reads and masks
     pf_read = PFFileArray(folder(), (n,))
@@ -90,6 +108,8 @@ def main() -> None:
         shutil.copyfile(pm_mask.folder / "__0__.pickle", pf_mask.folder / name)
     pm_chunked_folder = folder()
     ChunkedArray(pm_chunked_folder, (nc,)).dump_many(range(nc), cvals)
+    pm_chunked_log_folder = folder()
+    pm_single(ChunkedArray(pm_chunked_log_folder, (nc,)), cvals)
     pf_zarr_read = PFZarrFileArray(folder(), (nz,))
     pf_write(pf_zarr_read, zvals)
     pm_zarr_read = ZarrFileArray(folder(), (nz,))
@@ -97,6 +117,10 @@ def main() -> None:
 
     for _ in range(args.repeat):
         timer.run("floor write", n, folder, floor)
+        timer.run("atomic floor write", n, folder, atomic_floor)
+        timer.run("pipemap chunked single write", nc, lambda: ChunkedArray(folder(), (nc,)), lambda s: pm_single(s, cvals))
+        timer.run("pipemap chunked single read", nc, lambda: ChunkedArray(pm_chunked_log_folder, (nc,)), lambda s: s.to_array())
+        timer.run("pipemap zarr single write", nz, lambda: ZarrFileArray(folder(), (nz,)), lambda s: pm_single(s, zvals))
         timer.run("pipefunc file_array write", n, lambda: PFFileArray(folder(), (n,)), lambda s: pf_write(s, vals))
         timer.run("pipemap file_array write", n, lambda: FileArray(folder(), (n,)), lambda s: s.dump_many(range(n), vals))
         timer.run("pipemap chunked write", nc, lambda: ChunkedArray(folder(), (nc,)), lambda s: s.dump_many(range(nc), cvals))
@@ -113,16 +137,22 @@ def main() -> None:
 
     print(f"pipefunc {pipefunc.__version__}; n={n}, n_zarr={nz}, n_chunked={nc}, n_mask={nm}, repeat={args.repeat}")
     print(f"{'measurement (µs per element)':34} {'reference min/med':>20} {'pipemap min/med':>20} {'ratio (med)':>12}")
-    print("(reference = pipefunc, except in the first row: the bare pickle + write-one-file floor)")
+    print("(reference = pipefunc, except in the floor rows: the bare pickle + write-one-file floor, and the same")
+    print(" with a temporary name + os.replace: the least an atomic per-file write costs)")
     rows = [
         ("file_array write vs floor", "floor write", "pipemap file_array write"),
+        ("file_array write vs atomic floor", "atomic floor write", "pipemap file_array write"),
+        ("atomic floor vs floor", "floor write", "atomic floor write"),
         ("file_array write", "pipefunc file_array write", "pipemap file_array write"),
         ("chunked write vs pf file_array", "pipefunc file_array write", "pipemap chunked write"),
         ("file_array read (to_array)", "pipefunc file_array read", "pipemap file_array read"),
         ("chunked read vs pf file_array", "pipefunc file_array read", "pipemap chunked read"),
         ("file_array mask", "pipefunc file_array mask", "pipemap file_array mask"),
         ("chunked mask vs pf file_array", "pipefunc file_array mask", "pipemap chunked mask"),
+        ("chunked single write vs pf fa", "pipefunc file_array write", "pipemap chunked single write"),
+        ("chunked single read back vs pf fa", "pipefunc file_array read", "pipemap chunked single read"),
         ("zarr_file_array write", "pipefunc zarr write", "pipemap zarr write"),
+        ("zarr_file_array single write", "pipefunc zarr write", "pipemap zarr single write"),
         ("zarr_file_array read", "pipefunc zarr read", "pipemap zarr read"),
     ]
     for label, ref, ours in rows:

@@ -213,7 +213,20 @@ def wl_parallel(ctx: Ctx) -> list[Workload]:
         for x in busy_xs:
             w.busy_10ms(x)
 
+    n_inline = ctx.size(10_000, 10_000)
+
+    def inline_ok(r: dict[str, Any]) -> bool:  # floor = the same run with parallel=False
+        return r["pm_over_floor"] is not None and r["pm_over_floor"] <= 1.2
+
     return [
+        Workload(
+            f"parallel trivial {n_inline} (default pool) vs sequential", n_inline,
+            lambda: pf_e.map({"x": list(range(n_inline))}, parallel=True, storage="dict"),
+            lambda: run_map(pm_e, {"x": list(range(n_inline))}, parallel=True, storage="dict"),
+            lambda: run_map(pm_e, {"x": list(range(n_inline))}, parallel=False, storage="dict"),
+            "pm <=1.2x floor", inline_ok,
+            note="executor=None: too cheap for the pool, pipemap runs it in the parent; floor: pipemap parallel=False",
+        ),
         Workload(
             f"parallel trivial {n} (warm 2-worker pool)", n,
             lambda: pf_e.map({"x": xs}, **kw()), lambda: run_map(pm_e, {"x": xs}, **kw()),

@@ -5,13 +5,18 @@ Layout of ``folder``::
     chunked.json                {"format": "pipemap-chunked", "version": 1, "chunk_size": 1024}
     c<k>/<time>-<pid>-<n>.pack  one immutable pack per write batch for chunk k (linear indices
                                 k*chunk_size ... (k+1)*chunk_size - 1), see ``_packfile``
+    c<k>/<time>-<pid>-<n>.log   an append-only log of single ``dump`` calls, one per chunk,
+                                storage object and process, see ``_chunklog``
 
-Each write batch writes one pack per touched chunk with an atomic rename, so a process killed at
-any instant leaves every element absent or complete, and concurrent writers (worker processes)
-never overwrite each other's files. The mask is the union of the packs' index tables (cached per
-immutable file). When a chunk holds more than ``max_packs`` packs they are merged into one
-(concatenating raw segments, without unpickling); the merge writes the new pack before deleting
-the ones it merged, so concurrent merges at worst leave duplicates. Later packs win on overlap.
+Each bulk write (``dump_many``) writes one pack per touched chunk with an atomic rename, so a
+process killed at any instant leaves every element absent or complete, and concurrent writers
+(worker processes) never overwrite each other's files. A single ``dump`` appends a checksummed
+record to its chunk's log (buffered; written at least every 0.2 s, synced by ``persist``);
+readers ignore a torn tail. The mask is the union of the packs' index tables (cached per
+immutable file) and the logs' records. When a chunk holds more than ``max_packs`` files they are
+merged into one pack (``_chunkcompact``: pack segments are concatenated without unpickling, logs
+that no writer holds open are folded in); the merge writes the new pack before deleting the files
+it merged, so concurrent merges at worst leave duplicates. Later files win on overlap.
 
 >>> import tempfile
 >>> from pipemap.storage import ChunkedArray
@@ -28,7 +33,6 @@ import json
 import os
 import threading
 import time
-import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,8 +41,6 @@ from typing import Any
 import numpy as np
 
 from ._atomic import (
-    MISSING,
-    CorruptElementWarning,
     atomic_write_bytes,
     ensure_folder,
     folder_for_reading,
@@ -46,37 +48,33 @@ from ._atomic import (
     mark_stored,
     vanished_folder_error,
 )
-from ._base import StorageBase
+from ._base import StorageBase, _is_element_key
 from ._shape_record import ShapeRecorded
-from ._packfile import (
-    PackError,
-    decode_pack,
-    encode_pack,
-    encode_segment,
-    merge_packs,
-    read_indices,
-)
-from ._shapes import ShapeTuple
+from ._chunkread import ChunkReads
+from ._chunkcompact import PACK_SUFFIX, chunk_files, compact_chunk
+from ._chunklog import LOG_SUFFIX, LogWriter, encode_value
+from ._packfile import encode_pack, encode_segment
+from ._shapes import ShapeTuple, shape_is_resolved
 
 __all__ = ["ChunkedArray"]
 
 META = "chunked.json"
-PACK_SUFFIX = ".pack"
 _counter = itertools.count()
-_CACHE_CHUNKS = 32
 
 
 def _pack_name() -> str:
     return f"{time.time_ns():020d}-{os.getpid():08d}-{next(_counter):08d}{PACK_SUFFIX}"
 
 
-class ChunkedArray(ShapeRecorded, StorageBase):
+class ChunkedArray(ChunkReads, ShapeRecorded, StorageBase):
     """A few packed files per chunk of elements plus an index table per pack (``storage_id="chunked"``).
 
     Elements are grouped in chunks of ``chunk_size`` consecutive linear indices; each batch of writes
     to a chunk appends one pack file, and a manifest replaced atomically says which packs are valid,
     so a million elements make a few hundred files and a crash leaves every element absent or
-    complete. Packs are ``fsync``ed.
+    complete. Packs are ``fsync``ed. A single ``dump`` appends a checksummed record to a log of
+    its chunk and process instead (flushed at least every 0.2 s, and by ``persist``/``close``/
+    ``flush``); readers merge packs and logs, and compaction folds closed logs into packs.
 
     Parameters
     ----------
@@ -160,13 +158,17 @@ class ChunkedArray(ShapeRecorded, StorageBase):
 
     def _reset_caches(self) -> None:
         self._index_cache: dict[str, np.ndarray] = {}
-        self._chunk_cache: OrderedDict[int, tuple[tuple[str, ...], dict[int, Any]]] = OrderedDict()
+        self._log_index_cache: dict[str, tuple[int, np.ndarray]] = {}
+        self._chunk_cache: OrderedDict[int, tuple[tuple[Any, ...], dict[int, Any]]] = OrderedDict()
         self._known_dirs: set[int] = set()
         self._lock = threading.Lock()  # guards the caches when threads share this object
+        self._writer: LogWriter | None = None  # the element logs of single dumps, opened on first use
+        self._fast_key: tuple[Any, ...] = ()  # (shape, sizes, strides) for dump's element keys
 
     def __getstate__(self) -> dict[str, Any]:
+        self._flush_own()  # whoever unpickles this sees the elements dumped so far
         state = self.__dict__.copy()
-        for name in ("_index_cache", "_chunk_cache", "_known_dirs", "_lock"):
+        for name in ("_index_cache", "_log_index_cache", "_chunk_cache", "_known_dirs", "_lock", "_writer", "_fast_key"):
             state.pop(name, None)
         return state
 
@@ -187,9 +189,9 @@ class ChunkedArray(ShapeRecorded, StorageBase):
         return f"{self.folder}{os.sep}c{chunk}"
 
     def _list_packs(self, chunk: int) -> list[str]:
-        """The chunk's pack files, from a listing no concurrent merge tore.
+        """The chunk's pack and log files, from a listing no concurrent merge tore.
 
-        A directory listing taken while a merge adds its new pack and deletes the old ones may
+        A directory listing taken while a merge adds its new pack and deletes the old files may
         miss both; an entry present during a whole listing is always seen, so two identical
         consecutive listings are a consistent snapshot.
         """
@@ -200,10 +202,10 @@ class ChunkedArray(ShapeRecorded, StorageBase):
                 names = os.listdir(directory)
             except FileNotFoundError:
                 return []
-            packs = sorted(n for n in names if n.endswith(PACK_SUFFIX) and not n.startswith("."))
-            if packs == previous:
-                return packs
-            previous = packs
+            files = chunk_files(names)
+            if files == previous:
+                return files
+            previous = files
         return previous or []
 
     def _chunks_on_disk(self) -> list[int]:
@@ -213,15 +215,86 @@ class ChunkedArray(ShapeRecorded, StorageBase):
                 chunks.append(int(name[1:]))
         return chunks
 
-    def _warn_corrupt(self, path: str, exc: Exception) -> None:
-        warnings.warn(
-            f"{self._describe()}: pack file `{path}` is corrupt or truncated ({type(exc).__name__}: {exc});"
-            " its elements are treated as missing.",
-            CorruptElementWarning,
-            stacklevel=4,
-        )
+    # ------------------------------------------------------------------ single writes: the log
+    def dump(self, key: Any, value: Any) -> None:
+        """Store ``value`` at external ``key``; an element key appends one record to this chunk's
+        log (buffered, see ``flush``), slices write packs like ``dump_many``.
 
-    # ------------------------------------------------------------------ writes
+        >>> import tempfile
+        >>> arr = ChunkedArray(tempfile.mkdtemp(), (2, 3)); arr.dump((1, 2), "x"); arr[1, 2]
+        'x'
+        """
+        linear = self._element_linear(key)
+        if linear < 0:  # numpy ints, negative ints, slices, bad keys: the validated path
+            if self.read_only:
+                self._refuse_read_only()
+            normalized = self._normalize_key(key, for_dump=True)
+            if not _is_element_key(normalized):
+                super().dump(key, value)  # slices write packs
+                return
+            linear = sum(k * s for k, s in zip(normalized, self.strides))
+        if self.internal_shape:
+            self._check_value(value, key)
+        if self._shape_synced != (self.shape, self.internal_shape):
+            self._sync_shape_record(write=True)
+        writer = self._writer
+        if writer is None:
+            writer = self._writer = LogWriter(str(self.folder))
+        try:
+            writer.append(linear // self.chunk_size, linear, encode_value(value))
+        except FileNotFoundError:  # opening the chunk's log: the output folder was deleted
+            raise vanished_folder_error(self.folder) from None
+
+    def _element_linear(self, key: Any) -> int:
+        """The linear index of an in-bounds element key of ints (non-negative), else -1."""
+        fast = self._fast_key
+        if not fast or fast[0] is not self.shape:
+            if not shape_is_resolved(self.shape):
+                return -1
+            sizes = tuple(int(s) for s in self.shape)
+            self._fast_key = fast = (self.shape, sizes, self.strides)
+        sizes, strides = fast[1], fast[2]
+        if type(key) is int:
+            if len(sizes) == 1 and 0 <= key < sizes[0]:
+                return key
+            return -1
+        if type(key) is not tuple or len(key) != len(sizes):
+            return -1
+        linear = 0
+        for k, size, stride in zip(key, sizes, strides):
+            if type(k) is not int or not 0 <= k < size:
+                return -1
+            linear += k * stride
+        return linear
+
+    def flush(self, *, sync: bool = False) -> None:
+        """Write this object's buffered log records (``sync``: also ``fsync`` them).
+
+        Done anyway by ``dump_many``, ``persist``, ``close``, pickling, reads through this object
+        and, at least every 0.2 s, a background thread.
+        """
+        if self._writer is not None:
+            self._writer.flush(sync=sync)
+
+    def persist(self) -> None:
+        """Make every element dumped through this object durable (written and ``fsync``ed)."""
+        self.flush(sync=True)
+
+    def finish_run(self) -> None:
+        """At the end of a run: the logs are written and synced (see :meth:`persist`)."""
+        self.flush(sync=True)
+
+    def close(self) -> None:
+        """Flush, sync and close this object's logs (a later ``dump`` opens new ones); closed
+        logs can be compacted into packs."""
+        writer = self._writer
+        if writer is not None:
+            chunks = list(writer.fds)
+            writer.close()
+            for chunk in chunks:  # many closed logs (many writers over time): merge them now
+                self._maybe_compact(chunk)
+
+    # ------------------------------------------------------------------ bulk writes: packs
     def _put_many(self, indices: np.ndarray, values: list[Any]) -> None:
         if self._shape_synced != (self.shape, self.internal_shape):
             self._sync_shape_record(write=True)
@@ -237,6 +310,10 @@ class ChunkedArray(ShapeRecorded, StorageBase):
         for start, stop in zip(starts, stops):  # serialize all first: a failure writes nothing
             segment = encode_segment(values[start:stop])
             blobs.append((int(chunks[start]), encode_pack(indices[start:stop], [segment])))
+        writer = self._writer
+        if writer is not None and writer.fds:  # the batch's end for the log; a pack must sort after
+            writer.flush()  # the logs of its chunks, so those are closed (the next dump opens new ones)
+            writer.close([c for c, _ in blobs])
         for k, (chunk, blob) in enumerate(blobs):
             directory = self._chunk_dir(chunk)
             try:
@@ -266,138 +343,23 @@ class ChunkedArray(ShapeRecorded, StorageBase):
         names = self._list_packs(chunk)
         if len(names) > self.max_packs:
             try:
-                self._compact_chunk(chunk, names)
-            except OSError:  # e.g. a full disk: the packs stay as they are, a later write merges them
-                pass
-
-    def _compact_chunk(self, chunk: int, names: list[str]) -> None:
-        directory = self._chunk_dir(chunk) + os.sep
-        blobs = []
-        for name in names:
-            try:
-                with open(directory + name, "rb") as handle:
-                    blobs.append(handle.read())
-            except FileNotFoundError:
-                return  # a concurrent merge got there first
-        try:
-            merged = merge_packs(blobs)
-        except PackError:
-            return  # leave corrupt files alone; readers warn about them
-        last = names[-1]
-        merged_name = f"{last[:-len(PACK_SUFFIX)]}-m{os.getpid()}-{next(_counter)}{PACK_SUFFIX}"
-        atomic_write_bytes(directory + merged_name, merged)
-        for name in names:
-            try:
-                os.unlink(directory + name)
-            except FileNotFoundError:
+                compact_chunk(self._chunk_dir(chunk), names)
+            except OSError:  # e.g. a full disk: the files stay as they are, a later write merges them
                 pass
 
     def compact(self) -> None:
-        """Merge the packs of every chunk into one file per chunk."""
+        """Merge the packs and closed logs of every chunk into one pack per chunk (this object's
+        own logs are closed first; logs other writers hold open stay as they are).
+
+        >>> import tempfile, os
+        >>> arr = ChunkedArray(tempfile.mkdtemp(), (4,)); arr.dump(1, "a"); arr.dump(2, "b"); arr.compact()
+        >>> os.listdir(arr.folder / "c0")[0].endswith(".pack"), arr.get_many(range(4))
+        (True, [masked, 'a', 'b', masked])
+        """
         if self.read_only:
             self._refuse_read_only()
+        self.close()
         for chunk in self._chunks_on_disk():
             names = self._list_packs(chunk)
-            if len(names) > 1:
-                self._compact_chunk(chunk, names)
-
-    # ------------------------------------------------------------------ reads
-    def _pack_indices(self, path: str) -> np.ndarray | None:
-        cached = self._index_cache.get(path)
-        if cached is not None:
-            return cached
-        try:
-            indices = read_indices(path)
-        except FileNotFoundError:
-            raise
-        except (PackError, OSError) as exc:
-            self._warn_corrupt(path, exc)
-            return None
-        self._index_cache[path] = indices
-        return indices
-
-    def done_mask(self) -> np.ndarray:
-        """True where some pack holds the element (index tables only; values are not read).
-
-        >>> import tempfile
-        >>> a = ChunkedArray(tempfile.mkdtemp(), (4,)); a.dump_many([1, 3], "ab"); a.done_mask().tolist()
-        [False, True, False, True]
-        """
-        self._sync_shape_record(write=False)
-        size = self.size
-        mask = np.zeros(size, dtype=bool)
-        live: set[str] = set()
-        for chunk in self._chunks_on_disk():
-            for _attempt in range(5):
-                directory = self._chunk_dir(chunk) + os.sep
-                paths = [directory + n for n in self._list_packs(chunk)]
-                try:
-                    tables = [self._pack_indices(p) for p in paths]
-                    break
-                except FileNotFoundError:  # merged away while listing: list again
-                    continue
-            else:  # pragma: no cover - pathological churn
-                tables = []
-            for path, table in zip(paths, tables):
-                live.add(path)
-                if table is not None:
-                    mask[table[table < size]] = True
-        with self._lock:
-            for stale in set(self._index_cache) - live:
-                self._index_cache.pop(stale, None)
-        return mask
-
-    def _load_chunk(self, chunk: int) -> dict[int, Any]:
-        for _attempt in range(5):
-            names = tuple(self._list_packs(chunk))
-            with self._lock:
-                cached = self._chunk_cache.get(chunk)
-                if cached is not None and cached[0] == names:
-                    self._chunk_cache.move_to_end(chunk)
-                    return cached[1]
-            try:
-                content = self._read_packs(chunk, names)
-            except FileNotFoundError:
-                continue
-            with self._lock:
-                self._chunk_cache[chunk] = (names, content)
-                while len(self._chunk_cache) > _CACHE_CHUNKS:
-                    self._chunk_cache.popitem(last=False)
-            return content
-        return {}  # pragma: no cover - pathological churn
-
-    def _read_packs(self, chunk: int, names: tuple[str, ...]) -> dict[int, Any]:
-        directory = self._chunk_dir(chunk) + os.sep
-        content: dict[int, Any] = {}
-        for name in names:
-            path = directory + name
-            with open(path, "rb") as handle:
-                blob = handle.read()
-            try:
-                indices, values = decode_pack(blob)
-            except Exception as exc:  # noqa: BLE001 - any decoding failure: treat as missing
-                self._warn_corrupt(path, exc)
-                continue
-            content.update(zip(indices.tolist(), values))
-        return content
-
-    def _get_linear(self, index: int) -> Any:
-        return self._load_chunk(index // self.chunk_size).get(index, MISSING)
-
-    def _has_linear(self, index: int) -> bool:
-        return self._get_linear(index) is not MISSING
-
-    def _get_many(self, indices: np.ndarray) -> list[Any]:
-        chunk_size = self.chunk_size
-        out: list[Any] = [MISSING] * len(indices)
-        idx_list = indices.tolist()
-        chunk_of = (indices // chunk_size).tolist()
-        by_chunk: dict[int, list[int]] = {}
-        for position, chunk in enumerate(chunk_of):
-            by_chunk.setdefault(chunk, []).append(position)
-        for chunk, positions in by_chunk.items():
-            content = self._load_chunk(chunk)
-            get = content.get
-            for position in positions:
-                out[position] = get(idx_list[position], MISSING)
-        return out
+            if len(names) > 1 or any(n.endswith(LOG_SUFFIX) for n in names):
+                compact_chunk(self._chunk_dir(chunk), names)

@@ -79,13 +79,24 @@ class FunctionDone:
 
 
 @dataclass(frozen=True, slots=True)
+class RanInline:
+    """``parallel=True`` on the default pool, but ``output_name``'s function ran in the parent:
+    its elements were measured too cheap for the pool to pay (``reason`` says how cheap)."""
+
+    output_name: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class RunFinished:
     """The run ended; ``error`` holds the exception when it failed."""
 
     error: BaseException | None = None
 
 
-Event: TypeAlias = RunStarted | ChunkDone | AlreadyStored | ElementFailed | ShapeResolved | FunctionDone | RunFinished
+Event: TypeAlias = (
+    RunStarted | ChunkDone | AlreadyStored | ElementFailed | ShapeResolved | FunctionDone | RanInline | RunFinished
+)
 Listener: TypeAlias = Callable[[Event], None]
 
 
@@ -125,6 +136,8 @@ class FunctionProgress:
     elapsed: float = 0.0
     stored_before: int = 0
     reused: int = 0  # of ``stored_before``: taken from ``reuse_from`` folders by this run
+    #: set when the function ran in the parent although the run is parallel (:class:`RanInline`)
+    inline: str | None = None
 
     @property
     def computed(self) -> int:
@@ -178,6 +191,8 @@ class HeadlessTracker:
             self.progress.setdefault(event.output_name, FunctionProgress(None)).total = event.total
         elif isinstance(event, FunctionDone):
             self.progress.setdefault(event.output_name, FunctionProgress(None)).done = True
+        elif isinstance(event, RanInline):
+            self.progress.setdefault(event.output_name, FunctionProgress(None)).inline = event.reason
         elif isinstance(event, RunFinished):
             self.finished = True
             self.error = event.error
@@ -192,4 +207,6 @@ class HeadlessTracker:
                 out[name]["stored_before"] = p.stored_before
             if p.reused:
                 out[name]["reused"] = p.reused
+            if p.inline:
+                out[name]["inline"] = p.inline
         return out

@@ -67,6 +67,10 @@ class RunExecutors:
             self.owned = _default_pool.acquire()
         return self.owned
 
+    def uses_default_pool(self) -> bool:
+        """A parallel run without any executor of the user's: every function may use pipemap's pool."""
+        return self.parallel and self.executors is None
+
     def renew(self, broken: Executor) -> Executor:
         """Replace pipemap's own pool after a worker died (once, however many functions saw it)."""
         if self.owned is broken:
@@ -96,6 +100,9 @@ class MappedJob:
     done_masks: list[np.ndarray] | None
     selected: range | np.ndarray
     kwargs: dict[str, Any]
+    #: the default pool is not taken yet: the first elements run in the parent and decide
+    #: (``engine/_inline.py``); ``executor`` is None until then
+    deferred: bool = False
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import numpy as np
 from pipemap.mapspec import external_shape_from_mask, internal_shape_from_mask, shape_is_resolved
 
 from pipemap.runner.worker._chunk import ChunkResult, FunctionTask, run_chunk
-from pipemap.runner.executors._dispatch import ChunkDispatcher, describe_chunk, lost_chunk_result, route_outputs, sizer_for
+from pipemap.runner.executors._dispatch import ChunkDispatcher, describe_chunk, is_automatic, lost_chunk_result, route_outputs, sizer_for
 from pipemap.runner.worker._gather import by_position
 from pipemap.runner.worker._errors import attach_snapshot, error_types, raise_with_note
 from pipemap.runner.worker._resources import map_resources, needs_resources
@@ -26,7 +26,9 @@ from pipemap.runner.engine._eager import gate_for
 from pipemap.runner.engine._failure_log import FailureLog
 from pipemap.runner.worker._guards import inconsistent_internal_error
 from pipemap.runner.worker._modes import ErrorHandling
-from pipemap.runner.engine._events import AlreadyStored, ChunkDone, FunctionDone, ShapeResolved
+from pipemap.runner.engine._events import AlreadyStored, ChunkDone, FunctionDone, RanInline, ShapeResolved
+from pipemap.runner.engine._inline import inline_reason, probe_inline
+from pipemap.runner.executors import _default_pool
 from pipemap.runner.executors._executors import is_thread_or_sync
 from pipemap.runner.worker._pickling import note_unsendable
 from pipemap.runner.engine._prepare import Prepared
@@ -115,7 +117,17 @@ class _Runner:
         """Run the missing chunks of a prepared mapped function, then finish it."""
         if len(job.todo):
             try:
-                if job.executor is None:
+                if job.deferred:  # the default pool, taken only if the function is worth it
+                    rest, seconds = probe_inline(job)
+                    if seconds is not None:
+                        self._ran_inline(job, seconds)
+                    elif len(rest):
+                        if job.executor is None:
+                            job.executor = self.executors.for_function(job.f)
+                        job.deferred = False
+                        assert job.executor is not None
+                        await self._run_parallel(job.f, job.task, rest, job.executor, job.absorb)
+                elif job.executor is None:
                     job.task.on_batch = job.absorb  # batches are written and reported as they finish
                     run_chunk(job.task, job.todo)
                 else:
@@ -124,6 +136,25 @@ class _Runner:
                 record_raised(self.info.run_folder, job.f.output_names, exc)
                 raise
         self.finish_mapped(job)
+
+    def _defers_pool(self, f: PipeFunc) -> bool:
+        """The function would run on pipemap's default pool (never an executor the user chose)
+        with automatic chunk sizes (a size the user set is a choice for the pool, kept too) and has
+        no ``timeout`` (enforced in pool workers, not always in the parent): its first elements
+        run in the parent and decide (``engine/_inline.py``). Nor with a retry policy: an element
+        that kills its process must kill a worker (one failed attempt), never the run."""
+        return (
+            self.executors.uses_default_pool()
+            and is_automatic(f.output_name, self.prep.chunksizes)
+            and not getattr(f, "timeout", None)
+            and effective_policy(getattr(f, "retries", None), self.prep.retries) is None
+        )
+
+    def _ran_inline(self, job: MappedJob, seconds: float) -> None:
+        reason = inline_reason(len(job.todo), seconds)
+        self.tally.add_inline(job.f.__name__, reason)
+        if self.events:
+            self.events.emit(RanInline(job.f.output_names[0], reason))
 
     def prepare_mapped(self, f: PipeFunc) -> MappedJob:
         """Everything about one mapped function before its chunks run: what is missing, the
@@ -203,7 +234,11 @@ class _Runner:
             ragged_rows=rows,
         )
         name = f.output_names[0]
-        executor = self.executors.for_function(f) if failed is None else None  # failed: nothing to submit
+        deferred = failed is None and self._defers_pool(f)
+        # the pool is taken now unless a warm one is kept (then only if the probes say so); a cold
+        # one is started first, so that no user code ran in the parent before its workers fork
+        lazy = deferred and _default_pool.is_warm()
+        executor = self.executors.for_function(f) if failed is None and not lazy else None  # failed: nothing to submit
         size = int(np.prod(ext_shape)) if ext_shape else 1
         # values computed now go straight into the (flat) result buffers, batch by batch
         flats = [np.empty(size, dtype=object) for _ in f.output_names] if keep else None
@@ -241,7 +276,7 @@ class _Runner:
             self.gating.trackers[f].begin(size, None if len(todo) == size else ~_mask_of(todo, size))
         return MappedJob(
             f, task, todo, executor, absorb, storages, first_shape, flats, filled, resumed, done_masks, selected,
-            {**mapped, **const},
+            {**mapped, **const}, deferred,
         )
 
     def finish_mapped(self, job: MappedJob) -> None:

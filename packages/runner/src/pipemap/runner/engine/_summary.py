@@ -87,6 +87,11 @@ class RunTally:
     failed: dict[str, list[tuple[StorageBase, tuple[int, ...]]]] = field(default_factory=dict)
     failed_single: dict[str, Any] = field(default_factory=dict)
     retried: dict[str, int] = field(default_factory=dict)
+    inline: dict[str, str] = field(default_factory=dict)
+
+    def add_inline(self, function: str, reason: str) -> None:
+        """``function`` ran in the parent although the run is parallel (see ``engine/_inline.py``)."""
+        self.inline[function] = reason
 
     def add_failed(self, function: str, storage: StorageBase, linear: tuple[int, ...]) -> None:
         """Failed elements of one chunk (called only for chunks with failures)."""
@@ -126,6 +131,9 @@ class RunSummary:
         run: ``{function: {"reused": n, "computed": m}}`` (empty for runs without a run folder).
     resume_recomputed : list of str, optional
         What this run's ``resume=True`` recomputed and why, one line per function.
+    inline : dict, optional
+        Functions that ran in the parent although ``parallel=True`` (too cheap for the default
+        pool), with why.
 
     Examples
     --------
@@ -150,6 +158,9 @@ class RunSummary:
 
     #: what this run's ``resume=True`` recomputed and why, one line per function (`RunInfo.resume_changes`)
     resume_recomputed: list[str] = field(default_factory=list)
+
+    #: functions that ran in the parent although ``parallel=True`` (too cheap for the default pool), with why
+    inline: dict[str, str] = field(default_factory=dict)
 
     @property
     def n_reused(self) -> int:
@@ -188,6 +199,8 @@ class RunSummary:
             lines.append(f"({self.n_retried} stored failure(s) were retried by this run.)")
         if self.resume_recomputed:
             lines.append("This resume recomputed (stored values were stale): " + "; ".join(self.resume_recomputed))
+        for function, reason in self.inline.items():
+            lines.append(f"({function} {reason}.)")
         call = self.retry_call
         if call is None:
             lines.append(
@@ -229,7 +242,7 @@ def _count(summary: RunSummary, function: str, values: list[Any]) -> None:
 
 def build_summary(tally: RunTally, run_folder: str | None, function_order: list[str]) -> RunSummary:
     """Read the failed elements' snapshots (at most ``_MAX_READ`` per function) and count them."""
-    summary = RunSummary(retried=dict(tally.retried), run_folder=run_folder)
+    summary = RunSummary(retried=dict(tally.retried), run_folder=run_folder, inline=dict(tally.inline))
     for function in function_order:
         if function in tally.failed_single:
             _count(summary, function, [tally.failed_single[function]])

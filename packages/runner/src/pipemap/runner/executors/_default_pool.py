@@ -214,6 +214,12 @@ def acquire() -> ProcessPoolExecutor:
         return pool
 
 
+def is_warm() -> bool:
+    """A started, healthy default pool of this process is kept (:func:`acquire` starts nothing)."""
+    with _lock:
+        return _pool is not None and _owner_pid == os.getpid() and not _is_broken(_pool)
+
+
 def release(pool: ProcessPoolExecutor, *, healthy: bool) -> None:
     """Give ``pool`` back after a run; an unhealthy run (error, cancel) retires it.
 

@@ -128,6 +128,9 @@ def cpu_count() -> int:
 IDLE_TIMER_THREAD_NAME = "pipemap-default-pool-idle-timer"
 
 
+#: pipemap.storage's log flusher (``chunked`` single dumps): its state is reset in a forked child
+LOG_FLUSHER_THREAD_NAME = "pipemap-log-flusher"
+
 #: zarr v3's I/O loop thread and the default-executor threads of that loop: zarr resets both in
 #: a forked child (``os.register_at_fork`` in ``zarr.core.sync``), so they never block a worker
 _FORK_AWARE_LIBRARY_THREADS = re.compile(r"zarr_io|asyncio_\d+")
@@ -135,7 +138,7 @@ _FORK_AWARE_LIBRARY_THREADS = re.compile(r"zarr_io|asyncio_\d+")
 
 def _fork_safe_thread(thread: threading.Thread) -> bool:
     """Threads of the standard library's process pools and queues, pipemap's pool timer, a worker's
-    parent watcher and
+    parent watcher, pipemap.storage's log flusher and
     zarr's I/O threads: none holds a lock a freshly forked worker of a *new* pool would need."""
     from concurrent.futures.process import _ExecutorManagerThread
 
@@ -143,7 +146,7 @@ def _fork_safe_thread(thread: threading.Thread) -> bool:
         return True
     if isinstance(thread, _ExecutorManagerThread):
         return True
-    if thread.name.startswith("QueueFeederThread") or thread.name in (IDLE_TIMER_THREAD_NAME, WATCH_THREAD_NAME):
+    if thread.name.startswith("QueueFeederThread") or thread.name in (IDLE_TIMER_THREAD_NAME, WATCH_THREAD_NAME, LOG_FLUSHER_THREAD_NAME):
         return True
     return _FORK_AWARE_LIBRARY_THREADS.fullmatch(thread.name) is not None
 

@@ -113,4 +113,5 @@ def summary_line(name: str, p: FunctionProgress, now: float, started: float | No
     failed = f", {p.failed} failed" if p.failed else ""
     failed += f", {p.reused} reused" if p.reused else ""
     speed = f"{rate:,.0f}/s" if rate is not None else "--/s"
-    return f"{name}: {p.completed}/{total}{failed} | {speed} | ETA {format_seconds(0.0 if p.done else eta)}"
+    inline = " | in the parent (too cheap for the pool)" if p.inline else ""
+    return f"{name}: {p.completed}/{total}{failed} | {speed} | ETA {format_seconds(0.0 if p.done else eta)}{inline}"

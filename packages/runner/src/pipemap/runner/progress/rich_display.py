@@ -57,6 +57,7 @@ def bar_line(name: str, width: int, p: FunctionProgress, elapsed: float, max_wid
         (f" {rate:,.0f}/s" if rate is not None else " --/s", ""),
         (f" {format_seconds(elapsed)}", "yellow"),
         (f" ETA {format_seconds(0.0 if p.done else eta)}", "cyan"),
+        (" inline" if p.inline else "", "dim"),  # ran in the parent: too cheap for the pool
     ]
     bar = max(5, min(BAR_WIDTH, max_width - width - 1 - sum(len(text) for text, _ in tail)))
     filled = int(round(bar * fraction))

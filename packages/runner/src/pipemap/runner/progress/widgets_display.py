@@ -70,7 +70,8 @@ class WidgetsDisplay(ThrottledDisplay):
             total_text = "?" if p.total is None else str(p.total)
             eta_text = format_seconds(0.0 if p.done else eta)
             reused = f" ({p.reused} reused)" if p.reused else ""
-            label.value = f"{p.completed}/{total_text}{reused}{failed} | {speed} | ETA {eta_text}"
+            inline = " | in the parent (too cheap for the pool)" if p.inline else ""
+            label.value = f"{p.completed}/{total_text}{reused}{failed} | {speed} | ETA {eta_text}{inline}"
 
     def stop(self, event: RunFinished) -> None:
         self.status.value = "failed: " + type(event.error).__name__ if event.error is not None else "done"
