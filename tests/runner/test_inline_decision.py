@@ -14,8 +14,13 @@ import pytest
 
 from pipemap.runner import Pipeline, pipefunc, run_map, run_map_async
 from pipemap.runner.engine._events import HeadlessTracker, RanInline
-from pipemap.runner.engine._inline import INLINE_MAX_SECONDS, PROBE_SECONDS, decide
+from pipemap.runner.engine._inline import INLINE_MAX_SECONDS, MIN_ELEMENTS_PER_WORKER, PROBE_SECONDS, decide
+from pipemap.runner.executors._executors import cpu_count
 from pipemap.runner.progress.base import summary_line
+
+
+#: the fewest elements a function needs to be probed in the parent at all
+PROBED = MIN_ELEMENTS_PER_WORKER * cpu_count()
 
 
 @pipefunc(output_name="y", mapspec="x[i] -> y[i]")
@@ -106,8 +111,8 @@ def test_function_sees_no_running_event_loop_in_the_parent(generous: None) -> No
 
         return asyncio.run(inner())  # fails inside a running loop
 
-    result = run_map(Pipeline([runs_asyncio]), {"x": [1, 2, 3]}, parallel=True, storage="dict")
-    assert result["r"].output.tolist() == [2, 3, 4]
+    result = run_map(Pipeline([runs_asyncio]), {"x": list(range(PROBED))}, parallel=True, storage="dict")
+    assert result["r"].output.tolist() == list(range(1, PROBED + 1))
     assert "runs_asyncio" in result.summary.inline
 
 
@@ -128,12 +133,12 @@ def test_errors_behave_as_in_a_sequential_run(error_handling: str) -> None:
 
     if error_handling == "raise":
         with pytest.raises(ValueError, match="three"):
-            run_map(Pipeline([bad]), {"x": list(range(10))}, parallel=True, storage="dict")
+            run_map(Pipeline([bad]), {"x": list(range(PROBED))}, parallel=True, storage="dict")
         return
     with pytest.warns(UserWarning, match="1 element"):
-        result = run_map(Pipeline([bad]), {"x": list(range(10))}, parallel=True, storage="dict", error_handling="continue")
+        result = run_map(Pipeline([bad]), {"x": list(range(PROBED))}, parallel=True, storage="dict", error_handling="continue")
     assert result.summary.n_failed == 1
-    assert [v for k, v in enumerate(result["q"].output.tolist()) if k != 3] == [0, 1, 2, 4, 5, 6, 7, 8, 9]
+    assert [v for k, v in enumerate(result["q"].output.tolist()) if k != 3] == [k for k in range(PROBED) if k != 3]
 
 
 def test_unpicklable_input_is_fine_when_nothing_goes_to_the_pool(generous: None) -> None:
@@ -143,8 +148,8 @@ def test_unpicklable_input_is_fine_when_nothing_goes_to_the_pool(generous: None)
     def scaled(x: int, c: object) -> int:
         return x
 
-    result = run_map(Pipeline([scaled]), {"x": [1, 2], "c": threading.Lock()}, parallel=True, storage="dict")
-    assert result["u"].output.tolist() == [1, 2]  # ran in the parent, as a sequential run would
+    result = run_map(Pipeline([scaled]), {"x": list(range(PROBED)), "c": threading.Lock()}, parallel=True, storage="dict")
+    assert result["u"].output.tolist() == list(range(PROBED))  # ran in the parent, as a sequential run would
     with pytest.raises(TypeError, match="Input `c`"):  # sent to the pool: named as before
         run_map(Pipeline([scaled]), {"x": [1, 2], "c": threading.Lock()}, parallel=True, chunksizes=1, storage="dict")
 
@@ -154,6 +159,21 @@ def test_functions_with_a_retry_policy_keep_the_pool() -> None:
     def cheap(x: int) -> int:
         return os.getpid()
 
-    result = run_map(Pipeline([cheap]), {"x": list(range(200))}, parallel=True, storage="dict")
+    result = run_map(Pipeline([cheap]), {"x": list(range(PROBED))}, parallel=True, storage="dict")
     assert result.summary.inline == {}
     assert os.getpid() not in set(result["w"].output.tolist())
+
+
+def test_few_expensive_elements_never_wait_for_a_probe_in_the_parent() -> None:
+    """Fewer than MIN_ELEMENTS_PER_WORKER elements per worker: straight to the pool, so a few long
+    elements run side by side on the workers (a serial first element would double a run of
+    as many elements as workers)."""
+    n = cpu_count()
+
+    @pipefunc(output_name="p", mapspec="x[i] -> p[i]")
+    def pid_of(x: int) -> int:
+        return os.getpid()
+
+    result = run_map(Pipeline([pid_of]), {"x": list(range(n))}, parallel=True, storage="dict")
+    assert result.summary.inline == {}
+    assert os.getpid() not in set(result["p"].output.tolist())  # not even the first element ran here

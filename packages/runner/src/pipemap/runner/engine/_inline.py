@@ -32,18 +32,34 @@ import copy
 import time
 from typing import TYPE_CHECKING, Literal
 
+from pipemap.runner.executors._executors import cpu_count
 from pipemap.runner.worker._chunk import _task_cache, run_chunk
 
 if TYPE_CHECKING:
     from pipemap.runner.engine._run_context import MappedJob
     from pipemap.runner.worker._chunk import Linear
 
-__all__ = ["INLINE_MAX_SECONDS", "PROBE_SECONDS", "decide", "inline_reason", "probe_inline"]
+__all__ = ["INLINE_MAX_SECONDS", "MIN_ELEMENTS_PER_WORKER", "PROBE_SECONDS", "decide", "inline_reason", "probe_inline", "worth_probing"]
 
 #: remaining work (measured seconds per element x elements left) below which the parent runs it
 INLINE_MAX_SECONDS = 0.03
 #: the probes run in the parent for at most about this long before the rest goes to the pool
 PROBE_SECONDS = 0.005
+#: a function is probed in the parent only with at least this many elements per pool worker: the
+#: first element runs serially before the rest can go to the pool, which costs at most about
+#: 1/64 of the run's time then (a function of 2 one-hour elements on 2 workers is not made twice
+#: as slow by a probe; its pool overhead of milliseconds does not matter)
+MIN_ELEMENTS_PER_WORKER = 64
+
+
+def worth_probing(n_elements: int, workers: int | None = None) -> bool:
+    """Whether a function with ``n_elements`` to compute is probed in the parent at all.
+
+    >>> worth_probing(10_000, workers=2), worth_probing(2, workers=2), worth_probing(200, workers=64)
+    (True, False, False)
+    """
+    workers = workers if workers is not None else cpu_count()  # the default pool's size
+    return n_elements >= MIN_ELEMENTS_PER_WORKER * max(workers, 1)
 
 
 #: a probe that took this long measured the time per element well (the fixed cost of a probe,

@@ -27,7 +27,7 @@ from pipemap.runner.engine._failure_log import FailureLog
 from pipemap.runner.worker._guards import inconsistent_internal_error
 from pipemap.runner.worker._modes import ErrorHandling
 from pipemap.runner.engine._events import AlreadyStored, ChunkDone, FunctionDone, RanInline, ShapeResolved
-from pipemap.runner.engine._inline import inline_reason, probe_inline
+from pipemap.runner.engine._inline import inline_reason, probe_inline, worth_probing
 from pipemap.runner.executors import _default_pool
 from pipemap.runner.executors._executors import is_thread_or_sync
 from pipemap.runner.worker._pickling import note_unsendable
@@ -118,7 +118,7 @@ class _Runner:
         if len(job.todo):
             try:
                 if job.deferred:  # the default pool, taken only if the function is worth it
-                    rest, seconds = probe_inline(job)
+                    rest, seconds = probe_inline(job) if worth_probing(len(job.todo)) else (job.todo, None)
                     if seconds is not None:
                         self._ran_inline(job, seconds)
                     elif len(rest):
