@@ -97,13 +97,27 @@ def copy_elements(
     return np.concatenate(stored) if stored else np.empty(0, dtype=np.int64)
 
 
+def _usable_positions(values: list[Any], reject: tuple[type, ...]) -> list[int] | None:
+    """Positions of the usable values (None: all of them), deciding per value type, not per value."""
+    unusable = {
+        t for t in set(map(type, values))
+        if t is type(MISSING) or t is type(np.ma.masked) or (reject and issubclass(t, reject))
+    }
+    if not unusable:
+        return None
+    return [k for k, v in enumerate(values) if type(v) not in unusable]
+
+
 def _copy_values(target: StorageBase, source: StorageBase, new: np.ndarray, old: np.ndarray, reject: tuple[type, ...]) -> np.ndarray:
     values = source.get_many(old)
-    good = [k for k, v in enumerate(values) if _usable(v, reject)]
-    if not good:
+    good = _usable_positions(values, reject)
+    if good is None:
+        lin, vals = new, values
+    elif not good:
         return np.empty(0, dtype=np.int64)
-    lin = new[good]
-    vals = [values[k] for k in good]
+    else:
+        lin = new[good]
+        vals = [values[k] for k in good]
     if target.internal_shape:
         target._put_many(target._check_linear(lin), vals)
     else:
