@@ -12,6 +12,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -42,9 +43,21 @@ def _run(folder: Path, log: Path, storage: str, parallel: bool, resume: bool) ->
     return subprocess.Popen(args, start_new_session=True)
 
 
+def _reliability_conftest() -> Any:
+    """tests/reliability/conftest.py, loaded by path: the name ``conftest`` may be another
+    folder's conftest in a whole-suite run."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_reliability_conftest", Path(__file__).with_name("conftest.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _kill_session(victim: subprocess.Popen) -> None:
     """SIGKILL the victim's whole session (the run and its pool's workers), wait until none runs."""
-    from conftest import session_pids  # tests/reliability/conftest.py (on sys.path there)
+    session_pids = _reliability_conftest().session_pids
 
     os.killpg(victim.pid, signal.SIGKILL)
     victim.wait()
