@@ -6,7 +6,8 @@ code; see ``docs/architecture.md`` for the path of one element.
 """
 
 from pipemap.runner.engine._results import Result, ResultDict
-from pipemap.runner.engine._run import AsyncMap, run_map, run_map_async
+from pipemap.runner.engine._run import run_map
+from pipemap.runner.engine._run_async import AsyncMap, run_map_async
 from pipemap.runner.engine._resume_plan import ResumeRecomputeWarning, ResumeUnverifiedWarning
 from pipemap.runner.engine._run_info import RunInfo
 from pipemap.runner.engine._reuse import ReuseWarning
