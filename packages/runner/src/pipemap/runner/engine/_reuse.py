@@ -121,6 +121,8 @@ class RunKeys:
     computed: dict[str, int] = field(default_factory=dict)
     #: the outputs of each function counted (the run record places counts on outputs with it)
     outputs_of: dict[str, list[str]] = field(default_factory=dict)
+    #: the done masks ``prepare`` read for the function just prepared (None: read them again)
+    done_masks: list[np.ndarray] | None = None
     #: keys of outputs whose stored elements do not (yet) match them: restored once recomputed
     _pending: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
@@ -131,8 +133,10 @@ class RunKeys:
         keys = self.book.element_keys(f).reshape(-1, 2)
         self.outputs_of[f.__name__] = list(f.output_names)
         done = [s.done_mask() if self.resumed else np.zeros(len(keys), dtype=bool) for s in storages]
+        self.done_masks = done if self.resumed else None  # (the scheduler takes them if nothing is filled)
         for name, done_o in zip(f.output_names, done):
             written = keys
+            old = None
             if done_o.any():  # a resume: an element stored under another key must not claim this one
                 old = read_keys(self.run_folder, name)
                 stale = done_o if old is None or old.size != keys.size else done_o & (old.reshape(-1, 2) != keys).any(1)
@@ -140,6 +144,8 @@ class RunKeys:
                     written = keys.copy()
                     written[stale] = 0
                     self._pending[name] = (keys, written)
+            if old is not None and old.size == written.size and np.array_equal(old.reshape(-1, 2), written):
+                continue  # the same keys are on disk already (resuming a finished run)
             write_keys(self.run_folder, name, written.reshape((*_ext_shape(storages[0]), 2)))
         internal: tuple[int, ...] | None = None
         n = 0
@@ -150,6 +156,7 @@ class RunKeys:
             if need_all.any():
                 for name, s, done_o in zip(f.output_names, storages, done):
                     internal = self._fill(name, s, keys, np.flatnonzero(need_all & ~done_o)) or internal
+                self.done_masks = None  # elements were filled: the masks changed
                 after = [s.done_mask() for s in storages]
                 now = np.logical_and.reduce(after) if len(after) > 1 else after[0]
                 n = int(np.count_nonzero(now & has_key)) - before

@@ -178,7 +178,10 @@ class _Runner:
         todo: Linear = selected
         done_masks: list[np.ndarray] | None = None
         if self.info.run_folder is not None:
-            done_masks = [s.done_mask() for s in storages]
+            known = None
+            if self.prep.keys is not None:  # read by keys.prepare just now (one listing, not two)
+                known, self.prep.keys.done_masks = self.prep.keys.done_masks, None
+            done_masks = known if known is not None else [s.done_mask() for s in storages]
         resumed = done_masks is not None and any(m.any() for m in done_masks)
         if done_masks is not None and resumed and self.prep.retry_failed:
             before = done_masks
