@@ -224,7 +224,7 @@ def _homogeneous_numeric(values: Any) -> np.ndarray | None:
     if not len(values):
         return None
     first = type(values[0])
-    if first not in (int, float) or not all(type(v) is first for v in values):
+    if first not in (int, float) or set(map(type, values)) != {first}:  # (a C loop: ~10x a generator)
         return None
     try:
         return np.array(values, dtype=np.int64 if first is int else np.float64)
