@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ._clearing import interrupted_clear, interrupted_clear_message
+from ._clearing import GROW_PREFIX, interrupted_clear, interrupted_clear_message
 from ._record_schema import validate_run_info
 
 __all__ = ["FORMAT_VERSION", "PIPEFUNC_FIELDS", "PIPEMAP_FIELDS", "PIPEMAP_INFO", "RUN_INFO", "decode_fields", "read_record_json"]
@@ -134,6 +134,9 @@ def read_record_json(run_folder: str | Path) -> tuple[Path, dict[str, Any]]:
         raise _error(interrupted_clear_message(run_folder))
     path = folder / RUN_INFO
     if not path.is_file():
+        kept = _kept_old_run(folder)
+        if kept is not None:  # an in-place grow stopped before its new record: read the old run
+            return read_record_json(kept)
         msg = f"`{run_folder}` is not a run folder: it has no `{RUN_INFO}` (pass the folder given as `run_folder` to run_map)"
         raise _error(msg, missing=True)
     data = _read_object(path)
@@ -156,6 +159,36 @@ def read_record_json(run_folder: str | Path) -> tuple[Path, dict[str, Any]]:
             raise _error(msg)
     validate_run_info(data, path)  # deep types: a clear error instead of a crash further on
     return folder, data
+
+
+def _kept_old_run(folder: Path) -> Path | None:
+    """The complete old run an interrupted in-place grow left aside in ``folder`` (the newest
+    ``.pipemap.grow-old-<n>`` with a ``run_info.json``), when the folder has no record of its own
+    and no grow step is half done (a ``moving``/``restoring`` entry: the run is split between two
+    places until the next ``run_map`` on the folder repairs it). Readers never repair: they read
+    the copy where it is.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp()); _kept_old_run(folder) is None
+    True
+    >>> (folder / ".pipemap.grow-old-2").mkdir(); _ = (folder / ".pipemap.grow-old-2" / RUN_INFO).write_text("{}")
+    >>> _kept_old_run(folder).name
+    '.pipemap.grow-old-2'
+    """
+    newest: tuple[int, Path] | None = None
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return None
+    for entry in entries:
+        kind, _, number = entry.name.removeprefix(GROW_PREFIX).partition("-")
+        if not entry.name.startswith(GROW_PREFIX) or not number.isdigit():
+            continue
+        if kind != "old":
+            return None  # a step half done: no single complete run to read
+        if (entry / RUN_INFO).is_file() and (newest is None or int(number) > newest[0]):
+            newest = (int(number), entry)
+    return None if newest is None else newest[1]
 
 
 def _key(key: str) -> str | tuple[str, ...]:
