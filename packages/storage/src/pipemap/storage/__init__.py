@@ -53,10 +53,9 @@ from ._run_record import (
     RunFolderError,
     RunRecord,
     mapped_outputs,
-    open_run_folder,
-    open_store,
     output_folder,
 )
+from ._open_store import open_run_folder, open_store
 from ._ragged_lengths import RAGGED_DIR, ragged_lengths_path, read_ragged_lengths, write_ragged_lengths
 from ._shapes import leading_shape
 from ._shared_memory import SharedMemoryDictArray
