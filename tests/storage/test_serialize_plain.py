@@ -1,0 +1,62 @@
+"""The standard pickler's shortcut in ``serialize`` writes exactly the bytes cloudpickle writes."""
+
+from __future__ import annotations
+
+import pickle
+
+import cloudpickle
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from pipemap.storage._serialize import _PLAIN_TYPES, deserialize, serialize
+
+
+def _cloud(value):
+    return cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+scalars = st.one_of(
+    st.integers(), st.floats(allow_nan=True), st.complex_numbers(), st.booleans(), st.text(), st.binary(), st.none(),
+    st.integers(-(2**63), 2**63 - 1).map(np.int64), st.floats(width=32).map(np.float32), st.floats().map(np.float64),
+    st.integers(0, 255).map(np.uint8), st.booleans().map(np.bool_),
+)
+arrays = hnp.arrays(
+    dtype=st.one_of(hnp.integer_dtypes(endianness="="), hnp.floating_dtypes(endianness="?"), hnp.complex_number_dtypes(), hnp.boolean_dtypes()),
+    shape=hnp.array_shapes(min_dims=0, max_dims=3, max_side=4),
+)
+
+
+@given(scalars)
+def test_scalars_encode_as_cloudpickle_does(value):
+    assert type(value) in _PLAIN_TYPES
+    assert serialize(value) == _cloud(value)
+    back = deserialize(serialize(value))
+    assert type(back) is type(value) and (back == value or value != value)
+
+
+@given(arrays, st.booleans())
+def test_numeric_arrays_encode_as_cloudpickle_does(arr, fortran):
+    if fortran:
+        arr = np.asfortranarray(arr)
+    view = arr[::2] if arr.ndim else arr  # non-contiguous views too
+    for value in (arr, view):
+        assert serialize(value) == _cloud(value)
+        back = deserialize(serialize(value))
+        assert back.dtype.newbyteorder("=") == value.dtype.newbyteorder("=") and back.shape == value.shape
+        np.testing.assert_array_equal(back, value)
+
+
+class Point:  # defined in a test module: cloudpickle may pickle it by value, never the shortcut
+    def __init__(self, x):
+        self.x = x
+
+
+@pytest.mark.parametrize(
+    "value",
+    [np.array([Point(1)], dtype=object), np.zeros(2, dtype=[("a", "f8")]), Point(2), [np.float64(1)], {"a": 1}, lambda: 1],
+    ids=["object-array", "structured", "instance", "list", "dict", "lambda"],
+)
+def test_other_values_go_through_cloudpickle(value):
+    assert serialize(value) == _cloud(value)
