@@ -53,10 +53,15 @@ class Point:  # defined in a test module: cloudpickle may pickle it by value, ne
         self.x = x
 
 
+@given(st.one_of(st.lists(scalars, max_size=70), st.lists(scalars, max_size=8).map(tuple), st.dictionaries(scalars.filter(lambda v: v == v), scalars, max_size=70)))
+def test_small_containers_of_scalars_encode_as_cloudpickle_does(value):
+    assert serialize(value) == _cloud(value)
+
+
 @pytest.mark.parametrize(
     "value",
-    [np.array([Point(1)], dtype=object), np.zeros(2, dtype=[("a", "f8")]), Point(2), [np.float64(1)], {"a": 1}, lambda: 1],
-    ids=["object-array", "structured", "instance", "list", "dict", "lambda"],
+    [np.array([Point(1)], dtype=object), np.zeros(2, dtype=[("a", "f8")]), Point(2), [Point(3)], {"a": Point(4)}, [[1]], lambda: 1],
+    ids=["object-array", "structured", "instance", "list-of-instances", "dict-of-instances", "nested-list", "lambda"],
 )
 def test_other_values_go_through_cloudpickle(value):
     assert serialize(value) == _cloud(value)
