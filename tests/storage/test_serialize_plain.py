@@ -1,8 +1,16 @@
-"""The standard pickler's shortcut in ``serialize`` writes exactly the bytes cloudpickle writes."""
+"""``serialize`` takes the standard pickler where it writes exactly the bytes cloudpickle writes,
+and cloudpickle (pickling by value) where it would not."""
 
 from __future__ import annotations
 
+import collections
+import datetime
+import decimal
+import fractions
+import pathlib
 import pickle
+import subprocess
+import sys
 
 import cloudpickle
 import numpy as np
@@ -65,3 +73,29 @@ def test_small_containers_of_scalars_encode_as_cloudpickle_does(value):
 )
 def test_other_values_go_through_cloudpickle(value):
     assert serialize(value) == _cloud(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        fractions.Fraction(1, 3), datetime.date(2026, 12, 6), decimal.Decimal("1.5"), collections.OrderedDict(a=1),
+        pathlib.PurePosixPath("/a/b"), np.dtype("f8"), {"a": [1, 2, {"b": 3.0}]}, [np.float64(1)] * 100,
+        slice(1, 2), range(3), frozenset({1, 2}), np.arange(3).astype(object), Point(5),
+    ],
+    ids=lambda v: type(v).__name__,
+)
+def test_importable_objects_take_the_standard_pickler_with_cloudpickles_bytes(value):
+    assert serialize(value) == _cloud(value)
+
+
+def test_objects_of_main_are_pickled_by_value_and_load_in_another_process(monkeypatch):
+    main = sys.modules["__main__"]
+    cls = type("MainThing", (), {"__module__": "__main__", "__qualname__": "MainThing"})
+    monkeypatch.setattr(main, "MainThing", cls, raising=False)
+    thing = cls()
+    thing.x = 7
+    assert b"__main__" in pickle.dumps(thing)  # the standard pickler would only refer to it
+    data = serialize(thing)
+    code = "import pickle, sys; print(pickle.loads(sys.stdin.buffer.read()).x)"
+    out = subprocess.run([sys.executable, "-c", code], input=data, capture_output=True, check=True)
+    assert out.stdout.strip() == b"7"

@@ -39,10 +39,9 @@ import time
 import zlib
 from typing import Any
 
-import cloudpickle
+from ._serialize import pickle_like_cloudpickle
 
-
-__all__ = ["FLUSH_SECONDS", "LOG_MAGIC", "LOG_SUFFIX", "LogWriter", "encode_value", "parse_log", "parse_indices"]
+__all__ = ["FLUSH_SECONDS", "LOG_MAGIC", "LOG_SUFFIX", "LogWriter", "encode_value", "parse_indices", "parse_log"]
 
 LOG_MAGIC = b"PMLOG001"
 LOG_SUFFIX = ".log"
@@ -52,27 +51,17 @@ _MAX_BUFFER = 1 << 20  # a chunk's buffer is written as soon as it holds this ma
 _HEAD = struct.Struct("<Iq")
 _CRC = struct.Struct("<I")
 _counter = itertools.count()
-_by_value = getattr(getattr(cloudpickle, "cloudpickle", None), "_PICKLE_BY_VALUE_MODULES", None)
 
 
 def encode_value(value: Any) -> bytes:
-    """Pickle one value as ``serialize`` would (cloudpickle), taking the plain ``pickle`` fast path
-    when that gives the same result: no object of ``__main__`` and no module cloudpickle pickles
-    by value (those need cloudpickle's pickling by value).
+    """Pickle one value as ``serialize`` would (the bytes cloudpickle writes, see
+    :func:`~pipemap.storage._serialize.pickle_like_cloudpickle`).
 
     >>> import pickle
     >>> pickle.loads(encode_value([1, "a"])), pickle.loads(encode_value(lambda: 3))()
     ([1, 'a'], 3)
     """
-    if not _by_value:
-        try:
-            data = pickle.dumps(value, protocol=5)
-        except Exception:  # noqa: BLE001 - lambdas, local classes, ...: cloudpickle below
-            pass
-        else:
-            if b"__main__" not in data:
-                return data
-    return cloudpickle.dumps(value, protocol=5)
+    return pickle_like_cloudpickle(value)
 
 
 def _frame(index: int, payload: bytes) -> tuple[bytes, bytes]:
@@ -121,7 +110,7 @@ def parse_log(blob: bytes, *, strict: bool = False) -> tuple[list[int], list[Any
     for index, start, stop in _records(blob):
         try:
             value = pickle.loads(view[start:stop])
-        except Exception:  # noqa: BLE001 - an undecodable value reads as missing
+        except Exception:
             if strict:
                 raise
             continue
