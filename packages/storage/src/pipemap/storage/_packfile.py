@@ -26,8 +26,9 @@ import pickle
 import struct
 from typing import Any
 
-import cloudpickle
 import numpy as np
+
+from ._serialize import pickle_like_cloudpickle
 
 __all__ = ["MAGIC", "Segment", "decode_pack", "encode_pack", "encode_segment", "merge_packs", "read_indices"]
 
@@ -54,7 +55,7 @@ def encode_segment(values: list[Any]) -> Segment:
     ):
         arr = np.array(values, dtype=values[0].dtype)
         return len(values), 1, pickle.dumps(arr, protocol=5)
-    return len(values), 0, cloudpickle.dumps(values, protocol=5)
+    return len(values), 0, pickle_like_cloudpickle(values)  # (cloudpickle's bytes, faster where it can)
 
 
 def encode_pack(indices: np.ndarray, segments: list[Segment]) -> bytes:
