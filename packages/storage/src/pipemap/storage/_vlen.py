@@ -13,6 +13,8 @@ from typing import Any
 
 import cloudpickle
 
+from ._serialize import pickle_like_cloudpickle
+
 __all__ = ["CloudPickleCodec", "decode_vlen", "encode_vlen"]
 
 _U32 = struct.Struct("<I")
@@ -31,7 +33,9 @@ class CloudPickleCodec:
         self.protocol = protocol
 
     def encode(self, value: Any) -> bytes:
-        """Pickle ``value``."""
+        """Pickle ``value`` (cloudpickle's bytes; the standard pickler where it writes the same)."""
+        if self.protocol == pickle.HIGHEST_PROTOCOL:
+            return pickle_like_cloudpickle(value)
         return cloudpickle.dumps(value, protocol=self.protocol)
 
     def decode(self, data: Any) -> Any:
