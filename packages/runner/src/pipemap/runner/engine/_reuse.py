@@ -13,6 +13,7 @@ stored. Counts of reused and computed elements per function end up in ``pipemap.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +79,7 @@ class Source:
     reused: int = 0
     looked_up: int = 0
     _keys: dict[str, np.ndarray | None] = field(default_factory=dict)
+    _key_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
     _stores: dict[str, StorageBase] = field(default_factory=dict)
 
     def keys(self, name: str) -> np.ndarray | None:
@@ -85,7 +87,23 @@ class Source:
         if name not in self._keys:
             keys = read_keys(self.folder, name) if name in self.record.mapped_outputs() else None
             self._keys[name] = None if keys is None else keys.reshape(-1, 2)
+            if keys is not None:
+                self._key_shapes[name] = keys.shape
         return self._keys[name]
+
+    def forget(self, name: str, indices: np.ndarray) -> None:
+        """Give the elements ``indices`` of output ``name`` "no key" in this folder's key file
+        (written before their files change: the in-place grow's folder swap, own copies only)."""
+        keys = self.keys(name)
+        if keys is None:
+            return
+        indices = indices[indices < len(keys)]
+        if not len(indices) or not (keys[indices] != 0).any():
+            return
+        keys = keys.copy()
+        keys[indices] = 0
+        write_keys(self.folder, name, keys.reshape(self._key_shapes[name]))
+        self._keys[name] = keys
 
     def store(self, name: str) -> StorageBase:
         if name not in self._stores:
@@ -200,7 +218,9 @@ class RunKeys:
             if not all(isinstance(d, int) for d in store.internal_shape) and all(isinstance(d, int) for d in old_store.internal_shape):
                 store.internal_shape = tuple(old_store.internal_shape)
                 internal = store.internal_shape
-            got = copy_elements(store, old_store, new_idx, old_idx, types, move=source.own and source.movable)
+            move = source.own and source.movable
+            forget = functools.partial(source.forget, name) if move else None
+            got = copy_elements(store, old_store, new_idx, old_idx, types, move=move, forget=forget)
             if len(got):
                 source.reused += len(got)
                 need = np.setdiff1d(need, got, assume_unique=True)
