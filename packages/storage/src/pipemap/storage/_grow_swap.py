@@ -105,7 +105,7 @@ def swap_in(
     old = np.asarray(old, dtype=np.int64)
     src, dst = str(source.folder), str(target.folder)
     prefix, suffix = source._prefix, source._suffix
-    keep = []
+    keep: list[int] = []
     for start in range(0, len(old), _BATCH):  # (the bytes of one batch at a time in memory)
         raw = read_files(src, [f"{prefix}{i}{suffix}" for i in old[start : start + _BATCH].tolist()])
         keep.extend(start + k for k in usable(raw))
