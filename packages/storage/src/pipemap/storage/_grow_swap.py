@@ -112,10 +112,14 @@ def swap_in(
     new, old = new[keep], old[keep]
     # 1. delete what is not reused, and every other entry (shape record, temporary files)
     names = os.listdir(src)
+    others = [SHAPE_RECORD] if SHAPE_RECORD in names else []
+    if others:
+        names.remove(SHAPE_RECORD)  # (keeps the one-regex fast path of indices_in_names)
     present = indices_in_names(names, prefix, suffix)
+    if len(present) < len(names):  # temporary files and other strays go too
+        element_names = {f"{prefix}{i}{suffix}" for i in present.tolist()}
+        others += [n for n in names if n not in element_names]
     drop = np.setdiff1d(present, old, assume_unique=True)
-    element_names = {f"{prefix}{i}{suffix}" for i in present.tolist()}
-    others = [n for n in names if n not in element_names]
     _delete(src, [f"{prefix}{i}{suffix}" for i in drop.tolist()] + others)
     # 2. reused elements that change index
     moves = new != old
