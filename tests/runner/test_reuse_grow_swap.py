@@ -186,3 +186,64 @@ def test_copy_elements_swap_calls_forget_before_moving(tmp_path):
     assert forgotten == [[2, 3]]
     assert new.to_array().tolist() == ["a", None, "d", "c", None, None]
     assert not old.folder.exists()
+
+
+# ---------------------------------------------------------------- chunked: whole packs
+
+
+def chunk_dirs(folder: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_ino for p in folder.iterdir() if p.name.startswith("c") and p.name[1:].isdigit()}
+
+
+def test_chunked_rerun_in_place_moves_whole_chunks(tmp_path):
+    folder = tmp_path / "run"
+    x = np.arange(40, dtype=float)
+    run(folder, x, range(50), storage="chunked")  # 2000 elements: two chunks of 1024
+    before = chunk_dirs(folder / "outputs" / "z")
+    reset()
+    x2 = x.copy()
+    x2[35] = -1.0  # z[35, :] = elements 1750..1799, in chunk 1
+    r = run(folder, x2, range(50), storage="chunked")
+    check(r, x2, range(50))
+    assert set(calls("mul")) == {repr((-1.0, float(y))) for y in range(50)}
+    after = chunk_dirs(folder / "outputs" / "z")
+    assert after["c0"] == before["c0"]  # chunk 0: every element reused at its index: its folder moved in
+    assert after["c1"] != before["c1"]  # chunk 1 holds the changed row: element-wise
+    assert not grow_copies(folder)
+
+
+def test_chunked_reuse_from_another_folder_links_packs(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    run_map(grid_pipeline(), {"x": np.arange(30.0), "y": np.arange(40.0)}, run_folder=a, storage="chunked", parallel=False)
+    reset()
+    r = run_map(grid_pipeline(), {"x": np.arange(31.0), "y": np.arange(40.0)}, run_folder=b, storage="chunked", parallel=False, reuse_from=a)
+    check(r, range(31), range(40))
+    assert calls()["mul"] == 40
+    packs = [p for p in (b / "outputs" / "z" / "c0").iterdir() if p.suffix == ".pack"]
+    assert packs and all(p.stat().st_nlink == 2 for p in packs)  # shared with `a`, not rewritten
+    links = sorted(p.stat().st_nlink for p in (b / "outputs" / "z" / "c1").iterdir() if p.suffix == ".pack")
+    assert links[0] == 1 and links[-1] == 2  # chunk 1: the old elements linked, the 40 new ones in a pack of b's own
+
+
+def test_chunks_with_a_log_a_snapshot_or_a_damaged_pack_go_element_wise(tmp_path):
+    from pipemap.storage import ChunkedArray, CorruptElementWarning, ErrorSnapshot
+    from pipemap.storage._copy_packs import link_chunks
+
+    old = ChunkedArray(tmp_path / "old", (12,), chunk_size=4)
+    old.dump_many(range(12), list(range(12)))
+    old.dump(1, 100)  # chunk 0: a log
+    try:
+        raise ValueError("boom")
+    except ValueError as exc:
+        snap = ErrorSnapshot(fragile, exc, kwargs={"x": 2})
+    old.dump_many([5], [snap])  # chunk 1: an error snapshot
+    old.flush()
+    pack = sorted((tmp_path / "old" / "c2").iterdir())[0]
+    pack.write_bytes(pack.read_bytes()[:-3] + b"xyz")  # chunk 2: a damaged pack of the right size
+    new = ChunkedArray(tmp_path / "new", (12,), chunk_size=4)
+    everything = np.arange(12)
+    assert link_chunks(new, old, everything, everything).tolist() == []
+    with pytest.warns(CorruptElementWarning, match="c2"):
+        got = copy_elements(new, old, everything, everything, (ErrorSnapshot,))
+    assert sorted(got.tolist()) == [0, 1, 2, 3, 4, 6, 7]  # the snapshot and the damaged pack are not copied
+    assert new.get_many(range(8))[:5] == [0, 100, 2, 3, 4]

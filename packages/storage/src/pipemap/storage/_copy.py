@@ -8,8 +8,10 @@ changed in place, so sharing its inode is safe), after reading each one to check
 no value is pickled again. ``move=True`` (the source is a copy about to be deleted: an in-place
 grow) renames the files instead, one system call each, or, given ``forget`` (how to drop the
 source's keys) and when most elements keep their index, renames the whole element folder
-(:func:`~pipemap.storage._grow_swap.swap_in`). Other storages go through ``get_many`` and
-``dump_many``.
+(:func:`~pipemap.storage._grow_swap.swap_in`). Between two ``chunked`` storages, every chunk
+whose stored elements are all reused at their own index gets the source's packs hard-linked
+(:func:`~pipemap.storage._copy_packs.link_chunks`). Other elements and storages go through
+``get_many`` and ``dump_many``.
 
 What is never copied: absent elements, error snapshots (values of the ``reject`` types: every
 file holding the class-name mark ``ErrorSnapshot`` is decoded and checked) and damaged files.
@@ -42,12 +44,13 @@ import numpy as np
 from ._atomic import MISSING, _TMP_MARK, _counter, deserialize, read_files
 from ._base import StorageBase
 from ._file_array import FileArray
+from ._chunked import ChunkedArray
+from ._copy_packs import _SNAPSHOT_MARK, _framed, link_chunks
 from ._grow_swap import swap_in
 
 __all__ = ["copy_elements"]
 
 _BATCH = 50_000
-_SNAPSHOT_MARK = b"ErrorSnapshot"  # in the pickle of ErrorSnapshot and PropagatedErrorSnapshot
 
 
 def _usable(value: Any, reject: tuple[type, ...]) -> bool:
@@ -111,6 +114,14 @@ def copy_elements(
         if swapped is not None:
             return swapped
     stored = []
+    if type(target) is ChunkedArray and type(source) is ChunkedArray:
+        linked = link_chunks(target, source, new, old, move=move)
+        if len(linked):
+            stored.append(linked)
+            taken = np.zeros(max(int(linked.max()), int(new.max())) + 1, dtype=bool)
+            taken[linked] = True
+            rest = ~taken[new]
+            new, old = new[rest], old[rest]
     for start in range(0, len(new), _BATCH):
         part_new, part_old = new[start : start + _BATCH], old[start : start + _BATCH]
         if type(target) is FileArray and type(source) is FileArray and not target.read_only:
@@ -146,12 +157,6 @@ def _copy_values(target: StorageBase, source: StorageBase, new: np.ndarray, old:
     else:
         target.dump_many(lin, vals)
     return lin
-
-
-def _framed(data: bytes) -> bool:
-    """A pickle of one frame, whole: protocol header, FRAME length = the rest, STOP at the end."""
-    n = len(data)
-    return n > 11 and data[0] == 0x80 and data[2] == 0x95 and data[-1] == 0x2E and int.from_bytes(data[3:11], "little") + 11 == n
 
 
 def _intact_positions(raw: list[bytes | None], reject: tuple[type, ...], *, quick: bool) -> list[int]:

@@ -261,11 +261,49 @@ def _ext_shape(storage: StorageBase) -> tuple[int, ...]:
 
 
 def _join(keys: np.ndarray, need: np.ndarray, old: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positions in ``need`` whose key is among ``old[candidates]``: (new indices, old indices)."""
+    """Positions in ``need`` whose key is among ``old[candidates]``: (new indices, old indices).
+
+    Elements whose key is the one stored at their own index are matched first without sorting
+    (a re-run or a grown first axis: nearly all); the others by sorting the candidates' keys.
+    """
+    empty = np.empty(0, dtype=np.int64)
+    if not len(candidates) or not len(need):
+        return empty, empty
+    # the common case first (a re-run, a grown first axis): the same key at the same index
+    usable = np.zeros(len(old), dtype=bool)
+    usable[candidates] = True
+    if need[0] >= 0 and need[-1] - need[0] + 1 == len(need) and (len(need) < 2 or bool((np.diff(need) == 1).all())):
+        lo, hi = int(need[0]), min(int(need[-1]) + 1, len(old))  # a range (a fresh run): views, no gathers
+        pos = np.arange(max(hi - lo, 0))
+        hit = usable[lo:hi] & (old[lo:hi] == keys[lo:hi]).all(1) if hi > lo else np.zeros(0, dtype=bool)
+        inside = need[: len(hit)]
+    else:
+        pos = np.flatnonzero(need < len(old))
+        inside = need[pos]
+        hit = usable[inside] & (old[inside] == keys[inside]).all(1)
+    at_same = inside[hit].astype(np.int64)
+    if len(at_same) == len(need):
+        return at_same, at_same
+    rest = np.ones(len(need), dtype=bool)
+    rest[pos[hit]] = False
+    new_rest, old_rest = _join_sorted(keys, need[rest], old, candidates)
+    return np.concatenate([at_same, new_rest]), np.concatenate([at_same, old_rest])
+
+
+def _join_sorted(keys: np.ndarray, need: np.ndarray, old: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The general join: sort the candidates' keys, search each needed key."""
     if not len(candidates) or not len(need):
         empty = np.empty(0, dtype=np.int64)
         return empty, empty
     lane0 = old[candidates, 0]
+    if 8 * len(need) < len(candidates):  # few wanted keys: keep the candidates that may match, sort those
+        wanted0 = np.sort(keys[need, 0])
+        at = np.minimum(np.searchsorted(wanted0, lane0), len(wanted0) - 1)
+        maybe = wanted0[at] == lane0
+        candidates, lane0 = candidates[maybe], lane0[maybe]
+        if not len(candidates):
+            empty = np.empty(0, dtype=np.int64)
+            return empty, empty
     order = np.argsort(lane0, kind="stable")
     sorted0 = lane0[order]
     wanted = keys[need]
