@@ -71,11 +71,14 @@ def bench_grow(n: int, repeat: int, root: Path) -> dict[str, Any]:
     for k in range(repeat):
         folder = root / f"grow-{k}"
         shutil.copytree(base, folder)
-        CALLS[0] = 0
-        grow_t.append(_timed(lambda: run_map(p, {"x": np.arange(2 * n, dtype=float), "y": y}, run_folder=folder, parallel=False, reuse_from=folder)))
-        calls.append(CALLS[0])
         fresh = root / f"fresh-{k}"
-        fresh_t.append(_timed(lambda: run_map(p, {"x": np.arange(n, 2 * n, dtype=float), "y": y}, run_folder=fresh, parallel=False)))
+        for which in ("grow", "fresh") if k % 2 == 0 else ("fresh", "grow"):  # (alternating: no order bias)
+            if which == "grow":
+                CALLS[0] = 0
+                grow_t.append(_timed(lambda: run_map(p, {"x": np.arange(2 * n, dtype=float), "y": y}, run_folder=folder, parallel=False, reuse_from=folder)))
+                calls.append(CALLS[0])
+            else:
+                fresh_t.append(_timed(lambda: run_map(p, {"x": np.arange(n, 2 * n, dtype=float), "y": y}, run_folder=fresh, parallel=False)))
         pf_folder = root / f"pipefunc-{k}"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -6,8 +6,21 @@
 *hard-linked* (each element file is written once and only ever replaced by a rename, never
 changed in place, so sharing its inode is safe), after reading each one to check it decodes:
 no value is pickled again. ``move=True`` (the source is a copy about to be deleted: an in-place
-grow) renames the files instead, one system call each. Other storages go through ``get_many``
-and ``dump_many``.
+grow) renames the files instead, one system call each, or, given ``forget`` (how to drop the
+source's keys) and when most elements keep their index, renames the whole element folder
+(:func:`~pipemap.storage._grow_swap.swap_in`). Between two ``chunked`` storages, every chunk
+whose stored elements are all reused at their own index gets the source's packs hard-linked
+(:func:`~pipemap.storage._copy_packs.link_chunks`). Other elements and storages go through
+``get_many`` and ``dump_many``.
+
+What is never copied: absent elements, error snapshots (values of the ``reject`` types: every
+file holding the class-name mark ``ErrorSnapshot`` is decoded and checked) and damaged files.
+From another folder every file is decoded (the value must load here). The files of the folder's
+own old run (``move=True``) are the files ``resume=True`` would serve unchecked, written
+atomically by pipemap; they are checked without unpickling: a pickle of one frame (every value
+under 64 KiB) must start with the protocol header and a frame length equal to the file size and
+end with the STOP opcode, which a truncated, torn or overwritten file fails; any other file
+(several frames, Parquet) is decoded.
 
 >>> import tempfile
 >>> import numpy as np
@@ -23,6 +36,7 @@ and ``dump_many``.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -30,11 +44,13 @@ import numpy as np
 from ._atomic import MISSING, _TMP_MARK, _counter, deserialize, read_files
 from ._base import StorageBase
 from ._file_array import FileArray
+from ._chunked import ChunkedArray
+from ._copy_packs import _SNAPSHOT_MARK, _framed, link_chunks
+from ._grow_swap import swap_in
 
 __all__ = ["copy_elements"]
 
 _BATCH = 50_000
-_SNAPSHOT_MARK = b"ErrorSnapshot"  # in the pickle of ErrorSnapshot and PropagatedErrorSnapshot
 
 
 def _usable(value: Any, reject: tuple[type, ...]) -> bool:
@@ -49,6 +65,7 @@ def copy_elements(
     reject: tuple[type, ...],
     *,
     move: bool = False,
+    forget: Callable[[np.ndarray], None] | None = None,
 ) -> np.ndarray:
     """Store ``source[old[k]]`` at ``target[new[k]]``; return the ``new`` indices actually stored.
 
@@ -68,7 +85,12 @@ def copy_elements(
         Value types that are not copied (e.g. ``(ErrorSnapshot,)``); ``()``: none.
     move : bool, default False
         ``source`` is about to be deleted: element files may be renamed into ``target`` instead
-        of linked, so ``source`` may lose the elements it gave.
+        of linked, so ``source`` may lose the elements it gave; its files are checked without
+        unpickling (see the module docstring).
+    forget : callable, optional
+        With ``move=True``: drops the source's keys at the given source indices (the folder swap
+        of an in-place grow calls it before files change index; see ``_grow_swap``). Without it
+        the files are moved one by one.
 
     Returns
     -------
@@ -87,7 +109,19 @@ def copy_elements(
     """
     new = np.asarray(new, dtype=np.int64)
     old = np.asarray(old, dtype=np.int64)
+    if move and forget is not None and type(target) is FileArray and type(source) is FileArray:
+        swapped = swap_in(target, source, new, old, lambda raw: _intact_positions(raw, reject, quick=True), forget)
+        if swapped is not None:
+            return swapped
     stored = []
+    if type(target) is ChunkedArray and type(source) is ChunkedArray:
+        linked = link_chunks(target, source, new, old, move=move)
+        if len(linked):
+            stored.append(linked)
+            taken = np.zeros(max(int(linked.max()), int(new.max())) + 1, dtype=bool)
+            taken[linked] = True
+            rest = ~taken[new]
+            new, old = new[rest], old[rest]
     for start in range(0, len(new), _BATCH):
         part_new, part_old = new[start : start + _BATCH], old[start : start + _BATCH]
         if type(target) is FileArray and type(source) is FileArray and not target.read_only:
@@ -125,22 +159,37 @@ def _copy_values(target: StorageBase, source: StorageBase, new: np.ndarray, old:
     return lin
 
 
+def _intact_positions(raw: list[bytes | None], reject: tuple[type, ...], *, quick: bool) -> list[int]:
+    """Positions of the files that may be copied: present, intact, not an error snapshot.
+
+    ``quick``: a one-frame pickle that is whole (:func:`_framed`) is taken without unpickling.
+
+    >>> import pickle
+    >>> good, torn = pickle.dumps(1.5, protocol=5), pickle.dumps(2.5, protocol=5)[:-3]
+    >>> _intact_positions([good, None, torn, b"\\x80garbage"], (), quick=True)
+    [0]
+    """
+    keep = []
+    for k, data in enumerate(raw):
+        if data is None:
+            continue
+        if not (quick and _framed(data)) or _SNAPSHOT_MARK in data:
+            try:
+                value = deserialize(data)  # a damaged file is not served
+            except Exception:  # noqa: BLE001
+                continue
+            if _SNAPSHOT_MARK in data and not _usable(value, reject):
+                continue
+        keep.append(k)
+    return keep
+
+
 def _link_files(
     target: FileArray, source: FileArray, new: np.ndarray, old: np.ndarray, reject: tuple[type, ...], move: bool
 ) -> np.ndarray:
     names = [f"{source._prefix}{i}{source._suffix}" for i in old.tolist()]
     raw = read_files(str(source.folder), names)
-    keep = []
-    for k, data in enumerate(raw):
-        if data is None:
-            continue
-        try:
-            value = deserialize(data)  # a damaged file is not served
-        except Exception:  # noqa: BLE001
-            continue
-        if _SNAPSHOT_MARK in data and not _usable(value, reject):
-            continue
-        keep.append(k)
+    keep = _intact_positions(raw, reject, quick=move)
     if not keep:
         return np.empty(0, dtype=np.int64)
     if target._shape_synced != (target.shape, target.internal_shape):

@@ -13,6 +13,7 @@ stored. Counts of reused and computed elements per function end up in ``pipemap.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +79,7 @@ class Source:
     reused: int = 0
     looked_up: int = 0
     _keys: dict[str, np.ndarray | None] = field(default_factory=dict)
+    _key_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
     _stores: dict[str, StorageBase] = field(default_factory=dict)
 
     def keys(self, name: str) -> np.ndarray | None:
@@ -85,7 +87,23 @@ class Source:
         if name not in self._keys:
             keys = read_keys(self.folder, name) if name in self.record.mapped_outputs() else None
             self._keys[name] = None if keys is None else keys.reshape(-1, 2)
+            if keys is not None:
+                self._key_shapes[name] = keys.shape
         return self._keys[name]
+
+    def forget(self, name: str, indices: np.ndarray) -> None:
+        """Give the elements ``indices`` of output ``name`` "no key" in this folder's key file
+        (written before their files change: the in-place grow's folder swap, own copies only)."""
+        keys = self.keys(name)
+        if keys is None:
+            return
+        indices = indices[indices < len(keys)]
+        if not len(indices) or not (keys[indices] != 0).any():
+            return
+        keys = keys.copy()
+        keys[indices] = 0
+        write_keys(self.folder, name, keys.reshape(self._key_shapes[name]))
+        self._keys[name] = keys
 
     def store(self, name: str) -> StorageBase:
         if name not in self._stores:
@@ -200,7 +218,9 @@ class RunKeys:
             if not all(isinstance(d, int) for d in store.internal_shape) and all(isinstance(d, int) for d in old_store.internal_shape):
                 store.internal_shape = tuple(old_store.internal_shape)
                 internal = store.internal_shape
-            got = copy_elements(store, old_store, new_idx, old_idx, types, move=source.own and source.movable)
+            move = source.own and source.movable
+            forget = functools.partial(source.forget, name) if move else None
+            got = copy_elements(store, old_store, new_idx, old_idx, types, move=move, forget=forget)
             if len(got):
                 source.reused += len(got)
                 need = np.setdiff1d(need, got, assume_unique=True)
@@ -241,11 +261,49 @@ def _ext_shape(storage: StorageBase) -> tuple[int, ...]:
 
 
 def _join(keys: np.ndarray, need: np.ndarray, old: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positions in ``need`` whose key is among ``old[candidates]``: (new indices, old indices)."""
+    """Positions in ``need`` whose key is among ``old[candidates]``: (new indices, old indices).
+
+    Elements whose key is the one stored at their own index are matched first without sorting
+    (a re-run or a grown first axis: nearly all); the others by sorting the candidates' keys.
+    """
+    empty = np.empty(0, dtype=np.int64)
+    if not len(candidates) or not len(need):
+        return empty, empty
+    # the common case first (a re-run, a grown first axis): the same key at the same index
+    usable = np.zeros(len(old), dtype=bool)
+    usable[candidates] = True
+    if need[0] >= 0 and need[-1] - need[0] + 1 == len(need) and (len(need) < 2 or bool((np.diff(need) == 1).all())):
+        lo, hi = int(need[0]), min(int(need[-1]) + 1, len(old))  # a range (a fresh run): views, no gathers
+        pos = np.arange(max(hi - lo, 0))
+        hit = usable[lo:hi] & (old[lo:hi] == keys[lo:hi]).all(1) if hi > lo else np.zeros(0, dtype=bool)
+        inside = need[: len(hit)]
+    else:
+        pos = np.flatnonzero(need < len(old))
+        inside = need[pos]
+        hit = usable[inside] & (old[inside] == keys[inside]).all(1)
+    at_same = inside[hit].astype(np.int64)
+    if len(at_same) == len(need):
+        return at_same, at_same
+    rest = np.ones(len(need), dtype=bool)
+    rest[pos[hit]] = False
+    new_rest, old_rest = _join_sorted(keys, need[rest], old, candidates)
+    return np.concatenate([at_same, new_rest]), np.concatenate([at_same, old_rest])
+
+
+def _join_sorted(keys: np.ndarray, need: np.ndarray, old: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The general join: sort the candidates' keys, search each needed key."""
     if not len(candidates) or not len(need):
         empty = np.empty(0, dtype=np.int64)
         return empty, empty
     lane0 = old[candidates, 0]
+    if 8 * len(need) < len(candidates):  # few wanted keys: keep the candidates that may match, sort those
+        wanted0 = np.sort(keys[need, 0])
+        at = np.minimum(np.searchsorted(wanted0, lane0), len(wanted0) - 1)
+        maybe = wanted0[at] == lane0
+        candidates, lane0 = candidates[maybe], lane0[maybe]
+        if not len(candidates):
+            empty = np.empty(0, dtype=np.int64)
+            return empty, empty
     order = np.argsort(lane0, kind="stable")
     sorted0 = lane0[order]
     wanted = keys[need]
