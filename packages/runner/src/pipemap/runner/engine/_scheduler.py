@@ -28,7 +28,6 @@ from pipemap.runner.worker._guards import inconsistent_internal_error
 from pipemap.runner.worker._modes import ErrorHandling
 from pipemap.runner.engine._events import AlreadyStored, ChunkDone, FunctionDone, RanInline, ShapeResolved
 from pipemap.runner.engine._inline import inline_reason, probe_inline, worth_probing
-from pipemap.runner.executors import _default_pool
 from pipemap.runner.executors._executors import is_thread_or_sync
 from pipemap.runner.worker._pickling import note_unsendable
 from pipemap.runner.engine._prepare import Prepared
@@ -238,10 +237,9 @@ class _Runner:
         )
         name = f.output_names[0]
         deferred = failed is None and self._defers_pool(f)
-        # the pool is taken now unless a warm one is kept (then only if the probes say so); a cold
-        # one is started first, so that no user code ran in the parent before its workers fork
-        lazy = deferred and _default_pool.is_warm()
-        executor = self.executors.for_function(f) if failed is None and not lazy else None  # failed: nothing to submit
+        # deferred: the default pool is taken (started when none is kept) only when the probes
+        # send work to it, so a function run in the parent starts no process (engine/_inline.py)
+        executor = self.executors.for_function(f) if failed is None and not deferred else None  # failed: nothing to submit
         size = int(np.prod(ext_shape)) if ext_shape else 1
         # values computed now go straight into the (flat) result buffers, batch by batch
         flats = [np.empty(size, dtype=object) for _ in f.output_names] if keep else None
