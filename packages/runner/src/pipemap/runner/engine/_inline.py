@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import time
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from pipemap.runner.executors._executors import cpu_count
 from pipemap.runner.worker._chunk import MAX_BATCH, _task_cache, run_batch, run_chunk
@@ -43,7 +43,10 @@ if TYPE_CHECKING:
     from pipemap.runner.engine._run_context import MappedJob
     from pipemap.runner.worker._chunk import FunctionTask, Linear
 
-__all__ = ["INLINE_MAX_SECONDS", "MIN_ELEMENTS_PER_WORKER", "PROBE_SECONDS", "decide", "inline_reason", "probe_inline", "worth_probing"]
+__all__ = [
+    "INLINE_MAX_SECONDS", "MIN_ELEMENTS_PER_WORKER", "PROBE_SECONDS", "Probed", "decide", "inline_reason", "probe_inline",
+    "run_rest", "worth_probing",
+]
 
 #: remaining work (measured seconds per element x elements left) below which the parent runs it
 INLINE_MAX_SECONDS = 0.03
@@ -107,12 +110,18 @@ def inline_reason(n: int, seconds: float) -> str:
     return f"ran in the parent: {n} elements took {seconds * 1e3:.1f} ms, too little for the default pool to pay"
 
 
-def probe_inline(job: MappedJob) -> tuple[Linear, float | None]:
-    """Run probes of ``job`` in the parent (values written and reported like a sequential run).
+class Probed(NamedTuple):
+    """What the probes of one function left: ``rest`` for the pool (empty when the parent ran
+    everything, in ``seconds``; None when the rest goes to the pool) and the measured seconds
+    per element (the pool's first chunks are sized from it)."""
 
-    Returns what is left for the pool and, when the parent ran everything, the seconds it took
-    (None when the rest goes to the pool).
-    """
+    rest: Linear
+    seconds: float | None
+    per_element: float
+
+
+def probe_inline(job: MappedJob) -> Probed:
+    """Run probes of ``job`` in the parent (values written and reported like a sequential run)."""
     todo = job.todo
     total = len(todo)
     # a copy: preparing the call in the parent (loading file-backed inputs, ...) must not change
@@ -139,11 +148,11 @@ def probe_inline(job: MappedJob) -> tuple[Linear, float | None]:
             )
             if verdict == "inline":
                 rest = run_rest(task, todo[position:], best) if position < total else 0.0
-                return todo[total:], spent + rest
+                return Probed(todo[total:], spent + rest, best)
             if verdict == "pool":
-                return todo[position:], None
+                return Probed(todo[position:], None, best)
             size = 1 if position == 1 and elapsed >= RELIABLE_PROBE_SECONDS else size * 8  # a slow first call: once more
-        return todo[total:], spent
+        return Probed(todo[total:], spent, best)
     finally:
         asyncio.events._set_running_loop(loop)
 

@@ -117,15 +117,17 @@ class _Runner:
         if len(job.todo):
             try:
                 if job.deferred:  # the default pool, taken only if the function is worth it
-                    rest, seconds = probe_inline(job) if worth_probing(len(job.todo)) else (job.todo, None)
-                    if seconds is not None:
-                        self._ran_inline(job, seconds)
-                    elif len(rest):
+                    probed = probe_inline(job) if worth_probing(len(job.todo)) else None
+                    if probed is not None and probed.seconds is not None:
+                        self._ran_inline(job, probed.seconds)
+                    elif probed is None or len(probed.rest):
                         if job.executor is None:
                             job.executor = self.executors.for_function(job.f)
                         job.deferred = False
                         assert job.executor is not None
-                        await self._run_parallel(job.f, job.task, rest, job.executor, job.absorb)
+                        rest = job.todo if probed is None else probed.rest
+                        rate = None if probed is None else probed.per_element
+                        await self._run_parallel(job.f, job.task, rest, job.executor, job.absorb, per_element=rate)
                 elif job.executor is None:
                     job.task.on_batch = job.absorb  # batches are written and reported as they finish
                     run_chunk(job.task, job.todo)
@@ -323,12 +325,21 @@ class _Runner:
                     self.prep.outputs[out_name] = Result(f.__name__, job.kwargs, out_name, arr, s)
 
     async def _run_parallel(
-        self, f: PipeFunc, task: FunctionTask, todo: Linear, executor: Executor, absorb: Callable[[ChunkResult], None]
+        self,
+        f: PipeFunc,
+        task: FunctionTask,
+        todo: Linear,
+        executor: Executor,
+        absorb: Callable[[ChunkResult], None],
+        per_element: float | None = None,
     ) -> None:
-        """Chunks go through a windowed, adaptive dispatcher (:mod:`._dispatch`)."""
+        """Chunks go through a windowed, adaptive dispatcher (:mod:`._dispatch`); ``per_element``:
+        the seconds per element the parent's probes measured (the first chunks are sized from it)."""
         shares_memory = is_thread_or_sync(executor)
         write_in_worker = route_outputs(task, shares_memory)
         sizer = sizer_for(f.output_name, len(todo), self.prep.chunksizes, executor)
+        if per_element is not None:
+            sizer.observe(1, per_element)
         if shares_memory:
             ref: Any = task
             fn: Any = run_chunk
