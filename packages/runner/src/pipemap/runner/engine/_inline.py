@@ -69,6 +69,10 @@ def worth_probing(n_elements: int, workers: int | None = None) -> bool:
     return n_elements >= MIN_ELEMENTS_PER_WORKER * max(workers, 1)
 
 
+#: the first batch after the probes; later ones grow 4-fold up to ``MAX_BATCH``, as a sequential
+#: run's batches do (one big batch would touch more fresh memory than it saves in calls)
+REST_BATCH = 1024
+
 #: a probe that took this long measured the time per element well (the fixed cost of a probe,
 #: some 30 µs, no longer inflates it)
 RELIABLE_PROBE_SECONDS = 0.001
@@ -162,16 +166,18 @@ def run_rest(task: FunctionTask, linear: Linear, per_element: float) -> float:
     returns the seconds it took.
 
     As :func:`~pipemap.runner.worker._chunk.run_chunk` does, in batches bounded by time (each
-    written and reported through ``task.on_batch``), but the rate is known: the first batch takes
-    every element (up to ``MAX_BATCH``) in one block of calls instead of growing from one element.
+    written and reported through ``task.on_batch``), but the rate is known: each batch makes its
+    calls in one block instead of growing from one element, and the batches start at
+    :data:`REST_BATCH` elements, where a sequential run starts at 64.
     """
     on_batch = task.on_batch
     assert on_batch is not None  # values are written and reported batch by batch
-    start, n, elapsed = 0, len(linear), 0.0
+    start, n, elapsed, size = 0, len(linear), 0.0, REST_BATCH
     while start < n:
-        result = run_batch(task, linear[start : start + MAX_BATCH], bounded=True, per_element=per_element)
+        result = run_batch(task, linear[start : start + size], bounded=True, per_element=per_element)
         on_batch(result)
         start += result.n_done
         elapsed += result.elapsed
         per_element = result.elapsed / max(1, result.n_done)
+        size = min(4 * size, MAX_BATCH)
     return elapsed
