@@ -125,8 +125,7 @@ class _Runner:
                             job.executor = self.executors.for_function(job.f)
                         job.deferred = False
                         assert job.executor is not None
-                        rest = job.todo if probed is None else probed.rest
-                        rate = None if probed is None else probed.per_element
+                        rest, rate = (job.todo, None) if probed is None else (probed.rest, probed.per_element)
                         await self._run_parallel(job.f, job.task, rest, job.executor, job.absorb, per_element=rate)
                 elif job.executor is None:
                     job.task.on_batch = job.absorb  # batches are written and reported as they finish
@@ -325,12 +324,7 @@ class _Runner:
                     self.prep.outputs[out_name] = Result(f.__name__, job.kwargs, out_name, arr, s)
 
     async def _run_parallel(
-        self,
-        f: PipeFunc,
-        task: FunctionTask,
-        todo: Linear,
-        executor: Executor,
-        absorb: Callable[[ChunkResult], None],
+        self, f: PipeFunc, task: FunctionTask, todo: Linear, executor: Executor, absorb: Callable[[ChunkResult], None],
         per_element: float | None = None,
     ) -> None:
         """Chunks go through a windowed, adaptive dispatcher (:mod:`._dispatch`); ``per_element``:
