@@ -115,6 +115,8 @@ def run_workload(wl: Workload, repeats: int) -> dict[str, Any]:
                 samples[engine].append(_time(fn))
             except Exception as e:  # noqa: BLE001 - "n/a (reason)" in the table
                 errors[engine] = _reason(e)
+            if engine == "pipefunc" and wl.settle is not None:
+                wl.settle()
     med = {k: (statistics.median(v) if v and k not in errors else None) for k, v in samples.items()}
     row: dict[str, Any] = {
         "name": wl.name,

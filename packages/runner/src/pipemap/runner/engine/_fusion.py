@@ -127,8 +127,9 @@ async def run_chain_of(ctx: FusionContext, chain: list[PipeFunc]) -> None:
     """Run a planned chain: fused when its functions miss the same elements, else one by one."""
     jobs = [ctx.jobs.prepare(f) for f in chain]
     head = jobs[0]
-    if all(j.deferred for j in jobs) and len(head.todo) > 0 and all(_same_todo(j.todo, head.todo) for j in jobs):
-        executor = head.executor or ctx.executors.for_function(head.f)  # a fused chain goes to the default pool
+    on_default_pool = all(j.deferred or (j.executor is not None and j.executor is ctx.executors.owned) for j in jobs)
+    if any(j.deferred for j in jobs) and on_default_pool and len(head.todo) > 0 and all(_same_todo(j.todo, head.todo) for j in jobs):
+        executor = ctx.executors.for_function(head.f)  # a fused chain goes to the default pool
         for job in jobs:
             job.executor, job.deferred = executor, False
     fusable = (

@@ -6,12 +6,16 @@ parent, in probes of 1, 8, 64, ... elements (1, 1, 8, ... when the first call wa
 chunks to the pool and collecting their results costs a few tens of milliseconds per function
 however cheap its elements are, and at most saves the work spread over the workers; so as soon as
 a probe shows that the remaining elements take less than :data:`INLINE_MAX_SECONDS` in total, the
-parent runs them too (e.g. 10^4 elements of 0.1 µs). As soon as the probes have computed for
-:data:`PROBE_SECONDS` (or waited four times that: I/O, sleeps), or a probe other than the first
-(which may pay for the function's imports and caches) took long enough to measure the elements
-well (elements of a millisecond or more: the second one decides), the rest goes to the pool: the parent did at most about that much of the work
-serially. A cold default pool is started before the probes (no user code runs in the parent before
-its workers fork); a warm one is only taken when the probes send work to it.
+parent runs them too (e.g. 10^4 elements of 0.1 µs), in batches sized from the measured rate (the
+probes are the start of the run, not extra work: such a run costs about what ``parallel=False``
+costs). As soon as the probes have computed for :data:`PROBE_SECONDS` (or waited four times that:
+I/O, sleeps), or a probe other than the first (which may pay for the function's imports and
+caches) took long enough to measure the elements well (elements of a millisecond or more: the
+second one decides), the rest goes to the pool: the parent did at most about that much of the work
+serially. The default pool is only taken (and, when none is kept, started) then: a function run in
+the parent starts no process. Its workers are forked only when every running thread is known to be
+safe to fork past (``executors/_executors.py``); a thread the probes started (the function's own)
+makes it ``forkserver``.
 
 The decision is announced as a :class:`~pipemap.runner.engine._events.RanInline` event (progress
 displays and ``pipefunc_status.json`` show ``inline``) and kept in the run summary
@@ -30,16 +34,19 @@ from __future__ import annotations
 import asyncio
 import copy
 import time
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from pipemap.runner.executors._executors import cpu_count
-from pipemap.runner.worker._chunk import _task_cache, run_chunk
+from pipemap.runner.worker._chunk import MAX_BATCH, _task_cache, run_batch, run_chunk
 
 if TYPE_CHECKING:
     from pipemap.runner.engine._run_context import MappedJob
-    from pipemap.runner.worker._chunk import Linear
+    from pipemap.runner.worker._chunk import FunctionTask, Linear
 
-__all__ = ["INLINE_MAX_SECONDS", "MIN_ELEMENTS_PER_WORKER", "PROBE_SECONDS", "decide", "inline_reason", "probe_inline", "worth_probing"]
+__all__ = [
+    "INLINE_MAX_SECONDS", "MIN_ELEMENTS_PER_WORKER", "PROBE_SECONDS", "Probed", "decide", "inline_reason", "probe_inline",
+    "run_rest", "worth_probing",
+]
 
 #: remaining work (measured seconds per element x elements left) below which the parent runs it
 INLINE_MAX_SECONDS = 0.03
@@ -61,6 +68,10 @@ def worth_probing(n_elements: int, workers: int | None = None) -> bool:
     workers = workers if workers is not None else cpu_count()  # the default pool's size
     return n_elements >= MIN_ELEMENTS_PER_WORKER * max(workers, 1)
 
+
+#: the first batch after the probes; later ones grow 4-fold up to ``MAX_BATCH``, as a sequential
+#: run's batches do (one big batch would touch more fresh memory than it saves in calls)
+REST_BATCH = 1024
 
 #: a probe that took this long measured the time per element well (the fixed cost of a probe,
 #: some 30 µs, no longer inflates it)
@@ -103,12 +114,18 @@ def inline_reason(n: int, seconds: float) -> str:
     return f"ran in the parent: {n} elements took {seconds * 1e3:.1f} ms, too little for the default pool to pay"
 
 
-def probe_inline(job: MappedJob) -> tuple[Linear, float | None]:
-    """Run probes of ``job`` in the parent (values written and reported like a sequential run).
+class Probed(NamedTuple):
+    """What the probes of one function left: ``rest`` for the pool (empty when the parent ran
+    everything, in ``seconds``; None when the rest goes to the pool) and the measured seconds
+    per element (the pool's first chunks are sized from it)."""
 
-    Returns what is left for the pool and, when the parent ran everything, the seconds it took
-    (None when the rest goes to the pool).
-    """
+    rest: Linear
+    seconds: float | None
+    per_element: float
+
+
+def probe_inline(job: MappedJob) -> Probed:
+    """Run probes of ``job`` in the parent (values written and reported like a sequential run)."""
     todo = job.todo
     total = len(todo)
     # a copy: preparing the call in the parent (loading file-backed inputs, ...) must not change
@@ -134,11 +151,33 @@ def probe_inline(job: MappedJob) -> tuple[Linear, float | None]:
                 first=size == 1 and position == 1, cpu=cpu, cpu_spent=cpu_spent,
             )
             if verdict == "inline":
-                rest = run_chunk(task, todo[position:]).elapsed if position < total else 0.0
-                return todo[total:], spent + rest
+                rest = run_rest(task, todo[position:], best) if position < total else 0.0
+                return Probed(todo[total:], spent + rest, best)
             if verdict == "pool":
-                return todo[position:], None
+                return Probed(todo[position:], None, best)
             size = 1 if position == 1 and elapsed >= RELIABLE_PROBE_SECONDS else size * 8  # a slow first call: once more
-        return todo[total:], spent
+        return Probed(todo[total:], spent, best)
     finally:
         asyncio.events._set_running_loop(loop)
+
+
+def run_rest(task: FunctionTask, linear: Linear, per_element: float) -> float:
+    """Run ``linear`` in the parent after the probes measured ``per_element`` seconds per element;
+    returns the seconds it took.
+
+    As :func:`~pipemap.runner.worker._chunk.run_chunk` does, in batches bounded by time (each
+    written and reported through ``task.on_batch``), but the rate is known: each batch makes its
+    calls in one block instead of growing from one element, and the batches start at
+    :data:`REST_BATCH` elements, where a sequential run starts at 64.
+    """
+    on_batch = task.on_batch
+    assert on_batch is not None  # values are written and reported batch by batch
+    start, n, elapsed, size = 0, len(linear), 0.0, REST_BATCH
+    while start < n:
+        result = run_batch(task, linear[start : start + size], bounded=True, per_element=per_element)
+        on_batch(result)
+        start += result.n_done
+        elapsed += result.elapsed
+        per_element = result.elapsed / max(1, result.n_done)
+        size = min(4 * size, MAX_BATCH)
+    return elapsed

@@ -29,6 +29,7 @@ from pipemap.runner.engine._options import RunOptions
 from pipemap.runner.engine._prepare import Prepared, prepare_run
 from pipemap.runner.engine._results import ResultDict
 from pipemap.runner.engine._walk import run_prepared
+from pipemap.runner.executors._event_loop import NEED_LOOP
 from pipemap.runner.executors._main_guard import MainGuardError, refuse_in_bootstrapping_child
 
 if TYPE_CHECKING:
@@ -41,7 +42,9 @@ def _drive(coro: Coroutine[object, None, _T], *, may_suspend: bool) -> _T:
     """Run ``coro`` to completion from synchronous code.
 
     Sequential runs never suspend: one ``send`` finishes them, no event loop needed. Otherwise
-    a fresh loop runs it here, or, when this thread already runs a loop (Jupyter), a private
+    the process's kept loop runs it here (in the main thread it starts without one, as a
+    sequential run, and gets the loop only when it asks, see ``executors/_event_loop.py``), a
+    fresh loop in another thread, or, when this thread already runs a loop (Jupyter), a private
     loop in a helper thread.
     """
     if not may_suspend:
@@ -105,10 +108,31 @@ def _run_boxed(
         out.append(await coro)
 
     if box is None and threading.current_thread() is threading.main_thread():
-        _run_kept(main())  # (a kept loop: creating one costs ~0.2 ms per run)
+        outer = main()
+        if _started_without_loop(outer):  # e.g. every function ran in the parent
+            return out[0]
+        try:
+            _run_kept(outer)  # (a kept loop: creating one costs ~0.2 ms per run)
+        finally:
+            if inspect.getcoroutinestate(outer) == inspect.CORO_SUSPENDED:  # interrupted before its task ran
+                outer.close()
     else:
         asyncio.run(main())
     return out[0]
+
+
+def _started_without_loop(coro: Coroutine[object, None, None]) -> bool:
+    """Run ``coro`` here, without an event loop, until it finishes (True) or asks for one (False:
+    it is suspended, a task resumes it). Its errors propagate as in a sequential run."""
+    try:
+        asked = coro.send(None)
+    except StopIteration:
+        return True
+    if asked is not NEED_LOOP:
+        coro.close()
+        msg = f"internal error: a run without an event loop yielded {asked!r}"
+        raise RuntimeError(msg)
+    return False
 
 
 def _run_kept(coro: Coroutine[object, None, None]) -> None:

@@ -28,7 +28,6 @@ from pipemap.runner.worker._guards import inconsistent_internal_error
 from pipemap.runner.worker._modes import ErrorHandling
 from pipemap.runner.engine._events import AlreadyStored, ChunkDone, FunctionDone, RanInline, ShapeResolved
 from pipemap.runner.engine._inline import inline_reason, probe_inline, worth_probing
-from pipemap.runner.executors import _default_pool
 from pipemap.runner.executors._executors import is_thread_or_sync
 from pipemap.runner.worker._pickling import note_unsendable
 from pipemap.runner.engine._prepare import Prepared
@@ -118,15 +117,16 @@ class _Runner:
         if len(job.todo):
             try:
                 if job.deferred:  # the default pool, taken only if the function is worth it
-                    rest, seconds = probe_inline(job) if worth_probing(len(job.todo)) else (job.todo, None)
-                    if seconds is not None:
-                        self._ran_inline(job, seconds)
-                    elif len(rest):
+                    probed = probe_inline(job) if worth_probing(len(job.todo)) else None
+                    if probed is not None and probed.seconds is not None:
+                        self._ran_inline(job, probed.seconds)
+                    elif probed is None or len(probed.rest):
                         if job.executor is None:
                             job.executor = self.executors.for_function(job.f)
                         job.deferred = False
                         assert job.executor is not None
-                        await self._run_parallel(job.f, job.task, rest, job.executor, job.absorb)
+                        rest, rate = (job.todo, None) if probed is None else (probed.rest, probed.per_element)
+                        await self._run_parallel(job.f, job.task, rest, job.executor, job.absorb, per_element=rate)
                 elif job.executor is None:
                     job.task.on_batch = job.absorb  # batches are written and reported as they finish
                     run_chunk(job.task, job.todo)
@@ -238,10 +238,9 @@ class _Runner:
         )
         name = f.output_names[0]
         deferred = failed is None and self._defers_pool(f)
-        # the pool is taken now unless a warm one is kept (then only if the probes say so); a cold
-        # one is started first, so that no user code ran in the parent before its workers fork
-        lazy = deferred and _default_pool.is_warm()
-        executor = self.executors.for_function(f) if failed is None and not lazy else None  # failed: nothing to submit
+        # deferred: the default pool is taken (started when none is kept) only when the probes
+        # send work to it, so a function run in the parent starts no process (engine/_inline.py)
+        executor = self.executors.for_function(f) if failed is None and not deferred else None  # failed: nothing to submit
         size = int(np.prod(ext_shape)) if ext_shape else 1
         # values computed now go straight into the (flat) result buffers, batch by batch
         flats = [np.empty(size, dtype=object) for _ in f.output_names] if keep else None
@@ -325,12 +324,16 @@ class _Runner:
                     self.prep.outputs[out_name] = Result(f.__name__, job.kwargs, out_name, arr, s)
 
     async def _run_parallel(
-        self, f: PipeFunc, task: FunctionTask, todo: Linear, executor: Executor, absorb: Callable[[ChunkResult], None]
+        self, f: PipeFunc, task: FunctionTask, todo: Linear, executor: Executor, absorb: Callable[[ChunkResult], None],
+        per_element: float | None = None,
     ) -> None:
-        """Chunks go through a windowed, adaptive dispatcher (:mod:`._dispatch`)."""
+        """Chunks go through a windowed, adaptive dispatcher (:mod:`._dispatch`); ``per_element``:
+        the seconds per element the parent's probes measured (the first chunks are sized from it)."""
         shares_memory = is_thread_or_sync(executor)
         write_in_worker = route_outputs(task, shares_memory)
         sizer = sizer_for(f.output_name, len(todo), self.prep.chunksizes, executor)
+        if per_element is not None:
+            sizer.observe(1, per_element)
         if shares_memory:
             ref: Any = task
             fn: Any = run_chunk

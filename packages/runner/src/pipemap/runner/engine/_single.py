@@ -28,6 +28,7 @@ from pipemap.runner.engine._attempts import forget_attempts
 from pipemap.runner.model._retry_policy import effective_policy
 from pipemap.storage import write_attempts
 from pipemap.mapspec import shape_is_resolved
+from pipemap.runner.executors._event_loop import on_event_loop
 from pipemap.runner.executors._executors import is_thread_or_sync
 from pipemap.runner.worker._chunk import _pick_each, load_references
 from pipemap.runner.worker._guards import output_count_error
@@ -140,6 +141,7 @@ async def run_single(ctx: SingleContext, f: PipeFunc, kwargs: dict[str, object],
         elif executor is None:
             value = _call_single(f, kwargs, error_handling, policy)
         else:
+            await on_event_loop()  # (a run started without one gets it now)
             if is_thread_or_sync(executor):
                 fut = executor.submit(_call_single, f, kwargs, error_handling, policy)
             else:  # one blob, user code by value: the worker may not import the user's module

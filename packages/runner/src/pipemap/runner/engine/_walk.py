@@ -18,6 +18,7 @@ from pipemap.runner.engine._scheduler import _Runner
 from pipemap.runner.engine._store import finish_stores, persist_all
 from pipemap.runner.engine._summary import build_summary, report
 from pipemap.runner.executors import _default_pool
+from pipemap.runner.executors._event_loop import on_event_loop
 from pipemap.runner.executors._inflight import gather_or_cancel
 from pipemap.runner.worker._modes import SchedulingStrategy
 
@@ -64,11 +65,13 @@ async def run_prepared(
             for generation in generations:
                 todo = [f for f in generation if f not in fused]
                 if runner.parallel and len(todo) > 1:
+                    await on_event_loop()
                     await gather_or_cancel([run(f) for f in todo])
                 else:
                     for f in todo:
                         await run(f)
         else:
+            await on_event_loop()
             await run_eager(EagerContext(prep, runner.gating, runner.executors, runner.run_function))
         # pipefunc's order: generation by generation (parallel runs finish in any order)
         in_pipeline_order(prep.outputs, [n for gen in generations for f in gen for n in f.output_names])

@@ -165,10 +165,11 @@ def _start_pool() -> ProcessPoolExecutor:
     _pool = pool
     if context is not None and context.get_start_method() == "fork":
         # fork the workers now: default_executor chose fork because every running thread is one
-        # known to be safe (Python >= 3.12 would warn about any thread at all)
+        # known to be safe (Python >= 3.12 would warn about any thread at all); the first submit
+        # forks them all, here, and nothing waits for them to come up (the run's chunks queue)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r".*multi-threaded.*fork", category=DeprecationWarning)
-            pool.submit(int).result()
+            pool.submit(int)
     return pool
 
 

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pipemap.runner.executors._chunksizes import chunksize_for
+from pipemap.runner.executors._event_loop import on_event_loop
 from pipemap.runner.executors._executors import cpu_count, n_workers
 from pipemap.runner.worker._chunk import ChunkResult, _task_cache
 from pipemap.runner.worker._errors import make_error_snapshot
@@ -248,6 +249,7 @@ class ChunkDispatcher:
         return err
 
     async def run(self, todo: Linear) -> None:
+        await on_event_loop()  # (a run started without one gets it now)
         loop = asyncio.get_running_loop()
         total = len(todo)
         position = 0
