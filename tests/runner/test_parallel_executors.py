@@ -175,7 +175,7 @@ def test_invalid_chunksize_names_function(process_pool) -> None:
 
 
 def test_automatic_chunks_adapt_to_element_time() -> None:
-    """Fast elements: chunks grow until ~0.1 s of work; the tail shrinks to balance workers."""
+    """Fast elements: chunks grow until ~0.25 s of work; the tail shrinks to balance workers."""
     s = ChunkSizer(total=100_000, first=2500, fixed=False, n_workers=2)
     assert s.next_size(100_000) == 2500  # seed rule until something was measured
     s.observe(2500, 2500 * 1e-6)  # 1 µs per element
@@ -185,11 +185,11 @@ def test_automatic_chunks_adapt_to_element_time() -> None:
     assert s.next_size(400) == 400  # ... nor more than what is left
     ms = ChunkSizer(total=10_000, first=250, fixed=False, n_workers=2)
     ms.observe(250, 250 * 1e-3)  # 1 ms per element
-    assert ms.next_size(1000) == 100  # 0.1 s of work
+    assert ms.next_size(2000) == 250  # 0.25 s of work
     assert ms.next_size(100) == 25  # tail: a quarter of what is left, above the 5-element floor
     slow = ChunkSizer(total=200, first=5, fixed=False, n_workers=2)
-    slow.observe(5, 5 * 0.05)  # 50 ms per element -> 2 elements make 0.1 s
-    assert slow.next_size(150) == 2
+    slow.observe(5, 5 * 0.05)  # 50 ms per element -> 5 elements make 0.25 s
+    assert slow.next_size(150) == 5
     fixed = ChunkSizer(total=200, first=7, fixed=True, n_workers=2)
     fixed.observe(7, 1.0)
     assert fixed.next_size(150) == 7
