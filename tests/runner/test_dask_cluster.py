@@ -116,14 +116,14 @@ def test_async_run_on_dask(client, tmp_path, expected) -> None:
 
 
 def test_dask_chunks_are_longer_than_pool_chunks(client) -> None:
-    """A dask task costs the client and scheduler milliseconds: aim for 0.5 s chunks, not 0.1 s."""
+    """A dask task costs the client and scheduler milliseconds: aim for 0.5 s chunks, not 0.25 s."""
     from concurrent.futures import ThreadPoolExecutor
 
     from pipemap.runner.executors._dispatch import ChunkSizer, chunk_seconds_for
 
     assert chunk_seconds_for(client.get_executor()) == (0.5, 0.05)
     with ThreadPoolExecutor(1) as threads:
-        assert chunk_seconds_for(threads) == (0.1, 0.005)
+        assert chunk_seconds_for(threads) == (0.25, 0.005)
     sizer = ChunkSizer(200, 5, False, 2, *chunk_seconds_for(client.get_executor()))
     sizer.observe(5, 0.05)  # 10 ms per element
     assert sizer.next_size(195) == 49  # a quarter of what is left, under the 0.5 s target

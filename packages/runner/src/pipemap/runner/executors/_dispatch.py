@@ -159,7 +159,7 @@ class ChunkSizer:
     >>> s = ChunkSizer(total=200, first=5, fixed=False, n_workers=2)
     >>> s.observe(5, 0.05)  # 10 ms per element
     >>> s.next_size(195)
-    10
+    25
     >>> s.next_size(12)
     3
     """
