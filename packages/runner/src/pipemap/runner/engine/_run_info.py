@@ -13,14 +13,33 @@ import functools
 import json
 import tempfile
 import warnings
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipemap.mapspec import MapSpec, RaggedPlan, external_shape_from_mask, internal_shape_from_mask, shape_is_resolved
+from pipemap.mapspec import (
+    MapSpec,
+    RaggedPlan,
+    external_shape_from_mask,
+    internal_shape_from_mask,
+    shape_is_resolved,
+)
+from pipemap.runner.engine._folder_guards import (
+    check_safe_to_delete,
+    refuse_unvouched_outputs,
+)
+from pipemap.runner.engine._resume import compare_to_previous
+from pipemap.runner.engine._resume_checks import plan_resume
+from pipemap.runner.engine._resume_plan import (
+    ResumePlan,
+    ResumeRecomputeWarning,
+    ResumeUnverifiedWarning,
+)
+from pipemap.runner.engine._resume_records import function_records, input_digests
+from pipemap.runner.engine._shapes import at_least_tuple, map_shapes, resolve_downstream
+from pipemap.runner.worker._value_shapes import full_shape_from_value
 from pipemap.storage import (
     DirectValue,
-    PIPEMAP_INFO,
     FileValue,
     RunRecord,
     atomic_write_bytes,
@@ -28,16 +47,8 @@ from pipemap.storage import (
     clear_run_folder,
     get_storage_class,
     interrupted_clear,
-    is_bookkeeping_name,
     storage_class_for,
 )
-
-from pipemap.runner.engine._resume import compare_to_previous
-from pipemap.runner.engine._resume_checks import plan_resume
-from pipemap.runner.engine._resume_plan import ResumePlan, ResumeRecomputeWarning, ResumeUnverifiedWarning
-from pipemap.runner.engine._resume_records import function_records, input_digests
-from pipemap.runner.engine._shapes import at_least_tuple, map_shapes, resolve_downstream
-from pipemap.runner.worker._value_shapes import full_shape_from_value
 
 if TYPE_CHECKING:
     from pipemap.runner.engine._shapes import OutputKey
@@ -136,55 +147,6 @@ def check_input_ranks(pipeline: Pipeline, inputs: Mapping[str, object]) -> None:
             raise ValueError(msg)
 
 
-def check_safe_to_delete(folder: Path) -> None:
-    """``resume=False`` replaces the run folder: refuse when it is not a run folder at all (a
-    non-empty directory without ``run_info.json``), so that nothing the user stored there is lost.
-
-    A run folder is replaced whatever pipeline wrote it (a sub-pipeline, another pipeline), as
-    pipefunc does: the old run goes atomically (``clear_run_folder``).
-    """
-    if not folder.exists():
-        return
-    if not folder.is_dir():
-        msg = f"`run_folder={str(folder)!r}` exists and is not a directory."
-        raise ValueError(msg)
-    if RunRecord.path(folder).is_file():
-        return
-    entries = sorted(p.name for p in folder.iterdir() if not is_bookkeeping_name(p.name))
-    if entries and not set(entries) <= _RUN_LAYOUT:  # a run whose record was lost may go
-        shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
-        msg = (
-            f"`run_folder={str(folder)!r}` is a non-empty directory that is not a pipemap run folder"
-            f" (no `run_info.json`; it holds {shown}); refusing to delete it. Choose an empty or new folder."
-        )
-        raise ValueError(msg)
-
-
-#: the top-level entries a run writes besides ``run_info.json``
-_RUN_LAYOUT = frozenset(
-    {"outputs", "inputs", "defaults", "keys", PIPEMAP_INFO, "failures.json", "pipefunc_status.json", "attempts", "raised.json", "ragged", "slurm"}
-)
-
-
-def refuse_unvouched_outputs(folder: Path) -> None:
-    """``resume=True`` on a folder without ``run_info.json``: outputs left there (a fresh run
-    killed by an older pipemap while it cleared the folder, or copied in) say nothing about the
-    inputs they were computed from, so they are never served as finished work."""
-    outputs = folder / "outputs"
-    try:
-        leftovers = sorted(p.name for p in outputs.iterdir())
-    except (FileNotFoundError, NotADirectoryError):
-        return
-    if leftovers:
-        shown = ", ".join(leftovers[:5]) + (", ..." if len(leftovers) > 5 else "")
-        msg = (
-            f"`run_folder={str(folder)!r}` has outputs ({shown}) but no `run_info.json`, so nothing"
-            " records which inputs they were computed from; refusing to resume from them."
-            " Use `resume=False` to replace them."
-        )
-        raise ValueError(msg)
-
-
 class DeferredStorage:
     """The storage of a flat ragged output before its size is known (``RunInfo.init_store``):
     every storage class gets its resolved shape at construction."""
@@ -279,7 +241,7 @@ class RunInfo(RunRecord):
         inputs: dict[str, Any],
         internal_shapes: dict | None = None,
         *,
-        executor: object = None,  # noqa: ARG003 - seed signature
+        executor: object = None,
         storage: str | dict | None,
         error_handling: str = "raise",
         cleanup: bool | None = None,
